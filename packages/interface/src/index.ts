@@ -28,7 +28,7 @@ export type { ProgressEvent, ProgressOptions } from 'progress-events'
 export const PROTOCOL_PREFIX = '/provenir'
 
 /** Default swarm difficulty (c1): leading zero bits required of sha256(NodeId). */
-export const DEFAULT_DIFFICULTY = 8
+export const DEFAULT_DIFFICULTY = 16
 
 /**
  * Progress of an identity search (the S/Kademlia static puzzle).

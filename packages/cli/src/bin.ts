@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+import { run } from './program.js'
+
+const code = await run(process.argv)
+// let stdout and stderr drain, then exit even if a library left a timer or
+// socket open (the daemon has already stopped gracefully by now)
+await new Promise<void>(resolve => process.stdout.write('', () => { resolve() }))
+await new Promise<void>(resolve => process.stderr.write('', () => { resolve() }))
+process.exit(code)

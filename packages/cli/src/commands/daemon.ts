@@ -1,0 +1,120 @@
+import { readFileSync, rmSync } from 'node:fs'
+import { nodeIdDifficulty } from '@provenir/identity'
+import { formatApiAddress } from '../config.js'
+import { SHUTDOWN_TIMEOUT_MS } from '../constants.js'
+import { startDaemon } from '../daemon.js'
+import { createOutput, table } from '../output.js'
+import { isRepoInitialised, repoPaths } from '../repo.js'
+import { repoOf, signalExitCode } from './common.js'
+import { initWithProgress, printInit } from './init.js'
+import type { JsonOption } from './common.js'
+import type { Daemon } from '../daemon.js'
+import type { Command } from 'commander'
+
+/**
+ * `provenir daemon`: initialise the repo when there is none, start the node
+ * and the RPC API, and run until SIGINT or SIGTERM. The first signal stops
+ * gracefully and exits 0; a second one exits at once.
+ *
+ * With `--json`, stdout carries one JSON object per line: `{"event":"initialised",...}`
+ * (only when it created the repo), `{"event":"ready",...}`, then
+ * `{"event":"stopping","signal":...}` and `{"event":"stopped"}`.
+ */
+async function runDaemon (opts: JsonOption, cmd: Command): Promise<void> {
+  const out = createOutput(opts.json === true)
+  const root = repoOf(cmd)
+
+  if (!await isRepoInitialised(root)) {
+    out.note(`No repo at ${root}: creating one with the default settings`)
+    printInit(await initWithProgress(root, {}, out), out, 'initialised')
+  }
+
+  let daemon: Daemon | undefined
+  let received: NodeJS.Signals | undefined
+  const { promise: stopRequested, resolve: requestStop } = Promise.withResolvers<NodeJS.Signals>()
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (received == null) {
+      received = sig
+      out.note(`Received ${sig}: shutting down (send it again to exit at once)`)
+      requestStop(sig)
+      return
+    }
+    out.note(`Received ${sig} again: exiting now`)
+    if (daemon != null) forceRemoveApiFile(root, formatApiAddress(daemon.apiAddress))
+    process.exit(signalExitCode(sig))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  try {
+    daemon = await startDaemon({ repo: root })
+    const ready = describeReady(daemon)
+    if (out.json) {
+      out.result({ event: 'ready', ...ready })
+    } else {
+      out.line('provenir daemon')
+      for (const row of table([
+        ['Repo', ready.repo],
+        ['NodeId', ready.peerId],
+        ['Difficulty', `${ready.difficulty} leading zero bits (swarm requires ${ready.swarmDifficulty})`],
+        ['Swarm', ready.privateSwarm ? 'private (swarm.key)' : 'public'],
+        ['RPC API', ready.api]
+      ])) out.line(row)
+      out.line('Listening on:')
+      for (const addr of ready.addresses) out.line(`  ${addr}`)
+      out.line('Daemon is ready')
+    }
+
+    const sig = await stopRequested
+    if (out.json) out.result({ event: 'stopping', signal: sig })
+    const deadline = setTimeout(() => {
+      process.stderr.write(`Error: graceful shutdown took over ${SHUTDOWN_TIMEOUT_MS} ms; exiting\n`)
+      forceRemoveApiFile(root, formatApiAddress(daemon!.apiAddress))
+      process.exit(1)
+    }, SHUTDOWN_TIMEOUT_MS)
+    deadline.unref()
+    await daemon.stop()
+    clearTimeout(deadline)
+    if (out.json) out.result({ event: 'stopped' })
+    else out.line('Daemon stopped')
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+/** What `provenir daemon` reports once it is ready */
+export function describeReady (daemon: Daemon): {
+  repo: string
+  peerId: string
+  difficulty: number
+  swarmDifficulty: number
+  privateSwarm: boolean
+  api: string
+  addresses: string[]
+} {
+  return {
+    repo: daemon.repo.paths.root,
+    peerId: daemon.node.peerId.toString(),
+    difficulty: nodeIdDifficulty(daemon.node.peerId),
+    swarmDifficulty: daemon.node.config.difficulty,
+    privateSwarm: daemon.repo.swarmKey != null,
+    api: daemon.rpc.url,
+    addresses: daemon.node.getMultiaddrs().map(ma => ma.toString())
+  }
+}
+
+/** On a forced exit: remove `<repo>/api` if it is still ours, synchronously */
+function forceRemoveApiFile (root: string, ours: string): void {
+  const file = repoPaths(root).api
+  try {
+    if (readFileSync(file, 'utf8').trim() === ours) rmSync(file, { force: true })
+  } catch {}
+}
+
+export function registerDaemon (program: Command): void {
+  program.command('daemon')
+    .description('run the node and its RPC API until SIGINT or SIGTERM (creates the repo on first start)')
+    .option('--json', 'print events as JSON lines')
+    .action(runDaemon)
+}

@@ -1,0 +1,149 @@
+import { isIP } from 'node:net'
+import { InvalidConfigError } from '@provenir/interface'
+import { validateConfig } from '@provenir/node'
+import { CONFIG_VERSION, DEFAULT_API, MAX_CONFIG_BYTES } from './constants.js'
+import { errorCode, readFileBounded } from './fs-util.js'
+import type { NodeConfig } from '@provenir/node'
+
+/**
+ * The contents of `<repo>/config.json`.
+ *
+ * ```json
+ * {
+ *   "version": 1,
+ *   "node": { "difficulty": 16, "listen": ["/ip4/0.0.0.0/tcp/4101"], ... },
+ *   "api": "127.0.0.1:5101"
+ * }
+ * ```
+ *
+ * Every field is validated and unknown fields are refused, so a typo never
+ * silently falls back to a default.
+ */
+export interface RepoConfig {
+  /** Format version of the file; this package reads and writes 1 */
+  version: typeof CONFIG_VERSION
+  /** The swarm node's settings, exactly as `createNode` takes them (see `NodeConfig` in @provenir/node) */
+  node: NodeConfig
+  /**
+   * `host:port` the daemon's RPC API listens on (`[v6]:port` for IPv6). Port 0
+   * picks a free port; the daemon writes the real one to `<repo>/api`.
+   *
+   * @default "127.0.0.1:5101"
+   */
+  api: string
+}
+
+/** What `provenir init` may set; everything else takes its default */
+export interface RepoConfigInit {
+  node?: Partial<NodeConfig>
+  api?: string
+}
+
+/** A parsed `host:port` */
+export interface ApiAddress {
+  host: string
+  port: number
+}
+
+const TOP_KEYS = new Set(['version', 'node', 'api'])
+
+function fail (where: string, field: string, why: string): never {
+  throw new InvalidConfigError(`${where}: "${field}" ${why}`)
+}
+
+/**
+ * Parse `host:port` (or `[v6]:port`). The host must be an IP literal or
+ * `localhost`; the port an integer from 0 to 65535.
+ */
+export function parseApiAddress (value: unknown, where = 'api', field = 'api'): ApiAddress {
+  if (typeof value !== 'string') fail(where, field, `must be a "host:port" string, got ${JSON.stringify(value)}`)
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
+  if (m == null) fail(where, field, `must be "host:port" (or "[v6]:port"), got ${JSON.stringify(value)}`)
+  const host = m[1] ?? m[2]
+  const port = Number(m[3])
+  if (m[1] != null ? isIP(host) !== 6 : (isIP(host) !== 4 && host !== 'localhost')) {
+    fail(where, field, `host must be an IP address or "localhost", got ${JSON.stringify(host)}`)
+  }
+  if (port > 65535) fail(where, field, `port must be from 0 to 65535, got ${port}`)
+  return { host, port }
+}
+
+/** The inverse of `parseApiAddress` */
+export function formatApiAddress (address: ApiAddress): string {
+  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
+}
+
+/** Validate the node section, naming its fields `node.<field>` in errors */
+function validateNodeSection (input: unknown, where: string): NodeConfig {
+  if (input != null && (typeof input !== 'object' || Array.isArray(input))) fail(where, 'node', 'must be an object')
+  try {
+    return validateConfig(input ?? {}, where)
+  } catch (err: any) {
+    if (err?.name === 'InvalidConfigError' && typeof err.message === 'string' && err.message.startsWith(`${where}: "`)) {
+      err.message = `${where}: "node.${err.message.slice(where.length + 3)}`
+    }
+    throw err
+  }
+}
+
+/**
+ * Validate a parsed config.json. Missing `node` fields and a missing `api`
+ * take their defaults; `version` is required.
+ *
+ * @param where - names the source in errors, normally the file's path
+ * @throws InvalidConfigError naming `where` and the field
+ */
+export function validateRepoConfig (input: unknown, where = 'config.json'): RepoConfig {
+  if (input == null || typeof input !== 'object' || Array.isArray(input)) fail(where, '(root)', 'must be a JSON object')
+  const obj = input as Record<string, unknown>
+  for (const key of Object.keys(obj)) {
+    if (!TOP_KEYS.has(key)) fail(where, key, `is not a known setting (known: ${[...TOP_KEYS].join(', ')})`)
+  }
+  if (obj.version === undefined) fail(where, 'version', `is required (this provenir writes ${CONFIG_VERSION})`)
+  if (obj.version !== CONFIG_VERSION) {
+    fail(where, 'version', `must be ${CONFIG_VERSION}, got ${JSON.stringify(obj.version)}; this provenir cannot read that config format`)
+  }
+  const node = validateNodeSection(obj.node, where)
+  const api = obj.api ?? DEFAULT_API
+  parseApiAddress(api, where, 'api')
+  return { version: CONFIG_VERSION, node, api: api as string }
+}
+
+/**
+ * A complete config: `init` over the defaults, validated.
+ *
+ * @throws InvalidConfigError when `init` holds a bad value
+ */
+export function createRepoConfig (init: RepoConfigInit = {}, where = 'config'): RepoConfig {
+  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API }, where)
+}
+
+/** config.json's text: the whole config, every default spelled out, so operators can see what they may change */
+export function serializeConfig (config: RepoConfig): string {
+  return JSON.stringify(config, null, 2) + '\n'
+}
+
+/**
+ * Read and validate a config.json.
+ *
+ * A missing file rejects with the filesystem's ENOENT error, for the caller
+ * to map (`openRepo` turns it into RepoNotFoundError).
+ *
+ * @throws InvalidConfigError naming the file (and the field) when it is too large, not JSON or invalid
+ */
+export async function loadConfig (file: string): Promise<RepoConfig> {
+  let bytes: Buffer
+  try {
+    bytes = await readFileBounded(file, MAX_CONFIG_BYTES, m => new InvalidConfigError(m))
+  } catch (err) {
+    if (errorCode(err) === 'EISDIR') throw new InvalidConfigError(`${file}: is a directory, not a config file`)
+    throw err
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch (err: any) {
+    throw new InvalidConfigError(`${file}: not valid JSON: ${err?.message ?? String(err)}`)
+  }
+  return validateRepoConfig(parsed, file)
+}

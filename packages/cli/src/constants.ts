@@ -1,0 +1,69 @@
+/** Environment variable that names the repo directory */
+export const REPO_ENV = 'PROVENIR_PATH'
+
+/** Repo directory under the home directory when neither `--repo` nor `$PROVENIR_PATH` is given */
+export const DEFAULT_REPO_DIRNAME = '.provenir'
+
+/** Files and directories inside a repo */
+export const CONFIG_FILE = 'config.json'
+export const KEYSTORE_FILE = 'keystore.json'
+export const DATASTORE_DIR = 'datastore'
+export const SWARM_KEY_FILE = 'swarm.key'
+export const API_FILE = 'api'
+
+/** Keystore name of the node's own key */
+export const SELF_KEY_NAME = 'self'
+
+/** The config.json format version this package reads and writes */
+export const CONFIG_VERSION = 1
+
+/** Largest config.json accepted, in bytes */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+
+/** Largest `api` file accepted, in bytes */
+export const MAX_API_FILE_BYTES = 512
+
+/** Default address of the daemon's RPC API: loopback only */
+export const DEFAULT_API = '127.0.0.1:5101'
+
+/** Mode of the repo directory */
+export const REPO_DIR_MODE = 0o700
+
+/** Mode of files holding secrets (swarm.key; the keystore sets its own 0600) */
+export const SECRET_FILE_MODE = 0o600
+
+/** Mode of config.json and the api file */
+export const PLAIN_FILE_MODE = 0o644
+
+/**
+ * How long an RPC handler may run before the server answers 504, in ms.
+ * Routes may set their own.
+ */
+export const RPC_HANDLER_TIMEOUT_MS = 30_000
+
+/** How long the server waits for a whole request to arrive, in ms */
+export const RPC_REQUEST_TIMEOUT_MS = 10_000
+
+/** How long an idle keep-alive connection to the RPC server is kept, in ms */
+export const RPC_KEEP_ALIVE_TIMEOUT_MS = 5_000
+
+/** Largest RPC request body, in bytes */
+export const RPC_BODY_LIMIT = 1024 * 1024
+
+/** Longest URL parameter the RPC router accepts, in characters */
+export const RPC_MAX_PARAM_LENGTH = 256
+
+/** How long the RPC client waits for an answer when the caller gives no signal, in ms */
+export const RPC_CLIENT_TIMEOUT_MS = 10_000
+
+/** Largest RPC response the client reads, in bytes */
+export const RPC_CLIENT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+/** How long a graceful shutdown may take before the daemon exits anyway, in ms */
+export const SHUTDOWN_TIMEOUT_MS = 30_000
+
+/** Least time between two plain-text progress lines when stderr is not a TTY, in ms */
+export const PLAIN_PROGRESS_INTERVAL_MS = 2_000
+
+/** Most peer store entries `GET /api/v0/peerstore` returns */
+export const MAX_PEERSTORE_LISTED = 1000

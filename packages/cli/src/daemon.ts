@@ -1,0 +1,162 @@
+import { defaultLogger } from '@libp2p/logger'
+import { nodeIdDifficulty } from '@provenir/identity'
+import { InsufficientDifficultyError } from '@provenir/interface'
+import { createNode } from '@provenir/node'
+import { formatApiAddress, parseApiAddress } from './config.js'
+import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
+import { errorCode } from './fs-util.js'
+import { gaterRefusedCounter } from './metrics.js'
+import { openRepo, removeApiFile, writeApiFile } from './repo.js'
+import { RpcClient } from './rpc-client.js'
+import { createRpcServer } from './rpc-server.js'
+import type { ApiAddress } from './config.js'
+import type { Repo } from './repo.js'
+import type { RpcRoute, RpcServer } from './rpc-server.js'
+import type { ComponentLogger } from '@libp2p/interface'
+import type { ProvenirNode } from '@provenir/node'
+
+export interface StartDaemonInit {
+  /** The repo directory; it must be initialised (see `initRepo`) */
+  repo: string
+  /** @default defaultLogger() from @libp2p/logger (enable with DEBUG=provenir:*,libp2p:*) */
+  logger?: ComponentLogger
+  /** RPC routes; @default DEFAULT_ROUTES */
+  routes?: readonly RpcRoute[]
+}
+
+/** A running daemon: the node, its RPC API and the repo they came from */
+export interface Daemon {
+  readonly repo: Repo
+  readonly node: ProvenirNode
+  readonly rpc: RpcServer
+  /** The RPC API's real address, as written to `<repo>/api` */
+  readonly apiAddress: ApiAddress
+  /**
+   * Stop gracefully: close the RPC API (no new requests; in-flight ones
+   * finish), stop the node (which closes the datastore), then remove
+   * `<repo>/api`. Safe to call more than once.
+   */
+  stop(): Promise<void>
+}
+
+/**
+ * True when the level datastore failed to open. datastore-level drops the
+ * cause (LEVEL_LOCKED when another process holds the lock), so only the name
+ * is left to go on.
+ */
+function isOpenFailed (err: unknown): boolean {
+  return (err as Error | undefined)?.name === 'OpenFailedError'
+}
+
+/**
+ * Throws DaemonAlreadyRunningError when a daemon answers on the repo's api
+ * file. A missing, malformed or stale api file means no daemon.
+ */
+export async function assertDaemonNotRunning (root: string): Promise<void> {
+  let client: RpcClient
+  try {
+    client = await RpcClient.fromRepo(root, { timeout: 2_000 })
+  } catch {
+    return // no api file (or a malformed one): no daemon to worry about
+  }
+  try {
+    await client.get('/healthz')
+  } catch {
+    return // stale api file from a daemon that died
+  }
+  throw new DaemonAlreadyRunningError(`a daemon is already running on ${root} (RPC API at ${client.url})`)
+}
+
+/**
+ * Start the daemon on an initialised repo: open the repo (config, node key,
+ * swarm key), start the node with its datastore and Prometheus metrics,
+ * serve the RPC API, and write the API's address to `<repo>/api`.
+ *
+ * Whatever fails, what was started is stopped again and `<repo>/api` is not
+ * left behind.
+ *
+ * @throws RepoNotFoundError, InvalidConfigError, Keystore*Error, InvalidSwarmKeyError from the repo
+ * @throws InsufficientDifficultyError when the node key is below the configured swarm difficulty
+ * @throws DaemonAlreadyRunningError when another daemon runs on the repo
+ * @throws DatastoreOpenError when the datastore cannot be opened (e.g. locked by another process)
+ * @throws ApiAddressInUseError when the RPC address is taken
+ */
+export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
+  const repo = await openRepo(init.repo)
+  const { paths, config } = repo
+  const logger = init.logger ?? defaultLogger()
+  const log = logger.forComponent('provenir:daemon')
+
+  const own = nodeIdDifficulty(repo.peerId)
+  if (own < config.node.difficulty) {
+    throw new InsufficientDifficultyError(`${paths.keystore}: the node key "self" (${repo.peerId.toString()}) has difficulty ${own}, below the swarm difficulty ${config.node.difficulty} ("node.difficulty" in ${paths.config}); peers would refuse it. Lower the setting or make a new identity with init --force --difficulty ${config.node.difficulty}`)
+  }
+
+  await assertDaemonNotRunning(paths.root)
+
+  const refused = gaterRefusedCounter()
+  const nodeInit: Parameters<typeof createNode>[0] = {
+    privateKey: repo.privateKey,
+    config: config.node,
+    configSource: paths.config,
+    datastorePath: paths.datastore,
+    logger,
+    metrics: true,
+    onRefuse: (_peer, direction) => { refused.inc({ direction }) }
+  }
+  if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
+
+  let node: ProvenirNode
+  try {
+    node = await createNode(nodeInit)
+  } catch (err) {
+    if (isOpenFailed(err)) {
+      throw new DatastoreOpenError(`cannot open the datastore ${paths.datastore} (${(err as Error).message.replace(/^Error: /, '')}); is another daemon using this repo?`, { cause: err })
+    }
+    throw err
+  }
+
+  let rpc: RpcServer | undefined
+  try {
+    const { host, port } = parseApiAddress(config.api, paths.config)
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger }
+    if (init.routes != null) rpcInit.routes = init.routes
+    try {
+      rpc = await createRpcServer(rpcInit)
+    } catch (err) {
+      const code = errorCode(err)
+      if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+        throw new ApiAddressInUseError(`cannot serve the RPC API on ${config.api} ("api" in ${paths.config}): ${code}`, { cause: err })
+      }
+      throw err
+    }
+    await writeApiFile(paths.root, rpc.address)
+  } catch (err) {
+    await rpc?.close().catch(() => {})
+    try { await node.stop() } catch {}
+    throw err
+  }
+
+  const server = rpc
+  let stopping: Promise<void> | undefined
+  log('started %p, RPC API on %s', node.peerId, formatApiAddress(server.address))
+
+  return {
+    repo,
+    node,
+    rpc: server,
+    apiAddress: server.address,
+    stop: async () => {
+      stopping ??= (async () => {
+        try {
+          await server.close()
+          await node.stop()
+        } finally {
+          await removeApiFile(paths.root, server.address)
+          log('stopped')
+        }
+      })()
+      return stopping
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import * as interfaceModule from '@provenir/interface'
+import { ProvenirError } from '@provenir/interface'
+
+/** A file that would be written already exists and `--force` was not given. */
+export class FileExistsError extends ProvenirError {
+  static override name = 'FileExistsError'
+  override name = 'FileExistsError'
+}
+
+/** Another daemon already runs on this repo. */
+export class DaemonAlreadyRunningError extends ProvenirError {
+  static override name = 'DaemonAlreadyRunningError'
+  override name = 'DaemonAlreadyRunningError'
+}
+
+/** The daemon answered an RPC call with an error it did not name. */
+export class RpcError extends ProvenirError {
+  static override name = 'RpcError'
+  override name = 'RpcError'
+  /** The HTTP status of the answer */
+  readonly status: number
+
+  constructor (message: string, status: number, options?: ErrorOptions) {
+    super(message, options)
+    this.status = status
+  }
+}
+
+/** Prepends `path` to the error's message unless it already names it. */
+export function namePath<E extends Error> (err: E, path: string): E {
+  if (!err.message.includes(path)) {
+    err.message = `${path}: ${err.message}`
+  }
+  return err
+}
+
+/** The RPC API's address is taken by another program. */
+export class ApiAddressInUseError extends ProvenirError {
+  static override name = 'ApiAddressInUseError'
+  override name = 'ApiAddressInUseError'
+}
+
+/**
+ * The error classes of @provenir/interface and of this package, by name. The
+ * RPC client rebuilds an error the daemon names as its own class, and the CLI
+ * prints these without a stack trace: they are expected conditions, not bugs.
+ */
+/** The level datastore could not be opened: most often another daemon holds its lock. */
+export class DatastoreOpenError extends ProvenirError {
+  static override name = 'DatastoreOpenError'
+  override name = 'DatastoreOpenError'
+}
+
+type ErrorClass = new (message: string, options?: ErrorOptions) => Error
+
+function isErrorClass (value: unknown): value is ErrorClass {
+  return typeof value === 'function' && value.prototype instanceof Error
+}
+
+export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map(
+  ([...Object.values(interfaceModule), FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError] as unknown[])
+    .filter(isErrorClass)
+    .map((cls): [string, ErrorClass] => [cls.name, cls])
+)
+
+/** True for errors that report a condition the user can act on, rather than a bug */
+export function isExpectedError (err: unknown): boolean {
+  return err instanceof Error && (err instanceof ProvenirError || KNOWN_ERRORS.has(err.name))
+}

@@ -1,0 +1,46 @@
+/**
+ * @packageDocumentation
+ *
+ * The `provenir` command-line tool and daemon, and the pieces it is built
+ * from, for programs that want to embed them:
+ *
+ * - the repo (`$PROVENIR_PATH` or `~/.provenir`): `initRepo`, `openRepo`,
+ *   `loadRepoConfig`, `loadNodeKey`, and the `api` file a daemon writes;
+ * - config.json: `RepoConfig`, `validateRepoConfig`, `loadConfig`;
+ * - the daemon: `startDaemon` (node + RPC API + api file);
+ * - the RPC API: `createRpcServer` with an extensible route table
+ *   (`DEFAULT_ROUTES`), and `RpcClient`.
+ *
+ * Nothing here prints: only the command layer (`src/commands`) writes to the
+ * terminal.
+ *
+ * @example
+ *
+ * ```ts
+ * import { initRepo, isRepoInitialised, startDaemon, RpcClient } from '@provenir/cli'
+ *
+ * const repo = '/tmp/provenir-example'
+ * if (!await isRepoInitialised(repo)) {
+ *   await initRepo(repo, { difficulty: 8, config: { node: { listen: ['/ip4/127.0.0.1/tcp/0'] }, api: '127.0.0.1:0' } })
+ * }
+ * const daemon = await startDaemon({ repo })
+ * const client = await RpcClient.fromRepo(repo)
+ * const id = await client.get<{ peerId: string }>('/api/v0/id')
+ * await daemon.stop()
+ * ```
+ */
+
+export { resolveRepoPath, repoPaths, isRepoInitialised, initRepo, openRepo, loadRepoConfig, loadNodeKey, loadSwarmKey, readApiFile, writeApiFile, removeApiFile } from './repo.js'
+export type { RepoPaths, Repo, InitRepoOptions, InitRepoResult } from './repo.js'
+export { validateRepoConfig, createRepoConfig, loadConfig, serializeConfig, parseApiAddress, formatApiAddress } from './config.js'
+export type { RepoConfig, RepoConfigInit, ApiAddress } from './config.js'
+export { startDaemon, assertDaemonNotRunning } from './daemon.js'
+export type { Daemon, StartDaemonInit } from './daemon.js'
+export { createRpcServer, DEFAULT_ROUTES } from './rpc-server.js'
+export type { RpcServer, RpcServerInit, RpcRoute, RpcContext, RpcErrorBody, IdResponse, PeersResponse, PeerStoreResponse, HealthResponse } from './rpc-server.js'
+export { RpcClient } from './rpc-client.js'
+export type { RpcClientInit, RpcCallOptions } from './rpc-client.js'
+export { gaterRefusedCounter, GATER_REFUSED_METRIC } from './metrics.js'
+export { FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, RpcError, isExpectedError } from './errors.js'
+export { createProgram, run } from './program.js'
+export * from './constants.js'

@@ -1,0 +1,140 @@
+import { AbortError, DaemonNotRunningError, ProvenirError, TimeoutError } from '@provenir/interface'
+import { formatApiAddress } from './config.js'
+import { RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
+import { KNOWN_ERRORS, RpcError } from './errors.js'
+import { readApiFile, repoPaths } from './repo.js'
+import type { ApiAddress } from './config.js'
+
+export interface RpcClientInit {
+  /** The daemon's RPC address */
+  address: ApiAddress
+  /**
+   * Default time each call may take, in ms
+   *
+   * @default RPC_CLIENT_TIMEOUT_MS (10 s)
+   */
+  timeout?: number
+  /** Where the address came from, named in errors (e.g. the repo's api file) */
+  source?: string
+}
+
+export interface RpcCallOptions {
+  /** Cancels the call (in addition to the timeout) */
+  signal?: AbortSignal
+  /** ms; overrides the client's default */
+  timeout?: number
+  /** JSON request body */
+  body?: unknown
+}
+
+function networkCode (err: unknown): string | undefined {
+  let e: any = err
+  for (let i = 0; i < 4 && e != null; i++) {
+    if (typeof e.code === 'string') return e.code
+    e = e.cause
+  }
+  return undefined
+}
+
+async function readBounded (response: Response, max: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? '0')
+  if (declared > max) throw new ProvenirError(`daemon response is ${declared} bytes; the limit is ${max}`)
+  if (response.body == null) return ''
+  const chunks: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of response.body) {
+    length += chunk.byteLength
+    if (length > max) throw new ProvenirError(`daemon response is over ${max} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * A client of the daemon's RPC API. Every call has a timeout. When nothing
+ * listens at the address it throws DaemonNotRunningError; an error the daemon
+ * answers with is thrown with the name the daemon gave it.
+ */
+export class RpcClient {
+  readonly address: ApiAddress
+  private readonly timeout: number
+  private readonly source?: string
+
+  constructor (init: RpcClientInit) {
+    this.address = init.address
+    this.timeout = init.timeout ?? RPC_CLIENT_TIMEOUT_MS
+    this.source = init.source
+  }
+
+  /**
+   * A client for the daemon running on the repo at `root`, from `<root>/api`.
+   *
+   * @throws DaemonNotRunningError when the repo has no api file
+   */
+  static async fromRepo (root: string, init: Omit<RpcClientInit, 'address' | 'source'> = {}): Promise<RpcClient> {
+    const address = await readApiFile(root)
+    return new RpcClient({ ...init, address, source: repoPaths(root).api })
+  }
+
+  /** `http://host:port` */
+  get url (): string {
+    return `http://${formatApiAddress(this.address)}`
+  }
+
+  /** GET `path` and parse the JSON answer */
+  async get<T> (path: string, options: RpcCallOptions = {}): Promise<T> {
+    return JSON.parse(await this.call('GET', path, options)) as T
+  }
+
+  /** POST `body` as JSON to `path` and parse the JSON answer */
+  async post<T> (path: string, options: RpcCallOptions = {}): Promise<T> {
+    return JSON.parse(await this.call('POST', path, options)) as T
+  }
+
+  /** GET `path` and return the body as text (e.g. `/metrics`) */
+  async text (path: string, options: RpcCallOptions = {}): Promise<string> {
+    return this.call('GET', path, options)
+  }
+
+  private async call (method: string, path: string, options: RpcCallOptions): Promise<string> {
+    const timeoutMs = options.timeout ?? this.timeout
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
+    const where = `${this.url}${this.source != null ? ` (from ${this.source})` : ''}`
+    let response: Response
+    let text: string
+    try {
+      const init: RequestInit = { method, signal, headers: { accept: 'application/json' } }
+      if (options.body !== undefined) {
+        init.body = JSON.stringify(options.body)
+        init.headers = { ...init.headers, 'content-type': 'application/json' }
+      }
+      response = await fetch(`${this.url}${path}`, init)
+      text = await readBounded(response, RPC_CLIENT_MAX_RESPONSE_BYTES)
+    } catch (err) {
+      if (options.signal?.aborted === true) throw new AbortError(`${method} ${path} was cancelled`, { cause: err })
+      if (timeout.aborted) {
+        throw new TimeoutError(`the daemon at ${where} did not answer ${method} ${path} within ${timeoutMs} ms; is it overloaded or hung?`, { cause: err })
+      }
+      const code = networkCode(err)
+      if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'UND_ERR_SOCKET') {
+        throw new DaemonNotRunningError(`the daemon is not running: nothing answers at ${where} (${code})`, { cause: err })
+      }
+      throw err
+    }
+    if (response.ok) return text
+
+    let name = 'RpcError'
+    let message = `${method} ${path}: HTTP ${response.status}`
+    try {
+      const body = JSON.parse(text)
+      if (typeof body?.error?.name === 'string') name = body.error.name
+      if (typeof body?.error?.message === 'string') message = body.error.message
+    } catch {}
+    const Known = KNOWN_ERRORS.get(name)
+    if (Known != null) throw new Known(message)
+    const err = new RpcError(message, response.status)
+    err.name = name
+    throw err
+  }
+}

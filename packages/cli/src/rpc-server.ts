@@ -1,0 +1,304 @@
+import { nodeIdDifficulty } from '@provenir/identity'
+import Fastify from 'fastify'
+import { register } from 'prom-client'
+import { formatApiAddress, parseApiAddress } from './config.js'
+import { DEFAULT_API, MAX_PEERSTORE_LISTED, RPC_BODY_LIMIT, RPC_HANDLER_TIMEOUT_MS, RPC_KEEP_ALIVE_TIMEOUT_MS, RPC_MAX_PARAM_LENGTH, RPC_REQUEST_TIMEOUT_MS } from './constants.js'
+import { isExpectedError } from './errors.js'
+import type { ApiAddress } from './config.js'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+import type { ProvenirNode } from '@provenir/node'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Registry } from 'prom-client'
+
+/** What a route handler gets */
+export interface RpcContext {
+  node: ProvenirNode
+  /** The Prometheus registry `/metrics` serves */
+  registry: Registry
+  request: FastifyRequest
+  reply: FastifyReply
+  /** Aborts when the handler times out or the client goes away: pass it to every network or store call */
+  signal: AbortSignal
+}
+
+/**
+ * One RPC route. The server wraps each handler with its timeout, body bound
+ * and error mapping, so adding a command to the daemon is adding a route.
+ * A handler returns the JSON body (or, having set a content type on
+ * `ctx.reply`, a string).
+ */
+export interface RpcRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  url: string
+  /**
+   * ms before the server answers 504 and aborts `ctx.signal`
+   *
+   * @default RPC_HANDLER_TIMEOUT_MS (30 s)
+   */
+  timeout?: number
+  /**
+   * Largest request body, in bytes
+   *
+   * @default RPC_BODY_LIMIT (1 MiB)
+   */
+  bodyLimit?: number
+  handler(ctx: RpcContext): Promise<unknown>
+}
+
+/** The JSON body of an error answer */
+export interface RpcErrorBody {
+  error: { name: string, message: string }
+}
+
+/** `GET /api/v0/id` */
+export interface IdResponse {
+  peerId: string
+  /** Leading zero bits of sha256(NodeId) */
+  difficulty: number
+  /** The swarm difficulty c1 the node enforces */
+  swarmDifficulty: number
+  /** Addresses the node listens on or announces, each ending in /p2p/<NodeId> */
+  addresses: string[]
+  protocols: string[]
+}
+
+/** `GET /api/v0/peers` */
+export interface PeersResponse {
+  peers: Array<{ peerId: string, addrs: string[] }>
+}
+
+/** `GET /api/v0/peerstore`: peers the node knows, connected or not (the peer store persists across restarts) */
+export interface PeerStoreResponse {
+  peers: Array<{ peerId: string, addrs: string[] }>
+  /** True when there were more than MAX_PEERSTORE_LISTED */
+  truncated: boolean
+}
+
+/** `GET /healthz` */
+export interface HealthResponse {
+  status: 'ok' | 'unavailable'
+  peerId: string
+}
+
+/** The daemon's routes; pass `[...DEFAULT_ROUTES, ...more]` to `createRpcServer` to add some */
+export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
+  {
+    method: 'GET',
+    url: '/healthz',
+    timeout: 5_000,
+    async handler ({ node, reply }): Promise<HealthResponse> {
+      const started = node.libp2p.status === 'started'
+      if (!started) reply.code(503)
+      return { status: started ? 'ok' : 'unavailable', peerId: node.peerId.toString() }
+    }
+  },
+  {
+    method: 'GET',
+    url: '/metrics',
+    async handler ({ registry, reply }): Promise<string> {
+      reply.type(registry.contentType)
+      return registry.metrics()
+    }
+  },
+  {
+    method: 'GET',
+    url: '/api/v0/id',
+    async handler ({ node }): Promise<IdResponse> {
+      return {
+        peerId: node.peerId.toString(),
+        difficulty: nodeIdDifficulty(node.peerId),
+        swarmDifficulty: node.config.difficulty,
+        addresses: node.getMultiaddrs().map(ma => ma.toString()),
+        protocols: node.libp2p.getProtocols()
+      }
+    }
+  },
+  {
+    method: 'GET',
+    url: '/api/v0/peers',
+    async handler ({ node }): Promise<PeersResponse> {
+      const byPeer = new Map<string, Set<string>>()
+      for (const conn of node.libp2p.getConnections()) {
+        const id = conn.remotePeer.toString()
+        let addrs = byPeer.get(id)
+        if (addrs == null) {
+          addrs = new Set()
+          byPeer.set(id, addrs)
+        }
+        addrs.add(conn.remoteAddr.toString())
+      }
+      return {
+        peers: [...byPeer.entries()]
+          .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+          .map(([peerId, addrs]) => ({ peerId, addrs: [...addrs].sort() }))
+      }
+    }
+  },
+  {
+    method: 'GET',
+    url: '/api/v0/peerstore',
+    async handler ({ node, signal }): Promise<PeerStoreResponse> {
+      const self = node.peerId
+      const peers = await node.libp2p.peerStore.all({ filters: [peer => !peer.id.equals(self)], limit: MAX_PEERSTORE_LISTED + 1, signal })
+      return {
+        peers: peers.slice(0, MAX_PEERSTORE_LISTED)
+          .map(peer => ({ peerId: peer.id.toString(), addrs: peer.addresses.map(a => a.multiaddr.toString()).sort() }))
+          .sort((a, b) => a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0),
+        truncated: peers.length > MAX_PEERSTORE_LISTED
+      }
+    }
+  }
+])
+
+/**
+ * HTTP status of each named error a handler may throw. Other named provenir
+ * errors are a 500 with their name and message; anything else (a bug) is a
+ * 500 whose message is not passed on.
+ */
+const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
+  InvalidParametersError: 400,
+  InvalidConfigError: 400,
+  InsufficientDifficultyError: 400,
+  KeyNotFoundError: 404,
+  NotFoundError: 404,
+  AbortError: 503,
+  TimeoutError: 504
+})
+
+export interface RpcServerInit {
+  node: ProvenirNode
+  /**
+   * Address to bind. Keep it on loopback: anyone who reaches the API can
+   * drive the node.
+   *
+   * @default "127.0.0.1"
+   */
+  host?: string
+  /**
+   * Port; 0 picks a free one (read it from `RpcServer.address`)
+   *
+   * @default 5101
+   */
+  port?: number
+  /** @default DEFAULT_ROUTES */
+  routes?: readonly RpcRoute[]
+  /** @default prom-client's default registry */
+  registry?: Registry
+  logger?: ComponentLogger
+  /** @default RPC_HANDLER_TIMEOUT_MS */
+  handlerTimeout?: number
+  /** @default RPC_BODY_LIMIT */
+  bodyLimit?: number
+}
+
+export interface RpcServer {
+  /** Where the server listens (the real port when 0 was asked for) */
+  readonly address: ApiAddress
+  /** `http://host:port` */
+  readonly url: string
+  readonly fastify: FastifyInstance
+  /** Stop accepting, finish in-flight requests, close idle connections */
+  close(): Promise<void>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+function errorBody (name: string, message: string): RpcErrorBody {
+  return { error: { name, message } }
+}
+
+/**
+ * Start the daemon's local RPC API: a fastify server on `host:port` serving
+ * `routes`. Every handler has a timeout (504 and an aborted `ctx.signal`
+ * when it runs over) and every body a size bound. On loopback, requests
+ * whose Host header is not a loopback name, or that carry an Origin header
+ * (a browser), are refused, so a web page cannot drive the API through DNS
+ * rebinding.
+ */
+export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> {
+  const defaultAddress = parseApiAddress(DEFAULT_API)
+  const host = init.host ?? defaultAddress.host
+  const port = init.port ?? defaultAddress.port
+  const registry = init.registry ?? register
+  const log: Logger | undefined = init.logger?.forComponent('provenir:rpc')
+  const routes = init.routes ?? DEFAULT_ROUTES
+
+  const fastify = Fastify({
+    logger: false,
+    bodyLimit: init.bodyLimit ?? RPC_BODY_LIMIT,
+    handlerTimeout: init.handlerTimeout ?? RPC_HANDLER_TIMEOUT_MS,
+    requestTimeout: RPC_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: RPC_KEEP_ALIVE_TIMEOUT_MS,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: RPC_MAX_PARAM_LENGTH }
+  })
+
+  let boundPort = port
+  if (LOOPBACK.has(host)) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      const allowed = [`127.0.0.1:${boundPort}`, `localhost:${boundPort}`, `[::1]:${boundPort}`]
+      if (request.headers.origin != null || !allowed.includes(request.headers.host ?? '')) {
+        log?.('refused %s %s: host %s, origin %s', request.method, request.url, request.headers.host, request.headers.origin)
+        return reply.code(403).send(errorBody('ForbiddenError', 'requests must come from this machine (Host must be a loopback address; no Origin header)'))
+      }
+      return undefined
+    })
+  }
+
+  fastify.setErrorHandler((err: FastifyError, request, reply) => {
+    let status: number
+    let body: RpcErrorBody
+    if (err.code === 'FST_ERR_HANDLER_TIMEOUT') {
+      status = 504
+      body = errorBody('TimeoutError', `${request.method} ${request.url} took too long`)
+    } else if (ERROR_STATUS[err.name] != null) {
+      status = ERROR_STATUS[err.name]
+      body = errorBody(err.name, err.message)
+    } else if (isExpectedError(err)) {
+      // a named provenir condition without its own status: still worth passing on
+      status = 500
+      body = errorBody(err.name, err.message)
+    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      // fastify's own client errors: body too large, bad JSON, bad content type
+      status = err.statusCode
+      body = errorBody(err.name === 'FastifyError' ? 'InvalidParametersError' : err.name, err.message)
+    } else {
+      status = 500
+      body = errorBody('InternalError', 'the daemon failed to handle the request; see its log')
+      log?.error('%s %s failed: %e', request.method, request.url, err)
+    }
+    reply.code(status).type('application/json').send(body)
+  })
+
+  fastify.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody('NotFoundError', `no route ${request.method} ${request.url.split('?')[0]}`))
+  })
+
+  for (const route of routes) {
+    fastify.route({
+      method: route.method,
+      url: route.url,
+      ...(route.timeout != null ? { handlerTimeout: route.timeout } : {}),
+      ...(route.bodyLimit != null ? { bodyLimit: route.bodyLimit } : {}),
+      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: request.signal })
+    })
+  }
+
+  await fastify.listen({ host, port })
+  const info = fastify.server.address()
+  if (info == null || typeof info === 'string') {
+    await fastify.close()
+    throw new Error('the RPC server is not listening on a TCP port')
+  }
+  boundPort = info.port
+  const address: ApiAddress = { host, port: info.port }
+  log?.('listening on %s', formatApiAddress(address))
+
+  return {
+    address,
+    url: `http://${formatApiAddress(address)}`,
+    fastify,
+    close: async () => { await fastify.close() }
+  }
+}

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { DEFAULT_CONFIG } from '@provenir/node'
+import { createRepoConfig, formatApiAddress, parseApiAddress, validateRepoConfig } from '../src/index.js'
+
+const FILE = '/home/me/.provenir/config.json'
+
+function rejects (input: unknown, ...mentions: string[]): void {
+  assert.throws(() => validateRepoConfig(input, FILE), (err: Error) => {
+    assert.equal(err.name, 'InvalidConfigError')
+    assert.ok(err.message.startsWith(`${FILE}: `), err.message)
+    for (const m of mentions) assert.ok(err.message.includes(m), `${err.message} names ${m}`)
+    return true
+  })
+}
+
+describe('config.json validation', () => {
+  it('fills the defaults', () => {
+    const config = validateRepoConfig({ version: 1 }, FILE)
+    assert.deepEqual(config, { version: 1, node: DEFAULT_CONFIG, api: '127.0.0.1:5101' })
+    assert.deepEqual(createRepoConfig(), config)
+  })
+
+  it('round-trips what it writes', () => {
+    const config = createRepoConfig({ node: { listen: ['/ip4/127.0.0.1/tcp/0'], difficulty: 4 }, api: '127.0.0.1:0' })
+    assert.deepEqual(validateRepoConfig(JSON.parse(JSON.stringify(config)), FILE), config)
+  })
+
+  it('refuses what is wrong, naming the file and the field', () => {
+    rejects([], '(root)')
+    rejects(null, '(root)')
+    rejects({ version: 1, extra: true }, '"extra"')
+    rejects({ node: {} }, '"version"')
+    rejects({ version: '1' }, '"version"')
+    rejects({ version: 1, node: [] }, '"node"')
+    rejects({ version: 1, node: { nope: 1 } }, '"node.nope"')
+    rejects({ version: 1, node: { dht: { clientmode: true } } }, '"node.dht.clientmode"')
+    rejects({ version: 1, node: { maxConnections: 0 } }, '"node.maxConnections"')
+    rejects({ version: 1, node: { transports: ['udp'] } }, '"node.transports"')
+    rejects({ version: 1, api: '127.0.0.1' }, '"api"')
+    rejects({ version: 1, api: 'example.com:80' }, '"api"', 'IP address')
+    rejects({ version: 1, api: '127.0.0.1:70000' }, '"api"', '65535')
+  })
+
+  it('parses and formats API addresses', () => {
+    assert.deepEqual(parseApiAddress('127.0.0.1:0'), { host: '127.0.0.1', port: 0 })
+    assert.deepEqual(parseApiAddress('[::1]:5101'), { host: '::1', port: 5101 })
+    assert.deepEqual(parseApiAddress('localhost:80'), { host: 'localhost', port: 80 })
+    assert.equal(formatApiAddress({ host: '::1', port: 5101 }), '[::1]:5101')
+    assert.equal(formatApiAddress({ host: '127.0.0.1', port: 1 }), '127.0.0.1:1')
+    assert.throws(() => parseApiAddress('::1:5101'), { name: 'InvalidConfigError' })
+  })
+})

@@ -1,0 +1,167 @@
+import { InvalidConfigError } from '@provenir/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_DIFFICULTY, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUERY_SELF_INTERVAL } from './constants.js'
+
+export type TransportName = 'tcp' | 'memory'
+
+export interface DHTConfig {
+  /**
+   * Run the DHT in client mode: query others but do not answer queries.
+   *
+   * @default false
+   */
+  clientMode: boolean
+  /**
+   * How often to look up our own closest peers once the routing table has
+   * peers, in ms.
+   *
+   * @default 300000
+   */
+  querySelfInterval: number
+  /**
+   * Bucket size (k) of the routing table.
+   *
+   * @default 20
+   */
+  kBucketSize: number
+}
+
+export interface NodeConfig {
+  /**
+   * The swarm's difficulty c1: a peer's sha256(NodeId) must have at least
+   * this many leading zero bits, or it is refused.
+   *
+   * @default 16
+   */
+  difficulty: number
+  /**
+   * Multiaddrs to listen on.
+   *
+   * @default ['/ip4/0.0.0.0/tcp/4101']
+   */
+  listen: string[]
+  /**
+   * Multiaddrs to announce instead of the listen addresses.
+   *
+   * @default []
+   */
+  announce: string[]
+  /**
+   * Bootstrap peers: multiaddrs ending in /p2p/<NodeId>.
+   *
+   * @default []
+   */
+  bootstrap: string[]
+  /**
+   * Keep loopback and private (LAN) addresses in the DHT. kad-dht drops them
+   * by default, so a swarm on 127.0.0.1 or a LAN would never fill its routing
+   * tables.
+   *
+   * @default false
+   */
+  allowPrivateAddresses: boolean
+  /**
+   * Transports to enable.
+   *
+   * @default ['tcp']
+   */
+  transports: TransportName[]
+  /**
+   * Most open connections.
+   *
+   * @default 300
+   */
+  maxConnections: number
+  dht: DHTConfig
+}
+
+export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
+  difficulty: DEFAULT_DIFFICULTY,
+  listen: DEFAULT_LISTEN,
+  announce: [],
+  bootstrap: [],
+  allowPrivateAddresses: false,
+  transports: ['tcp'],
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  dht: Object.freeze({
+    clientMode: false,
+    querySelfInterval: DEFAULT_QUERY_SELF_INTERVAL,
+    kBucketSize: 20
+  })
+}) as NodeConfig
+
+const TOP_KEYS = new Set(Object.keys(DEFAULT_CONFIG))
+const DHT_KEYS = new Set(Object.keys(DEFAULT_CONFIG.dht))
+
+function fail (where: string, field: string, why: string): never {
+  throw new InvalidConfigError(`${where}: "${field}" ${why}`)
+}
+
+function checkMultiaddrs (where: string, field: string, value: unknown, needPeer = false): string[] {
+  if (!Array.isArray(value)) fail(where, field, 'must be an array of multiaddr strings')
+  if (value.length > 1024) fail(where, field, 'has more than 1024 entries')
+  return value.map((v, i) => {
+    if (typeof v !== 'string') fail(where, `${field}[${i}]`, 'must be a string')
+    try {
+      const ma = multiaddr(v)
+      if (needPeer && ma.getComponents().find(c => c.name === 'p2p') == null) {
+        fail(where, `${field}[${i}]`, `("${v}") must end in /p2p/<NodeId>`)
+      }
+    } catch (err: any) {
+      if (err?.name === 'InvalidConfigError') throw err
+      fail(where, `${field}[${i}]`, `("${v}") is not a valid multiaddr: ${err?.message ?? err}`)
+    }
+    return v
+  })
+}
+
+function checkInt (where: string, field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(where, field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+/**
+ * Merge `input` over the defaults and validate every field. Unknown fields are
+ * refused, so a typo never silently falls back to a default.
+ *
+ * @param where - names the source in errors, e.g. the config file's path
+ */
+export function validateConfig (input: unknown, where = 'config'): NodeConfig {
+  if (input == null) input = {}
+  if (typeof input !== 'object' || Array.isArray(input)) fail(where, '(root)', 'must be a JSON object')
+  const obj = input as Record<string, unknown>
+  for (const key of Object.keys(obj)) {
+    if (!TOP_KEYS.has(key)) fail(where, key, 'is not a known node setting')
+  }
+  const dhtIn = obj.dht ?? {}
+  if (typeof dhtIn !== 'object' || Array.isArray(dhtIn) || dhtIn == null) fail(where, 'dht', 'must be an object')
+  for (const key of Object.keys(dhtIn)) {
+    if (!DHT_KEYS.has(key)) fail(where, `dht.${key}`, 'is not a known DHT setting')
+  }
+  const d = dhtIn as Record<string, unknown>
+  const transports = obj.transports ?? DEFAULT_CONFIG.transports
+  if (!Array.isArray(transports) || transports.length === 0 || transports.some(t => t !== 'tcp' && t !== 'memory')) {
+    fail(where, 'transports', 'must be a non-empty array of "tcp" and/or "memory"')
+  }
+  const allow = obj.allowPrivateAddresses ?? DEFAULT_CONFIG.allowPrivateAddresses
+  if (typeof allow !== 'boolean') fail(where, 'allowPrivateAddresses', 'must be true or false')
+  const clientMode = d.clientMode ?? DEFAULT_CONFIG.dht.clientMode
+  if (typeof clientMode !== 'boolean') fail(where, 'dht.clientMode', 'must be true or false')
+
+  return {
+    difficulty: checkInt(where, 'difficulty', obj.difficulty ?? DEFAULT_CONFIG.difficulty, 0, 64),
+    listen: checkMultiaddrs(where, 'listen', obj.listen ?? DEFAULT_CONFIG.listen),
+    announce: checkMultiaddrs(where, 'announce', obj.announce ?? DEFAULT_CONFIG.announce),
+    bootstrap: checkMultiaddrs(where, 'bootstrap', obj.bootstrap ?? DEFAULT_CONFIG.bootstrap, true),
+    allowPrivateAddresses: allow,
+    transports: [...new Set(transports as TransportName[])],
+    maxConnections: checkInt(where, 'maxConnections', obj.maxConnections ?? DEFAULT_CONFIG.maxConnections, 1, 100_000),
+    dht: {
+      clientMode,
+      querySelfInterval: checkInt(where, 'dht.querySelfInterval', d.querySelfInterval ?? DEFAULT_CONFIG.dht.querySelfInterval, 1000, 7 * 24 * 3600_000),
+      kBucketSize: checkInt(where, 'dht.kBucketSize', d.kBucketSize ?? DEFAULT_CONFIG.dht.kBucketSize, 2, 256)
+    }
+  }
+}

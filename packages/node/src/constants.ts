@@ -1,0 +1,34 @@
+import { DEFAULT_DIFFICULTY } from '@provenir/interface'
+
+/** The kad-dht protocol: provenir's DHT never mixes with the public IPFS DHT */
+export const DHT_PROTOCOL = '/provenir/kad/1.0.0'
+
+/** Default TCP listen address of the swarm */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101']
+
+/** Default swarm difficulty (c1) */
+export { DEFAULT_DIFFICULTY }
+
+/** Most connections a node keeps open */
+export const DEFAULT_MAX_CONNECTIONS = 300
+
+/** How long a dial may take, in ms */
+export const DEFAULT_DIAL_TIMEOUT = 10_000
+
+/**
+ * How often a node looks up its own closest peers once its routing table is
+ * populated, in ms. The kad-dht default is five minutes.
+ */
+export const DEFAULT_QUERY_SELF_INTERVAL = 5 * 60_000
+
+/** First line of a Kubo-format swarm.key file */
+export const SWARM_KEY_HEADER = '/key/swarm/psk/1.0.0/'
+
+/**
+ * How often libp2p's connection monitor pings each open connection, in ms.
+ * Each ping opens a stream and negotiates a protocol; at libp2p's default of
+ * 10 s this was the main idle cost of a well-connected node (see
+ * doc/ARCHITECTURE.md, "Idle cost"). yamux's own keep-alive frames still
+ * detect dead connections in between.
+ */
+export const DEFAULT_CONNECTION_PING_INTERVAL = 60_000

@@ -1,0 +1,93 @@
+/**
+ * @packageDocumentation
+ *
+ * `createNode()` builds a provenir swarm node: libp2p with TCP (and the
+ * in-process memory transport for test beds), noise, yamux, identify and
+ * ping; @libp2p/kad-dht under `/provenir/kad/1.0.0` in server mode; a
+ * connection gater that refuses peers below the swarm's difficulty; an
+ * optional private-network pre-shared key; and a persistent `level`
+ * datastore, so the peer store and DHT records survive a restart.
+ *
+ * @example
+ *
+ * ```ts
+ * import { generateIdentity } from '@provenir/identity'
+ * import { createNode } from '@provenir/node'
+ *
+ * const privateKey = await generateIdentity({ difficulty: 8 })
+ * const node = await createNode({
+ *   privateKey,
+ *   config: { difficulty: 8, listen: ['/ip4/127.0.0.1/tcp/0'], allowPrivateAddresses: true }
+ * })
+ * console.info(node.peerId.toString(), node.getMultiaddrs())
+ * await node.stop()
+ * ```
+ */
+
+import type { NodeConfig } from './config.js'
+import type { Libp2p, PeerId, PrivateKey, ComponentLogger, Startable } from '@libp2p/interface'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { DifficultyGater } from '@provenir/identity'
+import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
+
+export { createNode } from './node.js'
+export { validateConfig, DEFAULT_CONFIG } from './config.js'
+export type { NodeConfig, DHTConfig, TransportName } from './config.js'
+export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
+export { createPeerInfoMapper } from './address-filter.js'
+export * from './constants.js'
+
+export interface ProvenirServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+}
+
+export interface CreateNodeInit {
+  /** The node's Ed25519 key; its PeerId is the NodeId */
+  privateKey: PrivateKey
+  /** Settings, merged over DEFAULT_CONFIG and validated */
+  config?: Partial<NodeConfig>
+  /** Names the config's source (e.g. its file path) in validation errors */
+  configSource?: string
+  /** A `level` directory for the datastore; in memory when omitted */
+  datastorePath?: string
+  /** The contents of a Kubo-format swarm.key: only peers holding it can connect */
+  swarmKey?: Uint8Array
+  /** A logger, e.g. `prefixLogger('node-3')` so that nodes in one process can be told apart */
+  logger?: ComponentLogger
+  /**
+   * Collect Prometheus metrics in the process-wide registry
+   *
+   * @default false
+   */
+  metrics?: boolean
+  /**
+   * Start the node before returning
+   *
+   * @default true
+   */
+  start?: boolean
+  /** Called each time the gater refuses a peer below the difficulty */
+  onRefuse?(peer: PeerId, direction: 'inbound' | 'outbound'): void
+  /** @internal Overrides for the connection manager, for test beds */
+  connectionManager?: Partial<ConnectionManagerInit>
+  /** @internal Connection monitor settings, for test beds */
+  connectionMonitor?: ConnectionMonitorInit
+  /** @internal Overrides for kad-dht, for test beds */
+  dht?: Partial<KadDHTInit>
+}
+
+export interface ProvenirNode extends Startable {
+  readonly libp2p: Libp2p<ProvenirServices>
+  readonly peerId: PeerId
+  readonly dht: KadDHT
+  readonly config: NodeConfig
+  readonly gater: DifficultyGater
+  getMultiaddrs(): Multiaddr[]
+  /** Peers in the DHT routing table */
+  routingTableSize(): number
+}

@@ -1,0 +1,385 @@
+#!/usr/bin/env node
+// Bitswap throughput benchmark: provenir vs Helia vs the raw libp2p stream ceiling.
+//
+//   npm exec -- node scripts/bench/bitswap.mjs [--size-mib 256] [--block-kib 1024] [--reps 2] [--profile DIR]
+//
+// Every transfer runs between separate processes over TCP on 127.0.0.1 with
+// noise and yamux: the orchestrator forks provider processes (which build the
+// blocks and listen) and then a fetcher process (which dials them, fetches
+// everything and reports). Each process reports its own CPU time
+// (process.cpuUsage) over the transfer and its peak RSS.
+//
+// Scenarios, all in one run so they share the machine's state:
+//   raw        one stream, plain bytes in 256 KiB sends: the ceiling
+//   provenir   @provenir/bitswap session, 1 provider
+//   helia      @helia/bitswap (Helia fetching from Helia), blockstore.get at concurrency 16
+//   provenir4  @provenir/bitswap session, 4 providers holding the same blocks
+//
+// With --profile DIR the fetcher and provider processes run with --cpu-prof and
+// write their profiles to DIR; scripts/bench/bitswap-profile.mjs summarises them.
+
+import { fork } from 'node:child_process'
+import { createCipheriv, createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const __filename = fileURLToPath(import.meta.url)
+const RAW_PROTOCOL = '/provenir-bench/raw/1.0.0'
+const RAW_CHUNK = 256 * 1024
+const HELIA_CONCURRENCY = 16
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+function parseArgs (argv) {
+  const args = { sizeMiB: 256, blockKiB: 1024, reps: 2, profile: undefined, only: undefined }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--size-mib') args.sizeMiB = Number(argv[++i])
+    else if (a === '--block-kib') args.blockKiB = Number(argv[++i])
+    else if (a === '--reps') args.reps = Number(argv[++i])
+    else if (a === '--profile') args.profile = path.resolve(argv[++i])
+    else if (a === '--only') args.only = argv[++i].split(',')
+  }
+  return args
+}
+
+// ------------------------------------------------------------------ shared
+
+/** Deterministic block i of a run: AES-CTR keystream keyed by the seed, so every provider holds the same bytes */
+function makeBlock (seed, i, size) {
+  const key = createHash('sha256').update(`provenir-bench-${seed}`).digest().subarray(0, 16)
+  const iv = Buffer.alloc(16)
+  iv.writeUInt32BE(i, 0)
+  const cipher = createCipheriv('aes-128-ctr', key, iv)
+  return new Uint8Array(cipher.update(Buffer.alloc(size)))
+}
+
+async function transportStack () {
+  const { tcp } = await import('@libp2p/tcp')
+  const { noise } = await import('@chainsafe/libp2p-noise')
+  const { yamux } = await import('@chainsafe/libp2p-yamux')
+  const { identify } = await import('@libp2p/identify')
+  return {
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  }
+}
+
+async function heliaNode () {
+  const { createHelia } = await import('helia')
+  const { MemoryBlockstore } = await import('blockstore-core')
+  const libp2p = await transportStack()
+  const helia = await createHelia({
+    blockstore: new MemoryBlockstore(),
+    libp2p,
+    http: { delegatedRouters: [], recursiveGateways: [] },
+    routers: []
+  })
+  await helia.start()
+  return helia
+}
+
+async function provenirNode (blockstore) {
+  const { createLibp2p } = await import('libp2p')
+  const { bitswap } = await import('../../packages/bitswap/dist/src/index.js')
+  const stack = await transportStack()
+  return createLibp2p({ ...stack, services: { ...stack.services, bitswap: bitswap({ blockstore }) } })
+}
+
+function cpuSeconds (u) {
+  return (u.user + u.system) / 1e6
+}
+
+function waitForMessage (child, type) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg) => {
+      if (msg?.type === type) {
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        resolve(msg)
+      } else if (msg?.type === 'error') {
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        reject(new Error(`child failed: ${msg.error}`))
+      }
+    }
+    const onExit = (code) => reject(new Error(`child exited with ${code} before sending ${type}`))
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}
+
+// ------------------------------------------------------------------ provider process
+
+async function runProvider ({ impl, count, blockSize, seed }) {
+  const { CID } = await import('multiformats/cid')
+  const raw = await import('multiformats/codecs/raw')
+  const { sha256 } = await import('multiformats/hashes/sha2')
+  let node
+  let peerId
+  let addrs
+  const cids = []
+
+  if (impl === 'raw') {
+    const { createLibp2p } = await import('libp2p')
+    node = await createLibp2p(await transportStack())
+    const chunk = makeBlock(seed, 0, RAW_CHUNK)
+    await node.handle(RAW_PROTOCOL, async (stream) => {
+      const request = await new Promise((resolve, reject) => {
+        stream.addEventListener('message', (evt) => { resolve(evt.data.subarray()) }, { once: true })
+        stream.addEventListener('close', () => reject(new Error('closed')), { once: true })
+      })
+      const total = Number(new DataView(request.buffer, request.byteOffset, 8).getBigUint64(0))
+      const signal = AbortSignal.timeout(120_000)
+      for (let sent = 0; sent < total; sent += RAW_CHUNK) {
+        const buf = total - sent >= RAW_CHUNK ? chunk : chunk.subarray(0, total - sent)
+        if (!stream.send(buf)) await stream.onDrain({ signal })
+      }
+      await stream.close({ signal })
+    }, { maxInboundStreams: 4 })
+    peerId = node.peerId
+    addrs = node.getMultiaddrs()
+  } else {
+    const blocks = []
+    for (let i = 0; i < count; i++) {
+      const bytes = makeBlock(seed, i, blockSize)
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+      blocks.push({ cid, bytes })
+      cids.push(cid.toString())
+    }
+    if (impl === 'helia') {
+      node = await heliaNode()
+      for (const { cid, bytes } of blocks) await node.blockstore.put(cid, bytes)
+      peerId = node.libp2p.peerId
+      addrs = node.libp2p.getMultiaddrs()
+    } else {
+      const { MemoryBlockstore } = await import('blockstore-core')
+      const blockstore = new MemoryBlockstore()
+      for (const { cid, bytes } of blocks) await blockstore.put(cid, bytes)
+      node = await provenirNode(blockstore)
+      peerId = node.peerId
+      addrs = node.getMultiaddrs()
+    }
+  }
+
+  let mark
+  process.on('message', async (msg) => {
+    if (msg.type === 'mark') {
+      mark = process.cpuUsage()
+      process.send({ type: 'marked' })
+    } else if (msg.type === 'stop') {
+      const cpu = mark == null ? 0 : cpuSeconds(process.cpuUsage(mark))
+      process.send({ type: 'stopped', cpu, maxRssMiB: process.resourceUsage().maxRSS / 1024 })
+      await node.stop()
+      process.exit(0)
+    }
+  })
+  process.send({ type: 'ready', peerId: peerId.toString(), addrs: addrs.map(String), cids })
+}
+
+// ------------------------------------------------------------------ fetcher process
+
+async function runFetcher ({ impl, providers, cids, totalBytes }) {
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const { CID } = await import('multiformats/cid')
+  const wanted = cids.map(c => CID.parse(c))
+  let node
+  let fetch
+
+  if (impl === 'raw') {
+    const { createLibp2p } = await import('libp2p')
+    node = await createLibp2p(await transportStack())
+    const conn = await node.dial(multiaddr(providers[0].addrs[0]), { signal: AbortSignal.timeout(10_000) })
+    fetch = async () => {
+      const stream = await conn.newStream(RAW_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      const done = new Promise((resolve, reject) => {
+        let received = 0
+        stream.addEventListener('message', (evt) => {
+          received += evt.data.byteLength
+          if (received >= totalBytes) resolve(received)
+        })
+        stream.addEventListener('close', (evt) => {
+          if (received < totalBytes) reject(evt.error ?? new Error(`closed after ${received} bytes`))
+        })
+      })
+      const req = new Uint8Array(8)
+      new DataView(req.buffer).setBigUint64(0, BigInt(totalBytes))
+      stream.send(req)
+      const received = await done
+      await stream.close()
+      return { bytes: received, blocks: 0 }
+    }
+  } else if (impl === 'helia') {
+    node = await heliaNode()
+    for (const p of providers) await node.libp2p.dial(multiaddr(p.addrs[0]), { signal: AbortSignal.timeout(10_000) })
+    // Helia sends wants only to peers its bitswap topology has seen connect (after identify)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    fetch = async () => {
+      let next = 0
+      let bytes = 0
+      const worker = async () => {
+        while (next < wanted.length) {
+          const cid = wanted[next++]
+          for await (const chunk of node.blockstore.get(cid, { signal: AbortSignal.timeout(120_000) })) bytes += chunk.byteLength
+        }
+      }
+      await Promise.all(Array.from({ length: HELIA_CONCURRENCY }, worker))
+      return { bytes, blocks: wanted.length }
+    }
+  } else {
+    const { MemoryBlockstore } = await import('blockstore-core')
+    node = await provenirNode(new MemoryBlockstore())
+    for (const p of providers) await node.dial(multiaddr(p.addrs[0]), { signal: AbortSignal.timeout(10_000) })
+    const ids = providers.map(p => p.peerId)
+    const deadline = Date.now() + 10_000
+    while (node.services.bitswap.peers().length < ids.length) {
+      if (Date.now() > deadline) throw new Error('providers did not show up as bitswap peers')
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    const peers = node.services.bitswap.peers()
+    fetch = async () => {
+      const session = node.services.bitswap.createSession({ peers })
+      let bytes = 0
+      let blocks = 0
+      for await (const { bytes: b } of session.want(wanted, { signal: AbortSignal.timeout(120_000) })) {
+        bytes += b.byteLength
+        blocks++
+      }
+      session.close()
+      return { bytes, blocks, ledgers: node.services.bitswap.ledgers().map(l => ({ peer: l.peer.toString(), blocks: l.blocksReceived, dup: l.duplicateBlocks })) }
+    }
+  }
+
+  process.send({ type: 'connected' })
+  await waitForMessage(process, 'go')
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  const result = await fetch()
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  const cpu = cpuSeconds(process.cpuUsage(cpu0))
+  if (result.bytes !== totalBytes) throw new Error(`fetched ${result.bytes} bytes, expected ${totalBytes}`)
+  process.send({ type: 'result', seconds, cpu, maxRssMiB: process.resourceUsage().maxRSS / 1024, ...result })
+  await (node.libp2p ?? node).stop()
+  process.exit(0)
+}
+
+// ------------------------------------------------------------------ orchestrator
+
+function child (role, config, profileDir, name) {
+  const execArgv = profileDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+  const c = fork(__filename, [role, JSON.stringify(config)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return c
+}
+
+async function scenario (name, impl, providerCount, args, rep) {
+  const count = Math.round(args.sizeMiB * 1024 / args.blockKiB)
+  const blockSize = args.blockKiB * 1024
+  const totalBytes = count * blockSize
+  const seed = 42
+  const providerImpl = impl === 'provenir4' ? 'provenir' : impl
+  const profileDir = args.profile
+  const providers = []
+  for (let i = 0; i < providerCount; i++) {
+    const c = child('provider', { impl: providerImpl, count, blockSize, seed }, profileDir, `${name}-r${rep}-provider${i}`)
+    providers.push(c)
+  }
+  const ready = await Promise.all(providers.map(c => waitForMessage(c, 'ready')))
+  const fetcher = child('fetcher', {
+    impl: providerImpl,
+    providers: ready.map(r => ({ peerId: r.peerId, addrs: r.addrs })),
+    cids: ready[0].cids,
+    totalBytes
+  }, profileDir, `${name}-r${rep}-fetcher`)
+  await waitForMessage(fetcher, 'connected')
+  for (const c of providers) c.send({ type: 'mark' })
+  await Promise.all(providers.map(c => waitForMessage(c, 'marked')))
+  const resultP = waitForMessage(fetcher, 'result')
+  fetcher.send({ type: 'go' })
+  const result = await resultP
+  for (const c of providers) c.send({ type: 'stop' })
+  const stopped = await Promise.all(providers.map(c => waitForMessage(c, 'stopped')))
+  await Promise.all([fetcher, ...providers].map(c => new Promise(resolve => {
+    if (c.exitCode != null) resolve()
+    else c.once('exit', resolve)
+  })))
+  const providerCpu = stopped.reduce((acc, s) => acc + s.cpu, 0)
+  return {
+    name,
+    rep,
+    MiBps: totalBytes / MiB / result.seconds,
+    seconds: result.seconds,
+    fetcherCpuPerGiB: result.cpu / (totalBytes / GiB),
+    providerCpuPerGiB: providerCpu / (totalBytes / GiB),
+    fetcherRssMiB: result.maxRssMiB,
+    providerRssMiB: Math.max(...stopped.map(s => s.maxRssMiB)),
+    ledgers: result.ledgers
+  }
+}
+
+async function main () {
+  const args = parseArgs(process.argv.slice(2))
+  if (args.profile != null) mkdirSync(args.profile, { recursive: true })
+  const started = Date.now()
+  console.log(`bitswap bench: ${args.sizeMiB} MiB in ${args.blockKiB} KiB blocks, ${args.reps} rep(s), TCP loopback + noise + yamux, separate processes`)
+  const plan = [
+    ['raw', 'raw', 1],
+    ['provenir', 'provenir', 1],
+    ['helia', 'helia', 1]
+  ].filter(([name]) => args.only == null || args.only.includes(name))
+  const results = []
+  for (let rep = 0; rep < args.reps; rep++) {
+    for (const [name, impl, n] of plan) {
+      const r = await scenario(name, impl, n, args, rep)
+      console.log(`  ${name.padEnd(10)} rep ${rep}: ${r.MiBps.toFixed(1)} MiB/s (${r.seconds.toFixed(2)} s)`)
+      results.push(r)
+    }
+  }
+  if (args.only == null || args.only.includes('provenir4')) {
+    for (let rep = 0; rep < Math.max(1, Math.min(args.reps, 2)); rep++) {
+      const r = await scenario('provenir4', 'provenir4', 4, args, rep)
+      console.log(`  ${'provenir4'.padEnd(10)} rep ${rep}: ${r.MiBps.toFixed(1)} MiB/s (${r.seconds.toFixed(2)} s)  blocks per provider: ${r.ledgers.map(l => l.blocks).join(', ')}`)
+      results.push(r)
+    }
+  }
+
+  // best rep of each scenario (least disturbed by the rest of the machine)
+  const best = new Map()
+  for (const r of results) {
+    if (!best.has(r.name) || best.get(r.name).MiBps < r.MiBps) best.set(r.name, r)
+  }
+  console.log('\nbest of reps:')
+  console.log('scenario     MiB/s   fetcher CPU s/GiB   providers CPU s/GiB   fetcher peak RSS MiB   provider peak RSS MiB')
+  for (const r of best.values()) {
+    console.log(`${r.name.padEnd(10)} ${r.MiBps.toFixed(1).padStart(7)}   ${r.fetcherCpuPerGiB.toFixed(2).padStart(17)}   ${r.providerCpuPerGiB.toFixed(2).padStart(19)}   ${r.fetcherRssMiB.toFixed(0).padStart(20)}   ${r.providerRssMiB.toFixed(0).padStart(21)}`)
+  }
+  const raw = best.get('raw')
+  const ours = best.get('provenir')
+  const helia = best.get('helia')
+  console.log('')
+  if (ours != null && helia != null) console.log(`provenir / helia:        ${(ours.MiBps / helia.MiBps).toFixed(2)}x   (goal >= 2x)`)
+  if (ours != null && raw != null) console.log(`provenir / raw ceiling:  ${(100 * ours.MiBps / raw.MiBps).toFixed(0)}%   (goal >= 80%)`)
+  if (helia != null && raw != null) console.log(`helia / raw ceiling:     ${(100 * helia.MiBps / raw.MiBps).toFixed(0)}%`)
+  const p4 = best.get('provenir4')
+  if (p4 != null && ours != null) console.log(`4 providers / 1:         ${(p4.MiBps / ours.MiBps).toFixed(2)}x   (2 cores shared by 5 processes)`)
+  console.log(`\ntotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s`)
+}
+
+const role = process.argv[2]
+if (role === 'provider' || role === 'fetcher') {
+  const config = JSON.parse(process.argv[3])
+  const run = role === 'provider' ? runProvider : runFetcher
+  run(config).catch(err => {
+    console.error(`${role} failed:`, err)
+    process.send?.({ type: 'error', error: String(err?.stack ?? err) })
+    process.exit(1)
+  })
+} else {
+  main().catch(err => {
+    console.error(err)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,144 @@
+/**
+ * Helpers for the end-to-end daemon tests: run the real `provenir` binary
+ * as a child process and wait on conditions (never on fixed sleeps).
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+
+/** The repository root (this file runs from test/dist/) */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** The compiled CLI, relative to ROOT */
+export const BIN = 'packages/cli/dist/src/bin.js'
+
+/** init flags for a test repo: difficulty 4, loopback swarm and RPC on free ports */
+export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--allow-private-addresses', '--workers', '1']
+
+function childEnv (repo: string): NodeJS.ProcessEnv {
+  return { ...process.env, PROVENIR_PATH: repo }
+}
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Run a short-lived CLI command as a real process */
+export async function runCli (repo: string, args: string[], timeout = 60_000): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', c => { resolve(c) })
+    })
+    return { code, stdout, stderr }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Run a CLI command that must succeed with `--json`, and parse its output */
+export async function runJson<T = any> (repo: string, args: string[]): Promise<T> {
+  const res = await runCli(repo, [...args, '--json'])
+  if (res.code !== 0) throw new Error(`provenir ${args.join(' ')} exited ${res.code}: ${res.stderr}`)
+  return JSON.parse(res.stdout) as T
+}
+
+/** A daemon running as a child process */
+export class DaemonProcess {
+  readonly repo: string
+  readonly child: ChildProcess
+  stdout = ''
+  stderr = ''
+  /** Resolves with the exit code and signal once the process has exited */
+  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+
+  constructor (repo: string) {
+    this.repo = repo
+    this.child = spawn(process.execPath, [BIN, 'daemon', '--json'], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child.stdout?.setEncoding('utf8').on('data', (d: string) => { this.stdout += d })
+    this.child.stderr?.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
+    this.exited = new Promise(resolve => {
+      this.child.once('exit', (code, signal) => { resolve({ code, signal }) })
+    })
+  }
+
+  /** The JSON events the daemon printed so far */
+  events (): any[] {
+    return this.stdout.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l))
+  }
+
+  get running (): boolean {
+    return this.child.exitCode == null && this.child.signalCode == null
+  }
+
+  /** Wait until `<repo>/api` exists and `/healthz` answers 200; resolves with the API's base URL */
+  async ready (timeout = 60_000): Promise<string> {
+    return waitFor('the daemon to be healthy', async () => {
+      if (!this.running) throw new Error(`the daemon exited early: ${this.stderr}`)
+      let api: string
+      try {
+        api = (await fs.readFile(path.join(this.repo, 'api'), 'utf8')).trim()
+      } catch {
+        return undefined
+      }
+      const res = await fetch(`http://${api}/healthz`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined)
+      return res?.status === 200 ? `http://${api}` : undefined
+    }, timeout, () => !this.running)
+  }
+
+  /** Send a signal and wait for the exit */
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+    if (this.running) this.child.kill(signal)
+    return this.exited
+  }
+
+  /** Last resort in `after()`: make sure no daemon outlives the test */
+  kill (): void {
+    if (this.running) this.child.kill('SIGKILL')
+  }
+}
+
+/**
+ * Poll `fn` until it returns something other than undefined. Throws after
+ * `timeout` ms, or at once when `giveUp` returns true.
+ */
+export async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, timeout = 30_000, giveUp?: () => boolean): Promise<T> {
+  const deadline = Date.now() + timeout
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    if (giveUp?.() === true) break
+    try {
+      const value = await fn()
+      if (value !== undefined) return value
+    } catch (err) {
+      lastError = err
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`gave up waiting for ${what}${lastError != null ? `: ${String(lastError)}` : ''}`)
+}
+
+export async function getJson<T = any> (url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) })
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`)
+  return await res.json() as T
+}
+
+export async function tempDir (): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'provenir-e2e-'))
+}
+
+export async function fileExists (file: string): Promise<boolean> {
+  return fs.stat(file).then(() => true, () => false)
+}
