@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '@provenir/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_DIFFICULTY, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUERY_SELF_INTERVAL } from './constants.js'
+import { DEFAULT_DHT_ALPHA, DEFAULT_DHT_DISJOINT_PATHS, DEFAULT_DIFFICULTY, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUERY_SELF_INTERVAL } from './constants.js'
 
 export type TransportName = 'tcp' | 'memory'
 
@@ -24,6 +24,22 @@ export interface DHTConfig {
    * @default 20
    */
   kBucketSize: number
+  /**
+   * Concurrency of each lookup path (Kademlia's alpha). kad-dht's default is
+   * 10, with as many disjoint paths: up to 100 queries in flight for one
+   * lookup, most of them to peers that need a new connection. The Kademlia
+   * paper's 3 is enough here; see doc/ARCHITECTURE.md.
+   *
+   * @default 3
+   */
+  alpha: number
+  /**
+   * Disjoint lookup paths (S/Kademlia's d): a lookup succeeds if any one path
+   * avoids adversarial peers.
+   *
+   * @default 3
+   */
+  disjointPaths: number
 }
 
 export interface NodeConfig {
@@ -86,7 +102,9 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   dht: Object.freeze({
     clientMode: false,
     querySelfInterval: DEFAULT_QUERY_SELF_INTERVAL,
-    kBucketSize: 20
+    kBucketSize: 20,
+    alpha: DEFAULT_DHT_ALPHA,
+    disjointPaths: DEFAULT_DHT_DISJOINT_PATHS
   })
 }) as NodeConfig
 
@@ -161,7 +179,9 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
     dht: {
       clientMode,
       querySelfInterval: checkInt(where, 'dht.querySelfInterval', d.querySelfInterval ?? DEFAULT_CONFIG.dht.querySelfInterval, 1000, 7 * 24 * 3600_000),
-      kBucketSize: checkInt(where, 'dht.kBucketSize', d.kBucketSize ?? DEFAULT_CONFIG.dht.kBucketSize, 2, 256)
+      kBucketSize: checkInt(where, 'dht.kBucketSize', d.kBucketSize ?? DEFAULT_CONFIG.dht.kBucketSize, 2, 256),
+      alpha: checkInt(where, 'dht.alpha', d.alpha ?? DEFAULT_CONFIG.dht.alpha, 1, 64),
+      disjointPaths: checkInt(where, 'dht.disjointPaths', d.disjointPaths ?? DEFAULT_CONFIG.dht.disjointPaths, 1, 64)
     }
   }
 }

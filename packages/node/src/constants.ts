@@ -32,3 +32,9 @@ export const SWARM_KEY_HEADER = '/key/swarm/psk/1.0.0/'
  * detect dead connections in between.
  */
 export const DEFAULT_CONNECTION_PING_INTERVAL = 60_000
+
+/** Concurrency of each DHT lookup path (Kademlia's alpha) */
+export const DEFAULT_DHT_ALPHA = 3
+
+/** Disjoint DHT lookup paths (S/Kademlia's d) */
+export const DEFAULT_DHT_DISJOINT_PATHS = 3

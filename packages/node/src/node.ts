@@ -132,6 +132,8 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
           protocol: DHT_PROTOCOL,
           clientMode: config.dht.clientMode,
           kBucketSize: config.dht.kBucketSize,
+          alpha: config.dht.alpha,
+          disjointPaths: config.dht.disjointPaths,
           querySelfInterval: config.dht.querySelfInterval,
           peerInfoMapper,
           logPrefix: 'provenir:dht',
