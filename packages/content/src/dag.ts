@@ -1,0 +1,182 @@
+/**
+ * Blobs (layers, configs, manifests) as block DAGs.
+ *
+ * A blob of at most one chunk (1 MiB) is one raw block, so its CID's multihash
+ * is the OCI sha256 digest itself. A larger blob is a UnixFS file DAG made by
+ * ipfs-unixfs-importer with raw leaves, fixed 1 MiB chunks, the balanced
+ * layout and CIDv1, so IPFS tools read it as an ordinary file. (The importer
+ * with `rawLeaves` and `reduceSingleLeafToSelf` gives a one-chunk blob exactly
+ * that raw block, so one code path makes both shapes.)
+ */
+
+import { createHash } from 'node:crypto'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { importByteStream } from 'ipfs-unixfs-importer'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { balanced } from 'ipfs-unixfs-importer/layout'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
+import { InvalidParametersError } from '@provenir/interface'
+import { DEFAULT_CHUNK_SIZE, MAX_BLOCK_SIZE } from './constants.js'
+import { BlobSizeMismatchError, DigestInvalidError, DigestMismatchError, NotABlobError } from './errors.js'
+import { parseDigest } from './oci.js'
+import type { VerifyOptions } from './blockstore.js'
+import type { Digest as OciDigest } from './oci.js'
+import type { AbortOptions, ProgressOptions } from '@provenir/interface'
+import type { Blockstore } from 'interface-blockstore'
+import type { ImporterProgressEvents } from 'ipfs-unixfs-importer'
+
+const SHA2_256 = 0x12
+
+/**
+ * Chunks hashed and written at once. The importer reads this many chunks ahead,
+ * so it bounds the memory an import holds (about 4 MiB).
+ */
+const BLOCK_WRITE_CONCURRENCY = 4
+
+/** Where blobs are written: any blockstore's `put` (a provenir store skips re-hashing what the importer just hashed). */
+export type BlobWriter = Pick<Blockstore<{}, VerifyOptions>, 'put'>
+
+/** Where blobs are read from. */
+export type BlobReader = Pick<Blockstore<{}, {}, {}, VerifyOptions>, 'get'>
+
+export interface ImportBlobOptions extends AbortOptions, ProgressOptions<ImporterProgressEvents> {
+  /** The blob's OCI digest; only `sha256:` digests can be imported */
+  expectedDigest: string
+
+  /** The blob's size, when known: reading stops as soon as the stream passes it */
+  size?: number
+
+  /**
+   * Chunk size, and the largest blob stored as a single raw block.
+   *
+   * @default DEFAULT_CHUNK_SIZE (1 MiB)
+   */
+  chunkSize?: number
+}
+
+export interface ImportBlobResult {
+  /** The DAG root: a raw CID (whose multihash is the digest) or a dag-pb UnixFS file */
+  root: CID
+  /** The verified OCI digest */
+  digest: OciDigest
+  /** The blob's size in bytes */
+  size: number
+  /** Every block of the DAG, in write order (the root last): pin these to keep the blob */
+  blocks: CID[]
+}
+
+/**
+ * The raw CIDv1 of a blob that fits in one block: its multihash is the OCI
+ * sha256 digest. Throws `DigestInvalidError` for anything but `sha256:`.
+ */
+export function cidForDigest (digest: string): CID {
+  const { algorithm, encoded } = parseDigest(digest, { allowSha512: false })
+  if (algorithm !== 'sha256') throw new DigestInvalidError(`Only sha256 digests map to a block: ${digest}`)
+  return CID.createV1(raw.code, Digest.create(SHA2_256, Buffer.from(encoded, 'hex')))
+}
+
+/**
+ * Imports a blob as it streams in, hashing it on the way, and returns its root
+ * only when the whole stream has the expected digest (and size).
+ *
+ * It never holds more than about a chunk of the blob in memory. When the digest
+ * or size is wrong it throws `DigestMismatchError` or `BlobSizeMismatchError`
+ * before the root block is written, and returns no root: leaves already written
+ * stay unpinned for `gc()` to collect. It deletes nothing itself, because a
+ * leaf may be shared with a complete blob.
+ */
+export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, blockstore: BlobWriter, options: ImportBlobOptions): Promise<ImportBlobResult> {
+  const { algorithm } = parseDigest(options.expectedDigest, { allowSha512: false })
+  const expected = options.expectedDigest
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_BLOCK_SIZE) {
+    throw new InvalidParametersError(`chunkSize must be an integer from 1 to ${MAX_BLOCK_SIZE}, not ${options.chunkSize}`)
+  }
+  if (options.size != null && (!Number.isSafeInteger(options.size) || options.size < 0)) {
+    throw new InvalidParametersError(`size must be an integer >= 0, not ${options.size}`)
+  }
+  const signal = options.signal
+  signal?.throwIfAborted()
+
+  let size = 0
+  const hash = createHash(algorithm)
+  async function * verified (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      signal?.throwIfAborted()
+      size += chunk.byteLength
+      if (options.size != null && size > options.size) {
+        throw new BlobSizeMismatchError(`Blob ${expected} is longer than its declared ${options.size} bytes`)
+      }
+      hash.update(chunk)
+      yield chunk
+    }
+    // thrown from the source, so the importer stops before it writes the last chunk and the root
+    if (options.size != null && size !== options.size) {
+      throw new BlobSizeMismatchError(`Blob ${expected} is ${size} bytes, declared ${options.size}`)
+    }
+    const actual = `${algorithm}:${hash.digest('hex')}`
+    if (actual !== expected) {
+      throw new DigestMismatchError(`Blob has digest ${actual}, expected ${expected}`)
+    }
+  }
+
+  const blocks: CID[] = []
+  const writer: BlobWriter = {
+    async put (cid, bytes) {
+      signal?.throwIfAborted()
+      // the importer hashed these bytes itself a moment ago
+      await blockstore.put(cid, bytes, { signal, verify: false })
+      blocks.push(cid)
+      return cid
+    }
+  }
+
+  const result = await importByteStream(verified(), writer, {
+    cidVersion: 1,
+    rawLeaves: true,
+    reduceSingleLeafToSelf: true,
+    chunker: fixedSize({ chunkSize }),
+    layout: balanced(),
+    blockWriteConcurrency: BLOCK_WRITE_CONCURRENCY,
+    onProgress: options.onProgress
+  })
+  return { root: result.cid, digest: expected as OciDigest, size, blocks }
+}
+
+export interface ExportBlobOptions extends AbortOptions {
+  /** Verify every block against its CID as it is read (a provenir store's `verify` option). @default true */
+  verifyBlocks?: boolean
+  /**
+   * The OCI digest the whole blob must have: it is hashed as it streams and a
+   * mismatch throws `DigestMismatchError` after the last chunk (a streaming
+   * consumer must then discard what it received).
+   */
+  expectedDigest?: string
+}
+
+/**
+ * Streams a blob back out of its DAG: the single raw block, or the UnixFS
+ * file's leaves in order. Throws `NotABlobError` if `root` is neither.
+ */
+export async function * exportBlob (root: CID, blockstore: BlobReader, options: ExportBlobOptions = {}): AsyncGenerator<Uint8Array> {
+  const verify = options.verifyBlocks ?? true
+  const reader: BlobReader = {
+    get: (cid, opts) => blockstore.get(cid, { ...opts, verify })
+  }
+  const entry = await exporter(root, reader, { signal: options.signal })
+  if (entry.type !== 'raw' && entry.type !== 'file') {
+    throw new NotABlobError(`${root} is a ${entry.type}, not a blob`)
+  }
+  const expected = options.expectedDigest
+  const hash = expected != null ? createHash(parseDigest(expected).algorithm) : undefined
+  for await (const chunk of entry.content({ signal: options.signal })) {
+    hash?.update(chunk)
+    yield chunk
+  }
+  if (hash != null && expected != null) {
+    const actual = `${parseDigest(expected).algorithm}:${hash.digest('hex')}`
+    if (actual !== expected) throw new DigestMismatchError(`Blob ${root} has digest ${actual}, expected ${expected}`)
+  }
+}

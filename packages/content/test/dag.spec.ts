@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { importer } from 'ipfs-unixfs-importer'
+import * as raw from 'multiformats/codecs/raw'
+import { FsBlockstore } from '../src/blockstore-fs.js'
+import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
+import { cidForDigest, exportBlob, importBlob } from '../src/dag.js'
+import { computeDigest } from '../src/oci.js'
+import { assertBytes } from './blockstore-suite.js'
+import { readAll, tempDir } from './fixtures.js'
+import type { CID } from 'multiformats/cid'
+
+const RAW = raw.code // 0x55
+const DAG_PB = 0x70
+const MIB = 1024 * 1024
+
+/** Yields `bytes` in pieces of `piece` bytes, counting how many were pulled. */
+function stream (bytes: Uint8Array, piece = 64 * 1024): AsyncGenerator<Uint8Array> & { pulled: number } {
+  const state = { pulled: 0 }
+  const gen = (async function * () {
+    for (let offset = 0; offset < bytes.byteLength; offset += piece) {
+      state.pulled += 1
+      yield bytes.subarray(offset, offset + piece)
+    }
+  })()
+  return Object.assign(gen, { get pulled () { return state.pulled } })
+}
+
+describe('blob <-> DAG', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let store: FsBlockstore
+
+  beforeEach(async () => {
+    dir = await tempDir()
+    store = new FsBlockstore({ path: dir.path })
+    await store.open()
+  })
+
+  afterEach(async () => {
+    await store.close()
+    await dir.remove()
+  })
+
+  async function storedCodecs (): Promise<{ raw: number, dagPb: number, sizes: number[] }> {
+    const out = { raw: 0, dagPb: 0, sizes: [] as number[] }
+    for await (const info of store.infos()) {
+      if (info.cid.code === RAW) { out.raw++; out.sizes.push(info.size) }
+      if (info.cid.code === DAG_PB) out.dagPb++
+    }
+    return out
+  }
+
+  it('round-trips a 5 MiB random blob as a UnixFS file of five 1 MiB raw leaves', async () => {
+    const blob = new Uint8Array(randomBytes(5 * MIB))
+    const digest = computeDigest(blob)
+    const result = await importBlob(stream(blob), store, { expectedDigest: digest, size: blob.byteLength })
+    assert.equal(result.root.version, 1)
+    assert.equal(result.root.code, DAG_PB)
+    assert.equal(result.digest, digest)
+    assert.equal(result.size, 5 * MIB)
+    assert.equal(result.blocks.length, 6)
+    assert.ok(result.blocks[result.blocks.length - 1].equals(result.root), 'the root is written last')
+    const stored = await storedCodecs()
+    assert.deepEqual(stored, { raw: 5, dagPb: 1, sizes: [MIB, MIB, MIB, MIB, MIB] })
+    assertBytes(await readAll(exportBlob(result.root, store, { expectedDigest: digest })), blob)
+  })
+
+  it('stores a blob of up to one chunk as one raw block whose multihash is the OCI digest', async () => {
+    for (const size of [1000, DEFAULT_CHUNK_SIZE]) {
+      const blob = new Uint8Array(randomBytes(size))
+      const digest = computeDigest(blob)
+      const result = await importBlob(stream(blob), store, { expectedDigest: digest })
+      assert.equal(result.root.code, RAW)
+      assert.ok(result.root.equals(cidForDigest(digest)), `root of a ${size} byte blob is not cidForDigest(digest)`)
+      assert.equal(result.blocks.length, 1)
+      assertBytes(await readAll(exportBlob(result.root, store)), blob)
+    }
+  })
+
+  it('stores the empty blob as the raw block of the sha256 of nothing', async () => {
+    const digest = computeDigest(new Uint8Array())
+    const result = await importBlob([], store, { expectedDigest: digest, size: 0 })
+    assert.ok(result.root.equals(cidForDigest(digest)))
+    assert.equal((await readAll(exportBlob(result.root, store))).byteLength, 0)
+  })
+
+  it('refuses a blob with the wrong digest: DigestMismatchError, no root written, the leaves left for gc', async () => {
+    const blob = new Uint8Array(randomBytes(5 * MIB))
+    const wrong = computeDigest(new Uint8Array([1, 2, 3]))
+    await assert.rejects(importBlob(stream(blob), store, { expectedDigest: wrong }), { name: 'DigestMismatchError' })
+    const stored = await storedCodecs()
+    assert.equal(stored.dagPb, 0, 'a root was written for a blob that failed verification')
+    const collected = await store.gc()
+    assert.equal(collected.removed.length, stored.raw)
+    assert.equal((await storedCodecs()).raw, 0)
+  })
+
+  it('refuses a one-chunk blob with the wrong digest and writes nothing', async () => {
+    const blob = new Uint8Array(randomBytes(1000))
+    await assert.rejects(importBlob(stream(blob), store, { expectedDigest: computeDigest(new Uint8Array()) }), { name: 'DigestMismatchError' })
+    assert.deepEqual(await storedCodecs(), { raw: 0, dagPb: 0, sizes: [] })
+  })
+
+  it('stops reading as soon as a blob passes its declared size', async () => {
+    const blob = new Uint8Array(randomBytes(3 * MIB))
+    const source = stream(blob, 64 * 1024)
+    await assert.rejects(importBlob(source, store, { expectedDigest: computeDigest(blob), size: MIB }), { name: 'BlobSizeMismatchError' })
+    assert.ok(source.pulled <= MIB / (64 * 1024) + 1, `pulled ${source.pulled} pieces past a 1 MiB limit`)
+  })
+
+  it('refuses a blob shorter than its declared size', async () => {
+    const blob = new Uint8Array(randomBytes(1000))
+    await assert.rejects(importBlob(stream(blob), store, { expectedDigest: computeDigest(blob), size: 1001 }), { name: 'BlobSizeMismatchError' })
+  })
+
+  it('imports only sha256 digests', async () => {
+    const blob = new Uint8Array(10)
+    await assert.rejects(importBlob([blob], store, { expectedDigest: computeDigest(blob, 'sha512') }), { name: 'DigestInvalidError' })
+    await assert.rejects(importBlob([blob], store, { expectedDigest: 'sha256:nothex' }), { name: 'DigestInvalidError' })
+  })
+
+  it('refuses a chunk size over the block limit and a negative size with InvalidParametersError', async () => {
+    const digest = computeDigest(new Uint8Array())
+    await assert.rejects(importBlob([], store, { expectedDigest: digest, chunkSize: 2 * MIB + 1 }), { name: 'InvalidParametersError' })
+    await assert.rejects(importBlob([], store, { expectedDigest: digest, size: -1 }), { name: 'InvalidParametersError' })
+  })
+
+  it('pinning the blocks an import returns keeps the blob through gc', async () => {
+    const blob = new Uint8Array(randomBytes(2 * MIB + 5))
+    const digest = computeDigest(blob)
+    const result = await importBlob(stream(blob), store, { expectedDigest: digest })
+    await store.pins.pin(result.blocks)
+    assert.equal((await store.gc()).removed.length, 0)
+    assertBytes(await readAll(exportBlob(result.root, store, { expectedDigest: digest })), blob)
+  })
+
+  it('exportBlob throws DigestMismatchError when the blob is not the expected one', async () => {
+    const blob = new Uint8Array(randomBytes(1.5 * MIB))
+    const result = await importBlob(stream(blob), store, { expectedDigest: computeDigest(blob) })
+    await assert.rejects(readAll(exportBlob(result.root, store, { expectedDigest: computeDigest(new Uint8Array()) })), { name: 'DigestMismatchError' })
+  })
+
+  it('exportBlob verifies each block: a leaf that does not match its CID fails the export', async () => {
+    const blob = new Uint8Array(randomBytes(2 * MIB))
+    const result = await importBlob(stream(blob), store, { expectedDigest: computeDigest(blob) })
+    const leaf: CID = result.blocks.find(cid => cid.code === RAW) as CID
+    await store.delete(leaf)
+    await store.put(leaf, new Uint8Array(MIB), { verify: false }) // a corrupt copy slips past put
+    await assert.rejects(readAll(exportBlob(result.root, store)), { name: 'BlockVerificationError' })
+  })
+
+  it('exportBlob refuses a root that is a directory with NotABlobError', async () => {
+    let dirCid: CID | undefined
+    for await (const entry of importer([{ path: 'dir' }], store)) dirCid = entry.cid
+    assert.ok(dirCid != null)
+    await assert.rejects(readAll(exportBlob(dirCid, store)), { name: 'NotABlobError' })
+  })
+})
