@@ -6,3 +6,21 @@ export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
 
 /** 4 MiB: the largest manifest, index or config accepted before parsing (the distribution spec's suggested limit). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024
+
+/** 64 GiB: the largest blob (layer) an import accepts, and so the largest tar entry read. */
+export const MAX_BLOB_SIZE = 64 * 1024 * 1024 * 1024
+
+/** Most entries read from a docker-archive tarball (a `docker save` of one image has a few per layer). */
+export const MAX_ARCHIVE_ENTRIES = 100_000
+
+/** Most images in one OCI layout's `index.json` or one docker-archive's `manifest.json`. */
+export const MAX_IMAGES_PER_IMPORT = 1024
+
+/** Most layers in one image (Docker itself stops at 127). */
+export const MAX_IMAGE_LAYERS = 1024
+
+/** Most tags kept on one image record. */
+export const MAX_IMAGE_TAGS = 256
+
+/** 1 MiB: the largest PAX or GNU long-name header body read from a tarball. */
+export const MAX_TAR_META_SIZE = 1024 * 1024

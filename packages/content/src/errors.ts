@@ -74,3 +74,45 @@ export class NotABlobError extends ProvenirError {
   static override name = 'NotABlobError'
   override name = 'NotABlobError'
 }
+
+/** An OCI image layout directory is malformed: no `oci-layout` or `index.json`, a bad version, or a missing blob. */
+export class ImageLayoutInvalidError extends ProvenirError {
+  static override name = 'ImageLayoutInvalidError'
+  override name = 'ImageLayoutInvalidError'
+}
+
+/** A docker-archive (`docker save`) tarball is malformed: a bad tar header, a bad `manifest.json`, a missing or unsafe entry. */
+export class ArchiveInvalidError extends ProvenirError {
+  static override name = 'ArchiveInvalidError'
+  override name = 'ArchiveInvalidError'
+}
+
+/** A tarball ends before its last entry does, or without the end-of-archive marker. */
+export class ArchiveTruncatedError extends ProvenirError {
+  static override name = 'ArchiveTruncatedError'
+  override name = 'ArchiveTruncatedError'
+}
+
+/** An input passes one of the import bounds: entries in an archive or index, layers in an image, or a blob's size. */
+export class InputLimitError extends ProvenirError {
+  static override name = 'InputLimitError'
+  override name = 'InputLimitError'
+}
+
+/** No image with this manifest digest is in the image index. */
+export class ImageNotFoundError extends ProvenirError {
+  static override name = 'ImageNotFoundError'
+  override name = 'ImageNotFoundError'
+}
+
+/** An image's blocks are not all in the blockstore (collected during an import, or lost), so it cannot be listed or exported. */
+export class ImageIncompleteError extends ProvenirError {
+  static override name = 'ImageIncompleteError'
+  override name = 'ImageIncompleteError'
+}
+
+/** An export's destination already exists and is not an empty directory. */
+export class OutputExistsError extends ProvenirError {
+  static override name = 'OutputExistsError'
+  override name = 'OutputExistsError'
+}

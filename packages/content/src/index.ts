@@ -4,7 +4,10 @@
  * Content for provenir: a verified blockstore (blocks in files with a `level`
  * index, or in `level`), pins and garbage collection, the OCI image model
  * (`parseManifest`, `parseImageConfig`, digests), and blobs as block DAGs
- * (`importBlob` / `exportBlob`). See README.md for a fuller example.
+ * (`importBlob` / `exportBlob`), and whole images: `importOciLayout` /
+ * `importDockerArchive` into an `ImageIndex` of pinned image records, and
+ * `exportOciLayout` / `exportDockerArchive` back out. See README.md for a
+ * fuller example.
  *
  * @example
  *
@@ -63,7 +66,7 @@ export type {
   Descriptor,
   Platform,
   ImageManifest,
-  ImageIndex,
+  ImageIndex as OciImageIndex,
   ImageConfig,
   ContainerConfig,
   HistoryEntry,
@@ -76,5 +79,11 @@ export type {
   ParsedImageConfig,
   ParseOptions
 } from './oci.js'
-export { importBlob, exportBlob, cidForDigest } from './dag.js'
+export { importBlob, exportBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
 export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, BlobWriter, BlobReader } from './dag.js'
+export { ImageIndex } from './image-index.js'
+export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions } from './image-index.js'
+export { importOciLayout, importDockerArchive, dockerArchiveManifest, LAYER_MEDIA_TYPES } from './import.js'
+export type { ImportOptions, ImportProgressEvents, BlobStartDetail, BlobBytesDetail } from './import.js'
+export { exportOciLayout, exportDockerArchive } from './export.js'
+export type { ExportOptions, ExportProgressEvents } from './export.js'

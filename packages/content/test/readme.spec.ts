@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { it } from 'node:test'
-import { FsBlockstore, computeDigest, exportBlob, importBlob, parseManifest } from '../src/index.js'
+import { FsBlockstore, ImageIndex, computeDigest, exportBlob, exportOciLayout, importBlob, importOciLayout, parseManifest } from '../src/index.js'
 import { tempDir } from './fixtures.js'
+import { fixtureImage, skopeo, toolsMissing } from './images.js'
 
 it('the README example runs', async () => {
   const dir = await tempDir()
@@ -36,6 +37,38 @@ it('the README example runs', async () => {
     assert.equal(blocks.length, 4) // three 1 MiB leaves and the root
     assert.ok(manifest.kind === 'manifest')
     assert.equal(manifest.manifest.layers.length, 1)
+  } finally {
+    await dir.remove()
+  }
+})
+
+it('the README image example runs', { skip: toolsMissing() }, async () => {
+  const fixture = fixtureImage('small')
+  const dir = await tempDir()
+  try {
+    const store = new FsBlockstore({ path: join(dir.path, 'provenir', 'blocks') })
+    await store.open()
+    const images = new ImageIndex({ path: join(dir.path, 'provenir', 'images'), blockstore: store })
+    await images.open()
+
+    const started: string[] = []
+    const [image] = await importOciLayout(fixture.layout, store, images, {
+      onProgress: (event) => { if (event.type === 'content:import:blob') started.push(event.detail.digest) }
+    })
+    const listed = []
+    for await (const record of images.ls()) listed.push(record.manifestDigest)
+
+    await exportOciLayout(image.manifestDigest, store, images, join(dir.path, 'exported'))
+    const inspected = JSON.parse(await skopeo('inspect', `oci:${join(dir.path, 'exported')}:v1`))
+    await images.remove(image.manifestDigest)
+    const { removed } = await store.gc()
+
+    await images.close()
+    await store.close()
+    assert.deepEqual(listed, [fixture.manifestDigest])
+    assert.equal(started.length, 4) // manifest, config, two layers
+    assert.equal(inspected.Digest, fixture.manifestDigest)
+    assert.ok(removed.length >= 8)
   } finally {
     await dir.remove()
   }
