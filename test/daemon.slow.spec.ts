@@ -217,7 +217,7 @@ describe('provenir daemon on a fresh machine', () => {
     assert.equal(id.peerId, (await getJson(`${api}/healthz`)).peerId)
     assert.equal(id.swarmDifficulty, DEFAULT_DIFFICULTY)
     assert.ok(id.difficulty >= DEFAULT_DIFFICULTY)
-    assert.deepEqual((await fs.readdir(repo)).sort(), ['api', 'config.json', 'datastore', 'keystore.json'])
+    assert.deepEqual((await fs.readdir(repo)).sort(), ['api', 'config.json', 'content', 'datastore', 'keystore.json'])
     // the init result, then the ready event
     const events = d.events()
     assert.equal(events[0].event, 'initialised')

@@ -87,7 +87,8 @@ async function provenirNode (blockstore) {
   const { createLibp2p } = await import('libp2p')
   const { bitswap } = await import('../../packages/bitswap/dist/src/index.js')
   const stack = await transportStack()
-  return createLibp2p({ ...stack, services: { ...stack.services, bitswap: bitswap({ blockstore }) } })
+  const init = process.env.BENCH_MAXMSG != null ? { maxMessageSize: Number(process.env.BENCH_MAXMSG) } : {}
+  return createLibp2p({ ...stack, services: { ...stack.services, bitswap: bitswap({ blockstore, ...init }) } })
 }
 
 function cpuSeconds (u) {
@@ -242,12 +243,32 @@ async function runFetcher ({ impl, providers, cids, totalBytes }) {
     }
     const peers = node.services.bitswap.peers()
     fetch = async () => {
-      const session = node.services.bitswap.createSession({ peers })
+      const session = node.services.bitswap.createSession({ peers, ...(process.env.BENCH_WINDOW != null ? { window: Number(process.env.BENCH_WINDOW) } : {}) })
       let bytes = 0
       let blocks = 0
-      for await (const { bytes: b } of session.want(wanted, { signal: AbortSignal.timeout(120_000) })) {
+      let last = performance.now()
+      const gaps = []
+      const debug = process.env.BENCH_DEBUG == null
+        ? undefined
+        : setInterval(() => {
+          const l = node.services.bitswap.ledgers().map(l => `${l.blocksReceived}/${l.duplicateBlocks}dup`).join(' ')
+          console.error(`fetcher: ${blocks} blocks, wantlist ${node.services.bitswap.wantlist().length}, ledgers ${l}`)
+        }, 1000)
+      const t0 = performance.now()
+      const firsts = {}
+      const onProgress = process.env.BENCH_DEBUG == null ? undefined : (e) => { firsts[e.type] ??= (performance.now() - t0).toFixed(1) }
+      for await (const { bytes: b } of session.want(wanted, { signal: AbortSignal.timeout(120_000), onProgress })) {
         bytes += b.byteLength
         blocks++
+        const now = performance.now()
+        gaps.push(now - last)
+        last = now
+      }
+      clearInterval(debug)
+      if (process.env.BENCH_DEBUG != null) console.error('first events (ms):', JSON.stringify(firsts))
+      if (process.env.BENCH_GAPS != null) {
+        const sorted = [...gaps].sort((a, b) => b - a)
+        console.error(`gaps ms: max ${sorted.slice(0, 5).map(g => g.toFixed(1)).join(' ')}  median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}  first ${gaps[0].toFixed(1)}`)
       }
       session.close()
       return { bytes, blocks, ledgers: node.services.bitswap.ledgers().map(l => ({ peer: l.peer.toString(), blocks: l.blocksReceived, dup: l.duplicateBlocks })) }
@@ -271,11 +292,33 @@ async function runFetcher ({ impl, providers, cids, totalBytes }) {
 
 function child (role, config, profileDir, name) {
   const execArgv = profileDir == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
+  // extra node flags for one role, e.g. BENCH_FETCHER_ARGS=--trace-gc
+  const extra = process.env[`BENCH_${role.toUpperCase()}_ARGS`]
+  if (extra != null && extra !== '') execArgv.push(...extra.split(' '))
   const c = fork(__filename, [role, JSON.stringify(config)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   return c
 }
 
+const SCENARIO_TIMEOUT = 90_000
+
+/** Runs one scenario in fresh processes; kills them all if it takes longer than SCENARIO_TIMEOUT */
 async function scenario (name, impl, providerCount, args, rep) {
+  const children = []
+  let timer
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} rep ${rep} did not finish in ${SCENARIO_TIMEOUT / 1000} s`)), SCENARIO_TIMEOUT)
+  })
+  try {
+    return await Promise.race([runScenario(name, impl, providerCount, args, rep, children), timeout])
+  } finally {
+    clearTimeout(timer)
+    for (const c of children) {
+      if (c.exitCode == null && c.signalCode == null) c.kill('SIGKILL')
+    }
+  }
+}
+
+async function runScenario (name, impl, providerCount, args, rep, children) {
   const count = Math.round(args.sizeMiB * 1024 / args.blockKiB)
   const blockSize = args.blockKiB * 1024
   const totalBytes = count * blockSize
@@ -286,6 +329,7 @@ async function scenario (name, impl, providerCount, args, rep) {
   for (let i = 0; i < providerCount; i++) {
     const c = child('provider', { impl: providerImpl, count, blockSize, seed }, profileDir, `${name}-r${rep}-provider${i}`)
     providers.push(c)
+    children.push(c)
   }
   const ready = await Promise.all(providers.map(c => waitForMessage(c, 'ready')))
   const fetcher = child('fetcher', {
@@ -294,6 +338,7 @@ async function scenario (name, impl, providerCount, args, rep) {
     cids: ready[0].cids,
     totalBytes
   }, profileDir, `${name}-r${rep}-fetcher`)
+  children.push(fetcher)
   await waitForMessage(fetcher, 'connected')
   for (const c of providers) c.send({ type: 'mark' })
   await Promise.all(providers.map(c => waitForMessage(c, 'marked')))
@@ -359,10 +404,22 @@ async function main () {
   const raw = best.get('raw')
   const ours = best.get('provenir')
   const helia = best.get('helia')
+  // ratios within each rep (the scenarios of one rep ran back to back), then their median
+  const paired = (a, b) => {
+    const ratios = []
+    for (let rep = 0; rep < args.reps; rep++) {
+      const x = results.find(r => r.name === a && r.rep === rep)
+      const y = results.find(r => r.name === b && r.rep === rep)
+      if (x != null && y != null) ratios.push(x.MiBps / y.MiBps)
+    }
+    ratios.sort((p, q) => p - q)
+    return ratios.length === 0 ? NaN : ratios[Math.floor(ratios.length / 2)]
+  }
   console.log('')
-  if (ours != null && helia != null) console.log(`provenir / helia:        ${(ours.MiBps / helia.MiBps).toFixed(2)}x   (goal >= 2x)`)
-  if (ours != null && raw != null) console.log(`provenir / raw ceiling:  ${(100 * ours.MiBps / raw.MiBps).toFixed(0)}%   (goal >= 80%)`)
-  if (helia != null && raw != null) console.log(`helia / raw ceiling:     ${(100 * helia.MiBps / raw.MiBps).toFixed(0)}%`)
+  console.log('ratio                    best-of-reps   median of per-rep ratios')
+  if (ours != null && helia != null) console.log(`provenir / helia         ${(ours.MiBps / helia.MiBps).toFixed(2).padStart(10)}x   ${paired('provenir', 'helia').toFixed(2).padStart(10)}x   (goal >= 2x)`)
+  if (ours != null && raw != null) console.log(`provenir / raw ceiling   ${(100 * ours.MiBps / raw.MiBps).toFixed(0).padStart(10)}%   ${(100 * paired('provenir', 'raw')).toFixed(0).padStart(10)}%   (goal >= 80%)`)
+  if (helia != null && raw != null) console.log(`helia / raw ceiling      ${(100 * helia.MiBps / raw.MiBps).toFixed(0).padStart(10)}%   ${(100 * paired('helia', 'raw')).toFixed(0).padStart(10)}%`)
   const p4 = best.get('provenir4')
   if (p4 != null && ours != null) console.log(`4 providers / 1:         ${(p4.MiBps / ours.MiBps).toFixed(2)}x   (2 cores shared by 5 processes)`)
   console.log(`\ntotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s`)
@@ -370,6 +427,8 @@ async function main () {
 
 const role = process.argv[2]
 if (role === 'provider' || role === 'fetcher') {
+  // never outlive the orchestrator
+  process.on('disconnect', () => process.exit(1))
   const config = JSON.parse(process.argv[3])
   const run = role === 'provider' ? runProvider : runFetcher
   run(config).catch(err => {

@@ -67,3 +67,43 @@ export const PLAIN_PROGRESS_INTERVAL_MS = 2_000
 
 /** Most peer store entries `GET /api/v0/peerstore` returns */
 export const MAX_PEERSTORE_LISTED = 1000
+
+/** Directory of the node's content (block files, their index, the image index) inside a repo */
+export const CONTENT_DIR = 'content'
+
+/**
+ * Handler time of the RPC routes that move whole images (import, export,
+ * pull), in ms: a 300 MB image takes seconds on a LAN but far longer over a
+ * slow link. The client cancels sooner by closing the request (Ctrl-C).
+ */
+export const RPC_IMAGE_TIMEOUT_MS = 60 * 60 * 1000
+
+/** Handler time of `POST /api/v0/gc`, in ms */
+export const RPC_GC_TIMEOUT_MS = 10 * 60 * 1000
+
+/** Body limit of the content routes (a JSON object naming a digest and a path), in bytes */
+export const RPC_CONTENT_BODY_LIMIT = 16 * 1024
+
+/** Longest path accepted by the content routes, in characters */
+export const MAX_RPC_PATH_LENGTH = 4096
+
+/** Longest tag accepted by `POST /api/v0/image/export`, in characters */
+export const MAX_RPC_TAG_LENGTH = 256
+
+/** How long `GET /api/v0/providers/:digest` looks for providers by default, in ms */
+export const PROVIDERS_TIMEOUT_MS = 20_000
+
+/** Most providers `GET /api/v0/providers/:digest` returns */
+export const MAX_PROVIDERS_LISTED = 100
+
+/** Most images `GET /api/v0/image/ls` returns */
+export const MAX_IMAGES_LISTED = 10_000
+
+/** Least time between two progress events of a streamed RPC answer, in ms */
+export const RPC_PROGRESS_INTERVAL_MS = 200
+
+/** Longest line of a streamed (NDJSON) RPC answer the client reads, in bytes */
+export const RPC_CLIENT_MAX_LINE_BYTES = 1024 * 1024
+
+/** Images provided at once when the daemon starts */
+export const STARTUP_PROVIDE_CONCURRENCY = 4

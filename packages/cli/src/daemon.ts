@@ -3,6 +3,7 @@ import { nodeIdDifficulty } from '@provenir/identity'
 import { InsufficientDifficultyError } from '@provenir/interface'
 import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './config.js'
+import { STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode } from './fs-util.js'
 import { gaterRefusedCounter } from './metrics.js'
@@ -12,7 +13,7 @@ import { createRpcServer } from './rpc-server.js'
 import type { ApiAddress } from './config.js'
 import type { Repo } from './repo.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
-import type { ComponentLogger } from '@libp2p/interface'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 
 export interface StartDaemonInit {
@@ -46,6 +47,38 @@ export interface Daemon {
  */
 function isOpenFailed (err: unknown): boolean {
   return (err as Error | undefined)?.name === 'OpenFailedError'
+}
+
+/**
+ * Advertise every image the node holds, in the background after a start:
+ * STARTUP_PROVIDE_CONCURRENCY images at a time. `provideImage` hands each
+ * blob root to the node's provider queue; a failure is logged, not fatal.
+ * Never rejects.
+ */
+async function provideHeldImages (node: ProvenirNode, signal: AbortSignal, log: Logger): Promise<void> {
+  if (node.images == null) return
+  const images = node.images
+  let count = 0
+  try {
+    const digests: string[] = []
+    for await (const record of images.ls({ signal })) digests.push(record.manifestDigest)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < digests.length && !signal.aborted) {
+        const digest = digests[next++]
+        try {
+          await node.provideImage(digest)
+          count++
+        } catch (err) {
+          log('providing %s failed - %e', digest, err)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(STARTUP_PROVIDE_CONCURRENCY, digests.length) }, worker))
+    log('providing %d held image(s)', count)
+  } catch (err) {
+    if (!signal.aborted) log.error('listing the held images to provide them failed - %e', err)
+  }
 }
 
 /**
@@ -100,6 +133,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     config: config.node,
     configSource: paths.config,
     datastorePath: paths.datastore,
+    blockstorePath: paths.content,
     logger,
     metrics: true,
     onRefuse: (_peer, direction) => { refused.inc({ direction }) }
@@ -140,6 +174,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const server = rpc
   let stopping: Promise<void> | undefined
   log('started %p, RPC API on %s', node.peerId, formatApiAddress(server.address))
+  const provideAbort = new AbortController()
+  const providing = provideHeldImages(node, provideAbort.signal, log)
 
   return {
     repo,
@@ -149,6 +185,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     stop: async () => {
       stopping ??= (async () => {
         try {
+          provideAbort.abort()
+          await providing
           await server.close()
           await node.stop()
         } finally {

@@ -1,5 +1,7 @@
+import * as contentErrors from '@provenir/content'
 import * as interfaceModule from '@provenir/interface'
 import { ProvenirError } from '@provenir/interface'
+import { ImageRecordNotFoundError } from '@provenir/node'
 
 /** A file that would be written already exists and `--force` was not given. */
 export class FileExistsError extends ProvenirError {
@@ -51,6 +53,12 @@ export class DatastoreOpenError extends ProvenirError {
   override name = 'DatastoreOpenError'
 }
 
+/** A path given to the daemon (an image to import) does not exist on the daemon's host. */
+export class PathNotFoundError extends ProvenirError {
+  static override name = 'PathNotFoundError'
+  override name = 'PathNotFoundError'
+}
+
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error
 
 function isErrorClass (value: unknown): value is ErrorClass {
@@ -58,7 +66,13 @@ function isErrorClass (value: unknown): value is ErrorClass {
 }
 
 export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map(
-  ([...Object.values(interfaceModule), FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError] as unknown[])
+  ([
+    ...Object.values(interfaceModule),
+    // only content's named conditions: it also exports classes such as FsBlockstore
+    ...Object.values(contentErrors).filter(v => isErrorClass(v) && v.prototype instanceof ProvenirError),
+    ImageRecordNotFoundError,
+    FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError
+  ] as unknown[])
     .filter(isErrorClass)
     .map((cls): [string, ErrorClass] => [cls.name, cls])
 )

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { registerGc, registerProviders } from './commands/content.js'
 import { registerDaemon } from './commands/daemon.js'
 import { registerId } from './commands/id.js'
+import { registerImage } from './commands/image.js'
 import { registerInit } from './commands/init.js'
 import { registerPeers } from './commands/peers.js'
 import { registerSwarm } from './commands/swarm.js'
@@ -34,6 +36,9 @@ export function createProgram (): Command {
   registerId(program)
   registerPeers(program)
   registerSwarm(program)
+  registerImage(program)
+  registerProviders(program)
+  registerGc(program)
   return program
 }
 

@@ -80,3 +80,82 @@ export function identityProgress (init: IdentityProgressInit = {}): IdentityProg
     stop () {}
   }
 }
+
+/** `1536` -> `1.5 KiB` */
+export function formatBytes (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = n
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`
+}
+
+/** Shows bytes done against a total that may become known later (a pull learns it from the manifest) */
+export interface BytesProgressReporter {
+  update(bytes: number, total?: number): void
+  /** Finish the display (the last state stays on screen) */
+  stop(): void
+}
+
+export interface BytesProgressInit extends IdentityProgressInit {
+  /** What is being done: "Pulling", "Importing", "Exporting" */
+  label: string
+}
+
+/**
+ * A progress display for work measured in bytes. On a TTY it draws a
+ * cli-progress bar (done / total, rate); elsewhere it writes a plain line
+ * every few seconds.
+ */
+export function bytesProgress (init: BytesProgressInit): BytesProgressReporter {
+  const stream = init.stream ?? process.stderr
+  if (init.quiet === true) return { update: () => {}, stop: () => {} }
+  const started = Date.now()
+  const payload = (bytes: number, total: number | undefined): Record<string, string> => {
+    const seconds = (Date.now() - started) / 1000
+    return {
+      sofar: formatBytes(bytes),
+      whole: total != null ? formatBytes(total) : '?',
+      speed: seconds > 0 ? `${formatBytes(bytes / seconds)}/s` : '?'
+    }
+  }
+
+  if (stream.isTTY === true) {
+    let bar: cliProgress.SingleBar | undefined
+    return {
+      update (bytes, total) {
+        if (bar == null) {
+          bar = new cliProgress.SingleBar({
+            stream,
+            format: `${init.label} |{bar}| {sofar} / {whole} | {speed}`,
+            hideCursor: true,
+            barsize: 24
+          }, cliProgress.Presets.shades_classic)
+          bar.start(total ?? Math.max(bytes, 1), bytes, payload(bytes, total))
+        }
+        const t = total ?? Math.max(bytes, 1)
+        if (t !== bar.getTotal()) bar.setTotal(t)
+        bar.update(bytes, payload(bytes, total))
+      },
+      stop () {
+        bar?.stop()
+        bar = undefined
+      }
+    }
+  }
+
+  let last = Date.now()
+  return {
+    update (bytes, total) {
+      const now = Date.now()
+      if (now - last < PLAIN_PROGRESS_INTERVAL_MS) return
+      last = now
+      const p = payload(bytes, total)
+      stream.write(`${init.label}: ${p.sofar} / ${p.whole}, ${p.speed}\n`)
+    },
+    stop () {}
+  }
+}

@@ -1,6 +1,6 @@
 import { AbortError, DaemonNotRunningError, ProvenirError, TimeoutError } from '@provenir/interface'
 import { formatApiAddress } from './config.js'
-import { RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
+import { RPC_CLIENT_MAX_LINE_BYTES, RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
 import { KNOWN_ERRORS, RpcError } from './errors.js'
 import { readApiFile, repoPaths } from './repo.js'
 import type { ApiAddress } from './config.js'
@@ -25,6 +25,11 @@ export interface RpcCallOptions {
   timeout?: number
   /** JSON request body */
   body?: unknown
+}
+
+export interface RpcStreamOptions<P> extends RpcCallOptions {
+  /** Called with each `{"event":"progress",...}` line */
+  onProgress?(line: P): void
 }
 
 function networkCode (err: unknown): string | undefined {
@@ -91,12 +96,43 @@ export class RpcClient {
     return JSON.parse(await this.call('POST', path, options)) as T
   }
 
+  /**
+   * POST `body` to a route that answers with NDJSON events (import, export,
+   * pull): `progress` lines go to `onProgress`, and the `done` line is
+   * returned (without its `event` field). An `error` line is thrown as the
+   * error the daemon named. Aborting `signal` closes the request, which
+   * cancels the work in the daemon.
+   */
+  async stream<T, P = unknown> (path: string, options: RpcStreamOptions<P> = {}): Promise<T> {
+    let result: T | undefined
+    let failure: Error | undefined
+    await this.call('POST', path, options, (line) => {
+      let value: any
+      try {
+        value = JSON.parse(line)
+      } catch {
+        throw new ProvenirError(`POST ${path}: the daemon sent a line that is not JSON`)
+      }
+      if (value?.event === 'progress') {
+        options.onProgress?.(value as P)
+      } else if (value?.event === 'done') {
+        const { event: _, ...rest } = value
+        result = rest as T
+      } else if (value?.event === 'error') {
+        failure = rebuildError(value.error?.name, value.error?.message ?? `POST ${path} failed`, 500)
+      }
+    })
+    if (failure != null) throw failure
+    if (result === undefined) throw new ProvenirError(`POST ${path}: the daemon closed the answer without a result; see its log`)
+    return result
+  }
+
   /** GET `path` and return the body as text (e.g. `/metrics`) */
   async text (path: string, options: RpcCallOptions = {}): Promise<string> {
     return this.call('GET', path, options)
   }
 
-  private async call (method: string, path: string, options: RpcCallOptions): Promise<string> {
+  private async call (method: string, path: string, options: RpcCallOptions, onLine?: (line: string) => void): Promise<string> {
     const timeoutMs = options.timeout ?? this.timeout
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
@@ -110,7 +146,9 @@ export class RpcClient {
         init.headers = { ...init.headers, 'content-type': 'application/json' }
       }
       response = await fetch(`${this.url}${path}`, init)
-      text = await readBounded(response, RPC_CLIENT_MAX_RESPONSE_BYTES)
+      text = response.ok && onLine != null
+        ? await readLines(response, RPC_CLIENT_MAX_LINE_BYTES, onLine)
+        : await readBounded(response, RPC_CLIENT_MAX_RESPONSE_BYTES)
     } catch (err) {
       if (options.signal?.aborted === true) throw new AbortError(`${method} ${path} was cancelled`, { cause: err })
       if (timeout.aborted) {
@@ -131,10 +169,35 @@ export class RpcClient {
       if (typeof body?.error?.name === 'string') name = body.error.name
       if (typeof body?.error?.message === 'string') message = body.error.message
     } catch {}
-    const Known = KNOWN_ERRORS.get(name)
-    if (Known != null) throw new Known(message)
-    const err = new RpcError(message, response.status)
-    err.name = name
-    throw err
+    throw rebuildError(name, message, response.status)
   }
+}
+
+/** The error the daemon named, as its own class when it is a known one */
+function rebuildError (name: unknown, message: string, status: number): Error {
+  const Known = typeof name === 'string' ? KNOWN_ERRORS.get(name) : undefined
+  if (Known != null) return new Known(message)
+  const err = new RpcError(message, status)
+  if (typeof name === 'string') err.name = name
+  return err
+}
+
+/** Read an NDJSON body line by line, each line at most `maxLine` bytes; returns '' */
+async function readLines (response: Response, maxLine: number, onLine: (line: string) => void): Promise<string> {
+  if (response.body == null) return ''
+  const decoder = new TextDecoder()
+  let buffered = ''
+  for await (const chunk of response.body) {
+    buffered += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      if (line.trim() !== '') onLine(line)
+    }
+    if (buffered.length > maxLine) throw new ProvenirError(`a line of the daemon's answer is over ${maxLine} bytes`)
+  }
+  buffered += decoder.decode()
+  if (buffered.trim() !== '') onLine(buffered)
+  return ''
 }

@@ -3,7 +3,9 @@ import Fastify from 'fastify'
 import { register } from 'prom-client'
 import { formatApiAddress, parseApiAddress } from './config.js'
 import { DEFAULT_API, MAX_PEERSTORE_LISTED, RPC_BODY_LIMIT, RPC_HANDLER_TIMEOUT_MS, RPC_KEEP_ALIVE_TIMEOUT_MS, RPC_MAX_PARAM_LENGTH, RPC_REQUEST_TIMEOUT_MS } from './constants.js'
+import { CONTENT_ROUTES } from './content-routes.js'
 import { isExpectedError } from './errors.js'
+import { AbortError, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './config.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
@@ -17,8 +19,13 @@ export interface RpcContext {
   registry: Registry
   request: FastifyRequest
   reply: FastifyReply
-  /** Aborts when the handler times out or the client goes away: pass it to every network or store call */
+  /**
+   * Aborts (with TimeoutError) when the handler runs over its time, or (with
+   * AbortError) when the client goes away: pass it to every network or store call
+   */
   signal: AbortSignal
+  /** The RPC server's logger, when it has one */
+  log?: Logger
 }
 
 /**
@@ -147,7 +154,8 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
         truncated: peers.length > MAX_PEERSTORE_LISTED
       }
     }
-  }
+  },
+  ...CONTENT_ROUTES
 ])
 
 /**
@@ -162,7 +170,28 @@ const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   KeyNotFoundError: 404,
   NotFoundError: 404,
   AbortError: 503,
-  TimeoutError: 504
+  TimeoutError: 504,
+  // content: bad input names what is wrong with it
+  DigestInvalidError: 400,
+  PathNotFoundError: 404,
+  ImageNotFoundError: 404,
+  ImageRecordNotFoundError: 404,
+  OutputExistsError: 409,
+  ImageIncompleteError: 409,
+  ManifestTooLargeError: 413,
+  InputLimitError: 413,
+  BlockTooLargeError: 413,
+  UnsupportedMediaTypeError: 415,
+  UnsupportedHashError: 415,
+  DigestMismatchError: 422,
+  BlobSizeMismatchError: 422,
+  ManifestInvalidError: 422,
+  ImageLayoutInvalidError: 422,
+  ArchiveInvalidError: 422,
+  ArchiveTruncatedError: 422,
+  NotABlobError: 422,
+  // content the node holds is corrupt on disk, or a peer sent a forged block
+  BlockVerificationError: 502
 })
 
 export interface RpcServerInit {
@@ -197,8 +226,32 @@ export interface RpcServer {
   /** `http://host:port` */
   readonly url: string
   readonly fastify: FastifyInstance
-  /** Stop accepting, finish in-flight requests, close idle connections */
+  /** Stop accepting, cancel in-flight work (handlers' signals abort), let the answers finish, close idle connections */
   close(): Promise<void>
+}
+
+/**
+ * The signal a handler gets. fastify's `request.signal` aborts on the
+ * request's 'close' event, which node emits as soon as a request body has
+ * been read, not when the client goes away: a POST handler would see it
+ * aborted at once. So keep only its timeout abort, and take "the client went
+ * away" from the response closing before it finished.
+ */
+function handlerSignal (request: FastifyRequest, reply: FastifyReply, closing: AbortSignal): AbortSignal {
+  const controller = new AbortController()
+  const fastifySignal = request.signal
+  const onAbort = (): void => {
+    if ((fastifySignal.reason as { code?: string } | undefined)?.code === 'FST_ERR_HANDLER_TIMEOUT') {
+      controller.abort(new TimeoutError(`${request.method} ${request.url} took too long`))
+    }
+  }
+  if (fastifySignal.aborted) onAbort()
+  else fastifySignal.addEventListener('abort', onAbort, { once: true })
+  reply.raw.once('close', () => {
+    fastifySignal.removeEventListener('abort', onAbort)
+    if (!reply.raw.writableFinished) controller.abort(new AbortError(`${request.method} ${request.url}: the client went away`))
+  })
+  return AbortSignal.any([controller.signal, closing])
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
@@ -235,6 +288,8 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
   })
 
   let boundPort = port
+  // aborted by close(): long work in progress (a pull, an import) is cancelled rather than awaited
+  const closing = new AbortController()
   if (LOOPBACK.has(host)) {
     fastify.addHook('onRequest', async (request, reply) => {
       const allowed = [`127.0.0.1:${boundPort}`, `localhost:${boundPort}`, `[::1]:${boundPort}`]
@@ -281,7 +336,7 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
       url: route.url,
       ...(route.timeout != null ? { handlerTimeout: route.timeout } : {}),
       ...(route.bodyLimit != null ? { bodyLimit: route.bodyLimit } : {}),
-      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: request.signal })
+      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}) })
     })
   }
 
@@ -299,6 +354,9 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
     address,
     url: `http://${formatApiAddress(address)}`,
     fastify,
-    close: async () => { await fastify.close() }
+    close: async () => {
+      closing.abort(new AbortError('the daemon is shutting down'))
+      await fastify.close()
+    }
   }
 }

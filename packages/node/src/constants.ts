@@ -38,3 +38,12 @@ export const DEFAULT_DHT_ALPHA = 3
 
 /** Disjoint DHT lookup paths (S/Kademlia's d) */
 export const DEFAULT_DHT_DISJOINT_PATHS = 3
+
+/** How long one DHT provide may run, in ms */
+export const PROVIDE_TIMEOUT = 60_000
+
+/** How long findProviders runs when the caller gives no signal, in ms */
+export const FIND_PROVIDERS_TIMEOUT = 30_000
+
+/** CIDs remembered as provided in this run before the memory is reset */
+export const MAX_PROVIDED_MEMORY = 100_000

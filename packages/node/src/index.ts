@@ -25,11 +25,16 @@
  */
 
 import type { NodeConfig } from './config.js'
-import type { Libp2p, PeerId, PrivateKey, ComponentLogger, Startable } from '@libp2p/interface'
+import type { ImageRecords } from './image-records.js'
+import type { PullOptions, PulledImage } from './pull.js'
+import type { AbortOptions, Libp2p, PeerId, PeerInfo, PrivateKey, ComponentLogger, Startable } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Bitswap } from '@provenir/bitswap'
+import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
@@ -39,8 +44,14 @@ export type { NodeConfig, DHTConfig, TransportName } from './config.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'
+export { pullImage, dhtProviders, ImageRecordNotFoundError } from './pull.js'
+export type { PullOptions, PulledImage, PullProgressEvents, PullContext } from './pull.js'
+export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
+export { fetchBlob, readBlock } from './fetch.js'
 
 export interface ProvenirServices extends Record<string, unknown> {
+  bitswap: Bitswap
+  imageRecords: ImageRecords
   identify: Identify
   ping: Ping
   dht: KadDHT
@@ -55,6 +66,12 @@ export interface CreateNodeInit {
   configSource?: string
   /** A `level` directory for the datastore; in memory when omitted */
   datastorePath?: string
+  /**
+   * A directory for content: block files and their `level` index, and the
+   * image index in `<blockstorePath>/images`. A node without one serves no
+   * content and cannot pull.
+   */
+  blockstorePath?: string
   /** The contents of a Kubo-format swarm.key: only peers holding it can connect */
   swarmKey?: Uint8Array
   /** A logger, e.g. `prefixLogger('node-3')` so that nodes in one process can be told apart */
@@ -87,7 +104,23 @@ export interface ProvenirNode extends Startable {
   readonly dht: KadDHT
   readonly config: NodeConfig
   readonly gater: DifficultyGater
+  readonly bitswap: Bitswap
+  /** Present when the node was created with a `blockstorePath` */
+  readonly blockstore?: ContentBlockstore
+  /** The images this node holds (present with a blockstore) */
+  readonly images?: ImageIndex
+  /**
+   * Advertise an image the node holds: its manifest and every blob root.
+   * Pulled images are provided as they arrive; call this after an import.
+   */
+  provideImage(manifestDigest: string): Promise<void>
   getMultiaddrs(): Multiaddr[]
+  /** Advertise a CID in the DHT in the background (once per run) */
+  provide(cid: CID): void
+  /** Providers of a CID, from the DHT */
+  findProviders(cid: CID, options?: AbortOptions): AsyncGenerator<PeerInfo>
+  /** Pull an image by manifest digest from the swarm; see {@link pullImage} */
+  pull(manifestDigest: string, options?: PullOptions): Promise<PulledImage>
   /** Peers in the DHT routing table */
   routingTableSize(): number
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
@@ -9,19 +10,28 @@ import { preSharedKey } from '@libp2p/pnet'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
+import { bitswap } from '@provenir/bitswap'
+import { FsBlockstore, ImageIndex, ImageNotFoundError } from '@provenir/content'
 import { difficultyGater } from '@provenir/identity'
 import { InvalidConfigError } from '@provenir/interface'
+import { MemoryBlockstore } from 'blockstore-core/memory'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { validateConfig } from './config.js'
-import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL } from './constants.js'
+import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
 import { createPeerInfoMapper } from './address-filter.js'
+import { imageRecords } from './image-records.js'
+import { pullImage } from './pull.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { NodeConfig } from './config.js'
 import type { CreateNodeInit, ProvenirNode, ProvenirServices } from './index.js'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { PullOptions, PulledImage } from './pull.js'
+import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
 import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Bitswap } from '@provenir/bitswap'
+import type { ContentBlockstore } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Datastore } from 'interface-datastore'
 
@@ -29,13 +39,78 @@ class Node implements ProvenirNode {
   readonly libp2p: Libp2p<ProvenirServices>
   readonly config: NodeConfig
   readonly gater: DifficultyGater
+  readonly blockstore?: ContentBlockstore
+  readonly images?: ImageIndex
   private readonly datastore?: LevelDatastore
+  private readonly provided = new Set<string>()
+  private readonly log: Logger
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, datastore?: LevelDatastore) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
     this.libp2p = libp2p
     this.config = config
     this.gater = gater
     this.datastore = datastore
+    this.blockstore = blockstore
+    this.images = images
+    this.log = libp2p.logger.forComponent('provenir:node')
+    const records = libp2p.services.imageRecords
+    if (images != null && records.lookup == null) {
+      records.lookup = async (digest) => images.get(digest)
+    }
+  }
+
+  get bitswap (): Bitswap {
+    return this.libp2p.services.bitswap
+  }
+
+  /**
+   * Advertise `cid` in the DHT in the background. Each CID is provided once
+   * per run; kad-dht's reprovider renews the records before they expire.
+   */
+  provide (cid: CID): void {
+    const key = cid.toString()
+    if (this.provided.has(key)) return
+    if (this.provided.size >= MAX_PROVIDED_MEMORY) this.provided.clear()
+    this.provided.add(key)
+    void (async () => {
+      for await (const _ of this.dht.provide(cid, { signal: AbortSignal.timeout(PROVIDE_TIMEOUT) })) { /* drain */ }
+    })().catch(err => {
+      this.provided.delete(key)
+      this.log('providing %c failed - %e', cid, err)
+    })
+  }
+
+  async * findProviders (cid: CID, options: AbortOptions = {}): AsyncGenerator<PeerInfo> {
+    const signal = options.signal ?? AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT)
+    const seen = new Set<string>()
+    for await (const evt of this.dht.findProviders(cid, { signal })) {
+      if (evt.name !== 'PROVIDER') continue
+      for (const p of evt.providers) {
+        if (seen.has(p.id.toString())) continue
+        seen.add(p.id.toString())
+        yield p
+      }
+    }
+  }
+
+  async provideImage (manifestDigest: string): Promise<void> {
+    const record = await this.images?.get(manifestDigest)
+    if (record == null) throw new ImageNotFoundError(`this node holds no image ${manifestDigest}`)
+    for (const blob of record.blobs) this.provide(CID.parse(blob.root))
+  }
+
+  async pull (manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
+    if (this.blockstore == null || this.images == null) throw new InvalidConfigError('this node has no blockstore (createNode without blockstorePath), so it cannot pull')
+    return pullImage({
+      blockstore: this.blockstore,
+      images: this.images,
+      bitswap: this.bitswap,
+      dht: this.dht,
+      records: this.libp2p.services.imageRecords,
+      self: this.peerId,
+      log: this.log,
+      provide: (cid) => { this.provide(cid) }
+    }, manifestDigest, options)
   }
 
   get peerId (): PeerId {
@@ -64,6 +139,8 @@ class Node implements ProvenirNode {
 
   async stop (): Promise<void> {
     await this.libp2p.stop()
+    await this.images?.close()
+    await this.blockstore?.close()
     await this.datastore?.close()
   }
 }
@@ -80,9 +157,27 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   })
 
   let datastore: LevelDatastore | undefined
-  if (init.datastorePath != null) {
-    datastore = new LevelDatastore(init.datastorePath)
-    await datastore.open()
+  let blockstore: FsBlockstore | undefined
+  let images: ImageIndex | undefined
+  const closeStores = async (): Promise<void> => {
+    await images?.close().catch(() => {})
+    await blockstore?.close().catch(() => {})
+    await datastore?.close().catch(() => {})
+  }
+  try {
+    if (init.datastorePath != null) {
+      datastore = new LevelDatastore(init.datastorePath)
+      await datastore.open()
+    }
+    if (init.blockstorePath != null) {
+      blockstore = new FsBlockstore({ path: init.blockstorePath })
+      await blockstore.open()
+      images = new ImageIndex({ path: join(init.blockstorePath, 'images'), blockstore })
+      await images.open()
+    }
+  } catch (err) {
+    await closeStores()
+    throw err
   }
 
   const transports: any[] = []
@@ -128,6 +223,9 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
       services: {
         identify: identify(),
         ping: ping(),
+        // a node without a blockstore still answers want-have with DontHave
+        bitswap: bitswap({ blockstore: blockstore ?? new MemoryBlockstore() }),
+        imageRecords: imageRecords(),
         dht: kadDHT({
           protocol: DHT_PROTOCOL,
           clientMode: config.dht.clientMode,
@@ -143,13 +241,13 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
-    const node = new Node(libp2p, config, gater, datastore)
+    const node = new Node(libp2p, config, gater, datastore, blockstore, images)
     if (init.start !== false) {
       await node.start()
     }
     return node
   } catch (err) {
-    await datastore?.close().catch(() => {})
+    await closeStores()
     throw err
   }
 }

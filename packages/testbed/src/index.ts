@@ -46,6 +46,11 @@ export interface CreateSwarmInit {
   config?: Partial<NodeConfig>
   /** Extra createNode options */
   nodeInit?: Partial<Omit<CreateNodeInit, 'privateKey' | 'config'>>
+  /**
+   * Give every node a blockstore on disk, in a temporary directory that
+   * `stop()` removes. @default false
+   */
+  blockstores?: boolean
   /** Logger prefix; node i logs as `<prefix>-<i>`. @default 'node' */
   logPrefix?: string
 }

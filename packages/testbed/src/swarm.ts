@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { prefixLogger } from '@libp2p/logger'
 import { createNode } from '@provenir/node'
 import { InvalidParametersError } from '@provenir/interface'
@@ -28,10 +31,12 @@ class TestSwarm implements Swarm {
   readonly nodes: ProvenirNode[]
   readonly transport: SwarmTransport
   private stopped = false
+  private readonly dir?: string
 
-  constructor (nodes: ProvenirNode[], transport: SwarmTransport) {
+  constructor (nodes: ProvenirNode[], transport: SwarmTransport, dir?: string) {
     this.nodes = nodes
     this.transport = transport
+    this.dir = dir
   }
 
   get size (): number {
@@ -135,6 +140,7 @@ class TestSwarm implements Swarm {
     if (this.stopped) return
     this.stopped = true
     await Promise.all(this.nodes.map(async n => { await n.stop() }))
+    if (this.dir != null) await rm(this.dir, { recursive: true, force: true })
   }
 }
 
@@ -151,6 +157,7 @@ export async function createSwarm (init: CreateSwarmInit): Promise<Swarm> {
   const keys: PrivateKey[] = init.identities ?? await makeIdentities(size, difficulty)
   if (keys.length < size) throw new InvalidParametersError('createSwarm: fewer identities than nodes')
   const nodes: ProvenirNode[] = []
+  const dir = init.blockstores === true ? await mkdtemp(join(tmpdir(), 'provenir-testbed-')) : undefined
   try {
     for (let i = 0; i < size; i++) {
       const prefix = `${init.logPrefix ?? 'node'}-${i}`
@@ -158,6 +165,7 @@ export async function createSwarm (init: CreateSwarmInit): Promise<Swarm> {
         privateKey: keys[i],
         logger: prefixLogger(prefix),
         swarmKey: init.psk,
+        blockstorePath: dir != null ? join(dir, `node-${i}`, 'blocks') : undefined,
         config: {
           ...init.config,
           difficulty,
@@ -171,9 +179,10 @@ export async function createSwarm (init: CreateSwarmInit): Promise<Swarm> {
     }
   } catch (err) {
     await Promise.all(nodes.map(async n => { try { await n.stop() } catch {} }))
+    if (dir != null) await rm(dir, { recursive: true, force: true })
     throw err
   }
-  const swarm = new TestSwarm(nodes, transport)
+  const swarm = new TestSwarm(nodes, transport, dir)
   try {
     switch (init.topology ?? 'none') {
       case 'ring': await swarm.ring(); break

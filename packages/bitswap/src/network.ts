@@ -1,0 +1,438 @@
+/**
+ * The wire: protocol handlers, peer topology, one long-lived outbound stream
+ * per peer, and length-prefixed framing with limits.
+ *
+ * Inbound streams are read only; every message we send goes on our own
+ * outbound stream to the peer, as Kubo and Helia expect.
+ *
+ * @internal
+ */
+
+import { PeerMap, PeerSet } from '@libp2p/peer-collections'
+import { AbortError, MessageTooLargeError, NotStartedError, StreamIdleTimeoutError, TimeoutError } from './errors.js'
+import { LengthPrefixedDecoder, decodeMessage } from './message.js'
+import type { BitswapConnectionManager, BitswapRegistrar } from './index.js'
+import type { Message } from './pb/message.js'
+import type { ComponentLogger, Connection, Logger, PeerId, Stream, Topology } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface NetworkComponents {
+  registrar: BitswapRegistrar
+  connectionManager: BitswapConnectionManager
+  logger: ComponentLogger
+}
+
+export interface NetworkInit {
+  protocols: string[]
+  maxMessageSize: number
+  maxEntriesPerMessage: number
+  maxInboundStreams: number
+  maxOutboundStreams: number
+  inboundStreamIdleTimeout: number
+  outboundStreamIdleTimeout: number
+  openStreamTimeout: number
+  sendTimeout: number
+  runOnLimitedConnection: boolean
+}
+
+/** Callbacks the network drives; set by the bitswap node */
+export interface NetworkHandlers {
+  /**
+   * A decoded message. May return a promise (e.g. an async hasher), in which
+   * case the stream is paused until it settles. Throwing resets the stream.
+   */
+  onMessage(peer: PeerId, message: Message, size: number, connection: Connection): void | Promise<void>
+  onPeerConnect(peer: PeerId): void
+  onPeerDisconnect(peer: PeerId): void
+  /** An inbound stream was reset because of `err` (limits, malformed data, idle) */
+  onInboundStreamError(peer: PeerId, err: Error): void
+}
+
+interface SendJob {
+  data: Uint8ArrayList
+  signal: AbortSignal
+  resolve(): void
+  reject(err: Error): void
+}
+
+/** Serialises the messages for one peer onto one long-lived outbound stream */
+class PeerSender {
+  private readonly network: Network
+  private readonly peer: PeerId
+  private readonly log: Logger
+  private stream?: Stream
+  private readonly jobs: SendJob[]
+  private running: boolean
+  private idleTimer?: ReturnType<typeof setTimeout>
+  private closed: boolean
+
+  constructor (network: Network, peer: PeerId, log: Logger) {
+    this.network = network
+    this.peer = peer
+    this.log = log
+    this.jobs = []
+    this.running = false
+    this.closed = false
+  }
+
+  get queued (): number {
+    return this.jobs.length
+  }
+
+  async send (data: Uint8ArrayList, signal: AbortSignal): Promise<void> {
+    if (this.closed) {
+      throw new NotStartedError('Sender closed')
+    }
+    signal.throwIfAborted()
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    this.jobs.push({ data, signal, resolve, reject })
+    clearTimeout(this.idleTimer)
+    if (!this.running) {
+      void this.run()
+    }
+    return promise
+  }
+
+  private async run (): Promise<void> {
+    this.running = true
+    try {
+      while (this.jobs.length > 0) {
+        const job = this.jobs.shift()
+        if (job == null) break
+        try {
+          job.signal.throwIfAborted()
+          await this.write(job)
+          job.resolve()
+        } catch (err: any) {
+          job.reject(err)
+        }
+      }
+    } finally {
+      this.running = false
+    }
+    if (!this.closed) {
+      this.idleTimer = setTimeout(() => { this.closeIdle() }, this.network.init.outboundStreamIdleTimeout)
+      this.idleTimer.unref?.()
+    }
+  }
+
+  /** Writes one framed message; on a broken stream retries once on a fresh one */
+  private async write (job: SendJob): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const stream = await this.getStream(job.signal)
+      try {
+        if (!stream.send(job.data)) {
+          await stream.onDrain({ signal: job.signal })
+        }
+        return
+      } catch (err: any) {
+        this.resetStream(stream, err)
+        if (job.signal.aborted || attempt > 0 || this.closed) {
+          throw err
+        }
+        this.log('stream to %p failed (%s), retrying on a new stream', this.peer, err.name)
+      }
+    }
+  }
+
+  private async getStream (signal: AbortSignal): Promise<Stream> {
+    if (this.stream != null && this.stream.status === 'open' && this.stream.writeStatus === 'writable') {
+      return this.stream
+    }
+    this.stream = undefined
+    const openSignal = AbortSignal.any([signal, AbortSignal.timeout(this.network.init.openStreamTimeout)])
+    const stream = await this.network.components.connectionManager.openStream(this.peer, this.network.init.protocols, {
+      signal: openSignal,
+      runOnLimitedConnection: this.network.init.runOnLimitedConnection
+    })
+    if (this.closed) {
+      stream.abort(new NotStartedError('Sender closed'))
+      throw new NotStartedError('Sender closed')
+    }
+    // bitswap never answers on the same stream; discard anything that arrives
+    stream.addEventListener('message', () => {})
+    stream.addEventListener('close', () => {
+      if (this.stream === stream) {
+        this.stream = undefined
+      }
+    })
+    this.log.trace('opened %s stream %s to %p', stream.protocol, stream.id, this.peer)
+    this.stream = stream
+    return stream
+  }
+
+  private resetStream (stream: Stream, err: Error): void {
+    if (this.stream === stream) {
+      this.stream = undefined
+    }
+    if (stream.status === 'open') {
+      stream.abort(err)
+    }
+  }
+
+  private closeIdle (): void {
+    const stream = this.stream
+    if (stream == null || this.running || this.jobs.length > 0) {
+      return
+    }
+    this.stream = undefined
+    this.log.trace('closing idle stream to %p', this.peer)
+    stream.close({ signal: AbortSignal.timeout(this.network.init.sendTimeout) })
+      .catch((err: Error) => { stream.abort(err) })
+  }
+
+  /** Drops queued messages and the stream */
+  close (err: Error): void {
+    this.closed = true
+    clearTimeout(this.idleTimer)
+    for (const job of this.jobs.splice(0)) {
+      job.reject(err)
+    }
+    const stream = this.stream
+    this.stream = undefined
+    if (stream != null && stream.status === 'open') {
+      stream.abort(err)
+    }
+  }
+}
+
+export class Network {
+  readonly components: NetworkComponents
+  readonly init: NetworkInit
+  private readonly log: Logger
+  private readonly handlers: NetworkHandlers
+  private readonly senders: PeerMap<PeerSender>
+  private readonly connected: PeerSet
+  private readonly inbound: Set<Stream>
+  private registrarIds: string[]
+  private running: boolean
+
+  constructor (components: NetworkComponents, init: NetworkInit, handlers: NetworkHandlers) {
+    this.components = components
+    this.init = init
+    this.handlers = handlers
+    this.log = components.logger.forComponent('provenir:bitswap:network')
+    this.senders = new PeerMap()
+    this.connected = new PeerSet()
+    this.inbound = new Set()
+    this.registrarIds = []
+    this.running = false
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  get isRunning (): boolean {
+    return this.running
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    for (const protocol of this.init.protocols) {
+      await this.components.registrar.handle(protocol, this.handleStream, {
+        maxInboundStreams: this.init.maxInboundStreams,
+        maxOutboundStreams: this.init.maxOutboundStreams,
+        runOnLimitedConnection: this.init.runOnLimitedConnection
+      })
+    }
+    // one topology for every protocol: the filter stops a peer that speaks
+    // both protocols from being reported twice
+    const seen = new PeerSet()
+    const topology: Topology = {
+      filter: {
+        has: (peer) => seen.has(peer),
+        add: (peer) => { seen.add(peer) },
+        remove: (peer) => { seen.delete(peer) }
+      },
+      notifyOnLimitedConnection: this.init.runOnLimitedConnection,
+      onConnect: (peer) => {
+        if (!this.running || this.connected.has(peer)) return
+        this.connected.add(peer)
+        this.handlers.onPeerConnect(peer)
+      },
+      onDisconnect: (peer) => {
+        if (!this.connected.has(peer)) return
+        this.connected.delete(peer)
+        this.senders.get(peer)?.close(new AbortError('Peer disconnected'))
+        this.senders.delete(peer)
+        this.handlers.onPeerDisconnect(peer)
+      }
+    }
+    for (const protocol of this.init.protocols) {
+      this.registrarIds.push(await this.components.registrar.register(protocol, topology))
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const id of this.registrarIds) {
+      this.components.registrar.unregister(id)
+    }
+    this.registrarIds = []
+    for (const protocol of this.init.protocols) {
+      await this.components.registrar.unhandle(protocol)
+    }
+    const err = new NotStartedError('Bitswap stopped')
+    for (const sender of this.senders.values()) {
+      sender.close(err)
+    }
+    this.senders.clear()
+    for (const stream of this.inbound) {
+      stream.abort(err)
+    }
+    this.inbound.clear()
+    this.connected.clear()
+  }
+
+  /** Peers that speak bitswap and are connected now */
+  connectedPeers (): PeerId[] {
+    return [...this.connected]
+  }
+
+  isConnected (peer: PeerId): boolean {
+    return this.connected.has(peer)
+  }
+
+  /** Connects to a peer (a session provider) */
+  async connect (peer: PeerId, signal: AbortSignal): Promise<void> {
+    if (!this.running) throw new NotStartedError('Bitswap is not started')
+    await this.components.connectionManager.openConnection(peer, { signal })
+  }
+
+  /** Aborts every connection to a peer */
+  hangUp (peer: PeerId, err: Error): void {
+    this.senders.get(peer)?.close(err)
+    this.senders.delete(peer)
+    for (const conn of this.components.connectionManager.getConnections(peer)) {
+      conn.abort(err)
+    }
+  }
+
+  /**
+   * Sends an encoded, length-prefixed message. Messages to one peer are
+   * written in order on one stream. Rejects after `sendTimeout` ms or when
+   * `signal` aborts.
+   */
+  async send (peer: PeerId, data: Uint8ArrayList, signal?: AbortSignal): Promise<void> {
+    if (!this.running) throw new NotStartedError('Bitswap is not started')
+    const timeout = AbortSignal.timeout(this.init.sendTimeout)
+    const sendSignal = signal == null ? timeout : AbortSignal.any([signal, timeout])
+    let sender = this.senders.get(peer)
+    if (sender == null) {
+      sender = new PeerSender(this, peer, this.log)
+      this.senders.set(peer, sender)
+    }
+    try {
+      await sender.send(data, sendSignal)
+    } catch (err: any) {
+      if (timeout.aborted && signal?.aborted !== true) {
+        throw new TimeoutError(`Sending to ${peer} timed out after ${this.init.sendTimeout} ms`)
+      }
+      throw err
+    }
+  }
+
+  /** Messages waiting to be written to a peer */
+  queuedFor (peer: PeerId): number {
+    return this.senders.get(peer)?.queued ?? 0
+  }
+
+  private handleStream (stream: Stream, connection: Connection): void {
+    if (!this.running) {
+      stream.abort(new NotStartedError('Bitswap is not started'))
+      return
+    }
+    const peer = connection.remotePeer
+    const decoder = new LengthPrefixedDecoder(this.init.maxMessageSize)
+    const queue: Uint8Array[] = []
+    let queuedBytes = 0
+    const maxQueuedBytes = this.init.maxMessageSize * 4
+    let processing = false
+    let failed = false
+    let idleTimer: ReturnType<typeof setTimeout> | undefined
+    this.inbound.add(stream)
+
+    const cleanup = (): void => {
+      clearTimeout(idleTimer)
+      this.inbound.delete(stream)
+    }
+
+    const fail = (err: Error): void => {
+      if (failed) return
+      failed = true
+      cleanup()
+      queue.length = 0
+      this.log('resetting %s stream %s from %p: %s', stream.protocol, stream.id, peer, err.message)
+      stream.abort(err)
+      this.handlers.onInboundStreamError(peer, err)
+    }
+
+    const armIdle = (): void => {
+      clearTimeout(idleTimer)
+      idleTimer = setTimeout(() => {
+        fail(new StreamIdleTimeoutError(`No message for ${this.init.inboundStreamIdleTimeout} ms`))
+      }, this.init.inboundStreamIdleTimeout)
+      idleTimer.unref?.()
+    }
+
+    const process = (): void => {
+      while (queue.length > 0 && !failed && !processing) {
+        const frame = queue.shift()
+        if (frame == null) break
+        queuedBytes -= frame.byteLength
+        let result: void | Promise<void>
+        try {
+          const message = decodeMessage(frame, this.init)
+          result = this.handlers.onMessage(peer, message, frame.byteLength, connection)
+        } catch (err: any) {
+          fail(err)
+          return
+        }
+        if (result != null) {
+          // an async step (e.g. an async hasher): later frames wait, in order.
+          // The stream is not paused - a paused yamux stream still takes a
+          // whole window of data into its read buffer - so queued bytes are
+          // bounded here instead.
+          processing = true
+          result.then(() => {
+            processing = false
+            process()
+          }, (err: Error) => {
+            processing = false
+            fail(err)
+          })
+          return
+        }
+      }
+    }
+
+    stream.addEventListener('message', (evt) => {
+      if (failed) return
+      let frames: Uint8Array[]
+      try {
+        frames = decoder.push(evt.data)
+      } catch (err: any) {
+        fail(err)
+        return
+      }
+      if (frames.length === 0) return
+      armIdle()
+      for (const frame of frames) {
+        queue.push(frame)
+        queuedBytes += frame.byteLength
+      }
+      if (queuedBytes > maxQueuedBytes) {
+        fail(new MessageTooLargeError(`${queuedBytes} bytes of messages waiting to be processed, limit ${maxQueuedBytes}`))
+        return
+      }
+      process()
+    })
+    stream.addEventListener('close', () => {
+      cleanup()
+    })
+    armIdle()
+    // we never write on an inbound stream
+    stream.close({ signal: AbortSignal.timeout(this.init.sendTimeout) })
+      .catch((err: Error) => { fail(err) })
+  }
+}

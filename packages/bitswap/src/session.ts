@@ -1,0 +1,714 @@
+/**
+ * Sessions: fetch a set of related blocks from every peer that can help.
+ *
+ * For each CID entering the window the session sends want-have to every peer
+ * it knows. Peers answering Have become candidates; the want-block goes to
+ * the least-loaded candidate (round-robin among equals), with a per-peer cap
+ * so early answers do not take the whole window. A peer that delivers nothing
+ * for `wantTimeout` is slow: its wants move to another candidate. A peer that
+ * disconnects or sends a bad block loses its wants the same way. When no
+ * candidate is left the session asks its `providers` function (and, when
+ * broadcasting, every connected peer) for more.
+ *
+ * @internal
+ */
+
+import { PeerMap, PeerSet } from '@libp2p/peer-collections'
+import { CID } from 'multiformats/cid'
+import { CustomProgressEvent } from 'progress-events'
+import { AbortError, InvalidParametersError, NotStartedError, SessionStalledError } from './errors.js'
+import { cidKey, readBlock } from './utils.js'
+import type { BitswapWantProgressEvents, BlockResult, ProvidersFunction, Session, WantOptions } from './index.js'
+import type { Hashers } from './utils.js'
+import type { WantType } from './message.js'
+import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+
+/** Receives what arrives for the keys it registered */
+export interface WantListener {
+  onHave(peer: PeerId, key: string): void
+  onDontHave(peer: PeerId, key: string): void
+  /** A verified block, already in the blockstore */
+  onBlock(peer: PeerId, key: string, bytes: Uint8Array): void
+  /** Storing the block for `key` failed */
+  onBlockError(key: string, err: Error): void
+  onPeerDisconnect(peer: PeerId): void
+  /** `peer` sent a bad block and was disconnected */
+  onBadPeer(peer: PeerId): void
+}
+
+export interface SessionComponents {
+  peerId: PeerId
+  blockstore: Blockstore
+  hashers: Hashers
+  logger: ComponentLogger
+  wantManager: {
+    want(peer: PeerId, cid: CID, type: WantType, owner: string, priority: number): void
+    cancel(peer: PeerId, key: string, owner: string): void
+  }
+  network: {
+    connectedPeers(): PeerId[]
+    connect(peer: PeerId, signal: AbortSignal): Promise<void>
+    readonly isRunning: boolean
+  }
+  registry: {
+    register(key: string, cid: CID, priority: number, listener: WantListener): void
+    unregister(key: string, listener: WantListener): void
+  }
+  isBanned(peer: PeerId): boolean
+  onLatency?(seconds: number): void
+}
+
+export interface ResolvedSessionInit {
+  providers?: ProvidersFunction
+  peers: PeerId[]
+  broadcast: boolean
+  window: number
+  wantTimeout: number
+  stallTimeout: number
+  maxProviders: number
+  providerTimeout: number
+  providerLookupInterval: number
+  blockstoreTimeout: number
+}
+
+interface SessionPeer {
+  id: PeerId
+  /** Want-blocks sent and not yet answered */
+  load: number
+  /** Last block delivered (ms) */
+  lastBlockAt: number
+  /** The last presence it sent for any of our wants */
+  lastPresence?: 'have' | 'dont-have'
+  /** It left want-haves unanswered; not counted as a candidate until then (ms) */
+  silentUntil: number
+  /** It timed out on a want-block; ranked behind others until then (ms) */
+  slowUntil: number
+  /** For round-robin among equally loaded peers */
+  lastAssigned: number
+  blocks: number
+  bytes: number
+}
+
+interface Waiter {
+  fetch: Fetch
+  index: number
+  cid: CID
+}
+
+interface SessionWant {
+  cid: CID
+  key: string
+  priority: number
+  haves: PeerSet
+  dontHaves: PeerSet
+  asked: PeerSet
+  /** Peers it timed out on: chosen again only when nobody else has it */
+  excluded: PeerSet
+  blockPeer?: PeerId
+  blockSentAt: number
+  askedAt: number
+  startedAt: number
+  waiters: Waiter[]
+}
+
+/** The state of one `want()` call */
+class Fetch {
+  readonly ordered: boolean
+  readonly window: number
+  readonly onProgress?: (evt: BitswapWantProgressEvents) => void
+  outstanding: number
+  inputDone: boolean
+  closed: boolean
+  error?: Error
+  lastProgressAt: number
+  private readonly ready: BlockResult[]
+  private readonly reorder: Map<number, BlockResult>
+  private nextIndex: number
+  private changed?: PromiseWithResolvers<void>
+  private slot?: PromiseWithResolvers<void>
+
+  constructor (options: WantOptions, window: number) {
+    this.ordered = options.ordered === true
+    this.window = window
+    this.onProgress = options.onProgress
+    this.outstanding = 0
+    this.inputDone = false
+    this.closed = false
+    this.lastProgressAt = Date.now()
+    this.ready = []
+    this.reorder = new Map()
+    this.nextIndex = 0
+  }
+
+  deliver (index: number, result: BlockResult): void {
+    if (this.closed) return
+    if (this.ordered) {
+      this.reorder.set(index, result)
+    } else {
+      this.ready.push(result)
+    }
+    this.lastProgressAt = Date.now()
+    this.wake()
+  }
+
+  take (): BlockResult | undefined {
+    if (this.ordered) {
+      const result = this.reorder.get(this.nextIndex)
+      if (result != null) {
+        this.reorder.delete(this.nextIndex)
+        this.nextIndex++
+      }
+      return result
+    }
+    return this.ready.shift()
+  }
+
+  get hasReady (): boolean {
+    return this.ordered ? this.reorder.has(this.nextIndex) : this.ready.length > 0
+  }
+
+  fail (err: Error): void {
+    if (this.error == null && !this.closed) {
+      this.error = err
+      this.wake()
+    }
+  }
+
+  progress (evt: BitswapWantProgressEvents): void {
+    try {
+      this.onProgress?.(evt)
+    } catch {
+      // a throwing progress handler must not break the fetch
+    }
+  }
+
+  wake (): void {
+    this.changed?.resolve()
+    this.changed = undefined
+    this.slot?.resolve()
+    this.slot = undefined
+  }
+
+  async waitForChange (): Promise<void> {
+    this.changed ??= Promise.withResolvers<void>()
+    await this.changed.promise
+  }
+
+  async waitForSlot (): Promise<void> {
+    this.slot ??= Promise.withResolvers<void>()
+    await this.slot.promise
+  }
+}
+
+let sessionCounter = 0
+const MIN_PEER_CAP = 2
+
+export class BitswapSession implements Session, WantListener {
+  readonly id: string
+  private readonly components: SessionComponents
+  private readonly init: ResolvedSessionInit
+  private readonly log: Logger
+  private readonly sessionPeers: PeerMap<SessionPeer>
+  private readonly wants: Map<string, SessionWant>
+  private readonly fetches: Set<Fetch>
+  private readonly controller: AbortController
+  private readonly activate: (session: BitswapSession, active: boolean) => void
+  private assignScheduled: boolean
+  private ticker?: ReturnType<typeof setInterval>
+  private assignCounter: number
+  private nextPriority: number
+  private lookupRunning: boolean
+  private lastLookupAt: number
+  private closed: boolean
+  private active: boolean
+
+  constructor (components: SessionComponents, init: ResolvedSessionInit, activate: (session: BitswapSession, active: boolean) => void) {
+    this.id = `s${++sessionCounter}`
+    this.components = components
+    this.init = init
+    this.activate = activate
+    this.log = components.logger.forComponent(`provenir:bitswap:session:${this.id}`)
+    this.sessionPeers = new PeerMap()
+    this.wants = new Map()
+    this.fetches = new Set()
+    this.controller = new AbortController()
+    this.assignScheduled = false
+    this.assignCounter = 0
+    this.nextPriority = 0x7fffffff
+    this.lookupRunning = false
+    this.lastLookupAt = 0
+    this.closed = false
+    this.active = false
+    for (const peer of init.peers) {
+      this.addPeerState(peer)
+    }
+  }
+
+  peers (): PeerId[] {
+    return [...this.sessionPeers.values()].map(p => p.id)
+  }
+
+  addPeer (peer: PeerId): void {
+    if (this.closed) throw new NotStartedError('Session is closed')
+    this.addPeerState(peer)
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.controller.abort()
+    for (const fetch of this.fetches) {
+      fetch.fail(new AbortError('Session closed'))
+    }
+    for (const want of [...this.wants.values()]) {
+      this.dropWant(want)
+    }
+    this.stopTicker()
+  }
+
+  async * want (cids: Iterable<CID> | AsyncIterable<CID>, options: WantOptions = {}): AsyncGenerator<BlockResult, void, undefined> {
+    if (this.closed) throw new NotStartedError('Session is closed')
+    if (!this.components.network.isRunning) throw new NotStartedError('Bitswap is not started')
+    options.signal?.throwIfAborted()
+    const fetch = new Fetch(options, this.init.window)
+    this.fetches.add(fetch)
+    const onAbort = (): void => { fetch.fail(new AbortError('Want aborted')) }
+    options.signal?.addEventListener('abort', onAbort)
+    this.startTicker()
+    const pump = this.pump(fetch, cids)
+    try {
+      while (true) {
+        if (fetch.error != null) throw fetch.error
+        const result = fetch.take()
+        if (result != null) {
+          fetch.outstanding--
+          fetch.wake()
+          yield result
+          continue
+        }
+        if (fetch.inputDone && fetch.outstanding === 0) return
+        await fetch.waitForChange()
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
+      fetch.closed = true
+      fetch.wake()
+      this.fetches.delete(fetch)
+      for (const want of [...this.wants.values()]) {
+        want.waiters = want.waiters.filter(w => w.fetch !== fetch)
+        if (want.waiters.length === 0) this.dropWant(want)
+      }
+      if (this.fetches.size === 0) this.stopTicker()
+      // the pump sees `closed` and stops at its next step; an input iterator
+      // that never settles must not hold up the caller
+      void pump
+    }
+  }
+
+  // ------------------------------------------------------------ input
+
+  private async pump (fetch: Fetch, cids: Iterable<CID> | AsyncIterable<CID>): Promise<void> {
+    const iterator: Iterator<CID> | AsyncIterator<CID> = Symbol.asyncIterator in cids
+      ? (cids as AsyncIterable<CID>)[Symbol.asyncIterator]()
+      : (cids as Iterable<CID>)[Symbol.iterator]()
+    let index = 0
+    let finished = false
+    try {
+      while (!fetch.closed && fetch.error == null) {
+        if (fetch.outstanding >= fetch.window) {
+          await fetch.waitForSlot()
+          continue
+        }
+        const next = await iterator.next()
+        if (next.done === true) {
+          finished = true
+          break
+        }
+        const cid = CID.asCID(next.value)
+        if (cid == null) {
+          throw new InvalidParametersError('want() takes CIDs')
+        }
+        fetch.outstanding++
+        await this.start(fetch, cid, index++)
+      }
+    } catch (err: any) {
+      fetch.fail(err)
+    } finally {
+      fetch.inputDone = true
+      fetch.wake()
+      if (!finished) {
+        try {
+          await iterator.return?.()
+        } catch {}
+      }
+    }
+  }
+
+  /** Starts fetching one CID: inline, local, joined to a running want, or new */
+  private async start (fetch: Fetch, cid: CID, index: number): Promise<void> {
+    if (cid.multihash.code === 0x00) {
+      // identity: the bytes are the digest
+      fetch.deliver(index, { cid, bytes: cid.multihash.digest })
+      return
+    }
+    this.components.hashers.assertSupported(cid)
+    const key = cidKey(cid)
+    fetch.progress(new CustomProgressEvent('bitswap:want', cid))
+
+    if (!this.joinWant(key, fetch, index, cid)) {
+      const signal = AbortSignal.timeout(this.init.blockstoreTimeout)
+      if (await this.components.blockstore.has(cid, { signal })) {
+        const bytes = await readBlock(this.components.blockstore, cid, { signal })
+        fetch.progress(new CustomProgressEvent('bitswap:block', { cid, bytes: bytes.byteLength, local: true }))
+        fetch.deliver(index, { cid, bytes })
+        return
+      }
+      if (fetch.closed || fetch.error != null) return
+      // another fetch may have started it while we looked locally
+      if (this.joinWant(key, fetch, index, cid)) return
+      this.newWant(key, cid, { fetch, index, cid })
+    }
+  }
+
+  private joinWant (key: string, fetch: Fetch, index: number, cid: CID): boolean {
+    const want = this.wants.get(key)
+    if (want == null) return false
+    want.waiters.push({ fetch, index, cid })
+    return true
+  }
+
+  private newWant (key: string, cid: CID, waiter: Waiter): void {
+    const now = Date.now()
+    const want: SessionWant = {
+      cid,
+      key,
+      priority: this.nextPriority > 1 ? this.nextPriority-- : 1,
+      haves: new PeerSet(),
+      dontHaves: new PeerSet(),
+      asked: new PeerSet(),
+      excluded: new PeerSet(),
+      blockSentAt: 0,
+      askedAt: now,
+      startedAt: now,
+      waiters: [waiter]
+    }
+    this.wants.set(key, want)
+    if (!this.active) {
+      this.active = true
+      this.activate(this, true)
+    }
+    this.components.registry.register(key, cid, want.priority, this)
+
+    if (this.init.broadcast) {
+      for (const peer of this.components.network.connectedPeers()) {
+        this.addPeerState(peer)
+      }
+    }
+    let asked = 0
+    for (const sp of this.sessionPeers.values()) {
+      if (this.components.isBanned(sp.id)) continue
+      this.components.wantManager.want(sp.id, cid, 'have', this.id, want.priority)
+      want.asked.add(sp.id)
+      asked++
+    }
+    if (asked === 0 || (this.init.providers != null && this.lastLookupAt === 0)) {
+      this.discover(cid)
+    }
+  }
+
+  /** Removes a want nobody waits for any more */
+  private dropWant (want: SessionWant): void {
+    if (this.wants.get(want.key) !== want) return
+    this.wants.delete(want.key)
+    if (want.blockPeer != null) {
+      const sp = this.sessionPeers.get(want.blockPeer)
+      if (sp != null) sp.load--
+    }
+    for (const peer of want.asked) {
+      this.components.wantManager.cancel(peer, want.key, this.id)
+    }
+    this.components.registry.unregister(want.key, this)
+    this.maybeDeactivate()
+  }
+
+  private maybeDeactivate (): void {
+    if (this.active && this.wants.size === 0) {
+      this.active = false
+      this.activate(this, false)
+    }
+  }
+
+  // ------------------------------------------------------------ peers
+
+  private addPeerState (peer: PeerId): SessionPeer | undefined {
+    if (peer.equals(this.components.peerId) || this.components.isBanned(peer)) return undefined
+    let sp = this.sessionPeers.get(peer)
+    if (sp != null) return sp
+    sp = {
+      id: peer,
+      load: 0,
+      lastBlockAt: 0,
+      silentUntil: 0,
+      slowUntil: 0,
+      lastAssigned: 0,
+      blocks: 0,
+      bytes: 0
+    }
+    this.sessionPeers.set(peer, sp)
+    this.log('added peer %p', peer)
+    for (const fetch of this.fetches) {
+      fetch.progress(new CustomProgressEvent('bitswap:provider', { peer }))
+    }
+    for (const want of this.wants.values()) {
+      if (want.asked.has(peer)) continue
+      this.components.wantManager.want(peer, want.cid, 'have', this.id, want.priority)
+      want.asked.add(peer)
+    }
+    return sp
+  }
+
+  private removePeer (peer: PeerId, reason: 'disconnect' | 'bad-peer'): void {
+    const sp = this.sessionPeers.get(peer)
+    if (sp == null) return
+    this.sessionPeers.delete(peer)
+    for (const want of this.wants.values()) {
+      want.haves.delete(peer)
+      want.dontHaves.delete(peer)
+      want.asked.delete(peer)
+      if (want.blockPeer?.equals(peer) === true) {
+        want.blockPeer = undefined
+        this.progress(want, new CustomProgressEvent('bitswap:retry', { cid: want.cid, peer, reason }))
+      }
+      if (want.haves.size === 0) {
+        this.discover(want.cid)
+      }
+    }
+    this.scheduleAssign()
+  }
+
+  /** Finds more peers: every connected peer when broadcasting, and the providers function */
+  private discover (cid: CID): void {
+    if (this.closed) return
+    if (this.init.broadcast) {
+      for (const peer of this.components.network.connectedPeers()) {
+        this.addPeerState(peer)
+      }
+    }
+    const providers = this.init.providers
+    if (providers == null || this.lookupRunning) return
+    const now = Date.now()
+    if (this.lastLookupAt !== 0 && now - this.lastLookupAt < this.init.providerLookupInterval) return
+    this.lookupRunning = true
+    this.lastLookupAt = now
+    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.init.providerTimeout)])
+    const run = async (): Promise<void> => {
+      const dials: Array<Promise<void>> = []
+      let count = 0
+      for await (const peer of providers(cid, { signal })) {
+        if (this.closed) break
+        if (peer.equals(this.components.peerId) || this.sessionPeers.has(peer) || this.components.isBanned(peer)) continue
+        dials.push(this.components.network.connect(peer, signal)
+          .then(() => { this.addPeerState(peer) }, (err: Error) => {
+            this.log('could not connect to provider %p - %s', peer, err.message)
+          }))
+        if (++count >= this.init.maxProviders) break
+      }
+      await Promise.all(dials)
+    }
+    run()
+      .catch((err: Error) => {
+        if (!this.closed) this.log('provider lookup for %c failed - %s', cid, err.message)
+      })
+      .finally(() => {
+        this.lookupRunning = false
+        this.lastLookupAt = Date.now()
+      })
+  }
+
+  // ------------------------------------------------------------ events
+
+  onHave (peer: PeerId, key: string): void {
+    const want = this.wants.get(key)
+    if (want == null || this.components.isBanned(peer)) return
+    const sp = this.addPeerState(peer)
+    if (sp == null) return
+    sp.lastPresence = 'have'
+    sp.silentUntil = 0
+    want.haves.add(peer)
+    want.dontHaves.delete(peer)
+    this.progress(want, new CustomProgressEvent('bitswap:have', { cid: want.cid, peer }))
+    this.scheduleAssign()
+  }
+
+  onDontHave (peer: PeerId, key: string): void {
+    const want = this.wants.get(key)
+    const sp = this.sessionPeers.get(peer)
+    if (want == null || sp == null) return
+    sp.lastPresence = 'dont-have'
+    sp.silentUntil = 0
+    want.dontHaves.add(peer)
+    want.haves.delete(peer)
+    this.progress(want, new CustomProgressEvent('bitswap:dont-have', { cid: want.cid, peer }))
+    if (want.blockPeer?.equals(peer) === true) {
+      want.blockPeer = undefined
+      sp.load--
+      this.components.wantManager.cancel(peer, key, this.id)
+      want.asked.delete(peer)
+      this.progress(want, new CustomProgressEvent('bitswap:retry', { cid: want.cid, peer, reason: 'dont-have' as const }))
+    }
+    if (want.haves.size === 0 && want.blockPeer == null && [...want.asked].every(p => want.dontHaves.has(p))) {
+      this.discover(want.cid)
+    }
+    this.scheduleAssign()
+  }
+
+  onBlock (peer: PeerId, key: string, bytes: Uint8Array): void {
+    const want = this.wants.get(key)
+    if (want == null) return
+    this.wants.delete(key)
+    this.components.registry.unregister(key, this)
+    const now = Date.now()
+    if (want.blockPeer != null) {
+      const assigned = this.sessionPeers.get(want.blockPeer)
+      if (assigned != null) assigned.load--
+    }
+    const sp = this.sessionPeers.get(peer)
+    if (sp != null) {
+      sp.lastBlockAt = now
+      sp.lastPresence = 'have'
+      sp.blocks++
+      sp.bytes += bytes.byteLength
+    }
+    this.components.onLatency?.((now - want.startedAt) / 1000)
+    for (const waiter of want.waiters) {
+      waiter.fetch.progress(new CustomProgressEvent('bitswap:block', { cid: waiter.cid, peer, bytes: bytes.byteLength, local: false }))
+      waiter.fetch.deliver(waiter.index, { cid: waiter.cid, bytes, from: peer })
+    }
+    this.scheduleAssign()
+    this.maybeDeactivate()
+  }
+
+  onBlockError (key: string, err: Error): void {
+    const want = this.wants.get(key)
+    if (want == null) return
+    for (const waiter of want.waiters) {
+      waiter.fetch.fail(err)
+    }
+  }
+
+  onPeerDisconnect (peer: PeerId): void {
+    this.removePeer(peer, 'disconnect')
+  }
+
+  onBadPeer (peer: PeerId): void {
+    this.removePeer(peer, 'bad-peer')
+  }
+
+  private progress (want: SessionWant, evt: BitswapWantProgressEvents): void {
+    for (const waiter of want.waiters) {
+      waiter.fetch.progress(evt)
+    }
+  }
+
+  // ------------------------------------------------------------ scheduling
+
+  private scheduleAssign (): void {
+    if (this.assignScheduled || this.closed) return
+    this.assignScheduled = true
+    queueMicrotask(() => {
+      this.assignScheduled = false
+      this.assign()
+    })
+  }
+
+  /**
+   * Sends want-blocks for wants that have candidates and none in flight. Each
+   * peer takes at most a fair share of the wants in flight, so the first peer
+   * to answer does not take them all.
+   */
+  private assign (): void {
+    if (this.closed) return
+    const now = Date.now()
+    let potential = 0
+    for (const sp of this.sessionPeers.values()) {
+      if (sp.lastPresence !== 'dont-have' && sp.silentUntil <= now && !this.components.isBanned(sp.id)) potential++
+    }
+    const cap = Math.max(MIN_PEER_CAP, Math.ceil(this.wants.size / Math.max(1, potential)))
+
+    for (const want of this.wants.values()) {
+      if (want.blockPeer != null || want.haves.size === 0) continue
+      let best: SessionPeer | undefined
+      let bestScore = Infinity
+      for (const peer of want.haves) {
+        const sp = this.sessionPeers.get(peer)
+        if (sp == null || sp.load >= cap || this.components.isBanned(peer)) continue
+        let score = sp.load
+        if (want.excluded.has(peer)) score += 1_000_000
+        if (sp.slowUntil > now) score += 1_000
+        if (score < bestScore || (score === bestScore && best != null && sp.lastAssigned < best.lastAssigned)) {
+          best = sp
+          bestScore = score
+        }
+      }
+      if (best == null) continue
+      want.blockPeer = best.id
+      want.blockSentAt = now
+      best.load++
+      best.lastAssigned = ++this.assignCounter
+      this.components.wantManager.want(best.id, want.cid, 'block', this.id, want.priority)
+      want.asked.add(best.id)
+      this.progress(want, new CustomProgressEvent('bitswap:want-block', { cid: want.cid, peer: best.id }))
+    }
+  }
+
+  private startTicker (): void {
+    if (this.ticker != null) return
+    const period = Math.max(25, Math.min(1_000, Math.floor(Math.min(this.init.wantTimeout, this.init.stallTimeout) / 4)))
+    this.ticker = setInterval(() => { this.tick() }, period)
+    this.ticker.unref?.()
+  }
+
+  private stopTicker (): void {
+    clearInterval(this.ticker)
+    this.ticker = undefined
+  }
+
+  /** Moves wants off slow peers, re-asks for unanswered wants, fails stalled fetches */
+  private tick (): void {
+    const now = Date.now()
+    let reassign = false
+    for (const want of this.wants.values()) {
+      if (want.blockPeer != null) {
+        const sp = this.sessionPeers.get(want.blockPeer)
+        if (sp == null) continue
+        if (now - Math.max(want.blockSentAt, sp.lastBlockAt) <= this.init.wantTimeout) continue
+        // slow: move the want elsewhere
+        this.log('%p delivered nothing for %d ms, moving %c', sp.id, this.init.wantTimeout, want.cid)
+        sp.load--
+        sp.slowUntil = now + this.init.wantTimeout
+        want.excluded.add(sp.id)
+        want.blockPeer = undefined
+        this.components.wantManager.cancel(sp.id, want.key, this.id)
+        want.asked.delete(sp.id)
+        // it stays in `haves`: chosen again only if nobody else has the block
+        this.progress(want, new CustomProgressEvent('bitswap:retry', { cid: want.cid, peer: sp.id, reason: 'timeout' as const }))
+        reassign = true
+      } else if (want.haves.size === 0 && now - want.askedAt > this.init.wantTimeout) {
+        want.askedAt = now
+        for (const peer of want.asked) {
+          const sp = this.sessionPeers.get(peer)
+          if (sp != null && !want.dontHaves.has(peer)) sp.silentUntil = now + this.init.wantTimeout
+        }
+        this.discover(want.cid)
+        reassign = true
+      }
+    }
+    for (const fetch of this.fetches) {
+      if (fetch.outstanding > 0 && !fetch.hasReady && now - fetch.lastProgressAt > this.init.stallTimeout) {
+        fetch.fail(new SessionStalledError(`No block arrived for ${this.init.stallTimeout} ms`))
+      }
+    }
+    if (reassign) this.scheduleAssign()
+  }
+}

@@ -1,0 +1,142 @@
+import * as dagPb from '@ipld/dag-pb'
+import { BlobSizeMismatchError, exportBlob } from '@provenir/content'
+import * as raw from 'multiformats/codecs/raw'
+import type { Session, BitswapWantProgressEvents } from '@provenir/bitswap'
+import type { ContentBlockstore } from '@provenir/content'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import type { ProgressOptions } from 'progress-events'
+
+/** Most blocks one blob DAG may hold: a 2^53-byte blob would need far fewer at 1 MiB chunks */
+export const MAX_BLOB_BLOCKS = 1 << 22
+
+/** Most levels a blob DAG may have */
+export const MAX_BLOB_DEPTH = 8
+
+export interface FetchBlobOptions extends ProgressOptions<BitswapWantProgressEvents> {
+  signal?: AbortSignal
+  /** Called once, when the first block of the blob is held locally */
+  onFirstBlock?(root: CID): void
+  /**
+   * Finds peers that advertise the blob's root. While a multi-block blob is
+   * fetched it is asked every {@link PROVIDER_REFRESH_INTERVAL} ms, and new
+   * peers join the session: in a rollout the pullers that started earlier
+   * serve the ones that started later.
+   */
+  findProviders?(root: CID, options: { signal: AbortSignal }): AsyncIterable<PeerId>
+}
+
+/** How often a blob fetch looks for more peers holding the blob, in ms */
+export const PROVIDER_REFRESH_INTERVAL = 1_000
+
+/**
+ * Keep adding the providers of `root` to the session until `signal` aborts.
+ * Each lookup is bounded by the refresh interval's timeout.
+ */
+async function refreshProviders (session: Session, root: CID, find: NonNullable<FetchBlobOptions['findProviders']>, signal: AbortSignal): Promise<void> {
+  const known = new Set(session.peers().map(p => p.toString()))
+  while (!signal.aborted) {
+    const lookup = AbortSignal.any([signal, AbortSignal.timeout(5 * PROVIDER_REFRESH_INTERVAL)])
+    try {
+      for await (const peer of find(root, { signal: lookup })) {
+        if (known.has(peer.toString())) continue
+        known.add(peer.toString())
+        session.addPeer(peer)
+      }
+    } catch {}
+    await new Promise<void>(resolve => {
+      const t = setTimeout(resolve, PROVIDER_REFRESH_INTERVAL)
+      signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+    })
+  }
+}
+
+/** Fisher–Yates: pullers of one blob want its blocks in different orders, so they soon hold different blocks to trade */
+function shuffle<T> (items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]]
+  }
+  return items
+}
+
+/**
+ * Fetch every block of the blob DAG under `root` through `session`, level by
+ * level, then read the whole blob back and check it against its OCI digest.
+ * Blocks already in the blockstore are not fetched again, so an interrupted
+ * fetch resumes where it stopped. Each block was checked against its CID by
+ * bitswap on receipt; the final digest check is what makes the blob complete.
+ *
+ * Returns the CIDs of every block of the blob (for pinning).
+ *
+ * @throws DigestMismatchError when the blob's bytes do not hash to `digest`
+ * @throws BlobSizeMismatchError when they are not `size` bytes long
+ */
+export async function fetchBlob (session: Session, blockstore: ContentBlockstore, root: CID, digest: string, size: number, options: FetchBlobOptions = {}): Promise<CID[]> {
+  const all: CID[] = []
+  let level: CID[] = [root]
+  let first = true
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > MAX_BLOB_DEPTH) throw new RangeError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
+    const missing: CID[] = []
+    for (const cid of level) {
+      if (!await blockstore.has(cid, { signal: options.signal })) missing.push(cid)
+    }
+    if (missing.length > 0) {
+      const stopRefresh = new AbortController()
+      if (depth > 0 && options.findProviders != null) {
+        void refreshProviders(session, root, options.findProviders, AbortSignal.any([stopRefresh.signal, ...(options.signal != null ? [options.signal] : [])]))
+      }
+      try {
+        for await (const _ of session.want(depth > 0 ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress })) {
+          if (first) {
+            first = false
+            options.onFirstBlock?.(root)
+          }
+        }
+      } finally {
+        stopRefresh.abort()
+      }
+    } else if (first) {
+      first = false
+      options.onFirstBlock?.(root)
+    }
+    const next: CID[] = []
+    for (const cid of level) {
+      all.push(cid)
+      if (all.length > MAX_BLOB_BLOCKS) throw new RangeError(`blob ${digest}: more than ${MAX_BLOB_BLOCKS} blocks`)
+      if (cid.code === raw.code) continue
+      if (cid.code !== dagPb.code) throw new TypeError(`blob ${digest}: block ${cid} is neither raw nor dag-pb`)
+      const node = dagPb.decode(await readBlock(blockstore, cid, options.signal))
+      for (const link of node.Links) next.push(link.Hash)
+    }
+    level = next
+  }
+  // the whole-blob check: stream it back through the digest
+  let length = 0
+  for await (const chunk of exportBlob(root, blockstore, { expectedDigest: digest, signal: options.signal })) {
+    length += chunk.byteLength
+  }
+  if (length !== size) {
+    throw new BlobSizeMismatchError(`blob ${digest}: ${length} bytes, the manifest says ${size}`)
+  }
+  return all
+}
+
+/** Read a whole block (at most the blockstore's block size) into one buffer */
+export async function readBlock (blockstore: ContentBlockstore, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of blockstore.get(cid, { signal })) {
+    chunks.push(chunk)
+    length += chunk.byteLength
+  }
+  if (chunks.length === 1) return chunks[0]
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.byteLength
+  }
+  return out
+}

@@ -1,0 +1,174 @@
+import { cidForDigest, parseManifest, UnsupportedMediaTypeError } from '@provenir/content'
+import { CID } from 'multiformats/cid'
+import { AbortError, ProvenirError } from '@provenir/interface'
+
+import { CustomProgressEvent } from 'progress-events'
+import { fetchBlob, readBlock } from './fetch.js'
+import type { ImageRecords } from './image-records.js'
+import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Bitswap, BitswapWantProgressEvents, Session } from '@provenir/bitswap'
+import type { ContentBlockstore, Descriptor, ImageIndex, ImageRecord, ImageBlobRecord, ParsedImageManifest } from '@provenir/content'
+import type { ProgressEvent, ProgressOptions } from 'progress-events'
+
+/** Blobs fetched at once within one image (each is itself a parallel bitswap fetch) */
+export const BLOB_CONCURRENCY = 4
+
+/** Time to find an image record among the providers, in ms */
+export const RECORD_LOOKUP_TIMEOUT = 30_000
+
+export class ImageRecordNotFoundError extends ProvenirError {
+  static override name = 'ImageRecordNotFoundError'
+  override name = 'ImageRecordNotFoundError'
+}
+
+export type PullProgressEvents =
+  BitswapWantProgressEvents |
+  ProgressEvent<'pull:manifest', { digest: string }> |
+  ProgressEvent<'pull:blob', { digest: string, size: number }> |
+  ProgressEvent<'pull:blob-complete', { digest: string, size: number }>
+
+export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressEvents> {}
+
+export interface PulledImage {
+  /** The image's record as stored in the index: manifest, config and layers, each verified */
+  record: ImageRecord
+  manifest: ParsedImageManifest
+  /** Every block of the image, pinned */
+  blocks: CID[]
+}
+
+export interface PullContext {
+  blockstore: ContentBlockstore
+  images: ImageIndex
+  bitswap: Bitswap
+  dht: KadDHT
+  records: ImageRecords
+  self: PeerId
+  log: Logger
+  /** Advertise a CID in the DHT without waiting (deduplicated by the caller) */
+  provide(cid: CID): void
+}
+
+/** Providers of `cid` from the DHT, other than ourselves */
+export function dhtProviders (dht: KadDHT, self: PeerId): (cid: CID, options: { signal: AbortSignal }) => AsyncIterable<PeerId> {
+  return async function * (cid, { signal }) {
+    for await (const evt of dht.findProviders(cid, { signal })) {
+      if (evt.name !== 'PROVIDER') continue
+      for (const p of evt.providers) {
+        if (!p.id.equals(self)) yield p.id
+      }
+    }
+  }
+}
+
+async function fetchManifest (ctx: PullContext, session: Session, digest: string, options: PullOptions): Promise<{ bytes: Uint8Array, cid: CID }> {
+  const cid = cidForDigest(digest)
+  if (!await ctx.blockstore.has(cid, options)) {
+    try {
+      for await (const _ of session.want([cid], options)) { /* stored by bitswap */ }
+    } catch (err: any) {
+      if (options.signal?.aborted === true) {
+        throw new AbortError(`pull of ${digest} stopped before any provider delivered the manifest (${options.signal.reason?.name ?? 'aborted'})`)
+      }
+      throw err
+    }
+  }
+  ctx.provide(cid)
+  return { bytes: await readBlock(ctx.blockstore, cid, options.signal), cid }
+}
+
+/**
+ * Ask the providers of the manifest for the image record, until one answers.
+ * Needed only when a blob is larger than one chunk.
+ */
+async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, session: Session, options: PullOptions): Promise<ImageRecord> {
+  const signal = AbortSignal.any([AbortSignal.timeout(RECORD_LOOKUP_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
+  const tried = new Set<string>()
+  const candidates = async function * (): AsyncGenerator<PeerId> {
+    yield * session.peers()
+    yield * dhtProviders(ctx.dht, ctx.self)(manifestCid, { signal })
+  }
+  for await (const peer of candidates()) {
+    if (tried.has(peer.toString())) continue
+    tried.add(peer.toString())
+    try {
+      const record = await ctx.records.fetch(peer, digest, { signal })
+      if (record != null) return record
+    } catch (err) {
+      ctx.log('image record from %p failed - %e', peer, err)
+    }
+  }
+  throw new ImageRecordNotFoundError(`no provider of ${digest} answered with its image record (asked ${tried.size})`)
+}
+
+async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifestCid: CID, manifest: ParsedImageManifest, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+  const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
+  let record: ImageRecord | undefined
+  const rootOf = async (d: Descriptor): Promise<CID> => {
+    const single = cidForDigest(d.digest)
+    if (d.size <= ONE_CHUNK || await ctx.blockstore.has(single, options)) return single
+    record ??= await findRecord(ctx, manifestCid, digest, session, options)
+    const entry = record.blobs.find(b => b.digest === d.digest)
+    if (entry == null) throw new ImageRecordNotFoundError(`the image record of ${digest} has no root for blob ${d.digest}`)
+    return CID.parse(entry.root)
+  }
+  const blobs: ImageBlobRecord[] = new Array(descriptors.length)
+  const blocks: CID[] = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < descriptors.length) {
+      const i = next++
+      const d = descriptors[i]
+      const root = await rootOf(d)
+      options.onProgress?.(new CustomProgressEvent('pull:blob', { digest: d.digest, size: d.size }))
+      blocks.push(...await fetchBlob(session, ctx.blockstore, root, d.digest, d.size, {
+        signal: options.signal,
+        onProgress: options.onProgress,
+        // provide while downloading: peers pulling the same image find us as
+        // soon as we hold part of it
+        onFirstBlock: (r) => { ctx.provide(r) },
+        findProviders: dhtProviders(ctx.dht, ctx.self)
+      }))
+      blobs[i] = { digest: d.digest as ImageBlobRecord['digest'], size: d.size, root: root.toString(), mediaType: d.mediaType }
+      options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size }))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, descriptors.length) }, worker))
+  return { blobs, blocks }
+}
+
+/** One chunk: a blob this size or smaller is a single raw block */
+const ONE_CHUNK = 1024 * 1024
+
+/**
+ * Pull an image by its manifest digest: find providers of the manifest in the
+ * DHT, fetch the manifest, config and layers through one bitswap session that
+ * spreads wants over every provider, check each blob against its digest, then
+ * record the image in the index, which pins every block. The record is
+ * written only after every blob is complete. Blocks already held are not
+ * fetched again, so an interrupted pull resumes.
+ *
+ * @throws UnsupportedMediaTypeError for an image index (multi-arch): pull each platform's manifest
+ */
+export async function pullImage (ctx: PullContext, manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
+  const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self) })
+  try {
+    options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
+    const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
+    const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
+    if (manifest.kind === 'index') {
+      throw new UnsupportedMediaTypeError(`${manifestDigest} is an image index (${manifest.mediaType}); pull one of its manifests`)
+    }
+    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, cid, manifest, options)
+    const record: ImageRecord = {
+      manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
+      mediaType: manifest.mediaType,
+      blobs: [{ digest: manifestDigest as ImageBlobRecord['digest'], size: bytes.byteLength, root: cid.toString(), mediaType: manifest.mediaType }, ...blobs]
+    }
+    const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal })
+    return { record: stored, manifest, blocks: [cid, ...blocks] }
+  } finally {
+    session.close()
+  }
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { cidForDigest, exportBlob } from '@provenir/content'
+import { CID } from 'multiformats/cid'
+import { createSwarm } from '@provenir/testbed'
+import { collect, digestOf, makeImage, seedImage } from './images.js'
+import type { Swarm } from '@provenir/testbed'
+
+describe('node.pull: an image by manifest digest, through the DHT and bitswap', () => {
+  let swarm: Swarm
+  const image = makeImage()
+  const manifestDigest = digestOf(image.manifest)
+
+  before(async () => {
+    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+    await swarm.waitForRoutingTables(2)
+    await seedImage(swarm.nodes[0], image)
+  })
+
+  after(async () => {
+    await swarm?.stop()
+  })
+
+  it('the farthest node pulls every blob byte for byte, and then provides it too', async () => {
+    const origin = swarm.nodes[0]
+    const far = swarm.nodes[3]
+    const manifestCid = cidForDigest(manifestDigest)
+    // wait until the manifest is findable, as a puller would in a rollout
+    let found = false
+    for (let i = 0; i < 50 && !found; i++) {
+      for await (const p of far.findProviders(manifestCid, { signal: AbortSignal.timeout(5_000) })) {
+        if (p.id.equals(origin.peerId)) { found = true; break }
+      }
+    }
+    assert.ok(found, 'the manifest\'s provider was found through the DHT')
+
+    const events: string[] = []
+    const pulled = await far.pull(manifestDigest, { signal: AbortSignal.timeout(60_000), onProgress: (e) => { events.push(e.type) } })
+    assert.equal(pulled.record.manifestDigest, manifestDigest)
+    assert.equal(pulled.record.blobs.length, 4, 'manifest, config and two layers')
+    assert.deepEqual(await far.images!.get(manifestDigest), pulled.record, 'the image is recorded in the index')
+    for (const blob of image.blobs) {
+      const entry = pulled.record.blobs.find(b => b.digest === digestOf(blob.bytes))
+      assert.ok(entry != null, `blob ${digestOf(blob.bytes)} was pulled`)
+      const out = await collect(exportBlob(CID.parse(entry.root), far.blockstore!, { expectedDigest: entry.digest }))
+      assert.ok(Buffer.from(blob.bytes).equals(out), 'byte-identical')
+    }
+    assert.ok(events.includes('pull:blob-complete'))
+    assert.ok(events.includes('bitswap:block'))
+    // bytes came from the origin
+    const ledger = far.bitswap.ledger(origin.peerId)
+    assert.ok(ledger != null && ledger.bytesReceived >= 3.5 * 1024 * 1024, 'the origin sent the blocks')
+    // the puller now provides the big layer's root: a rollout swarms
+    const bigRoot = CID.parse(pulled.record.blobs.find(b => b.size > 1024 * 1024)!.root)
+    let farProvides = false
+    for (let i = 0; i < 50 && !farProvides; i++) {
+      for await (const p of swarm.nodes[1].findProviders(bigRoot, { signal: AbortSignal.timeout(5_000) })) {
+        if (p.id.equals(far.peerId)) { farProvides = true; break }
+      }
+    }
+    assert.ok(farProvides, 'the puller advertised the layer it fetched')
+  })
+
+  it('a second pull fetches nothing again (resume from the blocks held)', async () => {
+    const far = swarm.nodes[3]
+    let fetched = 0
+    await far.pull(manifestDigest, {
+      signal: AbortSignal.timeout(30_000),
+      onProgress: (e: any) => { if (e.type === 'bitswap:block' && e.detail.local !== true) fetched++ }
+    })
+    assert.equal(fetched, 0)
+  })
+
+  it('gives up on an unknown digest with an error that names it and the stage', async () => {
+    const unknown = digestOf(new TextEncoder().encode('no such image'))
+    await assert.rejects(swarm.nodes[2].pull(unknown, { signal: AbortSignal.timeout(3_000) }), (err: Error) => {
+      assert.equal(err.name, 'AbortError')
+      assert.match(err.message, new RegExp(`pull of ${unknown} stopped before any provider delivered the manifest \\(TimeoutError\\)`))
+      return true
+    })
+  })
+})
