@@ -36,6 +36,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
+import type { SeqStore } from '@provenir/naming'
 import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
@@ -104,6 +105,11 @@ export interface ProvenirNode extends Startable {
   readonly dht: KadDHT
   readonly config: NodeConfig
   readonly gater: DifficultyGater
+  /**
+   * The highest seq this node has seen per repository pointer (persisted
+   * with the datastore); the DHT validator refuses anything lower
+   */
+  readonly seqStore: SeqStore
   readonly bitswap: Bitswap
   /** Present when the node was created with a `blockstorePath` */
   readonly blockstore?: ContentBlockstore

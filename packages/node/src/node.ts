@@ -13,6 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { bitswap } from '@provenir/bitswap'
 import { FsBlockstore, ImageIndex, ImageNotFoundError } from '@provenir/content'
 import { difficultyGater } from '@provenir/identity'
+import { DatastoreSeqStore, MemorySeqStore, createRepoValidator, nameSelector, nameValidator, repoSelector } from '@provenir/naming'
 import { InvalidConfigError } from '@provenir/interface'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { LevelDatastore } from 'datastore-level'
@@ -33,22 +34,25 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
+import type { SeqStore } from '@provenir/naming'
 import type { Datastore } from 'interface-datastore'
 
 class Node implements ProvenirNode {
   readonly libp2p: Libp2p<ProvenirServices>
   readonly config: NodeConfig
   readonly gater: DifficultyGater
+  readonly seqStore: SeqStore
   readonly blockstore?: ContentBlockstore
   readonly images?: ImageIndex
   private readonly datastore?: LevelDatastore
   private readonly provided = new Set<string>()
   private readonly log: Logger
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
     this.libp2p = libp2p
     this.config = config
     this.gater = gater
+    this.seqStore = seqStore
     this.datastore = datastore
     this.blockstore = blockstore
     this.images = images
@@ -180,6 +184,8 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
     throw err
   }
 
+  const seqStore: SeqStore = datastore != null ? new DatastoreSeqStore(datastore) : new MemorySeqStore()
+
   const transports: any[] = []
   if (config.transports.includes('tcp')) transports.push(tcp())
   if (config.transports.includes('memory')) transports.push(memory())
@@ -234,6 +240,18 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
           disjointPaths: config.dht.disjointPaths,
           querySelfInterval: config.dht.querySelfInterval,
           peerInfoMapper,
+          // naming: signed repository pointers and registry bindings. The
+          // repo validator refuses a seq lower than the highest this node has
+          // seen (kad-dht's PUT_VALUE consults only the validator, never the
+          // selector, so rollback protection has to live here)
+          validators: {
+            'provenir-repo': createRepoValidator({ seqStore }),
+            'provenir-name': nameValidator
+          },
+          selectors: {
+            'provenir-repo': repoSelector,
+            'provenir-name': nameSelector
+          },
           logPrefix: 'provenir:dht',
           datastorePrefix: '/provenir-dht',
           metricsPrefix: 'provenir_dht',
@@ -241,7 +259,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
-    const node = new Node(libp2p, config, gater, datastore, blockstore, images)
+    const node = new Node(libp2p, config, gater, seqStore, datastore, blockstore, images)
     if (init.start !== false) {
       await node.start()
     }

@@ -1,0 +1,20 @@
+// 16 pullers fetch one 64 MiB image from one origin at the same time (in one
+// process, TCP loopback). A central registry sends 16x the image; the goal is <= 2x.
+import { createSwarm } from '../../packages/testbed/dist/src/index.js'
+import { digestOf, makeImage, seedImage } from '../../test/dist/images.js'
+
+const PULLERS = 16
+const image = makeImage(64 * 1024 * 1024 - 100_000)
+const size = image.manifest.byteLength + image.blobs.reduce((a, b) => a + b.bytes.byteLength, 0)
+const swarm = await createSwarm({ size: PULLERS + 1, transport: 'tcp', difficulty: 0, topology: 'star', blockstores: true })
+await swarm.waitForRoutingTables(3)
+await seedImage(swarm.nodes[0], image)
+const t0 = performance.now()
+await Promise.all(swarm.nodes.slice(1).map(async n => n.pull(digestOf(image.manifest), { signal: AbortSignal.timeout(600_000) })))
+const sec = (performance.now() - t0) / 1000
+const originSent = swarm.nodes[0].bitswap.ledgers().reduce((a, l) => a + l.bytesSent, 0)
+const peersSent = swarm.nodes.slice(1).reduce((a, n) => a + n.bitswap.ledgers().reduce((b, l) => b + l.bytesSent, 0), 0)
+await swarm.stop()
+console.log(`\nOrigin egress, ${PULLERS} pullers of a ${(size / 2 ** 20).toFixed(0)} MiB image at once (one process): ` +
+  `origin sent ${(originSent / 2 ** 20).toFixed(0)} MiB = ${(originSent / size).toFixed(2)}x the image (a central registry: ${PULLERS}x; goal <= 2x); ` +
+  `pullers sent each other ${(peersSent / 2 ** 20).toFixed(0)} MiB; all done in ${sec.toFixed(1)} s`)
