@@ -16,7 +16,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = 'packages/cli/dist/src/bin.js'
 
 /** init flags for a test repo: difficulty 4, loopback swarm and RPC on free ports */
-export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--allow-private-addresses', '--workers', '1']
+export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--allow-private-addresses', '--workers', '1']
 
 function childEnv (repo: string): NodeJS.ProcessEnv {
   return { ...process.env, PROVENIR_PATH: repo }

@@ -190,9 +190,10 @@ describe('provenir daemon on a fresh machine', () => {
 
   before(async () => {
     root = await tempDir()
-    // the embedded defaults listen on tcp/4101 and serve the RPC API on
-    // 127.0.0.1:5101; this test needs those ports free
-    for (const [host, port] of [['0.0.0.0', 4101], ['127.0.0.1', 5101]] as const) {
+    // the embedded defaults listen on tcp/4101, serve the RPC API on
+    // 127.0.0.1:5101 and the registry gateway on 127.0.0.1:5000; this test
+    // needs those ports free
+    for (const [host, port] of [['0.0.0.0', 4101], ['127.0.0.1', 5101], ['127.0.0.1', 5000]] as const) {
       if (!await canBind(host, port)) busy = `${host}:${port} is in use`
     }
   })
@@ -217,7 +218,11 @@ describe('provenir daemon on a fresh machine', () => {
     assert.equal(id.peerId, (await getJson(`${api}/healthz`)).peerId)
     assert.equal(id.swarmDifficulty, DEFAULT_DIFFICULTY)
     assert.ok(id.difficulty >= DEFAULT_DIFFICULTY)
-    assert.deepEqual((await fs.readdir(repo)).sort(), ['api', 'config.json', 'content', 'datastore', 'keystore.json'])
+    assert.deepEqual((await fs.readdir(repo)).sort(), ['api', 'config.json', 'content', 'datastore', 'gateway', 'keystore.json'])
+    // the embedded defaults include the registry gateway on loopback
+    const v2 = await fetch('http://127.0.0.1:5000/v2/')
+    assert.equal(v2.status, 200)
+    assert.equal(v2.headers.get('docker-distribution-api-version'), 'registry/2.0')
     // the init result, then the ready event
     const events = d.events()
     assert.equal(events[0].event, 'initialised')

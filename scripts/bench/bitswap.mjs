@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bitswap throughput benchmark: provenir vs Helia vs the raw libp2p stream ceiling.
 //
-//   npm exec -- node scripts/bench/bitswap.mjs [--size-mib 256] [--block-kib 1024] [--reps 2] [--profile DIR]
+//   npm exec -- node scripts/bench/bitswap.mjs [--size-mib 256] [--block-kib 1024] [--reps 3] [--only raw,provenir,helia,provenir4] [--profile DIR]
 //
 // Every transfer runs between separate processes over TCP on 127.0.0.1 with
 // noise and yamux: the orchestrator forks provider processes (which build the
@@ -17,6 +17,14 @@
 //
 // With --profile DIR the fetcher and provider processes run with --cpu-prof and
 // write their profiles to DIR; scripts/bench/bitswap-profile.mjs summarises them.
+//
+// Knobs for investigation (environment):
+//   BENCH_DEBUG=1          fetcher prints progress each second, first-event times, yamux windows
+//   BENCH_GAPS=1           fetcher prints the longest gaps between blocks
+//   BENCH_WINDOW=N         provenir session window (default: the package default, 32)
+//   BENCH_MAXMSG=N         provenir maxMessageSize on both sides (default 4 MiB)
+//   BENCH_DISCARD=1        the provenir fetcher's blockstore drops blocks (shows the cost of keeping them in memory)
+//   BENCH_FETCHER_ARGS / BENCH_PROVIDER_ARGS   extra node flags, e.g. --trace-gc
 
 import { fork } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
@@ -32,7 +40,7 @@ const MiB = 1024 * 1024
 const GiB = 1024 * MiB
 
 function parseArgs (argv) {
-  const args = { sizeMiB: 256, blockKiB: 1024, reps: 2, profile: undefined, only: undefined }
+  const args = { sizeMiB: 256, blockKiB: 1024, reps: 3, profile: undefined, only: undefined }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--size-mib') args.sizeMiB = Number(argv[++i])
@@ -233,7 +241,11 @@ async function runFetcher ({ impl, providers, cids, totalBytes }) {
     }
   } else {
     const { MemoryBlockstore } = await import('blockstore-core')
-    node = await provenirNode(new MemoryBlockstore())
+    // BENCH_DISCARD=1: a blockstore that drops what it is given, to measure what keeping 256 MiB in memory costs
+    const blockstore = process.env.BENCH_DISCARD != null
+      ? Object.assign(new MemoryBlockstore(), { put: (cid) => cid })
+      : new MemoryBlockstore()
+    node = await provenirNode(blockstore)
     for (const p of providers) await node.dial(multiaddr(p.addrs[0]), { signal: AbortSignal.timeout(10_000) })
     const ids = providers.map(p => p.peerId)
     const deadline = Date.now() + 10_000
@@ -266,6 +278,7 @@ async function runFetcher ({ impl, providers, cids, totalBytes }) {
       }
       clearInterval(debug)
       if (process.env.BENCH_DEBUG != null) console.error('first events (ms):', JSON.stringify(firsts))
+      if (process.env.BENCH_DEBUG != null) for (const c of node.getConnections()) console.error('streams', c.streams.map(s => `${s.protocol} ${s.direction} recvWindow=${s.recvWindow} rtt=${s.getRTT?.()}`).join('; '))
       if (process.env.BENCH_GAPS != null) {
         const sorted = [...gaps].sort((a, b) => b - a)
         console.error(`gaps ms: max ${sorted.slice(0, 5).map(g => g.toFixed(1)).join(' ')}  median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}  first ${gaps[0].toFixed(1)}`)
@@ -413,7 +426,9 @@ async function main () {
       if (x != null && y != null) ratios.push(x.MiBps / y.MiBps)
     }
     ratios.sort((p, q) => p - q)
-    return ratios.length === 0 ? NaN : ratios[Math.floor(ratios.length / 2)]
+    if (ratios.length === 0) return NaN
+    const mid = Math.floor(ratios.length / 2)
+    return ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2
   }
   console.log('')
   console.log('ratio                    best-of-reps   median of per-rep ratios')

@@ -178,7 +178,8 @@ export class BitswapNode implements Bitswap {
     this.ledgerBook = new Ledgers(this.init.maxLedgers, peer => this.network.isConnected(peer))
     this.wantManager = new WantManager({ network: this.network, logger: components.logger }, {
       maxMessageSize: this.init.maxMessageSize,
-      cancelledWantMemory: this.init.cancelledWantMemory
+      cancelledWantMemory: this.init.cancelledWantMemory,
+      recentWantMemory: C.DEFAULT_RECENT_WANT_MEMORY
     })
     this.metrics = this.registerMetrics()
     this.engine = new Engine({

@@ -38,7 +38,7 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 32
 /** Concurrent outbound bitswap streams per connection and protocol (one is used; more only while one is replaced) */
 export const DEFAULT_MAX_OUTBOUND_STREAMS = 8
 
-/** An inbound stream that delivers no message for this long is aborted (ms) */
+/** An inbound stream that delivers no data for this long is reset (ms) */
 export const DEFAULT_INBOUND_STREAM_IDLE_TIMEOUT = 30_000
 
 /** Our outbound stream to a peer is closed after this long without a message to send (ms) */
@@ -85,6 +85,9 @@ export const DEFAULT_MAX_LEDGERS = 16_384
 
 /** Cancelled wants remembered per peer so a block that crosses our cancel is not taken for a bad block */
 export const DEFAULT_CANCELLED_WANT_MEMORY = 1024
+
+/** Keys wanted by any session remembered, so a late block for one is accepted rather than taken for a bad block */
+export const DEFAULT_RECENT_WANT_MEMORY = 65_536
 
 /** Priority given to wantlist entries we send */
 export const DEFAULT_PRIORITY = 1

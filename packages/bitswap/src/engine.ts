@@ -214,8 +214,7 @@ export class Engine {
   peerDisconnected (peer: PeerId): void {
     const state = this.peers.get(peer)
     if (state != null) {
-      state.closed = true
-      this.peers.delete(peer)
+      this.drop(state)
     }
   }
 
@@ -243,15 +242,28 @@ export class Engine {
     state.running = true
     this.serve(state)
       .catch(err => {
-        this.log.error('serving %p failed - %e', state.peer, err)
+        // the peer is gone or the blockstore failed: forget its wants rather
+        // than retry in a loop; a peer that reconnects sends its wantlist again
+        this.log.error('serving %p failed, dropping its wantlist - %e', state.peer, err)
+        this.drop(state)
       })
       .finally(() => {
         state.running = false
-        // wants may have arrived while the last send was finishing
-        if (!state.closed && this.running && state.hasPending()) {
+        if (state.closed || !this.running) return
+        if (state.wants.size === 0) {
+          this.drop(state)
+        } else if (state.hasPending()) {
+          // wants arrived while the last send was finishing
           this.schedule(state)
         }
       })
+  }
+
+  private drop (state: PeerState): void {
+    state.closed = true
+    if (this.peers.get(state.peer) === state) {
+      this.peers.delete(state.peer)
+    }
   }
 
   /**
@@ -297,8 +309,7 @@ export class Engine {
       .sort((a, b) => (a.wantType === b.wantType ? 0 : a.wantType === 'have' ? -1 : 1) || (b.priority - a.priority) || (a.seq - b.seq))
     const message = new OutgoingMessage()
     const limit = this.init.maxMessageSize
-    const signal = AbortSignal.timeout(this.init.blockstoreTimeout)
-    const { blockstore, ledgers } = this.components
+    const { ledgers } = this.components
 
     for (const want of pending) {
       if (state.closed) break
@@ -306,9 +317,9 @@ export class Engine {
       // the want may have been cancelled or replaced while we awaited the store
       if (state.wants.get(want.key) !== want || !want.pending) continue
 
-      const has = await blockstore.has(want.cid, { signal })
+      const data = await this.readIfPresent(want)
       if (state.wants.get(want.key) !== want) continue
-      if (!has) {
+      if (data == null) {
         want.pending = false
         if (want.sendDontHave && !this.addPresence(message, want, 'dont-have')) {
           want.pending = true
@@ -317,8 +328,6 @@ export class Engine {
         continue
       }
 
-      const data = await readBlock(blockstore, want.cid, { signal })
-      if (state.wants.get(want.key) !== want) continue
       if (data.byteLength > this.init.maxBlockSize) {
         // never serve what no peer would accept
         want.pending = false
@@ -350,6 +359,21 @@ export class Engine {
       state.wants.delete(want.key)
     }
     return message
+  }
+
+  /** The block, or undefined when the blockstore does not hold it (or lost it between `has` and `get`) */
+  private async readIfPresent (want: PeerWant): Promise<Uint8Array | undefined> {
+    const { blockstore } = this.components
+    const signal = AbortSignal.timeout(this.init.blockstoreTimeout)
+    if (!(await blockstore.has(want.cid, { signal }))) {
+      return undefined
+    }
+    try {
+      return await readBlock(blockstore, want.cid, { signal })
+    } catch (err: any) {
+      if (err?.name === 'NotFoundError') return undefined
+      throw err
+    }
   }
 
   /**

@@ -57,7 +57,7 @@ export class BadBlockError extends Error {
   override name = 'BadBlockError'
 }
 
-/** An inbound stream delivered no message within the idle timeout */
+/** An inbound stream delivered no data within the idle timeout */
 export class StreamIdleTimeoutError extends Error {
   static name = 'StreamIdleTimeoutError'
   override name = 'StreamIdleTimeoutError'

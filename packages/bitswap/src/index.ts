@@ -24,28 +24,34 @@
  * @example
  *
  * ```ts
- * import { createLibp2p } from 'libp2p'
- * import { tcp } from '@libp2p/tcp'
  * import { noise } from '@chainsafe/libp2p-noise'
  * import { yamux } from '@chainsafe/libp2p-yamux'
  * import { identify } from '@libp2p/identify'
- * import { MemoryBlockstore } from 'blockstore-core'
+ * import { tcp } from '@libp2p/tcp'
  * import { bitswap } from '@provenir/bitswap'
+ * import { MemoryBlockstore } from 'blockstore-core'
+ * import { createLibp2p } from 'libp2p'
+ * import type { ProvidersFunction } from '@provenir/bitswap'
+ * import type { CID } from 'multiformats/cid'
  *
- * const blockstore = new MemoryBlockstore()
- * const node = await createLibp2p({
- *   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
- *   transports: [tcp()],
- *   connectionEncrypters: [noise()],
- *   streamMuxers: [yamux()],
- *   services: { identify: identify(), bitswap: bitswap({ blockstore }) }
- * })
- *
- * const session = node.services.bitswap.createSession({ providers: findProviders })
- * for await (const { cid, bytes } of session.want(cids, { signal: AbortSignal.timeout(60_000) })) {
- *   // every block is verified against its CID and already in the blockstore
+ * async function fetchAll (cids: CID[], providers: ProvidersFunction): Promise<void> {
+ *   const node = await createLibp2p({
+ *     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+ *     transports: [tcp()],
+ *     connectionEncrypters: [noise()],
+ *     streamMuxers: [yamux()],
+ *     services: { identify: identify(), bitswap: bitswap({ blockstore: new MemoryBlockstore() }) }
+ *   })
+ *   const session = node.services.bitswap.createSession({ providers })
+ *   for await (const { cid, bytes } of session.want(cids, { signal: AbortSignal.timeout(60_000) })) {
+ *     // `bytes` hashes to `cid`, and is already in the blockstore
+ *   }
+ *   session.close()
+ *   await node.stop()
  * }
  * ```
+ *
+ * `test/example.spec.ts` holds a compiled, tested version of this example.
  */
 
 import { BitswapNode } from './bitswap.js'
@@ -168,7 +174,7 @@ export interface BitswapInit {
   maxOutboundStreams?: number
 
   /**
-   * An inbound stream that delivers no message for this long is reset (ms).
+   * An inbound stream that delivers no data for this long is reset (ms).
    *
    * @default 30000
    */

@@ -367,11 +367,16 @@ export class Network {
       this.handlers.onInboundStreamError(peer, err)
     }
 
-    const armIdle = (): void => {
-      clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => {
-        fail(new StreamIdleTimeoutError(`No message for ${this.init.inboundStreamIdleTimeout} ms`))
-      }, this.init.inboundStreamIdleTimeout)
+    // one timer per stream, re-armed for the time left rather than on every chunk
+    const idleTimeout = this.init.inboundStreamIdleTimeout
+    let lastActivity = Date.now()
+    const checkIdle = (): void => {
+      const idle = Date.now() - lastActivity
+      if (idle >= idleTimeout) {
+        fail(new StreamIdleTimeoutError(`No data for ${idleTimeout} ms`))
+        return
+      }
+      idleTimer = setTimeout(checkIdle, idleTimeout - idle)
       idleTimer.unref?.()
     }
 
@@ -408,6 +413,8 @@ export class Network {
 
     stream.addEventListener('message', (evt) => {
       if (failed) return
+      // any bytes count as activity, so a large message on a slow link is not cut off
+      lastActivity = Date.now()
       let frames: Uint8Array[]
       try {
         frames = decoder.push(evt.data)
@@ -416,23 +423,24 @@ export class Network {
         return
       }
       if (frames.length === 0) return
-      armIdle()
       for (const frame of frames) {
         queue.push(frame)
         queuedBytes += frame.byteLength
       }
+      process()
+      // only frames held back by an async step remain queued
       if (queuedBytes > maxQueuedBytes) {
         fail(new MessageTooLargeError(`${queuedBytes} bytes of messages waiting to be processed, limit ${maxQueuedBytes}`))
-        return
       }
-      process()
     })
     stream.addEventListener('close', () => {
       cleanup()
     })
-    armIdle()
-    // we never write on an inbound stream
+    idleTimer = setTimeout(checkIdle, idleTimeout)
+    idleTimer.unref?.()
+    // we never write on an inbound stream; a failure here (say the remote
+    // reset the stream) is the remote's business, not a violation
     stream.close({ signal: AbortSignal.timeout(this.init.sendTimeout) })
-      .catch((err: Error) => { fail(err) })
+      .catch((err: Error) => { this.log.trace('closing our end of inbound stream %s failed - %s', stream.id, err.message) })
   }
 }

@@ -31,7 +31,13 @@ export interface WantManagerInit {
   maxMessageSize: number
   /** Cancelled keys remembered per peer */
   cancelledWantMemory: number
+  /** Keys wanted by any session remembered, so a late block for one is not taken for a bad block */
+  recentWantMemory: number
 }
+
+/** A peer's state is dropped once it has had no entries for this long (ms) */
+const IDLE_PEER_STATE_TTL = 60_000
+const PRUNE_INTERVAL = 10_000
 
 /** One CID wanted from one peer */
 interface PeerEntry {
@@ -81,6 +87,8 @@ class PeerWants {
   readonly cancelled: BoundedSet
   readonly cancelledBytes: Map<string, Uint8Array>
   needsFull: boolean
+  /** When the last entry went (ms), or 0 while there are entries */
+  emptySince: number
 
   constructor (peer: PeerId, memory: number) {
     this.peer = peer
@@ -89,6 +97,7 @@ class PeerWants {
     this.cancelled = new BoundedSet(memory)
     this.cancelledBytes = new Map()
     this.needsFull = false
+    this.emptySince = 0
   }
 }
 
@@ -104,9 +113,12 @@ export class WantManager {
   private readonly peers: PeerMap<PeerWants>
   /** Everything any session wants now: sent in full to newly connected peers */
   private readonly global: Map<string, GlobalWant>
+  /** Every key a session wanted lately, whoever it was asked from */
+  private readonly recent: BoundedSet
   private flushTimer?: ReturnType<typeof setTimeout>
   private readonly dirtyPeers: PeerMap<PeerWants>
   private running: boolean
+  private lastPruneAt: number
 
   constructor (components: WantManagerComponents, init: WantManagerInit) {
     this.components = components
@@ -114,8 +126,10 @@ export class WantManager {
     this.log = components.logger.forComponent('provenir:bitswap:want-manager')
     this.peers = new PeerMap()
     this.global = new Map()
+    this.recent = new BoundedSet(init.recentWantMemory)
     this.dirtyPeers = new PeerMap()
     this.running = false
+    this.lastPruneAt = Date.now()
   }
 
   start (): void {
@@ -141,7 +155,9 @@ export class WantManager {
   }
 
   addGlobal (cid: CID, priority: number): void {
-    this.global.set(cidKey(cid), { cid, priority })
+    const key = cidKey(cid)
+    this.global.set(key, { cid, priority })
+    this.recent.add(key)
   }
 
   removeGlobal (key: string): void {
@@ -197,12 +213,12 @@ export class WantManager {
       return
     }
     entry.owners.set(owner, type)
-    const effective = effectiveType(entry)
-    if (effective !== entry.type) {
-      entry.type = effective
+    // the entry only ever upgrades, so any owner asking for the block makes it a want-block
+    if (type === 'block' && entry.type !== 'block') {
+      entry.type = 'block'
       state.dirty.add(key)
     }
-    this.markDirty(state)
+    if (state.dirty.size > 0) this.markDirty(state)
   }
 
   /** Withdraws `owner`'s want of `key` from `peer`; cancels it when no owner is left */
@@ -251,11 +267,16 @@ export class WantManager {
     }
   }
 
-  /** True when we asked `peer` for `key`, now or recently: a block for it is no surprise */
+  /**
+   * True when a block for `key` from `peer` is no surprise: we asked that peer
+   * for it (now or recently), or some session wanted it lately (a peer may
+   * answer a want whose cancel it never got). A block that hashes to nothing
+   * of the kind is a bad block.
+   */
   askedFor (peer: PeerId, key: string): boolean {
     const state = this.peers.get(peer)
-    if (state == null) return false
-    return state.entries.has(key) || state.cancelled.has(key)
+    if (state != null && (state.entries.has(key) || state.cancelled.has(key))) return true
+    return this.recent.has(key)
   }
 
   /** What we asked `peer` for */
@@ -300,6 +321,7 @@ export class WantManager {
   flush (): void {
     const states = [...this.dirtyPeers.values()]
     this.dirtyPeers.clear()
+    this.prune()
     for (const state of states) {
       if (this.peers.get(state.peer) !== state) continue
       const messages = this.buildMessages(state)
@@ -314,6 +336,27 @@ export class WantManager {
           })
       }
     }
+  }
+
+  /** Forgets peers that have had nothing from us for a while (e.g. providers that were never reached) */
+  private prune (): void {
+    const now = Date.now()
+    if (now - this.lastPruneAt < PRUNE_INTERVAL) return
+    this.lastPruneAt = now
+    for (const state of [...this.peers.values()]) {
+      if (state.entries.size > 0 || state.dirty.size > 0) {
+        state.emptySince = 0
+      } else if (state.emptySince === 0) {
+        state.emptySince = now
+      } else if (now - state.emptySince > IDLE_PEER_STATE_TTL) {
+        this.peers.delete(state.peer)
+      }
+    }
+  }
+
+  /** Peers we hold wantlist state for */
+  get peerCount (): number {
+    return this.peers.size
   }
 
   private buildMessages (state: PeerWants): OutgoingMessage[] {
@@ -360,13 +403,6 @@ export class WantManager {
     }
     return messages
   }
-}
-
-function effectiveType (entry: PeerEntry): WantType {
-  for (const type of entry.owners.values()) {
-    if (type === 'block') return 'block'
-  }
-  return 'have'
 }
 
 function clampPriority (priority: number): number {

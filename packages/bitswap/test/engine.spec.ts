@@ -80,7 +80,7 @@ describe('engine', () => {
     assert.deepEqual(responses().haves, [large.cid.toString()])
     assert.ok(hasBlock(small), 'a block of <= 1 KiB replaces the Have')
     assert.equal(ledgers.get(peer)?.blocksSent, 1)
-    assert.equal(engine.wantlist(peer)?.length, 0, 'answered want-haves are dropped')
+    assert.equal((engine.wantlist(peer) ?? []).length, 0, 'answered want-haves are dropped')
   })
 
   it('answers DontHave only to peers that asked for it, and keeps the want for later', async () => {
@@ -96,7 +96,7 @@ describe('engine', () => {
     engine.notifyNewBlocks([cidKey(b1.cid), cidKey(b2.cid)])
     await waitFor(() => responses().haves.length === 1 && responses().blocks.length === 1, 'Have and block after notify')
     assert.ok(hasBlock(b2))
-    assert.equal(engine.wantlist(peer)?.length, 0)
+    await waitFor(() => engine.wantlist(peer) === undefined, 'a peer with nothing left wanted to be forgotten')
   })
 
   it('answers want-block with the block, or DontHave when asked to', async () => {
@@ -197,6 +197,21 @@ describe('engine', () => {
     engine.receiveWantlist(peer, { full: false, entries: [entry(big.cid, { sendDontHave: true })] })
     await waitFor(() => responses().dontHaves.length === 1, 'DontHave')
     assert.equal(responses().blocks.length, 0)
+  })
+
+  it('drops a peer\'s wants when sending to it fails, instead of retrying in a loop', async () => {
+    const blocks = await makeBlocks(3, 4096, 13)
+    await putBlocks(blockstore, blocks)
+    network.fail = true
+    engine.receiveWantlist(peer, { full: false, entries: blocks.map(b => entry(b.cid)) })
+    await waitFor(() => engine.wantlist(peer) === undefined, 'the wants to be dropped')
+    const attempts = network.attempts
+    assert.ok(attempts >= 1)
+    // nothing else is tried afterwards: a want for another block still goes through once the network is back
+    network.fail = false
+    engine.receiveWantlist(peer, { full: false, entries: [entry(blocks[0].cid)] })
+    await waitFor(() => responses().blocks.length === 1, 'served again after the failure')
+    assert.equal(network.attempts, attempts + 1)
   })
 
   it('forgets a disconnected peer', async () => {

@@ -118,7 +118,7 @@ describe('limits on what a peer can send', () => {
 
   before(async () => {
     served = await makeBlocks(4, 8 * 1024, 61)
-    target = await createNode({ maxInboundStreams: 4, inboundStreamIdleTimeout: 300 })
+    target = await createNode({ maxInboundStreams: 4 })
     other = await createNode()
     await putBlocks(target.blockstore, served)
     attacker = await RawPeer.create()
@@ -151,12 +151,17 @@ describe('limits on what a peer can send', () => {
 
   it('caps a flood of 100,000 wantlist entries at the wantlist limit', async () => {
     const cids = fakeCids(100_000)
-    const stream = await attacker.openStream(target.peerId)
+    // 20 messages of 5,000 entries (each under the per-message limit), then a cancel of the first entry
+    const messages: Uint8Array[] = []
     for (let i = 0; i < cids.length; i += 5000) {
-      await writeFramed(stream, Message.encode({ wantlist: { full: false, entries: cids.slice(i, i + 5000).map(c => entry(c)) } }))
+      messages.push(Message.encode({ wantlist: { full: false, entries: cids.slice(i, i + 5000).map(c => entry(c)) } }))
     }
-    // messages on one stream are handled in order: once this cancel shows, all 100,000 entries were seen
-    await writeFramed(stream, Message.encode({ wantlist: { full: false, entries: [entry(cids[0], { cancel: true })] } }))
+    messages.push(Message.encode({ wantlist: { full: false, entries: [entry(cids[0], { cancel: true })] } }))
+    const stream = await attacker.openStream(target.peerId)
+    for (const message of messages) {
+      await writeFramed(stream, message)
+    }
+    // messages on one stream are handled in order: once the cancel shows, all 100,000 entries were seen
     await waitFor(() => target.bitswap.peerWantlist(attacker.peerId)?.length === 1023, 'the flood and the cancel to be processed')
     const stored = target.bitswap.peerWantlist(attacker.peerId) ?? []
     assert.equal(stored.length, 1023, 'capped at 1,024 (one since cancelled)')
@@ -164,7 +169,7 @@ describe('limits on what a peer can send', () => {
     assert.ok(stored.every(w => new DataView(w.cid.multihash.digest.buffer, w.cid.multihash.digest.byteOffset).getUint32(0) < 1024))
     // a full wantlist replaces them all
     await writeFramed(stream, Message.encode({ wantlist: { full: true, entries: [] } }))
-    await waitFor(() => target.bitswap.peerWantlist(attacker.peerId)?.length === 0, 'the full wantlist to replace the flood')
+    await waitFor(() => (target.bitswap.peerWantlist(attacker.peerId) ?? []).length === 0, 'the full wantlist to replace the flood')
     await stream.close()
     await stillWorks('after the flood')
   })
@@ -211,10 +216,17 @@ describe('limits on what a peer can send', () => {
   })
 
   it('resets a stream that stays idle past the idle timeout, without a penalty', async () => {
-    const penalties = target.bitswap.ledger(attacker.peerId)?.penalties ?? 0
-    const stream = await attacker.openStream(target.peerId)
-    assert.ok(await streamClosed(stream, 5_000) != null, 'reset by the target')
-    assert.equal(target.bitswap.ledger(attacker.peerId)?.penalties ?? 0, penalties)
+    const impatient = await createNode({ inboundStreamIdleTimeout: 300 })
+    try {
+      await attacker.libp2p.dial(impatient.libp2p.getMultiaddrs())
+      const stream = await attacker.openStream(impatient.peerId)
+      assert.ok(await streamClosed(stream, 5_000) != null, 'reset by the node')
+      assert.equal(stream.status, 'reset')
+      assert.equal(impatient.bitswap.ledger(attacker.peerId)?.penalties ?? 0, 0)
+      assert.ok(isConnected(impatient, attacker.peerId), 'the connection stays')
+    } finally {
+      await impatient.libp2p.stop()
+    }
   })
 
   it('refuses inbound streams past the per-connection limit', async () => {

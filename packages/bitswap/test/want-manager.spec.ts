@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it, beforeEach, afterEach } from 'node:test'
 import { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
 import { cidKey } from '../src/utils.js'
 import { WantManager } from '../src/want-manager.js'
 import { makeBlocks } from './fixtures/nodes.js'
@@ -8,6 +9,11 @@ import { StubNetwork, logger, makePeer } from './fixtures/stubs.js'
 import type { Message } from '../src/pb/message.js'
 import type { TestBlock } from './fixtures/nodes.js'
 import type { PeerId } from '@libp2p/interface'
+
+/** `n` distinct CIDs (inline identity digests: only their keys matter here) */
+function makeFake (n: number): CID[] {
+  return Array.from({ length: n }, (_, i) => CID.createV1(0x55, identity.digest(new Uint8Array([i, i >> 8]))))
+}
 
 function entries (messages: Message[]): Array<{ cid: string, type: string, cancel: boolean, sendDontHave: boolean }> {
   return messages.flatMap(m => m.wantlist?.entries ?? []).map(e => ({
@@ -27,7 +33,7 @@ describe('want manager', () => {
 
   beforeEach(async () => {
     network = new StubNetwork()
-    wm = new WantManager({ network, logger }, { maxMessageSize: 4 * 1024 * 1024, cancelledWantMemory: 4 })
+    wm = new WantManager({ network, logger }, { maxMessageSize: 4 * 1024 * 1024, cancelledWantMemory: 4, recentWantMemory: 8 })
     wm.start()
     a = await makePeer()
     b = await makePeer()
@@ -117,6 +123,17 @@ describe('want manager', () => {
     assert.deepEqual(blocks.map(bl => wm.askedFor(a, cidKey(bl.cid))), [false, false, true, true, true, true])
   })
 
+  it('accepts a late block for anything a session wanted lately, from any peer', () => {
+    const [x, y] = blocks
+    wm.addGlobal(x.cid, 1)
+    wm.cancelEverywhere(cidKey(x.cid))
+    assert.equal(wm.askedFor(a, cidKey(x.cid)), true, 'wanted lately, though never asked of a')
+    assert.equal(wm.askedFor(a, cidKey(y.cid)), false, 'never wanted')
+    // the memory is bounded (8 here)
+    for (const block of makeFake(10)) wm.addGlobal(block, 1)
+    assert.equal(wm.askedFor(a, cidKey(x.cid)), false, 'forgotten past the bound')
+  })
+
   it('sends the full current wantlist to a newly connected peer', async () => {
     wm.addGlobal(blocks[0].cid, 5)
     wm.addGlobal(blocks[1].cid, 4)
@@ -156,7 +173,7 @@ describe('want manager', () => {
   })
 
   it('splits a large wantlist into messages under the size limit', async () => {
-    const small = new WantManager({ network, logger }, { maxMessageSize: 1024, cancelledWantMemory: 16 })
+    const small = new WantManager({ network, logger }, { maxMessageSize: 1024, cancelledWantMemory: 16, recentWantMemory: 16 })
     small.start()
     const many = await makeBlocks(100, 8, 3)
     for (const block of many) small.want(a, block.cid, 'have', 's1', 1)

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { InvalidConfigError } from '@provenir/interface'
 import { validateConfig } from '@provenir/node'
-import { CONFIG_VERSION, DEFAULT_API, MAX_CONFIG_BYTES } from './constants.js'
+import { CONFIG_VERSION, DEFAULT_API, DEFAULT_GATEWAY, MAX_CONFIG_BYTES } from './constants.js'
 import { errorCode, readFileBounded } from './fs-util.js'
 import type { NodeConfig } from '@provenir/node'
 
@@ -31,12 +31,33 @@ export interface RepoConfig {
    * @default "127.0.0.1:5101"
    */
   api: string
+  /** The OCI Distribution API gateway (docker, podman and skopeo talk to it) */
+  gateway: GatewayConfig
+}
+
+export interface GatewayConfig {
+  /**
+   * `host:port` the gateway listens on, or `null` to run without one. A host
+   * beyond loopback requires `token`.
+   *
+   * @default "127.0.0.1:5000"
+   */
+  listen: string | null
+  /** Bearer token that push and delete require (skopeo: `--dest-registry-token` or `--dest-creds x:TOKEN`) */
+  token?: string
+  /**
+   * Require the token on loopback too
+   *
+   * @default false
+   */
+  requireTokenOnLoopback: boolean
 }
 
 /** What `provenir init` may set; everything else takes its default */
 export interface RepoConfigInit {
   node?: Partial<NodeConfig>
   api?: string
+  gateway?: Partial<GatewayConfig>
 }
 
 /** A parsed `host:port` */
@@ -45,7 +66,39 @@ export interface ApiAddress {
   port: number
 }
 
-const TOP_KEYS = new Set(['version', 'node', 'api'])
+const TOP_KEYS = new Set(['version', 'node', 'api', 'gateway'])
+const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback'])
+
+/** Validate the gateway section, naming its fields `gateway.<field>` in errors */
+function validateGatewaySection (input: unknown, where: string): GatewayConfig {
+  if (input == null) input = {}
+  if (typeof input !== 'object' || Array.isArray(input)) fail(where, 'gateway', 'must be an object')
+  const obj = input as Record<string, unknown>
+  for (const key of Object.keys(obj)) {
+    if (!GATEWAY_KEYS.has(key)) fail(where, `gateway.${key}`, `is not a known gateway setting (known: ${[...GATEWAY_KEYS].join(', ')})`)
+  }
+  const listen = obj.listen === undefined ? DEFAULT_GATEWAY : obj.listen
+  if (listen !== null) parseApiAddress(listen, where, 'gateway.listen')
+  const out: GatewayConfig = { listen: listen as string | null, requireTokenOnLoopback: false }
+  if (obj.token !== undefined) {
+    if (typeof obj.token !== 'string' || !/^[\x21-\x7e]{16,512}$/.test(obj.token)) {
+      fail(where, 'gateway.token', 'must be 16 to 512 printable ASCII characters without spaces')
+    }
+    out.token = obj.token
+  }
+  if (obj.requireTokenOnLoopback !== undefined) {
+    if (typeof obj.requireTokenOnLoopback !== 'boolean') fail(where, 'gateway.requireTokenOnLoopback', 'must be true or false')
+    out.requireTokenOnLoopback = obj.requireTokenOnLoopback
+  }
+  if (out.requireTokenOnLoopback && out.token == null) fail(where, 'gateway.requireTokenOnLoopback', 'needs "gateway.token"')
+  if (listen !== null && out.token == null) {
+    const { host } = parseApiAddress(listen, where, 'gateway.listen')
+    if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
+      fail(where, 'gateway.listen', `is not a loopback address (${host}), so "gateway.token" is required: anyone who can push can make the node sign`)
+    }
+  }
+  return out
+}
 
 function fail (where: string, field: string, why: string): never {
   throw new InvalidConfigError(`${where}: "${field}" ${why}`)
@@ -106,7 +159,8 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
   const node = validateNodeSection(obj.node, where)
   const api = obj.api ?? DEFAULT_API
   parseApiAddress(api, where, 'api')
-  return { version: CONFIG_VERSION, node, api: api as string }
+  const gateway = validateGatewaySection(obj.gateway, where)
+  return { version: CONFIG_VERSION, node, api: api as string, gateway }
 }
 
 /**
@@ -115,7 +169,7 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
  * @throws InvalidConfigError when `init` holds a bad value
  */
 export function createRepoConfig (init: RepoConfigInit = {}, where = 'config'): RepoConfig {
-  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API }, where)
+  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, gateway: init.gateway ?? {} }, where)
 }
 
 /** config.json's text: the whole config, every default spelled out, so operators can see what they may change */

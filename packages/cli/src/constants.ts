@@ -26,6 +26,9 @@ export const MAX_API_FILE_BYTES = 512
 /** Default address of the daemon's RPC API: loopback only */
 export const DEFAULT_API = '127.0.0.1:5101'
 
+/** Where the OCI Distribution API gateway listens by default: loopback only */
+export const DEFAULT_GATEWAY = '127.0.0.1:5000'
+
 /** Mode of the repo directory */
 export const REPO_DIR_MODE = 0o700
 
@@ -70,6 +73,9 @@ export const MAX_PEERSTORE_LISTED = 1000
 
 /** Directory of the node's content (block files, their index, the image index) inside a repo */
 export const CONTENT_DIR = 'content'
+
+/** The registry gateway's state and upload staging, in the repo */
+export const GATEWAY_DIR = 'gateway'
 
 /**
  * Handler time of the RPC routes that move whole images (import, export,

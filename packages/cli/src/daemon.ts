@@ -1,6 +1,8 @@
+import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { nodeIdDifficulty } from '@provenir/identity'
 import { InsufficientDifficultyError } from '@provenir/interface'
+import { createGateway } from '@provenir/gateway'
 import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './config.js'
 import { STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
@@ -13,6 +15,7 @@ import { createRpcServer } from './rpc-server.js'
 import type { ApiAddress } from './config.js'
 import type { Repo } from './repo.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
+import type { Gateway, GatewayInit } from '@provenir/gateway'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 
@@ -32,6 +35,8 @@ export interface Daemon {
   readonly rpc: RpcServer
   /** The RPC API's real address, as written to `<repo>/api` */
   readonly apiAddress: ApiAddress
+  /** The OCI registry gateway's address, when the config enables it */
+  readonly gatewayAddress?: ApiAddress
   /**
    * Stop gracefully: close the RPC API (no new requests; in-flight ones
    * finish), stop the node (which closes the datastore), then remove
@@ -151,6 +156,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   }
 
   let rpc: RpcServer | undefined
+  let gateway: Gateway | undefined
   try {
     const { host, port } = parseApiAddress(config.api, paths.config)
     const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger }
@@ -164,8 +170,31 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
       }
       throw err
     }
+    if (config.gateway.listen != null) {
+      const { host, port } = parseApiAddress(config.gateway.listen, paths.config, 'gateway.listen')
+      const gatewayInit: GatewayInit = {
+        node,
+        host,
+        port,
+        dataPath: paths.gateway,
+        uploadsPath: join(paths.gateway, 'uploads'),
+        requireTokenOnLoopback: config.gateway.requireTokenOnLoopback
+      }
+      if (config.gateway.token != null) gatewayInit.token = config.gateway.token
+      gateway = createGateway(gatewayInit)
+      try {
+        await gateway.listen()
+      } catch (err) {
+        const code = errorCode(err)
+        if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+          throw new ApiAddressInUseError(`cannot serve the registry gateway on ${config.gateway.listen} ("gateway.listen" in ${paths.config}): ${code}`, { cause: err })
+        }
+        throw err
+      }
+    }
     await writeApiFile(paths.root, rpc.address)
   } catch (err) {
+    await gateway?.close().catch(() => {})
     await rpc?.close().catch(() => {})
     try { await node.stop() } catch {}
     throw err
@@ -182,11 +211,13 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     node,
     rpc: server,
     apiAddress: server.address,
+    gatewayAddress: gateway?.address,
     stop: async () => {
       stopping ??= (async () => {
         try {
           provideAbort.abort()
           await providing
+          await gateway?.close()
           await server.close()
           await node.stop()
         } finally {

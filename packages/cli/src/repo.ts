@@ -8,7 +8,7 @@ import { AbortError, DaemonNotRunningError, InvalidConfigError, InvalidParameter
 import { DEFAULT_CONFIG, parseSwarmKey } from '@provenir/node'
 import { createRepoConfig, formatApiAddress, loadConfig, parseApiAddress, serializeConfig } from './config.js'
 import {
-  API_FILE, CONFIG_FILE, CONTENT_DIR, DATASTORE_DIR, DEFAULT_REPO_DIRNAME, KEYSTORE_FILE, MAX_API_FILE_BYTES, PLAIN_FILE_MODE,
+  API_FILE, CONFIG_FILE, CONTENT_DIR, GATEWAY_DIR, DATASTORE_DIR, DEFAULT_REPO_DIRNAME, KEYSTORE_FILE, MAX_API_FILE_BYTES, PLAIN_FILE_MODE,
   REPO_DIR_MODE, REPO_ENV, SELF_KEY_NAME, SWARM_KEY_FILE
 } from './constants.js'
 import { namePath } from './errors.js'
@@ -29,6 +29,8 @@ export interface RepoPaths {
   datastore: string
   /** `content/`: block files, their index and the image index */
   content: string
+  /** `gateway/`: the registry gateway's repository/tag state and upload staging */
+  gateway: string
   /** `swarm.key`: optional Kubo-format pre-shared key of a private swarm */
   swarmKey: string
   /** `api`: `host:port` of a running daemon's RPC API */
@@ -54,6 +56,7 @@ export function repoPaths (root: string): RepoPaths {
     keystore: path.join(r, KEYSTORE_FILE),
     datastore: path.join(r, DATASTORE_DIR),
     content: path.join(r, CONTENT_DIR),
+    gateway: path.join(r, GATEWAY_DIR),
     swarmKey: path.join(r, SWARM_KEY_FILE),
     api: path.join(r, API_FILE)
   }

@@ -58,7 +58,8 @@ async function runDaemon (opts: JsonOption, cmd: Command): Promise<void> {
         ['NodeId', ready.peerId],
         ['Difficulty', `${ready.difficulty} leading zero bits (swarm requires ${ready.swarmDifficulty})`],
         ['Swarm', ready.privateSwarm ? 'private (swarm.key)' : 'public'],
-        ['RPC API', ready.api]
+        ['RPC API', ready.api],
+        ['Registry', ready.gateway ?? 'off']
       ])) out.line(row)
       out.line('Listening on:')
       for (const addr of ready.addresses) out.line(`  ${addr}`)
@@ -91,6 +92,8 @@ export function describeReady (daemon: Daemon): {
   swarmDifficulty: number
   privateSwarm: boolean
   api: string
+  /** The registry gateway's base URL, or null when the config turns it off */
+  gateway: string | null
   addresses: string[]
 } {
   return {
@@ -100,6 +103,7 @@ export function describeReady (daemon: Daemon): {
     swarmDifficulty: daemon.node.config.difficulty,
     privateSwarm: daemon.repo.swarmKey != null,
     api: daemon.rpc.url,
+    gateway: daemon.gatewayAddress != null ? `http://${formatApiAddress(daemon.gatewayAddress)}` : null,
     addresses: daemon.node.getMultiaddrs().map(ma => ma.toString())
   }
 }

@@ -1,6 +1,6 @@
 import { AbortError, isError } from '@provenir/interface'
 import { DEFAULT_CONFIG } from '@provenir/node'
-import { DEFAULT_API } from '../constants.js'
+import { DEFAULT_API, DEFAULT_GATEWAY } from '../constants.js'
 import { assertDaemonNotRunning } from '../daemon.js'
 import { createOutput, table } from '../output.js'
 import { identityProgress } from '../progress.js'
@@ -21,6 +21,7 @@ interface InitOptions extends JsonOption {
   bootstrap?: string[]
   allowPrivateAddresses?: boolean
   api?: string
+  gateway?: string
   workers?: number
 }
 
@@ -89,6 +90,7 @@ export function registerInit (program: Command): void {
     .option('--bootstrap <multiaddr>', 'bootstrap peer, ending in /p2p/<NodeId>; repeatable', collect)
     .option('--allow-private-addresses', 'keep loopback and LAN addresses in the DHT (a LAN or test swarm)')
     .option('--api <host:port>', `address of the daemon's RPC API (port 0: any free port) (default: ${DEFAULT_API})`)
+    .option('--gateway <host:port|off>', `address of the OCI registry gateway, or "off" (default: ${DEFAULT_GATEWAY})`)
     .option('--workers <n>', 'threads for the identity search (default: one per core)', integerIn(1, 256))
     .option('--json', 'print the result as JSON')
     .action(async (opts: InitOptions, cmd: Command) => {
@@ -100,6 +102,7 @@ export function registerInit (program: Command): void {
       if (opts.allowPrivateAddresses === true) node.allowPrivateAddresses = true
       const config: RepoConfigInit = { node }
       if (opts.api != null) config.api = opts.api
+      if (opts.gateway != null) config.gateway = { listen: opts.gateway === 'off' ? null : opts.gateway }
       const options: Omit<InitRepoOptions, 'signal' | 'onProgress'> = { config, force: opts.force === true }
       if (opts.difficulty != null) options.difficulty = opts.difficulty
       if (opts.workers != null) options.workers = opts.workers

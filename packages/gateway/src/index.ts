@@ -1,0 +1,96 @@
+/**
+ * @packageDocumentation
+ *
+ * The OCI Distribution API (distribution-spec v1.1) over HTTP, backed by a
+ * provenir node: skopeo, podman, docker and containerd push to it and pull
+ * from it. A manifest GET by digest for an image the node does not hold pulls
+ * it from the swarm first (`node.pull`). Pushes are staged on disk, verified,
+ * imported into the node's blockstore, recorded in `node.images` and provided.
+ *
+ * @example
+ *
+ * ```ts
+ * import { createGateway } from '@provenir/gateway'
+ * import { createNode } from '@provenir/node'
+ * import type { PrivateKey } from '@libp2p/interface'
+ *
+ * declare const privateKey: PrivateKey
+ * const node = await createNode({ privateKey, blockstorePath: '/var/lib/provenir/blocks' })
+ * const gateway = createGateway({ node, blockstorePath: '/var/lib/provenir/blocks' })
+ * const { port } = await gateway.listen() // 127.0.0.1:5000
+ * // skopeo copy --dest-tls-verify=false oci:./img:v1 docker://127.0.0.1:5000/myns/img:v1
+ * await gateway.close()
+ * ```
+ */
+
+import { GatewayServer } from './gateway.js'
+import type { ProvenirNode } from '@provenir/node'
+
+export * from './constants.js'
+export { OciError, ERROR_TABLE, MESSAGES, toErrorResponse } from './errors.js'
+export type { OciErrorCode, ErrorBody } from './errors.js'
+
+/** What the gateway uses of a node. */
+export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'images' | 'pull' | 'provideImage'>
+
+export interface GatewayInit {
+  /** The node whose content the gateway serves; it needs a blockstore */
+  node: GatewayNode
+  /** @default DEFAULT_HOST ('127.0.0.1') */
+  host?: string
+  /** 0 picks a free port. @default DEFAULT_PORT (5000) */
+  port?: number
+  /**
+   * Bearer token for push and delete (at least 16 characters). Whenever it is
+   * set, writes without it get 401 + `WWW-Authenticate: Bearer realm="provenir"`.
+   * Required to listen beyond loopback. Also accepted as a Basic-auth password.
+   */
+  token?: string
+  /** Refuse to start without a token even on loopback. @default false */
+  requireTokenOnLoopback?: boolean
+  /** A token for reads (GET/HEAD); reads are open when neither this nor `protectReads` is set */
+  readToken?: string
+  /** Reads need `token` too. @default false */
+  protectReads?: boolean
+  /** The node's blockstorePath: the state goes to `<blockstorePath>/../gateway`, uploads to `<blockstorePath>/../uploads` */
+  blockstorePath?: string
+  /** The gateway's own directory (state.json), instead of one beside the blockstore */
+  dataPath?: string
+  /** The staging directory of uploads. @default `<blockstorePath>/../uploads`, else `<dataPath>/uploads` */
+  uploadsPath?: string
+  /** @default DEFAULT_MAX_UPLOAD_SIZE (10 GiB) */
+  maxUploadSize?: number
+  /** @default DEFAULT_MAX_CONCURRENT_UPLOADS (64) */
+  maxConcurrentUploads?: number
+  /** An upload untouched this long is removed, in ms. @default DEFAULT_UPLOAD_TIMEOUT (1 h) */
+  uploadTimeout?: number
+  /** @default DEFAULT_SWEEP_INTERVAL (1 min) */
+  sweepInterval?: number
+  /** Time to receive a whole request, in ms. @default DEFAULT_REQUEST_TIMEOUT (1 h) */
+  requestTimeout?: number
+  /** Idle socket timeout, in ms. @default DEFAULT_IDLE_TIMEOUT (60 s) */
+  idleTimeout?: number
+  /** Time a manifest GET may spend pulling from the swarm, in ms. @default DEFAULT_PULL_TIMEOUT (10 min) */
+  pullTimeout?: number
+  /** Time a manifest GET waits for the swarm to deliver the manifest (then MANIFEST_UNKNOWN), in ms. @default DEFAULT_MANIFEST_PULL_TIMEOUT (30 s) */
+  manifestPullTimeout?: number
+  /** Where internal errors are reported (never the client) */
+  log?(message: string): void
+}
+
+export interface Gateway {
+  /** Opens the state, clears stale staging files, and listens. */
+  listen(): Promise<{ host: string, port: number }>
+  /** Stops listening and removes open upload sessions. */
+  close(): Promise<void>
+  /** Where it listens, once listening */
+  readonly address: { host: string, port: number } | undefined
+}
+
+/**
+ * Creates a gateway (not yet listening). Throws `InvalidConfigError` for a
+ * non-loopback host without a token, a node without a blockstore, or a bad port.
+ */
+export function createGateway (init: GatewayInit): Gateway {
+  return new GatewayServer(init)
+}
