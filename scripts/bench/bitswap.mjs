@@ -95,7 +95,10 @@ async function provenirNode (blockstore) {
   const { createLibp2p } = await import('libp2p')
   const { bitswap } = await import('../../packages/bitswap/dist/src/index.js')
   const stack = await transportStack()
-  const init = process.env.BENCH_MAXMSG != null ? { maxMessageSize: Number(process.env.BENCH_MAXMSG) } : {}
+  const init = {
+    ...(process.env.BENCH_MAXMSG != null ? { maxMessageSize: Number(process.env.BENCH_MAXMSG) } : {}),
+    ...(process.env.BENCH_MAXBLOCK != null ? { maxBlockSize: Number(process.env.BENCH_MAXBLOCK) } : {})
+  }
   return createLibp2p({ ...stack, services: { ...stack.services, bitswap: bitswap({ blockstore, ...init }) } })
 }
 

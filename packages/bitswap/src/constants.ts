@@ -1,7 +1,7 @@
 /**
  * Protocol identifiers and the default value of every option.
  *
- * Every bound the package enforces has its default here; `LIMITS.md` lists
+ * Every bound the package enforces has its default here; `doc/LIMITS.md` lists
  * them in one table.
  */
 
@@ -88,6 +88,3 @@ export const DEFAULT_CANCELLED_WANT_MEMORY = 1024
 
 /** Keys wanted by any session remembered, so a late block for one is accepted rather than taken for a bad block */
 export const DEFAULT_RECENT_WANT_MEMORY = 65_536
-
-/** Priority given to wantlist entries we send */
-export const DEFAULT_PRIORITY = 1

@@ -17,7 +17,7 @@
  *   ledger per peer.
  * - Every input is bounded: message size, block size, entries per message,
  *   wantlist entries per peer, inbound streams, idle streams. Breaking a limit
- *   resets that stream only. See `LIMITS.md`.
+ *   resets that stream only. See `doc/LIMITS.md` in the repository.
  *
  * It depends only on libp2p interfaces, multiformats and a Blockstore.
  *

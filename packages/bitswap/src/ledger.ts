@@ -160,10 +160,6 @@ export class Ledgers {
     this.isConnected = isConnected
   }
 
-  get size (): number {
-    return this.entries.size
-  }
-
   /** The live entry for `peer`, created if absent */
   entry (peer: PeerId): LedgerEntry {
     let entry = this.entries.get(peer)

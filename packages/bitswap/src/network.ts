@@ -75,10 +75,6 @@ class PeerSender {
     this.closed = false
   }
 
-  get queued (): number {
-    return this.jobs.length
-  }
-
   async send (data: Uint8ArrayList, signal: AbortSignal): Promise<void> {
     if (this.closed) {
       throw new NotStartedError('Sender closed')
@@ -171,11 +167,15 @@ class PeerSender {
   }
 
   private closeIdle (): void {
-    const stream = this.stream
-    if (stream == null || this.running || this.jobs.length > 0) {
+    if (this.running || this.jobs.length > 0) {
       return
     }
+    // an idle sender is forgotten; the next message makes a new one
+    this.closed = true
+    this.network.forgetSender(this.peer, this)
+    const stream = this.stream
     this.stream = undefined
+    if (stream == null) return
     this.log.trace('closing idle stream to %p', this.peer)
     stream.close({ signal: AbortSignal.timeout(this.network.init.sendTimeout) })
       .catch((err: Error) => { stream.abort(err) })
@@ -293,6 +293,13 @@ export class Network {
     return this.connected.has(peer)
   }
 
+  /** @internal called by an idle sender */
+  forgetSender (peer: PeerId, sender: PeerSender): void {
+    if (this.senders.get(peer) === sender) {
+      this.senders.delete(peer)
+    }
+  }
+
   /** Connects to a peer (a session provider) */
   async connect (peer: PeerId, signal: AbortSignal): Promise<void> {
     if (!this.running) throw new NotStartedError('Bitswap is not started')
@@ -330,11 +337,6 @@ export class Network {
       }
       throw err
     }
-  }
-
-  /** Messages waiting to be written to a peer */
-  queuedFor (peer: PeerId): number {
-    return this.senders.get(peer)?.queued ?? 0
   }
 
   private handleStream (stream: Stream, connection: Connection): void {

@@ -51,14 +51,6 @@ export class Hashers {
     }
   }
 
-  has (code: number): boolean {
-    return this.byCode.has(code)
-  }
-
-  codes (): number[] {
-    return [...this.byCode.keys()]
-  }
-
   /** Throws UnsupportedHashError unless blocks of `cid` can be verified */
   assertSupported (cid: CID): void {
     if (!this.byCode.has(cid.multihash.code)) {

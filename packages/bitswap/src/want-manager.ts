@@ -354,11 +354,6 @@ export class WantManager {
     }
   }
 
-  /** Peers we hold wantlist state for */
-  get peerCount (): number {
-    return this.peers.size
-  }
-
   private buildMessages (state: PeerWants): OutgoingMessage[] {
     const messages: OutgoingMessage[] = []
     const full = state.needsFull

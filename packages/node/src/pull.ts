@@ -14,6 +14,13 @@ import type { ProgressEvent, ProgressOptions } from 'progress-events'
 /** Blobs fetched at once within one image (each is itself a parallel bitswap fetch) */
 export const BLOB_CONCURRENCY = 4
 
+/**
+ * Blocks in flight per blob fetch. The window is per `session.want()` call,
+ * so a pull holds at most BLOB_CONCURRENCY x SESSION_WINDOW blocks (1 MiB
+ * each) in flight: this bounds the puller's memory.
+ */
+export const SESSION_WINDOW = 8
+
 /** Time to find an image record among the providers, in ms */
 export const RECORD_LOOKUP_TIMEOUT = 30_000
 
@@ -152,7 +159,7 @@ const ONE_CHUNK = 1024 * 1024
  * @throws UnsupportedMediaTypeError for an image index (multi-arch): pull each platform's manifest
  */
 export async function pullImage (ctx: PullContext, manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
-  const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self) })
+  const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW })
   try {
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
     const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
