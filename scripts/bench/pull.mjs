@@ -82,7 +82,7 @@ const imported = await runJson(repoA, ['image', 'import', large.oci])
 const importSec = (performance.now() - t0) / 1000
 const digest = imported.images[0].digest
 const size = imported.images[0].size
-const ours = { pull: [], export: [], rssB: [] }
+const ours = { pull: [], export: [], rssPull: [], rssB: [] }
 for (let r = 0; r < RUNS; r++) {
   const repoB = path.join(work, `b${r}`)
   await runJson(repoB, ['init', ...TEST_INIT, '--bootstrap', `${idA.addresses[0]}`])
@@ -96,6 +96,7 @@ for (let r = 0; r < RUNS; r++) {
   const tp = performance.now()
   await runJson(repoB, ['image', 'pull', digest])
   ours.pull.push((performance.now() - tp) / 1000)
+  ours.rssPull.push(await vmHWM(b.child.pid))
   const te = performance.now()
   await runJson(repoB, ['image', 'export', digest, path.join(work, `export-${r}`)])
   ours.export.push((performance.now() - te) / 1000)
@@ -113,10 +114,10 @@ const row = (name, x, y) => console.log(`| ${name} | ${fmt(x)} | ${y != null ? f
 row('cold pull A->B (into B\'s store)', median(ours.pull), baseline.pull.length ? median(baseline.pull) : null)
 row('cold pull + export to an OCI layout', median(ours.pull) + median(ours.export), baseline.pull.length ? median(baseline.pull) : null)
 console.log(`\nimport on A: ${fmt(importSec)} (${(size / 1e6 / importSec).toFixed(0)} MB/s, through the CLI); skopeo push to docker-registry: ${baseline.push.length ? fmt(median(baseline.push)) : 'n/a'}`)
-console.log(`peak RSS (VmHWM): daemon A ${rssA.toFixed(0)} MiB; daemon B ${ours.rssB.map(x => x.toFixed(0)).join(', ')} MiB`)
+console.log(`peak RSS (VmHWM): daemon A ${rssA.toFixed(0)} MiB; daemon B after the pull ${ours.rssPull.map(x => x.toFixed(0)).join(', ')} MiB, after the export too ${ours.rssB.map(x => x.toFixed(0)).join(', ')} MiB`)
 console.log(`raw: pull ${ours.pull.map(fmt).join(', ')}; export ${ours.export.map(fmt).join(', ')}; skopeo pull ${baseline.pull.map(fmt).join(', ')}`)
 
 // ---- origin egress, 16 pullers of a 64 MiB image (in-process)
-const egress = spawnSync(process.execPath, [new URL('./pull-egress.mjs', import.meta.url).pathname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+const egress = process.env.BENCH_SKIP_EGRESS === '1' ? { stdout: '' } : spawnSync(process.execPath, [new URL('./pull-egress.mjs', import.meta.url).pathname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
 process.stdout.write(egress.stdout)
 await fs.rm(work, { recursive: true, force: true })
