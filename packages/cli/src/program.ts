@@ -5,6 +5,7 @@ import { registerDaemon } from './commands/daemon.js'
 import { registerId } from './commands/id.js'
 import { registerImage } from './commands/image.js'
 import { registerInit } from './commands/init.js'
+import { registerKeys, registerPolicy } from './commands/keys.js'
 import { registerPeers } from './commands/peers.js'
 import { registerSwarm } from './commands/swarm.js'
 import { REPO_ENV } from './constants.js'
@@ -39,6 +40,8 @@ export function createProgram (): Command {
   registerImage(program)
   registerProviders(program)
   registerGc(program)
+  registerKeys(program)
+  registerPolicy(program)
   return program
 }
 
