@@ -7,9 +7,11 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createSwarm } from '@provenir/testbed'
 import { createGateway } from '../src/index.js'
 import type { Gateway, GatewayInit } from '../src/index.js'
 import type { ProvenirNode } from '@provenir/node'
+import type { Swarm } from '@provenir/testbed'
 
 /** The repository root (this file runs from packages/gateway/dist/test) */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
@@ -48,6 +50,48 @@ export async function startGateway (node: ProvenirNode, init: Partial<GatewayIni
   const gateway = createGateway({ node, port: 0, dataPath: dir, ...init })
   const { port } = await gateway.listen()
   return { gateway, url: `http://127.0.0.1:${port}`, hostPort: `127.0.0.1:${port}`, dir }
+}
+
+export interface GatewayPair {
+  swarm: Swarm
+  /** Node 0's gateway */
+  a: { gateway: Gateway, hostPort: string, dir: string }
+  /** Node 1's gateway: B holds nothing until it pulls from A through the swarm */
+  b: { gateway: Gateway, hostPort: string, dir: string }
+  /** A scratch directory for pulled layouts */
+  out: string
+  /** The fixture layout as built: its manifest digest and blob digests */
+  original: Awaited<ReturnType<typeof readLayout>>
+  stop(): Promise<void>
+}
+
+/**
+ * Two in-process nodes (TCP, blockstores on disk), each with a gateway, and
+ * the fixture image `which` built; what the skopeo suites start from.
+ */
+export async function startGatewayPair (which: 'small' | 'large'): Promise<GatewayPair> {
+  await buildFixtures(which)
+  const original = await readLayout(join(FIXTURES, `${which}/oci`))
+  const swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+  await swarm.waitForRoutingTables(1)
+  const a = await startGateway(swarm.nodes[0])
+  const b = await startGateway(swarm.nodes[1])
+  const out = await tempDir('provenir-gateway-out-')
+  return {
+    swarm,
+    a,
+    b,
+    out,
+    original,
+    stop: async () => {
+      await a.gateway.close()
+      await b.gateway.close()
+      await swarm.stop()
+      await removeDir(a.dir)
+      await removeDir(b.dir)
+      await removeDir(out)
+    }
+  }
 }
 
 export async function sha256File (path: string): Promise<string> {

@@ -1,37 +1,25 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { createSwarm } from '@provenir/testbed'
-import { FIXTURES, buildFixtures, manifestBlobs, readLayout, removeDir, skopeo, startGateway, tempDir } from './helpers.js'
-import type { Gateway } from '../src/index.js'
-import type { Swarm } from '@provenir/testbed'
+import { FIXTURES, manifestBlobs, readLayout, removeDir, skopeo, startGatewayPair } from './helpers.js'
+import type { GatewayPair } from './helpers.js'
 
 const LARGE = join(FIXTURES, 'large/oci')
 
 describe('skopeo against the gateway (large image, ~315 MB)', () => {
-  let swarm: Swarm
-  let a: { gateway: Gateway, hostPort: string, dir: string }
-  let b: { gateway: Gateway, hostPort: string, dir: string }
+  let pair: GatewayPair
+  let a: GatewayPair['a']
+  let b: GatewayPair['b']
   let out: string
-  let original: Awaited<ReturnType<typeof readLayout>>
+  let original: GatewayPair['original']
 
   before(async () => {
-    await buildFixtures('large')
-    original = await readLayout(LARGE)
-    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
-    await swarm.waitForRoutingTables(1)
-    a = await startGateway(swarm.nodes[0])
-    b = await startGateway(swarm.nodes[1])
-    out = await tempDir('provenir-gateway-out-')
+    pair = await startGatewayPair('large')
+    ;({ a, b, out, original } = pair)
   })
 
   after(async () => {
-    await a?.gateway.close()
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(a?.dir)
-    await removeDir(b?.dir)
-    await removeDir(out)
+    await pair?.stop()
   })
 
   it('pushes to A, pulls back from A, then cold-pulls by digest through B; every digest identical', async () => {

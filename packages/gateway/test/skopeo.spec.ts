@@ -3,37 +3,27 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { importDockerArchive } from '@provenir/content'
-import { createSwarm } from '@provenir/testbed'
-import { FIXTURES, buildFixtures, gunzipSha256, run, sha256File, manifestBlobs, readLayout, removeDir, skopeo, startGateway, tempDir } from './helpers.js'
-import type { Gateway } from '../src/index.js'
+import { FIXTURES, gunzipSha256, run, sha256File, manifestBlobs, readLayout, removeDir, skopeo, startGateway, startGatewayPair } from './helpers.js'
+import type { GatewayPair } from './helpers.js'
 import type { Swarm } from '@provenir/testbed'
 
 const SMALL = join(FIXTURES, 'small/oci')
 
 describe('skopeo against the gateway (small image)', () => {
+  let pair: GatewayPair
   let swarm: Swarm
-  let a: { gateway: Gateway, hostPort: string, dir: string }
-  let b: { gateway: Gateway, hostPort: string, dir: string }
+  let a: GatewayPair['a']
+  let b: GatewayPair['b']
   let out: string
-  let original: Awaited<ReturnType<typeof readLayout>>
+  let original: GatewayPair['original']
 
   before(async () => {
-    await buildFixtures('small')
-    original = await readLayout(SMALL)
-    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
-    await swarm.waitForRoutingTables(1)
-    a = await startGateway(swarm.nodes[0])
-    b = await startGateway(swarm.nodes[1])
-    out = await tempDir('provenir-gateway-out-')
+    pair = await startGatewayPair('small')
+    ;({ swarm, a, b, out, original } = pair)
   })
 
   after(async () => {
-    await a?.gateway.close()
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(a?.dir)
-    await removeDir(b?.dir)
-    await removeDir(out)
+    await pair?.stop()
   })
 
   it('pushes with skopeo copy, pulls back byte-identical, and inspect and list-tags work', async () => {
