@@ -15,7 +15,7 @@ export type { RepoPointer, CreateRepoPointerInit, VerifyRepoPointerOptions, Repo
 export { MemorySeqStore, DatastoreSeqStore } from './seq-store.js'
 export type { SeqStore } from './seq-store.js'
 export { isRepoName, isTag, isLinkName } from './signed.js'
-export { signClaim, verifyClaim, verifyBinding, registryKeyId, nameKey, nameValidator, nameSelector } from './binding.js'
+export { signClaim, verifyClaim, signBinding, verifyBinding, registryKeyId, nameKey, nameValidator, nameSelector } from './binding.js'
 export type { NameClaim, NameBinding, VerifyBindingOptions, VerifyClaimOptions } from './binding.js'
 export { parseReference, parseRegistryRef, formatReference } from './reference.js'
 export type { ImageReference, RegistryRef } from './reference.js'
