@@ -9,10 +9,9 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import {
-  cidForDigest, exportDockerArchive, exportOciLayout, ImageNotFoundError, importDockerArchive, importOciLayout, isDigest, parseManifest
+  cidForDigest, exportDockerArchive, exportOciLayout, getBlockBytes, ImageNotFoundError, importDockerArchive, importOciLayout, isDigest, parseManifest
 } from '@provenir/content'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
-import { readBlock } from '@provenir/node'
 import {
   MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
@@ -297,7 +296,7 @@ function pullProgress (node: ProvenirNode, digest: string, sink: StreamSink): (e
       reading = true
       // the manifest is stored before the first blob starts: read its sizes
       void (async () => {
-        const block = await readBlock(node.blockstore!, cidForDigest(digest), sink.signal)
+        const block = await getBlockBytes(node.blockstore!, cidForDigest(digest), { signal: sink.signal })
         const parsed = parseManifest(block)
         if (parsed.kind === 'manifest') {
           total = block.byteLength + parsed.manifest.config.size + parsed.manifest.layers.reduce((n, l) => n + l.size, 0)

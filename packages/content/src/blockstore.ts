@@ -165,6 +165,14 @@ async function collectBlock (input: Uint8Array | Iterable<Uint8Array> | AsyncIte
 }
 
 /**
+ * Reads a whole block from any blockstore into one buffer (`get` yields
+ * chunks), refusing one over `max` bytes.
+ */
+export async function getBlockBytes (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions & { max?: number } = {}): Promise<Uint8Array> {
+  return collectBlock(store.get(cid, { signal: options.signal }), options.max ?? MAX_BLOCK_SIZE, cid)
+}
+
+/**
  * The shared half of both blockstores. A subclass stores the bytes; this class
  * keeps the index (multihash -> codec, size), the pins, and gc.
  *

@@ -27,7 +27,7 @@
  * ```
  */
 
-export { BaseContentBlockstore } from './blockstore.js'
+export { BaseContentBlockstore, getBlockBytes } from './blockstore.js'
 export type { ContentBlockstore, BlockstoreInit, VerifyOptions, GcResult, BlockInfo } from './blockstore.js'
 export { LevelBlockstore } from './blockstore-level.js'
 export type { LevelBlockstoreInit } from './blockstore-level.js'

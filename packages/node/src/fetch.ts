@@ -1,5 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
-import { BlobSizeMismatchError, exportBlob } from '@provenir/content'
+import { BlobSizeMismatchError, exportBlob, getBlockBytes } from '@provenir/content'
 import * as raw from 'multiformats/codecs/raw'
 import type { Session, BitswapWantProgressEvents } from '@provenir/bitswap'
 import type { ContentBlockstore } from '@provenir/content'
@@ -107,7 +107,7 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
       if (all.length > MAX_BLOB_BLOCKS) throw new RangeError(`blob ${digest}: more than ${MAX_BLOB_BLOCKS} blocks`)
       if (cid.code === raw.code) continue
       if (cid.code !== dagPb.code) throw new TypeError(`blob ${digest}: block ${cid} is neither raw nor dag-pb`)
-      const node = dagPb.decode(await readBlock(blockstore, cid, options.signal))
+      const node = dagPb.decode(await getBlockBytes(blockstore, cid, { signal: options.signal }))
       for (const link of node.Links) next.push(link.Hash)
     }
     level = next
@@ -125,20 +125,3 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
   return all
 }
 
-/** Read a whole block (at most the blockstore's block size) into one buffer */
-export async function readBlock (blockstore: ContentBlockstore, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of blockstore.get(cid, { signal })) {
-    chunks.push(chunk)
-    length += chunk.byteLength
-  }
-  if (chunks.length === 1) return chunks[0]
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.byteLength
-  }
-  return out
-}

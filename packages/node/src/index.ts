@@ -48,7 +48,7 @@ export * from './constants.js'
 export { pullImage, dhtProviders, ImageRecordNotFoundError } from './pull.js'
 export type { PullOptions, PulledImage, PullProgressEvents, PullContext } from './pull.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
-export { fetchBlob, readBlock } from './fetch.js'
+export { fetchBlob } from './fetch.js'
 
 export interface ProvenirServices extends Record<string, unknown> {
   bitswap: Bitswap

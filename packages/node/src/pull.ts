@@ -1,9 +1,9 @@
-import { cidForDigest, parseManifest, UnsupportedMediaTypeError } from '@provenir/content'
+import { cidForDigest, getBlockBytes, parseManifest, UnsupportedMediaTypeError } from '@provenir/content'
 import { CID } from 'multiformats/cid'
 import { AbortError, ProvenirError } from '@provenir/interface'
 
 import { CustomProgressEvent } from 'progress-events'
-import { fetchBlob, readBlock } from './fetch.js'
+import { fetchBlob } from './fetch.js'
 import type { ImageRecords } from './image-records.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -82,7 +82,7 @@ async function fetchManifest (ctx: PullContext, session: Session, digest: string
     }
   }
   ctx.provide(cid)
-  return { bytes: await readBlock(ctx.blockstore, cid, options.signal), cid }
+  return { bytes: await getBlockBytes(ctx.blockstore, cid, { signal: options.signal }), cid }
 }
 
 /**
