@@ -22,5 +22,8 @@ export const MAX_IMAGE_LAYERS = 1024
 /** Most tags kept on one image record. */
 export const MAX_IMAGE_TAGS = 256
 
+/** Most statement blocks (signatures, attestations) one image record carries */
+export const MAX_IMAGE_STATEMENTS = 256
+
 /** 1 MiB: the largest PAX or GNU long-name header body read from a tarball. */
 export const MAX_TAR_META_SIZE = 1024 * 1024

@@ -23,7 +23,7 @@
 import { CID } from 'multiformats/cid'
 import { Level } from 'level'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
-import { MAX_IMAGE_TAGS } from './constants.js'
+import { MAX_IMAGE_STATEMENTS, MAX_IMAGE_TAGS } from './constants.js'
 import { ImageIncompleteError } from './errors.js'
 import { Mutex } from './lock.js'
 import { parseDigest } from './oci.js'
@@ -55,6 +55,13 @@ export interface ImageRecord {
   /** Names it was imported under (OCI `org.opencontainers.image.ref.name`, docker-archive `RepoTags`) */
   tags?: string[]
   blobs: ImageBlobRecord[]
+  /**
+   * CIDs (CIDv1 raw, sha256) of blocks that hold signed statements about the
+   * image: DSSE envelopes of image and layer signatures and build
+   * attestations. They travel with the image record, are pinned with the
+   * image, and are checked against the trust policy on pull.
+   */
+  statements?: string[]
 }
 
 export interface ImageIndexInit {
@@ -107,6 +114,10 @@ function checkRecord (record: ImageRecord): void {
   }
   if (record.tags != null && record.tags.length > MAX_IMAGE_TAGS) {
     throw new InvalidParametersError(`An image may have at most ${MAX_IMAGE_TAGS} tags`)
+  }
+  if (record.statements != null) {
+    if (record.statements.length > MAX_IMAGE_STATEMENTS) throw new InvalidParametersError(`An image may carry at most ${MAX_IMAGE_STATEMENTS} statements`)
+    for (const s of record.statements) CID.parse(s)
   }
 }
 
@@ -174,8 +185,9 @@ export class ImageIndex {
 
   /**
    * Lists an image whose blobs are all stored and verified: pins `blocks`
-   * (every block of every blob) and writes the record last. If the image is
-   * already listed, its tags are merged and its blocks pinned again.
+   * (every block of every blob, and the statement blocks) and writes the
+   * record last. If the image is already listed, its tags and statements are
+   * merged and its blocks pinned again.
    * Throws `ImageIncompleteError` if a block is no longer in the store.
    */
   async add (record: ImageRecord, blocks: CID[], options?: AbortOptions): Promise<ImageRecord> {
@@ -185,8 +197,10 @@ export class ImageIndex {
       const digest = record.manifestDigest
       const existing = await this.get(digest)
       const oldBlocks = existing != null ? (await this.blocks(digest)) ?? [] : []
+      const statements = [...new Set([...(existing?.statements ?? []), ...(record.statements ?? [])])]
+      if (statements.length > MAX_IMAGE_STATEMENTS) throw new InvalidParametersError(`An image may carry at most ${MAX_IMAGE_STATEMENTS} statements`)
       const all = new Map<string, CID>()
-      for (const cid of [...oldBlocks, ...blocks]) all.set(mhKey(cid), cid)
+      for (const cid of [...oldBlocks, ...blocks, ...statements.map(s => CID.parse(s))]) all.set(mhKey(cid), cid)
       const list = encodeCids(all.values())
       await this.#db.put(PENDING + digest, list, { sync: this.#sync })
       await this.#store.pins.pin(all.values(), options)
@@ -194,7 +208,7 @@ export class ImageIndex {
         if (!(await this.#store.has(cid))) {
           if (existing != null) {
             const had = new Set(oldBlocks.map(mhKey))
-            await this.#release(digest, blocks.filter(b => !had.has(mhKey(b))), false)
+            await this.#release(digest, [...all.values()].filter(b => !had.has(mhKey(b))), false)
           } else {
             await this.#release(digest, [...all.values()])
           }
@@ -202,8 +216,9 @@ export class ImageIndex {
         }
       }
       const tags = [...new Set([...(existing?.tags ?? []), ...(record.tags ?? [])])].slice(0, MAX_IMAGE_TAGS)
-      const stored: ImageRecord = { ...record, ...(tags.length > 0 ? { tags } : {}) }
+      const stored: ImageRecord = { ...record, ...(tags.length > 0 ? { tags } : {}), ...(statements.length > 0 ? { statements } : {}) }
       if (tags.length === 0) delete stored.tags
+      if (statements.length === 0) delete stored.statements
       await this.#db.batch([
         ...stored.blobs.map(blob => ({ type: 'put' as const, key: BLOB + blob.digest, value: JSON.stringify(blob) })),
         { type: 'put', key: BLOCKS + digest, value: list },

@@ -1,5 +1,5 @@
 import { lpStream } from '@libp2p/utils'
-import { isDigest, MAX_IMAGE_LAYERS } from '@provenir/content'
+import { isDigest, MAX_IMAGE_LAYERS, MAX_IMAGE_STATEMENTS } from '@provenir/content'
 import { InvalidParametersError, ProvenirError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
 import type { ComponentLogger, Logger, PeerId, Startable, Stream, Connection } from '@libp2p/interface'
@@ -38,7 +38,8 @@ export function encodeImageRecord (record: ImageRecord): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({
     manifestDigest: record.manifestDigest,
     mediaType: record.mediaType,
-    blobs: record.blobs.map(b => ({ digest: b.digest, size: b.size, root: b.root, mediaType: b.mediaType }))
+    blobs: record.blobs.map(b => ({ digest: b.digest, size: b.size, root: b.root, mediaType: b.mediaType })),
+    ...(record.statements != null && record.statements.length > 0 ? { statements: record.statements } : {})
   }))
 }
 
@@ -69,7 +70,20 @@ export function decodeImageRecord (bytes: Uint8Array, expectedDigest: string): I
     }
     return { digest: b.digest, size: b.size, root: String(b.root), mediaType: b.mediaType }
   })
-  return { manifestDigest: obj.manifestDigest, mediaType: obj.mediaType, blobs }
+  let statements: string[] | undefined
+  if (obj.statements != null) {
+    if (!Array.isArray(obj.statements) || obj.statements.length > MAX_IMAGE_STATEMENTS) {
+      throw new ImageRecordInvalidError(`image record "statements" must be an array of at most ${MAX_IMAGE_STATEMENTS} CIDs`)
+    }
+    statements = obj.statements.map((s: unknown, i: number) => {
+      try {
+        return CID.parse(String(s)).toString()
+      } catch {
+        throw new ImageRecordInvalidError(`image record statements[${i}] is not a CID`)
+      }
+    })
+  }
+  return { manifestDigest: obj.manifestDigest, mediaType: obj.mediaType, blobs, ...(statements != null && statements.length > 0 ? { statements } : {}) }
 }
 
 export interface ImageRecordsComponents {
