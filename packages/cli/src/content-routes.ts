@@ -13,11 +13,14 @@ import {
 } from '@provenir/content'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
 import {
-  MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
+  MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_REFERENCE_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
 } from './constants.js'
 import { isExpectedError, PathNotFoundError } from './errors.js'
 import { errorCode } from './fs-util.js'
+import { NamingUnavailableError } from './errors.js'
+import { summariseResolution } from './naming.js'
+import type { ResolveSummary } from './naming.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { ContentBlockstore, ImageIndex, ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
@@ -73,6 +76,8 @@ export interface ImageExportResult {
 /** The result of `POST /api/v0/image/pull` (the `done` line) */
 export interface ImagePullResult {
   image: ImageSummary
+  /** How a pull by name resolved: owner, seq, document */
+  resolved?: ResolveSummary
 }
 
 /** `GET /api/v0/providers/:digest` */
@@ -411,15 +416,32 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
       const body = bodyOf(ctx)
-      refuseUnknown(body, ['digest'])
-      const digest = digestParam(body.digest)
+      refuseUnknown(body, ['digest', 'reference'])
+      if ((body.digest === undefined) === (body.reference === undefined)) throw new InvalidParametersError('give either "digest" (sha256:...) or "reference" ([registry/]namespace/repo[:tag|@digest])')
+      const digest = body.digest !== undefined ? digestParam(body.digest) : undefined
+      let reference: string | undefined
+      if (body.reference !== undefined) {
+        if (typeof body.reference !== 'string' || body.reference === '' || body.reference.length > MAX_RPC_REFERENCE_LENGTH) {
+          throw new InvalidParametersError(`"reference" must be a non-empty string of at most ${MAX_RPC_REFERENCE_LENGTH} characters`)
+        }
+        if (ctx.naming == null) throw new NamingUnavailableError('this daemon runs without naming, so it cannot pull by name')
+        reference = body.reference
+      }
       stores(ctx.node)
-      const { node } = ctx
+      const { node, naming } = ctx
       return ndjson(ctx, async (sink) => contentLock(node).shared(async () => {
-        const pulled = await node.pull(digest, { signal: sink.signal, onProgress: pullProgress(node, digest, sink) })
+        let target = digest
+        let resolved: ResolveSummary | undefined
+        if (reference != null && naming != null) {
+          const { resolution, cached } = await naming.resolve(reference, { signal: sink.signal })
+          resolved = summariseResolution(reference, resolution, cached)
+          target = resolution.manifestDigest
+        }
+        if (target == null) throw new InvalidParametersError('nothing to pull')
+        const pulled = await node.pull(target, { signal: sink.signal, onProgress: pullProgress(node, target, sink) })
         const size = summarise(pulled.record).size
         sink.progress({ phase: 'pull', bytes: size, total: size })
-        return { image: summarise(pulled.record) } satisfies ImagePullResult
+        return { image: summarise(pulled.record), ...(resolved != null ? { resolved } : {}) } satisfies ImagePullResult
       }))
     }
   },

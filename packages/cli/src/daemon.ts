@@ -9,6 +9,7 @@ import { STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode } from './fs-util.js'
 import { gaterRefusedCounter } from './metrics.js'
+import { DaemonNaming } from './naming.js'
 import { openRepo, removeApiFile, writeApiFile } from './repo.js'
 import { RpcClient } from './rpc-client.js'
 import { createRpcServer } from './rpc-server.js'
@@ -26,6 +27,8 @@ export interface StartDaemonInit {
   logger?: ComponentLogger
   /** RPC routes; @default DEFAULT_ROUTES */
   routes?: readonly RpcRoute[]
+  /** Serve as a naming registry even when `naming.registry.serve` is false (`provenir daemon --registry`) */
+  registry?: boolean
 }
 
 /** A running daemon: the node, its RPC API and the repo they came from */
@@ -37,6 +40,8 @@ export interface Daemon {
   readonly apiAddress: ApiAddress
   /** The OCI registry gateway's address, when the config enables it */
   readonly gatewayAddress?: ApiAddress
+  /** Resolver, publisher and (when serving) registry */
+  readonly naming: DaemonNaming
   /**
    * Stop gracefully: close the RPC API (no new requests; in-flight ones
    * finish), stop the node (which closes the datastore), then remove
@@ -157,9 +162,12 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
 
   let rpc: RpcServer | undefined
   let gateway: Gateway | undefined
+  let naming: DaemonNaming | undefined
   try {
+    naming = new DaemonNaming({ node, config: config.naming, keystorePath: paths.keystore, privateKey: repo.privateKey, serveRegistry: init.registry === true, logger })
+    await naming.start()
     const { host, port } = parseApiAddress(config.api, paths.config)
-    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger }
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming }
     if (init.routes != null) rpcInit.routes = init.routes
     try {
       rpc = await createRpcServer(rpcInit)
@@ -196,11 +204,13 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   } catch (err) {
     await gateway?.close().catch(() => {})
     await rpc?.close().catch(() => {})
+    await naming?.stop().catch(() => {})
     try { await node.stop() } catch {}
     throw err
   }
 
   const server = rpc
+  const names = naming
   let stopping: Promise<void> | undefined
   log('started %p, RPC API on %s', node.peerId, formatApiAddress(server.address))
   const provideAbort = new AbortController()
@@ -212,6 +222,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     rpc: server,
     apiAddress: server.address,
     gatewayAddress: gateway?.address,
+    naming: names,
     stop: async () => {
       stopping ??= (async () => {
         try {
@@ -219,6 +230,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
           await providing
           await gateway?.close()
           await server.close()
+          await names.stop()
           await node.stop()
         } finally {
           await removeApiFile(paths.root, server.address)

@@ -1,5 +1,6 @@
 import * as contentErrors from '@provenir/content'
 import * as interfaceModule from '@provenir/interface'
+import * as namingModule from '@provenir/naming'
 import { ProvenirError } from '@provenir/interface'
 import { ImageRecordNotFoundError } from '@provenir/node'
 
@@ -59,6 +60,18 @@ export class PathNotFoundError extends ProvenirError {
   override name = 'PathNotFoundError'
 }
 
+/** The daemon runs without naming (a library caller's createRpcServer without `naming`). */
+export class NamingUnavailableError extends ProvenirError {
+  static override name = 'NamingUnavailableError'
+  override name = 'NamingUnavailableError'
+}
+
+/** A private-swarm bundle is malformed, or does not fit this repo. */
+export class BundleInvalidError extends ProvenirError {
+  static override name = 'BundleInvalidError'
+  override name = 'BundleInvalidError'
+}
+
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error
 
 function isErrorClass (value: unknown): value is ErrorClass {
@@ -70,8 +83,10 @@ export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map(
     ...Object.values(interfaceModule),
     // only content's named conditions: it also exports classes such as FsBlockstore
     ...Object.values(contentErrors).filter(v => isErrorClass(v) && v.prototype instanceof ProvenirError),
+    ...Object.values(namingModule).filter(v => isErrorClass(v) && v.prototype instanceof ProvenirError),
     ImageRecordNotFoundError,
-    FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError
+    FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError,
+    NamingUnavailableError, BundleInvalidError
   ] as unknown[])
     .filter(isErrorClass)
     .map((cls): [string, ErrorClass] => [cls.name, cls])

@@ -6,7 +6,7 @@ import { registerId } from './commands/id.js'
 import { registerImage } from './commands/image.js'
 import { registerInit } from './commands/init.js'
 import { registerKeys, registerPolicy } from './commands/keys.js'
-import { registerName } from './commands/name.js'
+import { registerName, registerRegistry } from './commands/name.js'
 import { registerPeers } from './commands/peers.js'
 import { registerSwarm } from './commands/swarm.js'
 import { REPO_ENV } from './constants.js'
@@ -44,6 +44,7 @@ export function createProgram (): Command {
   registerKeys(program)
   registerPolicy(program)
   registerName(program)
+  registerRegistry(program)
   return program
 }
 

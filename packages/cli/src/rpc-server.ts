@@ -4,9 +4,11 @@ import { register } from 'prom-client'
 import { formatApiAddress, parseApiAddress } from './config.js'
 import { DEFAULT_API, MAX_PEERSTORE_LISTED, RPC_BODY_LIMIT, RPC_HANDLER_TIMEOUT_MS, RPC_KEEP_ALIVE_TIMEOUT_MS, RPC_MAX_PARAM_LENGTH, RPC_REQUEST_TIMEOUT_MS } from './constants.js'
 import { CONTENT_ROUTES } from './content-routes.js'
+import { NAMING_ROUTES } from './naming-routes.js'
 import { isExpectedError } from './errors.js'
 import { AbortError, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './config.js'
+import type { DaemonNaming } from './naming.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -26,6 +28,8 @@ export interface RpcContext {
   signal: AbortSignal
   /** The RPC server's logger, when it has one */
   log?: Logger
+  /** The daemon's naming (resolver, publisher, registry), when it runs one */
+  naming?: DaemonNaming
 }
 
 /**
@@ -155,7 +159,8 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
       }
     }
   },
-  ...CONTENT_ROUTES
+  ...CONTENT_ROUTES,
+  ...NAMING_ROUTES
 ])
 
 /**
@@ -190,6 +195,23 @@ const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ArchiveInvalidError: 422,
   ArchiveTruncatedError: 422,
   NotABlobError: 422,
+  // naming
+  ReferenceInvalidError: 400,
+  NameNotFoundError: 404,
+  RepositoryNotFoundError: 404,
+  TagNotFoundError: 404,
+  NameTakenError: 409,
+  ClaimInvalidError: 422,
+  BindingInvalidError: 422,
+  RecordInvalidError: 422,
+  RecordSignatureError: 422,
+  RecordSignerMismatchError: 422,
+  RecordExpiredError: 422,
+  OwnerMismatchError: 422,
+  RollbackError: 409,
+  RegistryError: 502,
+  DnsLookupError: 502,
+  NamingUnavailableError: 503,
   // content the node holds is corrupt on disk, or a peer sent a forged block
   BlockVerificationError: 502
 })
@@ -218,6 +240,8 @@ export interface RpcServerInit {
   handlerTimeout?: number
   /** @default RPC_BODY_LIMIT */
   bodyLimit?: number
+  /** Naming for the naming routes and pull by name */
+  naming?: DaemonNaming
 }
 
 export interface RpcServer {
@@ -336,7 +360,7 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
       url: route.url,
       ...(route.timeout != null ? { handlerTimeout: route.timeout } : {}),
       ...(route.bodyLimit != null ? { bodyLimit: route.bodyLimit } : {}),
-      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}) })
+      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}) })
     })
   }
 

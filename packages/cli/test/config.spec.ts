@@ -17,7 +17,13 @@ function rejects (input: unknown, ...mentions: string[]): void {
 describe('config.json validation', () => {
   it('fills the defaults', () => {
     const config = validateRepoConfig({ version: 1 }, FILE)
-    assert.deepEqual(config, { version: 1, node: DEFAULT_CONFIG, api: '127.0.0.1:5101', gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false } })
+    assert.deepEqual(config, {
+      version: 1,
+      node: DEFAULT_CONFIG,
+      api: '127.0.0.1:5101',
+      gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false },
+      naming: { pins: {}, registries: [], defaultRegistry: null, dns: { servers: [], timeoutMs: 5000 }, registry: { serve: false, allowClaims: true, bindings: {} }, cacheTtlMs: 30000 }
+    })
     assert.deepEqual(createRepoConfig(), config)
   })
 

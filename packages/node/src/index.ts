@@ -37,6 +37,7 @@ import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { SeqStore } from '@provenir/naming'
+import type { Datastore } from 'interface-datastore'
 import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
@@ -111,6 +112,12 @@ export interface ProvenirNode extends Startable {
    */
   readonly seqStore: SeqStore
   readonly bitswap: Bitswap
+  /**
+   * The level datastore (peer store, DHT records, seqs), present when the
+   * node was created with a `datastorePath`; other services of the daemon
+   * (a registry's bindings) keep their records here under their own prefix
+   */
+  readonly datastore?: Datastore
   /** Present when the node was created with a `blockstorePath` */
   readonly blockstore?: ContentBlockstore
   /** The images this node holds (present with a blockstore) */

@@ -44,7 +44,7 @@ class Node implements ProvenirNode {
   readonly seqStore: SeqStore
   readonly blockstore?: ContentBlockstore
   readonly images?: ImageIndex
-  private readonly datastore?: LevelDatastore
+  readonly datastore?: LevelDatastore
   private readonly provided = new Set<string>()
   private readonly log: Logger
 

@@ -20,7 +20,7 @@ import type { Command } from 'commander'
  * (only when it created the repo), `{"event":"ready",...}`, then
  * `{"event":"stopping","signal":...}` and `{"event":"stopped"}`.
  */
-async function runDaemon (opts: JsonOption, cmd: Command): Promise<void> {
+async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Command): Promise<void> {
   const out = createOutput(opts.json === true)
   const root = repoOf(cmd)
 
@@ -47,7 +47,7 @@ async function runDaemon (opts: JsonOption, cmd: Command): Promise<void> {
   process.on('SIGTERM', onSignal)
 
   try {
-    daemon = await startDaemon({ repo: root })
+    daemon = await startDaemon({ repo: root, registry: opts.registry === true })
     const ready = describeReady(daemon)
     if (out.json) {
       out.result({ event: 'ready', ...ready })
@@ -59,7 +59,8 @@ async function runDaemon (opts: JsonOption, cmd: Command): Promise<void> {
         ['Difficulty', `${ready.difficulty} leading zero bits (swarm requires ${ready.swarmDifficulty})`],
         ['Swarm', ready.privateSwarm ? 'private (swarm.key)' : 'public'],
         ['RPC API', ready.api],
-        ['Registry', ready.gateway ?? 'off']
+        ['Registry', ready.gateway ?? 'off'],
+        ['Names', ready.namingRegistry ? 'serving as a naming registry (/provenir/names/1.0.0)' : 'resolver only']
       ])) out.line(row)
       out.line('Listening on:')
       for (const addr of ready.addresses) out.line(`  ${addr}`)
@@ -94,6 +95,8 @@ export function describeReady (daemon: Daemon): {
   api: string
   /** The registry gateway's base URL, or null when the config turns it off */
   gateway: string | null
+  /** Serving /provenir/names/1.0.0 */
+  namingRegistry: boolean
   addresses: string[]
 } {
   return {
@@ -104,6 +107,7 @@ export function describeReady (daemon: Daemon): {
     privateSwarm: daemon.repo.swarmKey != null,
     api: daemon.rpc.url,
     gateway: daemon.gatewayAddress != null ? `http://${formatApiAddress(daemon.gatewayAddress)}` : null,
+    namingRegistry: daemon.naming.registry != null,
     addresses: daemon.node.getMultiaddrs().map(ma => ma.toString())
   }
 }
@@ -119,6 +123,7 @@ function forceRemoveApiFile (root: string, ours: string): void {
 export function registerDaemon (program: Command): void {
   program.command('daemon')
     .description('run the node and its RPC API until SIGINT or SIGTERM (creates the repo on first start)')
+    .option('--registry', 'serve as a naming registry for link names (also "naming.registry.serve" in config.json)')
     .option('--json', 'print events as JSON lines')
     .action(runDaemon)
 }

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { isDigest } from '@provenir/content'
 import { AbortError, isError } from '@provenir/interface'
 import { InvalidArgumentError } from 'commander'
 import { RPC_IMAGE_TIMEOUT_MS } from '../constants.js'
@@ -111,16 +112,18 @@ export function registerImage (program: Command): void {
     })
 
   image.command('pull')
-    .description('pull an image by manifest digest from the swarm (providers found in the DHT, blocks by bitswap), verified')
-    .argument('<digest>', 'the image\'s manifest digest (sha256:...)')
-    .option('--json', 'print the result as JSON: {"image":{...}}')
-    .action(async (digest: string, opts: JsonOption, cmd: Command) => {
+    .description('pull an image by manifest digest or by name from the swarm (a name resolves to its signed repository document; providers found in the DHT, blocks by bitswap), verified')
+    .argument('<ref>', 'a manifest digest (sha256:...) or a reference [registry/]namespace/repo[:tag|@digest]')
+    .option('--json', 'print the result as JSON: {"image":{...},"resolved"?:{...}}')
+    .action(async (ref: string, opts: JsonOption, cmd: Command) => {
       const out = createOutput(opts.json === true)
-      const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', { digest }, 'Pulling', out)
+      const body = isDigest(ref) ? { digest: ref } : { reference: ref }
+      const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', body, 'Pulling', out)
       if (out.json) {
         out.result(res)
         return
       }
+      if (res.resolved != null) out.line(`${ref} -> ${res.resolved.manifestDigest} (owner ${res.resolved.owner}, seq ${res.resolved.seq})`)
       out.line(`Pulled ${res.image.digest}`)
       for (const row of table(imageRows(res.image))) out.line(`  ${row}`)
     })

@@ -1,15 +1,59 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { isIP } from 'node:net'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { nodeIdDifficulty } from '@provenir/identity'
 import { InvalidParametersError } from '@provenir/interface'
-import { generateSwarmKey } from '@provenir/node'
-import { REPO_DIR_MODE, SECRET_FILE_MODE } from '../constants.js'
-import { FileExistsError } from '../errors.js'
-import { errorCode, writeFileAtomic } from '../fs-util.js'
-import { createOutput } from '../output.js'
-import { repoPaths } from '../repo.js'
+import { generateSwarmKey, parseSwarmKey } from '@provenir/node'
+import { equals } from 'uint8arrays/equals'
+import { addrNodeId, BUNDLE_VERSION, parseBundle } from '../bundle.js'
+import { serializeConfig } from '../config.js'
+import { BUNDLE_FILE, MAX_BUNDLE_BYTES, PLAIN_FILE_MODE, REPO_DIR_MODE, SECRET_FILE_MODE } from '../constants.js'
+import { BundleInvalidError, FileExistsError } from '../errors.js'
+import { errorCode, readFileBounded, writeFileAtomic } from '../fs-util.js'
+import { createOutput, table } from '../output.js'
+import { loadNodeKey, loadRepoConfig, loadSwarmKey, repoPaths } from '../repo.js'
+import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
+import type { SwarmBundle } from '../bundle.js'
 import type { JsonOption } from './common.js'
 import type { Command } from 'commander'
+
+interface InitOptions extends JsonOption {
+  name: string
+  output?: string
+  force?: boolean
+}
+
+interface JoinOptions extends JsonOption {
+  force?: boolean
+}
+
+/**
+ * The addresses other nodes can dial this node at, from config: `announce`
+ * when set, else `listen`, without unspecified hosts (0.0.0.0, ::) or port 0,
+ * each with /p2p/<NodeId>.
+ */
+export function dialableAddresses (announce: string[], listen: string[], nodeId: string): string[] {
+  const out: string[] = []
+  for (const text of announce.length > 0 ? announce : listen) {
+    let ma
+    try {
+      ma = multiaddr(text)
+    } catch {
+      continue
+    }
+    const parts = ma.getComponents()
+    const host = parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+    const port = parts.find(c => c.name === 'tcp')?.value
+    if (host != null && isIP(host) !== 0 && /^(0\.0\.0\.0|::)$/.test(host)) continue
+    if (port === '0') continue
+    const withId = text.includes('/p2p/') ? text : `${text}/p2p/${nodeId}`
+    if (addrNodeId(withId) === nodeId && !out.includes(withId)) out.push(withId)
+  }
+  return out
+}
 
 interface KeyGenOptions extends JsonOption {
   output?: string
@@ -31,8 +75,139 @@ export async function writeSwarmKey (file: string, key: Uint8Array, force = fals
   }
 }
 
+/** Whether a daemon answers on the repo (for a note that it must restart) */
+async function daemonRunning (root: string): Promise<boolean> {
+  try {
+    await (await RpcClient.fromRepo(root, { timeout: 2_000 })).get('/healthz')
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function registerSwarm (program: Command): void {
   const swarm = program.command('swarm').description('private swarm settings')
+
+  swarm.command('init')
+    .description('make this node the founder of a private swarm: create swarm.key (if none), serve as its default registry, and write a bundle for others to join with')
+    .requiredOption('--name <name>', 'the swarm\'s name (letters, digits, . _ -, at most 64)')
+    .option('-o, --output <path>', `where to write the bundle (mode 0600: it holds the swarm key); "-" for stdout (default: <repo>/${BUNDLE_FILE})`)
+    .option('-f, --force', 'replace an existing bundle file')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: InitOptions, cmd: Command) => {
+      const out = createOutput(opts.json === true)
+      const root = repoOf(cmd)
+      const paths = repoPaths(root)
+      const config = await loadRepoConfig(root)
+      const nodeId = peerIdFromPrivateKey(await loadNodeKey(root)).toString()
+      const bootstrap = dialableAddresses(config.node.announce, config.node.listen, nodeId)
+      if (bootstrap.length === 0) {
+        throw new InvalidParametersError(`${paths.config}: no address other nodes can dial ("node.listen" ${JSON.stringify(config.node.listen)}, "node.announce" ${JSON.stringify(config.node.announce)}); set a fixed port and a reachable host with "node.announce" (or init --announce)`)
+      }
+      let keyBytes = await loadSwarmKey(root)
+      const createdKey = keyBytes == null
+      if (keyBytes == null) {
+        keyBytes = generateSwarmKey()
+        await writeSwarmKey(paths.swarmKey, keyBytes)
+      }
+      const bundle: SwarmBundle = {
+        version: BUNDLE_VERSION,
+        name: opts.name,
+        swarmKey: new TextDecoder().decode(keyBytes),
+        bootstrap,
+        registries: [],
+        defaultRegistry: nodeId,
+        difficulty: config.node.difficulty
+      }
+      // the same checks a joining node makes, so a bad --name fails here
+      parseBundle(JSON.stringify(bundle), '--name')
+      config.naming.registry.serve = true
+      config.naming.defaultRegistry = nodeId
+      await writeFileAtomic(paths.config, serializeConfig(config), { mode: PLAIN_FILE_MODE })
+      const text = JSON.stringify(bundle, null, 2) + '\n'
+      let file: string | undefined
+      if (opts.output === '-') {
+        if (!out.json) process.stdout.write(text)
+      } else {
+        file = opts.output != null ? path.resolve(opts.output) : path.join(paths.root, BUNDLE_FILE)
+        try {
+          await writeFileAtomic(file, text, { mode: SECRET_FILE_MODE, exclusive: opts.force !== true })
+        } catch (err) {
+          if (errorCode(err) === 'EEXIST') throw new FileExistsError(`${file} already exists; pass --force to replace it`)
+          if (errorCode(err) === 'ENOENT') throw new InvalidParametersError(`cannot write ${file}: ${path.dirname(file)} does not exist`)
+          throw err
+        }
+      }
+      const restart = await daemonRunning(root)
+      if (out.json) {
+        out.result({ name: bundle.name, nodeId, bundle: file ?? null, swarmKey: paths.swarmKey, createdSwarmKey: createdKey, bootstrap, defaultRegistry: nodeId, difficulty: bundle.difficulty, restartNeeded: restart, ...(opts.output === '-' ? { contents: bundle } : {}) })
+        return
+      }
+      if (file == null) return
+      out.line(`Swarm ${bundle.name}: this node (${nodeId}) is its default registry`)
+      for (const row of table([
+        ['Bundle', `${file} (mode 0600: it holds the swarm key)`],
+        ['Swarm key', `${paths.swarmKey}${createdKey ? ' (new)' : ' (existing)'}`],
+        ['Bootstrap', bootstrap.join(', ')],
+        ['Difficulty', String(bundle.difficulty)]
+      ])) out.line(`  ${row}`)
+      out.note(`Other nodes join with "provenir swarm join ${path.basename(file)}".${restart ? ' Restart this daemon for the swarm key and the registry to take effect.' : ''}`)
+    })
+
+  swarm.command('join')
+    .description('join a private swarm from a bundle: writes swarm.key, bootstrap, difficulty and the registries into this repo (takes effect at the next daemon start)')
+    .argument('<bundle>', 'the bundle file "provenir swarm init" wrote')
+    .option('-f, --force', 'replace a different swarm.key')
+    .option('--json', 'print the result as JSON')
+    .action(async (bundleFile: string, opts: JoinOptions, cmd: Command) => {
+      const out = createOutput(opts.json === true)
+      const root = repoOf(cmd)
+      const paths = repoPaths(root)
+      const abs = path.resolve(bundleFile)
+      const bytes = await readFileBounded(abs, MAX_BUNDLE_BYTES, m => new BundleInvalidError(`${abs}: ${m}`)).catch((err: unknown) => {
+        if (errorCode(err) === 'ENOENT') throw new InvalidParametersError(`${abs} does not exist`)
+        throw err
+      })
+      const bundle = parseBundle(new TextDecoder().decode(bytes), abs)
+      const config = await loadRepoConfig(root)
+      const key = await loadNodeKey(root)
+      const nodeId = peerIdFromPrivateKey(key).toString()
+      const own = nodeIdDifficulty(peerIdFromPrivateKey(key))
+      if (own < bundle.difficulty) {
+        throw new BundleInvalidError(`${abs}: the swarm's difficulty is ${bundle.difficulty}, but this node's key (${nodeId}) has ${own}; its peers would refuse it. Make a new identity with "provenir init --force --difficulty ${bundle.difficulty}" first`)
+      }
+      const swarmKey = parseSwarmKey(new TextEncoder().encode(bundle.swarmKey), `${abs}: "swarmKey"`)
+      const existing = await loadSwarmKey(root)
+      if (existing != null && !equals(parseSwarmKey(existing, paths.swarmKey), swarmKey) && opts.force !== true) {
+        throw new FileExistsError(`${paths.swarmKey} holds another swarm's key; pass --force to replace it`)
+      }
+      if (existing == null || !equals(parseSwarmKey(existing, paths.swarmKey), swarmKey)) {
+        await writeSwarmKey(paths.swarmKey, new TextEncoder().encode(bundle.swarmKey), true)
+      }
+      // a registry is named by its bootstrap address when the bundle has one, so it is dialled directly
+      const specOf = (id: string): string => bundle.bootstrap.find(a => addrNodeId(a) === id) ?? id
+      config.node.bootstrap = bundle.bootstrap.filter(a => addrNodeId(a) !== nodeId)
+      config.node.difficulty = bundle.difficulty
+      config.naming.registries = [...bundle.registries].sort((a, b) => a.priority - b.priority).map(r => specOf(r.id))
+      config.naming.defaultRegistry = bundle.defaultRegistry == null ? null : specOf(bundle.defaultRegistry)
+      await writeFileAtomic(paths.config, serializeConfig(config), { mode: PLAIN_FILE_MODE })
+      const restart = await daemonRunning(root)
+      const result = { name: bundle.name, swarmKey: paths.swarmKey, config: paths.config, bootstrap: config.node.bootstrap, registries: config.naming.registries, defaultRegistry: config.naming.defaultRegistry, difficulty: bundle.difficulty, restartNeeded: restart }
+      if (out.json) {
+        out.result(result)
+        return
+      }
+      out.line(`Joined swarm ${bundle.name}`)
+      for (const row of table([
+        ['Swarm key', paths.swarmKey],
+        ['Bootstrap', result.bootstrap.join(', ') || '(none)'],
+        ['Registries', result.registries.join(', ') || '(none)'],
+        ['Default registry', result.defaultRegistry ?? '(none)'],
+        ['Difficulty', String(bundle.difficulty)]
+      ])) out.line(`  ${row}`)
+      out.note(restart ? 'Restart the daemon for the swarm settings to take effect.' : 'They take effect when the daemon starts.')
+    })
+
   const key = swarm.command('key').description('pre-shared keys of a private swarm (Kubo swarm.key format)')
   key.command('gen')
     .description('generate a swarm.key: only peers holding the same key can connect')
