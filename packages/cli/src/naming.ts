@@ -20,12 +20,12 @@ import { InvalidParametersError, isError, KeyNotFoundError } from '@provenir/int
 import { Keystore } from '@provenir/identity'
 import {
   DatastoreBindingStore, DhtRegistryClient, Registry, RemoteRegistry, RepoPublisher, Resolver, addrsFor, dhtPointerSource,
-  dhtRecordPutter, isRepoName, isTag, nameKey, parseReference, repoKey, resolveRegistryDomain, verifyRepoPointer,
+  dhtRecordPutter, isRepoName, isTag, nameKey, parseReference, repoKey, resolveRegistryDomain, signClaim, verifyBinding, verifyRepoPointer,
   DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, MAX_TAGS
 } from '@provenir/naming'
 import { dhtProviders } from '@provenir/node'
 import { userIdFromKey, type UserId } from '@provenir/trust'
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { parseRegistrySpec } from './config.js'
@@ -468,30 +468,31 @@ export class DaemonNaming {
     }
   }
 
-  /** Claim `name` at a registry with a namespace key; returns the verified binding */
+  /** Claim `name` at a registry (this node's own, or a remote one) with a namespace key; returns the verified binding */
   async claim (name: string, registry: string, keyName: string | undefined, options: AbortOptions = {}): Promise<ClaimSummary> {
     const spec = parseRegistrySpec(registry, 'request', 'registry')
     const { key } = await this.namespaceKey(keyName)
-    let remote: RemoteRegistry
+    let bytes: Uint8Array
     let nodeId: string
+    let addrs: Multiaddr[]
     if (spec.kind === 'domain') {
       const found = await resolveRegistryDomain(spec.domain, { servers: this.config.dns.servers, timeout: this.config.dns.timeoutMs, ...(options.signal != null ? { signal: options.signal } : {}) })
       nodeId = found.nodeIds[0]
-      const addrs = addrsFor(nodeId, found.addrs)
-      remote = new RemoteRegistry(this.node.libp2p, addrs.length > 0 ? { id: nodeId, addrs } : { id: nodeId })
+      addrs = addrsFor(nodeId, found.addrs)
     } else {
       nodeId = spec.nodeId
-      if (this.registry != null && nodeId === this.registry.nodeId) {
-        throw new InvalidParametersError('this node is that registry; bind names here with "naming.registry.bindings" in config, or claim from another node')
-      }
-      const addrs = addrsFor(nodeId, spec.addrs.map(a => multiaddr(a)))
-      remote = new RemoteRegistry(this.node.libp2p, addrs.length > 0 ? { id: nodeId, addrs } : { id: nodeId })
+      addrs = addrsFor(nodeId, spec.addrs.map(a => multiaddr(a)))
     }
-    const bytes = await remote.claim(name, key, options)
-    const binding = JSON.parse(new TextDecoder().decode(bytes))
-    const payload = JSON.parse(Buffer.from(binding.payload, 'base64').toString('utf8'))
+    if (this.registry != null && nodeId === this.registry.nodeId) {
+      // this node is the registry: the same checks as a claim over the wire
+      bytes = await this.registry.claim(await signClaim(name, nodeId, key), options)
+    } else {
+      const remote = new RemoteRegistry(this.node.libp2p, addrs.length > 0 ? { id: nodeId, addrs } : { id: nodeId })
+      bytes = await remote.claim(name, key, options)
+    }
+    const binding = await verifyBinding(bytes, nodeId, { name })
     this.cache.clear()
-    return { name: payload.name, userId: payload.userId, registry: payload.registry, seq: payload.seq, issued: payload.issued, binding }
+    return { name: binding.name, userId: binding.userId, registry: binding.registry, seq: binding.seq, issued: binding.issued, binding: JSON.parse(new TextDecoder().decode(bytes)) }
   }
 }
 
