@@ -63,9 +63,10 @@ export class DaemonProcess {
   /** Resolves with the exit code and signal once the process has exited */
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 
-  constructor (repo: string) {
+  /** `extraArgs` go after `daemon --json` (e.g. `--registry`) */
+  constructor (repo: string, extraArgs: string[] = []) {
     this.repo = repo
-    this.child = spawn(process.execPath, [BIN, 'daemon', '--json'], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, [BIN, 'daemon', '--json', ...extraArgs], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => { this.stdout += d })
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
     this.exited = new Promise(resolve => {

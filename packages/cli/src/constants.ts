@@ -170,3 +170,6 @@ export const MAX_BUNDLE_BOOTSTRAP = 64
 
 /** The bundle `swarm init` writes when no --output is given, in the repo */
 export const BUNDLE_FILE = 'swarm-bundle.json'
+
+/** A DHT lookup by a node with an empty routing table (only its own records can answer), in ms */
+export const NAMING_LONELY_DHT_TIMEOUT_MS = 2_000

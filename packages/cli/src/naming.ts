@@ -21,7 +21,7 @@ import { Keystore } from '@provenir/identity'
 import {
   DatastoreBindingStore, DhtRegistryClient, Registry, RemoteRegistry, RepoPublisher, Resolver, addrsFor, dhtPointerSource,
   dhtRecordPutter, isRepoName, isTag, nameKey, parseReference, repoKey, resolveRegistryDomain, signClaim, verifyBinding, verifyRepoPointer,
-  DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, MAX_TAGS
+  DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, DHT_GET_TIMEOUT, MAX_TAGS
 } from '@provenir/naming'
 import { dhtProviders } from '@provenir/node'
 import { userIdFromKey, type UserId } from '@provenir/trust'
@@ -30,7 +30,7 @@ import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { parseRegistrySpec } from './config.js'
 import {
-  NAMING_CACHE_MAX_ENTRIES, NAMING_DOCUMENT_TIMEOUT_MS, NAMING_SEQ_SYNC_TIMEOUT_MS, NAMING_STARTUP_REPUBLISH_WAIT_MS, SELF_KEY_NAME
+  NAMING_CACHE_MAX_ENTRIES, NAMING_DOCUMENT_TIMEOUT_MS, NAMING_LONELY_DHT_TIMEOUT_MS, NAMING_SEQ_SYNC_TIMEOUT_MS, NAMING_STARTUP_REPUBLISH_WAIT_MS, SELF_KEY_NAME
 } from './constants.js'
 import type { NamingConfig, ParsedRegistrySpec } from './config.js'
 import type { AbortOptions, ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
@@ -112,7 +112,7 @@ export interface ClaimSummary {
 /** A registry client that asks the registry and, when it cannot be reached, reads its bindings from the DHT */
 class FallbackRegistryClient implements RegistryClient {
   readonly id: string
-  constructor (private readonly remote: RegistryClient, private readonly dht: RegistryClient, private readonly log: Logger) {
+  constructor (private readonly remote: RegistryClient, private readonly dht: RegistryClient, private readonly log: Logger, private readonly lonely: () => boolean) {
     this.id = remote.id
   }
 
@@ -123,6 +123,7 @@ class FallbackRegistryClient implements RegistryClient {
       if (options?.signal?.aborted === true) throw err
       // a registry that answers with an error of its own is authoritative; one that cannot be reached is not
       if (isError(err, 'RegistryError') || isError(err, 'BindingInvalidError')) throw err
+      if (this.lonely()) throw err
       this.log('registry %s unreachable (%s); reading its bindings from the DHT', this.id, (err as Error).message)
       return this.dht.lookup(name, options)
     }
@@ -237,7 +238,7 @@ export class DaemonNaming {
     if (this.registry != null && spec.nodeId === this.registry.nodeId) return this.registry
     const addrs = addrsFor(spec.nodeId, spec.addrs.map(a => multiaddr(a)))
     const remote = new RemoteRegistry(this.node.libp2p, addrs.length > 0 ? { id: spec.nodeId, addrs } : { id: spec.nodeId })
-    return new FallbackRegistryClient(remote, new DhtRegistryClient(this.node.dht, spec.nodeId), this.log)
+    return new FallbackRegistryClient(remote, new DhtRegistryClient(this.node.dht, spec.nodeId), this.log, () => this.node.routingTableSize() === 0)
   }
 
   private async clientOf (spec: ParsedRegistrySpec, options: AbortOptions): Promise<RegistryClient> {
@@ -262,7 +263,8 @@ export class DaemonNaming {
         ? { defaultRegistry: await this.clientOf(this.parsedDefault, options) }
         : this.registry != null ? { defaultRegistry: this.registry } : {}),
       connect: async (ref, opts) => this.clientOf(ref.kind === 'node' ? { kind: 'node', nodeId: ref.nodeId, addrs: [] } : ref, opts),
-      pointers: dhtPointerSource(node.dht),
+      // with no DHT peers only this node's own record can answer: do not wait out the whole lookup
+      pointers: async (owner, repo, opts) => dhtPointerSource(node.dht, { timeout: node.routingTableSize() === 0 ? NAMING_LONELY_DHT_TIMEOUT_MS : DHT_GET_TIMEOUT })(owner, repo, opts),
       documents: async (cid, opts) => this.fetchDocument(cid, opts),
       seqStore: node.seqStore
     })
@@ -344,10 +346,11 @@ export class DaemonNaming {
   private async syncSeq (owner: UserId, repo: string, options: AbortOptions): Promise<void> {
     const id = `${owner}/${repo}`
     if (this.synced.has(id)) return
-    const signal = AbortSignal.any([AbortSignal.timeout(NAMING_SEQ_SYNC_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    const timeout = this.node.routingTableSize() === 0 ? NAMING_LONELY_DHT_TIMEOUT_MS : NAMING_SEQ_SYNC_TIMEOUT_MS
+    const signal = AbortSignal.any([AbortSignal.timeout(timeout), ...(options.signal != null ? [options.signal] : [])])
     let records: Uint8Array[] = []
     try {
-      records = await dhtPointerSource(this.node.dht, { timeout: NAMING_SEQ_SYNC_TIMEOUT_MS })(owner, repo, { signal })
+      records = await dhtPointerSource(this.node.dht, { timeout })(owner, repo, { signal })
     } catch (err) {
       options.signal?.throwIfAborted()
       this.log('reading the seq of %s from the DHT failed (publishing from the local seq) - %e', id, err)
@@ -359,7 +362,8 @@ export class DaemonNaming {
       } catch {}
     }
     if (highest > 0) await this.node.seqStore.observe(owner, repo, highest, { signal })
-    this.synced.add(id)
+    // a node without peers learnt nothing from the swarm: ask again next time
+    if (timeout !== NAMING_LONELY_DHT_TIMEOUT_MS) this.synced.add(id)
   }
 
   /** Build the repository document from the image index and publish it */
