@@ -18,7 +18,10 @@ import {
 } from './constants.js'
 import { isExpectedError, PathNotFoundError } from './errors.js'
 import { errorCode } from './fs-util.js'
+import { policyParam, referenceParam, statementInfo } from './trust-routes.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
+import type { StatementInfo } from './trust-routes.js'
+import type { VerificationReport } from '@provenir/trust'
 import type { ContentBlockstore, ImageIndex, ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
 
@@ -73,6 +76,10 @@ export interface ImageExportResult {
 /** The result of `POST /api/v0/image/pull` (the `done` line) */
 export interface ImagePullResult {
   image: ImageSummary
+  /** The statements that came with the image and verified */
+  statements: StatementInfo[]
+  /** The trust policy's verdict, when the daemon or the request had a policy */
+  report?: VerificationReport
 }
 
 /** `GET /api/v0/providers/:digest` */
@@ -411,15 +418,26 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
       const body = bodyOf(ctx)
-      refuseUnknown(body, ['digest'])
+      refuseUnknown(body, ['digest', 'policy', 'reference'])
       const digest = digestParam(body.digest)
+      const policy = policyParam(body.policy)
+      const reference = referenceParam(body.reference)
       stores(ctx.node)
       const { node } = ctx
       return ndjson(ctx, async (sink) => contentLock(node).shared(async () => {
-        const pulled = await node.pull(digest, { signal: sink.signal, onProgress: pullProgress(node, digest, sink) })
+        const pulled = await node.pull(digest, {
+          signal: sink.signal,
+          onProgress: pullProgress(node, digest, sink),
+          ...(policy != null ? { policy } : {}),
+          ...(reference != null ? { reference } : {})
+        })
         const size = summarise(pulled.record).size
         sink.progress({ phase: 'pull', bytes: size, total: size })
-        return { image: summarise(pulled.record) } satisfies ImagePullResult
+        return {
+          image: summarise(pulled.record),
+          statements: pulled.statements.map(statementInfo),
+          ...(pulled.report != null ? { report: pulled.report } : {})
+        } satisfies ImagePullResult
       }))
     }
   },

@@ -7,7 +7,8 @@ import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './config.js'
 import { STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
-import { errorCode } from './fs-util.js'
+import { errorCode, readFileBounded } from './fs-util.js'
+import { MAX_POLICY_BYTES, parsePolicy, PolicyInvalidError } from '@provenir/trust'
 import { gaterRefusedCounter } from './metrics.js'
 import { openRepo, removeApiFile, writeApiFile } from './repo.js'
 import { RpcClient } from './rpc-client.js'
@@ -18,6 +19,7 @@ import type { RpcRoute, RpcServer } from './rpc-server.js'
 import type { Gateway, GatewayInit } from '@provenir/gateway'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
+import type { TrustPolicy } from '@provenir/trust'
 
 export interface StartDaemonInit {
   /** The repo directory; it must be initialised (see `initRepo`) */
@@ -87,6 +89,24 @@ async function provideHeldImages (node: ProvenirNode, signal: AbortSignal, log: 
 }
 
 /**
+ * The trust policy at `file` (`<repo>/policy.json`), or undefined when there
+ * is none. A policy that does not parse stops the daemon: running without the
+ * policy the operator wrote would let unverified images in.
+ *
+ * @throws PolicyInvalidError naming the file and the field
+ */
+export async function loadPolicy (file: string): Promise<TrustPolicy | undefined> {
+  let bytes: Buffer
+  try {
+    bytes = await readFileBounded(file, MAX_POLICY_BYTES, m => new PolicyInvalidError(`${file}: ${m}`))
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return undefined
+    throw err
+  }
+  return parsePolicy(bytes, { source: file })
+}
+
+/**
  * Throws DaemonAlreadyRunningError when a daemon answers on the repo's api
  * file. A missing, malformed or stale api file means no daemon.
  */
@@ -144,6 +164,11 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     onRefuse: (_peer, direction) => { refused.inc({ direction }) }
   }
   if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
+  const policy = await loadPolicy(paths.policy)
+  if (policy != null) {
+    nodeInit.trustPolicy = policy
+    log('trust policy %s: %d rule(s), default mode %s', paths.policy, policy.rules.length, policy.default ?? 'enforce')
+  }
 
   let node: ProvenirNode
   try {

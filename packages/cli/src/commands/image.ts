@@ -6,6 +6,7 @@ import { createOutput, table } from '../output.js'
 import { bytesProgress, formatBytes } from '../progress.js'
 import { RpcClient } from '../rpc-client.js'
 import { abortOnSignals, repoOf, signalExitCode, withExitCode } from './common.js'
+import { readPolicy } from './trust.js'
 import type { JsonOption } from './common.js'
 import type { ImageExportResult, ImageFormat, ImageImportResult, ImageLsResponse, ImagePullResult, ImageSummary, ProgressLine } from '../content-routes.js'
 import type { Output } from '../output.js'
@@ -111,17 +112,27 @@ export function registerImage (program: Command): void {
     })
 
   image.command('pull')
-    .description('pull an image by manifest digest from the swarm (providers found in the DHT, blocks by bitswap), verified')
+    .description('pull an image by manifest digest from the swarm (providers found in the DHT, blocks by bitswap), verified, and checked against the trust policy')
     .argument('<digest>', 'the image\'s manifest digest (sha256:...)')
-    .option('--json', 'print the result as JSON: {"image":{...}}')
-    .action(async (digest: string, opts: JsonOption, cmd: Command) => {
+    .option('--policy <file>', 'check the image against this trust policy (default: the daemon\'s <repo>/policy.json, if any)')
+    .option('--reference <name>', 'the name that chooses the policy rule, namespace/repo[:tag]')
+    .option('--json', 'print the result as JSON: {"image":{...},"statements":[...],"report"?}')
+    .action(async (digest: string, opts: JsonOption & { policy?: string, reference?: string }, cmd: Command) => {
       const out = createOutput(opts.json === true)
-      const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', { digest }, 'Pulling', out)
+      const body: Record<string, unknown> = { digest }
+      if (opts.policy != null) body.policy = await readPolicy(opts.policy)
+      if (opts.reference != null) body.reference = opts.reference
+      const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', body, 'Pulling', out)
       if (out.json) {
         out.result(res)
         return
       }
       out.line(`Pulled ${res.image.digest}`)
       for (const row of table(imageRows(res.image))) out.line(`  ${row}`)
+      out.line(`  Statements: ${res.statements.length}${res.statements.length > 0 ? ` (${[...new Set(res.statements.flatMap(s => s.signers))].join(', ')})` : ''}`)
+      if (res.report != null) {
+        out.line(`  Policy: ${res.report.passed ? 'passed' : `FAILED, allowed under ${res.report.mode}`} (${res.report.ruleIndex < 0 ? 'default' : `rules[${res.report.ruleIndex}]`})`)
+        for (const w of res.report.warnings) out.note(`warning: ${w}`)
+      }
     })
 }
