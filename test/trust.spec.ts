@@ -8,6 +8,7 @@
  * meet refuses the pull, and nothing is kept.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -128,6 +129,26 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
     const failed = await runCli(repoB, ['verify', small.digest, '--policy', other])
     assert.equal(failed.code, 1)
     assert.match(failed.stdout, /REFUSED/)
-    assert.match(failed.stderr, /ImageNotTrustedError|fails the trust policy/)
+    assert.match(failed.stderr, /fails the trust policy/)
+  })
+
+  it('a push through A\'s registry gateway is signed by A\'s node key with no extra step', async () => {
+    const a = spawned[0]
+    const gateway = a.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+    const push = await runProcess('skopeo', ['copy', '--dest-tls-verify=false', `oci:${small.oci}:v1`, `docker://${gateway}/acme/pushed:v2`])
+    assert.equal(push.code, 0, push.stderr)
+    const self = (await runJson(repoA, ['key', 'ls'])).keys.find((k: { name: string }) => k.name === 'self').userId
+    const nodeSigned = path.join(root, 'node-signed.json')
+    await fs.writeFile(nodeSigned, JSON.stringify({ version: 1, rules: [{ match: 'acme/*', manifest: { signers: [self] }, layers: [{ layers: 'all', signers: [self] }] }] }))
+    const verified = await runJson(repoA, ['verify', small.digest, '--policy', nodeSigned, '--reference', 'acme/pushed:v2'])
+    assert.equal(verified.report.passed, true, JSON.stringify(verified.report.checks))
   })
 })
+
+async function runProcess (cmd: string, args: string[]): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const code = await new Promise<number | null>(resolve => child.once('close', resolve))
+  return { code, stderr }
+}

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
-import { nodeIdDifficulty } from '@provenir/identity'
-import { InsufficientDifficultyError } from '@provenir/interface'
+import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
+import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
 import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './config.js'
@@ -17,7 +17,7 @@ import type { ApiAddress } from './config.js'
 import type { Repo } from './repo.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
 import type { Gateway, GatewayInit } from '@provenir/gateway'
-import type { ComponentLogger, Logger } from '@libp2p/interface'
+import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 import type { TrustPolicy } from '@provenir/trust'
 
@@ -104,6 +104,19 @@ export async function loadPolicy (file: string): Promise<TrustPolicy | undefined
     throw err
   }
   return parsePolicy(bytes, { source: file })
+}
+
+/**
+ * The key the gateway signs pushes with: the node key for `self`, else the
+ * keystore key of that name.
+ *
+ * @throws InvalidConfigError naming the config file when the keystore has no such key
+ */
+async function signingKey (keystoreFile: string, name: string, nodeKey: PrivateKey, configFile: string): Promise<PrivateKey> {
+  if (name === SELF_KEY_NAME) return nodeKey
+  const keystore = await Keystore.load(keystoreFile)
+  if (!keystore.has(name)) throw new InvalidConfigError(`${configFile}: "gateway.signingKey" names "${name}", which ${keystoreFile} does not hold (see provenir key ls)`)
+  return keystore.get(name)
 }
 
 /**
@@ -206,6 +219,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         requireTokenOnLoopback: config.gateway.requireTokenOnLoopback
       }
       if (config.gateway.token != null) gatewayInit.token = config.gateway.token
+      if (config.gateway.signingKey != null) gatewayInit.signer = await signingKey(paths.keystore, config.gateway.signingKey, repo.privateKey, paths.config)
       gateway = createGateway(gatewayInit)
       try {
         await gateway.listen()

@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidConfigError } from '@provenir/interface'
 import {
-  exportBlob, importBlob, parseDigest, parseManifest,
+  computeDigest, exportBlob, importBlob, parseDigest, parseManifest,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST
 } from '@provenir/content'
 import * as C from './constants.js'
@@ -20,6 +20,7 @@ import { OciError, toErrorResponse } from './errors.js'
 import { paginate, parseContentRange, parseN, parseRange, presentedToken, readLimited, slice, tokenMatches } from './http.js'
 import { GatewayState } from './state.js'
 import { Uploads, rangeError, uploadLocation } from './uploads.js'
+import { encodeEnvelope, imageSignatureStatement, layerSignatureStatement, parseEnvelope, signStatement, SIGSTORE_BUNDLE_V03_MEDIA_TYPE, toSigstoreBundle } from '@provenir/trust'
 import type { GatewayInit, Gateway, GatewayNode } from './index.js'
 import type { ManifestEntry } from './state.js'
 import type { UploadSession } from './uploads.js'
@@ -336,7 +337,7 @@ export class GatewayServer implements Gateway {
   }
 
   /** Pulls an image from the swarm once, however many requests ask for it at once. */
-  async #pull (digest: string): Promise<void> {
+  async #pull (digest: string, reference?: string): Promise<void> {
     let p = this.#pulls.get(digest)
     if (p == null) {
       // two bounds: the whole pull, and finding the manifest (no provider answers for an unknown digest)
@@ -345,7 +346,9 @@ export class GatewayServer implements Gateway {
       const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
       p = this.#node.pull(digest, {
         signal,
-        onProgress: (event) => { if (event.type === 'pull:blob') clearTimeout(timer) }
+        // the trust policy's rule is chosen by the repository name asked for
+        ...(reference != null ? { reference } : {}),
+        onProgress: (event) => { if (event.type === 'pull:blob' || event.type === 'pull:verified') clearTimeout(timer) }
       }).catch((err: unknown) => {
         if (found.signal.aborted) throw found.signal.reason
         if ((err as Error)?.name === 'UnsupportedMediaTypeError') {
@@ -379,7 +382,7 @@ export class GatewayServer implements Gateway {
       const socket = req.raw.socket
       socket.setTimeout(0)
       try {
-        await this.#pull(digest)
+        await this.#pull(digest, reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`)
       } finally {
         socket.setTimeout(this.#init.idleTimeout ?? C.DEFAULT_IDLE_TIMEOUT)
       }
@@ -457,6 +460,7 @@ export class GatewayServer implements Gateway {
         blobs: [{ digest, size: bytes.byteLength, root: imported.root.toString(), mediaType: parsed.mediaType }, ...blobs]
       }
       await this.#images.add(record, blocks)
+      if (!byDigest && this.#init.signer != null) await this.#sign(name, digest, parsed.manifest.layers.map(l => l.digest))
     } else {
       await this.#store.pins.pin(imported.blocks)
       entry.blocks = imported.blocks.map(c => c.toString())
@@ -472,6 +476,18 @@ export class GatewayServer implements Gateway {
     reply.code(201).headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' })
     if (doc.subject != null) reply.header('OCI-Subject', doc.subject.digest)
     await reply.send()
+  }
+
+  /**
+   * Sign a pushed image with the gateway's namespace key: an image signature
+   * over the manifest and, when it has layers, a layer signature over all of
+   * them, both naming the repository. Stored as the image's statements.
+   */
+  async #sign (name: string, digest: string, layers: string[]): Promise<void> {
+    const signer = this.#init.signer!
+    const statements = [await signStatement(imageSignatureStatement(digest, { repository: name }), signer)]
+    if (layers.length > 0) statements.push(await signStatement(layerSignatureStatement([...new Set(layers)], { source: name }), signer))
+    await this.#node.addStatements(digest, statements.map(encodeEnvelope))
   }
 
   async #deleteManifest (name: string, reference: string, reply: FastifyReply): Promise<void> {
@@ -681,8 +697,72 @@ export class GatewayServer implements Gateway {
 
   // ---- referrers ----
 
+  /**
+   * Make the image's statements visible to OCI 1.1 tools: each becomes an
+   * artifact manifest (artifactType: the Sigstore bundle v0.3 media type, an
+   * empty config, one layer holding the bundle, `subject`: the image) that
+   * the referrers API lists and the manifest and blob routes serve. Done once
+   * per statement; the artifacts' blocks are pinned like an index's.
+   */
+  async #statementArtifacts (digest: string): Promise<void> {
+    const record = await this.#images.get(digest)
+    if (record?.statements == null || record.statements.length === 0) return
+    const done = new Set<string>()
+    for (const [, e] of this.#state.manifests()) {
+      if (e.subject === digest && e.annotations?.[C.ANNOTATION_STATEMENT] != null) done.add(e.annotations[C.ANNOTATION_STATEMENT])
+    }
+    if (record.statements.every(c => done.has(c))) return
+    for (const s of await this.#node.statements(digest)) {
+      const cid = s.cid.toString()
+      if (done.has(cid)) continue
+      const bundle = new TextEncoder().encode(JSON.stringify(toSigstoreBundle(parseEnvelope(s.bytes))))
+      const config = new TextEncoder().encode('{}')
+      const configDesc = { mediaType: C.MEDIA_TYPE_OCI_EMPTY, digest: computeDigest(config), size: config.byteLength }
+      const bundleDesc = { mediaType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE, digest: computeDigest(bundle), size: bundle.byteLength }
+      const annotations = {
+        [C.ANNOTATION_BUNDLE_PREDICATE_TYPE]: s.predicateType,
+        [C.ANNOTATION_STATEMENT]: cid,
+        [C.ANNOTATION_SIGNERS]: s.signers.join(',')
+      }
+      const manifest = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPE_OCI_MANIFEST,
+        artifactType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+        config: configDesc,
+        layers: [bundleDesc],
+        subject: { mediaType: record.mediaType, digest, size: record.blobs[0].size },
+        annotations
+      }))
+      const manifestDigest = computeDigest(manifest)
+      const blocks: CID[] = []
+      const imported: Record<string, { root: CID, blocks: CID[], size: number }> = {}
+      for (const [d, bytes] of [[configDesc.digest, config], [bundleDesc.digest, bundle], [manifestDigest, manifest]] as const) {
+        const res = await importBlob([bytes], this.#store, { expectedDigest: d, size: bytes.byteLength })
+        imported[d] = { root: res.root, blocks: res.blocks, size: bytes.byteLength }
+        blocks.push(...res.blocks)
+      }
+      await this.#store.pins.pin(blocks)
+      await this.#state.update(state => {
+        for (const d of [configDesc.digest, bundleDesc.digest]) {
+          state.blobs[d] ??= { size: imported[d].size, root: imported[d].root.toString(), blocks: imported[d].blocks.map(c => c.toString()) }
+        }
+        state.manifests[manifestDigest] = {
+          mediaType: MEDIA_TYPE_OCI_MANIFEST,
+          size: manifest.byteLength,
+          root: imported[manifestDigest].root.toString(),
+          blocks: blocks.map(c => c.toString()),
+          kind: 'manifest',
+          subject: digest as Digest,
+          artifactType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+          annotations
+        }
+      })
+    }
+  }
+
   async #referrers (digestParam: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const digest = checkDigest(digestParam)
+    await this.#statementArtifacts(digest)
     const q = query(req)
     const manifests: object[] = []
     for (const [d, e] of this.#state.manifests()) {
