@@ -24,7 +24,8 @@ import { encodeEnvelope, imageSignatureStatement, layerSignatureStatement, parse
 import type { GatewayInit, Gateway, GatewayNode } from './index.js'
 import type { ManifestEntry } from './state.js'
 import type { UploadSession } from './uploads.js'
-import type { ContentBlockstore, Digest, ImageIndex, ImageRecord, ImageBlobRecord } from '@provenir/content'
+import type { BlobReader, ContentBlockstore, Digest, ImageIndex, ImageRecord, ImageBlobRecord } from '@provenir/content'
+import type { PullReady } from '@provenir/node'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 const MANIFEST_TYPES = new Set([MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST])
@@ -38,6 +39,22 @@ function isLoopback (host: string): boolean {
 
 /** A blob the gateway can serve: where its DAG starts and how long it is. */
 interface BlobLocation { root: CID, size: number }
+
+/** An image the gateway is pulling through the swarm */
+interface InflightPull {
+  /** the manifest is in and checked (undefined: the pull finished without saying so) */
+  ready: Promise<PullReady | undefined>
+  /** the image is recorded */
+  done: Promise<void>
+  info?: PullReady
+}
+
+/** Aborts when the answer is closed: complete, or the client went away */
+function closeSignal (reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => { controller.abort(new Error('the response was closed')) })
+  return controller.signal
+}
 
 type Route =
   { kind: 'base' } |
@@ -115,7 +132,7 @@ export class GatewayServer implements Gateway {
   readonly #maxUploadSize: number
   readonly #pullTimeout: number
   readonly #manifestPullTimeout: number
-  readonly #pulls = new Map<string, Promise<unknown>>()
+  readonly #pulls = new Map<string, InflightPull>()
   #address?: { host: string, port: number }
 
   constructor (init: GatewayInit) {
@@ -336,33 +353,85 @@ export class GatewayServer implements Gateway {
     return undefined
   }
 
-  /** Pulls an image from the swarm once, however many requests ask for it at once. */
-  async #pull (digest: string, reference?: string): Promise<void> {
-    let p = this.#pulls.get(digest)
-    if (p == null) {
-      // two bounds: the whole pull, and finding the manifest (no provider answers for an unknown digest)
-      const found = new AbortController()
-      const timer = setTimeout(() => { found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider delivered manifest ${digest} within ${this.#manifestPullTimeout} ms`, { digest })) }, this.#manifestPullTimeout)
-      const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
-      p = this.#node.pull(digest, {
+  /**
+   * Pulls an image from the swarm once, however many requests ask for it at
+   * once. The entry's `ready` resolves as soon as the manifest is in, its
+   * statements fetched and the trust policy passed (before the blobs), so the
+   * manifest can be answered and blobs streamed while they arrive; `done`
+   * when the whole image is recorded.
+   */
+  #pull (digest: string, reference?: string): InflightPull {
+    let entry = this.#pulls.get(digest)
+    if (entry != null) return entry
+    // two bounds: the whole pull, and finding the manifest (no provider answers for an unknown digest)
+    const found = new AbortController()
+    const timer = setTimeout(() => { found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider delivered manifest ${digest} within ${this.#manifestPullTimeout} ms`, { digest })) }, this.#manifestPullTimeout)
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
+    const ready = Promise.withResolvers<PullReady | undefined>()
+    ready.promise.catch(() => {})
+    const pending: InflightPull = {
+      ready: ready.promise,
+      done: this.#node.pull(digest, {
         signal,
         // the trust policy's rule is chosen by the repository name asked for
         ...(reference != null ? { reference } : {}),
-        onProgress: (event) => { if (event.type === 'pull:blob' || event.type === 'pull:verified') clearTimeout(timer) }
-      }).catch((err: unknown) => {
-        if (found.signal.aborted) throw found.signal.reason
-        if ((err as Error)?.name === 'UnsupportedMediaTypeError') {
-          // node.pull fetches single-platform images only
-          throw new OciError('MANIFEST_UNKNOWN', 404, `${digest} is an image index; this node cannot pull indexes from the swarm yet (pull a platform's manifest by digest)`, { digest })
+        onProgress: (event) => {
+          if (event.type === 'pull:ready') {
+            clearTimeout(timer)
+            pending.info = event.detail
+            ready.resolve(event.detail)
+          }
         }
-        throw err
+      }).then(() => { ready.resolve(undefined) }, (err: unknown) => {
+        let out = err
+        if (found.signal.aborted) {
+          out = found.signal.reason
+        } else if ((err as Error)?.name === 'UnsupportedMediaTypeError') {
+          // node.pull fetches single-platform images only
+          out = new OciError('MANIFEST_UNKNOWN', 404, `${digest} is an image index; this node cannot pull indexes from the swarm yet (pull a platform's manifest by digest)`, { digest })
+        }
+        ready.reject(out)
+        throw out
       }).finally(() => {
         clearTimeout(timer)
         this.#pulls.delete(digest)
       })
-      this.#pulls.set(digest, p)
     }
-    await p
+    pending.done.catch(() => {})
+    entry = pending
+    this.#pulls.set(digest, entry)
+    return entry
+  }
+
+  /**
+   * A blob of an image being pulled whose DAG root is known: it can be
+   * streamed while the swarm delivers it. Waits until the pulls in flight
+   * are ready (their manifests in and checked).
+   */
+  async #inflightBlob (digest: string): Promise<BlobLocation | undefined> {
+    for (const entry of [...this.#pulls.values()]) {
+      const info = await entry.ready.catch(() => undefined)
+      const blob = info?.blobs.find(b => b.digest === digest && b.root != null)
+      if (blob != null) return { root: CID.parse(blob.root!), size: blob.size }
+    }
+    return undefined
+  }
+
+  /**
+   * A reader over the node's blockstore that asks bitswap for a block it does
+   * not hold yet (bitswap checks it against its CID and stores it). The
+   * exporter reads a blob's leaves in order, a few ahead, so a blob streams to
+   * the client while it arrives, beside the pull fetching the same blocks.
+   */
+  #fetchingReader (signal: AbortSignal): BlobReader {
+    const store = this.#store
+    const bitswap = this.#node.bitswap
+    return {
+      get: (cid, options) => (async function * () {
+        if (!await store.has(cid)) await bitswap.want(cid, { signal })
+        yield * store.get(cid, { ...options, signal })
+      })()
+    }
   }
 
   async #getManifest (name: string, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -378,15 +447,18 @@ export class GatewayServer implements Gateway {
     }
     let found = await this.#findManifest(digest)
     if (found == null) {
-      // nothing goes to the client while the swarm delivers the image: lift the idle timeout meanwhile
+      // nothing goes to the client while the swarm delivers the manifest: lift the idle timeout meanwhile
       const socket = req.raw.socket
       socket.setTimeout(0)
+      let info: PullReady | undefined
       try {
-        await this.#pull(digest, reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`)
+        info = await this.#pull(digest, reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`).ready
       } finally {
         socket.setTimeout(this.#init.idleTimeout ?? C.DEFAULT_IDLE_TIMEOUT)
       }
-      found = await this.#findManifest(digest)
+      // answered as soon as the manifest is checked; the blobs follow while the pull goes on
+      found = await this.#findManifest(digest) ??
+        (info != null ? { mediaType: info.mediaType, size: info.manifest.size, root: CID.parse(info.manifest.root) } : undefined)
       if (found == null) throw new OciError('MANIFEST_UNKNOWN', 404, undefined, { digest })
       // the repository is now known here (with no tags until naming resolves them)
       if (!this.#state.hasRepo(name)) await this.#state.update(state => { state.repos[name] ??= { tags: {} } })
@@ -545,10 +617,16 @@ export class GatewayServer implements Gateway {
   async #getBlob (digestParam: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const digest = checkDigest(digestParam)
     let loc = await this.#findBlob(digest)
+    let streaming = false
     if (loc == null && this.#pulls.size > 0) {
-      // an image being pulled may hold it: wait for the pulls in flight, then look again
-      await Promise.allSettled([...this.#pulls.values()])
-      loc = await this.#findBlob(digest)
+      // an image being pulled may hold it: stream it as it arrives when its root is known,
+      // else wait for the pulls in flight and look again
+      loc = await this.#inflightBlob(digest)
+      streaming = loc != null
+      if (loc == null) {
+        await Promise.allSettled([...this.#pulls.values()].map(async p => p.done))
+        loc = await this.#findBlob(digest)
+      }
     }
     if (loc == null) throw new OciError('BLOB_UNKNOWN', 404, undefined, { digest })
     const range = parseRange(req.headers.range, loc.size)
@@ -564,9 +642,17 @@ export class GatewayServer implements Gateway {
     reply.code(range != null ? 206 : 200).header('Content-Length', String(length))
     if (range != null) reply.header('Content-Range', `bytes ${range.start}-${range.end}/${loc.size}`)
     if (req.method === 'HEAD') { await reply.send(); return }
-    // every block is verified against its CID as it is read; the root <-> digest link was
-    // verified when the blob was imported or pulled, so the whole blob is not hashed again
-    const source = exportBlob(loc.root, this.#store)
+    let source: AsyncIterable<Uint8Array>
+    if (streaming) {
+      // fetched as it streams: every block is checked against its CID by bitswap, and the whole
+      // blob against its digest at the end; a mismatch breaks the response, never ends it cleanly
+      const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), closeSignal(reply)])
+      source = exportBlob(loc.root, this.#fetchingReader(signal), { signal, expectedDigest: digest })
+    } else {
+      // every block is verified against its CID as it is read; the root <-> digest link was
+      // verified when the blob was imported or pulled, so the whole blob is not hashed again
+      source = exportBlob(loc.root, this.#store)
+    }
     await reply.send(Readable.from(range == null ? source : slice(source, start, length), { objectMode: false }))
   }
 

@@ -47,8 +47,24 @@ export type PullProgressEvents =
   BitswapWantProgressEvents |
   ProgressEvent<'pull:manifest', { digest: string }> |
   ProgressEvent<'pull:verified', VerificationReport> |
+  ProgressEvent<'pull:ready', PullReady> |
   ProgressEvent<'pull:blob', { digest: string, size: number }> |
   ProgressEvent<'pull:blob-complete', { digest: string, size: number }>
+
+/**
+ * Sent once the manifest is in, its statements fetched and the policy
+ * passed, before the blobs are fetched: what a server needs to answer the
+ * manifest and stream blobs while they arrive. A `root` from a provider's
+ * record is a hint until the blob's digest is checked; a blob without a
+ * root needs the record, which the pull found none of.
+ */
+export interface PullReady {
+  manifestDigest: string
+  mediaType: string
+  /** CID of the manifest's block (raw) and its size */
+  manifest: { root: string, size: number }
+  blobs: Array<{ digest: string, size: number, mediaType: string, root?: string }>
+}
 
 export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressEvents> {
   /**
@@ -280,6 +296,15 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       assertPolicy(report)
     }
 
+    options.onProgress?.(new CustomProgressEvent<PullReady>('pull:ready', {
+      manifestDigest,
+      mediaType: manifest.mediaType,
+      manifest: { root: cid.toString(), size: bytes.byteLength },
+      blobs: [manifest.manifest.config, ...manifest.manifest.layers].map(d => {
+        const root = d.size <= ONE_CHUNK ? cidForDigest(d.digest).toString() : source?.blobs.find(b => b.digest === d.digest)?.root
+        return { digest: d.digest, size: d.size, mediaType: d.mediaType, ...(root != null ? { root } : {}) }
+      })
+    }))
     const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, options)
     const record: ImageRecord = {
       manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
