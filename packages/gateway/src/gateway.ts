@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidConfigError } from '@provenir/interface'
 import {
-  computeDigest, exportBlob, importBlob, parseDigest, parseManifest,
+  cidForDigest, computeDigest, exportBlob, importBlob, parseDigest, parseManifest,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST
 } from '@provenir/content'
 import * as C from './constants.js'
@@ -398,9 +398,35 @@ export class GatewayServer implements Gateway {
       })
     }
     pending.done.catch(() => {})
+    void this.#failFastWithoutProviders(digest, pending, found, signal)
     entry = pending
     this.#pulls.set(digest, entry)
     return entry
+  }
+
+  /**
+   * An unknown digest should not hold a client for the whole manifest
+   * timeout: when a DHT lookup of the manifest completes without naming any
+   * provider (and the manifest is not already here), or when the node has no
+   * DHT peers at all, the pull is stopped with MANIFEST_UNKNOWN. A lookup that runs out of time stops nothing.
+   */
+  async #failFastWithoutProviders (digest: string, pull: InflightPull, found: AbortController, signal: AbortSignal): Promise<void> {
+    try {
+      const cid = cidForDigest(digest)
+      if (await this.#store.has(cid)) return
+      if (this.#node.routingTableSize() === 0) {
+        // kad-dht waits for peers that may never come: with none, nothing can be found
+        found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider of manifest ${digest} in the swarm (this node has no DHT peers)`, { digest }))
+        return
+      }
+      const lookup = AbortSignal.any([signal, AbortSignal.timeout(this.#manifestPullTimeout)])
+      for await (const _ of this.#node.findProviders(cid, { signal: lookup })) return
+      if (pull.info == null && !found.signal.aborted && !lookup.aborted) {
+        found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider of manifest ${digest} in the swarm`, { digest }))
+      }
+    } catch {
+      // the lookup failed or ran out of time: the pull's own bounds apply
+    }
   }
 
   /**

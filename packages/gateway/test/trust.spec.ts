@@ -95,6 +95,16 @@ describe('the gateway and trust: pushes are signed, referrers list the signature
     assert.equal(await swarm.nodes[1].images!.has(digest), false)
   })
 
+  it('with DHT peers, an unknown digest is MANIFEST_UNKNOWN as soon as the lookup ends empty', async () => {
+    const started = Date.now()
+    const res = await fetch(`${b.url}/v2/acme/app/manifests/${sha256('no one holds this')}`)
+    const ms = Date.now() - started
+    assert.equal(res.status, 404)
+    const message = (await res.json() as { errors: Array<{ message: string }> }).errors[0].message
+    assert.match(message, /no provider of manifest sha256:[0-9a-f]{64} in the swarm$/)
+    assert.ok(ms < 10_000, `answered in ${ms} ms, under the 30 s manifest timeout`)
+  })
+
   it('under a policy that trusts the signer, B pulls it, with the signatures, and lists them as referrers too', async () => {
     swarm.nodes[1].trustPolicy = parsePolicy({
       version: 1,
