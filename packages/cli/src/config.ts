@@ -106,6 +106,14 @@ export interface GatewayConfig {
    * @default false
    */
   requireTokenOnLoopback: boolean
+  /**
+   * The keystore key that signs every image pushed by tag (an image signature
+   * and a layer signature), or `null` to store pushes unsigned. The node key
+   * `self` signs by default, so a push is signed with no extra step.
+   *
+   * @default "self"
+   */
+  signingKey: string | null
 }
 
 /** What `provenir init` may set; everything else takes its default */
@@ -123,7 +131,7 @@ export interface ApiAddress {
 }
 
 const TOP_KEYS = new Set(['version', 'node', 'api', 'gateway', 'naming'])
-const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback'])
+const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback', 'signingKey'])
 const NAMING_KEYS = new Set(['pins', 'registries', 'defaultRegistry', 'dns', 'registry', 'cacheTtlMs'])
 const DNS_KEYS = new Set(['servers', 'timeoutMs'])
 const REGISTRY_KEYS = new Set(['serve', 'allowClaims', 'bindings'])
@@ -260,7 +268,13 @@ function validateGatewaySection (input: unknown, where: string): GatewayConfig {
   }
   const listen = obj.listen === undefined ? DEFAULT_GATEWAY : obj.listen
   if (listen !== null) parseApiAddress(listen, where, 'gateway.listen')
-  const out: GatewayConfig = { listen: listen as string | null, requireTokenOnLoopback: false }
+  const out: GatewayConfig = { listen: listen as string | null, requireTokenOnLoopback: false, signingKey: 'self' }
+  if (obj.signingKey !== undefined) {
+    if (obj.signingKey !== null && (typeof obj.signingKey !== 'string' || !/^[a-zA-Z0-9._-]{1,64}$/.test(obj.signingKey))) {
+      fail(where, 'gateway.signingKey', 'must be the name of a keystore key ([a-zA-Z0-9._-], at most 64 characters) or null')
+    }
+    out.signingKey = obj.signingKey as string | null
+  }
   if (obj.token !== undefined) {
     if (typeof obj.token !== 'string' || !/^[\x21-\x7e]{16,512}$/.test(obj.token)) {
       fail(where, 'gateway.token', 'must be 16 to 512 printable ASCII characters without spaces')

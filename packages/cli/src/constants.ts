@@ -11,6 +11,9 @@ export const DATASTORE_DIR = 'datastore'
 export const SWARM_KEY_FILE = 'swarm.key'
 export const API_FILE = 'api'
 
+/** The trust policy in the repo: checked on every pull when present */
+export const POLICY_FILE = 'policy.json'
+
 /** Keystore name of the node's own key */
 export const SELF_KEY_NAME = 'self'
 

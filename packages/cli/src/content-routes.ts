@@ -19,9 +19,12 @@ import {
 import { isExpectedError, PathNotFoundError } from './errors.js'
 import { errorCode } from './fs-util.js'
 import { NamingUnavailableError } from './errors.js'
-import { summariseResolution } from './naming.js'
+import { policyReferenceOf, recordFromResolution, summariseResolution } from './naming.js'
 import type { ResolveSummary } from './naming.js'
+import { policyParam, referenceParam, statementInfo } from './trust-routes.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
+import type { StatementInfo } from './trust-routes.js'
+import type { VerificationReport } from '@provenir/trust'
 import type { ContentBlockstore, ImageIndex, ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
 
@@ -76,6 +79,10 @@ export interface ImageExportResult {
 /** The result of `POST /api/v0/image/pull` (the `done` line) */
 export interface ImagePullResult {
   image: ImageSummary
+  /** The statements that came with the image and verified */
+  statements: StatementInfo[]
+  /** The trust policy's verdict, when the daemon or the request had a policy */
+  report?: VerificationReport
   /** How a pull by name resolved: owner, seq, document */
   resolved?: ResolveSummary
 }
@@ -416,11 +423,15 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
       const body = bodyOf(ctx)
-      refuseUnknown(body, ['digest', 'reference'])
-      if ((body.digest === undefined) === (body.reference === undefined)) throw new InvalidParametersError('give either "digest" (sha256:...) or "reference" ([registry/]namespace/repo[:tag|@digest])')
+      refuseUnknown(body, ['digest', 'policy', 'reference'])
+      // by digest (a reference, if given, only chooses the policy rule), or by name: resolved to its signed document
+      if (body.digest === undefined && body.reference === undefined) throw new InvalidParametersError('give "digest" (sha256:...) or "reference" ([registry/]namespace/repo[:tag|@digest])')
       const digest = body.digest !== undefined ? digestParam(body.digest) : undefined
+      const policy = policyParam(body.policy)
       let reference: string | undefined
-      if (body.reference !== undefined) {
+      if (digest != null) {
+        reference = referenceParam(body.reference)
+      } else {
         if (typeof body.reference !== 'string' || body.reference === '' || body.reference.length > MAX_RPC_REFERENCE_LENGTH) {
           throw new InvalidParametersError(`"reference" must be a non-empty string of at most ${MAX_RPC_REFERENCE_LENGTH} characters`)
         }
@@ -432,16 +443,32 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
       return ndjson(ctx, async (sink) => contentLock(node).shared(async () => {
         let target = digest
         let resolved: ResolveSummary | undefined
-        if (reference != null && naming != null) {
+        let record: ImageRecord | undefined
+        let policyReference = reference
+        if (target == null && reference != null && naming != null) {
           const { resolution, cached } = await naming.resolve(reference, { signal: sink.signal })
           resolved = summariseResolution(reference, resolution, cached)
           target = resolution.manifestDigest
+          // the signed document is the trusted record: blob roots and statements
+          record = recordFromResolution(resolution)
+          policyReference = policyReferenceOf(resolution)
         }
         if (target == null) throw new InvalidParametersError('nothing to pull')
-        const pulled = await node.pull(target, { signal: sink.signal, onProgress: pullProgress(node, target, sink) })
+        const pulled = await node.pull(target, {
+          signal: sink.signal,
+          onProgress: pullProgress(node, target, sink),
+          ...(policy != null ? { policy } : {}),
+          ...(policyReference != null ? { reference: policyReference } : {}),
+          ...(record != null ? { record } : {})
+        })
         const size = summarise(pulled.record).size
         sink.progress({ phase: 'pull', bytes: size, total: size })
-        return { image: summarise(pulled.record), ...(resolved != null ? { resolved } : {}) } satisfies ImagePullResult
+        return {
+          image: summarise(pulled.record),
+          statements: pulled.statements.map(statementInfo),
+          ...(pulled.report != null ? { report: pulled.report } : {}),
+          ...(resolved != null ? { resolved } : {})
+        } satisfies ImagePullResult
       }))
     }
   },

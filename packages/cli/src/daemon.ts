@@ -1,13 +1,14 @@
 import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
-import { nodeIdDifficulty } from '@provenir/identity'
-import { InsufficientDifficultyError } from '@provenir/interface'
+import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
+import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
 import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './config.js'
 import { STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
-import { errorCode } from './fs-util.js'
+import { errorCode, readFileBounded } from './fs-util.js'
+import { MAX_POLICY_BYTES, parsePolicy, PolicyInvalidError } from '@provenir/trust'
 import { gaterRefusedCounter } from './metrics.js'
 import { DaemonNaming } from './naming.js'
 import { openRepo, removeApiFile, writeApiFile } from './repo.js'
@@ -17,8 +18,9 @@ import type { ApiAddress } from './config.js'
 import type { Repo } from './repo.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
 import type { Gateway, GatewayInit } from '@provenir/gateway'
-import type { ComponentLogger, Logger } from '@libp2p/interface'
+import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
+import type { TrustPolicy } from '@provenir/trust'
 
 export interface StartDaemonInit {
   /** The repo directory; it must be initialised (see `initRepo`) */
@@ -92,6 +94,37 @@ async function provideHeldImages (node: ProvenirNode, signal: AbortSignal, log: 
 }
 
 /**
+ * The trust policy at `file` (`<repo>/policy.json`), or undefined when there
+ * is none. A policy that does not parse stops the daemon: running without the
+ * policy the operator wrote would let unverified images in.
+ *
+ * @throws PolicyInvalidError naming the file and the field
+ */
+export async function loadPolicy (file: string): Promise<TrustPolicy | undefined> {
+  let bytes: Buffer
+  try {
+    bytes = await readFileBounded(file, MAX_POLICY_BYTES, m => new PolicyInvalidError(`${file}: ${m}`))
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return undefined
+    throw err
+  }
+  return parsePolicy(bytes, { source: file })
+}
+
+/**
+ * The key the gateway signs pushes with: the node key for `self`, else the
+ * keystore key of that name.
+ *
+ * @throws InvalidConfigError naming the config file when the keystore has no such key
+ */
+async function signingKey (keystoreFile: string, name: string, nodeKey: PrivateKey, configFile: string): Promise<PrivateKey> {
+  if (name === SELF_KEY_NAME) return nodeKey
+  const keystore = await Keystore.load(keystoreFile)
+  if (!keystore.has(name)) throw new InvalidConfigError(`${configFile}: "gateway.signingKey" names "${name}", which ${keystoreFile} does not hold (see provenir key ls)`)
+  return keystore.get(name)
+}
+
+/**
  * Throws DaemonAlreadyRunningError when a daemon answers on the repo's api
  * file. A missing, malformed or stale api file means no daemon.
  */
@@ -149,6 +182,11 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     onRefuse: (_peer, direction) => { refused.inc({ direction }) }
   }
   if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
+  const policy = await loadPolicy(paths.policy)
+  if (policy != null) {
+    nodeInit.trustPolicy = policy
+    log('trust policy %s: %d rule(s), default mode %s', paths.policy, policy.rules.length, policy.default ?? 'enforce')
+  }
 
   let node: ProvenirNode
   try {
@@ -189,6 +227,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         requireTokenOnLoopback: config.gateway.requireTokenOnLoopback
       }
       if (config.gateway.token != null) gatewayInit.token = config.gateway.token
+      if (config.gateway.signingKey != null) gatewayInit.signer = await signingKey(paths.keystore, config.gateway.signingKey, repo.privateKey, paths.config)
       gateway = createGateway(gatewayInit)
       try {
         await gateway.listen()

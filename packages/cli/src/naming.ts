@@ -552,3 +552,33 @@ export function summariseResolution (reference: string, resolution: Resolution, 
   }
   return out
 }
+
+/**
+ * The trusted image record a resolution gives `node.pull`: the signed
+ * document's blob roots and statement CIDs for the manifest it names. The
+ * document carries no per-blob media types; the pull takes them from the
+ * manifest it verifies.
+ */
+export function recordFromResolution (resolution: Resolution): ImageRecord {
+  const statements = resolution.document.statements?.[resolution.manifestDigest]
+  return {
+    manifestDigest: resolution.manifestDigest as ImageRecord['manifestDigest'],
+    mediaType: resolution.image.mediaType,
+    blobs: resolution.image.blobs.map(b => ({
+      digest: b.digest as ImageRecord['manifestDigest'],
+      size: b.size,
+      root: b.root,
+      mediaType: b.digest === resolution.manifestDigest ? resolution.image.mediaType : ''
+    })),
+    ...(statements != null && statements.length > 0 ? { statements: [...statements] } : {})
+  }
+}
+
+/**
+ * The name the trust policy sees for a pull by name: `namespace/repo:tag`
+ * (or `@digest`) as the reference wrote it, without a registry part.
+ */
+export function policyReferenceOf (resolution: Resolution): string {
+  const ref = resolution.reference
+  return `${ref.namespace}/${ref.repo}${ref.tag != null ? `:${ref.tag}` : ''}${ref.digest != null ? `@${ref.digest}` : ''}`
+}

@@ -9,6 +9,7 @@ import { registerKeys, registerPolicy } from './commands/keys.js'
 import { registerName, registerRegistry } from './commands/name.js'
 import { registerPeers } from './commands/peers.js'
 import { registerSwarm } from './commands/swarm.js'
+import { registerTrust } from './commands/trust.js'
 import { REPO_ENV } from './constants.js'
 import { isExpectedError } from './errors.js'
 
@@ -43,6 +44,7 @@ export function createProgram (): Command {
   registerGc(program)
   registerKeys(program)
   registerPolicy(program)
+  registerTrust(program)
   registerName(program)
   registerRegistry(program)
   return program

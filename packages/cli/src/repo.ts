@@ -8,7 +8,7 @@ import { AbortError, DaemonNotRunningError, InvalidConfigError, InvalidParameter
 import { DEFAULT_CONFIG, parseSwarmKey } from '@provenir/node'
 import { createRepoConfig, formatApiAddress, loadConfig, parseApiAddress, serializeConfig } from './config.js'
 import {
-  API_FILE, CONFIG_FILE, CONTENT_DIR, GATEWAY_DIR, DATASTORE_DIR, DEFAULT_REPO_DIRNAME, KEYSTORE_FILE, MAX_API_FILE_BYTES, PLAIN_FILE_MODE,
+  API_FILE, CONFIG_FILE, POLICY_FILE, CONTENT_DIR, GATEWAY_DIR, DATASTORE_DIR, DEFAULT_REPO_DIRNAME, KEYSTORE_FILE, MAX_API_FILE_BYTES, PLAIN_FILE_MODE,
   REPO_DIR_MODE, REPO_ENV, SELF_KEY_NAME, SWARM_KEY_FILE
 } from './constants.js'
 import { namePath } from './errors.js'
@@ -35,6 +35,8 @@ export interface RepoPaths {
   swarmKey: string
   /** `api`: `host:port` of a running daemon's RPC API */
   api: string
+  /** `policy.json`: the trust policy every pull is checked against, when present */
+  policy: string
 }
 
 /**
@@ -58,7 +60,8 @@ export function repoPaths (root: string): RepoPaths {
     content: path.join(r, CONTENT_DIR),
     gateway: path.join(r, GATEWAY_DIR),
     swarmKey: path.join(r, SWARM_KEY_FILE),
-    api: path.join(r, API_FILE)
+    api: path.join(r, API_FILE),
+    policy: path.join(r, POLICY_FILE)
   }
 }
 

@@ -5,6 +5,7 @@ import { formatApiAddress, parseApiAddress } from './config.js'
 import { DEFAULT_API, MAX_PEERSTORE_LISTED, RPC_BODY_LIMIT, RPC_HANDLER_TIMEOUT_MS, RPC_KEEP_ALIVE_TIMEOUT_MS, RPC_MAX_PARAM_LENGTH, RPC_REQUEST_TIMEOUT_MS } from './constants.js'
 import { CONTENT_ROUTES } from './content-routes.js'
 import { NAMING_ROUTES } from './naming-routes.js'
+import { TRUST_ROUTES } from './trust-routes.js'
 import { isExpectedError } from './errors.js'
 import { AbortError, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './config.js'
@@ -160,6 +161,7 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
     }
   },
   ...CONTENT_ROUTES,
+  ...TRUST_ROUTES,
   ...NAMING_ROUTES
 ])
 

@@ -21,7 +21,7 @@ describe('config.json validation', () => {
       version: 1,
       node: DEFAULT_CONFIG,
       api: '127.0.0.1:5101',
-      gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false },
+      gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false, signingKey: 'self' },
       naming: { pins: {}, registries: [], defaultRegistry: null, dns: { servers: [], timeoutMs: 5000 }, registry: { serve: false, allowClaims: true, bindings: {} }, cacheTtlMs: 30000 }
     })
     assert.deepEqual(createRepoConfig(), config)
@@ -29,14 +29,17 @@ describe('config.json validation', () => {
 
   it('validates the gateway section, naming the field', () => {
     assert.equal(validateRepoConfig({ version: 1, gateway: { listen: null } }, FILE).gateway.listen, null)
+    assert.equal(validateRepoConfig({ version: 1, gateway: { signingKey: null } }, FILE).gateway.signingKey, null)
+    assert.equal(validateRepoConfig({ version: 1, gateway: { signingKey: 'release' } }, FILE).gateway.signingKey, 'release')
     const token = 'a-token-of-enough-length'
-    assert.deepEqual(validateRepoConfig({ version: 1, gateway: { listen: '0.0.0.0:5000', token } }, FILE).gateway, { listen: '0.0.0.0:5000', token, requireTokenOnLoopback: false })
+    assert.deepEqual(validateRepoConfig({ version: 1, gateway: { listen: '0.0.0.0:5000', token } }, FILE).gateway, { listen: '0.0.0.0:5000', token, requireTokenOnLoopback: false, signingKey: 'self' })
     const bad: Array<[unknown, RegExp]> = [
       [{ listen: '0.0.0.0:5000' }, /"gateway\.listen" is not a loopback address \(0\.0\.0\.0\), so "gateway\.token" is required/],
       [{ listen: 'nowhere' }, /"gateway\.listen" must be "host:port"/],
       [{ token: 'short' }, /"gateway\.token" must be 16 to 512 printable ASCII characters/],
       [{ requireTokenOnLoopback: true }, /"gateway\.requireTokenOnLoopback" needs "gateway\.token"/],
       [{ port: 5000 }, /"gateway\.port" is not a known gateway setting/],
+      [{ signingKey: '../self' }, /"gateway\.signingKey" must be the name of a keystore key/],
       ['on', /"gateway" must be an object/]
     ]
     for (const [gateway, message] of bad) {

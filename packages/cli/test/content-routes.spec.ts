@@ -52,7 +52,7 @@ function stubNode (peerId: PeerId, provider: PeerId, onPullAbort: (reason: unkno
       await new Promise(resolve => setTimeout(resolve, 50))
       options.signal?.throwIfAborted()
       options.onProgress?.({ type: 'bitswap:block', detail: { bytes: 2000, local: false } })
-      return { record, manifest: {}, blocks: [] }
+      return { record, manifest: {}, blocks: [], statements: [] }
     }
   } as unknown as ProvenirNode
 }

@@ -55,3 +55,15 @@ export const TAG_REGEX = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/
 
 /** Longest repository name (distribution's limit, which clients expect). */
 export const MAX_NAME_LENGTH = 255
+
+/** The OCI empty descriptor's media type (the config of an artifact manifest) */
+export const MEDIA_TYPE_OCI_EMPTY = 'application/vnd.oci.empty.v1+json'
+
+/** Annotation cosign and other Sigstore tools read for a bundle's predicate type */
+export const ANNOTATION_BUNDLE_PREDICATE_TYPE = 'dev.sigstore.bundle.predicateType'
+
+/** Annotation naming the statement block (its CID) an artifact manifest carries */
+export const ANNOTATION_STATEMENT = 'dev.provenir.statement'
+
+/** Annotation listing the UserIds that signed the statement, comma-separated */
+export const ANNOTATION_SIGNERS = 'dev.provenir.signers'

@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidConfigError } from '@provenir/interface'
 import {
-  exportBlob, importBlob, parseDigest, parseManifest,
+  cidForDigest, computeDigest, exportBlob, importBlob, parseDigest, parseManifest,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST
 } from '@provenir/content'
 import * as C from './constants.js'
@@ -20,10 +20,12 @@ import { OciError, toErrorResponse } from './errors.js'
 import { paginate, parseContentRange, parseN, parseRange, presentedToken, readLimited, slice, tokenMatches } from './http.js'
 import { GatewayState } from './state.js'
 import { Uploads, rangeError, uploadLocation } from './uploads.js'
+import { encodeEnvelope, imageSignatureStatement, layerSignatureStatement, parseEnvelope, signStatement, SIGSTORE_BUNDLE_V03_MEDIA_TYPE, toSigstoreBundle } from '@provenir/trust'
 import type { GatewayInit, Gateway, GatewayNode } from './index.js'
 import type { ManifestEntry } from './state.js'
 import type { UploadSession } from './uploads.js'
-import type { ContentBlockstore, Digest, ImageIndex, ImageRecord, ImageBlobRecord } from '@provenir/content'
+import type { BlobReader, ContentBlockstore, Digest, ImageIndex, ImageRecord, ImageBlobRecord } from '@provenir/content'
+import type { PullReady } from '@provenir/node'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 const MANIFEST_TYPES = new Set([MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST])
@@ -37,6 +39,22 @@ function isLoopback (host: string): boolean {
 
 /** A blob the gateway can serve: where its DAG starts and how long it is. */
 interface BlobLocation { root: CID, size: number }
+
+/** An image the gateway is pulling through the swarm */
+interface InflightPull {
+  /** the manifest is in and checked (undefined: the pull finished without saying so) */
+  ready: Promise<PullReady | undefined>
+  /** the image is recorded */
+  done: Promise<void>
+  info?: PullReady
+}
+
+/** Aborts when the answer is closed: complete, or the client went away */
+function closeSignal (reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => { controller.abort(new Error('the response was closed')) })
+  return controller.signal
+}
 
 type Route =
   { kind: 'base' } |
@@ -114,7 +132,7 @@ export class GatewayServer implements Gateway {
   readonly #maxUploadSize: number
   readonly #pullTimeout: number
   readonly #manifestPullTimeout: number
-  readonly #pulls = new Map<string, Promise<unknown>>()
+  readonly #pulls = new Map<string, InflightPull>()
   #address?: { host: string, port: number }
 
   constructor (init: GatewayInit) {
@@ -335,31 +353,111 @@ export class GatewayServer implements Gateway {
     return undefined
   }
 
-  /** Pulls an image from the swarm once, however many requests ask for it at once. */
-  async #pull (digest: string): Promise<void> {
-    let p = this.#pulls.get(digest)
-    if (p == null) {
-      // two bounds: the whole pull, and finding the manifest (no provider answers for an unknown digest)
-      const found = new AbortController()
-      const timer = setTimeout(() => { found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider delivered manifest ${digest} within ${this.#manifestPullTimeout} ms`, { digest })) }, this.#manifestPullTimeout)
-      const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
-      p = this.#node.pull(digest, {
+  /**
+   * Pulls an image from the swarm once, however many requests ask for it at
+   * once. The entry's `ready` resolves as soon as the manifest is in, its
+   * statements fetched and the trust policy passed (before the blobs), so the
+   * manifest can be answered and blobs streamed while they arrive; `done`
+   * when the whole image is recorded.
+   */
+  #pull (digest: string, reference?: string): InflightPull {
+    let entry = this.#pulls.get(digest)
+    if (entry != null) return entry
+    // two bounds: the whole pull, and finding the manifest (no provider answers for an unknown digest)
+    const found = new AbortController()
+    const timer = setTimeout(() => { found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider delivered manifest ${digest} within ${this.#manifestPullTimeout} ms`, { digest })) }, this.#manifestPullTimeout)
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
+    const ready = Promise.withResolvers<PullReady | undefined>()
+    ready.promise.catch(() => {})
+    const pending: InflightPull = {
+      ready: ready.promise,
+      done: this.#node.pull(digest, {
         signal,
-        onProgress: (event) => { if (event.type === 'pull:blob') clearTimeout(timer) }
-      }).catch((err: unknown) => {
-        if (found.signal.aborted) throw found.signal.reason
-        if ((err as Error)?.name === 'UnsupportedMediaTypeError') {
-          // node.pull fetches single-platform images only
-          throw new OciError('MANIFEST_UNKNOWN', 404, `${digest} is an image index; this node cannot pull indexes from the swarm yet (pull a platform's manifest by digest)`, { digest })
+        // the trust policy's rule is chosen by the repository name asked for
+        ...(reference != null ? { reference } : {}),
+        onProgress: (event) => {
+          if (event.type === 'pull:ready') {
+            clearTimeout(timer)
+            pending.info = event.detail
+            ready.resolve(event.detail)
+          }
         }
-        throw err
+      }).then(() => { ready.resolve(undefined) }, (err: unknown) => {
+        let out = err
+        if (found.signal.aborted) {
+          out = found.signal.reason
+        } else if ((err as Error)?.name === 'UnsupportedMediaTypeError') {
+          // node.pull fetches single-platform images only
+          out = new OciError('MANIFEST_UNKNOWN', 404, `${digest} is an image index; this node cannot pull indexes from the swarm yet (pull a platform's manifest by digest)`, { digest })
+        }
+        ready.reject(out)
+        throw out
       }).finally(() => {
         clearTimeout(timer)
         this.#pulls.delete(digest)
       })
-      this.#pulls.set(digest, p)
     }
-    await p
+    pending.done.catch(() => {})
+    void this.#failFastWithoutProviders(digest, pending, found, signal)
+    entry = pending
+    this.#pulls.set(digest, entry)
+    return entry
+  }
+
+  /**
+   * An unknown digest should not hold a client for the whole manifest
+   * timeout: when a DHT lookup of the manifest completes without naming any
+   * provider (and the manifest is not already here), or when the node has no
+   * DHT peers at all, the pull is stopped with MANIFEST_UNKNOWN. A lookup that runs out of time stops nothing.
+   */
+  async #failFastWithoutProviders (digest: string, pull: InflightPull, found: AbortController, signal: AbortSignal): Promise<void> {
+    try {
+      const cid = cidForDigest(digest)
+      if (await this.#store.has(cid)) return
+      if (this.#node.routingTableSize() === 0) {
+        // kad-dht waits for peers that may never come: with none, nothing can be found
+        found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider of manifest ${digest} in the swarm (this node has no DHT peers)`, { digest }))
+        return
+      }
+      const lookup = AbortSignal.any([signal, AbortSignal.timeout(this.#manifestPullTimeout)])
+      for await (const _ of this.#node.findProviders(cid, { signal: lookup })) return
+      if (pull.info == null && !found.signal.aborted && !lookup.aborted) {
+        found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider of manifest ${digest} in the swarm`, { digest }))
+      }
+    } catch {
+      // the lookup failed or ran out of time: the pull's own bounds apply
+    }
+  }
+
+  /**
+   * A blob of an image being pulled whose DAG root is known: it can be
+   * streamed while the swarm delivers it. Waits until the pulls in flight
+   * are ready (their manifests in and checked).
+   */
+  async #inflightBlob (digest: string): Promise<BlobLocation | undefined> {
+    for (const entry of [...this.#pulls.values()]) {
+      const info = await entry.ready.catch(() => undefined)
+      const blob = info?.blobs.find(b => b.digest === digest && b.root != null)
+      if (blob != null) return { root: CID.parse(blob.root!), size: blob.size }
+    }
+    return undefined
+  }
+
+  /**
+   * A reader over the node's blockstore that asks bitswap for a block it does
+   * not hold yet (bitswap checks it against its CID and stores it). The
+   * exporter reads a blob's leaves in order, a few ahead, so a blob streams to
+   * the client while it arrives, beside the pull fetching the same blocks.
+   */
+  #fetchingReader (signal: AbortSignal): BlobReader {
+    const store = this.#store
+    const bitswap = this.#node.bitswap
+    return {
+      get: (cid, options) => (async function * () {
+        if (!await store.has(cid)) await bitswap.want(cid, { signal })
+        yield * store.get(cid, { ...options, signal })
+      })()
+    }
   }
 
   async #getManifest (name: string, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -375,15 +473,18 @@ export class GatewayServer implements Gateway {
     }
     let found = await this.#findManifest(digest)
     if (found == null) {
-      // nothing goes to the client while the swarm delivers the image: lift the idle timeout meanwhile
+      // nothing goes to the client while the swarm delivers the manifest: lift the idle timeout meanwhile
       const socket = req.raw.socket
       socket.setTimeout(0)
+      let info: PullReady | undefined
       try {
-        await this.#pull(digest)
+        info = await this.#pull(digest, reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`).ready
       } finally {
         socket.setTimeout(this.#init.idleTimeout ?? C.DEFAULT_IDLE_TIMEOUT)
       }
-      found = await this.#findManifest(digest)
+      // answered as soon as the manifest is checked; the blobs follow while the pull goes on
+      found = await this.#findManifest(digest) ??
+        (info != null ? { mediaType: info.mediaType, size: info.manifest.size, root: CID.parse(info.manifest.root) } : undefined)
       if (found == null) throw new OciError('MANIFEST_UNKNOWN', 404, undefined, { digest })
       // the repository is now known here (with no tags until naming resolves them)
       if (!this.#state.hasRepo(name)) await this.#state.update(state => { state.repos[name] ??= { tags: {} } })
@@ -457,6 +558,7 @@ export class GatewayServer implements Gateway {
         blobs: [{ digest, size: bytes.byteLength, root: imported.root.toString(), mediaType: parsed.mediaType }, ...blobs]
       }
       await this.#images.add(record, blocks)
+      if (!byDigest && this.#init.signer != null) await this.#sign(name, digest, parsed.manifest.layers.map(l => l.digest))
     } else {
       await this.#store.pins.pin(imported.blocks)
       entry.blocks = imported.blocks.map(c => c.toString())
@@ -472,6 +574,18 @@ export class GatewayServer implements Gateway {
     reply.code(201).headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' })
     if (doc.subject != null) reply.header('OCI-Subject', doc.subject.digest)
     await reply.send()
+  }
+
+  /**
+   * Sign a pushed image with the gateway's namespace key: an image signature
+   * over the manifest and, when it has layers, a layer signature over all of
+   * them, both naming the repository. Stored as the image's statements.
+   */
+  async #sign (name: string, digest: string, layers: string[]): Promise<void> {
+    const signer = this.#init.signer!
+    const statements = [await signStatement(imageSignatureStatement(digest, { repository: name }), signer)]
+    if (layers.length > 0) statements.push(await signStatement(layerSignatureStatement([...new Set(layers)], { source: name }), signer))
+    await this.#node.addStatements(digest, statements.map(encodeEnvelope))
   }
 
   async #deleteManifest (name: string, reference: string, reply: FastifyReply): Promise<void> {
@@ -529,10 +643,16 @@ export class GatewayServer implements Gateway {
   async #getBlob (digestParam: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const digest = checkDigest(digestParam)
     let loc = await this.#findBlob(digest)
+    let streaming = false
     if (loc == null && this.#pulls.size > 0) {
-      // an image being pulled may hold it: wait for the pulls in flight, then look again
-      await Promise.allSettled([...this.#pulls.values()])
-      loc = await this.#findBlob(digest)
+      // an image being pulled may hold it: stream it as it arrives when its root is known,
+      // else wait for the pulls in flight and look again
+      loc = await this.#inflightBlob(digest)
+      streaming = loc != null
+      if (loc == null) {
+        await Promise.allSettled([...this.#pulls.values()].map(async p => p.done))
+        loc = await this.#findBlob(digest)
+      }
     }
     if (loc == null) throw new OciError('BLOB_UNKNOWN', 404, undefined, { digest })
     const range = parseRange(req.headers.range, loc.size)
@@ -548,9 +668,17 @@ export class GatewayServer implements Gateway {
     reply.code(range != null ? 206 : 200).header('Content-Length', String(length))
     if (range != null) reply.header('Content-Range', `bytes ${range.start}-${range.end}/${loc.size}`)
     if (req.method === 'HEAD') { await reply.send(); return }
-    // every block is verified against its CID as it is read; the root <-> digest link was
-    // verified when the blob was imported or pulled, so the whole blob is not hashed again
-    const source = exportBlob(loc.root, this.#store)
+    let source: AsyncIterable<Uint8Array>
+    if (streaming) {
+      // fetched as it streams: every block is checked against its CID by bitswap, and the whole
+      // blob against its digest at the end; a mismatch breaks the response, never ends it cleanly
+      const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), closeSignal(reply)])
+      source = exportBlob(loc.root, this.#fetchingReader(signal), { signal, expectedDigest: digest })
+    } else {
+      // every block is verified against its CID as it is read; the root <-> digest link was
+      // verified when the blob was imported or pulled, so the whole blob is not hashed again
+      source = exportBlob(loc.root, this.#store)
+    }
     await reply.send(Readable.from(range == null ? source : slice(source, start, length), { objectMode: false }))
   }
 
@@ -681,8 +809,72 @@ export class GatewayServer implements Gateway {
 
   // ---- referrers ----
 
+  /**
+   * Make the image's statements visible to OCI 1.1 tools: each becomes an
+   * artifact manifest (artifactType: the Sigstore bundle v0.3 media type, an
+   * empty config, one layer holding the bundle, `subject`: the image) that
+   * the referrers API lists and the manifest and blob routes serve. Done once
+   * per statement; the artifacts' blocks are pinned like an index's.
+   */
+  async #statementArtifacts (digest: string): Promise<void> {
+    const record = await this.#images.get(digest)
+    if (record?.statements == null || record.statements.length === 0) return
+    const done = new Set<string>()
+    for (const [, e] of this.#state.manifests()) {
+      if (e.subject === digest && e.annotations?.[C.ANNOTATION_STATEMENT] != null) done.add(e.annotations[C.ANNOTATION_STATEMENT])
+    }
+    if (record.statements.every(c => done.has(c))) return
+    for (const s of await this.#node.statements(digest)) {
+      const cid = s.cid.toString()
+      if (done.has(cid)) continue
+      const bundle = new TextEncoder().encode(JSON.stringify(toSigstoreBundle(parseEnvelope(s.bytes))))
+      const config = new TextEncoder().encode('{}')
+      const configDesc = { mediaType: C.MEDIA_TYPE_OCI_EMPTY, digest: computeDigest(config), size: config.byteLength }
+      const bundleDesc = { mediaType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE, digest: computeDigest(bundle), size: bundle.byteLength }
+      const annotations = {
+        [C.ANNOTATION_BUNDLE_PREDICATE_TYPE]: s.predicateType,
+        [C.ANNOTATION_STATEMENT]: cid,
+        [C.ANNOTATION_SIGNERS]: s.signers.join(',')
+      }
+      const manifest = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPE_OCI_MANIFEST,
+        artifactType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+        config: configDesc,
+        layers: [bundleDesc],
+        subject: { mediaType: record.mediaType, digest, size: record.blobs[0].size },
+        annotations
+      }))
+      const manifestDigest = computeDigest(manifest)
+      const blocks: CID[] = []
+      const imported: Record<string, { root: CID, blocks: CID[], size: number }> = {}
+      for (const [d, bytes] of [[configDesc.digest, config], [bundleDesc.digest, bundle], [manifestDigest, manifest]] as const) {
+        const res = await importBlob([bytes], this.#store, { expectedDigest: d, size: bytes.byteLength })
+        imported[d] = { root: res.root, blocks: res.blocks, size: bytes.byteLength }
+        blocks.push(...res.blocks)
+      }
+      await this.#store.pins.pin(blocks)
+      await this.#state.update(state => {
+        for (const d of [configDesc.digest, bundleDesc.digest]) {
+          state.blobs[d] ??= { size: imported[d].size, root: imported[d].root.toString(), blocks: imported[d].blocks.map(c => c.toString()) }
+        }
+        state.manifests[manifestDigest] = {
+          mediaType: MEDIA_TYPE_OCI_MANIFEST,
+          size: manifest.byteLength,
+          root: imported[manifestDigest].root.toString(),
+          blocks: blocks.map(c => c.toString()),
+          kind: 'manifest',
+          subject: digest as Digest,
+          artifactType: SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+          annotations
+        }
+      })
+    }
+  }
+
   async #referrers (digestParam: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const digest = checkDigest(digestParam)
+    await this.#statementArtifacts(digest)
     const q = query(req)
     const manifests: object[] = []
     for (const [d, e] of this.#state.manifests()) {

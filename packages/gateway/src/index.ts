@@ -24,6 +24,7 @@
  */
 
 import { GatewayServer } from './gateway.js'
+import type { PrivateKey } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 
 export * from './constants.js'
@@ -31,7 +32,7 @@ export { OciError, ERROR_TABLE, MESSAGES, toErrorResponse } from './errors.js'
 export type { OciErrorCode, ErrorBody } from './errors.js'
 
 /** What the gateway uses of a node. */
-export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'images' | 'pull' | 'provideImage'>
+export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'images' | 'pull' | 'provideImage' | 'addStatements' | 'statements' | 'bitswap' | 'findProviders' | 'routingTableSize'>
 
 export interface GatewayInit {
   /** The node whose content the gateway serves; it needs a blockstore */
@@ -74,6 +75,12 @@ export interface GatewayInit {
   pullTimeout?: number
   /** Time a manifest GET waits for the swarm to deliver the manifest (then MANIFEST_UNKNOWN), in ms. @default DEFAULT_MANIFEST_PULL_TIMEOUT (30 s) */
   manifestPullTimeout?: number
+  /**
+   * The namespace key that signs every image pushed by tag: an image
+   * signature over the manifest and a layer signature over every layer, both
+   * naming the repository. Without it, pushes are stored unsigned.
+   */
+  signer?: PrivateKey
   /** Where internal errors are reported (never the client) */
   log?(message: string): void
 }

@@ -296,6 +296,16 @@ describe('gateway: the distribution API over raw HTTP', () => {
     }
   })
 
+  it('an unknown digest fails fast: once a DHT lookup names no provider, not after the whole manifest timeout', async () => {
+    const started = Date.now()
+    const res = await fetch(`${gw.url}/v2/myns/ghost/manifests/${sha256('nobody has this one')}`, { method: 'HEAD' })
+    const ms = Date.now() - started
+    assert.equal(res.status, 404)
+    assert.ok(ms < 10_000, `answered in ${ms} ms, under the 30 s manifest timeout`)
+    const get = await fetch(`${gw.url}/v2/myns/ghost/manifests/${sha256('nobody has this one either')}`)
+    assert.match((await get.json() as any).errors[0].message, /no provider of manifest sha256:[0-9a-f]{64} in the swarm/)
+  })
+
   it('limits: a full upload table is 429 TOOMANYREQUESTS; an upload over maxUploadSize is 413 SIZE_INVALID', async () => {
     const small = await startGateway(swarm.nodes[0], { maxConcurrentUploads: 1, maxUploadSize: 1000 })
     try {

@@ -38,6 +38,8 @@ import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { SeqStore } from '@provenir/naming'
 import type { Datastore } from 'interface-datastore'
+import type { ImageStatement } from './statements.js'
+import type { TrustPolicy, VerificationReport } from '@provenir/trust'
 import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
@@ -46,10 +48,12 @@ export type { NodeConfig, DHTConfig, TransportName } from './config.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'
-export { pullImage, dhtProviders, ImageRecordNotFoundError } from './pull.js'
-export type { PullOptions, PulledImage, PullProgressEvents, PullContext } from './pull.js'
+export { pullImage, digestReference, dhtProviders, ImageRecordNotFoundError, STATEMENTS_TIMEOUT } from './pull.js'
+export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './pull.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
 export { fetchBlob } from './fetch.js'
+export { checkImageStatement, statementCid } from './statements.js'
+export type { ImageStatement } from './statements.js'
 
 export interface ProvenirServices extends Record<string, unknown> {
   bitswap: Bitswap
@@ -98,6 +102,15 @@ export interface CreateNodeInit {
   connectionMonitor?: ConnectionMonitorInit
   /** @internal Overrides for kad-dht, for test beds */
   dht?: Partial<KadDHTInit>
+  /** The trust policy every pull is checked against (see {@link ProvenirNode.trustPolicy}) */
+  trustPolicy?: TrustPolicy
+}
+
+export interface VerifyOptions extends AbortOptions {
+  /** The policy to check against; the node's own by default */
+  policy?: TrustPolicy
+  /** The name that chooses the policy rule; the image's first tag by default */
+  reference?: string
 }
 
 export interface ProvenirNode extends Startable {
@@ -132,8 +145,25 @@ export interface ProvenirNode extends Startable {
   provide(cid: CID): void
   /** Providers of a CID, from the DHT */
   findProviders(cid: CID, options?: AbortOptions): AsyncGenerator<PeerInfo>
+  /**
+   * The trust policy checked on every pull that does not bring its own
+   * (`PullOptions.policy`). Undefined: pulls check nothing, but still fetch
+   * and keep the image's statements.
+   */
+  trustPolicy?: TrustPolicy
   /** Pull an image by manifest digest from the swarm; see {@link pullImage} */
   pull(manifestDigest: string, options?: PullOptions): Promise<PulledImage>
+  /**
+   * Attach signed statements (DSSE envelope JSON) to an image this node
+   * holds: each must verify and name the image's manifest or one of its
+   * blobs. They are stored as blocks, listed in the image record (pinned with
+   * the image, sent to pullers) and provided.
+   */
+  addStatements(manifestDigest: string, envelopes: Uint8Array[], options?: AbortOptions): Promise<ImageStatement[]>
+  /** The statements attached to a held image, each read back and checked again */
+  statements(manifestDigest: string, options?: AbortOptions): Promise<ImageStatement[]>
+  /** Check a held image and its statements against a trust policy */
+  verify(manifestDigest: string, options?: VerifyOptions): Promise<{ report: VerificationReport, statements: ImageStatement[] }>
   /** Peers in the DHT routing table */
   routingTableSize(): number
 }

@@ -11,10 +11,11 @@ import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { bitswap } from '@provenir/bitswap'
-import { FsBlockstore, ImageIndex, ImageNotFoundError } from '@provenir/content'
+import { FsBlockstore, getBlockBytes, ImageIndex, ImageNotFoundError, MAX_IMAGE_STATEMENTS } from '@provenir/content'
 import { difficultyGater } from '@provenir/identity'
 import { DatastoreSeqStore, MemorySeqStore, createRepoValidator, nameSelector, nameValidator, repoSelector } from '@provenir/naming'
-import { InvalidConfigError } from '@provenir/interface'
+import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
+import { verifyImage } from '@provenir/trust'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
@@ -22,10 +23,13 @@ import { validateConfig } from './config.js'
 import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
 import { createPeerInfoMapper } from './address-filter.js'
 import { imageRecords } from './image-records.js'
-import { pullImage } from './pull.js'
+import { digestReference, pullImage } from './pull.js'
+import { checkImageStatement } from './statements.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { NodeConfig } from './config.js'
-import type { CreateNodeInit, ProvenirNode, ProvenirServices } from './index.js'
+import type { CreateNodeInit, ProvenirNode, ProvenirServices, VerifyOptions } from './index.js'
+import type { ImageStatement } from './statements.js'
+import type { TrustPolicy, VerificationReport } from '@provenir/trust'
 import type { PullOptions, PulledImage } from './pull.js'
 import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
@@ -45,6 +49,7 @@ class Node implements ProvenirNode {
   readonly blockstore?: ContentBlockstore
   readonly images?: ImageIndex
   readonly datastore?: LevelDatastore
+  trustPolicy?: TrustPolicy
   private readonly provided = new Set<string>()
   private readonly log: Logger
 
@@ -101,10 +106,13 @@ class Node implements ProvenirNode {
     const record = await this.images?.get(manifestDigest)
     if (record == null) throw new ImageNotFoundError(`this node holds no image ${manifestDigest}`)
     for (const blob of record.blobs) this.provide(CID.parse(blob.root))
+    for (const s of record.statements ?? []) this.provide(CID.parse(s))
   }
 
   async pull (manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
     if (this.blockstore == null || this.images == null) throw new InvalidConfigError('this node has no blockstore (createNode without blockstorePath), so it cannot pull')
+    const policy = options.policy ?? this.trustPolicy
+    if (policy != null) options = { ...options, policy }
     return pullImage({
       blockstore: this.blockstore,
       images: this.images,
@@ -115,6 +123,62 @@ class Node implements ProvenirNode {
       log: this.log,
       provide: (cid) => { this.provide(cid) }
     }, manifestDigest, options)
+  }
+
+  async addStatements (manifestDigest: string, envelopes: Uint8Array[], options: AbortOptions = {}): Promise<ImageStatement[]> {
+    const { blockstore, images } = this.#content('attach statements')
+    if (envelopes.length === 0) throw new InvalidParametersError('no statements given')
+    if (envelopes.length > MAX_IMAGE_STATEMENTS) throw new InvalidParametersError(`at most ${MAX_IMAGE_STATEMENTS} statements at once`)
+    const record = await images.get(manifestDigest, options)
+    if (record == null) throw new ImageNotFoundError(`this node holds no image ${manifestDigest}`)
+    const checked: ImageStatement[] = []
+    for (const [i, bytes] of envelopes.entries()) {
+      try {
+        checked.push(await checkImageStatement(bytes, record))
+      } catch (err: any) {
+        err.message = `statement ${i + 1} of ${envelopes.length}: ${err.message}`
+        throw err
+      }
+    }
+    for (const s of checked) await blockstore.put(s.cid, s.bytes, options)
+    await images.add({ ...record, statements: checked.map(s => s.cid.toString()) }, [], options)
+    for (const s of checked) this.provide(s.cid)
+    return checked
+  }
+
+  async statements (manifestDigest: string, options: AbortOptions = {}): Promise<ImageStatement[]> {
+    const { blockstore, images } = this.#content('read statements')
+    const record = await images.get(manifestDigest, options)
+    if (record == null) throw new ImageNotFoundError(`this node holds no image ${manifestDigest}`)
+    const out: ImageStatement[] = []
+    for (const c of record.statements ?? []) {
+      const bytes = await getBlockBytes(blockstore, CID.parse(c), options)
+      out.push(await checkImageStatement(bytes, record))
+    }
+    return out
+  }
+
+  async verify (manifestDigest: string, options: VerifyOptions = {}): Promise<{ report: VerificationReport, statements: ImageStatement[] }> {
+    const { blockstore, images } = this.#content('verify images')
+    const policy = options.policy ?? this.trustPolicy
+    if (policy == null) throw new InvalidParametersError('no trust policy: give one, or set the node\'s')
+    const record = await images.get(manifestDigest, options)
+    if (record == null) throw new ImageNotFoundError(`this node holds no image ${manifestDigest}`)
+    const manifest = await getBlockBytes(blockstore, CID.parse(record.blobs[0].root), options)
+    const statements = await this.statements(manifestDigest, options)
+    const report = await verifyImage({
+      manifest,
+      manifestDigest,
+      statements: statements.map(s => s.bytes),
+      policy,
+      reference: options.reference ?? record.tags?.[0] ?? digestReference(manifestDigest)
+    })
+    return { report, statements }
+  }
+
+  #content (what: string): { blockstore: ContentBlockstore, images: ImageIndex } {
+    if (this.blockstore == null || this.images == null) throw new InvalidConfigError(`this node has no blockstore (createNode without blockstorePath), so it cannot ${what}`)
+    return { blockstore: this.blockstore, images: this.images }
   }
 
   get peerId (): PeerId {
@@ -260,6 +324,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
       }
     })
     const node = new Node(libp2p, config, gater, seqStore, datastore, blockstore, images)
+    if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()
     }

@@ -1,14 +1,17 @@
-import { cidForDigest, getBlockBytes, parseManifest, UnsupportedMediaTypeError } from '@provenir/content'
+import { cidForDigest, getBlockBytes, MAX_IMAGE_STATEMENTS, parseManifest, UnsupportedMediaTypeError } from '@provenir/content'
 import { CID } from 'multiformats/cid'
 import { AbortError, ProvenirError } from '@provenir/interface'
-
+import { assertPolicy, verifyImage } from '@provenir/trust'
 import { CustomProgressEvent } from 'progress-events'
 import { fetchBlob } from './fetch.js'
+import { checkImageStatement } from './statements.js'
+import type { ImageStatement } from './statements.js'
 import type { ImageRecords } from './image-records.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Bitswap, BitswapWantProgressEvents, Session } from '@provenir/bitswap'
 import type { ContentBlockstore, Descriptor, ImageIndex, ImageRecord, ImageBlobRecord, ParsedImageManifest } from '@provenir/content'
+import type { TrustPolicy, VerificationReport } from '@provenir/trust'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
 /** Blobs fetched at once within one image (each is itself a parallel bitswap fetch) */
@@ -29,13 +32,62 @@ export class ImageRecordNotFoundError extends ProvenirError {
   override name = 'ImageRecordNotFoundError'
 }
 
+/**
+ * The reference a trust policy sees for an image named by digest alone:
+ * `sha256/<hex>@sha256:<hex>`, so its repository is `sha256/<hex>`.
+ */
+export function digestReference (digest: string): string {
+  return `${digest.replace(':', '/')}@${digest}`
+}
+
+/** Time to fetch the image's statement blocks, in ms */
+export const STATEMENTS_TIMEOUT = 60_000
+
 export type PullProgressEvents =
   BitswapWantProgressEvents |
   ProgressEvent<'pull:manifest', { digest: string }> |
+  ProgressEvent<'pull:verified', VerificationReport> |
+  ProgressEvent<'pull:ready', PullReady> |
   ProgressEvent<'pull:blob', { digest: string, size: number }> |
   ProgressEvent<'pull:blob-complete', { digest: string, size: number }>
 
-export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressEvents> {}
+/**
+ * Sent once the manifest is in, its statements fetched and the policy
+ * passed, before the blobs are fetched: what a server needs to answer the
+ * manifest and stream blobs while they arrive. A `root` from a provider's
+ * record is a hint until the blob's digest is checked; a blob without a
+ * root needs the record, which the pull found none of.
+ */
+export interface PullReady {
+  manifestDigest: string
+  mediaType: string
+  /** CID of the manifest's block (raw) and its size */
+  manifest: { root: string, size: number }
+  blobs: Array<{ digest: string, size: number, mediaType: string, root?: string }>
+}
+
+export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressEvents> {
+  /**
+   * A record of the image the caller already holds from a trusted source,
+   * such as a signed repository document: its blob roots and statements are
+   * used instead of asking the providers for theirs.
+   */
+  record?: ImageRecord
+  /**
+   * The trust policy checked once the manifest and the statements are in,
+   * before any blob is fetched. Under `enforce` a failing image throws
+   * `PolicyViolationError` and nothing is recorded; under `audit` the failures
+   * are warnings in the report.
+   */
+  policy?: TrustPolicy
+  /**
+   * The name the image is pulled under (`namespace/repo[:tag]`); the policy
+   * rule is chosen by it. A pull by digest alone is checked under
+   * {@link digestReference}: repository `sha256/<hex>`, which rules such as
+   * `sha256/**` or `**` match.
+   */
+  reference?: string
+}
 
 export interface PulledImage {
   /** The image's record as stored in the index: manifest, config and layers, each verified */
@@ -43,6 +95,10 @@ export interface PulledImage {
   manifest: ParsedImageManifest
   /** Every block of the image, pinned */
   blocks: CID[]
+  /** The statements that verified and name this image (signatures, attestations) */
+  statements: ImageStatement[]
+  /** The trust policy's verdict, when the pull had a policy */
+  report?: VerificationReport
 }
 
 export interface PullContext {
@@ -109,13 +165,12 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
   throw new ImageRecordNotFoundError(`no provider of ${digest} answered with its image record (asked ${tried.size})`)
 }
 
-async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifestCid: CID, manifest: ParsedImageManifest, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: ImageRecord | undefined, recordError: Error | undefined, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
-  let record: ImageRecord | undefined
   const rootOf = async (d: Descriptor): Promise<CID> => {
     const single = cidForDigest(d.digest)
     if (d.size <= ONE_CHUNK || await ctx.blockstore.has(single, options)) return single
-    record ??= await findRecord(ctx, manifestCid, digest, session, options)
+    if (record == null) throw recordError ?? new ImageRecordNotFoundError(`no image record of ${digest}, which names the root of blob ${d.digest}`)
     const entry = record.blobs.find(b => b.digest === d.digest)
     if (entry == null) throw new ImageRecordNotFoundError(`the image record of ${digest} has no root for blob ${d.digest}`)
     return CID.parse(entry.root)
@@ -149,12 +204,53 @@ async function pullBlobs (ctx: PullContext, session: Session, digest: string, ma
 const ONE_CHUNK = 1024 * 1024
 
 /**
+ * Fetch the statement blocks a record lists (through the pull's session, so
+ * from whoever provides them) and keep those that verify and name this
+ * image. A statement that fails is logged and left out: it counts for
+ * nothing, and the policy decides whether what is left is enough.
+ */
+async function fetchStatements (ctx: PullContext, session: Session, image: Pick<ImageRecord, 'manifestDigest' | 'blobs'>, cids: string[], options: PullOptions): Promise<ImageStatement[]> {
+  if (cids.length === 0) return []
+  const wanted = [...new Set(cids)].slice(0, MAX_IMAGE_STATEMENTS).map(c => CID.parse(c))
+  const signal = AbortSignal.any([AbortSignal.timeout(STATEMENTS_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
+  const missing: CID[] = []
+  for (const cid of wanted) {
+    if (!await ctx.blockstore.has(cid, { signal })) missing.push(cid)
+  }
+  if (missing.length > 0) {
+    try {
+      for await (const _ of session.want(missing, { signal })) { /* stored by bitswap, checked against its CID */ }
+    } catch (err: any) {
+      options.signal?.throwIfAborted()
+      ctx.log('fetching the statements of %s failed - %e', image.manifestDigest, err)
+    }
+  }
+  const out: ImageStatement[] = []
+  for (const cid of wanted) {
+    try {
+      if (!await ctx.blockstore.has(cid, { signal })) continue
+      out.push(await checkImageStatement(await getBlockBytes(ctx.blockstore, cid, { signal }), image))
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      ctx.log('statement %c of %s refused - %e', cid, image.manifestDigest, err)
+    }
+  }
+  return out
+}
+
+/**
  * Pull an image by its manifest digest: find providers of the manifest in the
  * DHT, fetch the manifest, config and layers through one bitswap session that
  * spreads wants over every provider, check each blob against its digest, then
  * record the image in the index, which pins every block. The record is
  * written only after every blob is complete. Blocks already held are not
  * fetched again, so an interrupted pull resumes.
+ *
+ * The image's statements (signatures and attestations listed in its record)
+ * are fetched right after the manifest. With a trust policy, the image is
+ * checked then, before any layer is fetched: under `enforce` a failure throws
+ * `PolicyViolationError` naming the object and the rule, and nothing is
+ * recorded, so nothing unverified is exported or served.
  *
  * @throws UnsupportedMediaTypeError for an image index (multi-arch): pull each platform's manifest
  */
@@ -167,14 +263,58 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     if (manifest.kind === 'index') {
       throw new UnsupportedMediaTypeError(`${manifestDigest} is an image index (${manifest.mediaType}); pull one of its manifests`)
     }
-    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, cid, manifest, options)
+    const image: Pick<ImageRecord, 'manifestDigest' | 'blobs'> = {
+      manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
+      blobs: [manifest.manifest.config, ...manifest.manifest.layers].map(d => ({ digest: d.digest as ImageBlobRecord['digest'], size: d.size, root: '', mediaType: d.mediaType }))
+    }
+
+    // the record: given by the caller (e.g. from a signed document), or asked of the providers
+    let source = options.record
+    let recordError: Error | undefined
+    if (source != null && source.manifestDigest !== manifestDigest) {
+      throw new ImageRecordNotFoundError(`the record given for ${manifestDigest} is the record of ${source.manifestDigest}`)
+    }
+    if (source == null) {
+      source = await findRecord(ctx, cid, manifestDigest, session, options).catch((err: Error) => {
+        options.signal?.throwIfAborted()
+        recordError = err
+        return undefined
+      })
+    }
+
+    const statements = await fetchStatements(ctx, session, image, source?.statements ?? [], options)
+    let report: VerificationReport | undefined
+    if (options.policy != null) {
+      report = await verifyImage({
+        manifest: manifest.manifest,
+        manifestDigest,
+        statements: statements.map(s => s.bytes),
+        policy: options.policy,
+        reference: options.reference ?? digestReference(manifestDigest)
+      })
+      options.onProgress?.(new CustomProgressEvent('pull:verified', report))
+      assertPolicy(report)
+    }
+
+    options.onProgress?.(new CustomProgressEvent<PullReady>('pull:ready', {
+      manifestDigest,
+      mediaType: manifest.mediaType,
+      manifest: { root: cid.toString(), size: bytes.byteLength },
+      blobs: [manifest.manifest.config, ...manifest.manifest.layers].map(d => {
+        const root = d.size <= ONE_CHUNK ? cidForDigest(d.digest).toString() : source?.blobs.find(b => b.digest === d.digest)?.root
+        return { digest: d.digest, size: d.size, mediaType: d.mediaType, ...(root != null ? { root } : {}) }
+      })
+    }))
+    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, options)
     const record: ImageRecord = {
       manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
       mediaType: manifest.mediaType,
-      blobs: [{ digest: manifestDigest as ImageBlobRecord['digest'], size: bytes.byteLength, root: cid.toString(), mediaType: manifest.mediaType }, ...blobs]
+      blobs: [{ digest: manifestDigest as ImageBlobRecord['digest'], size: bytes.byteLength, root: cid.toString(), mediaType: manifest.mediaType }, ...blobs],
+      ...(statements.length > 0 ? { statements: statements.map(s => s.cid.toString()) } : {})
     }
     const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal })
-    return { record: stored, manifest, blocks: [cid, ...blocks] }
+    for (const s of statements) ctx.provide(s.cid)
+    return { record: stored, manifest, blocks: [cid, ...blocks], statements, ...(report != null ? { report } : {}) }
   } finally {
     session.close()
   }

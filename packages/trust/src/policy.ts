@@ -598,7 +598,7 @@ export function assertPolicy (report: VerificationReport): string[] {
   const failed = report.checks.filter(c => c.result === 'fail')
   const [first] = failed
   const more = failed.length > 1 ? ` (and ${failed.length - 1} more failing check${failed.length > 2 ? 's' : ''})` : ''
-  throw new PolicyViolationError(`${report.reference}: ${first.object} breaks ${first.rule}: ${first.reason}${more}`, report)
+  throw new PolicyViolationError(`the trust policy (mode ${report.mode}) refuses ${report.reference}: ${first.object} breaks ${first.rule}: ${first.reason}${more}`, report)
 }
 
 const MARK: Record<CheckResult, string> = { pass: 'ok  ', fail: 'FAIL', skip: 'skip' }

@@ -162,7 +162,7 @@ describe('verifyImage: a multi-issuer image', () => {
     ])
     assert.throws(() => assertPolicy(report), (err: Error) => {
       assert.ok(isError(err, 'PolicyViolationError'))
-      assert.equal(err.message, `acme/app:1.0: layer 0 ${layerDigests[0]} breaks rules[0].layers[0] (base:2): needs a layer signature by one of ${idA.slice(0, 16)}…${idA.slice(-4)}; the layer has no valid layer signature (and 1 more failing check)`)
+      assert.equal(err.message, `the trust policy (mode enforce) refuses acme/app:1.0: layer 0 ${layerDigests[0]} breaks rules[0].layers[0] (base:2): needs a layer signature by one of ${idA.slice(0, 16)}…${idA.slice(-4)}; the layer has no valid layer signature (and 1 more failing check)`)
       assert.equal((err as Error & { report: VerificationReport }).report, report)
       return true
     })

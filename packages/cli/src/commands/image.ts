@@ -7,6 +7,7 @@ import { createOutput, table } from '../output.js'
 import { bytesProgress, formatBytes } from '../progress.js'
 import { RpcClient } from '../rpc-client.js'
 import { abortOnSignals, repoOf, signalExitCode, withExitCode } from './common.js'
+import { readPolicy } from './trust.js'
 import type { JsonOption } from './common.js'
 import type { ImageExportResult, ImageFormat, ImageImportResult, ImageLsResponse, ImagePullResult, ImageSummary, ProgressLine } from '../content-routes.js'
 import type { Output } from '../output.js'
@@ -112,12 +113,18 @@ export function registerImage (program: Command): void {
     })
 
   image.command('pull')
-    .description('pull an image by manifest digest or by name from the swarm (a name resolves to its signed repository document; providers found in the DHT, blocks by bitswap), verified')
+    .description('pull an image by manifest digest or by name from the swarm (a name resolves to its signed repository document; providers found in the DHT, blocks by bitswap), verified, and checked against the trust policy')
     .argument('<ref>', 'a manifest digest (sha256:...) or a reference [registry/]namespace/repo[:tag|@digest]')
-    .option('--json', 'print the result as JSON: {"image":{...},"resolved"?:{...}}')
-    .action(async (ref: string, opts: JsonOption, cmd: Command) => {
+    .option('--policy <file>', 'check the image against this trust policy (default: the daemon\'s <repo>/policy.json, if any)')
+    .option('--reference <name>', 'with a digest: the name that chooses the policy rule, namespace/repo[:tag] (a pull by name uses the name)')
+    .option('--json', 'print the result as JSON: {"image":{...},"statements":[...],"report"?,"resolved"?}')
+    .action(async (ref: string, opts: JsonOption & { policy?: string, reference?: string }, cmd: Command) => {
       const out = createOutput(opts.json === true)
-      const body = isDigest(ref) ? { digest: ref } : { reference: ref }
+      const byDigest = isDigest(ref)
+      if (!byDigest && opts.reference != null) throw new InvalidArgumentError('--reference goes with a digest; a pull by name is checked under that name')
+      const body: Record<string, unknown> = byDigest ? { digest: ref } : { reference: ref }
+      if (opts.policy != null) body.policy = await readPolicy(opts.policy)
+      if (opts.reference != null) body.reference = opts.reference
       const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', body, 'Pulling', out)
       if (out.json) {
         out.result(res)
@@ -126,5 +133,10 @@ export function registerImage (program: Command): void {
       if (res.resolved != null) out.line(`${ref} -> ${res.resolved.manifestDigest} (owner ${res.resolved.owner}, seq ${res.resolved.seq})`)
       out.line(`Pulled ${res.image.digest}`)
       for (const row of table(imageRows(res.image))) out.line(`  ${row}`)
+      out.line(`  Statements: ${res.statements.length}${res.statements.length > 0 ? ` (${[...new Set(res.statements.flatMap(s => s.signers))].join(', ')})` : ''}`)
+      if (res.report != null) {
+        out.line(`  Policy: ${res.report.passed ? 'passed' : `FAILED, allowed under ${res.report.mode}`} (${res.report.ruleIndex < 0 ? 'default' : `rules[${res.report.ruleIndex}]`})`)
+        for (const w of res.report.warnings) out.note(`warning: ${w}`)
+      }
     })
 }

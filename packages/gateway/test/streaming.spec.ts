@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { importBlob, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
+import { createSwarm } from '@provenir/testbed'
+import { removeDir, sha256, startGateway } from './helpers.js'
+import type { CID } from 'multiformats/cid'
+import type { ImageRecord } from '@provenir/content'
+import type { Swarm } from '@provenir/testbed'
+
+describe('pull-through streams: the manifest is answered once checked, and a blob streams while the swarm delivers it', () => {
+  let swarm: Swarm
+  let b: Awaited<ReturnType<typeof startGateway>>
+  const layer = randomBytes(48 * 1024 * 1024)
+  const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }))
+  const manifest = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_OCI_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: sha256(config), size: config.byteLength },
+    layers: [{ mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: sha256(layer), size: layer.byteLength }]
+  }))
+  const digest = sha256(manifest)
+
+  before(async () => {
+    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+    await swarm.waitForRoutingTables(1)
+    const a = swarm.nodes[0]
+    const blobs: ImageRecord['blobs'] = []
+    const blocks: CID[] = []
+    for (const [bytes, mediaType] of [[manifest, MEDIA_TYPE_OCI_MANIFEST], [config, MEDIA_TYPE_OCI_CONFIG], [layer, MEDIA_TYPE_OCI_LAYER_GZIP]] as const) {
+      const res = await importBlob((async function * () { for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20)) })(), a.blockstore!, { expectedDigest: sha256(bytes) })
+      blobs.push({ digest: res.digest, size: res.size, root: res.root.toString(), mediaType })
+      blocks.push(...res.blocks)
+    }
+    await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
+    await a.provideImage(digest)
+    b = await startGateway(swarm.nodes[1])
+  })
+
+  after(async () => {
+    await b?.gateway.close()
+    await swarm?.stop()
+    await removeDir(b?.dir)
+  })
+
+  it('B answers the manifest before it holds the image, then streams the 48 MiB layer intact while still pulling it', async () => {
+    const node = swarm.nodes[1]
+    const res = await fetch(`${b.url}/v2/acme/big/manifests/${digest}`)
+    assert.equal(res.status, 200)
+    assert.equal(sha256(new Uint8Array(await res.arrayBuffer())), digest)
+    assert.equal(await node.images!.has(digest), false, 'the manifest was answered before the image was complete')
+
+    const blob = await fetch(`${b.url}/v2/acme/big/blobs/${sha256(layer)}`)
+    assert.equal(blob.status, 200)
+    assert.equal(blob.headers.get('content-length'), String(layer.byteLength))
+    const reader = blob.body!.getReader()
+    const first = await reader.read()
+    assert.ok(first.value != null && first.value.byteLength > 0)
+    const completeAtFirstByte = await node.images!.has(digest)
+    const parts: Uint8Array[] = [first.value]
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      parts.push(value)
+    }
+    assert.equal(sha256(Buffer.concat(parts)), sha256(layer), 'byte for byte')
+    assert.equal(completeAtFirstByte, false, 'the first bytes went out while the pull was still going')
+    // the pull still completes and records the image
+    for (let i = 0; i < 100 && !await node.images!.has(digest); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(await node.images!.has(digest), true)
+  })
+})
