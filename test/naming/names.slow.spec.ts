@@ -11,6 +11,7 @@
  * - `registry claim --output` and `name verify` round-trip; an altered
  *   binding or the wrong registry is refused.
  * - An owner whose datastore was lost publishes above the seq the DHT holds.
+ * - A restarted owner republishes what it published.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
@@ -188,5 +189,19 @@ describe('name publish / resolve --explain, registry claim / name verify, seq af
       return r.seq === 2 ? r : undefined
     }, 60_000)
     assert.equal(after.manifestDigest, imageDigest)
+  })
+
+  it('a restarted owner republishes what it published (the next seq), without a new `name publish`', async () => {
+    assert.equal((await owner.stop()).code, 0)
+    owner = new DaemonProcess(repos.owner)
+    spawned.push(owner)
+    await owner.ready()
+    // --explain: asks the DHT again rather than the client's resolution cache
+    const republished = await waitFor<any>('the client to see the republished seq 3', async () => {
+      const r = await runJson(repos.client, ['name', 'resolve', `${k1}/small:v1`, '--explain'])
+      return r.seq === 3 ? r : undefined
+    }, 90_000)
+    assert.equal(republished.manifestDigest, imageDigest)
+    assert.equal(republished.cached, false)
   })
 })
