@@ -176,3 +176,6 @@ export const BUNDLE_FILE = 'swarm-bundle.json'
 
 /** A DHT lookup by a node with an empty routing table (only its own records can answer), in ms */
 export const NAMING_LONELY_DHT_TIMEOUT_MS = 2_000
+
+/** Most repositories one daemon publishes and republishes */
+export const NAMING_MAX_PUBLISHED = 10_000

@@ -34,7 +34,7 @@ export { resolveRepoPath, repoPaths, isRepoInitialised, initRepo, openRepo, load
 export type { RepoPaths, Repo, InitRepoOptions, InitRepoResult } from './repo.js'
 export { validateRepoConfig, createRepoConfig, loadConfig, serializeConfig, parseApiAddress, formatApiAddress, parseRegistrySpec } from './config.js'
 export type { RepoConfig, RepoConfigInit, ApiAddress, NamingConfig, NamingDnsConfig, RegistryServeConfig, RegistrySpec, ParsedRegistrySpec } from './config.js'
-export { DaemonNaming, ResolutionCache, tagFor, summariseResolution } from './naming.js'
+export { DaemonNaming, ResolutionCache, tagFor, summariseResolution, recordFromResolution, policyReferenceOf } from './naming.js'
 export type { DaemonNamingInit, PublishRequest, PublishSummary, ResolveSummary, AnswerSummary, ClaimSummary } from './naming.js'
 export { NAMING_ROUTES } from './naming-routes.js'
 export { validateBundle, parseBundle, BUNDLE_VERSION } from './bundle.js'

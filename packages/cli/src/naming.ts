@@ -21,7 +21,7 @@ import { Keystore } from '@provenir/identity'
 import {
   DatastoreBindingStore, DhtRegistryClient, Registry, RemoteRegistry, RepoPublisher, Resolver, addrsFor, dhtPointerSource,
   dhtRecordPutter, isRepoName, isTag, nameKey, parseReference, repoKey, resolveRegistryDomain, signClaim, verifyBinding, verifyRepoPointer,
-  DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, DHT_GET_TIMEOUT, MAX_TAGS
+  DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, DHT_GET_TIMEOUT, MAX_TAGS, RepositoryNotFoundError
 } from '@provenir/naming'
 import { dhtProviders } from '@provenir/node'
 import { userIdFromKey, type UserId } from '@provenir/trust'
@@ -30,7 +30,7 @@ import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { parseRegistrySpec } from './config.js'
 import {
-  NAMING_CACHE_MAX_ENTRIES, NAMING_DOCUMENT_TIMEOUT_MS, NAMING_LONELY_DHT_TIMEOUT_MS, NAMING_SEQ_SYNC_TIMEOUT_MS, NAMING_STARTUP_REPUBLISH_WAIT_MS, SELF_KEY_NAME
+  NAMING_CACHE_MAX_ENTRIES, NAMING_DOCUMENT_TIMEOUT_MS, NAMING_LONELY_DHT_TIMEOUT_MS, NAMING_MAX_PUBLISHED, NAMING_SEQ_SYNC_TIMEOUT_MS, NAMING_STARTUP_REPUBLISH_WAIT_MS, SELF_KEY_NAME
 } from './constants.js'
 import type { NamingConfig, ParsedRegistrySpec } from './config.js'
 import type { AbortOptions, ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
@@ -192,7 +192,11 @@ export class DaemonNaming {
   private readonly parsedRegistries: ParsedRegistrySpec[]
   private readonly parsedDefault?: ParsedRegistrySpec
   private readonly background = new AbortController()
+  /** What this daemon publishes, by `<UserId>/<repo>`, for the republish timer */
+  private readonly published = new Map<string, { record: PublishedRecord, key: PrivateKey }>()
   private startup?: Promise<void>
+  private timer?: ReturnType<typeof setInterval>
+  private republishing?: Promise<void>
 
   constructor (init: DaemonNamingInit) {
     this.init = init
@@ -221,17 +225,49 @@ export class DaemonNaming {
     }
   }
 
-  /** Start the registry service (if any), and republish what this repo published before a restart, in the background */
+  /**
+   * Start the registry service (if any); in the background, republish what
+   * this repo published before a restart, then every republish interval
+   */
   async start (): Promise<void> {
     await this.registry?.start()
-    this.startup = this.republishRemembered(this.background.signal).catch(err => { this.log('republishing remembered repositories failed - %e', err) })
+    const signal = this.background.signal
+    this.startup = this.republishRemembered(signal).catch(err => { this.log('republishing remembered repositories failed - %e', err) })
+    this.timer = setInterval(() => {
+      if (this.republishing != null || signal.aborted) return
+      this.republishing = this.republishAll(signal).finally(() => { this.republishing = undefined })
+    }, this.init.republishInterval ?? DEFAULT_REPUBLISH_INTERVAL)
+    this.timer.unref()
   }
 
   async stop (): Promise<void> {
     this.background.abort()
+    clearInterval(this.timer)
     await this.startup
-    for (const p of this.publishers.values()) await p.stop()
+    await this.republishing
     await this.registry?.stop()
+  }
+
+  /** Republish every repository this daemon publishes: a new seq and expiry, the same content */
+  private async republishAll (signal: AbortSignal): Promise<void> {
+    for (const { record, key } of [...this.published.values()]) {
+      if (signal.aborted) return
+      try {
+        await this.publishRecord(record, key, signal)
+      } catch (err) {
+        this.log('republishing %s (key %s) failed - %e', record.repo, record.key, err)
+      }
+    }
+  }
+
+  /** Publish remembered content again, and remember the new document */
+  private async publishRecord (record: PublishedRecord, key: PrivateKey, signal: AbortSignal): Promise<PublishResult> {
+    const owner = userIdFromKey(key)
+    await this.syncSeq(owner, record.repo, { signal })
+    const result = await this.publisherFor(key).publish(record.repo, record.content as RepoContent, { signal })
+    await this.remember({ ...record, documentCid: result.documentCid.toString() }, key, { signal })
+    this.log('republished %s/%s at seq %d', owner, record.repo, result.seq)
+    return result
   }
 
   private clientFor (spec: ParsedRegistrySpec & { kind: 'node' }): RegistryClient {
@@ -281,7 +317,7 @@ export class DaemonNaming {
     } finally {
       session.close()
     }
-    throw new InvalidParametersError(`no peer sent the repository document ${cid.toString()}`)
+    throw new RepositoryNotFoundError(`no peer sent the repository document ${cid.toString()}`)
   }
 
   /**
@@ -328,11 +364,11 @@ export class DaemonNaming {
           node.provide(cid)
         },
         putRecord: dhtRecordPutter(node.dht),
+        // the daemon runs the republish timer itself (start()), so that each republish is remembered
         republishInterval: this.init.republishInterval ?? DEFAULT_REPUBLISH_INTERVAL,
         lifetime: this.init.lifetime ?? DEFAULT_RECORD_LIFETIME,
         logger: this.init.logger
       })
-      void publisher.start()
       this.publishers.set(owner, publisher)
     }
     return publisher
@@ -407,10 +443,13 @@ export class DaemonNaming {
       }
     }
 
+    if (!this.published.has(`${owner}/${request.repo}`) && this.published.size >= NAMING_MAX_PUBLISHED) {
+      throw new InvalidParametersError(`this daemon already publishes ${NAMING_MAX_PUBLISHED} repositories, the most it republishes`)
+    }
     await this.syncSeq(owner, request.repo, options)
     const publisher = this.publisherFor(key)
     const result: PublishResult = await publisher.publish(request.repo, content as RepoContent, options)
-    await this.remember({ key: keyName, repo: request.repo, content, documentCid: result.documentCid.toString() }, owner, options)
+    await this.remember({ key: keyName, repo: request.repo, content, documentCid: result.documentCid.toString() }, key, options)
     this.cache.clear()
     const pointer = await verifyRepoPointer(repoKey(owner, request.repo), result.pointer)
     return {
@@ -426,10 +465,17 @@ export class DaemonNaming {
     }
   }
 
-  /** Persist what was published, and unpin the document it replaces */
-  private async remember (record: PublishedRecord, owner: UserId, options: AbortOptions): Promise<void> {
+  /** Remember what was published (in memory and in the datastore), and unpin the document it replaces */
+  private async remember (record: PublishedRecord, key: PrivateKey, options: AbortOptions): Promise<void> {
+    const owner = userIdFromKey(key)
+    const id = `${owner}/${record.repo}`
+    const held = this.published.get(id)?.record.documentCid
+    this.published.set(id, { record, key })
     const ds = this.node.datastore
-    if (ds == null) return
+    if (ds == null) {
+      if (held != null && held !== record.documentCid) await this.node.blockstore?.pins.unpin(CID.parse(held), options).catch(() => {})
+      return
+    }
     const dsKey = new Key(`${PUBLISHED_PREFIX}/${owner}/${record.repo}`)
     let previous: PublishedRecord | undefined
     try {
@@ -447,6 +493,7 @@ export class DaemonNaming {
     if (ds == null) return
     const remembered: PublishedRecord[] = []
     for await (const { value } of ds.query({ prefix: PUBLISHED_PREFIX }, { signal })) {
+      if (remembered.length >= NAMING_MAX_PUBLISHED) break
       try {
         remembered.push(JSON.parse(new TextDecoder().decode(value)))
       } catch {}
@@ -461,11 +508,7 @@ export class DaemonNaming {
       if (signal.aborted) return
       try {
         const { key } = await this.namespaceKey(r.key)
-        const owner = userIdFromKey(key)
-        await this.syncSeq(owner, r.repo, { signal })
-        const result = await this.publisherFor(key).publish(r.repo, r.content as RepoContent, { signal })
-        await this.remember({ ...r, documentCid: result.documentCid.toString() }, owner, { signal })
-        this.log('republished %s/%s at seq %d', owner, r.repo, result.seq)
+        await this.publishRecord(r, key, signal)
       } catch (err) {
         this.log('republishing %s (key %s) failed - %e', r.repo, r.key, err)
       }
