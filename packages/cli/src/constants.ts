@@ -179,3 +179,6 @@ export const NAMING_LONELY_DHT_TIMEOUT_MS = 2_000
 
 /** Most repositories one daemon publishes and republishes */
 export const NAMING_MAX_PUBLISHED = 10_000
+
+/** Time the daemon gives the publish that follows a push through the gateway, in ms */
+export const GATEWAY_PUBLISH_TIMEOUT_MS = 20_000

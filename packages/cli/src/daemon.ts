@@ -5,12 +5,12 @@ import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/inter
 import { createGateway } from '@provenir/gateway'
 import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './config.js'
-import { STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
+import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode, readFileBounded } from './fs-util.js'
 import { MAX_POLICY_BYTES, parsePolicy, PolicyInvalidError } from '@provenir/trust'
 import { gaterRefusedCounter } from './metrics.js'
-import { DaemonNaming } from './naming.js'
+import { DaemonNaming, policyReferenceOf, recordFromResolution } from './naming.js'
 import { openRepo, removeApiFile, writeApiFile } from './repo.js'
 import { RpcClient } from './rpc-client.js'
 import { createRpcServer } from './rpc-server.js'
@@ -227,7 +227,21 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         requireTokenOnLoopback: config.gateway.requireTokenOnLoopback
       }
       if (config.gateway.token != null) gatewayInit.token = config.gateway.token
-      if (config.gateway.signingKey != null) gatewayInit.signer = await signingKey(paths.keystore, config.gateway.signingKey, repo.privateKey, paths.config)
+      if (config.gateway.signingKey != null) {
+        const keyName = config.gateway.signingKey
+        gatewayInit.signer = await signingKey(paths.keystore, keyName, repo.privateKey, paths.config)
+        // a push by tag publishes the repository document under the signing key's namespace
+        const names = naming
+        gatewayInit.onPushed = async (name) => {
+          const published = await names.publishPushed(name, keyName, { signal: AbortSignal.timeout(GATEWAY_PUBLISH_TIMEOUT_MS) })
+          if (published != null) log('gateway push: published %s/%s at seq %d', published.owner, published.repo, published.seq)
+        }
+      }
+      const resolver = naming
+      gatewayInit.resolveName = async (name, tag, options) => {
+        const { resolution } = await resolver.resolve(`${name}:${tag}`, options)
+        return { manifestDigest: resolution.manifestDigest, record: recordFromResolution(resolution), reference: policyReferenceOf(resolution) }
+      }
       gateway = createGateway(gatewayInit)
       try {
         await gateway.listen()

@@ -54,6 +54,8 @@ export interface PublishRequest {
   key?: string
   /** tag -> manifest digest; overrides the tags found in the image index */
   tags?: Record<string, string>
+  /** Allow `key: "self"` (the gateway's default signer); never from the RPC API */
+  allowNodeKey?: boolean
 }
 
 export interface PublishSummary {
@@ -336,11 +338,15 @@ export class DaemonNaming {
     return { resolution, cached: false }
   }
 
-  /** The namespace key to sign with: `name`, or the keystore's only namespace key */
-  async namespaceKey (name?: string): Promise<{ name: string, key: PrivateKey }> {
+  /**
+   * The namespace key to sign with: `name`, or the keystore's only namespace
+   * key. The node key is refused unless `allowNodeKey` (the gateway publishes
+   * pushes under the key that signed them, the node key by default).
+   */
+  async namespaceKey (name?: string, allowNodeKey = false): Promise<{ name: string, key: PrivateKey }> {
     const keystore = await Keystore.load(this.keystorePath)
     if (name != null) {
-      if (name === SELF_KEY_NAME) throw new InvalidParametersError(`"${SELF_KEY_NAME}" is the node key, not a namespace key; name a key made by "provenir key gen"`)
+      if (name === SELF_KEY_NAME && !allowNodeKey) throw new InvalidParametersError(`"${SELF_KEY_NAME}" is the node key, not a namespace key; name a key made by "provenir key gen"`)
       return { name, key: keystore.get(name) }
     }
     const names = keystore.list().filter(n => n !== SELF_KEY_NAME)
@@ -407,7 +413,7 @@ export class DaemonNaming {
     if (!isRepoName(request.repo)) throw new InvalidParametersError(`"repo" ${JSON.stringify(request.repo)} is not a repository name (lowercase letters, digits, and . _ __ - between them)`)
     const images = this.node.images
     if (images == null) throw new InvalidParametersError('this node has no image index')
-    const { name: keyName, key } = await this.namespaceKey(request.key)
+    const { name: keyName, key } = await this.namespaceKey(request.key, request.allowNodeKey === true)
     const owner = userIdFromKey(key)
 
     const tags: Record<string, string> = {}
@@ -507,12 +513,24 @@ export class DaemonNaming {
     for (const r of remembered) {
       if (signal.aborted) return
       try {
-        const { key } = await this.namespaceKey(r.key)
+        // a record under the node key was published by the gateway, which allows it
+        const { key } = await this.namespaceKey(r.key, r.key === SELF_KEY_NAME)
         await this.publishRecord(r, key, signal)
       } catch (err) {
         this.log('republishing %s (key %s) failed - %e', r.repo, r.key, err)
       }
     }
+  }
+
+  /**
+   * After a push through the gateway by tag: publish `<UserId of keyName>/<repo>`
+   * (repo: the last segment of the pushed name) with every tag of that repo
+   * the image index holds, the pushed one included.
+   */
+  async publishPushed (name: string, keyName: string, options: AbortOptions = {}): Promise<PublishSummary | undefined> {
+    const repo = name.slice(name.lastIndexOf('/') + 1)
+    if (!isRepoName(repo)) return undefined
+    return this.publish({ repo, key: keyName, allowNodeKey: true }, options)
   }
 
   /** Claim `name` at a registry (this node's own, or a remote one) with a namespace key; returns the verified binding */

@@ -21,7 +21,7 @@ import { paginate, parseContentRange, parseN, parseRange, presentedToken, readLi
 import { GatewayState } from './state.js'
 import { Uploads, rangeError, uploadLocation } from './uploads.js'
 import { encodeEnvelope, imageSignatureStatement, layerSignatureStatement, parseEnvelope, signStatement, SIGSTORE_BUNDLE_V03_MEDIA_TYPE, toSigstoreBundle } from '@provenir/trust'
-import type { GatewayInit, Gateway, GatewayNode } from './index.js'
+import type { GatewayInit, Gateway, GatewayNode, NamedImage } from './index.js'
 import type { ManifestEntry } from './state.js'
 import type { UploadSession } from './uploads.js'
 import type { BlobReader, ContentBlockstore, Digest, ImageIndex, ImageRecord, ImageBlobRecord } from '@provenir/content'
@@ -360,7 +360,7 @@ export class GatewayServer implements Gateway {
    * manifest can be answered and blobs streamed while they arrive; `done`
    * when the whole image is recorded.
    */
-  #pull (digest: string, reference?: string): InflightPull {
+  #pull (digest: string, reference?: string, record?: ImageRecord): InflightPull {
     let entry = this.#pulls.get(digest)
     if (entry != null) return entry
     // two bounds: the whole pull, and finding the manifest (no provider answers for an unknown digest)
@@ -375,6 +375,7 @@ export class GatewayServer implements Gateway {
         signal,
         // the trust policy's rule is chosen by the repository name asked for
         ...(reference != null ? { reference } : {}),
+        ...(record != null ? { record } : {}),
         onProgress: (event) => {
           if (event.type === 'pull:ready') {
             clearTimeout(timer)
@@ -421,6 +422,8 @@ export class GatewayServer implements Gateway {
       }
       const lookup = AbortSignal.any([signal, AbortSignal.timeout(this.#manifestPullTimeout)])
       for await (const _ of this.#node.findProviders(cid, { signal: lookup })) return
+      // the pull may have the manifest by now (from a peer the lookup did not name)
+      if (await this.#store.has(cid)) return
       if (pull.info == null && !found.signal.aborted && !lookup.aborted) {
         found.abort(new OciError('MANIFEST_UNKNOWN', 404, `no provider of manifest ${digest} in the swarm`, { digest }))
       }
@@ -460,16 +463,38 @@ export class GatewayServer implements Gateway {
     }
   }
 
+  /** A name resolved through naming, or undefined; naming's "not found" errors are MANIFEST_UNKNOWN */
+  async #resolveName (name: string, tag: string): Promise<NamedImage | undefined> {
+    if (this.#init.resolveName == null) return undefined
+    try {
+      return await this.#init.resolveName(name, tag, { signal: AbortSignal.timeout(this.#manifestPullTimeout) })
+    } catch (err: any) {
+      if (['NameNotFoundError', 'RepositoryNotFoundError', 'TagNotFoundError', 'InvalidParametersError'].includes(err?.name)) {
+        throw new OciError('MANIFEST_UNKNOWN', 404, `${name}:${tag}: ${err.message}`, { name, tag })
+      }
+      if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
+        throw new OciError('MANIFEST_UNKNOWN', 404, `${name}:${tag} did not resolve within ${this.#manifestPullTimeout} ms`, { name, tag })
+      }
+      throw err
+    }
+  }
+
   async #getManifest (name: string, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     let digest: string
+    let named: NamedImage | undefined
     if (reference.includes(':')) {
       digest = checkDigest(reference)
     } else {
       if (!C.TAG_REGEX.test(reference)) throw new OciError('MANIFEST_INVALID', 400, `invalid tag ${JSON.stringify(reference)}`, { tag: reference })
       const d = this.#state.tag(name, reference) ?? await this.#imageTag(name, reference)
-      // by tag needs naming (a repository document) for content this node never saw
-      if (d == null) throw new OciError('MANIFEST_UNKNOWN', 404, `no tag ${reference} in ${name} on this node`, { name, tag: reference })
-      digest = d
+      if (d != null) {
+        digest = d
+      } else {
+        // a tag this node never saw: ask naming (a signed repository document names the digest)
+        named = await this.#resolveName(name, reference)
+        if (named == null) throw new OciError('MANIFEST_UNKNOWN', 404, `no tag ${reference} in ${name} on this node`, { name, tag: reference })
+        digest = checkDigest(named.manifestDigest)
+      }
     }
     let found = await this.#findManifest(digest)
     if (found == null) {
@@ -478,7 +503,7 @@ export class GatewayServer implements Gateway {
       socket.setTimeout(0)
       let info: PullReady | undefined
       try {
-        info = await this.#pull(digest, reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`).ready
+        info = await this.#pull(digest, named?.reference ?? (reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`), named?.record).ready
       } finally {
         socket.setTimeout(this.#init.idleTimeout ?? C.DEFAULT_IDLE_TIMEOUT)
       }
@@ -542,6 +567,7 @@ export class GatewayServer implements Gateway {
     }
 
     const doc = parsed.kind === 'manifest' ? parsed.manifest : parsed.index
+    let pushedTag: string | undefined
     const imported = await importBlob([bytes], this.#store, { expectedDigest: digest, size: bytes.byteLength })
     const entry: ManifestEntry = { mediaType: parsed.mediaType, size: bytes.byteLength, root: imported.root.toString(), kind: parsed.kind }
     if (doc.subject != null) entry.subject = doc.subject.digest
@@ -559,6 +585,7 @@ export class GatewayServer implements Gateway {
       }
       await this.#images.add(record, blocks)
       if (!byDigest && this.#init.signer != null) await this.#sign(name, digest, parsed.manifest.layers.map(l => l.digest))
+      pushedTag = byDigest ? undefined : reference
     } else {
       await this.#store.pins.pin(imported.blocks)
       entry.blocks = imported.blocks.map(c => c.toString())
@@ -570,6 +597,9 @@ export class GatewayServer implements Gateway {
     })
     if (parsed.kind === 'manifest') {
       await this.#node.provideImage(digest).catch((err: Error) => { this.#init.log?.(`gateway: providing ${digest} failed: ${err.message}`) })
+      if (pushedTag != null && this.#init.onPushed != null) {
+        await this.#init.onPushed(name, pushedTag, digest).catch((err: Error) => { this.#init.log?.(`gateway: after the push of ${name}:${pushedTag}: ${err.message}`) })
+      }
     }
     reply.code(201).headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' })
     if (doc.subject != null) reply.header('OCI-Subject', doc.subject.digest)

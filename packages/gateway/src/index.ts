@@ -12,7 +12,8 @@
  * ```ts
  * import { createGateway } from '@provenir/gateway'
  * import { createNode } from '@provenir/node'
- * import type { PrivateKey } from '@libp2p/interface'
+ * import type { AbortOptions, PrivateKey } from '@libp2p/interface'
+import type { ImageRecord } from '@provenir/content'
  *
  * declare const privateKey: PrivateKey
  * const node = await createNode({ privateKey, blockstorePath: '/var/lib/provenir/blocks' })
@@ -24,7 +25,8 @@
  */
 
 import { GatewayServer } from './gateway.js'
-import type { PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, PrivateKey } from '@libp2p/interface'
+import type { ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
 
 export * from './constants.js'
@@ -81,8 +83,30 @@ export interface GatewayInit {
    * naming the repository. Without it, pushes are stored unsigned.
    */
   signer?: PrivateKey
+  /**
+   * Names: a manifest GET by a tag this gateway holds no entry for asks this
+   * (e.g. the daemon's naming resolver, for `<namespace>/<repo>:<tag>`). The
+   * answer's `record` (blob roots and statements from a signed repository
+   * document) is handed to the pull, and `reference` chooses the trust
+   * policy's rule. Undefined: not a name it knows.
+   */
+  resolveName?(name: string, tag: string, options: AbortOptions): Promise<NamedImage | undefined>
+  /**
+   * Called once an image pushed by tag is stored, signed and provided: e.g.
+   * publish the repository document. A failure is logged; the push stands.
+   */
+  onPushed?(name: string, tag: string, manifestDigest: string): Promise<void>
   /** Where internal errors are reported (never the client) */
   log?(message: string): void
+}
+
+/** What a name resolves to */
+export interface NamedImage {
+  manifestDigest: string
+  /** A trusted record of the image (from a signed document) for the pull */
+  record?: ImageRecord
+  /** The name the trust policy sees, `namespace/repo:tag` */
+  reference: string
 }
 
 export interface Gateway {

@@ -1,0 +1,104 @@
+/**
+ * The gateway with names, across two daemons: skopeo pushes the small real
+ * image to A's gateway by tag; A signs it with its node key and publishes the
+ * repository document under that key's namespace. B, which holds nothing,
+ * serves `<A's UserId>/<repo>:<tag>` to skopeo: the gateway resolves the name
+ * through the DHT, pulls the image with the signed document's record, and
+ * the copy is the original.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+import { assertLayoutMatches, buildFixtures } from './image-helpers.js'
+import type { Fixture } from './image-helpers.js'
+
+async function skopeo (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn('skopeo', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const code = await new Promise<number | null>(resolve => child.once('close', resolve))
+  return { code, stdout, stderr }
+}
+
+function gatewayOf (d: DaemonProcess): string {
+  return d.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+}
+
+describe('gateway pushes publish names, and another node\'s gateway pulls by name (real daemons, skopeo)', { timeout: 5 * 60_000 }, () => {
+  let root: string
+  let repoA: string
+  let repoB: string
+  let a: DaemonProcess
+  let b: DaemonProcess
+  let owner: string
+  let small: Fixture
+  const spawned: DaemonProcess[] = []
+
+  before(async () => {
+    ({ small } = await buildFixtures('small'))
+    root = await tempDir()
+    repoA = path.join(root, 'a')
+    repoB = path.join(root, 'b')
+    assert.equal((await runCli(repoA, ['init', ...TEST_INIT])).code, 0)
+    a = new DaemonProcess(repoA)
+    spawned.push(a)
+    await a.ready()
+    const idA = await runJson(repoA, ['id'])
+    assert.equal((await runCli(repoB, ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])).code, 0)
+    b = new DaemonProcess(repoB)
+    spawned.push(b)
+    await b.ready()
+    await waitFor('B to connect to A', async () => {
+      const peers = await runJson(repoB, ['peers'])
+      return peers.peers.some((p: { peerId: string }) => p.peerId === idA.peerId) ? true : undefined
+    })
+    owner = (await runJson(repoA, ['key', 'ls'])).keys.find((k: { name: string }) => k.name === 'self').userId
+  })
+
+  after(async () => {
+    for (const d of spawned) d.kill()
+    await Promise.all(spawned.map(async d => d.exited))
+    if (root != null) await fs.rm(root, { recursive: true, force: true })
+  })
+
+  it('a skopeo push by tag to A publishes <UserId>/app:v1, which resolves on B', async () => {
+    const push = await skopeo('copy', '--dest-tls-verify=false', `oci:${small.oci}:v1`, `docker://${gatewayOf(a)}/acme/app:v1`)
+    assert.equal(push.code, 0, push.stderr)
+    const resolved = await runJson(repoB, ['name', 'resolve', `${owner}/app:v1`])
+    assert.equal(resolved.manifestDigest, small.digest)
+    assert.equal(resolved.owner, owner)
+  })
+
+  it('B, holding nothing, serves the image by name to skopeo: inspect, then copy, identical to the original', async () => {
+    const gw = gatewayOf(b)
+    const inspect = await skopeo('inspect', '--tls-verify=false', `docker://${gw}/${owner}/app:v1`)
+    assert.equal(inspect.code, 0, inspect.stderr)
+    assert.equal(JSON.parse(inspect.stdout).Digest, small.digest)
+    const out = path.join(root, 'out')
+    const copy = await skopeo('copy', '--src-tls-verify=false', `docker://${gw}/${owner}/app:v1`, `oci:${out}:v1`)
+    assert.equal(copy.code, 0, copy.stderr)
+    await assertLayoutMatches(out, small.oci, small.digest)
+    // the image came with A's signatures
+    const verified = await runJson(repoB, ['verify', small.digest, '--policy', await policyFile(root, owner), '--reference', `${owner}/app:v1`])
+    assert.equal(verified.report.passed, true, JSON.stringify(verified.report.checks))
+  })
+
+  it('an unknown tag of a known name is MANIFEST_UNKNOWN, with the reason', async () => {
+    const res = await fetch(`http://${gatewayOf(b)}/v2/${owner}/app/manifests/nosuchtag`)
+    assert.equal(res.status, 404)
+    const body = await res.json() as { errors: Array<{ code: string, message: string }> }
+    assert.equal(body.errors[0].code, 'MANIFEST_UNKNOWN')
+    assert.match(body.errors[0].message, /nosuchtag/)
+  })
+})
+
+async function policyFile (root: string, signer: string): Promise<string> {
+  const file = path.join(root, 'policy.json')
+  await fs.writeFile(file, JSON.stringify({ version: 1, rules: [{ match: '**', manifest: { signers: [signer] }, layers: [{ layers: 'all', signers: [signer] }] }] }))
+  return file
+}
