@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { isDigest } from '@provenir/content'
-import { AbortError, isError } from '@provenir/interface'
+import { AbortError, InvalidParametersError, isError } from '@provenir/interface'
 import { InvalidArgumentError } from 'commander'
 import { RPC_IMAGE_TIMEOUT_MS } from '../constants.js'
 import { createOutput, table } from '../output.js'
@@ -121,6 +121,9 @@ export function registerImage (program: Command): void {
     .action(async (ref: string, opts: JsonOption & { policy?: string, reference?: string }, cmd: Command) => {
       const out = createOutput(opts.json === true)
       const byDigest = isDigest(ref)
+      if (!byDigest && /^sha(256|512):/i.test(ref)) {
+        throw new InvalidParametersError(`${JSON.stringify(ref.slice(0, 160))} is not a manifest digest: sha256: and 64 lowercase hex characters (or sha512: and 128)`)
+      }
       if (!byDigest && opts.reference != null) throw new InvalidArgumentError('--reference goes with a digest; a pull by name is checked under that name')
       const body: Record<string, unknown> = byDigest ? { digest: ref } : { reference: ref }
       if (opts.policy != null) body.policy = await readPolicy(opts.policy)
