@@ -17,6 +17,20 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
+/**
+ * A blockstore that can tell a stored block's size without reading it, as
+ * provenir's ContentBlockstore can: a want-have for a big block is then
+ * answered from the index alone.
+ */
+export interface BlockSizes {
+  blockSize(cid: CID, options?: { signal?: AbortSignal }): Promise<number | undefined>
+}
+
+function blockSizes (store: Blockstore): BlockSizes | undefined {
+  const candidate = store as Blockstore & Partial<BlockSizes>
+  return typeof candidate.blockSize === 'function' ? candidate as BlockSizes : undefined
+}
+
 /** What the engine needs from the network */
 export interface EngineNetwork {
   send(peer: PeerId, data: Uint8ArrayList, signal?: AbortSignal): Promise<void>
@@ -317,9 +331,23 @@ export class Engine {
       // the want may have been cancelled or replaced while we awaited the store
       if (state.wants.get(want.key) !== want || !want.pending) continue
 
-      const data = await this.readIfPresent(want)
+      // a want-have needs the block only when it is small enough to send
+      // instead of Have; a store that knows sizes spares reading a big one
+      let data: Uint8Array | undefined
+      let size: number | undefined
+      const sizes = want.wantType === 'have' ? blockSizes(this.components.blockstore) : undefined
+      if (sizes != null) {
+        size = await sizes.blockSize(want.cid, { signal: AbortSignal.timeout(this.init.blockstoreTimeout) })
+        if (size != null && size <= this.init.maxSizeReplaceHasWithBlock) {
+          data = await this.readIfPresent(want)
+          size = data?.byteLength
+        }
+      } else {
+        data = await this.readIfPresent(want)
+        size = data?.byteLength
+      }
       if (state.wants.get(want.key) !== want) continue
-      if (data == null) {
+      if (size == null) {
         want.pending = false
         if (want.sendDontHave && !this.addPresence(message, want, 'dont-have')) {
           want.pending = true
@@ -328,7 +356,7 @@ export class Engine {
         continue
       }
 
-      if (data.byteLength > this.init.maxBlockSize) {
+      if (size > this.init.maxBlockSize) {
         // never serve what no peer would accept
         want.pending = false
         if (want.sendDontHave) this.addPresence(message, want, 'dont-have')
@@ -336,9 +364,8 @@ export class Engine {
       }
 
       if (want.wantType === 'have') {
-        const small = data.byteLength <= this.init.maxSizeReplaceHasWithBlock
         const ledger = ledgers.entry(state.peer)
-        if (small && this.init.strategy.shouldServe(ledger, { cid: want.cid, size: data.byteLength, wantType: 'have' })) {
+        if (data != null && size <= this.init.maxSizeReplaceHasWithBlock && this.init.strategy.shouldServe(ledger, { cid: want.cid, size, wantType: 'have' })) {
           if (!this.addBlock(message, want, data, state.peer)) break
         } else if (!this.addPresence(message, want, 'have')) {
           break
@@ -348,6 +375,7 @@ export class Engine {
         continue
       }
 
+      if (data == null) continue // a want-block always reads the block; this only narrows the type
       const ledger = ledgers.entry(state.peer)
       if (!this.init.strategy.shouldServe(ledger, { cid: want.cid, size: data.byteLength, wantType: 'block' })) {
         ledgers.declined(state.peer)
