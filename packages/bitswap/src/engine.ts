@@ -31,6 +31,9 @@ function blockSizes (store: Blockstore): BlockSizes | undefined {
   return typeof candidate.blockSize === 'function' ? candidate as BlockSizes : undefined
 }
 
+/** Blocks the engine remembers having sent, to serve blocks sent to nobody yet first */
+const SENT_MEMORY = 4096
+
 /** What the engine needs from the network */
 export interface EngineNetwork {
   send(peer: PeerId, data: Uint8ArrayList, signal?: AbortSignal): Promise<void>
@@ -129,6 +132,8 @@ export class Engine {
   private readonly log: Logger
   private readonly peers: PeerMap<PeerState>
   private readonly semaphore: Semaphore
+  /** Blocks sent lately (to any peer) and how often, oldest first; at most SENT_MEMORY keys */
+  private readonly sent: Map<string, number>
   private running: boolean
 
   constructor (components: EngineComponents, init: EngineInit) {
@@ -137,6 +142,7 @@ export class Engine {
     this.log = components.logger.forComponent('provenir:bitswap:engine')
     this.peers = new PeerMap()
     this.semaphore = new Semaphore(init.concurrency)
+    this.sent = new Map()
     this.running = false
   }
 
@@ -320,7 +326,7 @@ export class Engine {
   private async build (state: PeerState): Promise<OutgoingMessage> {
     const pending = [...state.wants.values()]
       .filter(w => w.pending)
-      .sort((a, b) => (a.wantType === b.wantType ? 0 : a.wantType === 'have' ? -1 : 1) || (b.priority - a.priority) || (a.seq - b.seq))
+      .sort((a, b) => (a.wantType === b.wantType ? 0 : a.wantType === 'have' ? -1 : 1) || (this.sentCount(a) - this.sentCount(b)) || (b.priority - a.priority) || (a.seq - b.seq))
     const message = new OutgoingMessage()
     const limit = this.init.maxMessageSize
     const { ledgers } = this.components
@@ -416,7 +422,22 @@ export class Engine {
     }
     message.addBlock(block)
     this.components.ledgers.sent(peer, 1, data.byteLength)
+    const count = this.sent.get(want.key) ?? 0
+    this.sent.delete(want.key)
+    this.sent.set(want.key, count + 1)
+    if (this.sent.size > SENT_MEMORY) this.sent.delete(this.sent.keys().next().value as string)
     return true
+  }
+
+  /**
+   * How often a want-block's block went out lately. Blocks sent to nobody yet
+   * go first: when many peers fetch the same blocks from us at once (a
+   * rollout from an origin), each new block we send is one more the peers
+   * can trade among themselves, and a want for a block already sent may
+   * meanwhile move to a peer that holds it.
+   */
+  private sentCount (want: PeerWant): number {
+    return want.wantType === 'block' ? this.sent.get(want.key) ?? 0 : 0
   }
 
   private addPresence (message: OutgoingMessage, want: PeerWant, type: 'have' | 'dont-have'): boolean {
