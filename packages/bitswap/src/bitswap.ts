@@ -499,7 +499,11 @@ export class BitswapNode implements Bitswap {
     }
     this.storing.add(key)
     const stored = async (): Promise<void> => {
-      await this.blockstore.put(cid, data, { signal: AbortSignal.timeout(this.init.blockstoreTimeout) })
+      // `cid` was computed from `data` above, so a blockstore that verifies
+      // on put (provenir's ContentBlockstore reads `verify`) need not hash
+      // the block a second time; others ignore the option
+      const options = { signal: AbortSignal.timeout(this.init.blockstoreTimeout), verify: false }
+      await this.blockstore.put(cid, data, options)
     }
     stored().then(() => {
       this.storing.delete(key)

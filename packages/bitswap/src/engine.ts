@@ -17,6 +17,23 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
+/**
+ * A blockstore that can tell a stored block's size without reading it, as
+ * provenir's ContentBlockstore can: a want-have for a big block is then
+ * answered from the index alone.
+ */
+export interface BlockSizes {
+  blockSize(cid: CID, options?: { signal?: AbortSignal }): Promise<number | undefined>
+}
+
+function blockSizes (store: Blockstore): BlockSizes | undefined {
+  const candidate = store as Blockstore & Partial<BlockSizes>
+  return typeof candidate.blockSize === 'function' ? candidate as BlockSizes : undefined
+}
+
+/** Blocks the engine remembers having sent, to serve blocks sent to nobody yet first */
+const SENT_MEMORY = 4096
+
 /** What the engine needs from the network */
 export interface EngineNetwork {
   send(peer: PeerId, data: Uint8ArrayList, signal?: AbortSignal): Promise<void>
@@ -115,6 +132,8 @@ export class Engine {
   private readonly log: Logger
   private readonly peers: PeerMap<PeerState>
   private readonly semaphore: Semaphore
+  /** Blocks sent lately (to any peer) and how often, oldest first; at most SENT_MEMORY keys */
+  private readonly sent: Map<string, number>
   private running: boolean
 
   constructor (components: EngineComponents, init: EngineInit) {
@@ -123,6 +142,7 @@ export class Engine {
     this.log = components.logger.forComponent('provenir:bitswap:engine')
     this.peers = new PeerMap()
     this.semaphore = new Semaphore(init.concurrency)
+    this.sent = new Map()
     this.running = false
   }
 
@@ -306,7 +326,7 @@ export class Engine {
   private async build (state: PeerState): Promise<OutgoingMessage> {
     const pending = [...state.wants.values()]
       .filter(w => w.pending)
-      .sort((a, b) => (a.wantType === b.wantType ? 0 : a.wantType === 'have' ? -1 : 1) || (b.priority - a.priority) || (a.seq - b.seq))
+      .sort((a, b) => (a.wantType === b.wantType ? 0 : a.wantType === 'have' ? -1 : 1) || (this.sentCount(a) - this.sentCount(b)) || (b.priority - a.priority) || (a.seq - b.seq))
     const message = new OutgoingMessage()
     const limit = this.init.maxMessageSize
     const { ledgers } = this.components
@@ -317,9 +337,23 @@ export class Engine {
       // the want may have been cancelled or replaced while we awaited the store
       if (state.wants.get(want.key) !== want || !want.pending) continue
 
-      const data = await this.readIfPresent(want)
+      // a want-have needs the block only when it is small enough to send
+      // instead of Have; a store that knows sizes spares reading a big one
+      let data: Uint8Array | undefined
+      let size: number | undefined
+      const sizes = want.wantType === 'have' ? blockSizes(this.components.blockstore) : undefined
+      if (sizes != null) {
+        size = await sizes.blockSize(want.cid, { signal: AbortSignal.timeout(this.init.blockstoreTimeout) })
+        if (size != null && size <= this.init.maxSizeReplaceHasWithBlock) {
+          data = await this.readIfPresent(want)
+          size = data?.byteLength
+        }
+      } else {
+        data = await this.readIfPresent(want)
+        size = data?.byteLength
+      }
       if (state.wants.get(want.key) !== want) continue
-      if (data == null) {
+      if (size == null) {
         want.pending = false
         if (want.sendDontHave && !this.addPresence(message, want, 'dont-have')) {
           want.pending = true
@@ -328,7 +362,7 @@ export class Engine {
         continue
       }
 
-      if (data.byteLength > this.init.maxBlockSize) {
+      if (size > this.init.maxBlockSize) {
         // never serve what no peer would accept
         want.pending = false
         if (want.sendDontHave) this.addPresence(message, want, 'dont-have')
@@ -336,9 +370,8 @@ export class Engine {
       }
 
       if (want.wantType === 'have') {
-        const small = data.byteLength <= this.init.maxSizeReplaceHasWithBlock
         const ledger = ledgers.entry(state.peer)
-        if (small && this.init.strategy.shouldServe(ledger, { cid: want.cid, size: data.byteLength, wantType: 'have' })) {
+        if (data != null && size <= this.init.maxSizeReplaceHasWithBlock && this.init.strategy.shouldServe(ledger, { cid: want.cid, size, wantType: 'have' })) {
           if (!this.addBlock(message, want, data, state.peer)) break
         } else if (!this.addPresence(message, want, 'have')) {
           break
@@ -348,6 +381,7 @@ export class Engine {
         continue
       }
 
+      if (data == null) continue // a want-block always reads the block; this only narrows the type
       const ledger = ledgers.entry(state.peer)
       if (!this.init.strategy.shouldServe(ledger, { cid: want.cid, size: data.byteLength, wantType: 'block' })) {
         ledgers.declined(state.peer)
@@ -388,7 +422,22 @@ export class Engine {
     }
     message.addBlock(block)
     this.components.ledgers.sent(peer, 1, data.byteLength)
+    const count = this.sent.get(want.key) ?? 0
+    this.sent.delete(want.key)
+    this.sent.set(want.key, count + 1)
+    if (this.sent.size > SENT_MEMORY) this.sent.delete(this.sent.keys().next().value as string)
     return true
+  }
+
+  /**
+   * How often a want-block's block went out lately. Blocks sent to nobody yet
+   * go first: when many peers fetch the same blocks from us at once (a
+   * rollout from an origin), each new block we send is one more the peers
+   * can trade among themselves, and a want for a block already sent may
+   * meanwhile move to a peer that holds it.
+   */
+  private sentCount (want: PeerWant): number {
+    return want.wantType === 'block' ? this.sent.get(want.key) ?? 0 : 0
   }
 
   private addPresence (message: OutgoingMessage, want: PeerWant, type: 'have' | 'dont-have'): boolean {

@@ -351,7 +351,7 @@ export type BitswapWantProgressEvents =
   ProgressEvent<'bitswap:dont-have', { cid: CID, peer: PeerId }> |
   ProgressEvent<'bitswap:want-block', { cid: CID, peer: PeerId }> |
   ProgressEvent<'bitswap:block', { cid: CID, peer?: PeerId, bytes: number, local: boolean }> |
-  ProgressEvent<'bitswap:retry', { cid: CID, peer: PeerId, reason: 'timeout' | 'disconnect' | 'dont-have' | 'bad-peer' }>
+  ProgressEvent<'bitswap:retry', { cid: CID, peer: PeerId, reason: 'timeout' | 'disconnect' | 'dont-have' | 'bad-peer' | 'moved' }>
 
 /** A set of related wants sharing peers */
 export interface Session {

@@ -203,6 +203,8 @@ class Fetch {
 
 let sessionCounter = 0
 const MIN_PEER_CAP = 2
+/** A want-block is moved to a less busy peer that says Have only after it has waited this long (ms) at the first */
+const MOVE_AFTER = 25
 
 export class BitswapSession implements Session, WantListener {
   readonly id: string
@@ -538,7 +540,36 @@ export class BitswapSession implements Session, WantListener {
     want.haves.add(peer)
     want.dontHaves.delete(peer)
     this.progress(want, new CustomProgressEvent('bitswap:have', { cid: want.cid, peer }))
+    if (want.blockPeer != null && !want.blockPeer.equals(peer)) {
+      this.maybeMove(want, sp)
+    }
     this.scheduleAssign()
+  }
+
+  /**
+   * A peer that just said Have is clearly less busy than the one the
+   * want-block went to: move the want to it. In a rollout the origin answers
+   * Have for every block first and its queue is long; a puller that got the
+   * block meanwhile sends it sooner, and the origin's upload is saved. If
+   * the first peer had already sent the block, it arrives as a duplicate.
+   */
+  private maybeMove (want: SessionWant, to: SessionPeer): void {
+    const from = want.blockPeer == null ? undefined : this.sessionPeers.get(want.blockPeer)
+    if (from == null) return
+    const now = Date.now()
+    if (now - want.blockSentAt < MOVE_AFTER || to.load + 1 >= from.load) return
+    if (want.excluded.has(to.id) || to.slowUntil > now) return
+    from.load--
+    this.components.wantManager.cancel(from.id, want.key, this.id)
+    want.asked.delete(from.id)
+    this.progress(want, new CustomProgressEvent('bitswap:retry', { cid: want.cid, peer: from.id, reason: 'moved' as const }))
+    want.blockPeer = to.id
+    want.blockSentAt = now
+    to.load++
+    to.lastAssigned = ++this.assignCounter
+    this.components.wantManager.want(to.id, want.cid, 'block', this.id, want.priority)
+    want.asked.add(to.id)
+    this.progress(want, new CustomProgressEvent('bitswap:want-block', { cid: want.cid, peer: to.id }))
   }
 
   onDontHave (peer: PeerId, key: string): void {

@@ -83,6 +83,32 @@ describe('engine', () => {
     assert.equal((engine.wantlist(peer) ?? []).length, 0, 'answered want-haves are dropped')
   })
 
+  it('answers want-have from a store that knows block sizes without reading a large block', async () => {
+    const [large] = await makeBlocks(1, 4096, 3)
+    const [small] = await makeBlocks(1, 1024, 4)
+    const [missing] = await makeBlocks(1, 4096, 5)
+    await putBlocks(blockstore, [large, small])
+    const reads: string[] = []
+    const sized = Object.assign(Object.create(blockstore) as MemoryBlockstore, {
+      get: (cid: CID, options?: any) => { reads.push(cid.toString()); return blockstore.get(cid, options) },
+      blockSize: async (cid: CID) => await blockstore.has(cid) ? (cid.equals(large.cid) ? 4096 : 1024) : undefined
+    })
+    engine.stop()
+    engine = new Engine({ blockstore: sized, network, ledgers, logger }, {
+      maxWantlistSize: 1024, maxMessageSize: 4 * 1024 * 1024, maxBlockSize: 2 * 1024 * 1024, maxCidSize: 128,
+      maxSizeReplaceHasWithBlock: 1024, strategy: serveAll(), blockstoreTimeout: 5_000, concurrency: 4
+    })
+    engine.start()
+    engine.receiveWantlist(peer, { full: false, entries: [entry(large.cid, { wantType: Have }), entry(small.cid, { wantType: Have }), entry(missing.cid, { wantType: Have, sendDontHave: true })] })
+    await waitFor(() => responses().haves.length + responses().blocks.length + responses().dontHaves.length >= 3, 'responses')
+    assert.deepEqual(responses().haves, [large.cid.toString()])
+    assert.deepEqual(responses().dontHaves, [missing.cid.toString()])
+    assert.ok(hasBlock(small), 'a block of <= 1 KiB still replaces the Have')
+    assert.deepEqual(reads, [small.cid.toString()], 'only the small block was read')
+    engine.receiveWantlist(peer, { full: false, entries: [entry(large.cid, { wantType: Block })] })
+    await waitFor(() => hasBlock(large), 'the large block')
+  })
+
   it('answers DontHave only to peers that asked for it, and keeps the want for later', async () => {
     const [b1, b2] = await makeBlocks(2, 2000, 3)
     engine.receiveWantlist(peer, { full: false, entries: [entry(b1.cid, { wantType: Have, sendDontHave: true }), entry(b2.cid, { wantType: Block, sendDontHave: false })] })

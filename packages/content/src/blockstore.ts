@@ -111,6 +111,9 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   /** Every stored block's CIDv1 and size, without reading the blocks. */
   infos(options?: AbortOptions): AsyncGenerator<BlockInfo>
 
+  /** A stored block's size in bytes, from the index without reading the block; undefined when it is not stored. */
+  blockSize(cid: CID, options?: AbortOptions): Promise<number | undefined>
+
   /** Deletes every block that is not pinned and returns what it removed. */
   gc(options?: AbortOptions): Promise<GcResult>
 }
@@ -287,6 +290,12 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
       const bytes = await this.#read(cid, options)
       yield { cid, bytes: (function * () { yield bytes })() }
     }
+  }
+
+  async blockSize (cid: CID, options?: AbortOptions): Promise<number | undefined> {
+    this.assertOpen(options)
+    const info = await this.index.get(cid.multihash.bytes)
+    return info == null ? undefined : decodeInfo(info).size
   }
 
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {

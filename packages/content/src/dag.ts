@@ -18,6 +18,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidParametersError } from '@provenir/interface'
+import { getBlockBytes } from './blockstore.js'
 import { DEFAULT_CHUNK_SIZE, MAX_BLOCK_SIZE } from './constants.js'
 import { BlobSizeMismatchError, DigestInvalidError, DigestMismatchError, NotABlobError } from './errors.js'
 import { parseDigest } from './oci.js'
@@ -209,4 +210,91 @@ export async function * exportBlob (root: CID, blockstore: BlobReader, options: 
     const actual = `${parseDigest(expected).algorithm}:${hash.digest('hex')}`
     if (actual !== expected) throw new DigestMismatchError(`Blob ${root} has digest ${actual}, expected ${expected}`)
   }
+}
+
+export interface VerifyBlobOptions extends AbortOptions {
+  /** The OCI digest the blob must have */
+  expectedDigest: string
+  /** The size the blob must have */
+  size: number
+  /** Leaves read ahead of the hash. @default 4 */
+  readAhead?: number
+}
+
+/** A DAG this walk reads directly: dag-pb UnixFS file nodes with no inline data, raw leaves, consistent sizes */
+class UnusualShape extends Error {}
+
+/**
+ * Hashes a stored blob's bytes in order and checks them against its digest
+ * and size: the check that makes a fetched blob complete. It reads the same
+ * bytes `exportBlob` would give, with less work: the raw leaves are read
+ * straight from the store a few at a time, and each dag-pb node's UnixFS
+ * block sizes must match what is under it (so a ranged export reads the same
+ * bytes). A DAG of any other shape (inline data, dag-pb leaves) is checked
+ * through `exportBlob`. Blocks are not re-hashed against their CIDs.
+ *
+ * @throws DigestMismatchError, BlobSizeMismatchError
+ */
+export async function verifyBlob (root: CID, blockstore: BlobReader, options: VerifyBlobOptions): Promise<void> {
+  const { algorithm } = parseDigest(options.expectedDigest)
+  // each block was checked against its CID when it was stored
+  const unverified: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify: false }) }
+  const read = async (cid: CID): Promise<Uint8Array> => getBlockBytes(unverified, cid, { signal: options.signal })
+  // 1. the leaves in order, with the size each parent says it has
+  const leaves: Array<{ cid: CID, size: number }> = []
+  let total: number
+  try {
+    total = await (async function walk (cid: CID, depth: number): Promise<number> {
+      if (cid.code === raw.code) {
+        leaves.push({ cid, size: -1 })
+        return -1
+      }
+      if (depth > 16) throw new UnusualShape()
+      const entry = await exporter(cid, unverified, { signal: options.signal })
+      if (entry.type !== 'file') throw new UnusualShape()
+      const { unixfs, node } = entry
+      if ((unixfs.data?.byteLength ?? 0) > 0 || unixfs.blockSizes.length !== node.Links.length) throw new UnusualShape()
+      let sum = 0
+      for (let i = 0; i < node.Links.length; i++) {
+        const declared = Number(unixfs.blockSizes[i])
+        const size = await walk(node.Links[i].Hash, depth + 1)
+        if (size === -1) leaves[leaves.length - 1].size = declared
+        else if (size !== declared) throw new UnusualShape()
+        sum += declared
+      }
+      if (Number(unixfs.fileSize()) !== sum) throw new UnusualShape()
+      return sum
+    })(root, 0)
+  } catch (err) {
+    if (!(err instanceof UnusualShape)) throw err
+    let length = 0
+    for await (const chunk of exportBlob(root, blockstore, { expectedDigest: options.expectedDigest, verifyBlocks: false, signal: options.signal })) {
+      length += chunk.byteLength
+    }
+    if (length !== options.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, expected ${options.size}`)
+    return
+  }
+  // 2. hash the leaves in order, a few reads ahead; each leaf must be the size its parent declares
+  const hash = createHash(algorithm)
+  const ahead = Math.max(1, options.readAhead ?? 4)
+  const reads: Array<Promise<Uint8Array>> = []
+  let next = 0
+  let length = 0
+  for (const leaf of leaves) {
+    while (next < leaves.length && reads.length < ahead) {
+      const p = read(leaves[next++].cid)
+      p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
+      reads.push(p)
+    }
+    const bytes = await reads.shift() as Uint8Array
+    if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
+      throw new BlobSizeMismatchError(`Blob ${options.expectedDigest}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
+    }
+    hash.update(bytes)
+    length += bytes.byteLength
+  }
+  if (total !== -1 && total !== length) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, its root says ${total}`)
+  if (length !== options.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, expected ${options.size}`)
+  const actual = `${algorithm}:${hash.digest('hex')}`
+  if (actual !== options.expectedDigest) throw new DigestMismatchError(`Blob ${root} has digest ${actual}, expected ${options.expectedDigest}`)
 }

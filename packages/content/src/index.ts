@@ -79,8 +79,8 @@ export type {
   ParsedImageConfig,
   ParseOptions
 } from './oci.js'
-export { importBlob, exportBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
-export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, BlobWriter, BlobReader } from './dag.js'
+export { importBlob, exportBlob, verifyBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
+export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, BlobWriter, BlobReader } from './dag.js'
 export { ImageIndex } from './image-index.js'
 export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions } from './image-index.js'
 export { importOciLayout, importDockerArchive, dockerArchiveManifest, LAYER_MEDIA_TYPES } from './import.js'

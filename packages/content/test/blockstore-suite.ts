@@ -190,6 +190,16 @@ export function contentBlockstoreSuite (name: string, create: () => Promise<Stor
       await handle.teardown()
     })
 
+    it('blockSize gives a stored block\'s size from the index, and undefined for an absent one', async () => {
+      const present = await makeBlock(3000)
+      const absent = await makeBlock(10)
+      await store.put(present.cid, present.bytes)
+      assert.equal(await store.blockSize(present.cid), 3000)
+      assert.equal(await store.blockSize(absent.cid), undefined)
+      await store.delete(present.cid)
+      assert.equal(await store.blockSize(present.cid), undefined)
+    })
+
     it('accepts a block of exactly 2 MiB', async () => {
       const { cid, bytes } = await makeBlock(MAX_BLOCK_SIZE)
       await store.put(cid, bytes)

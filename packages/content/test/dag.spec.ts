@@ -5,7 +5,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import * as raw from 'multiformats/codecs/raw'
 import { FsBlockstore } from '../src/blockstore-fs.js'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
-import { cidForDigest, exportBlob, importBlob } from '../src/dag.js'
+import { cidForDigest, exportBlob, importBlob, verifyBlob } from '../src/dag.js'
 import { computeDigest } from '../src/oci.js'
 import { assertBytes } from './blockstore-suite.js'
 import { readAll, tempDir } from './fixtures.js'
@@ -155,5 +155,33 @@ describe('blob <-> DAG', () => {
     for await (const entry of importer([{ path: 'dir' }], store)) dirCid = entry.cid
     assert.ok(dirCid != null)
     await assert.rejects(readAll(exportBlob(dirCid, store)), { name: 'NotABlobError' })
+  })
+  it('verifyBlob accepts a stored blob of one block, one level and two levels, and refuses a wrong digest or size', async () => {
+    const cases = [
+      { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
+      { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
+      // 300 chunks of 1 KiB: more than one node's 174 links, so the DAG has two levels
+      { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
+    ]
+    for (const { bytes, chunkSize } of cases) {
+      const digest = computeDigest(bytes)
+      const { root } = await importBlob(stream(bytes), store, { expectedDigest: digest, chunkSize })
+      await verifyBlob(root, store, { expectedDigest: digest, size: bytes.byteLength })
+      await assert.rejects(verifyBlob(root, store, { expectedDigest: computeDigest(new Uint8Array()), size: bytes.byteLength }), { name: 'DigestMismatchError' })
+      await assert.rejects(verifyBlob(root, store, { expectedDigest: digest, size: bytes.byteLength + 1 }), { name: 'BlobSizeMismatchError' })
+    }
+  })
+
+  it('verifyBlob checks a DAG of another shape (dag-pb leaves) through exportBlob, and refuses a directory', async () => {
+    const bytes = new Uint8Array(randomBytes(2 * MIB + 3))
+    let root: CID | undefined
+    for await (const entry of importer([{ content: bytes }], store, { rawLeaves: false, cidVersion: 1 })) root = entry.cid
+    assert.ok(root != null)
+    await verifyBlob(root, store, { expectedDigest: computeDigest(bytes), size: bytes.byteLength })
+    await assert.rejects(verifyBlob(root, store, { expectedDigest: computeDigest(new Uint8Array()), size: bytes.byteLength }), { name: 'DigestMismatchError' })
+    let dirCid: CID | undefined
+    for await (const entry of importer([{ path: 'dir' }], store)) dirCid = entry.cid
+    assert.ok(dirCid != null)
+    await assert.rejects(verifyBlob(dirCid, store, { expectedDigest: computeDigest(bytes), size: 0 }), { name: 'NotABlobError' })
   })
 })

@@ -1,5 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
-import { BlobSizeMismatchError, exportBlob, getBlockBytes } from '@provenir/content'
+import { getBlockBytes, verifyBlob } from '@provenir/content'
 import * as raw from 'multiformats/codecs/raw'
 import type { Session, BitswapWantProgressEvents } from '@provenir/bitswap'
 import type { ContentBlockstore } from '@provenir/content'
@@ -76,11 +76,19 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
   const all: CID[] = []
   let level: CID[] = [root]
   let first = true
+  // a blob whose root was not held is fetched whole without asking the store
+  // about each block first: the session looks in the store for each want anyway
+  let fresh = false
   for (let depth = 0; level.length > 0; depth++) {
     if (depth > MAX_BLOB_DEPTH) throw new RangeError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
     const missing: CID[] = []
-    for (const cid of level) {
-      if (!await blockstore.has(cid, { signal: options.signal })) missing.push(cid)
+    if (fresh) {
+      missing.push(...level)
+    } else {
+      for (const cid of level) {
+        if (!await blockstore.has(cid, { signal: options.signal })) missing.push(cid)
+      }
+      if (depth === 0 && missing.length > 0) fresh = true
     }
     if (missing.length > 0) {
       const stopRefresh = new AbortController()
@@ -112,16 +120,10 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
     }
     level = next
   }
-  // the whole-blob check: stream it back through the digest. Each block was
-  // already hashed against its CID on receipt (bitswap) and on write (the
-  // blockstore), so the read skips a third per-block hash.
-  let length = 0
-  for await (const chunk of exportBlob(root, blockstore, { expectedDigest: digest, verifyBlocks: false, signal: options.signal })) {
-    length += chunk.byteLength
-  }
-  if (length !== size) {
-    throw new BlobSizeMismatchError(`blob ${digest}: ${length} bytes, the manifest says ${size}`)
-  }
+  // the whole-blob check: read it back in order through the digest. Each
+  // block was already hashed against its CID on receipt (bitswap), so the
+  // read does not hash blocks again.
+  await verifyBlob(root, blockstore, { expectedDigest: digest, size, signal: options.signal })
   return all
 }
 
