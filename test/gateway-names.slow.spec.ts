@@ -69,7 +69,11 @@ describe('gateway pushes publish names, and another node\'s gateway pulls by nam
   it('a skopeo push by tag to A publishes <UserId>/app:v1, which resolves on B', async () => {
     const push = await skopeo('copy', '--dest-tls-verify=false', `oci:${small.oci}:v1`, `docker://${gatewayOf(a)}/acme/app:v1`)
     assert.equal(push.code, 0, push.stderr)
-    const resolved = await runJson(repoB, ['name', 'resolve', `${owner}/app:v1`])
+    // the push is answered before the publish (in the background) completes
+    const resolved = await waitFor('B to resolve the pushed name', async () => {
+      const res = await runCli(repoB, ['name', 'resolve', `${owner}/app:v1`, '--json'])
+      return res.code === 0 ? JSON.parse(res.stdout) : undefined
+    })
     assert.equal(resolved.manifestDigest, small.digest)
     assert.equal(resolved.owner, owner)
   })

@@ -232,8 +232,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         gatewayInit.signer = await signingKey(paths.keystore, keyName, repo.privateKey, paths.config)
         // a push by tag publishes the repository document under the signing key's namespace
         const names = naming
-        gatewayInit.onPushed = async (name) => {
-          const published = await names.publishPushed(name, keyName, { signal: AbortSignal.timeout(GATEWAY_PUBLISH_TIMEOUT_MS) })
+        gatewayInit.onPushed = async (name, _tag, _digest, options) => {
+          const signal = AbortSignal.any([AbortSignal.timeout(GATEWAY_PUBLISH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+          const published = await names.publishPushed(name, keyName, { signal })
           if (published != null) log('gateway push: published %s/%s at seq %d', published.owner, published.repo, published.seq)
         }
       }

@@ -133,6 +133,8 @@ export class GatewayServer implements Gateway {
   readonly #pullTimeout: number
   readonly #manifestPullTimeout: number
   readonly #pulls = new Map<string, InflightPull>()
+  readonly #afterPush = new Set<Promise<void>>()
+  readonly #closing = new AbortController()
   #address?: { host: string, port: number }
 
   constructor (init: GatewayInit) {
@@ -188,6 +190,8 @@ export class GatewayServer implements Gateway {
 
   async close (): Promise<void> {
     await this.#app.close()
+    this.#closing.abort(new Error('the gateway is closing'))
+    await Promise.allSettled([...this.#afterPush])
     await this.#uploads.stop()
     this.#address = undefined
   }
@@ -598,7 +602,13 @@ export class GatewayServer implements Gateway {
     if (parsed.kind === 'manifest') {
       await this.#node.provideImage(digest).catch((err: Error) => { this.#init.log?.(`gateway: providing ${digest} failed: ${err.message}`) })
       if (pushedTag != null && this.#init.onPushed != null) {
-        await this.#init.onPushed(name, pushedTag, digest).catch((err: Error) => { this.#init.log?.(`gateway: after the push of ${name}:${pushedTag}: ${err.message}`) })
+        // in the background: a push does not wait on the DHT (publishing can take seconds, or
+        // run out of time on a node without peers); close() stops and awaits it
+        const tag = pushedTag
+        const after = this.#init.onPushed(name, tag, digest, { signal: this.#closing.signal })
+          .catch((err: Error) => { this.#init.log?.(`gateway: after the push of ${name}:${tag}: ${err.message}`) })
+          .finally(() => { this.#afterPush.delete(after) })
+        this.#afterPush.add(after)
       }
     }
     reply.code(201).headers({ Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' })

@@ -93,9 +93,11 @@ export interface GatewayInit {
   resolveName?(name: string, tag: string, options: AbortOptions): Promise<NamedImage | undefined>
   /**
    * Called once an image pushed by tag is stored, signed and provided: e.g.
-   * publish the repository document. A failure is logged; the push stands.
+   * publish the repository document. It runs in the background (the push is
+   * answered without waiting); `close()` aborts `options.signal` and waits
+   * for it. A failure is logged; the push stands.
    */
-  onPushed?(name: string, tag: string, manifestDigest: string): Promise<void>
+  onPushed?(name: string, tag: string, manifestDigest: string, options: AbortOptions): Promise<void>
   /** Where internal errors are reported (never the client) */
   log?(message: string): void
 }
