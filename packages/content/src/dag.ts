@@ -225,6 +225,105 @@ export interface VerifyBlobOptions extends AbortOptions {
 class UnusualShape extends Error {}
 
 /**
+ * The raw leaves of a blob's DAG in order, each with the size its parent
+ * declares (-1 for a root that is itself a raw block), and the total the
+ * root declares (-1 likewise). Throws UnusualShape for any DAG that is not
+ * dag-pb UnixFS file nodes without inline data over raw leaves, with
+ * consistent sizes.
+ */
+async function leavesOf (root: CID, reader: BlobReader, signal?: AbortSignal): Promise<{ leaves: Array<{ cid: CID, size: number }>, total: number }> {
+  const leaves: Array<{ cid: CID, size: number }> = []
+  const total = await (async function walk (cid: CID, depth: number): Promise<number> {
+    if (cid.code === raw.code) {
+      leaves.push({ cid, size: -1 })
+      return -1
+    }
+    if (depth > 16) throw new UnusualShape()
+    const entry = await exporter(cid, reader, { signal })
+    if (entry.type !== 'file') throw new UnusualShape()
+    const { unixfs, node } = entry
+    if ((unixfs.data?.byteLength ?? 0) > 0 || unixfs.blockSizes.length !== node.Links.length) throw new UnusualShape()
+    let sum = 0
+    for (let i = 0; i < node.Links.length; i++) {
+      const declared = Number(unixfs.blockSizes[i])
+      const size = await walk(node.Links[i].Hash, depth + 1)
+      if (size === -1) leaves[leaves.length - 1].size = declared
+      else if (size !== declared) throw new UnusualShape()
+      sum += declared
+    }
+    if (Number(unixfs.fileSize()) !== sum) throw new UnusualShape()
+    return sum
+  })(root, 0)
+  return { leaves, total }
+}
+
+export interface ReadBlobOptions extends AbortOptions {
+  /** Verify every block (the dag-pb nodes and the leaves) against its CID as it is read. @default true */
+  verifyBlocks?: boolean
+  /** Leaves read ahead of the consumer: the most of the blob held in memory, in 1 MiB chunks. @default 8 */
+  readAhead?: number
+  /** First byte to read. @default 0 */
+  offset?: number
+  /** Bytes to read from `offset`. @default to the end */
+  length?: number
+}
+
+/**
+ * Streams a stored blob's bytes, or a range of them, in order: the fast
+ * path for serving. For the usual shape (a raw block, or dag-pb UnixFS file
+ * nodes over raw leaves with consistent sizes) it reads the leaves straight
+ * from the store, `readAhead` at a time, skipping those before `offset`;
+ * any other shape goes through `exportBlob`'s exporter. Every block is
+ * checked against its CID unless `verifyBlocks` is false. The whole-blob
+ * digest is not computed here (see `exportBlob`'s `expectedDigest`).
+ *
+ * @throws BlobSizeMismatchError when a leaf is not the size its parent declares
+ */
+export async function * readBlob (root: CID, blockstore: BlobReader, options: ReadBlobOptions = {}): AsyncGenerator<Uint8Array> {
+  const verify = options.verifyBlocks ?? true
+  const reader: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify }) }
+  const start = options.offset ?? 0
+  let found: Awaited<ReturnType<typeof leavesOf>>
+  try {
+    found = await leavesOf(root, reader, options.signal)
+  } catch (err) {
+    if (!(err instanceof UnusualShape)) throw err
+    const entry = await exporter(root, reader, { signal: options.signal })
+    if (entry.type !== 'raw' && entry.type !== 'file') throw new NotABlobError(`${root} is a ${entry.type}, not a blob`)
+    yield * entry.content({ signal: options.signal, offset: start, ...(options.length != null ? { length: options.length } : {}), blockReadConcurrency: options.readAhead ?? BLOCK_READ_CONCURRENCY })
+    return
+  }
+  const { leaves } = found
+  const end = options.length != null ? start + options.length : Infinity
+  // skip the leaves wholly before the range (sizes from their parents); a root leaf is read
+  let first = 0
+  let position = 0
+  while (first < leaves.length && leaves[first].size !== -1 && position + leaves[first].size <= start) {
+    position += leaves[first].size
+    first++
+  }
+  const ahead = Math.max(1, options.readAhead ?? BLOCK_READ_CONCURRENCY)
+  const reads: Array<Promise<Uint8Array>> = []
+  let next = first
+  for (let i = first; i < leaves.length && position < end; i++) {
+    while (next < leaves.length && reads.length < ahead) {
+      const p = getBlockBytes(reader, leaves[next++].cid, { signal: options.signal })
+      p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
+      reads.push(p)
+    }
+    const bytes = await reads.shift() as Uint8Array
+    const leaf = leaves[i]
+    if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
+      throw new BlobSizeMismatchError(`Blob ${root}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
+    }
+    const from = Math.max(0, start - position)
+    const to = Math.min(bytes.byteLength, end - position)
+    position += bytes.byteLength
+    if (to > from) yield from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(from, to)
+  }
+}
+
+/**
  * Hashes a stored blob's bytes in order and checks them against its digest
  * and size: the check that makes a fetched blob complete. It reads the same
  * bytes `exportBlob` would give, with less work: the raw leaves are read
@@ -241,30 +340,10 @@ export async function verifyBlob (root: CID, blockstore: BlobReader, options: Ve
   const unverified: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify: false }) }
   const read = async (cid: CID): Promise<Uint8Array> => getBlockBytes(unverified, cid, { signal: options.signal })
   // 1. the leaves in order, with the size each parent says it has
-  const leaves: Array<{ cid: CID, size: number }> = []
+  let leaves: Array<{ cid: CID, size: number }>
   let total: number
   try {
-    total = await (async function walk (cid: CID, depth: number): Promise<number> {
-      if (cid.code === raw.code) {
-        leaves.push({ cid, size: -1 })
-        return -1
-      }
-      if (depth > 16) throw new UnusualShape()
-      const entry = await exporter(cid, unverified, { signal: options.signal })
-      if (entry.type !== 'file') throw new UnusualShape()
-      const { unixfs, node } = entry
-      if ((unixfs.data?.byteLength ?? 0) > 0 || unixfs.blockSizes.length !== node.Links.length) throw new UnusualShape()
-      let sum = 0
-      for (let i = 0; i < node.Links.length; i++) {
-        const declared = Number(unixfs.blockSizes[i])
-        const size = await walk(node.Links[i].Hash, depth + 1)
-        if (size === -1) leaves[leaves.length - 1].size = declared
-        else if (size !== declared) throw new UnusualShape()
-        sum += declared
-      }
-      if (Number(unixfs.fileSize()) !== sum) throw new UnusualShape()
-      return sum
-    })(root, 0)
+    ({ leaves, total } = await leavesOf(root, unverified, options.signal))
   } catch (err) {
     if (!(err instanceof UnusualShape)) throw err
     let length = 0

@@ -5,7 +5,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import * as raw from 'multiformats/codecs/raw'
 import { FsBlockstore } from '../src/blockstore-fs.js'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
-import { cidForDigest, exportBlob, importBlob, verifyBlob } from '../src/dag.js'
+import { cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
 import { computeDigest } from '../src/oci.js'
 import { assertBytes } from './blockstore-suite.js'
 import { readAll, tempDir } from './fixtures.js'
@@ -184,4 +184,37 @@ describe('blob <-> DAG', () => {
     assert.ok(dirCid != null)
     await assert.rejects(verifyBlob(dirCid, store, { expectedDigest: computeDigest(bytes), size: 0 }), { name: 'NotABlobError' })
   })
+
+  it('readBlob streams a blob of one block, one level and two levels, whole and in ranges across leaf boundaries', async () => {
+    const cases = [
+      { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
+      { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
+      { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
+    ]
+    for (const { bytes, chunkSize } of cases) {
+      const { root } = await importBlob(stream(bytes), store, { expectedDigest: computeDigest(bytes), chunkSize })
+      assertBytes(await readAll(readBlob(root, store)), bytes)
+      const size = bytes.byteLength
+      for (const [offset, length] of [[0, 1], [1, size - 2], [size - 1, 1], [Math.floor(size / 2), undefined], [700, 2000], [size, 0]] as Array<[number, number | undefined]>) {
+        const want = bytes.subarray(offset, length == null ? size : offset + length)
+        assertBytes(await readAll(readBlob(root, store, { offset, ...(length != null ? { length } : {}), readAhead: 3 })), want)
+      }
+    }
+  })
+
+  it('readBlob verifies each block: a corrupt leaf fails the read, and a DAG of another shape reads through the exporter', async () => {
+    const blob = new Uint8Array(randomBytes(2 * MIB))
+    const result = await importBlob(stream(blob), store, { expectedDigest: computeDigest(blob) })
+    const leaf: CID = result.blocks.find(cid => cid.code === RAW) as CID
+    await store.delete(leaf)
+    await store.put(leaf, new Uint8Array(MIB), { verify: false })
+    await assert.rejects(readAll(readBlob(result.root, store)), { name: 'BlockVerificationError' })
+    const other = new Uint8Array(randomBytes(2 * MIB + 3))
+    let root: CID | undefined
+    for await (const entry of importer([{ content: other }], store, { rawLeaves: false, cidVersion: 1 })) root = entry.cid
+    assert.ok(root != null)
+    assertBytes(await readAll(readBlob(root, store)), other)
+    assertBytes(await readAll(readBlob(root, store, { offset: MIB - 3, length: 10 })), other.subarray(MIB - 3, MIB + 7))
+  })
 })
+
