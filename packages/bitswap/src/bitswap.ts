@@ -50,7 +50,7 @@ interface ResolvedInit {
   badPeerBackoff: number
   cancelledWantMemory: number
   runOnLimitedConnection: boolean
-  session: Required<Omit<SessionInit, 'providers' | 'peers' | 'broadcast'>>
+  session: Required<Omit<SessionInit, 'providers' | 'peers' | 'broadcast' | 'initialWindow'>>
 }
 
 function positiveInt (name: string, value: unknown, fallback: number, min = 1): number {
@@ -296,6 +296,7 @@ export class BitswapNode implements Bitswap {
       peers: init.peers ?? [],
       broadcast: init.broadcast ?? (init.providers == null && (init.peers == null || init.peers.length === 0)),
       window: positiveInt('window', init.window, defaults.window),
+      ...(init.initialWindow != null ? { initialWindow: positiveInt('initialWindow', init.initialWindow, 1) } : {}),
       wantTimeout: positiveInt('wantTimeout', init.wantTimeout, defaults.wantTimeout),
       stallTimeout: positiveInt('stallTimeout', init.stallTimeout, defaults.stallTimeout),
       maxProviders: positiveInt('maxProviders', init.maxProviders, defaults.maxProviders),

@@ -254,7 +254,7 @@ export interface BitswapInit {
   /**
    * Defaults for every session created by this node.
    */
-  session?: Omit<SessionInit, 'providers' | 'peers' | 'broadcast'>
+  session?: Omit<SessionInit, 'providers' | 'peers' | 'broadcast' | 'initialWindow'>
 }
 
 /** Finds peers that may hold `cid` (e.g. a DHT provider lookup) */
@@ -287,6 +287,17 @@ export interface SessionInit {
    * @default 32
    */
   window?: number
+
+  /**
+   * Slow start: each `want()` call begins with this many blocks in flight and
+   * adds one per block delivered, up to `window` (so the window doubles each
+   * round trip). A puller in a rollout that knows only the origin at first
+   * then asks it for a few blocks, not a whole window, before the DHT names
+   * other pullers.
+   *
+   * @default window (no slow start)
+   */
+  initialWindow?: number
 
   /**
    * A peer holding our want-blocks that delivers nothing for this long is

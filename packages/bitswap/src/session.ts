@@ -64,6 +64,8 @@ export interface ResolvedSessionInit {
   peers: PeerId[]
   broadcast: boolean
   window: number
+  /** blocks in flight when a `want()` starts; grows by one per block delivered, up to `window` */
+  initialWindow?: number
   wantTimeout: number
   stallTimeout: number
   maxProviders: number
@@ -115,7 +117,9 @@ interface SessionWant {
 /** The state of one `want()` call */
 class Fetch {
   readonly ordered: boolean
-  readonly window: number
+  /** blocks in flight now (slow start), at most `limit` */
+  window: number
+  readonly limit: number
   readonly onProgress?: (evt: BitswapWantProgressEvents) => void
   outstanding: number
   inputDone: boolean
@@ -128,9 +132,10 @@ class Fetch {
   private changed?: PromiseWithResolvers<void>
   private slot?: PromiseWithResolvers<void>
 
-  constructor (options: WantOptions, window: number) {
+  constructor (options: WantOptions, window: number, initialWindow = window) {
     this.ordered = options.ordered === true
-    this.window = window
+    this.limit = window
+    this.window = Math.max(1, Math.min(window, initialWindow))
     this.onProgress = options.onProgress
     this.outstanding = 0
     this.inputDone = false
@@ -273,7 +278,7 @@ export class BitswapSession implements Session, WantListener {
     if (this.closed) throw new NotStartedError('Session is closed')
     if (!this.components.network.isRunning) throw new NotStartedError('Bitswap is not started')
     options.signal?.throwIfAborted()
-    const fetch = new Fetch(options, this.init.window)
+    const fetch = new Fetch(options, this.init.window, this.init.initialWindow)
     this.fetches.add(fetch)
     const onAbort = (): void => { fetch.fail(new AbortError('Want aborted')) }
     options.signal?.addEventListener('abort', onAbort)
@@ -285,6 +290,7 @@ export class BitswapSession implements Session, WantListener {
         const result = fetch.take()
         if (result != null) {
           fetch.outstanding--
+          if (fetch.window < fetch.limit) fetch.window++
           fetch.wake()
           yield result
           continue

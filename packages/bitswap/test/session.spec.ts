@@ -162,6 +162,29 @@ describe('session: behaviour', () => {
     assert.deepEqual(order, blocks.map(b => b.cid.toString()))
   })
 
+  it('slow start: begins with `initialWindow` blocks in flight and grows by one per block, up to `window`', async () => {
+    const blocks = await makeBlocks(40, 16 * 1024, 47)
+    const { fetcher } = await pair(blocks)
+    const session = fetcher.bitswap.createSession({ broadcast: true, window: 8, initialWindow: 2 })
+    let wanted = 0
+    let yielded = 0
+    let widest = 0
+    for await (const _ of session.want(blocks.map(b => b.cid), {
+      onProgress: (e) => { if (e.type === 'bitswap:want') wanted++ },
+      signal: AbortSignal.timeout(20_000)
+    })) {
+      yielded++
+      // the window after n blocks is min(8, 2 + n); the one just yielded is no longer in flight.
+      // At the first block at most 1 + 3 were wanted, where a window of 8 would have sent 8 at once
+      if (yielded === 1) assert.ok(wanted <= 4, `${wanted} wanted by the first block`)
+      assert.ok(wanted - yielded <= Math.min(8, 2 + yielded), `${wanted - yielded} in flight after ${yielded} blocks`)
+      widest = Math.max(widest, wanted - yielded)
+    }
+    assert.equal(yielded, 40)
+    assert.ok(widest > 2, `the window grew (widest ${widest})`)
+    assert.throws(() => fetcher.bitswap.createSession({ broadcast: true, initialWindow: 0 }), /initialWindow must be an integer >= 1/)
+  })
+
   it('takes blocks from the local blockstore without asking anyone', async () => {
     const blocks = await makeBlocks(4, 1000, 45)
     const { fetcher, provider } = await pair([])

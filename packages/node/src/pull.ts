@@ -24,6 +24,14 @@ export const BLOB_CONCURRENCY = 4
  */
 export const SESSION_WINDOW = 8
 
+/**
+ * Blocks in flight when a blob fetch starts; one more per block delivered,
+ * up to SESSION_WINDOW (bitswap's slow start). In a rollout each puller
+ * knows only the origin at first: a small first window leaves the rest of
+ * the blob to the pullers the DHT names next.
+ */
+export const SESSION_INITIAL_WINDOW = 2
+
 /** Time to find an image record among the providers, in ms */
 export const RECORD_LOOKUP_TIMEOUT = 30_000
 
@@ -255,7 +263,7 @@ async function fetchStatements (ctx: PullContext, session: Session, image: Pick<
  * @throws UnsupportedMediaTypeError for an image index (multi-arch): pull each platform's manifest
  */
 export async function pullImage (ctx: PullContext, manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
-  const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW })
+  const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
   try {
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
     const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
