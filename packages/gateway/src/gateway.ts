@@ -10,7 +10,7 @@ import { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
-import { InvalidConfigError } from '@provenir/interface'
+import { InvalidConfigError, ProvenirError } from '@provenir/interface'
 import {
   cidForDigest, computeDigest, exportBlob, importBlob, readBlob, parseDigest, parseManifest,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST
@@ -473,11 +473,13 @@ export class GatewayServer implements Gateway {
     try {
       return await this.#init.resolveName(name, tag, { signal: AbortSignal.timeout(this.#manifestPullTimeout) })
     } catch (err: any) {
-      if (['NameNotFoundError', 'RepositoryNotFoundError', 'TagNotFoundError', 'InvalidParametersError'].includes(err?.name)) {
-        throw new OciError('MANIFEST_UNKNOWN', 404, `${name}:${tag}: ${err.message}`, { name, tag })
-      }
       if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
         throw new OciError('MANIFEST_UNKNOWN', 404, `${name}:${tag} did not resolve within ${this.#manifestPullTimeout} ms`, { name, tag })
+      }
+      // any of naming's own errors (not found, a bad binding or record, a DNS failure) means this
+      // name names nothing here; anything else is a bug and stays a 500
+      if (err instanceof ProvenirError) {
+        throw new OciError('MANIFEST_UNKNOWN', 404, `${name}:${tag}: ${err.message}`, { name, tag })
       }
       throw err
     }
