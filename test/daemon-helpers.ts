@@ -151,3 +151,73 @@ export async function tempDir (): Promise<string> {
 export async function fileExists (file: string): Promise<boolean> {
   return fs.stat(file).then(() => true, () => false)
 }
+
+export interface DaemonPair {
+  root: string
+  repoA: string
+  repoB: string
+  a: DaemonProcess
+  b: DaemonProcess
+  /** A's `provenir id` */
+  idA: { peerId: string, addresses: string[] }
+  /** Kill both daemons and remove the directory */
+  stop(): Promise<void>
+}
+
+/**
+ * Two real daemons in a new temp directory: A, then B bootstrapped to A,
+ * returned once B is connected to A. `beforeStartB` runs after both repos
+ * exist and A is up, before B starts (e.g. to write B's policy.json).
+ */
+export async function startDaemonPair (beforeStartB?: (pair: { root: string, repoA: string, repoB: string }) => Promise<void>): Promise<DaemonPair> {
+  const root = await tempDir()
+  const repoA = path.join(root, 'a')
+  const repoB = path.join(root, 'b')
+  const spawned: DaemonProcess[] = []
+  const stop = async (): Promise<void> => {
+    for (const d of spawned) d.kill()
+    await Promise.all(spawned.map(async d => d.exited))
+    await fs.rm(root, { recursive: true, force: true })
+  }
+  try {
+    const initA = await runCli(repoA, ['init', ...TEST_INIT])
+    if (initA.code !== 0) throw new Error(`init A: ${initA.stderr}`)
+    const a = new DaemonProcess(repoA)
+    spawned.push(a)
+    await a.ready()
+    const idA = await runJson(repoA, ['id'])
+    const initB = await runCli(repoB, ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])
+    if (initB.code !== 0) throw new Error(`init B: ${initB.stderr}`)
+    await beforeStartB?.({ root, repoA, repoB })
+    const b = new DaemonProcess(repoB)
+    spawned.push(b)
+    await b.ready()
+    await waitFor('B to connect to A', async () => {
+      const peers = await runJson(repoB, ['peers'])
+      return peers.peers.some((p: { peerId: string }) => p.peerId === idA.peerId) ? true : undefined
+    })
+    return { root, repoA, repoB, a, b, idA, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** Run a third-party tool (skopeo, ...) to completion */
+export async function runTool (cmd: string, args: string[], timeout = 120_000): Promise<CliResult> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', resolve)
+    })
+    return { code, stdout, stderr }
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -7,22 +7,16 @@
  * the copy is the original.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+import { runCli, runJson, runTool, startDaemonPair, waitFor } from './daemon-helpers.js'
+import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 
-async function skopeo (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn('skopeo', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const code = await new Promise<number | null>(resolve => child.once('close', resolve))
-  return { code, stdout, stderr }
+async function skopeo (...args: string[]): ReturnType<typeof runTool> {
+  return runTool('skopeo', args)
 }
 
 function gatewayOf (d: DaemonProcess): string {
@@ -30,6 +24,7 @@ function gatewayOf (d: DaemonProcess): string {
 }
 
 describe('gateway pushes publish names, and another node\'s gateway pulls by name (real daemons, skopeo)', { timeout: 5 * 60_000 }, () => {
+  let pair: DaemonPair
   let root: string
   let repoA: string
   let repoB: string
@@ -37,33 +32,16 @@ describe('gateway pushes publish names, and another node\'s gateway pulls by nam
   let b: DaemonProcess
   let owner: string
   let small: Fixture
-  const spawned: DaemonProcess[] = []
 
   before(async () => {
     ({ small } = await buildFixtures('small'))
-    root = await tempDir()
-    repoA = path.join(root, 'a')
-    repoB = path.join(root, 'b')
-    assert.equal((await runCli(repoA, ['init', ...TEST_INIT])).code, 0)
-    a = new DaemonProcess(repoA)
-    spawned.push(a)
-    await a.ready()
-    const idA = await runJson(repoA, ['id'])
-    assert.equal((await runCli(repoB, ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])).code, 0)
-    b = new DaemonProcess(repoB)
-    spawned.push(b)
-    await b.ready()
-    await waitFor('B to connect to A', async () => {
-      const peers = await runJson(repoB, ['peers'])
-      return peers.peers.some((p: { peerId: string }) => p.peerId === idA.peerId) ? true : undefined
-    })
+    pair = await startDaemonPair()
+    ;({ root, repoA, repoB, a, b } = pair)
     owner = (await runJson(repoA, ['key', 'ls'])).keys.find((k: { name: string }) => k.name === 'self').userId
   })
 
   after(async () => {
-    for (const d of spawned) d.kill()
-    await Promise.all(spawned.map(async d => d.exited))
-    if (root != null) await fs.rm(root, { recursive: true, force: true })
+    await pair?.stop()
   })
 
   it('a skopeo push by tag to A publishes <UserId>/app:v1, which resolves on B', async () => {

@@ -8,11 +8,11 @@
  * meet refuses the pull, and nothing is kept.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+import { runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
+import type { DaemonPair } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 
@@ -24,7 +24,7 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
   let vendor: string
   let team: string
   let layers: string[]
-  const spawned: DaemonProcess[] = []
+  let pair: DaemonPair
 
   const policy = (signers: { base: string, rest: string, manifest: string, builder: string }): object => ({
     version: 1,
@@ -42,32 +42,17 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
 
   before(async () => {
     ({ small } = await buildFixtures('small'))
-    root = await tempDir()
-    repoA = path.join(root, 'a')
-    repoB = path.join(root, 'b')
-    assert.equal((await runCli(repoA, ['init', ...TEST_INIT])).code, 0)
-    const a = new DaemonProcess(repoA)
-    spawned.push(a)
-    await a.ready()
-    const idA = await runJson(repoA, ['id'])
-    assert.equal((await runCli(repoB, ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])).code, 0)
-    vendor = (await runJson(repoA, ['key', 'gen', 'vendor'])).userId
-    team = (await runJson(repoA, ['key', 'gen', 'team'])).userId
-    // B enforces: vendor on the base layer, team on the rest and the manifest, and team's provenance
-    await fs.writeFile(path.join(repoB, 'policy.json'), JSON.stringify(policy({ base: vendor, rest: team, manifest: team, builder: team })))
-    const b = new DaemonProcess(repoB)
-    spawned.push(b)
-    await b.ready()
-    await waitFor('B to connect to A', async () => {
-      const peers = await runJson(repoB, ['peers'])
-      return peers.peers.some((p: { peerId: string }) => p.peerId === idA.peerId) ? true : undefined
+    pair = await startDaemonPair(async ({ repoA, repoB }) => {
+      vendor = (await runJson(repoA, ['key', 'gen', 'vendor'])).userId
+      team = (await runJson(repoA, ['key', 'gen', 'team'])).userId
+      // B enforces: vendor on the base layer, team on the rest and the manifest, and team's provenance
+      await fs.writeFile(path.join(repoB, 'policy.json'), JSON.stringify(policy({ base: vendor, rest: team, manifest: team, builder: team })))
     })
+    ;({ root, repoA, repoB } = pair)
   })
 
   after(async () => {
-    for (const d of spawned) d.kill()
-    await Promise.all(spawned.map(async d => d.exited))
-    if (root != null) await fs.rm(root, { recursive: true, force: true })
+    await pair?.stop()
   })
 
   it('A imports, signs (layers by two issuers, the manifest) and attests the image', async () => {
@@ -133,9 +118,8 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
   })
 
   it('a push through A\'s registry gateway is signed by A\'s node key with no extra step', async () => {
-    const a = spawned[0]
-    const gateway = a.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
-    const push = await runProcess('skopeo', ['copy', '--dest-tls-verify=false', `oci:${small.oci}:v1`, `docker://${gateway}/acme/pushed:v2`])
+    const gateway = pair.a.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+    const push = await runTool('skopeo', ['copy', '--dest-tls-verify=false', `oci:${small.oci}:v1`, `docker://${gateway}/acme/pushed:v2`])
     assert.equal(push.code, 0, push.stderr)
     const self = (await runJson(repoA, ['key', 'ls'])).keys.find((k: { name: string }) => k.name === 'self').userId
     const nodeSigned = path.join(root, 'node-signed.json')
@@ -144,11 +128,3 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
     assert.equal(verified.report.passed, true, JSON.stringify(verified.report.checks))
   })
 })
-
-async function runProcess (cmd: string, args: string[]): Promise<{ code: number | null, stderr: string }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const code = await new Promise<number | null>(resolve => child.once('close', resolve))
-  return { code, stderr }
-}
