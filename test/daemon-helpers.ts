@@ -38,21 +38,7 @@ export interface CliResult {
 
 /** Run a short-lived CLI command as a real process */
 export async function runCli (repo: string, args: string[], timeout = 60_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeout)
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject)
-      child.once('close', c => { resolve(c) })
-    })
-    return { code, stdout, stderr }
-  } finally {
-    clearTimeout(timer)
-  }
+  return runTool(process.execPath, [BIN, ...args], timeout, { cwd: ROOT, env: childEnv(repo) })
 }
 
 /** Run a CLI command that must succeed with `--json`, and parse its output */
@@ -203,9 +189,9 @@ export async function startDaemonPair (beforeStartB?: (pair: { root: string, rep
   }
 }
 
-/** Run a third-party tool (skopeo, ...) to completion */
-export async function runTool (cmd: string, args: string[], timeout = 120_000): Promise<CliResult> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Run a program (the CLI, skopeo, ...) to completion, killing it after `timeout` ms */
+export async function runTool (cmd: string, args: string[], timeout = 120_000, options: { cwd?: string, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
