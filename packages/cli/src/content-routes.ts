@@ -13,7 +13,7 @@ import {
 } from '@provenir/content'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
 import {
-  MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_REFERENCE_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
+  MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
 } from './constants.js'
 import { isExpectedError, PathNotFoundError } from './errors.js'
@@ -21,7 +21,8 @@ import { errorCode } from './fs-util.js'
 import { NamingUnavailableError } from './errors.js'
 import { policyReferenceOf, recordFromResolution, summariseResolution } from './naming.js'
 import type { ResolveSummary } from './naming.js'
-import { policyParam, referenceParam, statementInfo } from './trust-routes.js'
+import { bodyObject, optionalReferenceParam } from './rpc-params.js'
+import { policyParam, statementInfo } from './trust-routes.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { StatementInfo } from './trust-routes.js'
 import type { VerificationReport } from '@provenir/trust'
@@ -176,20 +177,6 @@ function stores (node: ProvenirNode): { blockstore: ContentBlockstore, images: I
   return { blockstore: node.blockstore, images: node.images }
 }
 
-function bodyOf (ctx: RpcContext): Record<string, unknown> {
-  const body = ctx.request.body
-  if (body == null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidParametersError('the request body must be a JSON object')
-  }
-  return body as Record<string, unknown>
-}
-
-function refuseUnknown (body: Record<string, unknown>, known: string[]): void {
-  for (const key of Object.keys(body)) {
-    if (!known.includes(key)) throw new InvalidParametersError(`unknown field "${key}" (expected ${known.map(k => `"${k}"`).join(', ')})`)
-  }
-}
-
 /** A manifest digest: `sha256:` and 64 lowercase hex characters (or sha512) */
 export function digestParam (value: unknown, field = 'digest'): string {
   if (!isDigest(value)) {
@@ -332,8 +319,7 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     timeout: RPC_IMAGE_TIMEOUT_MS,
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
-      const body = bodyOf(ctx)
-      refuseUnknown(body, ['path', 'format'])
+      const body = bodyObject(ctx, ['path', 'format'])
       const file = absolutePathParam(body.path)
       const { blockstore, images } = stores(ctx.node)
       const format = formatParam(body.format) ?? await detectFormat(file)
@@ -384,8 +370,7 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     timeout: RPC_IMAGE_TIMEOUT_MS,
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
-      const body = bodyOf(ctx)
-      refuseUnknown(body, ['digest', 'path', 'format', 'tag'])
+      const body = bodyObject(ctx, ['digest', 'path', 'format', 'tag'])
       const digest = digestParam(body.digest)
       const file = absolutePathParam(body.path)
       const format = formatParam(body.format) ?? 'oci'
@@ -422,22 +407,13 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     timeout: RPC_IMAGE_TIMEOUT_MS,
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
-      const body = bodyOf(ctx)
-      refuseUnknown(body, ['digest', 'policy', 'reference'])
+      const body = bodyObject(ctx, ['digest', 'policy', 'reference'])
       // by digest (a reference, if given, only chooses the policy rule), or by name: resolved to its signed document
       if (body.digest === undefined && body.reference === undefined) throw new InvalidParametersError('give "digest" (sha256:...) or "reference" ([registry/]namespace/repo[:tag|@digest])')
       const digest = body.digest !== undefined ? digestParam(body.digest) : undefined
       const policy = policyParam(body.policy)
-      let reference: string | undefined
-      if (digest != null) {
-        reference = referenceParam(body.reference)
-      } else {
-        if (typeof body.reference !== 'string' || body.reference === '' || body.reference.length > MAX_RPC_REFERENCE_LENGTH) {
-          throw new InvalidParametersError(`"reference" must be a non-empty string of at most ${MAX_RPC_REFERENCE_LENGTH} characters`)
-        }
-        if (ctx.naming == null) throw new NamingUnavailableError('this daemon runs without naming, so it cannot pull by name')
-        reference = body.reference
-      }
+      const reference = optionalReferenceParam(body.reference)
+      if (digest == null && ctx.naming == null) throw new NamingUnavailableError('this daemon runs without naming, so it cannot pull by name')
       stores(ctx.node)
       const { node, naming } = ctx
       return ndjson(ctx, async (sink) => contentLock(node).shared(async () => {

@@ -8,11 +8,11 @@ import { InvalidParametersError } from '@provenir/interface'
 import { isLinkName, isRepoName, isTag, MAX_TAGS } from '@provenir/naming'
 import { SELF_KEY_NAME, MAX_REGISTRY_SPEC_LENGTH, RPC_NAME_PUBLISH_TIMEOUT_MS, RPC_NAME_RESOLVE_TIMEOUT_MS, RPC_NAMING_BODY_LIMIT } from './constants.js'
 import { NamingUnavailableError } from './errors.js'
+import { bodyObject, referenceParam } from './rpc-params.js'
 import { summariseResolution } from './naming.js'
 import type { ClaimSummary, DaemonNaming, PublishSummary, ResolveSummary } from './naming.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 
-const MAX_REFERENCE_LENGTH = 512
 const KEY_NAME = /^[a-zA-Z0-9._-]{1,64}$/
 
 function namingOf (ctx: RpcContext): DaemonNaming {
@@ -20,27 +20,11 @@ function namingOf (ctx: RpcContext): DaemonNaming {
   return ctx.naming
 }
 
-export function bodyObject (ctx: RpcContext, known: string[]): Record<string, unknown> {
-  const body = ctx.request.body
-  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParametersError('the request body must be a JSON object')
-  for (const key of Object.keys(body)) {
-    if (!known.includes(key)) throw new InvalidParametersError(`unknown field "${key}" (expected ${known.map(k => `"${k}"`).join(', ')})`)
-  }
-  return body as Record<string, unknown>
-}
-
 /** A keystore key name, or undefined */
 export function keyParam (value: unknown): string | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || !KEY_NAME.test(value)) throw new InvalidParametersError(`"key" must be a keystore key name ([a-zA-Z0-9._-], at most 64 characters); got ${JSON.stringify(value)}`)
   if (value === SELF_KEY_NAME) throw new InvalidParametersError(`"key": "${SELF_KEY_NAME}" is the node key, not a namespace key`)
-  return value
-}
-
-/** An image reference `[registry/]namespace/repo[:tag|@digest]`, bounded (parsed fully by the resolver) */
-export function referenceParam (value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new InvalidParametersError('"reference" must be a non-empty string: [registry/]namespace/repo[:tag|@digest]')
-  if (value.length > MAX_REFERENCE_LENGTH) throw new InvalidParametersError(`"reference" is over ${MAX_REFERENCE_LENGTH} characters`)
   return value
 }
 

@@ -13,8 +13,8 @@ import { getBlockBytes, ImageNotFoundError } from '@provenir/content'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
 import { checkEnvelope, encodeEnvelope, parsePolicy } from '@provenir/trust'
 import { CID } from 'multiformats/cid'
-import { MAX_RPC_TAG_LENGTH } from './constants.js'
 import { digestParam } from './content-routes.js'
+import { bodyObject, optionalReferenceParam } from './rpc-params.js'
 import type { RpcRoute } from './rpc-server.js'
 import type { ImageRecord } from '@provenir/content'
 import type { ImageStatement } from '@provenir/node'
@@ -63,30 +63,10 @@ export function statementInfo (s: ImageStatement): StatementInfo {
   }
 }
 
-function bodyOf (body: unknown): Record<string, unknown> {
-  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidParametersError('the request body must be a JSON object')
-  return body as Record<string, unknown>
-}
-
-function refuseUnknown (body: Record<string, unknown>, known: string[]): void {
-  for (const key of Object.keys(body)) {
-    if (!known.includes(key)) throw new InvalidParametersError(`unknown field "${key}" (expected ${known.map(k => `"${k}"`).join(', ')})`)
-  }
-}
-
 /** A policy given in a request body: validated as policy.json is */
 export function policyParam (value: unknown): TrustPolicy | undefined {
   if (value === undefined) return undefined
   return parsePolicy(value as object, { source: 'the request\'s "policy"' })
-}
-
-/** A reference given in a request body, `[registry/]namespace/repo[:tag|@digest]` */
-export function referenceParam (value: unknown): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value === '' || value.length > MAX_RPC_TAG_LENGTH || /\s/.test(value)) {
-    throw new InvalidParametersError(`"reference" must be a name like namespace/repo:tag (at most ${MAX_RPC_TAG_LENGTH} characters, no spaces)`)
-  }
-  return value
 }
 
 function queryDigest (query: unknown): string {
@@ -125,8 +105,7 @@ export const TRUST_ROUTES: readonly RpcRoute[] = Object.freeze([
     url: '/api/v0/image/statements',
     bodyLimit: RPC_TRUST_BODY_LIMIT,
     async handler ({ node, request, signal }): Promise<StatementsResponse> {
-      const body = bodyOf(request.body)
-      refuseUnknown(body, ['digest', 'statements'])
+      const body = bodyObject({ request }, ['digest', 'statements'])
       const digest = digestParam(body.digest)
       if (!Array.isArray(body.statements) || body.statements.length === 0) {
         throw new InvalidParametersError('"statements" must be a non-empty array of DSSE envelopes')
@@ -148,11 +127,10 @@ export const TRUST_ROUTES: readonly RpcRoute[] = Object.freeze([
     url: '/api/v0/image/verify',
     bodyLimit: RPC_TRUST_BODY_LIMIT,
     async handler ({ node, request, signal }): Promise<VerifyResponse> {
-      const body = bodyOf(request.body)
-      refuseUnknown(body, ['digest', 'policy', 'reference'])
+      const body = bodyObject({ request }, ['digest', 'policy', 'reference'])
       const digest = digestParam(body.digest)
       const policy = policyParam(body.policy)
-      const reference = referenceParam(body.reference)
+      const reference = optionalReferenceParam(body.reference)
       if (policy == null && node.trustPolicy == null) {
         throw new InvalidParametersError('this daemon has no trust policy (<repo>/policy.json); give one with --policy')
       }
