@@ -569,13 +569,18 @@ export class BitswapSession implements Session, WantListener {
     this.components.wantManager.cancel(from.id, want.key, this.id)
     want.asked.delete(from.id)
     this.progress(want, new CustomProgressEvent('bitswap:retry', { cid: want.cid, peer: from.id, reason: 'moved' as const }))
-    want.blockPeer = to.id
+    this.sendWantBlock(want, to, now)
+  }
+
+  /** Send the want-block for `want` to `peer`, counting it in the peer's load */
+  private sendWantBlock (want: SessionWant, peer: SessionPeer, now: number): void {
+    want.blockPeer = peer.id
     want.blockSentAt = now
-    to.load++
-    to.lastAssigned = ++this.assignCounter
-    this.components.wantManager.want(to.id, want.cid, 'block', this.id, want.priority)
-    want.asked.add(to.id)
-    this.progress(want, new CustomProgressEvent('bitswap:want-block', { cid: want.cid, peer: to.id }))
+    peer.load++
+    peer.lastAssigned = ++this.assignCounter
+    this.components.wantManager.want(peer.id, want.cid, 'block', this.id, want.priority)
+    want.asked.add(peer.id)
+    this.progress(want, new CustomProgressEvent('bitswap:want-block', { cid: want.cid, peer: peer.id }))
   }
 
   onDontHave (peer: PeerId, key: string): void {
@@ -689,13 +694,7 @@ export class BitswapSession implements Session, WantListener {
         }
       }
       if (best == null) continue
-      want.blockPeer = best.id
-      want.blockSentAt = now
-      best.load++
-      best.lastAssigned = ++this.assignCounter
-      this.components.wantManager.want(best.id, want.cid, 'block', this.id, want.priority)
-      want.asked.add(best.id)
-      this.progress(want, new CustomProgressEvent('bitswap:want-block', { cid: want.cid, peer: best.id }))
+      this.sendWantBlock(want, best, now)
     }
   }
 
