@@ -7,30 +7,18 @@
  * name, and `--explain` shows the DNS failure of the first source.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createSocket } from 'node:dgram'
-import { existsSync } from 'node:fs'
-import { Resolver as DnsResolver } from 'node:dns/promises'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from '../daemon-helpers.js'
 import { buildFixtures } from '../image-helpers.js'
 import type { Fixture } from '../image-helpers.js'
-
-const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find(p => existsSync(p))
-
-async function freeUdpPort (): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve, reject) => { socket.once('error', reject); socket.bind(0, '127.0.0.1', resolve) })
-  const { port } = socket.address()
-  await new Promise<void>(resolve => { socket.close(() => { resolve() }) })
-  return port
-}
+import { DNSMASQ, startDnsmasq } from './fixtures.js'
+import type { Dnsmasq } from './fixtures.js'
 
 describe('a registry named by a domain (DNS TXT from dnsmasq), real daemons', { timeout: 5 * 60_000, skip: DNSMASQ == null ? 'dnsmasq is not installed (apt-get install dnsmasq)' : false }, () => {
   let root: string
-  let dnsmasq: ChildProcess | undefined
+  let dnsmasq: Dnsmasq | undefined
   let dnsServer: string
   let registryId: string
   let ownerId: string
@@ -63,23 +51,12 @@ describe('a registry named by a domain (DNS TXT from dnsmasq), real daemons', { 
     await init('registry', [])
     const reg = await start('registry', ['--registry'])
     registryId = reg.peerId
-    const port = await freeUdpPort()
-    dnsServer = `127.0.0.1:${port}`
-    let dnsLog = ''
-    dnsmasq = spawn(DNSMASQ as string, [
-      '--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts',
-      '--conf-file=/dev/null', '--pid-file=',
-      `--txt-record=_provenir.registry.test,provenir=${registryId}`,
-      `--txt-record=_provenir.registry.test,dnsaddr=${reg.addresses[0]}`,
-      '--txt-record=_provenir.broken.test,provenir=not-a-node-id'
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
-    dnsmasq.stderr?.on('data', (d: Buffer) => { dnsLog += d.toString() })
-    const probe = new DnsResolver({ timeout: 200, tries: 1 })
-    probe.setServers([dnsServer])
-    await waitFor('dnsmasq to answer', async () => {
-      if (dnsmasq?.exitCode != null) throw new Error(`dnsmasq exited: ${dnsLog}`)
-      return (await probe.resolveTxt('_provenir.registry.test')).length > 0 ? true : undefined
-    }, 10_000)
+    dnsmasq = await startDnsmasq([
+      `_provenir.registry.test,provenir=${registryId}`,
+      `_provenir.registry.test,dnsaddr=${reg.addresses[0]}`,
+      '_provenir.broken.test,provenir=not-a-node-id'
+    ], '_provenir.registry.test')
+    dnsServer = dnsmasq.server
     const dns = { servers: [dnsServer], timeoutMs: 2000 }
     await init('owner', ['--bootstrap', reg.addresses[0]], { dns })
     await start('owner')
@@ -95,7 +72,7 @@ describe('a registry named by a domain (DNS TXT from dnsmasq), real daemons', { 
 
   after(async () => {
     for (const d of spawned) d.kill()
-    dnsmasq?.kill()
+    await dnsmasq?.stop()
     await Promise.all(spawned.map(async d => d.exited))
     if (root != null) await fs.rm(root, { recursive: true, force: true })
   })

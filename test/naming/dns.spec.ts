@@ -5,66 +5,38 @@
  */
 
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { existsSync } from 'node:fs'
-import { Resolver as DnsResolver } from 'node:dns/promises'
 import { after, before, describe, it } from 'node:test'
-import { createSwarm, makeIdentities, waitFor, type Swarm } from '@provenir/testbed'
+import { createSwarm, makeIdentities, type Swarm } from '@provenir/testbed'
 import { userIdFromKey } from '@provenir/trust'
 import { Registry, Resolver, createRepoDocument, registryConnector, resolveRegistryDomain, signRepoDocument, signRepoPointer, verifyBinding } from '@provenir/naming'
-import { MANIFEST, ROOT, newKey } from './fixtures.js'
+import { DNSMASQ, MANIFEST, ROOT, newKey, startDnsmasq } from './fixtures.js'
+import type { Dnsmasq } from './fixtures.js'
 import type { PrivateKey } from '@libp2p/interface'
 
-const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find(p => existsSync(p))
-
-async function freeUdpPort (): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve, reject) => { socket.once('error', reject); socket.bind(0, '127.0.0.1', resolve) })
-  const { port } = socket.address()
-  await new Promise<void>(resolve => { socket.close(() => { resolve() }) })
-  return port
-}
-
 describe('registry found through DNS TXT (dnsmasq)', { skip: DNSMASQ == null ? 'dnsmasq is not installed (apt-get install dnsmasq); skipping the DNS TXT test' : false }, () => {
-  let dnsmasq: ChildProcess | undefined
+  let dnsmasq: Dnsmasq | undefined
   let server: string
   let swarm: Swarm
   let keys: PrivateKey[]
   let registry: Registry
-  let dnsLog = ''
 
   before(async () => {
     keys = await makeIdentities(2, 4)
     swarm = await createSwarm({ size: 2, identities: keys })
     registry = new Registry({ registrar: swarm.nodes[0].libp2p, logger: swarm.nodes[0].libp2p.logger, privateKey: keys[0] })
     await registry.start()
-    const port = await freeUdpPort()
-    server = `127.0.0.1:${port}`
     const addr = swarm.addrOf(0).toString()
-    dnsmasq = spawn(DNSMASQ as string, [
-      '--no-daemon', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts',
-      '--conf-file=/dev/null', '--pid-file=',
-      `--txt-record=_provenir.registry.test,provenir=${registry.nodeId}`,
-      `--txt-record=_provenir.registry.test,dnsaddr=${addr.includes('/p2p/') ? addr : `${addr}/p2p/${registry.nodeId}`}`,
-      '--txt-record=_provenir.broken.test,provenir=not-a-node-id'
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
-    dnsmasq.stderr?.on('data', (d: Buffer) => { dnsLog += d.toString() })
-    // wait until it answers, not for a fixed time
-    const probe = new DnsResolver({ timeout: 200, tries: 1 })
-    probe.setServers([server])
-    await waitFor(async () => {
-      if (dnsmasq?.exitCode != null) throw new Error(`dnsmasq exited: ${dnsLog}`)
-      try { return (await probe.resolveTxt('_provenir.registry.test')).length > 0 } catch { return false }
-    }, { timeout: 10_000 })
+    dnsmasq = await startDnsmasq([
+      `_provenir.registry.test,provenir=${registry.nodeId}`,
+      `_provenir.registry.test,dnsaddr=${addr.includes('/p2p/') ? addr : `${addr}/p2p/${registry.nodeId}`}`,
+      '_provenir.broken.test,provenir=not-a-node-id'
+    ], '_provenir.registry.test')
+    server = dnsmasq.server
   })
 
   after(async () => {
-    if (dnsmasq != null && dnsmasq.exitCode == null) {
-      const exited = new Promise(resolve => dnsmasq?.once('exit', resolve))
-      dnsmasq.kill('SIGTERM')
-      await exited
-    }
+    await dnsmasq?.stop()
     await registry?.stop()
     await swarm?.stop()
   })
