@@ -23,6 +23,9 @@ export const BIN = 'packages/cli/dist/src/bin.js'
  */
 export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4']
 
+/** More V8 flags for every daemon a test or bench starts, e.g. `DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` */
+const DAEMON_EXTRA_FLAGS = (process.env.DAEMON_EXTRA_FLAGS ?? '').split(' ').filter(f => f !== '')
+
 /** init flags for a test repo: difficulty 4, loopback swarm and RPC on free ports */
 export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--allow-private-addresses', '--workers', '1']
 
@@ -60,7 +63,7 @@ export class DaemonProcess {
   /** `extraArgs` go after `daemon --json` (e.g. `--registry`) */
   constructor (repo: string, extraArgs: string[] = []) {
     this.repo = repo
-    this.child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, BIN, 'daemon', '--json', ...extraArgs], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...DAEMON_EXTRA_FLAGS, BIN, 'daemon', '--json', ...extraArgs], { cwd: ROOT, env: childEnv(repo), stdio: ['ignore', 'pipe', 'pipe'] })
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => { this.stdout += d })
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
     this.exited = new Promise(resolve => {

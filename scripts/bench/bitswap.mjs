@@ -68,10 +68,13 @@ async function transportStack () {
   const { noise } = await import('@chainsafe/libp2p-noise')
   const { yamux } = await import('@chainsafe/libp2p-yamux')
   const { identify } = await import('@libp2p/identify')
+  const encrypters = process.env.BENCH_ENCRYPTER === 'tls'
+    ? [(await import('@libp2p/tls')).tls()]
+    : [noise()]
   return {
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: encrypters,
     streamMuxers: [yamux()],
     services: { identify: identify() }
   }

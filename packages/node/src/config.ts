@@ -3,6 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_DHT_ALPHA, DEFAULT_DHT_DISJOINT_PATHS, DEFAULT_DIFFICULTY, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUERY_SELF_INTERVAL } from './constants.js'
 
 export type TransportName = 'tcp' | 'memory'
+export type EncryptionName = 'tls' | 'noise'
 
 export interface DHTConfig {
   /**
@@ -83,6 +84,18 @@ export interface NodeConfig {
    */
   transports: TransportName[]
   /**
+   * Connection encryption, in order of preference when dialing. A listener
+   * accepts any of them, so nodes with different orders still connect.
+   *
+   * TLS 1.3 (node's OpenSSL, AES-GCM) moves bulk data at about 1.7× noise's
+   * rate on this class of machine, so a registry node prefers it; noise costs
+   * half as much per handshake, so a test bed of many nodes in one process
+   * prefers noise. See BENCHMARKS.md ("Connection encryption").
+   *
+   * @default ['tls', 'noise']
+   */
+  encryption: EncryptionName[]
+  /**
    * Most open connections.
    *
    * @default 300
@@ -98,6 +111,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   bootstrap: [],
   allowPrivateAddresses: false,
   transports: ['tcp'],
+  encryption: ['tls', 'noise'],
   maxConnections: DEFAULT_MAX_CONNECTIONS,
   dht: Object.freeze({
     clientMode: false,
@@ -163,6 +177,10 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
   if (!Array.isArray(transports) || transports.length === 0 || transports.some(t => t !== 'tcp' && t !== 'memory')) {
     fail(where, 'transports', 'must be a non-empty array of "tcp" and/or "memory"')
   }
+  const encryption = obj.encryption ?? DEFAULT_CONFIG.encryption
+  if (!Array.isArray(encryption) || encryption.length === 0 || encryption.some(e => e !== 'tls' && e !== 'noise')) {
+    fail(where, 'encryption', 'must be a non-empty array of "tls" and/or "noise"')
+  }
   const allow = obj.allowPrivateAddresses ?? DEFAULT_CONFIG.allowPrivateAddresses
   if (typeof allow !== 'boolean') fail(where, 'allowPrivateAddresses', 'must be true or false')
   const clientMode = d.clientMode ?? DEFAULT_CONFIG.dht.clientMode
@@ -175,6 +193,7 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
     bootstrap: checkMultiaddrs(where, 'bootstrap', obj.bootstrap ?? DEFAULT_CONFIG.bootstrap, true),
     allowPrivateAddresses: allow,
     transports: [...new Set(transports as TransportName[])],
+    encryption: [...new Set(encryption as EncryptionName[])],
     maxConnections: checkInt(where, 'maxConnections', obj.maxConnections ?? DEFAULT_CONFIG.maxConnections, 1, 100_000),
     dht: {
       clientMode,

@@ -44,7 +44,7 @@ import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
 export { validateConfig, DEFAULT_CONFIG } from './config.js'
-export type { NodeConfig, DHTConfig, TransportName } from './config.js'
+export type { NodeConfig, DHTConfig, TransportName, EncryptionName } from './config.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'

@@ -10,6 +10,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { bitswap } from '@provenir/bitswap'
 import { FsBlockstore, getBlockBytes, ImageIndex, ImageNotFoundError, MAX_IMAGE_STATEMENTS } from '@provenir/content'
 import { difficultyGater } from '@provenir/identity'
@@ -275,7 +276,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         announce: config.announce
       },
       transports,
-      connectionEncrypters: [noise()],
+      connectionEncrypters: config.encryption.map(name => name === 'tls' ? tls() : noise()),
       streamMuxers: [yamux()],
       connectionProtector: init.swarmKey != null ? preSharedKey({ psk: parseSwarmKey(init.swarmKey) }) : undefined,
       connectionGater: gater,

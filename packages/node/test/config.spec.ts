@@ -27,6 +27,8 @@ describe('validateConfig', () => {
     ['a bad multiaddr', { listen: ['not a multiaddr'] }, /"listen\[0\]".*not a valid multiaddr/],
     ['a bootstrap peer without /p2p/', { bootstrap: ['/ip4/1.2.3.4/tcp/4101'] }, /"bootstrap\[0\]".*must end in \/p2p\//],
     ['an unknown transport', { transports: ['quic'] }, /"transports"/],
+    ['an unknown encryption', { encryption: ['plaintext'] }, /"encryption" must be a non-empty array of "tls" and\/or "noise"/],
+    ['no encryption at all', { encryption: [] }, /"encryption"/],
     ['a non-boolean flag', { allowPrivateAddresses: 'yes' }, /"allowPrivateAddresses" must be true or false/],
     ['a root that is not an object', [1, 2], /\(root\)/]
   ]

@@ -170,6 +170,9 @@ export async function createSwarm (init: CreateSwarmInit): Promise<Swarm> {
           ...init.config,
           difficulty,
           transports: [transport],
+          // many nodes share one event loop: noise's handshake costs half
+          // of TLS's, and bulk throughput matters less here
+          encryption: init.config?.encryption ?? ['noise'],
           listen: listenFor(transport, swarmId, i),
           allowPrivateAddresses: true
         },
