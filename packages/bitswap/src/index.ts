@@ -345,6 +345,15 @@ export interface WantOptions extends AbortOptions, ProgressOptions<BitswapWantPr
    * @default false
    */
   ordered?: boolean
+  /**
+   * The caller has just found that none of these blocks is in the blockstore
+   * (say, a blob whose root was not held): do not look each one up before
+   * asking for it. A block that is held anyway is fetched again, which is
+   * harmless (the store keeps one copy).
+   *
+   * @default false
+   */
+  notHeld?: boolean
 }
 
 /** A verified block */

@@ -117,6 +117,7 @@ interface SessionWant {
 /** The state of one `want()` call */
 class Fetch {
   readonly ordered: boolean
+  readonly notHeld: boolean
   /** blocks in flight now (slow start), at most `limit` */
   window: number
   readonly limit: number
@@ -134,6 +135,7 @@ class Fetch {
 
   constructor (options: WantOptions, window: number, initialWindow = window) {
     this.ordered = options.ordered === true
+    this.notHeld = options.notHeld === true
     this.limit = window
     this.window = Math.max(1, Math.min(window, initialWindow))
     this.onProgress = options.onProgress
@@ -366,7 +368,7 @@ export class BitswapSession implements Session, WantListener {
 
     if (!this.joinWant(key, fetch, index, cid)) {
       const signal = AbortSignal.timeout(this.init.blockstoreTimeout)
-      if (await this.components.blockstore.has(cid, { signal })) {
+      if (!fetch.notHeld && await this.components.blockstore.has(cid, { signal })) {
         const bytes = await readBlock(this.components.blockstore, cid, { signal })
         fetch.progress(new CustomProgressEvent('bitswap:block', { cid, bytes: bytes.byteLength, local: true }))
         fetch.deliver(index, { cid, bytes })

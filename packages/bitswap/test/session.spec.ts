@@ -198,6 +198,20 @@ describe('session: behaviour', () => {
     assert.equal(provider.bitswap.peerWantlist(fetcher.peerId), undefined, 'the provider was never asked')
   })
 
+  it('with `notHeld` asks peers without looking in the local blockstore first', async () => {
+    const blocks = await makeBlocks(4, 1000, 48)
+    const { fetcher, provider } = await pair(blocks)
+    await putBlocks(fetcher.blockstore, blocks)
+    let looked = 0
+    const has = fetcher.blockstore.has.bind(fetcher.blockstore)
+    fetcher.blockstore.has = async (...args: Parameters<typeof has>) => { looked++; return has(...args) }
+    const session = fetcher.bitswap.createSession({ peers: [provider.peerId] })
+    const results = await collect(session.want(blocks.map(b => b.cid), { notHeld: true, signal: AbortSignal.timeout(20_000) }))
+    assert.equal(results.length, 4)
+    assert.ok(results.every(r => r.from?.equals(provider.peerId)), 'every block came from the provider')
+    assert.equal(looked, 0, 'the local blockstore was not consulted')
+  })
+
   it('reads the input lazily from an async iterable and joins duplicate CIDs', async () => {
     const blocks = await makeBlocks(6, 2048, 46)
     const { fetcher } = await pair(blocks)

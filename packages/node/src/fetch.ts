@@ -77,7 +77,7 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
   let level: CID[] = [root]
   let first = true
   // a blob whose root was not held is fetched whole without asking the store
-  // about each block first: the session looks in the store for each want anyway
+  // about each block first, here or in the session
   let fresh = false
   for (let depth = 0; level.length > 0; depth++) {
     if (depth > MAX_BLOB_DEPTH) throw new RangeError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
@@ -96,7 +96,7 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
         void refreshProviders(session, root, options.findProviders, AbortSignal.any([stopRefresh.signal, ...(options.signal != null ? [options.signal] : [])]))
       }
       try {
-        for await (const _ of session.want(depth > 0 ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress })) {
+        for await (const _ of session.want(depth > 0 ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh })) {
           if (first) {
             first = false
             options.onFirstBlock?.(root)
