@@ -248,9 +248,17 @@ async function runFetcher ({ impl, providers, cids, totalBytes }) {
   } else {
     const { MemoryBlockstore } = await import('blockstore-core')
     // BENCH_DISCARD=1: a blockstore that drops what it is given, to measure what keeping 256 MiB in memory costs
-    const blockstore = process.env.BENCH_DISCARD != null
+    // BENCH_FS=1: provenir's FsBlockstore on disk (durable writes, level index), as a daemon has
+    let blockstore = process.env.BENCH_DISCARD != null
       ? Object.assign(new MemoryBlockstore(), { put: (cid) => cid })
       : new MemoryBlockstore()
+    if (process.env.BENCH_FS != null) {
+      const { FsBlockstore } = await import('../../packages/content/dist/src/index.js')
+      const os = await import('node:os')
+      const fsp = await import('node:fs/promises')
+      blockstore = new FsBlockstore({ path: await fsp.mkdtemp(path.join(os.tmpdir(), 'bench-fetcher-')) })
+      await blockstore.open()
+    }
     node = await provenirNode(blockstore)
     for (const p of providers) await node.dial(multiaddr(p.addrs[0]), { signal: AbortSignal.timeout(10_000) })
     const ids = providers.map(p => p.peerId)

@@ -50,6 +50,16 @@ export interface ImportBlobOptions extends AbortOptions, ProgressOptions<Importe
   size?: number
 
   /**
+   * The caller has already hashed exactly these bytes and found
+   * `expectedDigest` (a gateway hashes an upload as it arrives, before it
+   * stages it): the blob is not hashed a second time. The size is still
+   * checked, and every block is still hashed for its CID.
+   *
+   * @default false
+   */
+  digestChecked?: boolean
+
+  /**
    * Chunk size, and the largest blob stored as a single raw block.
    *
    * @default DEFAULT_CHUNK_SIZE (1 MiB)
@@ -91,10 +101,7 @@ export function cidForDigest (digest: string): CID {
 export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, blockstore: BlobWriter, options: ImportBlobOptions): Promise<ImportBlobResult> {
   const { algorithm } = parseDigest(options.expectedDigest, { allowSha512: false })
   const expected = options.expectedDigest
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_BLOCK_SIZE) {
-    throw new InvalidParametersError(`chunkSize must be an integer from 1 to ${MAX_BLOCK_SIZE}, not ${options.chunkSize}`)
-  }
+  checkChunkSize(options.chunkSize)
   if (options.size != null && (!Number.isSafeInteger(options.size) || options.size < 0)) {
     throw new InvalidParametersError(`size must be an integer >= 0, not ${options.size}`)
   }
@@ -102,7 +109,7 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
   signal?.throwIfAborted()
 
   let size = 0
-  const hash = createHash(algorithm)
+  const hash = options.digestChecked === true ? undefined : createHash(algorithm)
   async function * verified (): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
       signal?.throwIfAborted()
@@ -110,19 +117,48 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
       if (options.size != null && size > options.size) {
         throw new BlobSizeMismatchError(`Blob ${expected} is longer than its declared ${options.size} bytes`)
       }
-      hash.update(chunk)
+      hash?.update(chunk)
       yield chunk
     }
     // thrown from the source, so the importer stops before it writes the last chunk and the root
     if (options.size != null && size !== options.size) {
       throw new BlobSizeMismatchError(`Blob ${expected} is ${size} bytes, declared ${options.size}`)
     }
+    if (hash == null) return
     const actual = `${algorithm}:${hash.digest('hex')}`
     if (actual !== expected) {
       throw new DigestMismatchError(`Blob has digest ${actual}, expected ${expected}`)
     }
   }
 
+  const { root, blocks } = await importChunks(verified(), blockstore, { signal, chunkSize: options.chunkSize, onProgress: options.onProgress })
+  return { root, digest: expected as OciDigest, size, blocks }
+}
+
+function checkChunkSize (value: number | undefined): number {
+  const chunkSize = value ?? DEFAULT_CHUNK_SIZE
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_BLOCK_SIZE) {
+    throw new InvalidParametersError(`chunkSize must be an integer from 1 to ${MAX_BLOCK_SIZE}, not ${value}`)
+  }
+  return chunkSize
+}
+
+export interface ImportChunksOptions extends AbortOptions, ProgressOptions<ImporterProgressEvents> {
+  /** @default DEFAULT_CHUNK_SIZE (1 MiB) */
+  chunkSize?: number
+}
+
+/**
+ * Builds a blob's DAG from a byte stream (raw leaves, fixed chunks, balanced
+ * layout, as `importBlob`) without checking any digest. For a caller that
+ * hashes the bytes itself as they arrive, such as a gateway importing an
+ * upload while it is still being sent: it must check the digest before it
+ * pins or records the root. Blocks are hashed for their CIDs, and written
+ * unpinned.
+ */
+export async function importChunks (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, blockstore: BlobWriter, options: ImportChunksOptions = {}): Promise<{ root: CID, size: number, blocks: CID[] }> {
+  const chunkSize = checkChunkSize(options.chunkSize)
+  const signal = options.signal
   const blocks: CID[] = []
   const writer: BlobWriter = {
     async put (cid, bytes) {
@@ -133,8 +169,14 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
       return cid
     }
   }
-
-  const result = await importByteStream(verified(), writer, {
+  let size = 0
+  async function * counted (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      size += chunk.byteLength
+      yield chunk
+    }
+  }
+  const result = await importByteStream(counted(), writer, {
     cidVersion: 1,
     rawLeaves: true,
     reduceSingleLeafToSelf: true,
@@ -143,7 +185,7 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
     blockWriteConcurrency: BLOCK_WRITE_CONCURRENCY,
     onProgress: options.onProgress
   })
-  return { root: result.cid, digest: expected as OciDigest, size, blocks }
+  return { root: result.cid, size, blocks }
 }
 
 export interface ExportBlobOptions extends AbortOptions {

@@ -164,7 +164,8 @@ export class GatewayServer implements Gateway {
       maxSize: this.#maxUploadSize,
       maxConcurrent: init.maxConcurrentUploads ?? C.DEFAULT_MAX_CONCURRENT_UPLOADS,
       timeout: init.uploadTimeout ?? C.DEFAULT_UPLOAD_TIMEOUT,
-      sweepInterval: init.sweepInterval ?? C.DEFAULT_SWEEP_INTERVAL
+      sweepInterval: init.sweepInterval ?? C.DEFAULT_SWEEP_INTERVAL,
+      store: this.#store
     })
     this.#app = this.#build()
   }
@@ -838,7 +839,7 @@ export class GatewayServer implements Gateway {
     await this.#uploads.close(session)
     try {
       if (await this.#findBlob(digest) == null) {
-        const imported = await importBlob(createReadStream(session.path, { highWaterMark: 1024 * 1024 }), this.#store, { expectedDigest: digest, size: session.size })
+        const imported = await this.#importUpload(session, digest)
         await this.#store.pins.pin(imported.blocks)
         await this.#state.update(state => {
           state.blobs[digest] = { size: imported.size, root: imported.root.toString(), blocks: imported.blocks.map(c => c.toString()) }
@@ -848,6 +849,25 @@ export class GatewayServer implements Gateway {
       await this.#uploads.remove(session)
     }
     await reply.code(201).headers({ Location: `/v2/${session.name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' }).send()
+  }
+
+  /**
+   * The DAG of an upload whose hash matched `digest`: the one its streaming
+   * import built while the bytes arrived, or else (no streaming import, or it
+   * failed) one imported from the staged file, which holds exactly the bytes
+   * hashed.
+   */
+  async #importUpload (session: UploadSession, digest: Digest): Promise<{ root: CID, size: number, blocks: CID[] }> {
+    if (session.import != null) {
+      try {
+        const streamed = await session.import.finish()
+        if (streamed.size === session.size) return streamed
+        this.#init.log?.(`gateway: the streaming import of upload ${session.id} built ${streamed.size} of ${session.size} bytes; importing the staged file`)
+      } catch (err: any) {
+        this.#init.log?.(`gateway: the streaming import of upload ${session.id} failed (${err?.message}); importing the staged file`)
+      }
+    }
+    return importBlob(createReadStream(session.path, { highWaterMark: 1024 * 1024 }), this.#store, { expectedDigest: digest, size: session.size, digestChecked: true })
   }
 
   // ---- referrers ----

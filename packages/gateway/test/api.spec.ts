@@ -5,6 +5,9 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createSwarm } from '@provenir/testbed'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2'
 import { createGateway } from '../src/index.js'
 import { removeDir, sha256, startGateway, tempDir } from './helpers.js'
 import type { Gateway } from '../src/index.js'
@@ -125,6 +128,35 @@ describe('gateway: the distribution API over raw HTTP', () => {
     assert.equal(beyond.status, 416)
     assert.equal(beyond.headers.get('content-range'), `bytes */${blob.byteLength}`)
     assert.deepEqual(await readdir(join(gw.dir, 'uploads')), [], 'no staging file is left')
+  })
+
+  it('an upload is imported while it arrives: its first leaves are stored before the closing PUT, unpinned until the digest matched', async () => {
+    // the importer writes leaves 4 at a time (ipfs-unixfs-importer's blockWriteConcurrency), so send 5 MiB first
+    const blob = randomBytes(6 * 1024 * 1024 + 5)
+    const sent = 5 * 1024 * 1024 + 1
+    const firstLeaf = CID.createV1(raw.code, await sha256Hasher.digest(blob.subarray(0, 1024 * 1024)))
+    const store = swarm.nodes[0].blockstore!
+    const start = await fetch(`${gw.url}/v2/myns/streamed/blobs/uploads/`, { method: 'POST' })
+    const location = start.headers.get('location')!
+    const patch = await fetch(gw.url + location, { method: 'PATCH', body: blob.subarray(0, sent), headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `0-${sent - 1}` } })
+    assert.equal(patch.status, 202)
+    // the importer takes the bytes in the background: wait for it, bounded
+    for (let i = 0; i < 100 && !(await store.has(firstLeaf)); i++) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.ok(await store.has(firstLeaf), 'the first 1 MiB leaf is stored before the upload ends')
+    assert.equal(await store.pins.isPinned(firstLeaf), false, 'and not pinned: nothing is bound to a digest yet')
+    const wrong = sha256('not this blob')
+    const rest = await fetch(`${gw.url}${location}?digest=${wrong}`, { method: 'PUT', body: blob.subarray(sent), headers: { 'Content-Type': 'application/octet-stream' } })
+    assert.equal(rest.status, 400)
+    assert.equal(errorCode(await rest.json() as any), 'DIGEST_INVALID')
+    assert.equal(await store.pins.isPinned(firstLeaf), false, 'a refused upload pins nothing')
+    assert.equal((await fetch(`${gw.url}/v2/myns/streamed/blobs/${sha256(blob)}`, { method: 'HEAD' })).status, 404)
+
+    // the same bytes again, with the right digest: pinned and served whole
+    const again = await fetch(`${gw.url}/v2/myns/streamed/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', body: blob, headers: { 'Content-Type': 'application/octet-stream' } })
+    assert.equal(again.status, 201)
+    assert.equal(await store.pins.isPinned(firstLeaf), true)
+    const whole = Buffer.from(await (await fetch(`${gw.url}/v2/myns/streamed/blobs/${sha256(blob)}`)).arrayBuffer())
+    assert.ok(whole.equals(blob))
   })
 
   it('an interrupted chunk upload resumes from the Range a GET of its status reports', async () => {
