@@ -1,9 +1,9 @@
 import { AbortError, DaemonNotRunningError, ProvenirError, TimeoutError } from '@provenir/interface'
-import { formatApiAddress } from './config.js'
+import { formatApiAddress } from './api-address.js'
 import { RPC_CLIENT_MAX_LINE_BYTES, RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
 import { KNOWN_ERRORS, RpcError } from './errors.js'
-import { readApiFile, repoPaths } from './repo.js'
-import type { ApiAddress } from './config.js'
+import { readApiFile, repoPaths } from './repo-paths.js'
+import type { ApiAddress } from './api-address.js'
 
 export interface RpcClientInit {
   /** The daemon's RPC address */

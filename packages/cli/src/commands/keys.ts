@@ -6,7 +6,7 @@ import { MAX_POLICY_BYTES, parsePolicy, publicKeyToPem, userIdFromKey } from '@p
 import { FileExistsError } from '../errors.js'
 import { readFileBounded } from '../fs-util.js'
 import { createOutput, table } from '../output.js'
-import { repoPaths } from '../repo.js'
+import { repoPaths } from '../repo-paths.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
 import type { Command } from 'commander'

@@ -9,7 +9,7 @@ import {
 } from '@provenir/trust'
 import { readFileBounded } from '../fs-util.js'
 import { createOutput, table } from '../output.js'
-import { repoPaths } from '../repo.js'
+import { repoPaths } from '../repo-paths.js'
 import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
