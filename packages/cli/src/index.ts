@@ -54,6 +54,7 @@ export type { ImageFormat, ImageSummary, ImageLsResponse, ProgressLine, ImageImp
 export { RpcClient } from './rpc-client.js'
 export type { RpcClientInit, RpcCallOptions, RpcStreamOptions } from './rpc-client.js'
 export { gaterRefusedCounter, GATER_REFUSED_METRIC } from './metrics.js'
-export { FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError, NamingUnavailableError, BundleInvalidError, RpcError, isExpectedError } from './errors.js'
+export { FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError, NamingUnavailableError, BundleInvalidError, RpcError } from './errors.js'
+export { isExpectedError } from './known-errors.js'
 export { createProgram, run } from './program.js'
 export * from './constants.js'

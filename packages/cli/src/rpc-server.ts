@@ -6,7 +6,7 @@ import { DEFAULT_API, MAX_PEERSTORE_LISTED, RPC_BODY_LIMIT, RPC_HANDLER_TIMEOUT_
 import { CONTENT_ROUTES } from './content-routes.js'
 import { NAMING_ROUTES } from './naming-routes.js'
 import { TRUST_ROUTES } from './trust-routes.js'
-import { isExpectedError } from './errors.js'
+import { isExpectedError } from './known-errors.js'
 import { AbortError, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './api-address.js'
 import type { DaemonNaming } from './naming.js'
