@@ -15,6 +15,7 @@
  * }
  * ```
  */
+import { isIP } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseSwarmKey } from '@provenir/node'
@@ -64,6 +65,31 @@ export function addrNodeId (addr: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The addresses other nodes can dial this node at, from config: `announce`
+ * when set, else `listen`, without unspecified hosts (0.0.0.0, ::) or port 0,
+ * each with /p2p/<NodeId>.
+ */
+export function dialableAddresses (announce: string[], listen: string[], nodeId: string): string[] {
+  const out: string[] = []
+  for (const text of announce.length > 0 ? announce : listen) {
+    let ma
+    try {
+      ma = multiaddr(text)
+    } catch {
+      continue
+    }
+    const parts = ma.getComponents()
+    const host = parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+    const port = parts.find(c => c.name === 'tcp')?.value
+    if (host != null && isIP(host) !== 0 && /^(0\.0\.0\.0|::)$/.test(host)) continue
+    if (port === '0') continue
+    const withId = text.includes('/p2p/') ? text : `${text}/p2p/${nodeId}`
+    if (addrNodeId(withId) === nodeId && !out.includes(withId)) out.push(withId)
+  }
+  return out
 }
 
 /**

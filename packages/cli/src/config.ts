@@ -5,6 +5,7 @@ import { InvalidConfigError } from '@provenir/interface'
 import { DNS_TIMEOUT, isLinkName, parseRegistryRef } from '@provenir/naming'
 import { validateConfig } from '@provenir/node'
 import { isUserId } from '@provenir/trust'
+import { fail, parseApiAddress } from './api-address.js'
 import {
   CONFIG_VERSION, DEFAULT_API, DEFAULT_GATEWAY, MAX_CONFIG_BYTES, MAX_DNS_SERVERS, MAX_NAMING_PINS, MAX_NAMING_REGISTRIES,
   MAX_REGISTRY_BINDINGS, MAX_REGISTRY_SPEC_LENGTH, MAX_NAMING_DNS_TIMEOUT_MS, DEFAULT_NAMING_CACHE_TTL_MS, MAX_NAMING_CACHE_TTL_MS
@@ -122,12 +123,6 @@ export interface RepoConfigInit {
   api?: string
   gateway?: Partial<GatewayConfig>
   naming?: unknown
-}
-
-/** A parsed `host:port` */
-export interface ApiAddress {
-  host: string
-  port: number
 }
 
 const TOP_KEYS = new Set(['version', 'node', 'api', 'gateway', 'naming'])
@@ -293,32 +288,6 @@ function validateGatewaySection (input: unknown, where: string): GatewayConfig {
     }
   }
   return out
-}
-
-function fail (where: string, field: string, why: string): never {
-  throw new InvalidConfigError(`${where}: "${field}" ${why}`)
-}
-
-/**
- * Parse `host:port` (or `[v6]:port`). The host must be an IP literal or
- * `localhost`; the port an integer from 0 to 65535.
- */
-export function parseApiAddress (value: unknown, where = 'api', field = 'api'): ApiAddress {
-  if (typeof value !== 'string') fail(where, field, `must be a "host:port" string, got ${JSON.stringify(value)}`)
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
-  if (m == null) fail(where, field, `must be "host:port" (or "[v6]:port"), got ${JSON.stringify(value)}`)
-  const host = m[1] ?? m[2]
-  const port = Number(m[3])
-  if (m[1] != null ? isIP(host) !== 6 : (isIP(host) !== 4 && host !== 'localhost')) {
-    fail(where, field, `host must be an IP address or "localhost", got ${JSON.stringify(host)}`)
-  }
-  if (port > 65535) fail(where, field, `port must be from 0 to 65535, got ${port}`)
-  return { host, port }
-}
-
-/** The inverse of `parseApiAddress` */
-export function formatApiAddress (address: ApiAddress): string {
-  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`
 }
 
 /** Validate the node section, naming its fields `node.<field>` in errors */

@@ -16,9 +16,10 @@ import {
   MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
 } from './constants.js'
-import { isExpectedError, PathNotFoundError } from './errors.js'
+import { PathNotFoundError } from './errors.js'
 import { errorCode } from './fs-util.js'
 import { NamingUnavailableError } from './errors.js'
+import { isExpectedError } from './known-errors.js'
 import { policyReferenceOf, recordFromResolution, summariseResolution } from './naming.js'
 import type { ResolveSummary } from './naming.js'
 import { bodyObject, optionalReferenceParam } from './rpc-params.js'

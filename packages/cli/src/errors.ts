@@ -1,8 +1,5 @@
-import * as contentErrors from '@provenir/content'
 import * as interfaceModule from '@provenir/interface'
-import * as namingModule from '@provenir/naming'
 import { ProvenirError } from '@provenir/interface'
-import { ImageRecordNotFoundError } from '@provenir/node'
 
 /** A file that would be written already exists and `--force` was not given. */
 export class FileExistsError extends ProvenirError {
@@ -43,11 +40,6 @@ export class ApiAddressInUseError extends ProvenirError {
   override name = 'ApiAddressInUseError'
 }
 
-/**
- * The error classes of @provenir/interface and of this package, by name. The
- * RPC client rebuilds an error the daemon names as its own class, and the CLI
- * prints these without a stack trace: they are expected conditions, not bugs.
- */
 /** The level datastore could not be opened: most often another daemon holds its lock. */
 export class DatastoreOpenError extends ProvenirError {
   static override name = 'DatastoreOpenError'
@@ -72,27 +64,33 @@ export class BundleInvalidError extends ProvenirError {
   override name = 'BundleInvalidError'
 }
 
-type ErrorClass = new (message: string, options?: ErrorOptions) => Error
+export type ErrorClass = new (message: string, options?: ErrorOptions) => Error
 
 function isErrorClass (value: unknown): value is ErrorClass {
   return typeof value === 'function' && value.prototype instanceof Error
 }
 
-export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map(
-  ([
-    ...Object.values(interfaceModule),
-    // only content's named conditions: it also exports classes such as FsBlockstore
-    ...Object.values(contentErrors).filter(v => isErrorClass(v) && v.prototype instanceof ProvenirError),
-    ...Object.values(namingModule).filter(v => isErrorClass(v) && v.prototype instanceof ProvenirError),
-    ImageRecordNotFoundError,
-    FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError,
-    NamingUnavailableError, BundleInvalidError
-  ] as unknown[])
-    .filter(isErrorClass)
-    .map((cls): [string, ErrorClass] => [cls.name, cls])
-)
+/** The error classes among `values`, by name */
+export function errorClassesByName (values: unknown[]): Map<string, ErrorClass> {
+  return new Map(values.filter(isErrorClass).map((cls): [string, ErrorClass] => [cls.name, cls]))
+}
 
-/** True for errors that report a condition the user can act on, rather than a bug */
-export function isExpectedError (err: unknown): boolean {
-  return err instanceof Error && (err instanceof ProvenirError || KNOWN_ERRORS.has(err.name))
+/**
+ * The error classes of @provenir/interface and of this package, by name:
+ * the ones an RPC client has at hand without loading anything more.
+ */
+export const LOCAL_ERRORS: ReadonlyMap<string, ErrorClass> = errorClassesByName([
+  ...Object.values(interfaceModule),
+  FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError,
+  NamingUnavailableError, BundleInvalidError
+])
+
+/**
+ * The class of the known error named `name`, for the RPC client to rebuild an
+ * error the daemon names. Names that are not @provenir/interface's or this
+ * package's load the other packages' classes (known-errors.ts), so a client
+ * that gets no such error never loads them.
+ */
+export async function knownErrorClass (name: string): Promise<ErrorClass | undefined> {
+  return LOCAL_ERRORS.get(name) ?? (await import('./known-errors.js')).KNOWN_ERRORS.get(name)
 }

@@ -30,10 +30,14 @@
  * ```
  */
 
-export { resolveRepoPath, repoPaths, isRepoInitialised, initRepo, openRepo, loadRepoConfig, loadNodeKey, loadSwarmKey, readApiFile, writeApiFile, removeApiFile } from './repo.js'
-export type { RepoPaths, Repo, InitRepoOptions, InitRepoResult } from './repo.js'
-export { validateRepoConfig, createRepoConfig, loadConfig, serializeConfig, parseApiAddress, formatApiAddress, parseRegistrySpec } from './config.js'
-export type { RepoConfig, RepoConfigInit, ApiAddress, NamingConfig, NamingDnsConfig, RegistryServeConfig, RegistrySpec, ParsedRegistrySpec } from './config.js'
+export { isRepoInitialised, initRepo, openRepo, loadRepoConfig, loadNodeKey, loadSwarmKey } from './repo.js'
+export type { Repo, InitRepoOptions, InitRepoResult } from './repo.js'
+export { resolveRepoPath, repoPaths, readApiFile, writeApiFile, removeApiFile } from './repo-paths.js'
+export type { RepoPaths } from './repo-paths.js'
+export { validateRepoConfig, createRepoConfig, loadConfig, serializeConfig, parseRegistrySpec } from './config.js'
+export { parseApiAddress, formatApiAddress } from './api-address.js'
+export type { ApiAddress } from './api-address.js'
+export type { RepoConfig, RepoConfigInit, NamingConfig, NamingDnsConfig, RegistryServeConfig, RegistrySpec, ParsedRegistrySpec } from './config.js'
 export { DaemonNaming, ResolutionCache, tagFor, summariseResolution, recordFromResolution, policyReferenceOf } from './naming.js'
 export type { DaemonNamingInit, PublishRequest, PublishSummary, ResolveSummary, AnswerSummary, ClaimSummary } from './naming.js'
 export { NAMING_ROUTES } from './naming-routes.js'
@@ -50,6 +54,7 @@ export type { ImageFormat, ImageSummary, ImageLsResponse, ProgressLine, ImageImp
 export { RpcClient } from './rpc-client.js'
 export type { RpcClientInit, RpcCallOptions, RpcStreamOptions } from './rpc-client.js'
 export { gaterRefusedCounter, GATER_REFUSED_METRIC } from './metrics.js'
-export { FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError, NamingUnavailableError, BundleInvalidError, RpcError, isExpectedError } from './errors.js'
+export { FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError, NamingUnavailableError, BundleInvalidError, RpcError } from './errors.js'
+export { isExpectedError } from './known-errors.js'
 export { createProgram, run } from './program.js'
 export * from './constants.js'

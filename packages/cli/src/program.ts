@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { ProvenirError } from '@provenir/interface'
 import { Command, CommanderError } from 'commander'
 import { registerGc, registerProviders } from './commands/content.js'
 import { registerDaemon } from './commands/daemon.js'
@@ -11,7 +12,6 @@ import { registerPeers } from './commands/peers.js'
 import { registerSwarm } from './commands/swarm.js'
 import { registerTrust } from './commands/trust.js'
 import { REPO_ENV } from './constants.js'
-import { isExpectedError } from './errors.js'
 
 function version (): string {
   try {
@@ -55,7 +55,7 @@ export function createProgram (): Command {
  * or `{"error":{"name","message"}}` with `--json`. A stack trace is added
  * only for unexpected errors (bugs). Returns the exit code.
  */
-export function reportError (err: unknown, json: boolean): number {
+export async function reportError (err: unknown, json: boolean): Promise<number> {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return 0
     const message = err.message.replace(/^error: /, '')
@@ -64,7 +64,8 @@ export function reportError (err: unknown, json: boolean): number {
     return err.exitCode === 0 ? 1 : err.exitCode
   }
   const e = err instanceof Error ? err : new Error(String(err))
-  const expected = isExpectedError(e)
+  // every provenir error is expected; only another error is looked up by name, which loads the other packages' error classes
+  const expected = e instanceof ProvenirError || (await import('./known-errors.js')).isExpectedError(e)
   if (json) {
     process.stderr.write(JSON.stringify({ error: { name: e.name, message: e.message } }) + '\n')
   } else {
@@ -82,6 +83,6 @@ export async function run (argv: string[] = process.argv): Promise<number> {
     await program.parseAsync(argv)
     return 0
   } catch (err) {
-    return reportError(err, argv.slice(2).includes('--json'))
+    return await reportError(err, argv.slice(2).includes('--json'))
   }
 }

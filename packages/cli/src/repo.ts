@@ -1,69 +1,19 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import { homedir } from 'node:os'
 import path from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateIdentity, Keystore, nodeIdDifficulty } from '@provenir/identity'
-import { AbortError, DaemonNotRunningError, InvalidConfigError, InvalidParametersError, RepoExistsError, RepoNotFoundError } from '@provenir/interface'
+import { AbortError, InvalidParametersError, RepoExistsError, RepoNotFoundError } from '@provenir/interface'
 import { DEFAULT_CONFIG, parseSwarmKey } from '@provenir/node'
-import { createRepoConfig, formatApiAddress, loadConfig, parseApiAddress, serializeConfig } from './config.js'
-import {
-  API_FILE, CONFIG_FILE, POLICY_FILE, CONTENT_DIR, GATEWAY_DIR, DATASTORE_DIR, DEFAULT_REPO_DIRNAME, KEYSTORE_FILE, MAX_API_FILE_BYTES, PLAIN_FILE_MODE,
-  REPO_DIR_MODE, REPO_ENV, SELF_KEY_NAME, SWARM_KEY_FILE
-} from './constants.js'
+import { createRepoConfig, loadConfig, serializeConfig } from './config.js'
+import { CONFIG_FILE, KEYSTORE_FILE, PLAIN_FILE_MODE, REPO_DIR_MODE, SELF_KEY_NAME } from './constants.js'
 import { namePath } from './errors.js'
 import { errorCode, exists, fsyncDir, readFileBounded, writeFileAtomic } from './fs-util.js'
-import type { ApiAddress, RepoConfig, RepoConfigInit } from './config.js'
+import { repoPaths } from './repo-paths.js'
+import type { RepoConfig, RepoConfigInit } from './config.js'
+import type { RepoPaths } from './repo-paths.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { IdentityProgressEvent } from '@provenir/identity'
-
-/** Where each part of a repo lives */
-export interface RepoPaths {
-  /** The repo directory */
-  root: string
-  /** `config.json`: the daemon's settings */
-  config: string
-  /** `keystore.json`: private keys, mode 0600; the node key is named `self` */
-  keystore: string
-  /** `datastore/`: the node's level datastore (peer store, DHT records) */
-  datastore: string
-  /** `content/`: block files, their index and the image index */
-  content: string
-  /** `gateway/`: the registry gateway's repository/tag state and upload staging */
-  gateway: string
-  /** `swarm.key`: optional Kubo-format pre-shared key of a private swarm */
-  swarmKey: string
-  /** `api`: `host:port` of a running daemon's RPC API */
-  api: string
-  /** `policy.json`: the trust policy every pull is checked against, when present */
-  policy: string
-}
-
-/**
- * The repo directory: `repo` when given, else `$PROVENIR_PATH`, else
- * `~/.provenir`. Always absolute.
- */
-export function resolveRepoPath (repo?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const chosen = repo ?? env[REPO_ENV]
-  if (chosen != null && chosen !== '') return path.resolve(chosen)
-  return path.join(homedir(), DEFAULT_REPO_DIRNAME)
-}
-
-/** The paths of the files in the repo at `root` */
-export function repoPaths (root: string): RepoPaths {
-  const r = path.resolve(root)
-  return {
-    root: r,
-    config: path.join(r, CONFIG_FILE),
-    keystore: path.join(r, KEYSTORE_FILE),
-    datastore: path.join(r, DATASTORE_DIR),
-    content: path.join(r, CONTENT_DIR),
-    gateway: path.join(r, GATEWAY_DIR),
-    swarmKey: path.join(r, SWARM_KEY_FILE),
-    api: path.join(r, API_FILE),
-    policy: path.join(r, POLICY_FILE)
-  }
-}
 
 /**
  * True when `root` holds a repo, or part of one: a config.json or a
@@ -286,53 +236,4 @@ export async function openRepo (root: string): Promise<Repo> {
   const repo: Repo = { paths, config, privateKey, peerId: peerIdFromPrivateKey(privateKey) }
   if (swarmKey != null) repo.swarmKey = swarmKey
   return repo
-}
-
-/**
- * The RPC address a running daemon wrote to `<repo>/api`.
- *
- * @throws DaemonNotRunningError when there is no api file, or it is malformed
- */
-export async function readApiFile (root: string): Promise<ApiAddress> {
-  const file = repoPaths(root).api
-  let text: string
-  try {
-    text = (await readFileBounded(file, MAX_API_FILE_BYTES)).toString('utf8').trim()
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') {
-      throw new DaemonNotRunningError(`the daemon is not running: ${file} not found (start it with "provenir daemon")`)
-    }
-    throw new DaemonNotRunningError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
-  }
-  try {
-    return parseApiAddress(text, file, 'api')
-  } catch (err) {
-    if (err instanceof InvalidConfigError) {
-      throw new DaemonNotRunningError(`${file} is malformed (${JSON.stringify(text.slice(0, 64))}); is a daemon running?`, { cause: err })
-    }
-    throw err
-  }
-}
-
-/** Atomically write `<repo>/api` */
-export async function writeApiFile (root: string, address: ApiAddress): Promise<void> {
-  await writeFileAtomic(repoPaths(root).api, formatApiAddress(address) + '\n', { mode: PLAIN_FILE_MODE })
-}
-
-/**
- * Remove `<repo>/api`. With `onlyIf`, only when it still names that address,
- * so a daemon never removes the file of another that replaced it.
- */
-export async function removeApiFile (root: string, onlyIf?: ApiAddress): Promise<void> {
-  const file = repoPaths(root).api
-  if (onlyIf != null) {
-    try {
-      const current = (await readFileBounded(file, MAX_API_FILE_BYTES)).toString('utf8').trim()
-      if (current !== formatApiAddress(onlyIf)) return
-    } catch (err) {
-      if (errorCode(err) === 'ENOENT') return
-      throw err
-    }
-  }
-  await fs.rm(file, { force: true })
 }

@@ -1,9 +1,9 @@
 import { AbortError, DaemonNotRunningError, ProvenirError, TimeoutError } from '@provenir/interface'
-import { formatApiAddress } from './config.js'
+import { formatApiAddress } from './api-address.js'
 import { RPC_CLIENT_MAX_LINE_BYTES, RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
-import { KNOWN_ERRORS, RpcError } from './errors.js'
-import { readApiFile, repoPaths } from './repo.js'
-import type { ApiAddress } from './config.js'
+import { knownErrorClass, RpcError } from './errors.js'
+import { readApiFile, repoPaths } from './repo-paths.js'
+import type { ApiAddress } from './api-address.js'
 
 export interface RpcClientInit {
   /** The daemon's RPC address */
@@ -105,7 +105,7 @@ export class RpcClient {
    */
   async stream<T, P = unknown> (path: string, options: RpcStreamOptions<P> = {}): Promise<T> {
     let result: T | undefined
-    let failure: Error | undefined
+    let failure: { name: unknown, message: string } | undefined
     await this.call('POST', path, options, (line) => {
       let value: any
       try {
@@ -119,10 +119,10 @@ export class RpcClient {
         const { event: _, ...rest } = value
         result = rest as T
       } else if (value?.event === 'error') {
-        failure = rebuildError(value.error?.name, value.error?.message ?? `POST ${path} failed`, 500)
+        failure = { name: value.error?.name, message: value.error?.message ?? `POST ${path} failed` }
       }
     })
-    if (failure != null) throw failure
+    if (failure != null) throw await rebuildError(failure.name, failure.message, 500)
     if (result === undefined) throw new ProvenirError(`POST ${path}: the daemon closed the answer without a result; see its log`)
     return result
   }
@@ -169,13 +169,13 @@ export class RpcClient {
       if (typeof body?.error?.name === 'string') name = body.error.name
       if (typeof body?.error?.message === 'string') message = body.error.message
     } catch {}
-    throw rebuildError(name, message, response.status)
+    throw await rebuildError(name, message, response.status)
   }
 }
 
 /** The error the daemon named, as its own class when it is a known one */
-function rebuildError (name: unknown, message: string, status: number): Error {
-  const Known = typeof name === 'string' ? KNOWN_ERRORS.get(name) : undefined
+async function rebuildError (name: unknown, message: string, status: number): Promise<Error> {
+  const Known = typeof name === 'string' ? await knownErrorClass(name) : undefined
   if (Known != null) return new Known(message)
   const err = new RpcError(message, status)
   if (typeof name === 'string') err.name = name

@@ -33,11 +33,8 @@ export class BlockstoreNotOpenError extends ProvenirError {
   override name = 'BlockstoreNotOpenError'
 }
 
-/** An OCI digest string is malformed or uses an algorithm the spec does not allow here. */
-export class DigestInvalidError extends ProvenirError {
-  static override name = 'DigestInvalidError'
-  override name = 'DigestInvalidError'
-}
+/** An OCI digest string is malformed or uses an algorithm the spec does not allow here (defined with the grammar in @provenir/interface). */
+export { DigestInvalidError } from '@provenir/interface'
 
 /** Content does not hash to the digest it was expected to have. */
 export class DigestMismatchError extends ProvenirError {

@@ -13,6 +13,8 @@
  */
 
 import { createHash } from 'node:crypto'
+import { isDigest, parseDigest } from '@provenir/interface'
+import type { Digest, DigestAlgorithm, DigestOptions, DigestParts } from '@provenir/interface'
 import { MAX_MANIFEST_SIZE } from './constants.js'
 import { DigestInvalidError, DigestMismatchError, ManifestInvalidError, ManifestTooLargeError, UnsupportedMediaTypeError } from './errors.js'
 
@@ -39,10 +41,7 @@ export type ManifestMediaType = typeof MEDIA_TYPE_OCI_MANIFEST | typeof MEDIA_TY
 export type IndexMediaType = typeof MEDIA_TYPE_OCI_INDEX | typeof MEDIA_TYPE_DOCKER_MANIFEST_LIST
 export type ConfigMediaType = typeof MEDIA_TYPE_OCI_CONFIG | typeof MEDIA_TYPE_DOCKER_CONFIG
 
-/** An OCI digest string, `algorithm:encoded`. */
-export type Digest = `${string}:${string}`
-
-export type DigestAlgorithm = 'sha256' | 'sha512'
+export type { Digest, DigestAlgorithm }
 
 /** The platform a manifest in an index runs on. */
 export interface Platform {
@@ -173,60 +172,10 @@ export interface ParseOptions {
   maxSize?: number
 }
 
-// ---- digests ----
+// ---- digests (the grammar is @provenir/interface's, so that a client can check one cheaply) ----
 
-const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
-const ENCODED: Record<DigestAlgorithm, RegExp> = {
-  sha256: /^[a-f0-9]{64}$/,
-  sha512: /^[a-f0-9]{128}$/
-}
-
-export interface DigestParts {
-  algorithm: DigestAlgorithm
-  /** lowercase hex */
-  encoded: string
-}
-
-export interface DigestOptions {
-  /**
-   * Accept `sha512:` as well as `sha256:`. The OCI specs register both; Docker
-   * schema 2 documents and Docker image ids use sha256 only.
-   *
-   * @default true
-   */
-  allowSha512?: boolean
-}
-
-/**
- * Splits and checks a digest: `sha256:` with 64 lowercase hex characters, or
- * (when allowed) `sha512:` with 128. Any other algorithm, case or length
- * throws `DigestInvalidError`.
- */
-export function parseDigest (digest: unknown, options: DigestOptions = {}): DigestParts {
-  if (typeof digest !== 'string' || !DIGEST_GRAMMAR.test(digest)) {
-    throw new DigestInvalidError(`Invalid digest ${JSON.stringify(digest)}`)
-  }
-  const colon = digest.indexOf(':')
-  const algorithm = digest.slice(0, colon)
-  const encoded = digest.slice(colon + 1)
-  if (algorithm !== 'sha256' && (algorithm !== 'sha512' || options.allowSha512 === false)) {
-    throw new DigestInvalidError(`Unsupported digest algorithm "${algorithm}" in ${digest}`)
-  }
-  if (!ENCODED[algorithm].test(encoded)) {
-    throw new DigestInvalidError(`Invalid ${algorithm} digest ${digest}: expected ${algorithm === 'sha256' ? 64 : 128} lowercase hex characters`)
-  }
-  return { algorithm, encoded }
-}
-
-/** True when `digest` passes `parseDigest`. */
-export function isDigest (digest: unknown, options?: DigestOptions): digest is Digest {
-  try {
-    parseDigest(digest, options)
-    return true
-  } catch {
-    return false
-  }
-}
+export { parseDigest, isDigest }
+export type { DigestParts, DigestOptions }
 
 /** The OCI digest of `bytes`. */
 export function computeDigest (bytes: Uint8Array, algorithm: DigestAlgorithm = 'sha256'): Digest {

@@ -78,6 +78,12 @@ export class TimeoutError extends ProvenirError {
   override name = 'TimeoutError'
 }
 
+/** An OCI digest string is malformed or uses an algorithm the spec does not allow here. */
+export class DigestInvalidError extends ProvenirError {
+  static override name = 'DigestInvalidError'
+  override name = 'DigestInvalidError'
+}
+
 /** The daemon's RPC API could not be reached. */
 export class DaemonNotRunningError extends ProvenirError {
   static override name = 'DaemonNotRunningError'

@@ -21,6 +21,7 @@
  */
 
 export * from './errors.js'
+export * from './grammar.js'
 export type { Startable, AbortOptions, Logger, ComponentLogger, Metrics, Counter, PeerId, PrivateKey } from '@libp2p/interface'
 export type { ProgressEvent, ProgressOptions } from 'progress-events'
 
@@ -29,6 +30,9 @@ export const PROTOCOL_PREFIX = '/provenir'
 
 /** Default swarm difficulty (c1): leading zero bits required of sha256(NodeId). */
 export const DEFAULT_DIFFICULTY = 16
+
+/** Default TCP listen address of the swarm */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101']
 
 /**
  * Progress of an identity search (the S/Kademlia static puzzle).

@@ -87,7 +87,7 @@ export const MAX_REPO_LENGTH = 128
 export const MAX_NAME_LENGTH = 63
 
 /** Longest tag (OCI distribution: 128) */
-export const MAX_TAG_LENGTH = 128
+export { MAX_TAG_LENGTH } from '@provenir/interface'
 
 /** How often an owner republishes each repository it publishes, in ms (as IPNS: 4 h for 48 h records) */
 export const DEFAULT_REPUBLISH_INTERVAL = 4 * 60 * 60_000

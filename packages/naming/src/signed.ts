@@ -7,7 +7,8 @@
  */
 
 import { encodeEnvelope, parseEnvelope, signEnvelope, verifyEnvelope, type Envelope } from '@provenir/trust'
-import { MAX_NAME_LENGTH, MAX_RECORD_LIFETIME, MAX_REPO_LENGTH, MAX_TAG_LENGTH } from './constants.js'
+import { isTag } from '@provenir/interface'
+import { MAX_NAME_LENGTH, MAX_RECORD_LIFETIME, MAX_REPO_LENGTH } from './constants.js'
 import { RecordExpiredError, RecordInvalidError, RecordSignatureError, RecordSignerMismatchError } from './errors.js'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -16,8 +17,6 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** One OCI path component, lowercase: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` */
 const REPO_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/
-/** OCI distribution tag grammar */
-const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
 /** A DNS-label-like link name: lowercase letters, digits and inner hyphens */
 const NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/
 
@@ -25,9 +24,8 @@ export function isRepoName (repo: unknown): repo is string {
   return typeof repo === 'string' && repo.length <= MAX_REPO_LENGTH && REPO_PATTERN.test(repo)
 }
 
-export function isTag (tag: unknown): tag is string {
-  return typeof tag === 'string' && tag.length <= MAX_TAG_LENGTH && TAG_PATTERN.test(tag)
-}
+/** The OCI tag grammar is @provenir/interface's */
+export { isTag }
 
 export function isLinkName (name: unknown): name is string {
   return typeof name === 'string' && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name)

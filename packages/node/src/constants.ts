@@ -1,10 +1,10 @@
-import { DEFAULT_DIFFICULTY } from '@provenir/interface'
+import { DEFAULT_DIFFICULTY, DEFAULT_LISTEN } from '@provenir/interface'
 
 /** The kad-dht protocol: provenir's DHT never mixes with the public IPFS DHT */
 export const DHT_PROTOCOL = '/provenir/kad/1.0.0'
 
 /** Default TCP listen address of the swarm */
-export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101']
+export { DEFAULT_LISTEN }
 
 /** Default swarm difficulty (c1) */
 export { DEFAULT_DIFFICULTY }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander'
-import { resolveRepoPath } from '../repo.js'
+import { resolveRepoPath } from '../repo-paths.js'
 import type { Command } from 'commander'
 
 /** Options every command takes */

@@ -1,10 +1,8 @@
 import { readFileSync, rmSync } from 'node:fs'
-import { nodeIdDifficulty } from '@provenir/identity'
-import { formatApiAddress } from '../config.js'
+import { formatApiAddress } from '../api-address.js'
 import { SHUTDOWN_TIMEOUT_MS } from '../constants.js'
-import { startDaemon } from '../daemon.js'
 import { createOutput, table } from '../output.js'
-import { isRepoInitialised, repoPaths } from '../repo.js'
+import { repoPaths } from '../repo-paths.js'
 import { repoOf, signalExitCode } from './common.js'
 import { initWithProgress, printInit } from './init.js'
 import type { JsonOption } from './common.js'
@@ -21,6 +19,8 @@ import type { Command } from 'commander'
  * `{"event":"stopping","signal":...}` and `{"event":"stopped"}`.
  */
 async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Command): Promise<void> {
+  const { startDaemon } = await import('../daemon.js')
+  const { isRepoInitialised } = await import('../repo.js')
   const out = createOutput(opts.json === true)
   const root = repoOf(cmd)
 
@@ -48,7 +48,7 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
 
   try {
     daemon = await startDaemon({ repo: root, registry: opts.registry === true })
-    const ready = describeReady(daemon)
+    const ready = await describeReady(daemon)
     if (out.json) {
       out.result({ event: 'ready', ...ready })
     } else {
@@ -86,7 +86,7 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
 }
 
 /** What `provenir daemon` reports once it is ready */
-export function describeReady (daemon: Daemon): {
+export async function describeReady (daemon: Daemon): Promise<{
   repo: string
   peerId: string
   difficulty: number
@@ -98,7 +98,8 @@ export function describeReady (daemon: Daemon): {
   /** Serving /provenir/names/1.0.0 */
   namingRegistry: boolean
   addresses: string[]
-} {
+}> {
+  const { nodeIdDifficulty } = await import('@provenir/identity')
   return {
     repo: daemon.repo.paths.root,
     peerId: daemon.node.peerId.toString(),

@@ -1,8 +1,5 @@
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { nodeIdDifficulty } from '@provenir/identity'
 import { isError } from '@provenir/interface'
 import { createOutput, table } from '../output.js'
-import { loadNodeKey, loadRepoConfig } from '../repo.js'
 import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
@@ -33,6 +30,9 @@ async function identify (root: string): Promise<IdResult> {
     if (!isError(err, 'DaemonNotRunningError')) throw err
   }
   // offline: the same answer from the repo's files
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+  const { nodeIdDifficulty } = await import('@provenir/identity')
+  const { loadNodeKey, loadRepoConfig } = await import('../repo.js')
   const config = await loadRepoConfig(root)
   const peerId = peerIdFromPrivateKey(await loadNodeKey(root))
   return {

@@ -1,6 +1,5 @@
 import path from 'node:path'
-import { isDigest } from '@provenir/content'
-import { AbortError, InvalidParametersError, isError } from '@provenir/interface'
+import { AbortError, InvalidParametersError, isDigest, isError } from '@provenir/interface'
 import { InvalidArgumentError } from 'commander'
 import { RPC_IMAGE_TIMEOUT_MS } from '../constants.js'
 import { createOutput, table } from '../output.js'

@@ -1,10 +1,7 @@
-import { AbortError, isError } from '@provenir/interface'
-import { DEFAULT_CONFIG } from '@provenir/node'
+import { AbortError, DEFAULT_DIFFICULTY, DEFAULT_LISTEN, isError } from '@provenir/interface'
 import { DEFAULT_API, DEFAULT_GATEWAY } from '../constants.js'
-import { assertDaemonNotRunning } from '../daemon.js'
 import { createOutput, table } from '../output.js'
 import { identityProgress } from '../progress.js'
-import { initRepo } from '../repo.js'
 import { abortOnSignals, collect, integerIn, repoOf, signalExitCode, withExitCode } from './common.js'
 import type { JsonOption } from './common.js'
 import type { RepoConfigInit } from '../config.js'
@@ -31,6 +28,7 @@ interface InitOptions extends JsonOption {
  * fresh machine.
  */
 export async function initWithProgress (repo: string, options: Omit<InitRepoOptions, 'signal' | 'onProgress'>, out: Output): Promise<InitRepoResult> {
+  const { initRepo } = await import('../repo.js')
   const progress = identityProgress({ quiet: out.json })
   const signals = abortOnSignals()
   try {
@@ -83,9 +81,9 @@ export function printInit (result: InitRepoResult, out: Output, event?: string):
 export function registerInit (program: Command): void {
   program.command('init')
     .description('create a repo: generate the node identity, write config.json and keystore.json')
-    .option('--difficulty <bits>', `swarm difficulty c1: leading zero bits of sha256(NodeId); about 2^c1 keys are tried (default: ${DEFAULT_CONFIG.difficulty})`, integerIn(0, 64))
+    .option('--difficulty <bits>', `swarm difficulty c1: leading zero bits of sha256(NodeId); about 2^c1 keys are tried (default: ${DEFAULT_DIFFICULTY})`, integerIn(0, 64))
     .option('-f, --force', 'replace an existing repo (the old keystore is kept as keystore.json.<time>.bak)')
-    .option('--listen <multiaddr>', `swarm listen address; repeat for more (default: ${DEFAULT_CONFIG.listen.join(', ')})`, collect)
+    .option('--listen <multiaddr>', `swarm listen address; repeat for more (default: ${DEFAULT_LISTEN.join(', ')})`, collect)
     .option('--announce <multiaddr>', 'address to announce instead of the listen addresses; repeatable', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap peer, ending in /p2p/<NodeId>; repeatable', collect)
     .option('--allow-private-addresses', 'keep loopback and LAN addresses in the DHT (a LAN or test swarm)')
@@ -108,7 +106,10 @@ export function registerInit (program: Command): void {
       if (opts.workers != null) options.workers = opts.workers
       const repo = repoOf(cmd)
       // a running daemon would go on with the old identity and overwrite nothing, but confuse everyone
-      if (options.force === true) await assertDaemonNotRunning(repo)
+      if (options.force === true) {
+        const { assertDaemonNotRunning } = await import('../daemon.js')
+        await assertDaemonNotRunning(repo)
+      }
       printInit(await initWithProgress(repo, options, out), out)
     })
 }

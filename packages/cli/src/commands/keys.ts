@@ -1,12 +1,10 @@
 import path from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { Keystore, SELF_KEY_NAME } from '@provenir/identity'
 import { InvalidParametersError, KeyNotFoundError } from '@provenir/interface'
-import { MAX_POLICY_BYTES, parsePolicy, publicKeyToPem, userIdFromKey } from '@provenir/trust'
+import { SELF_KEY_NAME } from '../constants.js'
 import { FileExistsError } from '../errors.js'
 import { readFileBounded } from '../fs-util.js'
 import { createOutput, table } from '../output.js'
-import { repoPaths } from '../repo.js'
+import { repoPaths } from '../repo-paths.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
 import type { Command } from 'commander'
@@ -32,6 +30,9 @@ export function registerKeys (program: Command): void {
     .action(async (name: string, opts: JsonOption, cmd: Command) => {
       const out = createOutput(opts.json === true)
       if (name === SELF_KEY_NAME) throw new InvalidParametersError(`"${SELF_KEY_NAME}" is the node key; choose another name`)
+      const { generateKeyPair } = await import('@libp2p/crypto/keys')
+      const { Keystore } = await import('@provenir/identity')
+      const { userIdFromKey } = await import('@provenir/trust')
       const keystore = await Keystore.load(repoPaths(repoOf(cmd)).keystore)
       if (keystore.has(name)) throw new FileExistsError(`the keystore ${keystore.path} already holds a key named "${name}"`)
       const privateKey = await generateKeyPair('Ed25519')
@@ -49,6 +50,8 @@ export function registerKeys (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: JsonOption, cmd: Command) => {
       const out = createOutput(opts.json === true)
+      const { Keystore } = await import('@provenir/identity')
+      const { userIdFromKey } = await import('@provenir/trust')
       const keystore = await Keystore.load(repoPaths(repoOf(cmd)).keystore)
       const keys = keystore.list().map(name => ({ name, userId: userIdFromKey(keystore.get(name)), node: name === SELF_KEY_NAME }))
       if (out.json) {
@@ -65,6 +68,8 @@ export function registerKeys (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: PemOption, cmd: Command) => {
       const out = createOutput(opts.json === true)
+      const { Keystore } = await import('@provenir/identity')
+      const { publicKeyToPem, userIdFromKey } = await import('@provenir/trust')
       const keystore = await Keystore.load(repoPaths(repoOf(cmd)).keystore)
       if (!keystore.has(name)) throw new KeyNotFoundError(`the keystore ${keystore.path} holds no key named "${name}" (see provenir key ls)`)
       const privateKey = keystore.get(name)
@@ -88,6 +93,7 @@ export function registerPolicy (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: JsonOption) => {
       const out = createOutput(opts.json === true)
+      const { MAX_POLICY_BYTES, parsePolicy } = await import('@provenir/trust')
       const abs = path.resolve(file)
       const bytes = await readFileBounded(abs, MAX_POLICY_BYTES, m => new InvalidParametersError(`${abs}: ${m}`))
       const parsed = parsePolicy(bytes, { source: abs })

@@ -1,7 +1,5 @@
 import path from 'node:path'
-import { isDigest } from '@provenir/content'
-import { InvalidParametersError } from '@provenir/interface'
-import { MAX_BINDING_BYTES, isTag, verifyBinding } from '@provenir/naming'
+import { InvalidParametersError, isDigest, isTag } from '@provenir/interface'
 import { InvalidArgumentError } from 'commander'
 import { RPC_NAME_PUBLISH_TIMEOUT_MS, RPC_NAME_RESOLVE_TIMEOUT_MS, PLAIN_FILE_MODE } from '../constants.js'
 import { FileExistsError } from '../errors.js'
@@ -172,6 +170,7 @@ export function registerName (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: VerifyOptions) => {
       const out = createOutput(opts.json === true)
+      const { MAX_BINDING_BYTES, verifyBinding } = await import('@provenir/naming')
       const abs = path.resolve(file)
       const bytes = await readFileBounded(abs, MAX_BINDING_BYTES, m => new InvalidParametersError(`${abs}: ${m}`))
       const binding = await verifyBinding(bytes, opts.registry, opts.name != null ? { name: opts.name } : {})

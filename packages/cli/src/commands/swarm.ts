@@ -1,19 +1,11 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { isIP } from 'node:net'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
-import { nodeIdDifficulty } from '@provenir/identity'
 import { InvalidParametersError } from '@provenir/interface'
-import { generateSwarmKey, parseSwarmKey } from '@provenir/node'
-import { equals } from 'uint8arrays/equals'
-import { addrNodeId, BUNDLE_VERSION, parseBundle } from '../bundle.js'
-import { serializeConfig } from '../config.js'
 import { BUNDLE_FILE, MAX_BUNDLE_BYTES, PLAIN_FILE_MODE, REPO_DIR_MODE, SECRET_FILE_MODE } from '../constants.js'
 import { BundleInvalidError, FileExistsError } from '../errors.js'
 import { errorCode, readFileBounded, writeFileAtomic } from '../fs-util.js'
 import { createOutput, table } from '../output.js'
-import { loadNodeKey, loadRepoConfig, loadSwarmKey, repoPaths } from '../repo.js'
+import { repoPaths } from '../repo-paths.js'
 import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
 import type { SwarmBundle } from '../bundle.js'
@@ -28,31 +20,6 @@ interface InitOptions extends JsonOption {
 
 interface JoinOptions extends JsonOption {
   force?: boolean
-}
-
-/**
- * The addresses other nodes can dial this node at, from config: `announce`
- * when set, else `listen`, without unspecified hosts (0.0.0.0, ::) or port 0,
- * each with /p2p/<NodeId>.
- */
-export function dialableAddresses (announce: string[], listen: string[], nodeId: string): string[] {
-  const out: string[] = []
-  for (const text of announce.length > 0 ? announce : listen) {
-    let ma
-    try {
-      ma = multiaddr(text)
-    } catch {
-      continue
-    }
-    const parts = ma.getComponents()
-    const host = parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
-    const port = parts.find(c => c.name === 'tcp')?.value
-    if (host != null && isIP(host) !== 0 && /^(0\.0\.0\.0|::)$/.test(host)) continue
-    if (port === '0') continue
-    const withId = text.includes('/p2p/') ? text : `${text}/p2p/${nodeId}`
-    if (addrNodeId(withId) === nodeId && !out.includes(withId)) out.push(withId)
-  }
-  return out
 }
 
 interface KeyGenOptions extends JsonOption {
@@ -96,6 +63,11 @@ export function registerSwarm (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: InitOptions, cmd: Command) => {
       const out = createOutput(opts.json === true)
+      const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+      const { generateSwarmKey } = await import('@provenir/node')
+      const { BUNDLE_VERSION, dialableAddresses, parseBundle } = await import('../bundle.js')
+      const { serializeConfig } = await import('../config.js')
+      const { loadNodeKey, loadRepoConfig, loadSwarmKey } = await import('../repo.js')
       const root = repoOf(cmd)
       const paths = repoPaths(root)
       const config = await loadRepoConfig(root)
@@ -161,6 +133,13 @@ export function registerSwarm (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (bundleFile: string, opts: JoinOptions, cmd: Command) => {
       const out = createOutput(opts.json === true)
+      const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+      const { nodeIdDifficulty } = await import('@provenir/identity')
+      const { parseSwarmKey } = await import('@provenir/node')
+      const { equals } = await import('uint8arrays/equals')
+      const { addrNodeId, parseBundle } = await import('../bundle.js')
+      const { serializeConfig } = await import('../config.js')
+      const { loadNodeKey, loadRepoConfig, loadSwarmKey } = await import('../repo.js')
       const root = repoOf(cmd)
       const paths = repoPaths(root)
       const abs = path.resolve(bundleFile)
@@ -216,6 +195,7 @@ export function registerSwarm (program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts: KeyGenOptions, cmd: Command) => {
       const out = createOutput(opts.json === true)
+      const { generateSwarmKey } = await import('@provenir/node')
       const swarmKey = generateSwarmKey()
       if (opts.output === '-') {
         if (out.json) out.result({ swarmKey: new TextDecoder().decode(swarmKey) })

@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
-import { isDigest } from '@provenir/content'
-import { Keystore, SELF_KEY_NAME } from '@provenir/identity'
-import { InvalidParametersError, KeyNotFoundError, ProvenirError } from '@provenir/interface'
-import {
-  baseImagesFromManifest, formatReport, imageSignatureStatement, layerSignatureStatement, MAX_POLICY_BYTES, MAX_RECIPE_BYTES,
-  parsePolicy, provenanceFromHistory, provenanceFromRecipe, signStatement, userIdFromKey
-} from '@provenir/trust'
+import { InvalidParametersError, isDigest, KeyNotFoundError, ProvenirError } from '@provenir/interface'
+import { SELF_KEY_NAME } from '../constants.js'
 import { readFileBounded } from '../fs-util.js'
 import { createOutput, table } from '../output.js'
-import { repoPaths } from '../repo.js'
+import { repoPaths } from '../repo-paths.js'
 import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
@@ -61,6 +56,7 @@ export async function resolveImage (client: RpcClient, image: string): Promise<{
 
 /** A namespace key from the repo's keystore */
 async function loadKey (repo: string, name: string): Promise<PrivateKey> {
+  const { Keystore } = await import('@provenir/identity')
   const keystore = await Keystore.load(repoPaths(repo).keystore)
   if (!keystore.has(name)) throw new KeyNotFoundError(`the keystore ${keystore.path} holds no key named "${name}" (see provenir key ls; make one with provenir key gen ${name})`)
   if (name === SELF_KEY_NAME) throw new InvalidParametersError(`"${SELF_KEY_NAME}" is the node key; sign with a namespace key (provenir key gen <name>)`)
@@ -69,6 +65,7 @@ async function loadKey (repo: string, name: string): Promise<PrivateKey> {
 
 /** Attach `statement`, signed by `key`, to the image; prints what was stored */
 async function attach (client: RpcClient, digest: string, statement: Statement<unknown>, key: PrivateKey, out: Output, verb: string): Promise<void> {
+  const { signStatement } = await import('@provenir/trust')
   const envelope = await signStatement(statement, key)
   const res = await client.post<StatementsResponse>('/api/v0/image/statements', { body: { digest, statements: [envelope] } })
   const stored = res.statements[0]
@@ -107,6 +104,7 @@ function layerList (value: string, manifest: ImageManifest): string[] {
 }
 
 export async function readPolicy (file: string): Promise<TrustPolicy> {
+  const { MAX_POLICY_BYTES, parsePolicy } = await import('@provenir/trust')
   const abs = path.resolve(file)
   const bytes = await readFileBounded(abs, MAX_POLICY_BYTES, m => new InvalidParametersError(`${abs}: ${m}`))
   return parsePolicy(bytes, { source: abs })
@@ -122,6 +120,7 @@ export function registerTrust (program: Command): void {
     .option('--json', 'print the result as JSON: {"digest","statement":{"cid","predicateType","signers","subjects","envelope"}}')
     .action(async (image: string, opts: SignOptions, cmd: Command) => {
       const out = createOutput(opts.json === true)
+      const { imageSignatureStatement, layerSignatureStatement } = await import('@provenir/trust')
       const repo = repoOf(cmd)
       const key = await loadKey(repo, opts.key)
       const client = await RpcClient.fromRepo(repo)
@@ -150,6 +149,7 @@ export function registerTrust (program: Command): void {
       for (const b of opts.base ?? []) {
         if (!isDigest(b)) throw new InvalidParametersError(`--base ${JSON.stringify(b)} is not a manifest digest`)
       }
+      const { baseImagesFromManifest, MAX_RECIPE_BYTES, provenanceFromHistory, provenanceFromRecipe, userIdFromKey } = await import('@provenir/trust')
       const repo = repoOf(cmd)
       const key = await loadKey(repo, opts.key)
       const client = await RpcClient.fromRepo(repo)
@@ -188,6 +188,7 @@ export function registerTrust (program: Command): void {
       if (out.json) {
         out.result(res)
       } else {
+        const { formatReport } = await import('@provenir/trust')
         for (const s of res.statements) {
           out.line(`statement ${s.cid}`)
           for (const row of statementRows(s)) out.line(`  ${row}`)
