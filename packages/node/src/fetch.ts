@@ -24,6 +24,8 @@ export interface FetchBlobOptions extends ProgressOptions<BitswapWantProgressEve
    * serve the ones that started later.
    */
   findProviders?(root: CID, options: { signal: AbortSignal }): AsyncIterable<PeerId>
+  /** Ask for the blocks in DAG order instead of a shuffled order (see `PullOptions.sequential`) */
+  sequential?: boolean
 }
 
 /** How often a blob fetch looks for more peers holding the blob, in ms */
@@ -96,7 +98,7 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
         void refreshProviders(session, root, options.findProviders, AbortSignal.any([stopRefresh.signal, ...(options.signal != null ? [options.signal] : [])]))
       }
       try {
-        for await (const _ of session.want(depth > 0 ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh })) {
+        for await (const _ of session.want(depth > 0 && options.sequential !== true ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh })) {
           if (first) {
             first = false
             options.onFirstBlock?.(root)

@@ -95,6 +95,15 @@ export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressE
    * `sha256/**` or `**` match.
    */
   reference?: string
+  /**
+   * Fetch each blob's blocks in order, as a client that streams the blob
+   * while it arrives (the gateway) reads them. By default the order is
+   * shuffled, so that pullers in a rollout soon hold different blocks to
+   * trade.
+   *
+   * @default false
+   */
+  sequential?: boolean
 }
 
 export interface PulledImage {
@@ -198,7 +207,8 @@ async function pullBlobs (ctx: PullContext, session: Session, digest: string, ma
         // provide while downloading: peers pulling the same image find us as
         // soon as we hold part of it
         onFirstBlock: (r) => { ctx.provide(r) },
-        findProviders: dhtProviders(ctx.dht, ctx.self)
+        findProviders: dhtProviders(ctx.dht, ctx.self),
+        sequential: options.sequential
       }))
       blobs[i] = { digest: d.digest as ImageBlobRecord['digest'], size: d.size, root: root.toString(), mediaType: d.mediaType }
       options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size }))
