@@ -378,6 +378,8 @@ export class GatewayServer implements Gateway {
       ready: ready.promise,
       done: this.#node.pull(digest, {
         signal,
+        // the client reads each blob in order while it arrives
+        sequential: true,
         // the trust policy's rule is chosen by the repository name asked for
         ...(reference != null ? { reference } : {}),
         ...(record != null ? { record } : {}),
@@ -713,10 +715,11 @@ export class GatewayServer implements Gateway {
     if (req.method === 'HEAD') { await reply.send(); return }
     let source: AsyncIterable<Uint8Array>
     if (streaming) {
-      // fetched as it streams: every block is checked against its CID by bitswap, and the whole
-      // blob against its digest at the end; a mismatch breaks the response, never ends it cleanly
+      // fetched as it streams: every block is checked against its CID by bitswap as it arrives (so
+      // it is not hashed again when read back), and the whole blob against its digest at the end;
+      // a mismatch breaks the response, never ends it cleanly
       const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), closeSignal(reply)])
-      source = exportBlob(loc.root, this.#fetchingReader(signal), { signal, expectedDigest: digest })
+      source = exportBlob(loc.root, this.#fetchingReader(signal), { signal, expectedDigest: digest, verifyBlocks: false })
     } else {
       // every block is verified against its CID as it is read (leaves straight from the store,
       // a range skipping the leaves before it); the root <-> digest link was verified when the
@@ -853,21 +856,17 @@ export class GatewayServer implements Gateway {
 
   /**
    * The DAG of an upload whose hash matched `digest`: the one its streaming
-   * import built while the bytes arrived, or else (no streaming import, or it
-   * failed) one imported from the staged file, which holds exactly the bytes
-   * hashed.
+   * import built while the bytes arrived, or one imported now from its
+   * staged file, which holds exactly the bytes hashed.
    */
   async #importUpload (session: UploadSession, digest: Digest): Promise<{ root: CID, size: number, blocks: CID[] }> {
-    if (session.import != null) {
-      try {
-        const streamed = await session.import.finish()
-        if (streamed.size === session.size) return streamed
-        this.#init.log?.(`gateway: the streaming import of upload ${session.id} built ${streamed.size} of ${session.size} bytes; importing the staged file`)
-      } catch (err: any) {
-        this.#init.log?.(`gateway: the streaming import of upload ${session.id} failed (${err?.message}); importing the staged file`)
-      }
+    if (session.import == null) {
+      return importBlob(createReadStream(session.path, { highWaterMark: 1024 * 1024 }), this.#store, { expectedDigest: digest, size: session.size, digestChecked: true })
     }
-    return importBlob(createReadStream(session.path, { highWaterMark: 1024 * 1024 }), this.#store, { expectedDigest: digest, size: session.size, digestChecked: true })
+    const streamed = await session.import.finish()
+    // the importer was given exactly the bytes hashed; anything else is a bug
+    if (streamed.size !== session.size) throw new Error(`the import of upload ${session.id} holds ${streamed.size} bytes, the upload ${session.size}`)
+    return streamed
   }
 
   // ---- referrers ----

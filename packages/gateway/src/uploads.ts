@@ -1,10 +1,16 @@
 /**
- * Upload sessions. Each session is one file in the staging directory,
- * written with appends and hashed (sha256) as the bytes arrive, so a closing
- * PUT checks the digest without reading the file again. Only a verified file
- * is imported into the blockstore, so a crash leaves no visible half-blob:
- * `start()` removes every staging file of an earlier run (sessions live in
- * memory), and a sweeper removes sessions untouched for `timeout` ms.
+ * Upload sessions. The bytes of an upload are hashed (sha256) as they
+ * arrive, so a closing PUT checks the digest without reading them again, and
+ * either
+ * - imported into the blockstore as they arrive (a StreamingImport, for up to
+ *   MAX_STREAMING_IMPORTS uploads at once): the blocks stay unpinned, and
+ *   bound to no digest, until the closing PUT's digest matched; or
+ * - appended to one file in the staging directory, imported when the digest
+ *   matched.
+ * Either way a crash leaves no visible half-blob: unpinned blocks are
+ * removed by `gc()`, `start()` removes every staging file of an earlier run
+ * (sessions live in memory), and a sweeper removes sessions untouched for
+ * `timeout` ms.
  */
 
 import { createHash, randomUUID } from 'node:crypto'
@@ -44,14 +50,16 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export interface UploadSession {
   readonly id: string
   readonly name: string
+  /** The staging file, for an upload that is not imported while it arrives */
   readonly path: string
   /** bytes received so far */
   size: number
   readonly hash: Hash
-  fh: FileHandle
+  /** The open staging file; absent for a streaming import */
+  fh?: FileHandle
   updated: number
   busy: boolean
-  /** The upload's DAG, built while the bytes arrive (when the gateway has a blockstore) */
+  /** The upload's DAG, built while the bytes arrive; absent for a staged upload */
   readonly import?: StreamingImport
 }
 
@@ -85,29 +93,31 @@ export interface StreamedBlob {
 export class StreamingImport {
   readonly #queue = pushable<Uint8Array>()
   readonly #result: Promise<StreamedBlob>
-  #failed = false
+  #error?: Error
   #ended = false
 
   /** @param onSettled - called once, when the import has ended (built, failed or aborted) */
   constructor (store: BlobWriter, onSettled?: () => void) {
     this.#result = importChunks(this.#queue, store)
-    this.#result.then(() => onSettled?.(), () => {
-      this.#failed = true
+    this.#result.then(() => onSettled?.(), (err: Error) => {
+      this.#error = err
       onSettled?.()
     })
   }
 
-  get failed (): boolean {
-    return this.#failed
-  }
-
-  /** Hands bytes on; waits while more than STREAMING_IMPORT_BACKLOG of them are not yet taken. */
+  /**
+   * Hands bytes on; waits while more than STREAMING_IMPORT_BACKLOG of them
+   * are not yet taken. Throws the import's error once it has failed (say the
+   * disk is full), so the request that brought the bytes fails.
+   */
   async push (chunks: Uint8Array[]): Promise<void> {
-    if (this.#failed || this.#ended) return
+    if (this.#error != null) throw this.#error
+    if (this.#ended) return
     for (const chunk of chunks) this.#queue.push(chunk)
     if (this.#queue.readableLength > STREAMING_IMPORT_BACKLOG) {
       // a failed import stops taking bytes: stop waiting for it then
       await Promise.race([this.#queue.onEmpty(), this.#result.then(() => {}, () => {})])
+      if (this.#error != null) throw this.#error
     }
   }
 
@@ -188,11 +198,13 @@ export class Uploads {
     }
     const id = randomUUID()
     const path = join(this.#init.dir, id)
-    const fh = await open(path, 'wx')
     let streaming: StreamingImport | undefined
+    let fh: FileHandle | undefined
     if (this.#init.store != null && this.#streaming < MAX_STREAMING_IMPORTS) {
       this.#streaming++
       streaming = new StreamingImport(this.#init.store, () => { this.#streaming-- })
+    } else {
+      fh = await open(path, 'wx')
     }
     const session: UploadSession = {
       id,
@@ -200,7 +212,7 @@ export class Uploads {
       path,
       size: 0,
       hash: createHash('sha256'),
-      fh,
+      ...(fh != null ? { fh } : {}),
       updated: Date.now(),
       busy: false,
       ...(streaming != null ? { import: streaming } : {})
@@ -217,7 +229,8 @@ export class Uploads {
 
   /**
    * Appends a request body at `start` (the session's current size; anything
-   * else is a 416). Bytes are written, then hashed, a batch at a time, so after an
+   * else is a 416). Bytes are hashed and kept (written to the staging file,
+   * or handed to the streaming import) a batch at a time, so after an
    * interrupted request the session holds exactly what arrived, and a GET of
    * its status tells the client where to resume.
    */
@@ -227,9 +240,9 @@ export class Uploads {
     }
     session.busy = true
     let received = 0
-    // a request body arrives in ~64 KiB chunks: they are written (and then
-    // hashed) in batches of about STAGING_WRITE_BATCH with one writev, which
-    // costs the event loop a twentieth of one write per chunk
+    // a request body arrives in ~64 KiB chunks: they are kept in batches of
+    // about STAGING_WRITE_BATCH (one writev to a staging file costs the event
+    // loop a twentieth of one write per chunk)
     let batch: Uint8Array[] = []
     let batchBytes = 0
     const flush = async (): Promise<void> => {
@@ -238,7 +251,7 @@ export class Uploads {
       const bytes = batchBytes
       batch = []
       batchBytes = 0
-      await writeAllAt(session.fh, chunks, bytes, session.size)
+      if (session.fh != null) await writeAllAt(session.fh, chunks, bytes, session.size)
       for (const chunk of chunks) session.hash.update(chunk)
       session.size += bytes
       received += bytes
@@ -269,7 +282,7 @@ export class Uploads {
   /** Closes the file and forgets the session (the file stays until `discard`). */
   async close (session: UploadSession): Promise<void> {
     this.#sessions.delete(session.id)
-    await session.fh.close().catch(() => {})
+    await session.fh?.close().catch(() => {})
   }
 
   async remove (session: UploadSession): Promise<void> {

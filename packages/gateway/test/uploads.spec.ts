@@ -43,4 +43,24 @@ describe('upload sessions', () => {
     assert.notEqual((await uploads.create('ns/repo')).import, undefined)
     assert.equal((await uploads.create('ns/repo')).import, undefined, 'and no more than that')
   })
+
+  it('an import that fails (say the disk is full) fails the append that feeds it, and its upload stages nothing', async () => {
+    const failing = new MemoryBlockstore()
+    failing.put = async () => { throw new Error('ENOSPC: no space left on device') }
+    const ownDir = await tempDir()
+    const own = new Uploads({ dir: ownDir, maxSize: 1 << 30, maxConcurrent: 4, timeout: 60_000, sweepInterval: 60_000, store: failing })
+    await own.start()
+    try {
+      const session = await own.create('ns/repo')
+      assert.notEqual(session.import, undefined)
+      const big = new Uint8Array(12 * 1024 * 1024)
+      await assert.rejects(own.append(session, (async function * () { for (let i = 0; i < big.byteLength; i += 65536) yield big.subarray(i, i + 65536) })()), /ENOSPC/)
+      await assert.rejects(session.import!.finish(), /ENOSPC/)
+      assert.equal(session.fh, undefined, 'a streamed upload has no staging file')
+      await own.remove(session)
+    } finally {
+      await own.stop()
+      await removeDir(ownDir)
+    }
+  })
 })
