@@ -90,6 +90,9 @@ interface SessionPeer {
   lastAssigned: number
   blocks: number
   bytes: number
+  /** Have and DontHave answers it gave to our want-haves */
+  haves: number
+  dontHaves: number
 }
 
 interface Waiter {
@@ -210,6 +213,33 @@ class Fetch {
 
 let sessionCounter = 0
 const MIN_PEER_CAP = 2
+
+/**
+ * A peer that has said Have to at least this many of our want-haves and
+ * DontHave to none holds everything we want so far: a seed, such as the
+ * origin of a rollout.
+ */
+const SEED_MIN_HAVES = 8
+
+/**
+ * A seed counts as this many want-blocks busier than it is when another
+ * peer also has the block. In a rollout the pullers that hold a block then
+ * serve it and the origin sends what only it holds; between peers that are
+ * all seeds nothing changes.
+ */
+const SEED_PENALTY = 3
+
+/**
+ * A peer's load as the choice of where to send a want-block sees it: a seed
+ * counts SEED_PENALTY busier when `holders` (the peers that said Have for
+ * the block) include another peer.
+ *
+ * @internal
+ */
+export function effectiveLoad (peer: Pick<SessionPeer, 'load' | 'haves' | 'dontHaves'>, holders: number): number {
+  const seed = peer.dontHaves === 0 && peer.haves >= SEED_MIN_HAVES
+  return peer.load + (holders > 1 && seed ? SEED_PENALTY : 0)
+}
 /** A want-block is moved to a less busy peer that says Have only after it has waited this long (ms) at the first */
 const MOVE_AFTER = 25
 
@@ -463,7 +493,9 @@ export class BitswapSession implements Session, WantListener {
       slowUntil: 0,
       lastAssigned: 0,
       blocks: 0,
-      bytes: 0
+      bytes: 0,
+      haves: 0,
+      dontHaves: 0
     }
     this.sessionPeers.set(peer, sp)
     this.log('added peer %p', peer)
@@ -545,6 +577,7 @@ export class BitswapSession implements Session, WantListener {
     if (sp == null) return
     sp.lastPresence = 'have'
     sp.silentUntil = 0
+    sp.haves++
     want.haves.add(peer)
     want.dontHaves.delete(peer)
     this.progress(want, new CustomProgressEvent('bitswap:have', { cid: want.cid, peer }))
@@ -565,7 +598,7 @@ export class BitswapSession implements Session, WantListener {
     const from = want.blockPeer == null ? undefined : this.sessionPeers.get(want.blockPeer)
     if (from == null) return
     const now = Date.now()
-    if (now - want.blockSentAt < MOVE_AFTER || to.load + 1 >= from.load) return
+    if (now - want.blockSentAt < MOVE_AFTER || effectiveLoad(to, want.haves.size) + 1 >= effectiveLoad(from, want.haves.size)) return
     if (want.excluded.has(to.id) || to.slowUntil > now) return
     from.load--
     this.components.wantManager.cancel(from.id, want.key, this.id)
@@ -591,6 +624,7 @@ export class BitswapSession implements Session, WantListener {
     if (want == null || sp == null) return
     sp.lastPresence = 'dont-have'
     sp.silentUntil = 0
+    sp.dontHaves++
     want.dontHaves.add(peer)
     want.haves.delete(peer)
     this.progress(want, new CustomProgressEvent('bitswap:dont-have', { cid: want.cid, peer }))
@@ -687,7 +721,7 @@ export class BitswapSession implements Session, WantListener {
       for (const peer of want.haves) {
         const sp = this.sessionPeers.get(peer)
         if (sp == null || sp.load >= cap || this.components.isBanned(peer)) continue
-        let score = sp.load
+        let score = effectiveLoad(sp, want.haves.size)
         if (want.excluded.has(peer)) score += 1_000_000
         if (sp.slowUntil > now) score += 1_000
         if (score < bestScore || (score === bestScore && best != null && sp.lastAssigned < best.lastAssigned)) {

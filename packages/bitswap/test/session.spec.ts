@@ -6,6 +6,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { from } from 'multiformats/hashes/hasher'
 import { Message } from '../src/pb/message.js'
+import { effectiveLoad } from '../src/session.js'
 import { connect, createNode, equalBytes, makeBlocks, putBlocks, waitFor } from './fixtures/nodes.js'
 import { RawPeer } from './fixtures/raw-peer.js'
 import type { BitswapWantProgressEvents, BlockResult } from '../src/index.js'
@@ -270,5 +271,18 @@ describe('session: behaviour', () => {
     assert.deepEqual([...await fetcher.bitswap.want(inline)], [1, 2, 3])
     const unknown = CID.createV1(raw.code, createDigest(0x300002, new Uint8Array(32)))
     await assert.rejects(fetcher.bitswap.want(unknown), { name: 'UnsupportedHashError' })
+  })
+})
+
+describe('effectiveLoad: where a want-block goes', () => {
+  const seed = { load: 1, haves: 8, dontHaves: 0 }
+  it('a seed (Have to 8 or more want-haves, DontHave to none) counts 3 busier when another peer has the block', () => {
+    assert.equal(effectiveLoad(seed, 2), 4)
+    assert.equal(effectiveLoad({ load: 2, haves: 0, dontHaves: 0 }, 2), 2)
+  })
+  it('it counts as it is when it alone has the block, or when it has said DontHave, or has said Have to fewer than 8', () => {
+    assert.equal(effectiveLoad(seed, 1), 1)
+    assert.equal(effectiveLoad({ ...seed, dontHaves: 1 }, 2), 1)
+    assert.equal(effectiveLoad({ ...seed, haves: 7 }, 2), 1)
   })
 })
