@@ -240,6 +240,7 @@ export function effectiveLoad (peer: Pick<SessionPeer, 'load' | 'haves' | 'dontH
   const seed = peer.dontHaves === 0 && peer.haves >= SEED_MIN_HAVES
   return peer.load + (holders > 1 && seed ? SEED_PENALTY : 0)
 }
+
 /** A want-block is moved to a less busy peer that says Have only after it has waited this long (ms) at the first */
 const MOVE_AFTER = 25
 

@@ -85,10 +85,10 @@ export interface StreamedBlob {
  * Imports an upload into the blockstore while it is still arriving, so the
  * closing PUT does not wait for a whole blob to be chunked, hashed and
  * written after the last byte. It is fed the same bytes, in the same order,
- * as the staging file and the upload's hash; the gateway binds its root to a
- * digest only after that hash matched. If it fails, the staged file is
- * imported instead. Its blocks stay unpinned until then, so an abandoned
- * upload leaves only what `gc()` removes.
+ * as the upload's hash; the gateway binds its root to a digest only after
+ * that hash matched. Its blocks stay unpinned until then, so a refused or
+ * abandoned upload leaves only what `gc()` removes. If it fails, the upload
+ * fails with it (there is no staged copy to fall back on).
  */
 export class StreamingImport {
   readonly #queue = pushable<Uint8Array>()

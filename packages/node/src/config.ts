@@ -90,7 +90,7 @@ export interface NodeConfig {
    * TLS 1.3 (node's OpenSSL, AES-GCM) moves bulk data at about 1.7× noise's
    * rate on this class of machine, so a registry node prefers it; noise costs
    * half as much per handshake, so a test bed of many nodes in one process
-   * prefers noise. See BENCHMARKS.md ("Connection encryption").
+   * prefers noise. See BENCHMARKS.md ("Issue 4, third pass").
    *
    * @default ['tls', 'noise']
    */
