@@ -50,4 +50,15 @@ describe('private swarms (pre-shared key)', () => {
     await assert.rejects(swarm.nodes[1].libp2p.dial(open.getMultiaddrs()[0], { signal: AbortSignal.timeout(5_000) }))
     assert.equal(swarm.nodes[1].libp2p.getConnections(open.peerId).length, 0)
   })
+
+  it('nodes holding the same key connect over TLS, the daemons\' default, as well as noise', async () => {
+    const [a, b] = [await outsider(key), await outsider(key)]
+    const conn = await a.libp2p.dial(b.getMultiaddrs()[0], { signal: AbortSignal.timeout(10_000) })
+    assert.equal(conn.encryption, '/tls/1.0.0')
+    const rtt = await a.libp2p.services.ping.ping(b.peerId, { signal: AbortSignal.timeout(10_000) })
+    assert.ok(rtt >= 0)
+    // and a TLS-preferring node reaches the noise-only test bed nodes that hold the key
+    const toBed = await a.libp2p.dial(swarm.addrOf(0), { signal: AbortSignal.timeout(10_000) })
+    assert.equal(toBed.encryption, '/noise')
+  })
 })
