@@ -71,6 +71,34 @@ describe('node.pull: an image by manifest digest, through the DHT and bitswap', 
     assert.equal(fetched, 0)
   })
 
+  it('a gc that runs while a pull fetches takes none of its blocks (they are guarded until the record pins them)', async () => {
+    const puller = swarm.nodes[1]
+    const other = makeImage(3 * 1024 * 1024)
+    await seedImage(swarm.nodes[0], other)
+    const gcs: Array<Promise<unknown>> = []
+    let blocks = 0
+    let removed = 0
+    const pulled = await puller.pull(digestOf(other.manifest), {
+      signal: AbortSignal.timeout(60_000),
+      onProgress: (e) => {
+        // a gc after every block the puller stores
+        if (e.type === 'bitswap:block') {
+          blocks++
+          gcs.push(puller.blockstore!.gc().then(r => { removed += r.removed.length }))
+        }
+      }
+    })
+    await Promise.all(gcs)
+    assert.ok(blocks >= 4, `${blocks} blocks arrived`)
+    assert.equal(removed, 0, 'no gc removed a block of the pull')
+    for (const blob of other.blobs) {
+      const entry = pulled.record.blobs.find(b => b.digest === digestOf(blob.bytes))!
+      const out = await collect(exportBlob(CID.parse(entry.root), puller.blockstore!, { expectedDigest: entry.digest }))
+      assert.ok(Buffer.from(blob.bytes).equals(out), `${entry.digest} is whole after the gcs`)
+    }
+    assert.equal((await puller.blockstore!.gc()).removed.length, 0, 'and the record pins every block')
+  })
+
   it('gives up on an unknown digest with an error that names it and the stage', async () => {
     const unknown = digestOf(new TextEncoder().encode('no such image'))
     await assert.rejects(swarm.nodes[2].pull(unknown, { signal: AbortSignal.timeout(3_000) }), (err: Error) => {

@@ -114,8 +114,18 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   /** A stored block's size in bytes, from the index without reading the block; undefined when it is not stored. */
   blockSize(cid: CID, options?: AbortOptions): Promise<number | undefined>
 
-  /** Deletes every block that is not pinned and returns what it removed. */
+  /** Deletes every block that is neither pinned nor guarded and returns what it removed. */
   gc(options?: AbortOptions): Promise<GcResult>
+
+  /**
+   * Keeps blocks from `gc()` until the returned function is called, without
+   * pinning them: for blocks written before they can be pinned, such as those
+   * of a pull or an upload in progress (their blob is pinned only once its
+   * digest has been checked). Guard a block before it is written. Guards nest;
+   * they live in memory, so a restart drops them (and whatever they kept is
+   * garbage then).
+   */
+  guard(cids: Iterable<CID>): () => void
 }
 
 /** @internal */
@@ -131,6 +141,10 @@ export function decodeInfo (bytes: Uint8Array): { codec: number, size: number } 
   const [codec, n] = varint.decode(bytes, 0)
   const [size] = varint.decode(bytes, n)
   return { codec, size }
+}
+
+function hexKey (key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
 }
 
 function concat (chunks: Uint8Array[], length: number): Uint8Array {
@@ -192,6 +206,8 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
   protected readonly verifyOnPut: boolean
   protected readonly sync: boolean
   readonly #lock = new Mutex()
+  /** Guarded blocks (multihash as hex) and how many guards hold each */
+  readonly #guards = new Map<string, number>()
   #open = false
 
   protected constructor (db: BytesLevel, init: BlockstoreInit = {}) {
@@ -336,13 +352,28 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
    * pin check and delete runs under the pin lock, so a block pinned during gc
    * survives too. Last, stray bytes with no index entry are swept.
    */
+  guard (cids: Iterable<CID>): () => void {
+    const keys = [...cids].map(cid => hexKey(cid.multihash.bytes))
+    for (const k of keys) this.#guards.set(k, (this.#guards.get(k) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      for (const k of keys) {
+        const n = (this.#guards.get(k) ?? 1) - 1
+        if (n <= 0) this.#guards.delete(k)
+        else this.#guards.set(k, n)
+      }
+    }
+  }
+
   async gc (options?: AbortOptions): Promise<GcResult> {
     const removed: CID[] = []
     let bytes = 0
     for await (const info of this.infos(options)) {
       const key = info.cid.multihash.bytes
       const deleted = await this.#lock.run(async () => {
-        if (await this.pins.hasKey(key)) return false
+        if (this.#guards.has(hexKey(key)) || await this.pins.hasKey(key)) return false
         await this.deleteBlock(key)
         return true
       })

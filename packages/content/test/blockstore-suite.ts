@@ -342,6 +342,22 @@ export function contentBlockstoreSuite (name: string, create: () => Promise<Stor
       assert.equal(await store.has(cid), true)
     })
 
+    it('a guard keeps unpinned blocks from gc until it is released; guards nest', async () => {
+      const [a, b] = await makeBlocks(2, 500)
+      const first = store.guard([a.cid, b.cid])
+      const second = store.guard([a.cid])
+      await store.put(a.cid, a.bytes)
+      await store.put(b.cid, b.bytes)
+      assert.equal((await store.gc()).removed.length, 0)
+      first()
+      first() // a second call releases nothing more
+      const onlyB = await store.gc()
+      assert.deepEqual(onlyB.removed.map(c => c.toString()), [b.cid.toString()], 'b went; a is still guarded by the second guard')
+      assert.equal(await store.has(a.cid), true)
+      second()
+      assert.deepEqual((await store.gc()).removed.map(c => c.toString()), [a.cid.toString()])
+    })
+
     it('unpinning makes a block collectable', async () => {
       const { cid, bytes } = await makeBlock()
       await store.put(cid, bytes)

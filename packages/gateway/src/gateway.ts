@@ -19,7 +19,7 @@ import * as C from './constants.js'
 import { OciError, toErrorResponse } from './errors.js'
 import { paginate, parseContentRange, parseN, parseRange, presentedToken, readLimited, slice, tokenMatches } from './http.js'
 import { GatewayState } from './state.js'
-import { Uploads, rangeError, uploadLocation } from './uploads.js'
+import { Uploads, guardingWriter, rangeError, uploadLocation } from './uploads.js'
 import { encodeEnvelope, imageSignatureStatement, layerSignatureStatement, parseEnvelope, signStatement, SIGSTORE_BUNDLE_V03_MEDIA_TYPE, toSigstoreBundle } from '@provenir/trust'
 import type { GatewayInit, Gateway, GatewayNode, NamedImage } from './index.js'
 import type { ManifestEntry } from './state.js'
@@ -577,27 +577,34 @@ export class GatewayServer implements Gateway {
 
     const doc = parsed.kind === 'manifest' ? parsed.manifest : parsed.index
     let pushedTag: string | undefined
-    const imported = await importBlob([bytes], this.#store, { expectedDigest: digest, size: bytes.byteLength })
+    // the manifest's block is guarded from gc() until the record or its pin holds it
+    const releases: Array<() => void> = []
+    const imported = await importBlob([bytes], guardingWriter(this.#store, releases), { expectedDigest: digest, size: bytes.byteLength })
+      .catch((err: Error) => { for (const release of releases) release(); throw err })
     const entry: ManifestEntry = { mediaType: parsed.mediaType, size: bytes.byteLength, root: imported.root.toString(), kind: parsed.kind }
     if (doc.subject != null) entry.subject = doc.subject.digest
     const artifactType = doc.artifactType ?? (parsed.kind === 'manifest' ? parsed.manifest.config.mediaType : undefined)
     if (artifactType != null) entry.artifactType = artifactType
     if (doc.annotations != null) entry.annotations = doc.annotations
-    if (parsed.kind === 'manifest') {
-      const blocks: CID[] = [...imported.blocks]
-      for (const b of blobs) blocks.push(...await this.#blocksOf(b.digest, CID.parse(b.root)))
-      const record: ImageRecord = {
-        manifestDigest: digest,
-        mediaType: parsed.mediaType,
-        ...(byDigest ? {} : { tags: [`${name}:${reference}`] }),
-        blobs: [{ digest, size: bytes.byteLength, root: imported.root.toString(), mediaType: parsed.mediaType }, ...blobs]
+    try {
+      if (parsed.kind === 'manifest') {
+        const blocks: CID[] = [...imported.blocks]
+        for (const b of blobs) blocks.push(...await this.#blocksOf(b.digest, CID.parse(b.root)))
+        const record: ImageRecord = {
+          manifestDigest: digest,
+          mediaType: parsed.mediaType,
+          ...(byDigest ? {} : { tags: [`${name}:${reference}`] }),
+          blobs: [{ digest, size: bytes.byteLength, root: imported.root.toString(), mediaType: parsed.mediaType }, ...blobs]
+        }
+        await this.#images.add(record, blocks)
+        if (!byDigest && this.#init.signer != null) await this.#sign(name, digest, parsed.manifest.layers.map(l => l.digest))
+        pushedTag = byDigest ? undefined : reference
+      } else {
+        await this.#store.pins.pin(imported.blocks)
+        entry.blocks = imported.blocks.map(c => c.toString())
       }
-      await this.#images.add(record, blocks)
-      if (!byDigest && this.#init.signer != null) await this.#sign(name, digest, parsed.manifest.layers.map(l => l.digest))
-      pushedTag = byDigest ? undefined : reference
-    } else {
-      await this.#store.pins.pin(imported.blocks)
-      entry.blocks = imported.blocks.map(c => c.toString())
+    } finally {
+      for (const release of releases) release()
     }
     await this.#state.update(state => {
       state.manifests[digest] = entry
@@ -840,15 +847,18 @@ export class GatewayServer implements Gateway {
       throw new OciError('DIGEST_INVALID', 400, `the upload has digest ${actual}, not ${digest}`, { digest, actual })
     }
     await this.#uploads.close(session)
+    const releases: Array<() => void> = []
     try {
       if (await this.#findBlob(digest) == null) {
-        const imported = await this.#importUpload(session, digest)
+        const imported = await this.#importUpload(session, digest, releases)
         await this.#store.pins.pin(imported.blocks)
         await this.#state.update(state => {
           state.blobs[digest] = { size: imported.size, root: imported.root.toString(), blocks: imported.blocks.map(c => c.toString()) }
         })
       }
     } finally {
+      // after the pin (or a failure): the blocks' guards go, with the session
+      for (const release of releases) release()
       await this.#uploads.remove(session)
     }
     await reply.code(201).headers({ Location: `/v2/${session.name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' }).send()
@@ -857,11 +867,14 @@ export class GatewayServer implements Gateway {
   /**
    * The DAG of an upload whose hash matched `digest`: the one its streaming
    * import built while the bytes arrived, or one imported now from its
-   * staged file, which holds exactly the bytes hashed.
+   * staged file, which holds exactly the bytes hashed. Its blocks are guarded
+   * from gc() until the caller has pinned them: a staged import's guards are
+   * added to `releases`, a streaming import's are released when its session
+   * is removed.
    */
-  async #importUpload (session: UploadSession, digest: Digest): Promise<{ root: CID, size: number, blocks: CID[] }> {
+  async #importUpload (session: UploadSession, digest: Digest, releases: Array<() => void>): Promise<{ root: CID, size: number, blocks: CID[] }> {
     if (session.import == null) {
-      return importBlob(createReadStream(session.path, { highWaterMark: 1024 * 1024 }), this.#store, { expectedDigest: digest, size: session.size, digestChecked: true })
+      return importBlob(createReadStream(session.path, { highWaterMark: 1024 * 1024 }), guardingWriter(this.#store, releases), { expectedDigest: digest, size: session.size, digestChecked: true })
     }
     const streamed = await session.import.finish()
     // the importer was given exactly the bytes hashed; anything else is a bug

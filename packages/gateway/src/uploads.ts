@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { importChunks } from '@provenir/content'
 import { pushable } from 'it-pushable'
 import { OciError } from './errors.js'
-import type { BlobWriter } from '@provenir/content'
+import type { BlobWriter, ContentBlockstore } from '@provenir/content'
 import type { FileHandle } from 'node:fs/promises'
 import type { Hash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
@@ -74,6 +74,23 @@ export const STREAMING_IMPORT_BACKLOG = 4 * 1024 * 1024
  */
 export const MAX_STREAMING_IMPORTS = 4
 
+/** Where a streaming import writes: a blockstore, whose `guard` (when it has one) keeps the blocks from `gc()` until they are pinned */
+export type UploadStore = BlobWriter & { guard?: ContentBlockstore['guard'] }
+
+/**
+ * A writer over `store` that guards each block from `gc()` before it writes
+ * it, and adds the guard's release to `releases`: blocks of a blob are pinned
+ * only once its digest checked.
+ */
+export function guardingWriter (store: UploadStore, releases: Array<() => void>): BlobWriter {
+  return {
+    put: async (cid, bytes, options) => {
+      if (store.guard != null) releases.push(store.guard([cid]))
+      return store.put(cid, bytes, options)
+    }
+  }
+}
+
 /** What a streaming import built: unpinned, and bound to no digest until the caller checks one */
 export interface StreamedBlob {
   root: CID
@@ -93,12 +110,14 @@ export interface StreamedBlob {
 export class StreamingImport {
   readonly #queue = pushable<Uint8Array>()
   readonly #result: Promise<StreamedBlob>
+  readonly #guards: Array<() => void> = []
   #error?: Error
   #ended = false
 
   /** @param onSettled - called once, when the import has ended (built, failed or aborted) */
-  constructor (store: BlobWriter, onSettled?: () => void) {
-    this.#result = importChunks(this.#queue, store)
+  constructor (store: UploadStore, onSettled?: () => void) {
+    // each block is guarded from gc() before it is written, until release()
+    this.#result = importChunks(this.#queue, guardingWriter(store, this.#guards))
     this.#result.then(() => onSettled?.(), (err: Error) => {
       this.#error = err
       onSettled?.()
@@ -128,11 +147,17 @@ export class StreamingImport {
     return this.#result
   }
 
-  /** Stops the import (the upload was abandoned or failed); its blocks stay unpinned. */
+  /** Stops the import (the upload was abandoned or failed), and releases its blocks to gc(). */
   abort (): void {
+    this.release()
     if (this.#ended) return
     this.#ended = true
     this.#queue.end(new Error('upload abandoned'))
+  }
+
+  /** Lets gc() have the blocks written so far: once they are pinned, or not wanted. */
+  release (): void {
+    for (const release of this.#guards.splice(0)) release()
   }
 }
 
@@ -143,7 +168,7 @@ export interface UploadsInit {
   timeout: number
   sweepInterval: number
   /** Where uploads are imported while they arrive (see StreamingImport), up to MAX_STREAMING_IMPORTS at once; without one, only the staging file is written */
-  store?: BlobWriter
+  store?: UploadStore
 }
 
 export class Uploads {

@@ -144,11 +144,15 @@ describe('gateway: the distribution API over raw HTTP', () => {
     for (let i = 0; i < 100 && !(await store.has(firstLeaf)); i++) await new Promise(resolve => setTimeout(resolve, 20))
     assert.ok(await store.has(firstLeaf), 'the first 1 MiB leaf is stored before the upload ends')
     assert.equal(await store.pins.isPinned(firstLeaf), false, 'and not pinned: nothing is bound to a digest yet')
+    await store.gc()
+    assert.ok(await store.has(firstLeaf), 'but guarded: a gc while the upload runs keeps it')
     const wrong = sha256('not this blob')
     const rest = await fetch(`${gw.url}${location}?digest=${wrong}`, { method: 'PUT', body: blob.subarray(sent), headers: { 'Content-Type': 'application/octet-stream' } })
     assert.equal(rest.status, 400)
     assert.equal(errorCode(await rest.json() as any), 'DIGEST_INVALID')
     assert.equal(await store.pins.isPinned(firstLeaf), false, 'a refused upload pins nothing')
+    await store.gc()
+    assert.equal(await store.has(firstLeaf), false, 'and its blocks are garbage once the upload ended')
     assert.equal((await fetch(`${gw.url}/v2/myns/streamed/blobs/${sha256(blob)}`, { method: 'HEAD' })).status, 404)
 
     // the same bytes again, with the right digest: pinned and served whole

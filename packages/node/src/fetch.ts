@@ -26,6 +26,8 @@ export interface FetchBlobOptions extends ProgressOptions<BitswapWantProgressEve
   findProviders?(root: CID, options: { signal: AbortSignal }): AsyncIterable<PeerId>
   /** Ask for the blocks in DAG order instead of a shuffled order (see `PullOptions.sequential`) */
   sequential?: boolean
+  /** Called with each level's blocks before they are fetched: keeps them from gc() until they are pinned */
+  guard?(cids: CID[]): void
 }
 
 /** How often a blob fetch looks for more peers holding the blob, in ms */
@@ -83,6 +85,7 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
   let fresh = false
   for (let depth = 0; level.length > 0; depth++) {
     if (depth > MAX_BLOB_DEPTH) throw new RangeError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
+    options.guard?.(level)
     const missing: CID[] = []
     if (fresh) {
       missing.push(...level)

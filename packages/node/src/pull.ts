@@ -182,7 +182,7 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
   throw new ImageRecordNotFoundError(`no provider of ${digest} answered with its image record (asked ${tried.size})`)
 }
 
-async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: ImageRecord | undefined, recordError: Error | undefined, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: ImageRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
   const rootOf = async (d: Descriptor): Promise<CID> => {
     const single = cidForDigest(d.digest)
@@ -208,7 +208,8 @@ async function pullBlobs (ctx: PullContext, session: Session, digest: string, ma
         // soon as we hold part of it
         onFirstBlock: (r) => { ctx.provide(r) },
         findProviders: dhtProviders(ctx.dht, ctx.self),
-        sequential: options.sequential
+        sequential: options.sequential,
+        guard
       }))
       blobs[i] = { digest: d.digest as ImageBlobRecord['digest'], size: d.size, root: root.toString(), mediaType: d.mediaType }
       options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size }))
@@ -227,9 +228,10 @@ const ONE_CHUNK = 1024 * 1024
  * image. A statement that fails is logged and left out: it counts for
  * nothing, and the policy decides whether what is left is enough.
  */
-async function fetchStatements (ctx: PullContext, session: Session, image: Pick<ImageRecord, 'manifestDigest' | 'blobs'>, cids: string[], options: PullOptions): Promise<ImageStatement[]> {
+async function fetchStatements (ctx: PullContext, session: Session, image: Pick<ImageRecord, 'manifestDigest' | 'blobs'>, cids: string[], guard: (cids: CID[]) => void, options: PullOptions): Promise<ImageStatement[]> {
   if (cids.length === 0) return []
   const wanted = [...new Set(cids)].slice(0, MAX_IMAGE_STATEMENTS).map(c => CID.parse(c))
+  guard(wanted)
   const signal = AbortSignal.any([AbortSignal.timeout(STATEMENTS_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
   const missing: CID[] = []
   for (const cid of wanted) {
@@ -274,7 +276,12 @@ async function fetchStatements (ctx: PullContext, session: Session, image: Pick<
  */
 export async function pullImage (ctx: PullContext, manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
   const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
+  // every block is guarded from gc() before it is fetched, until the image
+  // record (which pins them) is written or the pull fails
+  const guards: Array<() => void> = []
+  const guard = (cids: CID[]): void => { guards.push(ctx.blockstore.guard(cids)) }
   try {
+    guard([cidForDigest(manifestDigest)])
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
     const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
     const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
@@ -300,7 +307,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       })
     }
 
-    const statements = await fetchStatements(ctx, session, image, source?.statements ?? [], options)
+    const statements = await fetchStatements(ctx, session, image, source?.statements ?? [], guard, options)
     let report: VerificationReport | undefined
     if (options.policy != null) {
       report = await verifyImage({
@@ -323,7 +330,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
         return { digest: d.digest, size: d.size, mediaType: d.mediaType, ...(root != null ? { root } : {}) }
       })
     }))
-    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, options)
+    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, guard, options)
     const record: ImageRecord = {
       manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
       mediaType: manifest.mediaType,
@@ -335,5 +342,6 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     return { record: stored, manifest, blocks: [cid, ...blocks], statements, ...(report != null ? { report } : {}) }
   } finally {
     session.close()
+    for (const release of guards) release()
   }
 }
