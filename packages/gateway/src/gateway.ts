@@ -38,7 +38,12 @@ function isLoopback (host: string): boolean {
 }
 
 /** A blob the gateway can serve: where its DAG starts and how long it is. */
-interface BlobLocation { root: CID, size: number }
+interface BlobLocation {
+  root: CID
+  size: number
+  /** For a blob of a pull in flight: settles when the pull has checked the whole blob against its digest */
+  verified?: Promise<void>
+}
 
 /** An image the gateway is pulling through the swarm */
 interface InflightPull {
@@ -47,6 +52,24 @@ interface InflightPull {
   /** the image is recorded */
   done: Promise<void>
   info?: PullReady
+  /** resolves once the pull has checked blob `digest` against its digest; rejects if the pull fails first */
+  verified(digest: string): Promise<void>
+}
+
+/**
+ * Yields `source`, holding its last chunk back until the source has ended
+ * without error and `done` has resolved. A response's Content-Length is
+ * reached only then: a blob that fails its check (in the source, or in
+ * `done`) breaks the response short, and the client never holds all of it.
+ */
+async function * withheldEnd (source: AsyncIterable<Uint8Array>, done: Promise<void> = Promise.resolve()): AsyncGenerator<Uint8Array> {
+  let held: Uint8Array | undefined
+  for await (const chunk of source) {
+    if (held != null) yield held
+    held = chunk
+  }
+  await done
+  if (held != null) yield held
 }
 
 /** Aborts when the answer is closed: complete, or the client went away */
@@ -374,8 +397,24 @@ export class GatewayServer implements Gateway {
     const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
     const ready = Promise.withResolvers<PullReady | undefined>()
     ready.promise.catch(() => {})
+    // each blob's digest check by the pull, which a blob streamed meanwhile waits for
+    const checked = new Map<string, PromiseWithResolvers<void>>()
+    // how the pull ended, for a check asked for after that
+    let ended: { ok: true } | { ok: false, err: unknown } | undefined
+    const checkOf = (blob: string): PromiseWithResolvers<void> => {
+      let check = checked.get(blob)
+      if (check == null) {
+        check = Promise.withResolvers<void>()
+        check.promise.catch(() => {})
+        checked.set(blob, check)
+        if (ended?.ok === true) check.resolve()
+        else if (ended != null) check.reject(ended.err)
+      }
+      return check
+    }
     const pending: InflightPull = {
       ready: ready.promise,
+      verified: async (blob) => checkOf(blob).promise,
       done: this.#node.pull(digest, {
         signal,
         // the client reads each blob in order while it arrives
@@ -388,9 +427,16 @@ export class GatewayServer implements Gateway {
             clearTimeout(timer)
             pending.info = event.detail
             ready.resolve(event.detail)
+          } else if (event.type === 'pull:blob-complete') {
+            checkOf(event.detail.digest).resolve()
           }
         }
-      }).then(() => { ready.resolve(undefined) }, (err: unknown) => {
+      }).then(() => {
+        ready.resolve(undefined)
+        // a pull completes only once every blob of the image has been checked
+        ended = { ok: true }
+        for (const check of checked.values()) check.resolve()
+      }, (err: unknown) => {
         let out = err
         if (found.signal.aborted) {
           out = found.signal.reason
@@ -399,6 +445,8 @@ export class GatewayServer implements Gateway {
           out = new OciError('MANIFEST_UNKNOWN', 404, `${digest} is an image index; this node cannot pull indexes from the swarm yet (pull a platform's manifest by digest)`, { digest })
         }
         ready.reject(out)
+        ended = { ok: false, err: out }
+        for (const check of checked.values()) check.reject(out)
         throw out
       }).finally(() => {
         clearTimeout(timer)
@@ -448,7 +496,7 @@ export class GatewayServer implements Gateway {
     for (const entry of [...this.#pulls.values()]) {
       const info = await entry.ready.catch(() => undefined)
       const blob = info?.blobs.find(b => b.digest === digest && b.root != null)
-      if (blob != null) return { root: CID.parse(blob.root!), size: blob.size }
+      if (blob != null) return { root: CID.parse(blob.root!), size: blob.size, verified: entry.verified(digest) }
     }
     return undefined
   }
@@ -723,10 +771,13 @@ export class GatewayServer implements Gateway {
     let source: AsyncIterable<Uint8Array>
     if (streaming) {
       // fetched as it streams: every block is checked against its CID by bitswap as it arrives (so
-      // it is not hashed again when read back), and the whole blob against its digest at the end;
-      // a mismatch breaks the response, never ends it cleanly
+      // it is not hashed again when read back), and the response's last bytes go only once the pull
+      // has checked the whole blob against its digest (the same root, so the same bytes); a mismatch,
+      // or a pull that fails first, breaks the response short
       const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), closeSignal(reply)])
-      source = exportBlob(loc.root, this.#fetchingReader(signal), { signal, expectedDigest: digest, verifyBlocks: false })
+      source = loc.verified != null
+        ? withheldEnd(exportBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false }), loc.verified)
+        : withheldEnd(exportBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false, expectedDigest: digest }))
     } else {
       // every block is verified against its CID as it is read (leaves straight from the store,
       // a range skipping the leaves before it); the root <-> digest link was verified when the

@@ -70,3 +70,60 @@ describe('pull-through streams: the manifest is answered once checked, and a blo
     assert.equal(await node.images!.has(digest), true)
   })
 })
+
+describe('pull-through streams: a blob whose bytes do not match its digest', () => {
+  let swarm: Swarm
+  let b: Awaited<ReturnType<typeof startGateway>>
+  const layer = randomBytes(4 * 1024 * 1024)
+  // same size, other bytes: the provider's record names its DAG as the layer's root
+  const decoy = randomBytes(layer.byteLength)
+  const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }))
+  const manifest = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_OCI_MANIFEST,
+    config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: sha256(config), size: config.byteLength },
+    layers: [{ mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: sha256(layer), size: layer.byteLength }]
+  }))
+  const digest = sha256(manifest)
+
+  before(async () => {
+    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+    await swarm.waitForRoutingTables(1)
+    const a = swarm.nodes[0]
+    const blobs: ImageRecord['blobs'] = []
+    const blocks: CID[] = []
+    for (const [bytes, mediaType] of [[manifest, MEDIA_TYPE_OCI_MANIFEST], [config, MEDIA_TYPE_OCI_CONFIG]] as const) {
+      const res = await importBlob([bytes], a.blockstore!, { expectedDigest: sha256(bytes) })
+      blobs.push({ digest: res.digest, size: res.size, root: res.root.toString(), mediaType })
+      blocks.push(...res.blocks)
+    }
+    const lie = await importBlob((async function * () { for (let i = 0; i < decoy.byteLength; i += 1 << 20) yield decoy.subarray(i, i + (1 << 20)) })(), a.blockstore!, { expectedDigest: sha256(decoy) })
+    blobs.push({ digest: sha256(layer) as ImageRecord['manifestDigest'], size: layer.byteLength, root: lie.root.toString(), mediaType: MEDIA_TYPE_OCI_LAYER_GZIP })
+    blocks.push(...lie.blocks)
+    await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
+    await a.provideImage(digest)
+    b = await startGateway(swarm.nodes[1])
+  })
+
+  after(async () => {
+    await b?.gateway.close()
+    await swarm?.stop()
+    await removeDir(b?.dir)
+  })
+
+  it('is streamed, but the response breaks instead of ending cleanly, and the blob is never stored', async () => {
+    const res = await fetch(`${b.url}/v2/acme/bad/manifests/${digest}`)
+    assert.equal(res.status, 200)
+    await res.arrayBuffer()
+    const blob = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`)
+    assert.equal(blob.status, 200, 'the stream starts before the blob can be checked')
+    let received = 0
+    await assert.rejects((async () => {
+      for await (const chunk of blob.body!) received += (chunk as Uint8Array).byteLength
+    })(), 'the body ends in an error, so the client never takes it as complete')
+    assert.ok(received <= layer.byteLength)
+    assert.equal(await swarm.nodes[1].images!.has(digest), false, 'the image was not recorded')
+    const again = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`, { method: 'HEAD' })
+    assert.equal(again.status, 404, 'nor is the blob served afterwards')
+  })
+})
