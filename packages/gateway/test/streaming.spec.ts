@@ -8,10 +8,8 @@ import type { CID } from 'multiformats/cid'
 import type { ImageRecord } from '@provenir/content'
 import type { Swarm } from '@provenir/testbed'
 
-describe('pull-through streams: the manifest is answered once checked, and a blob streams while the swarm delivers it', () => {
-  let swarm: Swarm
-  let b: Awaited<ReturnType<typeof startGateway>>
-  const layer = randomBytes(48 * 1024 * 1024)
+/** The config and manifest of a one-layer image over `layer`, and the manifest's digest */
+function oneLayerImage (layer: Uint8Array): { config: Uint8Array, manifest: Uint8Array, digest: string } {
   const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }))
   const manifest = new TextEncoder().encode(JSON.stringify({
     schemaVersion: 2,
@@ -19,7 +17,14 @@ describe('pull-through streams: the manifest is answered once checked, and a blo
     config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: sha256(config), size: config.byteLength },
     layers: [{ mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: sha256(layer), size: layer.byteLength }]
   }))
-  const digest = sha256(manifest)
+  return { config, manifest, digest: sha256(manifest) }
+}
+
+describe('pull-through streams: the manifest is answered once checked, and a blob streams while the swarm delivers it', () => {
+  let swarm: Swarm
+  let b: Awaited<ReturnType<typeof startGateway>>
+  const layer = randomBytes(48 * 1024 * 1024)
+  const { config, manifest, digest } = oneLayerImage(layer)
 
   before(async () => {
     swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
@@ -77,14 +82,7 @@ describe('pull-through streams: a blob whose bytes do not match its digest', () 
   const layer = randomBytes(4 * 1024 * 1024)
   // same size, other bytes: the provider's record names its DAG as the layer's root
   const decoy = randomBytes(layer.byteLength)
-  const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }))
-  const manifest = new TextEncoder().encode(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA_TYPE_OCI_MANIFEST,
-    config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: sha256(config), size: config.byteLength },
-    layers: [{ mediaType: MEDIA_TYPE_OCI_LAYER_GZIP, digest: sha256(layer), size: layer.byteLength }]
-  }))
-  const digest = sha256(manifest)
+  const { config, manifest, digest } = oneLayerImage(layer)
 
   before(async () => {
     swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
