@@ -20,26 +20,36 @@ function oneLayerImage (layer: Uint8Array): { config: Uint8Array, manifest: Uint
   return { config, manifest, digest: sha256(manifest) }
 }
 
+/**
+ * A two-node swarm: node 0 holds the one-layer image over `layer`, recording
+ * the DAG of `served` as the layer's root (the layer itself, or a decoy of
+ * the same size), and provides it; node 1 runs a gateway and holds nothing.
+ */
+async function seedAndServe (layer: Uint8Array, served: Uint8Array): Promise<{ swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> }> {
+  const { config, manifest, digest } = oneLayerImage(layer)
+  const swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+  await swarm.waitForRoutingTables(1)
+  const a = swarm.nodes[0]
+  const blobs: ImageRecord['blobs'] = []
+  const blocks: CID[] = []
+  for (const [bytes, mediaType, named] of [[manifest, MEDIA_TYPE_OCI_MANIFEST, manifest], [config, MEDIA_TYPE_OCI_CONFIG, config], [served, MEDIA_TYPE_OCI_LAYER_GZIP, layer]] as const) {
+    const res = await importBlob((async function * () { for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20)) })(), a.blockstore!, { expectedDigest: sha256(bytes) })
+    blobs.push({ digest: sha256(named) as ImageRecord['manifestDigest'], size: named.byteLength, root: res.root.toString(), mediaType })
+    blocks.push(...res.blocks)
+  }
+  await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
+  await a.provideImage(digest)
+  return { swarm, b: await startGateway(swarm.nodes[1]) }
+}
+
 describe('pull-through streams: the manifest is answered once checked, and a blob streams while the swarm delivers it', () => {
   let swarm: Swarm
   let b: Awaited<ReturnType<typeof startGateway>>
   const layer = randomBytes(48 * 1024 * 1024)
-  const { config, manifest, digest } = oneLayerImage(layer)
+  const { digest } = oneLayerImage(layer)
 
   before(async () => {
-    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
-    await swarm.waitForRoutingTables(1)
-    const a = swarm.nodes[0]
-    const blobs: ImageRecord['blobs'] = []
-    const blocks: CID[] = []
-    for (const [bytes, mediaType] of [[manifest, MEDIA_TYPE_OCI_MANIFEST], [config, MEDIA_TYPE_OCI_CONFIG], [layer, MEDIA_TYPE_OCI_LAYER_GZIP]] as const) {
-      const res = await importBlob((async function * () { for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20)) })(), a.blockstore!, { expectedDigest: sha256(bytes) })
-      blobs.push({ digest: res.digest, size: res.size, root: res.root.toString(), mediaType })
-      blocks.push(...res.blocks)
-    }
-    await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
-    await a.provideImage(digest)
-    b = await startGateway(swarm.nodes[1])
+    ({ swarm, b } = await seedAndServe(layer, layer))
   })
 
   after(async () => {
@@ -82,25 +92,10 @@ describe('pull-through streams: a blob whose bytes do not match its digest', () 
   const layer = randomBytes(4 * 1024 * 1024)
   // same size, other bytes: the provider's record names its DAG as the layer's root
   const decoy = randomBytes(layer.byteLength)
-  const { config, manifest, digest } = oneLayerImage(layer)
+  const { digest } = oneLayerImage(layer)
 
   before(async () => {
-    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
-    await swarm.waitForRoutingTables(1)
-    const a = swarm.nodes[0]
-    const blobs: ImageRecord['blobs'] = []
-    const blocks: CID[] = []
-    for (const [bytes, mediaType] of [[manifest, MEDIA_TYPE_OCI_MANIFEST], [config, MEDIA_TYPE_OCI_CONFIG]] as const) {
-      const res = await importBlob([bytes], a.blockstore!, { expectedDigest: sha256(bytes) })
-      blobs.push({ digest: res.digest, size: res.size, root: res.root.toString(), mediaType })
-      blocks.push(...res.blocks)
-    }
-    const lie = await importBlob((async function * () { for (let i = 0; i < decoy.byteLength; i += 1 << 20) yield decoy.subarray(i, i + (1 << 20)) })(), a.blockstore!, { expectedDigest: sha256(decoy) })
-    blobs.push({ digest: sha256(layer) as ImageRecord['manifestDigest'], size: layer.byteLength, root: lie.root.toString(), mediaType: MEDIA_TYPE_OCI_LAYER_GZIP })
-    blocks.push(...lie.blocks)
-    await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
-    await a.provideImage(digest)
-    b = await startGateway(swarm.nodes[1])
+    ({ swarm, b } = await seedAndServe(layer, decoy))
   })
 
   after(async () => {
