@@ -366,56 +366,130 @@ export async function * readBlob (root: CID, blockstore: BlobReader, options: Re
 }
 
 /**
+ * Checks a blob against its digest and size, taking its leaves in order as
+ * they arrive (`offer`) and reading the rest back from the store (`finish`):
+ * the check that makes a fetched blob complete. A fetch that gets the leaves
+ * in order hashes each one once, on receipt, and reads nothing back; one that
+ * gets them in another order reads back the leaves after the first gap.
+ *
+ * It reads the same bytes `exportBlob` would give: the leaves of a dag-pb
+ * UnixFS file over raw leaves, where each node's block sizes must match what
+ * is under it (so a ranged export reads the same bytes). Leaves are not
+ * re-hashed against their CIDs: each was checked when it was stored.
+ */
+export class BlobVerifier {
+  readonly #root: CID
+  readonly #store: BlobReader
+  readonly #options: VerifyBlobOptions
+  readonly #algorithm: string
+  readonly #leaves: Array<{ cid: CID, size: number }>
+  readonly #total: number
+  readonly #hash: ReturnType<typeof createHash>
+  #cursor = 0
+  #length = 0
+  #finished = false
+
+  private constructor (root: CID, store: BlobReader, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }) {
+    this.#root = root
+    this.#store = store
+    this.#options = options
+    this.#algorithm = algorithm
+    this.#leaves = found.leaves
+    this.#total = found.total
+    this.#hash = createHash(algorithm)
+  }
+
+  /**
+   * Walks the DAG under `root`, whose inner (dag-pb) nodes must be held
+   * already; its leaves need not be. Returns undefined for a DAG of any other
+   * shape (inline data, dag-pb leaves, inconsistent sizes): check those with
+   * {@link verifyBlob} once every block is held.
+   */
+  static async open (root: CID, blockstore: BlobReader, options: VerifyBlobOptions): Promise<BlobVerifier | undefined> {
+    const { algorithm } = parseDigest(options.expectedDigest)
+    const unverified: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify: false }) }
+    try {
+      return new BlobVerifier(root, unverified, options, algorithm, await leavesOf(root, unverified, options.signal))
+    } catch (err) {
+      if (err instanceof UnusualShape) return undefined
+      throw err
+    }
+  }
+
+  /** Leaves hashed so far, in order from the first */
+  get hashed (): number {
+    return this.#cursor
+  }
+
+  /**
+   * Hash `bytes` if `cid` is the next leaf in order; anything else is left
+   * for `finish` to read back. Returns whether the leaf was taken.
+   *
+   * @throws BlobSizeMismatchError when the leaf is not the size its parent declares
+   */
+  offer (cid: CID, bytes: Uint8Array): boolean {
+    const leaf = this.#leaves[this.#cursor]
+    if (this.#finished || leaf == null || !leaf.cid.equals(cid)) return false
+    this.#take(leaf, bytes)
+    return true
+  }
+
+  #take (leaf: { cid: CID, size: number }, bytes: Uint8Array): void {
+    if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
+      throw new BlobSizeMismatchError(`Blob ${this.#options.expectedDigest}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
+    }
+    this.#hash.update(bytes)
+    this.#length += bytes.byteLength
+    this.#cursor++
+  }
+
+  /**
+   * Hash the leaves not offered, reading them from the store a few ahead,
+   * then check the total size and the digest.
+   *
+   * @throws DigestMismatchError, BlobSizeMismatchError
+   */
+  async finish (): Promise<void> {
+    if (this.#finished) throw new InvalidParametersError('this blob was already checked')
+    this.#finished = true
+    const options = this.#options
+    const leaves = this.#leaves
+    const ahead = Math.max(1, options.readAhead ?? 4)
+    const reads: Array<Promise<Uint8Array>> = []
+    let next = this.#cursor
+    while (this.#cursor < leaves.length) {
+      while (next < leaves.length && reads.length < ahead) {
+        const p = getBlockBytes(this.#store, leaves[next++].cid, { signal: options.signal })
+        p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
+        reads.push(p)
+      }
+      this.#take(leaves[this.#cursor], await (reads.shift() as Promise<Uint8Array>))
+    }
+    const length = this.#length
+    if (this.#total !== -1 && this.#total !== length) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, its root says ${this.#total}`)
+    if (length !== options.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, expected ${options.size}`)
+    const actual = `${this.#algorithm}:${this.#hash.digest('hex')}`
+    if (actual !== options.expectedDigest) throw new DigestMismatchError(`Blob ${this.#root} has digest ${actual}, expected ${options.expectedDigest}`)
+  }
+}
+
+/**
  * Hashes a stored blob's bytes in order and checks them against its digest
- * and size: the check that makes a fetched blob complete. It reads the same
- * bytes `exportBlob` would give, with less work: the raw leaves are read
- * straight from the store a few at a time, and each dag-pb node's UnixFS
- * block sizes must match what is under it (so a ranged export reads the same
- * bytes). A DAG of any other shape (inline data, dag-pb leaves) is checked
- * through `exportBlob`. Blocks are not re-hashed against their CIDs.
+ * and size (a {@link BlobVerifier} given no leaves). A DAG of another shape
+ * than `BlobVerifier` reads (inline data, dag-pb leaves) is checked through
+ * `exportBlob`. Blocks are not re-hashed against their CIDs.
  *
  * @throws DigestMismatchError, BlobSizeMismatchError
  */
 export async function verifyBlob (root: CID, blockstore: BlobReader, options: VerifyBlobOptions): Promise<void> {
-  const { algorithm } = parseDigest(options.expectedDigest)
-  // each block was checked against its CID when it was stored
-  const unverified: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify: false }) }
-  const read = async (cid: CID): Promise<Uint8Array> => getBlockBytes(unverified, cid, { signal: options.signal })
-  // 1. the leaves in order, with the size each parent says it has
-  let leaves: Array<{ cid: CID, size: number }>
-  let total: number
-  try {
-    ({ leaves, total } = await leavesOf(root, unverified, options.signal))
-  } catch (err) {
-    if (!(err instanceof UnusualShape)) throw err
-    let length = 0
-    for await (const chunk of exportBlob(root, blockstore, { expectedDigest: options.expectedDigest, verifyBlocks: false, signal: options.signal })) {
-      length += chunk.byteLength
-    }
-    if (length !== options.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, expected ${options.size}`)
+  const verifier = await BlobVerifier.open(root, blockstore, options)
+  if (verifier != null) {
+    await verifier.finish()
     return
   }
-  // 2. hash the leaves in order, a few reads ahead; each leaf must be the size its parent declares
-  const hash = createHash(algorithm)
-  const ahead = Math.max(1, options.readAhead ?? 4)
-  const reads: Array<Promise<Uint8Array>> = []
-  let next = 0
   let length = 0
-  for (const leaf of leaves) {
-    while (next < leaves.length && reads.length < ahead) {
-      const p = read(leaves[next++].cid)
-      p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
-      reads.push(p)
-    }
-    const bytes = await reads.shift() as Uint8Array
-    if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
-      throw new BlobSizeMismatchError(`Blob ${options.expectedDigest}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
-    }
-    hash.update(bytes)
-    length += bytes.byteLength
+  for await (const chunk of exportBlob(root, blockstore, { expectedDigest: options.expectedDigest, verifyBlocks: false, signal: options.signal })) {
+    length += chunk.byteLength
   }
-  if (total !== -1 && total !== length) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, its root says ${total}`)
   if (length !== options.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, expected ${options.size}`)
-  const actual = `${algorithm}:${hash.digest('hex')}`
-  if (actual !== options.expectedDigest) throw new DigestMismatchError(`Blob ${root} has digest ${actual}, expected ${options.expectedDigest}`)
 }

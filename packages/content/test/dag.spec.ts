@@ -5,7 +5,10 @@ import { importer } from 'ipfs-unixfs-importer'
 import * as raw from 'multiformats/codecs/raw'
 import { FsBlockstore } from '../src/blockstore-fs.js'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
-import { cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
+import { createHash } from 'node:crypto'
+import { CID as CIDClass } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { BlobVerifier, cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
 import { computeDigest } from '../src/oci.js'
 import { assertBytes } from './blockstore-suite.js'
 import { readAll, tempDir } from './fixtures.js'
@@ -170,6 +173,83 @@ describe('blob <-> DAG', () => {
       await assert.rejects(verifyBlob(root, store, { expectedDigest: computeDigest(new Uint8Array()), size: bytes.byteLength }), { name: 'DigestMismatchError' })
       await assert.rejects(verifyBlob(root, store, { expectedDigest: digest, size: bytes.byteLength + 1 }), { name: 'BlobSizeMismatchError' })
     }
+  })
+
+  /** The raw leaves `importBlob` makes of `bytes`, in order, each with its bytes */
+  function leavesOf (bytes: Uint8Array, chunkSize = DEFAULT_CHUNK_SIZE): Array<{ cid: CID, bytes: Uint8Array }> {
+    const out: Array<{ cid: CID, bytes: Uint8Array }> = []
+    for (let offset = 0; offset < bytes.byteLength; offset += chunkSize) {
+      const chunk = bytes.subarray(offset, offset + chunkSize)
+      out.push({ cid: CIDClass.createV1(RAW, Digest.create(0x12, createHash('sha256').update(chunk).digest())), bytes: chunk })
+    }
+    return out
+  }
+
+  it('BlobVerifier hashes leaves offered in order and reads none of them back', async () => {
+    const cases = [
+      { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
+      { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
+      { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
+    ]
+    for (const { bytes, chunkSize } of cases) {
+      const digest = computeDigest(bytes)
+      const { root } = await importBlob(stream(bytes), store, { expectedDigest: digest, chunkSize })
+      const leaves = leavesOf(bytes, chunkSize)
+      const verifier = await BlobVerifier.open(root, store, { expectedDigest: digest, size: bytes.byteLength })
+      assert.ok(verifier != null)
+      // the leaves are gone from the store: finish() can pass only on what was offered
+      if (leaves.length > 1) {
+        for (const leaf of leaves) await store.delete(leaf.cid)
+      }
+      for (const leaf of leaves) assert.equal(verifier.offer(leaf.cid, leaf.bytes), true)
+      assert.equal(verifier.hashed, leaves.length)
+      await verifier.finish()
+      await assert.rejects(verifier.finish(), { name: 'InvalidParametersError' })
+    }
+  })
+
+  it('BlobVerifier reads back the leaves after the first gap, and checks what was offered', async () => {
+    const bytes = new Uint8Array(randomBytes(5 * MIB + 11))
+    const digest = computeDigest(bytes)
+    const { root } = await importBlob(stream(bytes), store, { expectedDigest: digest })
+    const leaves = leavesOf(bytes)
+
+    // out of order: leaf 1 before leaf 0 is not taken; 0 then 2 are; the rest is read back
+    const verifier = await BlobVerifier.open(root, store, { expectedDigest: digest, size: bytes.byteLength })
+    assert.ok(verifier != null)
+    assert.equal(verifier.offer(leaves[1].cid, leaves[1].bytes), false)
+    assert.equal(verifier.offer(leaves[0].cid, leaves[0].bytes), true)
+    assert.equal(verifier.offer(leaves[2].cid, leaves[2].bytes), false)
+    assert.equal(verifier.offer(leaves[1].cid, leaves[1].bytes), true)
+    assert.equal(verifier.hashed, 2)
+    await verifier.finish()
+
+    // bytes offered under a leaf's CID are what is hashed: other bytes of the same size fail the digest
+    const forged = await BlobVerifier.open(root, store, { expectedDigest: digest, size: bytes.byteLength })
+    assert.ok(forged != null)
+    assert.equal(forged.offer(leaves[0].cid, new Uint8Array(leaves[0].bytes.byteLength)), true)
+    await assert.rejects(forged.finish(), { name: 'DigestMismatchError' })
+
+    // and a leaf of another size than its parent declares is refused when offered
+    const short = await BlobVerifier.open(root, store, { expectedDigest: digest, size: bytes.byteLength })
+    assert.ok(short != null)
+    assert.throws(() => short.offer(leaves[0].cid, leaves[0].bytes.subarray(1)), { name: 'BlobSizeMismatchError' })
+
+    // a wrong size or digest is still found when every leaf was offered
+    for (const [expectedDigest, size, name] of [[digest, bytes.byteLength - 1, 'BlobSizeMismatchError'], [computeDigest(new Uint8Array()), bytes.byteLength, 'DigestMismatchError']] as const) {
+      const wrong = await BlobVerifier.open(root, store, { expectedDigest, size })
+      assert.ok(wrong != null)
+      for (const leaf of leaves) wrong.offer(leaf.cid, leaf.bytes)
+      await assert.rejects(wrong.finish(), { name })
+    }
+  })
+
+  it('BlobVerifier.open gives undefined for a DAG of another shape (dag-pb leaves)', async () => {
+    const bytes = new Uint8Array(randomBytes(2 * MIB + 3))
+    let root: CID | undefined
+    for await (const entry of importer([{ content: bytes }], store, { rawLeaves: false, cidVersion: 1 })) root = entry.cid
+    assert.ok(root != null)
+    assert.equal(await BlobVerifier.open(root, store, { expectedDigest: computeDigest(bytes), size: bytes.byteLength }), undefined)
   })
 
   it('verifyBlob checks a DAG of another shape (dag-pb leaves) through exportBlob, and refuses a directory', async () => {

@@ -1,5 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
-import { getBlockBytes, verifyBlob } from '@provenir/content'
+import { BlobVerifier, getBlockBytes, verifyBlob } from '@provenir/content'
 import * as raw from 'multiformats/codecs/raw'
 import type { Session, BitswapWantProgressEvents } from '@provenir/bitswap'
 import type { ContentBlockstore } from '@provenir/content'
@@ -66,7 +66,9 @@ function shuffle<T> (items: T[]): T[] {
 
 /**
  * Fetch every block of the blob DAG under `root` through `session`, level by
- * level, then read the whole blob back and check it against its OCI digest.
+ * level, and check the whole blob against its OCI digest: a sequential fetch
+ * hashes the leaves as they arrive in order; what was not hashed then (all of
+ * a shuffled fetch) is read back from the store.
  * Blocks already in the blockstore are not fetched again, so an interrupted
  * fetch resumes where it stopped. Each block was checked against its CID by
  * bitswap on receipt; the final digest check is what makes the blob complete.
@@ -83,6 +85,9 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
   // a blob whose root was not held is fetched whole without asking the store
   // about each block first, here or in the session
   let fresh = false
+  // the whole-blob check, fed the leaves as they arrive once every inner node is held
+  let verifier: BlobVerifier | undefined
+  let opened = false
   for (let depth = 0; level.length > 0; depth++) {
     if (depth > MAX_BLOB_DEPTH) throw new RangeError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
     options.guard?.(level)
@@ -95,13 +100,20 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
       }
       if (depth === 0 && missing.length > 0) fresh = true
     }
+    if (!opened && level.every(cid => cid.code === raw.code)) {
+      opened = true
+      verifier = await BlobVerifier.open(root, blockstore, { expectedDigest: digest, size, signal: options.signal })
+    }
     if (missing.length > 0) {
       const stopRefresh = new AbortController()
       if (depth > 0 && options.findProviders != null) {
         void refreshProviders(session, root, options.findProviders, AbortSignal.any([stopRefresh.signal, ...(options.signal != null ? [options.signal] : [])]))
       }
       try {
-        for await (const _ of session.want(depth > 0 && options.sequential !== true ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh })) {
+        const sequential = options.sequential === true
+        // in order, a sequential fetch's leaves are hashed for the digest as they arrive
+        for await (const block of session.want(depth > 0 && !sequential ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh, ordered: sequential })) {
+          verifier?.offer(block.cid, block.bytes)
           if (first) {
             first = false
             options.onFirstBlock?.(root)
@@ -125,10 +137,11 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
     }
     level = next
   }
-  // the whole-blob check: read it back in order through the digest. Each
-  // block was already hashed against its CID on receipt (bitswap), so the
-  // read does not hash blocks again.
-  await verifyBlob(root, blockstore, { expectedDigest: digest, size, signal: options.signal })
+  // the whole-blob check: the leaves not hashed on arrival are read back in
+  // order through the digest. Each block was already hashed against its CID
+  // on receipt (bitswap), so the read does not hash blocks again.
+  if (verifier != null) await verifier.finish()
+  else await verifyBlob(root, blockstore, { expectedDigest: digest, size, signal: options.signal })
   return all
 }
 
