@@ -496,7 +496,12 @@ export class GatewayServer implements Gateway {
     for (const entry of [...this.#pulls.values()]) {
       const info = await entry.ready.catch(() => undefined)
       const blob = info?.blobs.find(b => b.digest === digest && b.root != null)
-      if (blob != null) return { root: CID.parse(blob.root!), size: blob.size, verified: entry.verified(digest) }
+      if (blob == null) continue
+      const verified = entry.verified(digest)
+      // awaited once the stream has sent all but its last chunk: a pull that
+      // fails before then must not be an unhandled rejection meanwhile
+      verified.catch(() => {})
+      return { root: CID.parse(blob.root!), size: blob.size, verified }
     }
     return undefined
   }
