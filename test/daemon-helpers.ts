@@ -17,11 +17,15 @@ export const BIN = 'packages/cli/dist/src/bin.js'
 
 /**
  * The V8 flags a daemon runs with, as `npm start` and the `provenir` binary's
- * shebang give them: a 4 MiB young generation (semi-space) instead of V8's
- * default, which lowers a pulling daemon's peak RSS by ~20 MiB at the same CPU
- * (BENCHMARKS.md).
+ * shebang give them (BENCHMARKS.md):
+ * - a 4 MiB young generation (semi-space) instead of V8's default, which
+ *   lowers a pulling daemon's peak RSS by ~20 MiB at the same CPU;
+ * - an old generation of at least 96 MiB before V8 starts a full GC. V8
+ *   counts the Buffers allocated since the last full GC against that limit,
+ *   and a daemon's heap is ~35 MiB, so at V8's own limit a serving daemon ran
+ *   a full GC for every ~5 MB of blocks it read and sent: half its CPU.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4']
+export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4', '--initial-old-space-size=96']
 
 /** More V8 flags for every daemon a test or bench starts, e.g. `DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` */
 const DAEMON_EXTRA_FLAGS = (process.env.DAEMON_EXTRA_FLAGS ?? '').split(' ').filter(f => f !== '')
