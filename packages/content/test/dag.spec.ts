@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { importer } from 'ipfs-unixfs-importer'
+import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
 import { FsBlockstore } from '../src/blockstore-fs.js'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
-import { createHash } from 'node:crypto'
-import { CID as CIDClass } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { BlobVerifier, cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
 import { computeDigest } from '../src/oci.js'
 import { assertBytes } from './blockstore-suite.js'
 import { readAll, tempDir } from './fixtures.js'
-import type { CID } from 'multiformats/cid'
 
 const RAW = raw.code // 0x55
 const DAG_PB = 0x70
@@ -180,7 +178,7 @@ describe('blob <-> DAG', () => {
     const out: Array<{ cid: CID, bytes: Uint8Array }> = []
     for (let offset = 0; offset < bytes.byteLength; offset += chunkSize) {
       const chunk = bytes.subarray(offset, offset + chunkSize)
-      out.push({ cid: CIDClass.createV1(RAW, Digest.create(0x12, createHash('sha256').update(chunk).digest())), bytes: chunk })
+      out.push({ cid: CID.createV1(RAW, Digest.create(0x12, createHash('sha256').update(chunk).digest())), bytes: chunk })
     }
     return out
   }
