@@ -28,6 +28,15 @@ function stream (bytes: Uint8Array, piece = 64 * 1024): AsyncGenerator<Uint8Arra
   return Object.assign(gen, { get pulled () { return state.pulled } })
 }
 
+/** Blobs of one block, of one level and of two levels (300 chunks of 1 KiB: more than one node's 174 links) */
+function threeShapes (): Array<{ bytes: Uint8Array, chunkSize: number | undefined }> {
+  return [
+    { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
+    { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
+    { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
+  ]
+}
+
 describe('blob <-> DAG', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
   let store: FsBlockstore
@@ -158,12 +167,7 @@ describe('blob <-> DAG', () => {
     await assert.rejects(readAll(exportBlob(dirCid, store)), { name: 'NotABlobError' })
   })
   it('verifyBlob accepts a stored blob of one block, one level and two levels, and refuses a wrong digest or size', async () => {
-    const cases = [
-      { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
-      { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
-      // 300 chunks of 1 KiB: more than one node's 174 links, so the DAG has two levels
-      { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
-    ]
+    const cases = threeShapes()
     for (const { bytes, chunkSize } of cases) {
       const digest = computeDigest(bytes)
       const { root } = await importBlob(stream(bytes), store, { expectedDigest: digest, chunkSize })
@@ -184,11 +188,7 @@ describe('blob <-> DAG', () => {
   }
 
   it('BlobVerifier hashes leaves offered in order and reads none of them back', async () => {
-    const cases = [
-      { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
-      { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
-      { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
-    ]
+    const cases = threeShapes()
     for (const { bytes, chunkSize } of cases) {
       const digest = computeDigest(bytes)
       const { root } = await importBlob(stream(bytes), store, { expectedDigest: digest, chunkSize })
@@ -264,11 +264,7 @@ describe('blob <-> DAG', () => {
   })
 
   it('readBlob streams a blob of one block, one level and two levels, whole and in ranges across leaf boundaries', async () => {
-    const cases = [
-      { bytes: new Uint8Array(randomBytes(1000)), chunkSize: undefined },
-      { bytes: new Uint8Array(randomBytes(3 * MIB + 5)), chunkSize: undefined },
-      { bytes: new Uint8Array(randomBytes(300 * 1024 - 7)), chunkSize: 1024 }
-    ]
+    const cases = threeShapes()
     for (const { bytes, chunkSize } of cases) {
       const { root } = await importBlob(stream(bytes), store, { expectedDigest: computeDigest(bytes), chunkSize })
       assertBytes(await readAll(readBlob(root, store)), bytes)
