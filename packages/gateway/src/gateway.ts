@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { InvalidConfigError, ProvenirError } from '@provenir/interface'
 import {
-  cidForDigest, computeDigest, exportBlob, importBlob, readBlob, parseDigest, parseManifest,
+  cidForDigest, computeDigest, exportBlob, getBlockBytes, importBlob, readBlob, parseDigest, parseManifest,
   MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST
 } from '@provenir/content'
 import * as C from './constants.js'
@@ -29,6 +29,11 @@ import type { PullReady } from '@provenir/node'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 const MANIFEST_TYPES = new Set([MEDIA_TYPE_OCI_MANIFEST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST])
+
+/** A pull found an image index (multi-arch) where it looked for an image manifest */
+class ImageIndexFound extends Error {
+  override name = 'ImageIndexFound'
+}
 
 function isLoopback (host: string): boolean {
   if (host === 'localhost') return true
@@ -204,6 +209,10 @@ export class GatewayServer implements Gateway {
 
   async listen (): Promise<{ host: string, port: number }> {
     await this.#state.open()
+    // the node provides the images it holds; the indexes it holds are the gateway's
+    for (const [, m] of this.#state.manifests()) {
+      if (m.kind === 'index') this.#node.provide(CID.parse(m.root))
+    }
     await this.#uploads.start()
     await this.#app.listen({ host: this.#host, port: this.#port })
     const addr = this.#app.server.address()
@@ -441,8 +450,8 @@ export class GatewayServer implements Gateway {
         if (found.signal.aborted) {
           out = found.signal.reason
         } else if ((err as Error)?.name === 'UnsupportedMediaTypeError') {
-          // node.pull fetches single-platform images only
-          out = new OciError('MANIFEST_UNKNOWN', 404, `${digest} is an image index; this node cannot pull indexes from the swarm yet (pull a platform's manifest by digest)`, { digest })
+          // node.pull fetches single-platform images: the index itself is fetched by #pullIndex
+          out = new ImageIndexFound(`${digest} is an image index`)
         }
         ready.reject(out)
         ended = { ok: false, err: out }
@@ -458,6 +467,35 @@ export class GatewayServer implements Gateway {
     entry = pending
     this.#pulls.set(digest, entry)
     return entry
+  }
+
+  /**
+   * Fetches an image index (multi-arch) from the swarm: its one block,
+   * checked against the digest, then pinned, recorded and provided like a
+   * pushed index. The images it lists are pulled (and checked against the
+   * trust policy, under the repository asked for) when a client asks for
+   * them by digest, as a client does after reading the index.
+   */
+  async #pullIndex (digest: string): Promise<void> {
+    const cid = cidForDigest(digest)
+    const release = this.#store.guard([cid])
+    try {
+      const signal = AbortSignal.timeout(this.#manifestPullTimeout)
+      // the failed image pull fetched the block already, unless a gc() took it since
+      if (!await this.#store.has(cid, { signal })) await this.#node.bitswap.want(cid, { signal })
+      const bytes = await getBlockBytes(this.#store, cid, { signal, max: C.MAX_MANIFEST_SIZE })
+      const parsed = parseManifest(bytes, { expectedDigest: digest })
+      if (parsed.kind !== 'index') throw new OciError('MANIFEST_INVALID', 502, `${digest} from the swarm is not an image index`, { digest })
+      await this.#store.pins.pin([cid])
+      const entry: ManifestEntry = { mediaType: parsed.mediaType, size: bytes.byteLength, root: cid.toString(), kind: 'index', blocks: [cid.toString()] }
+      if (parsed.index.subject != null) entry.subject = parsed.index.subject.digest
+      if (parsed.index.artifactType != null) entry.artifactType = parsed.index.artifactType
+      if (parsed.index.annotations != null) entry.annotations = parsed.index.annotations
+      await this.#state.update(state => { state.manifests[digest] = entry })
+      this.#node.provide(cid)
+    } finally {
+      release()
+    }
   }
 
   /**
@@ -566,6 +604,10 @@ export class GatewayServer implements Gateway {
       let info: PullReady | undefined
       try {
         info = await this.#pull(digest, named?.reference ?? (reference.includes(':') ? `${name}@${digest}` : `${name}:${reference}`), named?.record).ready
+      } catch (err) {
+        if (!(err instanceof ImageIndexFound)) throw err
+        // a multi-arch image: its index now, each platform's image when a client asks for it
+        await this.#pullIndex(digest)
       } finally {
         socket.setTimeout(this.#init.idleTimeout ?? C.DEFAULT_IDLE_TIMEOUT)
       }
@@ -655,6 +697,8 @@ export class GatewayServer implements Gateway {
       } else {
         await this.#store.pins.pin(imported.blocks)
         entry.blocks = imported.blocks.map(c => c.toString())
+        // its images are provided as they are pushed; the index itself here
+        this.#node.provide(imported.root)
       }
     } finally {
       for (const release of releases) release()

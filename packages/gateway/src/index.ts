@@ -34,7 +34,7 @@ export { OciError, ERROR_TABLE, MESSAGES, toErrorResponse } from './errors.js'
 export type { OciErrorCode, ErrorBody } from './errors.js'
 
 /** What the gateway uses of a node. */
-export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'images' | 'pull' | 'provideImage' | 'addStatements' | 'statements' | 'bitswap' | 'findProviders' | 'routingTableSize'>
+export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'images' | 'pull' | 'provide' | 'provideImage' | 'addStatements' | 'statements' | 'bitswap' | 'findProviders' | 'routingTableSize'>
 
 export interface GatewayInit {
   /** The node whose content the gateway serves; it needs a blockstore */
