@@ -237,8 +237,12 @@ const SEED_PENALTY = 3
  * @internal
  */
 export function effectiveLoad (peer: Pick<SessionPeer, 'load' | 'haves' | 'dontHaves'>, holders: number): number {
-  const seed = peer.dontHaves === 0 && peer.haves >= SEED_MIN_HAVES
-  return peer.load + (holders > 1 && seed ? SEED_PENALTY : 0)
+  return peer.load + (holders > 1 && isSeed(peer) ? SEED_PENALTY : 0)
+}
+
+/** A peer that has said Have to at least SEED_MIN_HAVES of the session's want-haves and DontHave to none */
+function isSeed (peer: Pick<SessionPeer, 'haves' | 'dontHaves'>): boolean {
+  return peer.dontHaves === 0 && peer.haves >= SEED_MIN_HAVES
 }
 
 /** A want-block is moved to a less busy peer that says Have only after it has waited this long (ms) at the first */
@@ -456,6 +460,33 @@ export class BitswapSession implements Session, WantListener {
     if (asked === 0 || (this.init.providers != null && this.lastLookupAt === 0)) {
       this.discover(cid)
     }
+    // when every peer of the session is a seed (a pull from its origin, or
+    // from peers that all hold the whole DAG), a Have round trip tells us
+    // nothing: the want-block goes out with the want-haves
+    const seed = this.seedFor()
+    if (seed != null) this.sendWantBlock(want, seed, now)
+  }
+
+  /**
+   * The least busy peer of the session, if every usable peer of the session
+   * is a seed and it is under its fair share of the wants; otherwise
+   * undefined, and want-blocks wait for Haves. A peer that joins the
+   * session (another puller, found in the DHT) is no seed until it has said
+   * Have to SEED_MIN_HAVES want-haves, so a rollout's pullers still trade.
+   */
+  private seedFor (): SessionPeer | undefined {
+    const now = Date.now()
+    let best: SessionPeer | undefined
+    let usable = 0
+    for (const sp of this.sessionPeers.values()) {
+      if (this.components.isBanned(sp.id) || sp.slowUntil > now) continue
+      if (!isSeed(sp)) return undefined
+      usable++
+      if (best == null || sp.load < best.load || (sp.load === best.load && sp.lastAssigned < best.lastAssigned)) best = sp
+    }
+    if (best == null) return undefined
+    const cap = Math.max(MIN_PEER_CAP, Math.ceil(this.wants.size / usable))
+    return best.load < cap ? best : undefined
   }
 
   /** Removes a want nobody waits for any more */

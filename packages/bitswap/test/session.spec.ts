@@ -230,6 +230,46 @@ describe('session: behaviour', () => {
     assert.equal(results.filter(r => r.cid.equals(blocks[0].cid)).length, 2)
   })
 
+  it('once every peer of the session is a seed, sends want-blocks without waiting for a Have', async () => {
+    const blocks = await makeBlocks(24, 16 * 1024, 49)
+    const { provider, fetcher } = await pair(blocks)
+    const haveFirst = new Set<string>()
+    const direct: string[] = []
+    const session = fetcher.bitswap.createSession({ peers: [provider.peerId], window: 2 })
+    const results = await collect(session.want(blocks.map(b => b.cid), {
+      signal: AbortSignal.timeout(20_000),
+      onProgress: (e) => {
+        if (e.type === 'bitswap:have') haveFirst.add(e.detail.cid.toString())
+        if (e.type === 'bitswap:want-block' && !haveFirst.has(e.detail.cid.toString())) direct.push(e.detail.cid.toString())
+      }
+    }))
+    assert.equal(results.length, 24)
+    // the first 8 waited for the provider's Have; after 8 Haves and no DontHave it is a seed
+    const order = blocks.map(b => b.cid.toString())
+    assert.ok(direct.every(cid => order.indexOf(cid) >= 8), `no want-block before 8 Haves (${direct.length} direct)`)
+    assert.ok(direct.length >= 24 - 8 - 2, `the wants after that went straight to want-block (${direct.length} of 24)`)
+  })
+
+  it('with a peer that is not a seed in the session, want-blocks still wait for a Have', async () => {
+    const blocks = await makeBlocks(24, 16 * 1024, 50)
+    const { provider, fetcher } = await pair(blocks)
+    const silent = await RawPeer.create()
+    stops.push(async () => silent.stop())
+    await silent.libp2p.dial(fetcher.libp2p.getMultiaddrs())
+    const haveFirst = new Set<string>()
+    let direct = 0
+    const session = fetcher.bitswap.createSession({ peers: [provider.peerId, silent.peerId], window: 2 })
+    const results = await collect(session.want(blocks.map(b => b.cid), {
+      signal: AbortSignal.timeout(20_000),
+      onProgress: (e) => {
+        if (e.type === 'bitswap:have') haveFirst.add(e.detail.cid.toString())
+        if (e.type === 'bitswap:want-block' && !haveFirst.has(e.detail.cid.toString())) direct++
+      }
+    }))
+    assert.equal(results.length, 24)
+    assert.equal(direct, 0)
+  })
+
   it('gives up with SessionStalledError when nobody delivers', async () => {
     const [block] = await makeBlocks(1, 100, 47)
     const fetcher = await createNode()
