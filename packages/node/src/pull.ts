@@ -4,9 +4,11 @@ import { AbortError, ProvenirError } from '@provenir/interface'
 import { assertPolicy, verifyImage } from '@provenir/trust'
 import { CustomProgressEvent } from 'progress-events'
 import { fetchBlob } from './fetch.js'
+import { findRecords, mergeRecords } from './record-quorum.js'
 import { checkImageStatement } from './statements.js'
 import type { ImageStatement } from './statements.js'
 import type { ImageRecords } from './image-records.js'
+import type { MergedRecord } from './record-quorum.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Bitswap, BitswapWantProgressEvents, Session } from '@provenir/bitswap'
@@ -165,38 +167,41 @@ async function fetchManifest (ctx: PullContext, session: Session, digest: string
 }
 
 /**
- * Ask the providers of the manifest for the image record, until one answers.
- * Needed only when a blob is larger than one chunk.
+ * Ask the providers of the manifest for the image record: up to
+ * RECORD_QUORUM of them, whose answers are merged (`record-quorum.ts`).
+ * Needed for blobs larger than one chunk (their roots) and for the
+ * statements.
  */
-async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, session: Session, options: PullOptions): Promise<ImageRecord> {
+async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, session: Session, options: PullOptions): Promise<MergedRecord> {
   const signal = AbortSignal.any([AbortSignal.timeout(RECORD_LOOKUP_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
-  const tried = new Set<string>()
-  const candidates = async function * (): AsyncGenerator<PeerId> {
+  const candidates = async function * (lookup: AbortSignal): AsyncGenerator<PeerId> {
     yield * session.peers()
-    yield * dhtProviders(ctx.dht, ctx.self)(manifestCid, { signal })
+    yield * dhtProviders(ctx.dht, ctx.self)(manifestCid, { signal: lookup })
   }
-  for await (const peer of candidates()) {
-    if (tried.has(peer.toString())) continue
-    tried.add(peer.toString())
+  const { records, asked } = await findRecords(candidates, async (peer, asking) => {
     try {
-      const record = await ctx.records.fetch(peer, digest, { signal })
-      if (record != null) return record
+      return await ctx.records.fetch(peer, digest, { signal: asking })
     } catch (err) {
       ctx.log('image record from %p failed - %e', peer, err)
+      throw err
     }
-  }
-  throw new ImageRecordNotFoundError(`no provider of ${digest} answered with its image record (asked ${tried.size})`)
+  }, { signal })
+  if (records.length === 0) throw new ImageRecordNotFoundError(`no provider of ${digest} answered with its image record (asked ${asked})`)
+  return mergeRecords(records)
 }
 
-async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: ImageRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+/** Errors of a blob fetched under a wrong root: another provider's root may be the right one */
+const WRONG_ROOT = new Set(['DigestMismatchError', 'BlobSizeMismatchError', 'NotABlobError', 'RangeError', 'TypeError'])
+
+async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
-  const rootOf = async (d: Descriptor): Promise<CID> => {
+  const rootsOf = async (d: Descriptor): Promise<CID[]> => {
     const single = cidForDigest(d.digest)
-    if (d.size <= ONE_CHUNK || await ctx.blockstore.has(single, options)) return single
+    if (d.size <= ONE_CHUNK || await ctx.blockstore.has(single, options)) return [single]
     if (record == null) throw recordError ?? new ImageRecordNotFoundError(`no image record of ${digest}, which names the root of blob ${d.digest}`)
-    const entry = record.blobs.find(b => b.digest === d.digest)
-    if (entry == null) throw new ImageRecordNotFoundError(`the image record of ${digest} has no root for blob ${d.digest}`)
-    return CID.parse(entry.root)
+    const roots = record.roots.get(d.digest)
+    if (roots == null) throw new ImageRecordNotFoundError(`the image record of ${digest} has no root for blob ${d.digest}`)
+    return roots
   }
   const blobs: ImageBlobRecord[] = new Array(descriptors.length)
   const blocks: CID[] = []
@@ -205,18 +210,31 @@ async function pullBlobs (ctx: PullContext, session: Session, digest: string, ma
     while (next < descriptors.length) {
       const i = next++
       const d = descriptors[i]
-      const root = await rootOf(d)
+      const roots = await rootsOf(d)
       options.onProgress?.(new CustomProgressEvent('pull:blob', { digest: d.digest, size: d.size }))
-      blocks.push(...await fetchBlob(session, ctx.blockstore, root, d.digest, d.size, {
-        signal: options.signal,
-        onProgress: options.onProgress,
-        // provide while downloading: peers pulling the same image find us as
-        // soon as we hold part of it
-        onFirstBlock: (r) => { ctx.provide(r) },
-        findProviders: dhtProviders(ctx.dht, ctx.self),
-        sequential: options.sequential,
-        guard
-      }))
+      // the roots the providers named, most named first: one that fails the
+      // blob's digest (a stale or forged record) gives way to the next
+      let root: CID | undefined
+      for (let r = 0; r < roots.length && root == null; r++) {
+        try {
+          blocks.push(...await fetchBlob(session, ctx.blockstore, roots[r], d.digest, d.size, {
+            signal: options.signal,
+            onProgress: options.onProgress,
+            // provide while downloading: peers pulling the same image find us as
+            // soon as we hold part of it
+            onFirstBlock: (cid) => { ctx.provide(cid) },
+            findProviders: dhtProviders(ctx.dht, ctx.self),
+            sequential: options.sequential,
+            guard
+          }))
+          root = roots[r]
+        } catch (err: any) {
+          options.signal?.throwIfAborted()
+          if (r === roots.length - 1 || !WRONG_ROOT.has(err?.name)) throw err
+          ctx.log('blob %s under root %c failed (%s), trying the root another provider named', d.digest, roots[r], err.message)
+        }
+      }
+      if (root == null) throw new ImageRecordNotFoundError(`no root of blob ${d.digest} held its bytes`)
       blobs[i] = { digest: d.digest as ImageBlobRecord['digest'], size: d.size, root: root.toString(), mediaType: d.mediaType }
       options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size }))
     }
@@ -300,12 +318,14 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     }
 
     // the record: given by the caller (e.g. from a signed document), or asked of the providers
-    let source = options.record
+    let source: MergedRecord | undefined
     let recordError: Error | undefined
-    if (source != null && source.manifestDigest !== manifestDigest) {
-      throw new ImageRecordNotFoundError(`the record given for ${manifestDigest} is the record of ${source.manifestDigest}`)
-    }
-    if (source == null) {
+    if (options.record != null) {
+      if (options.record.manifestDigest !== manifestDigest) {
+        throw new ImageRecordNotFoundError(`the record given for ${manifestDigest} is the record of ${options.record.manifestDigest}`)
+      }
+      source = mergeRecords([options.record])
+    } else {
       source = await findRecord(ctx, cid, manifestDigest, session, options).catch((err: Error) => {
         options.signal?.throwIfAborted()
         recordError = err
@@ -332,7 +352,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       mediaType: manifest.mediaType,
       manifest: { root: cid.toString(), size: bytes.byteLength },
       blobs: [manifest.manifest.config, ...manifest.manifest.layers].map(d => {
-        const root = d.size <= ONE_CHUNK ? cidForDigest(d.digest).toString() : source?.blobs.find(b => b.digest === d.digest)?.root
+        const root = d.size <= ONE_CHUNK ? cidForDigest(d.digest).toString() : source?.roots.get(d.digest)?.[0]?.toString()
         return { digest: d.digest, size: d.size, mediaType: d.mediaType, ...(root != null ? { root } : {}) }
       })
     }))

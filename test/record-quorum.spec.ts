@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { importBlob, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
+import { createSwarm } from '@provenir/testbed'
+import { encodeEnvelope, imageSignatureStatement, parsePolicy, signStatement, userIdFromKey } from '@provenir/trust'
+import { chunks, digestOf, makeImage, seedImage } from './images.js'
+import type { PrivateKey } from '@libp2p/interface'
+import type { ImageRecord } from '@provenir/content'
+import type { ProvenirNode } from '@provenir/node'
+import type { Swarm } from '@provenir/testbed'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * Seeds `node` with a forged copy of `image`: the same manifest, config and
+ * small layer, but a record that names, for the big layer, the DAG of
+ * `decoy` (other bytes of the same size), and no statements. Provides it all.
+ */
+async function seedForgery (node: ProvenirNode, image: ReturnType<typeof makeImage>, decoy: Uint8Array): Promise<string> {
+  const manifestDigest = digestOf(image.manifest) as ImageRecord['manifestDigest']
+  const blobs: ImageRecord['blobs'] = []
+  const blocks: CID[] = []
+  const [config, big, small] = image.blobs
+  let decoyRoot = ''
+  for (const blob of [{ bytes: image.manifest, mediaType: MEDIA_TYPE_OCI_MANIFEST }, config, big, small]) {
+    const stored = blob === big ? decoy : blob.bytes
+    const res = await importBlob(chunks(stored), node.blockstore!, { expectedDigest: digestOf(stored) })
+    if (blob === big) decoyRoot = res.root.toString()
+    blobs.push({ digest: digestOf(blob.bytes) as ImageRecord['manifestDigest'], size: blob.bytes.byteLength, root: res.root.toString(), mediaType: blob.mediaType })
+    blocks.push(...res.blocks)
+  }
+  await node.images!.add({ manifestDigest, mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
+  await node.provideImage(manifestDigest)
+  return decoyRoot
+}
+
+describe('a pull by digest merges the records of several providers', () => {
+  let swarm: Swarm
+  let team: PrivateKey
+  const image = makeImage(3.5 * 1024 * 1024)
+  const digest = digestOf(image.manifest)
+
+  before(async () => {
+    team = await generateKeyPair('Ed25519')
+    // node 0 (the puller) is connected to each of the others
+    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'star', blockstores: true })
+    await swarm.waitForRoutingTables(1)
+  })
+
+  after(async () => {
+    await swarm?.stop()
+  })
+
+  it('two forged records (a decoy root, no statements) against one honest record: the pull passes enforce and falls back to the honest root', async () => {
+    const [puller, origin, forger1, forger2] = swarm.nodes
+    const honest = await seedImage(origin, image)
+    await origin.addStatements(digest, [encodeEnvelope(await signStatement(imageSignatureStatement(digest), team))])
+    // the forgers agree: their root is named twice, the honest one once, so the decoy is tried first
+    const decoyBytes = randomBytes(image.blobs[1].bytes.byteLength)
+    const decoy = await seedForgery(forger1, image, decoyBytes)
+    assert.equal(await seedForgery(forger2, image, decoyBytes), decoy)
+    const bigDigest = digestOf(image.blobs[1].bytes)
+    const honestRoot = honest.blobs.find(b => b.digest === bigDigest)!.root
+    assert.notEqual(decoy, honestRoot)
+
+    const policy = parsePolicy({ version: 1, rules: [{ match: '**', mode: 'enforce', manifest: { signers: [userIdFromKey(team)] } }] })
+    const pulled = await puller.pull(digest, { policy, signal: AbortSignal.timeout(60_000) })
+    assert.equal(pulled.report?.passed, true, JSON.stringify(pulled.report?.checks))
+    assert.equal(pulled.statements.length, 1, 'the honest provider\'s statement was found although two records had none')
+    assert.equal(pulled.record.blobs.find(b => b.digest === bigDigest)?.root, honestRoot, 'the blob is recorded under the root that held its bytes')
+    const fromForgers = (puller.bitswap.ledger(forger1.peerId)?.bytesReceived ?? 0) + (puller.bitswap.ledger(forger2.peerId)?.bytesReceived ?? 0)
+    assert.ok(fromForgers > 0, 'the decoy root was tried first (its blocks came from the forgers)')
+  })
+})
