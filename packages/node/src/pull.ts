@@ -65,7 +65,8 @@ export type PullProgressEvents =
   ProgressEvent<'pull:verified', VerificationReport> |
   ProgressEvent<'pull:ready', PullReady> |
   ProgressEvent<'pull:blob', { digest: string, size: number }> |
-  ProgressEvent<'pull:blob-complete', { digest: string, size: number }>
+  /** `root`: the DAG root whose bytes matched the digest (another provider's root may have been tried first) */
+  ProgressEvent<'pull:blob-complete', { digest: string, size: number, root: string }>
 
 /**
  * Sent once the manifest is in, its statements fetched and the policy
@@ -178,7 +179,7 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
     yield * session.peers()
     yield * dhtProviders(ctx.dht, ctx.self)(manifestCid, { signal: lookup })
   }
-  const { records, asked } = await findRecords(candidates, async (peer, asking) => {
+  const { records, peers, asked } = await findRecords(candidates, async (peer, asking) => {
     try {
       return await ctx.records.fetch(peer, digest, { signal: asking })
     } catch (err) {
@@ -187,6 +188,9 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
     }
   }, { signal })
   if (records.length === 0) throw new ImageRecordNotFoundError(`no provider of ${digest} answered with its image record (asked ${asked})`)
+  // a peer with a record holds the image: fetch from it too (a DHT lookup may not have named it
+  // to the session yet, and it may be the one whose root is right)
+  for (const peer of peers) session.addPeer(peer)
   return mergeRecords(records)
 }
 
@@ -236,7 +240,7 @@ async function pullBlobs (ctx: PullContext, session: Session, digest: string, ma
       }
       if (root == null) throw new ImageRecordNotFoundError(`no root of blob ${d.digest} held its bytes`)
       blobs[i] = { digest: d.digest as ImageBlobRecord['digest'], size: d.size, root: root.toString(), mediaType: d.mediaType }
-      options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size }))
+      options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size, root: root.toString() }))
     }
   }
   await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, descriptors.length) }, worker))

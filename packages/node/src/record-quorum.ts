@@ -33,7 +33,7 @@ export interface FindRecordsOptions {
 
 type Event =
   { kind: 'peer', result: IteratorResult<PeerId> } |
-  { kind: 'answer', id: number, record?: ImageRecord } |
+  { kind: 'answer', id: number, peer: PeerId, record?: ImageRecord } |
   { kind: 'grace' } |
   { kind: 'stop' }
 
@@ -44,15 +44,17 @@ type Event =
  * answer is in, or once `options.signal` aborts (a lookup that ran out of
  * time: the caller checks its own signal). A provider that fails or has no
  * record is replaced by the next candidate. `ask` and `candidates` get a
- * signal that aborts when no more answers are wanted.
+ * signal that aborts when no more answers are wanted. `peers` are those
+ * that answered with a record, in the order of `records`.
  */
-export async function findRecords (candidates: (signal: AbortSignal) => AsyncIterable<PeerId>, ask: (peer: PeerId, signal: AbortSignal) => Promise<ImageRecord | undefined>, options: FindRecordsOptions): Promise<{ records: ImageRecord[], asked: number }> {
+export async function findRecords (candidates: (signal: AbortSignal) => AsyncIterable<PeerId>, ask: (peer: PeerId, signal: AbortSignal) => Promise<ImageRecord | undefined>, options: FindRecordsOptions): Promise<{ records: ImageRecord[], peers: PeerId[], asked: number }> {
   const quorum = Math.max(1, options.quorum ?? RECORD_QUORUM)
   const grace = options.grace ?? RECORD_GRACE
   const done = new AbortController()
   const signal = AbortSignal.any([options.signal, done.signal])
   const iterator = candidates(signal)[Symbol.asyncIterator]()
   const records: ImageRecord[] = []
+  const answered: PeerId[] = []
   const tried = new Set<string>()
   const pending = new Map<number, Promise<Event>>()
   let next: Promise<Event> | undefined
@@ -85,12 +87,13 @@ export async function findRecords (candidates: (signal: AbortSignal) => AsyncIte
         if (tried.has(peer.toString())) continue
         tried.add(peer.toString())
         const id = ids++
-        pending.set(id, ask(peer, signal).then(record => ({ kind: 'answer' as const, id, record }), () => ({ kind: 'answer' as const, id })))
+        pending.set(id, ask(peer, signal).then(record => ({ kind: 'answer' as const, id, peer, record }), () => ({ kind: 'answer' as const, id, peer })))
         continue
       }
       pending.delete(event.id)
       if (event.record != null) {
         records.push(event.record)
+        answered.push(event.peer)
         deadline ??= new Promise<Event>(resolve => { timer = setTimeout(() => { resolve({ kind: 'grace' }) }, grace) })
       }
     }
@@ -100,7 +103,7 @@ export async function findRecords (candidates: (signal: AbortSignal) => AsyncIte
     // a lookup still running stops on `signal`; its generator then finishes
     void Promise.resolve(iterator.return?.()).catch(() => {})
   }
-  return { records, asked: tried.size }
+  return { records, peers: answered, asked: tried.size }
 }
 
 /** What a pull takes from several providers' records of one image */

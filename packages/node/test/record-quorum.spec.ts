@@ -64,9 +64,10 @@ describe('findRecords: the image record from several providers', () => {
       [ps[4].toString(), { delay: 5, record: record(ROOT_B) }]
     ])
     const log = { asked: [] as string[], aborted: [] as string[] }
-    const { records, asked } = await findRecords(async function * () { yield * ps; yield ps[2] }, asker(fakes, log), { signal: AbortSignal.timeout(5_000) })
+    const { records, peers: answered, asked } = await findRecords(async function * () { yield * ps; yield ps[2] }, asker(fakes, log), { signal: AbortSignal.timeout(5_000) })
     assert.equal(records.length, 3)
     assert.equal(asked, 5, 'each peer is asked once')
+    assert.deepEqual(answered.map(String).sort(), ps.slice(2).map(String).sort(), 'the peers that answered with a record')
     assert.deepEqual(records.map(r => r.blobs[0].root).sort(), [ROOT_A, ROOT_A, ROOT_B].sort())
   })
 
