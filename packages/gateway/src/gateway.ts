@@ -57,8 +57,13 @@ interface InflightPull {
   /** the image is recorded */
   done: Promise<void>
   info?: PullReady
-  /** resolves once the pull has checked blob `digest` against its digest; rejects if the pull fails first */
-  verified(digest: string): Promise<void>
+  /**
+   * Resolves once the pull has checked blob `digest` against its digest
+   * under `root`; rejects if the pull fails first, or if the bytes that
+   * matched were another root's (the pull fell back to a root another
+   * provider named, so what was streamed from `root` is not the blob).
+   */
+  verified(digest: string, root: CID): Promise<void>
 }
 
 /**
@@ -66,12 +71,26 @@ interface InflightPull {
  * without error and `done` has resolved. A response's Content-Length is
  * reached only then: a blob that fails its check (in the source, or in
  * `done`) breaks the response short, and the client never holds all of it.
+ * When `done` rejects first, the stream breaks at once rather than reading
+ * the rest of a blob already known to be bad (the source's reads stop with
+ * the response's signal).
  */
 async function * withheldEnd (source: AsyncIterable<Uint8Array>, done: Promise<void> = Promise.resolve()): AsyncGenerator<Uint8Array> {
+  const failed = done.then(async () => new Promise<never>(() => {}))
+  failed.catch(() => {})
+  const iterator = source[Symbol.asyncIterator]()
   let held: Uint8Array | undefined
-  for await (const chunk of source) {
-    if (held != null) yield held
-    held = chunk
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), failed])
+      if (next.done === true) break
+      if (held != null) yield held
+      held = next.value
+    }
+  } catch (err) {
+    // a read may still be pending: the iterator finishes once it settles
+    void Promise.resolve(iterator.return?.()).catch(() => {})
+    throw err
   }
   await done
   if (held != null) yield held
@@ -406,24 +425,34 @@ export class GatewayServer implements Gateway {
     const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), found.signal])
     const ready = Promise.withResolvers<PullReady | undefined>()
     ready.promise.catch(() => {})
-    // each blob's digest check by the pull, which a blob streamed meanwhile waits for
-    const checked = new Map<string, PromiseWithResolvers<void>>()
+    // each blob's digest check by the pull (resolving with the root that passed), which a blob
+    // streamed meanwhile waits for
+    const checked = new Map<string, PromiseWithResolvers<string | undefined>>()
+    // the root each completed blob passed under
+    const passed = new Map<string, string>()
     // how the pull ended, for a check asked for after that
     let ended: { ok: true } | { ok: false, err: unknown } | undefined
-    const checkOf = (blob: string): PromiseWithResolvers<void> => {
+    const checkOf = (blob: string): PromiseWithResolvers<string | undefined> => {
       let check = checked.get(blob)
       if (check == null) {
-        check = Promise.withResolvers<void>()
+        check = Promise.withResolvers<string | undefined>()
         check.promise.catch(() => {})
         checked.set(blob, check)
-        if (ended?.ok === true) check.resolve()
+        if (passed.has(blob)) check.resolve(passed.get(blob))
+        else if (ended?.ok === true) check.resolve(undefined)
         else if (ended != null) check.reject(ended.err)
       }
       return check
     }
     const pending: InflightPull = {
       ready: ready.promise,
-      verified: async (blob) => checkOf(blob).promise,
+      verified: async (blob, root) => {
+        // undefined only for a blob the image does not have (the pull completed without it)
+        const good = await checkOf(blob).promise
+        if (good !== root.toString()) {
+          throw new OciError('BLOB_UNKNOWN', 404, `blob ${blob} did not match its digest under root ${root.toString()}; the pull took another provider's root (ask again)`, { digest: blob })
+        }
+      },
       done: this.#node.pull(digest, {
         signal,
         // the client reads each blob in order while it arrives
@@ -437,14 +466,15 @@ export class GatewayServer implements Gateway {
             pending.info = event.detail
             ready.resolve(event.detail)
           } else if (event.type === 'pull:blob-complete') {
-            checkOf(event.detail.digest).resolve()
+            passed.set(event.detail.digest, event.detail.root)
+            checkOf(event.detail.digest).resolve(event.detail.root)
           }
         }
       }).then(() => {
         ready.resolve(undefined)
         // a pull completes only once every blob of the image has been checked
         ended = { ok: true }
-        for (const check of checked.values()) check.resolve()
+        for (const check of checked.values()) check.resolve(undefined)
       }, (err: unknown) => {
         let out = err
         if (found.signal.aborted) {
@@ -535,11 +565,12 @@ export class GatewayServer implements Gateway {
       const info = await entry.ready.catch(() => undefined)
       const blob = info?.blobs.find(b => b.digest === digest && b.root != null)
       if (blob == null) continue
-      const verified = entry.verified(digest)
+      const root = CID.parse(blob.root!)
+      const verified = entry.verified(digest, root)
       // awaited once the stream has sent all but its last chunk: a pull that
       // fails before then must not be an unhandled rejection meanwhile
       verified.catch(() => {})
-      return { root: CID.parse(blob.root!), size: blob.size, verified }
+      return { root, size: blob.size, verified }
     }
     return undefined
   }
@@ -824,16 +855,22 @@ export class GatewayServer implements Gateway {
       // has checked the whole blob against its digest (the same root, so the same bytes); a mismatch,
       // or a pull that fails first, breaks the response short
       const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), closeSignal(reply)])
-      source = loc.verified != null
-        ? withheldEnd(exportBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false }), loc.verified)
-        : withheldEnd(exportBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false, expectedDigest: digest }))
+      // the leaves straight from the store as they arrive, in order (not through the exporter,
+      // which copies every block once more); a range skips the leaves before it
+      // a check that fails before the first byte is sent answers 404, not the pull's own error
+      const verified = loc.verified?.catch((err: Error) => {
+        throw err instanceof OciError ? err : new OciError('BLOB_UNKNOWN', 404, `blob ${digest} from the swarm failed: ${err.message}`, { digest })
+      })
+      source = verified != null
+        ? withheldEnd(readBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false, offset: start, length }), verified)
+        : slice(withheldEnd(exportBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false, expectedDigest: digest })), start, length)
     } else {
       // every block is verified against its CID as it is read (leaves straight from the store,
       // a range skipping the leaves before it); the root <-> digest link was verified when the
       // blob was imported or pulled, so the whole blob is not hashed again
       source = readBlob(loc.root, this.#store, { offset: start, length })
     }
-    await reply.send(Readable.from(range == null || !streaming ? source : slice(source, start, length), { objectMode: false }))
+    await reply.send(Readable.from(source, { objectMode: false }))
   }
 
   async #deleteBlob (digestParam: string, reply: FastifyReply): Promise<void> {

@@ -21,15 +21,12 @@ function oneLayerImage (layer: Uint8Array): { config: Uint8Array, manifest: Uint
 }
 
 /**
- * A two-node swarm: node 0 holds the one-layer image over `layer`, recording
- * the DAG of `served` as the layer's root (the layer itself, or a decoy of
- * the same size), and provides it; node 1 runs a gateway and holds nothing.
+ * `a` holds the one-layer image over `layer`, recording the DAG of `served`
+ * as the layer's root (the layer itself, or a decoy of the same size), and
+ * provides it.
  */
-async function seedAndServe (layer: Uint8Array, served: Uint8Array): Promise<{ swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> }> {
+async function seed (a: Swarm['nodes'][number], layer: Uint8Array, served: Uint8Array): Promise<void> {
   const { config, manifest, digest } = oneLayerImage(layer)
-  const swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
-  await swarm.waitForRoutingTables(1)
-  const a = swarm.nodes[0]
   const blobs: ImageRecord['blobs'] = []
   const blocks: CID[] = []
   for (const [bytes, mediaType, named] of [[manifest, MEDIA_TYPE_OCI_MANIFEST, manifest], [config, MEDIA_TYPE_OCI_CONFIG, config], [served, MEDIA_TYPE_OCI_LAYER_GZIP, layer]] as const) {
@@ -39,6 +36,16 @@ async function seedAndServe (layer: Uint8Array, served: Uint8Array): Promise<{ s
   }
   await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
   await a.provideImage(digest)
+}
+
+/**
+ * A two-node swarm: node 0 holds the image (see `seed`); node 1 runs a
+ * gateway and holds nothing.
+ */
+async function seedAndServe (layer: Uint8Array, served: Uint8Array): Promise<{ swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> }> {
+  const swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+  await swarm.waitForRoutingTables(1)
+  await seed(swarm.nodes[0], layer, served)
   return { swarm, b: await startGateway(swarm.nodes[1]) }
 }
 
@@ -109,14 +116,65 @@ describe('pull-through streams: a blob whose bytes do not match its digest', () 
     assert.equal(res.status, 200)
     await res.arrayBuffer()
     const blob = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`)
-    assert.equal(blob.status, 200, 'the stream starts before the blob can be checked')
-    let received = 0
-    await assert.rejects((async () => {
-      for await (const chunk of blob.body!) received += (chunk as Uint8Array).byteLength
-    })(), 'the body ends in an error, so the client never takes it as complete')
-    assert.ok(received <= layer.byteLength)
+    if (blob.status === 200) {
+      // the stream started before the blob could be checked: its body breaks
+      let received = 0
+      await assert.rejects((async () => {
+        for await (const chunk of blob.body!) received += (chunk as Uint8Array).byteLength
+      })(), 'the body ends in an error, so the client never takes it as complete')
+      assert.ok(received < layer.byteLength)
+    } else {
+      // the pull had failed the blob before the answer began
+      assert.equal(blob.status, 404)
+      assert.equal(((await blob.json()) as { errors: Array<{ code: string }> }).errors[0].code, 'BLOB_UNKNOWN')
+    }
     assert.equal(await swarm.nodes[1].images!.has(digest), false, 'the image was not recorded')
     const again = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`, { method: 'HEAD' })
     assert.equal(again.status, 404, 'nor is the blob served afterwards')
+  })
+})
+
+describe('pull-through streams: a decoy root named by two providers, the right one by a third', () => {
+  let swarm: Swarm
+  let b: Awaited<ReturnType<typeof startGateway>>
+  const layer = randomBytes(4 * 1024 * 1024)
+  const decoy = randomBytes(layer.byteLength)
+  const { digest } = oneLayerImage(layer)
+
+  before(async () => {
+    // node 0 (the gateway) is connected to each provider
+    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'star', blockstores: true })
+    await swarm.waitForRoutingTables(1)
+    await seed(swarm.nodes[1], layer, decoy)
+    await seed(swarm.nodes[2], layer, decoy)
+    await seed(swarm.nodes[3], layer, layer)
+    b = await startGateway(swarm.nodes[0])
+  })
+
+  after(async () => {
+    await b?.gateway.close()
+    await swarm?.stop()
+    await removeDir(b?.dir)
+  })
+
+  it('the stream of the decoy breaks; the pull falls back to the right root, and the blob is then served intact', async () => {
+    const res = await fetch(`${b.url}/v2/acme/twice/manifests/${digest}`)
+    assert.equal(res.status, 200)
+    await res.arrayBuffer()
+    const blob = await fetch(`${b.url}/v2/acme/twice/blobs/${sha256(layer)}`)
+    if (blob.status === 200) {
+      await assert.rejects((async () => {
+        for await (const _ of blob.body!) { /* the decoy's bytes, short of the last chunk */ }
+      })(), 'the stream from the root most providers named breaks: those bytes were not the blob')
+    } else {
+      assert.equal(blob.status, 404, 'or, checked before the answer began, it is refused')
+      await blob.arrayBuffer()
+    }
+    const node = swarm.nodes[0]
+    for (let i = 0; i < 100 && !await node.images!.has(digest); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(await node.images!.has(digest), true, 'the pull completed under the third provider\'s root')
+    const again = await fetch(`${b.url}/v2/acme/twice/blobs/${sha256(layer)}`)
+    assert.equal(again.status, 200)
+    assert.equal(sha256(new Uint8Array(await again.arrayBuffer())), sha256(layer))
   })
 })
