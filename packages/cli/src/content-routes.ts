@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream'
 import {
   cidForDigest, exportDockerArchive, exportOciLayout, getBlockBytes, ImageNotFoundError, importDockerArchive, importOciLayout, isDigest, parseManifest
 } from '@provenir/content'
-import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
+import { InvalidConfigError, InvalidParametersError, parsePlatform } from '@provenir/interface'
 import {
   MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
@@ -87,6 +87,8 @@ export interface ImagePullResult {
   report?: VerificationReport
   /** How a pull by name resolved: owner, seq, document */
   resolved?: ResolveSummary
+  /** When the digest named an image index: it, and the platform whose image was pulled */
+  index?: { digest: string, platform: string }
 }
 
 /** `GET /api/v0/providers/:digest` */
@@ -408,12 +410,14 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     timeout: RPC_IMAGE_TIMEOUT_MS,
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
-      const body = bodyObject(ctx, ['digest', 'policy', 'reference'])
+      const body = bodyObject(ctx, ['digest', 'policy', 'reference', 'platform'])
       // by digest (a reference, if given, only chooses the policy rule), or by name: resolved to its signed document
       if (body.digest === undefined && body.reference === undefined) throw new InvalidParametersError('give "digest" (sha256:...) or "reference" ([registry/]namespace/repo[:tag|@digest])')
       const digest = body.digest !== undefined ? digestParam(body.digest) : undefined
       const policy = policyParam(body.policy)
       const reference = optionalReferenceParam(body.reference)
+      if (body.platform !== undefined && typeof body.platform !== 'string') throw new InvalidParametersError('"platform" must be a string, os/architecture[/variant]')
+      const platform = body.platform !== undefined ? parsePlatform(body.platform as string) : undefined
       if (digest == null && ctx.naming == null) throw new NamingUnavailableError('this daemon runs without naming, so it cannot pull by name')
       stores(ctx.node)
       const { node, naming } = ctx
@@ -436,7 +440,8 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
           onProgress: pullProgress(node, target, sink),
           ...(policy != null ? { policy } : {}),
           ...(policyReference != null ? { reference: policyReference } : {}),
-          ...(record != null ? { record } : {})
+          ...(record != null ? { record } : {}),
+          ...(platform != null ? { platform } : {})
         })
         const size = summarise(pulled.record).size
         sink.progress({ phase: 'pull', bytes: size, total: size })
@@ -444,7 +449,8 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
           image: summarise(pulled.record),
           statements: pulled.statements.map(statementInfo),
           ...(pulled.report != null ? { report: pulled.report } : {}),
-          ...(resolved != null ? { resolved } : {})
+          ...(resolved != null ? { resolved } : {}),
+          ...(pulled.index != null ? { index: pulled.index } : {})
         } satisfies ImagePullResult
       }))
     }

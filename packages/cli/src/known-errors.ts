@@ -1,7 +1,7 @@
 import * as contentModule from '@provenir/content'
 import { ProvenirError } from '@provenir/interface'
 import * as namingModule from '@provenir/naming'
-import { ImageRecordNotFoundError } from '@provenir/node'
+import { ImageRecordNotFoundError, PlatformNotFoundError } from '@provenir/node'
 import { errorClassesByName, LOCAL_ERRORS } from './errors.js'
 import type { ErrorClass } from './errors.js'
 
@@ -20,7 +20,8 @@ export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map([
   ...errorClassesByName([
     ...Object.values(contentModule).filter(isConditionClass),
     ...Object.values(namingModule).filter(isConditionClass),
-    ImageRecordNotFoundError
+    ImageRecordNotFoundError,
+    PlatformNotFoundError
   ]),
   ...LOCAL_ERRORS
 ])

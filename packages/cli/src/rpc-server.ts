@@ -183,6 +183,7 @@ const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   PathNotFoundError: 404,
   ImageNotFoundError: 404,
   ImageRecordNotFoundError: 404,
+  PlatformNotFoundError: 404,
   OutputExistsError: 409,
   ImageIncompleteError: 409,
   ManifestTooLargeError: 413,

@@ -111,6 +111,15 @@ describe('the content routes (stub node)', () => {
     assert.equal((await rawPost('/api/v0/image/pull', [HELD])).status, 400)
   })
 
+  it('refuses a platform that is not os/architecture[/variant]', async () => {
+    for (const platform of ['amd64', 'linux/AMD64', 5]) {
+      const res = await rawPost('/api/v0/image/pull', { digest: HELD, platform })
+      assert.equal(res.status, 400, String(platform))
+      assert.equal(res.body.error.name, 'InvalidParametersError')
+      assert.match(res.body.error.message, /platform/)
+    }
+  })
+
   it('an import of a path that does not exist is 404 PathNotFoundError', async () => {
     const res = await rawPost('/api/v0/image/import', { path: '/nonexistent/provenir/image' })
     assert.equal(res.status, 404)

@@ -79,6 +79,7 @@ export type {
   ParsedImageConfig,
   ParseOptions
 } from './oci.js'
+export { selectPlatform, platformsOf } from './platform.js'
 export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
 export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, BlobWriter, BlobReader } from './dag.js'
 export { ImageIndex } from './image-index.js'

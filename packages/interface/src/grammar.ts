@@ -1,10 +1,10 @@
 /**
- * The OCI digest and tag grammars. They live here, beside the error classes,
- * so that any package (and the CLI, before it loads anything heavy) can check
- * a digest or a tag cheaply.
+ * The OCI digest, tag and platform grammars. They live here, beside the
+ * error classes, so that any package (and the CLI, before it loads anything
+ * heavy) can check a digest, a tag or a platform cheaply.
  */
 
-import { DigestInvalidError } from './errors.js'
+import { DigestInvalidError, InvalidParametersError } from './errors.js'
 
 /** An OCI digest string, `algorithm:encoded`. */
 export type Digest = `${string}:${string}`
@@ -73,4 +73,57 @@ const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/
 /** True for an OCI distribution tag: `[A-Za-z0-9_][A-Za-z0-9._-]`, at most 128 characters */
 export function isTag (tag: unknown): tag is string {
   return typeof tag === 'string' && tag.length <= MAX_TAG_LENGTH && TAG_PATTERN.test(tag)
+}
+
+/** Longest platform string accepted */
+const MAX_PLATFORM_LENGTH = 128
+
+const PART = /^[a-z0-9][a-z0-9._-]*$/
+
+/** A platform to choose by: os and architecture, and a variant when it matters (arm's v6, v7, v8) */
+export interface PlatformSpec {
+  os: string
+  architecture: string
+  variant?: string
+}
+
+/**
+ * Parses `os/architecture[/variant]` (e.g. `linux/amd64`, `linux/arm/v7`),
+ * lowercase as in image indexes.
+ *
+ * @throws InvalidParametersError for anything else
+ */
+export function parsePlatform (value: string): PlatformSpec {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_PLATFORM_LENGTH) {
+    throw new InvalidParametersError(`a platform is os/architecture[/variant], e.g. linux/amd64, not ${JSON.stringify(String(value).slice(0, MAX_PLATFORM_LENGTH))}`)
+  }
+  const parts = value.split('/')
+  if (parts.length < 2 || parts.length > 3 || !parts.every(p => PART.test(p))) {
+    throw new InvalidParametersError(`a platform is os/architecture[/variant], e.g. linux/amd64, not ${JSON.stringify(value)}`)
+  }
+  return { os: parts[0], architecture: parts[1], ...(parts[2] != null ? { variant: parts[2] } : {}) }
+}
+
+/** `os/architecture[/variant]` */
+export function formatPlatform (platform: PlatformSpec): string {
+  return [platform.os, platform.architecture, ...(platform.variant != null ? [platform.variant] : [])].join('/')
+}
+
+/** Node.js's `process.arch` in the names image indexes use (GOARCH) */
+const ARCHITECTURES: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle'
+}
+
+/** The platform this process runs on, as an image index names it (`linux/amd64` on x86-64 Linux) */
+export function hostPlatform (): PlatformSpec {
+  return { os: process.platform === 'win32' ? 'windows' : process.platform, architecture: ARCHITECTURES[process.arch] ?? process.arch }
 }

@@ -1,6 +1,6 @@
-import { cidForDigest, getBlockBytes, MAX_IMAGE_STATEMENTS, parseManifest, UnsupportedMediaTypeError } from '@provenir/content'
+import { cidForDigest, getBlockBytes, MAX_IMAGE_STATEMENTS, parseManifest, platformsOf, selectPlatform, UnsupportedMediaTypeError } from '@provenir/content'
 import { CID } from 'multiformats/cid'
-import { AbortError, ProvenirError } from '@provenir/interface'
+import { AbortError, formatPlatform, parsePlatform, ProvenirError } from '@provenir/interface'
 import { assertPolicy, verifyImage } from '@provenir/trust'
 import { CustomProgressEvent } from 'progress-events'
 import { fetchBlob } from './fetch.js'
@@ -12,7 +12,8 @@ import type { MergedRecord } from './record-quorum.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Bitswap, BitswapWantProgressEvents, Session } from '@provenir/bitswap'
-import type { ContentBlockstore, Descriptor, ImageIndex, ImageRecord, ImageBlobRecord, ParsedImageManifest } from '@provenir/content'
+import type { ContentBlockstore, Descriptor, ImageIndex, ImageRecord, ImageBlobRecord, ParsedImageManifest, Platform } from '@provenir/content'
+import type { PlatformSpec } from '@provenir/interface'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
@@ -46,6 +47,12 @@ export const RECORD_LOOKUP_TIMEOUT = 30_000
 export class ImageRecordNotFoundError extends ProvenirError {
   static override name = 'ImageRecordNotFoundError'
   override name = 'ImageRecordNotFoundError'
+}
+
+/** An image index has no manifest for the platform asked for */
+export class PlatformNotFoundError extends ProvenirError {
+  static override name = 'PlatformNotFoundError'
+  override name = 'PlatformNotFoundError'
 }
 
 /**
@@ -113,6 +120,13 @@ export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressE
    * @default false
    */
   sequential?: boolean
+  /**
+   * For a digest that names an image index (multi-arch): pull the manifest
+   * it lists for this platform (`os/architecture[/variant]`), as `docker
+   * pull` does. Without it an index is refused with
+   * `UnsupportedMediaTypeError`, which names the platforms it has.
+   */
+  platform?: PlatformSpec | string
 }
 
 export interface PulledImage {
@@ -125,6 +139,8 @@ export interface PulledImage {
   statements: ImageStatement[]
   /** The trust policy's verdict, when the pull had a policy */
   report?: VerificationReport
+  /** When the digest pulled was an image index: it, and the platform whose image was pulled */
+  index?: { digest: string, platform: string }
 }
 
 export interface PullContext {
@@ -314,7 +330,16 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
     const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
     if (manifest.kind === 'index') {
-      throw new UnsupportedMediaTypeError(`${manifestDigest} is an image index (${manifest.mediaType}); pull one of its manifests`)
+      if (options.platform == null) {
+        throw new UnsupportedMediaTypeError(`${manifestDigest} is an image index (${manifest.mediaType}) for ${platformsOf(manifest.index)}; pull it for a platform, or one of its manifests by digest`)
+      }
+      const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform
+      const entry = selectPlatform(manifest.index, wanted)
+      if (entry == null) throw new PlatformNotFoundError(`image index ${manifestDigest} has no manifest for ${formatPlatform(wanted)} (it has ${platformsOf(manifest.index)})`)
+      // the image itself; an index inside an index is refused there
+      const { platform: _, ...rest } = options
+      const child = await pullImage(ctx, entry.digest, { ...rest, ...(options.record?.manifestDigest === entry.digest ? {} : { record: undefined }) })
+      return { ...child, index: { digest: manifestDigest, platform: formatPlatform(entry.platform as Platform) } }
     }
     const image: Pick<ImageRecord, 'manifestDigest' | 'blobs'> = {
       manifestDigest: manifestDigest as ImageRecord['manifestDigest'],

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { AbortError, InvalidParametersError, isDigest, isError } from '@provenir/interface'
+import { AbortError, formatPlatform, hostPlatform, InvalidParametersError, isDigest, isError, parsePlatform } from '@provenir/interface'
 import { InvalidArgumentError } from 'commander'
 import { RPC_IMAGE_TIMEOUT_MS } from '../constants.js'
 import { createOutput, table } from '../output.js'
@@ -116,8 +116,9 @@ export function registerImage (program: Command): void {
     .argument('<ref>', 'a manifest digest (sha256:...) or a reference [registry/]namespace/repo[:tag|@digest]')
     .option('--policy <file>', 'check the image against this trust policy (default: the daemon\'s <repo>/policy.json, if any)')
     .option('--reference <name>', 'with a digest: the name that chooses the policy rule, namespace/repo[:tag] (a pull by name uses the name)')
-    .option('--json', 'print the result as JSON: {"image":{...},"statements":[...],"report"?,"resolved"?}')
-    .action(async (ref: string, opts: JsonOption & { policy?: string, reference?: string }, cmd: Command) => {
+    .option('--platform <os/arch[/variant]>', 'for an image index (multi-arch): the platform whose image to pull', formatPlatform(hostPlatform()))
+    .option('--json', 'print the result as JSON: {"image":{...},"statements":[...],"report"?,"resolved"?,"index"?}')
+    .action(async (ref: string, opts: JsonOption & { policy?: string, reference?: string, platform: string }, cmd: Command) => {
       const out = createOutput(opts.json === true)
       const byDigest = isDigest(ref)
       if (!byDigest && /^sha(256|512):/i.test(ref)) {
@@ -127,13 +128,14 @@ export function registerImage (program: Command): void {
       const body: Record<string, unknown> = byDigest ? { digest: ref } : { reference: ref }
       if (opts.policy != null) body.policy = await readPolicy(opts.policy)
       if (opts.reference != null) body.reference = opts.reference
+      body.platform = formatPlatform(parsePlatform(opts.platform))
       const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', body, 'Pulling', out)
       if (out.json) {
         out.result(res)
         return
       }
       if (res.resolved != null) out.line(`${ref} -> ${res.resolved.manifestDigest} (owner ${res.resolved.owner}, seq ${res.resolved.seq})`)
-      out.line(`Pulled ${res.image.digest}`)
+      out.line(`Pulled ${res.image.digest}${res.index != null ? ` (${res.index.platform}, from image index ${res.index.digest})` : ''}`)
       for (const row of table(imageRows(res.image))) out.line(`  ${row}`)
       out.line(`  Statements: ${res.statements.length}${res.statements.length > 0 ? ` (${[...new Set(res.statements.flatMap(s => s.signers))].join(', ')})` : ''}`)
       if (res.report != null) {
