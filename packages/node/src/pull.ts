@@ -210,8 +210,12 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
   return mergeRecords(records)
 }
 
-/** Errors of a blob fetched under a wrong root: another provider's root may be the right one */
-const WRONG_ROOT = new Set(['DigestMismatchError', 'BlobSizeMismatchError', 'NotABlobError', 'RangeError', 'TypeError'])
+/**
+ * Errors of a blob fetched under a wrong root: another provider's root may
+ * be the right one. A root whose blocks nobody delivers (a forged root no
+ * one holds) stalls the session, and gives way too.
+ */
+const WRONG_ROOT = new Set(['DigestMismatchError', 'BlobSizeMismatchError', 'NotABlobError', 'RangeError', 'TypeError', 'SessionStalledError'])
 
 async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
