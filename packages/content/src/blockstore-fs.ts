@@ -141,6 +141,36 @@ export class FsBlockstore extends BaseContentBlockstore {
     }
   }
 
+  protected override async readBlockInto (key: Uint8Array, target: Uint8Array): Promise<Uint8Array | undefined> {
+    if (!(await this.index.has(key))) {
+      return undefined
+    }
+    const { shard, name } = blockPath(key)
+    let file
+    try {
+      file = await open(join(this.#blocks, shard, name), 'r')
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined
+      throw err
+    }
+    try {
+      let length = 0
+      for (;;) {
+        if (length === target.byteLength) {
+          // it may not fit: a larger block is read whole
+          const { size } = await file.stat()
+          if (size === length) return target.subarray(0, length)
+          return await file.readFile()
+        }
+        const { bytesRead } = await file.read(target, length, target.byteLength - length, length)
+        if (bytesRead === 0) return target.subarray(0, length)
+        length += bytesRead
+      }
+    } finally {
+      await file.close()
+    }
+  }
+
   protected async deleteBlock (key: Uint8Array): Promise<void> {
     const { shard, name } = blockPath(key)
     await this.#exclusive(name, async () => {

@@ -22,7 +22,7 @@ import { getBlockBytes } from './blockstore.js'
 import { DEFAULT_CHUNK_SIZE, MAX_BLOCK_SIZE } from './constants.js'
 import { BlobSizeMismatchError, DigestInvalidError, DigestMismatchError, NotABlobError } from './errors.js'
 import { parseDigest } from './oci.js'
-import type { VerifyOptions } from './blockstore.js'
+import type { ContentBlockstore, VerifyOptions } from './blockstore.js'
 import type { Digest as OciDigest } from './oci.js'
 import type { AbortOptions, ProgressOptions } from '@provenir/interface'
 import type { Blockstore } from 'interface-blockstore'
@@ -380,6 +380,7 @@ export async function * readBlob (root: CID, blockstore: BlobReader, options: Re
 export class BlobVerifier {
   readonly #root: CID
   readonly #store: BlobReader
+  readonly #readInto?: ContentBlockstore['readInto']
   readonly #options: VerifyBlobOptions
   readonly #algorithm: string
   readonly #leaves: Array<{ cid: CID, size: number }>
@@ -389,9 +390,10 @@ export class BlobVerifier {
   #length = 0
   #finished = false
 
-  private constructor (root: CID, store: BlobReader, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }) {
+  private constructor (root: CID, store: BlobReader, readInto: ContentBlockstore['readInto'] | undefined, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }) {
     this.#root = root
     this.#store = store
+    this.#readInto = readInto
     this.#options = options
     this.#algorithm = algorithm
     this.#leaves = found.leaves
@@ -405,11 +407,13 @@ export class BlobVerifier {
    * shape (inline data, dag-pb leaves, inconsistent sizes): check those with
    * {@link verifyBlob} once every block is held.
    */
-  static async open (root: CID, blockstore: BlobReader, options: VerifyBlobOptions): Promise<BlobVerifier | undefined> {
+  static async open (root: CID, blockstore: BlobReader & Partial<Pick<ContentBlockstore, 'readInto'>>, options: VerifyBlobOptions): Promise<BlobVerifier | undefined> {
     const { algorithm } = parseDigest(options.expectedDigest)
     const unverified: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify: false }) }
+    // a provenir store reads the leaves back into a few reused buffers: no garbage per leaf
+    const readInto = typeof blockstore.readInto === 'function' ? blockstore.readInto.bind(blockstore) : undefined
     try {
-      return new BlobVerifier(root, unverified, options, algorithm, await leavesOf(root, unverified, options.signal))
+      return new BlobVerifier(root, unverified, readInto, options, algorithm, await leavesOf(root, unverified, options.signal))
     } catch (err) {
       if (err instanceof UnusualShape) return undefined
       throw err
@@ -456,10 +460,18 @@ export class BlobVerifier {
     const leaves = this.#leaves
     const ahead = Math.max(1, options.readAhead ?? 4)
     const reads: Array<Promise<Uint8Array>> = []
+    // read `ahead` at a time, leaf i into buffer i % ahead: a leaf is hashed (synchronously)
+    // before the read that reuses its buffer is started
+    const readInto = this.#readInto
+    const buffers = readInto != null && this.#cursor < leaves.length ? Array.from({ length: ahead }, () => new Uint8Array(DEFAULT_CHUNK_SIZE)) : undefined
     let next = this.#cursor
     while (this.#cursor < leaves.length) {
       while (next < leaves.length && reads.length < ahead) {
-        const p = getBlockBytes(this.#store, leaves[next++].cid, { signal: options.signal })
+        const cid = leaves[next].cid
+        const p = readInto != null && buffers != null
+          ? readInto(cid, buffers[next % ahead], { signal: options.signal })
+          : getBlockBytes(this.#store, cid, { signal: options.signal })
+        next++
         p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
         reads.push(p)
       }

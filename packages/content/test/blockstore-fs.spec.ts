@@ -102,6 +102,20 @@ describe('FsBlockstore on disk', () => {
     await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
   })
 
+  it('readInto reads a block that fits into the buffer given, and one that does not into its own', async () => {
+    const fits = await makeBlock(1000)
+    const big = await makeBlock(5000)
+    await store.put(fits.cid, fits.bytes)
+    await store.put(big.cid, big.bytes)
+    const target = new Uint8Array(4096)
+    const a = await store.readInto(fits.cid, target)
+    assert.equal(a.buffer, target.buffer)
+    assertBytes(a, fits.bytes)
+    const b = await store.readInto(big.cid, target)
+    assert.notEqual(b.buffer, target.buffer)
+    assertBytes(b, big.bytes)
+  })
+
   it('delete removes the file as well as the index entry', async () => {
     const { cid, bytes } = await makeBlock(100)
     await store.put(cid, bytes)

@@ -190,6 +190,20 @@ export function contentBlockstoreSuite (name: string, create: () => Promise<Stor
       await handle.teardown()
     })
 
+    it('readInto gives a block\'s bytes (in the buffer given when it fits), and NotFoundError for an absent one', async () => {
+      const small = await makeBlock(3000)
+      const exact = await makeBlock(4096)
+      const large = await makeBlock(10_000)
+      for (const b of [small, exact, large]) await store.put(b.cid, b.bytes)
+      const target = new Uint8Array(4096)
+      for (const b of [small, exact, large]) {
+        const got = await store.readInto(b.cid, target)
+        assertBytes(got, b.bytes)
+        if (got.buffer === target.buffer) assert.ok(b.bytes.byteLength <= target.byteLength, 'only a block that fits is in the buffer given')
+      }
+      await assert.rejects(store.readInto((await makeBlock(10)).cid, target), { name: 'NotFoundError' })
+    })
+
     it('blockSize gives a stored block\'s size from the index, and undefined for an absent one', async () => {
       const present = await makeBlock(3000)
       const absent = await makeBlock(10)
