@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { importBlob, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
+import { cidForDigest, importBlob, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
 import { encodeEnvelope, imageSignatureStatement, parsePolicy, signStatement, userIdFromKey } from '@provenir/trust'
 import { chunks, digestOf, makeImage, seedImage } from './images.js'
@@ -60,6 +60,12 @@ describe('a pull by digest merges the records of several providers', () => {
     const decoyBytes = randomBytes(image.blobs[1].bytes.byteLength)
     const decoy = await seedForgery(forger1, image, decoyBytes)
     assert.equal(await seedForgery(forger2, image, decoyBytes), decoy)
+    // the puller must find all three in the DHT, or its pull may start with fewer
+    const want = new Set([origin, forger1, forger2].map(n => n.peerId.toString()))
+    for (let i = 0; i < 50 && want.size > 0; i++) {
+      for await (const p of puller.findProviders(cidForDigest(digest), { signal: AbortSignal.timeout(5_000) })) want.delete(p.id.toString())
+    }
+    assert.equal(want.size, 0, 'every provider is findable')
     const bigDigest = digestOf(image.blobs[1].bytes)
     const honestRoot = honest.blobs.find(b => b.digest === bigDigest)!.root
     assert.notEqual(decoy, honestRoot)

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
+import { cidForDigest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
 import { removeDir, sha256, skopeo, startGateway, tempDir } from './helpers.js'
 import type { Swarm } from '@provenir/testbed'
@@ -52,6 +52,14 @@ describe('pull-through of a multi-arch image: the index from the swarm, then eac
     indexDigest = sha256(index)
     const res = await fetch(`${a.url}/v2/${name}/manifests/v1`, { method: 'PUT', body: index, headers: { 'Content-Type': MEDIA_TYPE_OCI_INDEX } })
     assert.equal(res.status, 201, await res.text())
+    // B must find A as the provider of the index and of both images before it is asked
+    for (const d of [indexDigest, ...images.map(i => i.digest)]) {
+      let found = false
+      for (let i = 0; i < 50 && !found; i++) {
+        for await (const p of swarm.nodes[1].findProviders(cidForDigest(d), { signal: AbortSignal.timeout(5_000) })) found ||= p.id.equals(swarm.nodes[0].peerId)
+      }
+      assert.ok(found, `A provides ${d}`)
+    }
   })
 
   after(async () => {

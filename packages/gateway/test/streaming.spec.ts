@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { importBlob, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
+import { cidForDigest, importBlob, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
 import { removeDir, sha256, startGateway } from './helpers.js'
 import type { CID } from 'multiformats/cid'
@@ -148,6 +148,12 @@ describe('pull-through streams: a decoy root named by two providers, the right o
     await seed(swarm.nodes[1], layer, decoy)
     await seed(swarm.nodes[2], layer, decoy)
     await seed(swarm.nodes[3], layer, layer)
+    // the gateway's node must find all three in the DHT, or its pull may start with fewer
+    const want = new Set(swarm.nodes.slice(1).map(n => n.peerId.toString()))
+    for (let i = 0; i < 50 && want.size > 0; i++) {
+      for await (const p of swarm.nodes[0].findProviders(cidForDigest(digest), { signal: AbortSignal.timeout(5_000) })) want.delete(p.id.toString())
+    }
+    assert.equal(want.size, 0, 'every provider is findable')
     b = await startGateway(swarm.nodes[0])
   })
 
