@@ -39,10 +39,12 @@ type Event =
 
 /**
  * Asks the candidates, in order and up to `quorum` at once, for their
- * record. Returns the records in once `quorum` are in, once `grace` ms have
- * passed since the first, once the candidates are exhausted and every
- * answer is in, or once `options.signal` aborts (a lookup that ran out of
- * time: the caller checks its own signal). A provider that fails or has no
+ * record, until the first record is in; then waits for the providers
+ * already asked, at most `grace` ms. Returns the records in once `quorum`
+ * are in, once every provider asked has answered (or `grace` is over) after
+ * the first record, once the candidates are exhausted and every answer is
+ * in, or once `options.signal` aborts (a lookup that ran out of time: the
+ * caller checks its own signal). A provider that fails or has no
  * record is replaced by the next candidate. `ask` and `candidates` get a
  * signal that aborts when no more answers are wanted. `peers` are those
  * that answered with a record, in the order of `records`.
@@ -68,11 +70,15 @@ export async function findRecords (candidates: (signal: AbortSignal) => AsyncIte
   })
   try {
     while (records.length < quorum) {
-      if (!exhausted && next == null && pending.size + records.length < quorum) {
+      // once a record is in, only the providers already asked may still add theirs: a lookup
+      // still looking for more does not hold the pull up
+      const asking = records.length === 0
+      if (asking && !exhausted && next == null && pending.size < quorum) {
         next = iterator.next().then(result => ({ kind: 'peer' as const, result }))
       }
+      if (!asking && pending.size === 0) break
       const waits: Array<Promise<Event>> = [...pending.values()]
-      if (next != null) waits.push(next)
+      if (asking && next != null) waits.push(next)
       if (deadline != null) waits.push(deadline)
       if (waits.length === 0) break
       const event = await Promise.race([...waits, aborted])
