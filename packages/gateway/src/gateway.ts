@@ -515,7 +515,7 @@ export class GatewayServer implements Gateway {
       if (!await this.#store.has(cid, { signal })) await this.#node.bitswap.want(cid, { signal })
       const bytes = await getBlockBytes(this.#store, cid, { signal, max: C.MAX_MANIFEST_SIZE })
       const parsed = parseManifest(bytes, { expectedDigest: digest })
-      if (parsed.kind !== 'index') throw new OciError('MANIFEST_INVALID', 502, `${digest} from the swarm is not an image index`, { digest })
+      if (parsed.kind !== 'index') throw new OciError('MANIFEST_UNKNOWN', 404, `${digest} from the swarm is not an image index`, { digest })
       await this.#store.pins.pin([cid])
       const entry: ManifestEntry = { mediaType: parsed.mediaType, size: bytes.byteLength, root: cid.toString(), kind: 'index', blocks: [cid.toString()] }
       if (parsed.index.subject != null) entry.subject = parsed.index.subject.digest
@@ -855,12 +855,12 @@ export class GatewayServer implements Gateway {
       // has checked the whole blob against its digest (the same root, so the same bytes); a mismatch,
       // or a pull that fails first, breaks the response short
       const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeout), closeSignal(reply)])
-      // the leaves straight from the store as they arrive, in order (not through the exporter,
-      // which copies every block once more); a range skips the leaves before it
       // a check that fails before the first byte is sent answers 404, not the pull's own error
       const verified = loc.verified?.catch((err: Error) => {
         throw err instanceof OciError ? err : new OciError('BLOB_UNKNOWN', 404, `blob ${digest} from the swarm failed: ${err.message}`, { digest })
       })
+      // the leaves straight from the store as they arrive, in order (not through the exporter,
+      // which copies every block once more); a range skips the leaves before it
       source = verified != null
         ? withheldEnd(readBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false, offset: start, length }), verified)
         : slice(withheldEnd(exportBlob(loc.root, this.#fetchingReader(signal), { signal, verifyBlocks: false, expectedDigest: digest })), start, length)
