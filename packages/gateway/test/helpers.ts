@@ -83,15 +83,19 @@ export async function startGatewayPair (which: 'small' | 'large'): Promise<Gatew
     b,
     out,
     original,
-    stop: async () => {
-      await a.gateway.close()
-      await b.gateway.close()
-      await swarm.stop()
-      await removeDir(a.dir)
-      await removeDir(b.dir)
-      await removeDir(out)
-    }
+    stop: async () => { await stopAll(swarm, [a, b], [out]) }
   }
+}
+
+/**
+ * Closes the gateways, stops the swarm and removes the gateways' and the
+ * other directories; any may be missing (a `before` that failed).
+ */
+export async function stopAll (swarm: Swarm | undefined, gateways: Array<{ gateway: Gateway, dir: string } | undefined>, dirs: Array<string | undefined> = []): Promise<void> {
+  for (const g of gateways) await g?.gateway.close()
+  await swarm?.stop()
+  for (const g of gateways) await removeDir(g?.dir)
+  for (const d of dirs) await removeDir(d)
 }
 
 export async function sha256File (path: string): Promise<string> {

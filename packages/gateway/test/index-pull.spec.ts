@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cidForDigest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
-import { removeDir, sha256, skopeo, startGateway, tempDir } from './helpers.js'
+import { sha256, skopeo, startGateway, stopAll, tempDir } from './helpers.js'
 import type { Swarm } from '@provenir/testbed'
 
 /** Pushes a one-layer image (an uncompressed layer of random bytes, which skopeo copies as it is) for `architecture` to `url` by digest (monolithic uploads); returns the manifest and its digest */
@@ -63,12 +63,7 @@ describe('pull-through of a multi-arch image: the index from the swarm, then eac
   })
 
   after(async () => {
-    await a?.gateway.close()
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(a?.dir)
-    await removeDir(b?.dir)
-    await removeDir(out)
+    await stopAll(swarm, [a, b], [out])
   })
 
   it('skopeo copy --all through B, which holds nothing, gets the index and every platform intact', async () => {

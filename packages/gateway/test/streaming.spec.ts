@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { cidForDigest, importBlob, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
-import { removeDir, sha256, startGateway } from './helpers.js'
+import { sha256, startGateway, stopAll } from './helpers.js'
 import type { CID } from 'multiformats/cid'
 import type { ImageRecord } from '@provenir/content'
 import type { Swarm } from '@provenir/testbed'
@@ -49,6 +49,28 @@ async function seedAndServe (layer: Uint8Array, served: Uint8Array): Promise<{ s
   return { swarm, b: await startGateway(swarm.nodes[1]) }
 }
 
+/**
+ * Asks `url` for the manifest, then for the layer, whose stream must not end
+ * cleanly: a 200 whose body breaks short of the layer's size, or, when the
+ * pull had failed the blob before the answer began, 404 BLOB_UNKNOWN.
+ */
+async function expectBrokenBlob (url: string, name: string, digest: string, layer: Uint8Array): Promise<void> {
+  const res = await fetch(`${url}/v2/${name}/manifests/${digest}`)
+  assert.equal(res.status, 200)
+  await res.arrayBuffer()
+  const blob = await fetch(`${url}/v2/${name}/blobs/${sha256(layer)}`)
+  if (blob.status === 200) {
+    let received = 0
+    await assert.rejects((async () => {
+      for await (const chunk of blob.body!) received += (chunk as Uint8Array).byteLength
+    })(), 'the body ends in an error, so the client never takes it as complete')
+    assert.ok(received < layer.byteLength)
+  } else {
+    assert.equal(blob.status, 404)
+    assert.equal(((await blob.json()) as { errors: Array<{ code: string }> }).errors[0].code, 'BLOB_UNKNOWN')
+  }
+}
+
 describe('pull-through streams: the manifest is answered once checked, and a blob streams while the swarm delivers it', () => {
   let swarm: Swarm
   let b: Awaited<ReturnType<typeof startGateway>>
@@ -60,9 +82,7 @@ describe('pull-through streams: the manifest is answered once checked, and a blo
   })
 
   after(async () => {
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(b?.dir)
+    await stopAll(swarm, [b])
   })
 
   it('B answers the manifest before it holds the image, then streams the 48 MiB layer intact while still pulling it', async () => {
@@ -106,28 +126,11 @@ describe('pull-through streams: a blob whose bytes do not match its digest', () 
   })
 
   after(async () => {
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(b?.dir)
+    await stopAll(swarm, [b])
   })
 
   it('is streamed, but the response breaks instead of ending cleanly, and the blob is never stored', async () => {
-    const res = await fetch(`${b.url}/v2/acme/bad/manifests/${digest}`)
-    assert.equal(res.status, 200)
-    await res.arrayBuffer()
-    const blob = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`)
-    if (blob.status === 200) {
-      // the stream started before the blob could be checked: its body breaks
-      let received = 0
-      await assert.rejects((async () => {
-        for await (const chunk of blob.body!) received += (chunk as Uint8Array).byteLength
-      })(), 'the body ends in an error, so the client never takes it as complete')
-      assert.ok(received < layer.byteLength)
-    } else {
-      // the pull had failed the blob before the answer began
-      assert.equal(blob.status, 404)
-      assert.equal(((await blob.json()) as { errors: Array<{ code: string }> }).errors[0].code, 'BLOB_UNKNOWN')
-    }
+    await expectBrokenBlob(b.url, 'acme/bad', digest, layer)
     assert.equal(await swarm.nodes[1].images!.has(digest), false, 'the image was not recorded')
     const again = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`, { method: 'HEAD' })
     assert.equal(again.status, 404, 'nor is the blob served afterwards')
@@ -158,24 +161,12 @@ describe('pull-through streams: a decoy root named by two providers, the right o
   })
 
   after(async () => {
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(b?.dir)
+    await stopAll(swarm, [b])
   })
 
   it('the stream of the decoy breaks; the pull falls back to the right root, and the blob is then served intact', async () => {
-    const res = await fetch(`${b.url}/v2/acme/twice/manifests/${digest}`)
-    assert.equal(res.status, 200)
-    await res.arrayBuffer()
-    const blob = await fetch(`${b.url}/v2/acme/twice/blobs/${sha256(layer)}`)
-    if (blob.status === 200) {
-      await assert.rejects((async () => {
-        for await (const _ of blob.body!) { /* the decoy's bytes, short of the last chunk */ }
-      })(), 'the stream from the root most providers named breaks: those bytes were not the blob')
-    } else {
-      assert.equal(blob.status, 404, 'or, checked before the answer began, it is refused')
-      await blob.arrayBuffer()
-    }
+    // the root most providers named is tried first: its bytes are not the blob
+    await expectBrokenBlob(b.url, 'acme/twice', digest, layer)
     const node = swarm.nodes[0]
     for (let i = 0; i < 100 && !await node.images!.has(digest); i++) await new Promise(resolve => setTimeout(resolve, 100))
     assert.equal(await node.images!.has(digest), true, 'the pull completed under the third provider\'s root')

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createSwarm } from '@provenir/testbed'
 import { fromSigstoreBundle, parsePolicy, SIGSTORE_BUNDLE_V03_MEDIA_TYPE, userIdFromKey, verifyStatement } from '@provenir/trust'
-import { FIXTURES, buildFixtures, manifestBlobs, readLayout, removeDir, run, sha256, skopeo, startGateway, tempDir } from './helpers.js'
+import { FIXTURES, buildFixtures, manifestBlobs, readLayout, run, sha256, skopeo, startGateway, stopAll, tempDir } from './helpers.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Swarm } from '@provenir/testbed'
 
@@ -32,12 +32,7 @@ describe('the gateway and trust: pushes are signed, referrers list the signature
   })
 
   after(async () => {
-    await a?.gateway.close()
-    await b?.gateway.close()
-    await swarm?.stop()
-    await removeDir(a?.dir)
-    await removeDir(b?.dir)
-    await removeDir(out)
+    await stopAll(swarm, [a, b], [out])
   })
 
   it('a push by tag is signed by the gateway\'s key: the manifest, and every layer', async () => {
