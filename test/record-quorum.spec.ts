@@ -3,6 +3,10 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { cidForDigest, importBlob, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
+import { STATEMENT_IDLE_TIMEOUT } from '@provenir/node'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { createSwarm } from '@provenir/testbed'
 import { encodeEnvelope, imageSignatureStatement, parsePolicy, signStatement, userIdFromKey } from '@provenir/trust'
 import { chunks, digestOf, makeImage, seedImage } from './images.js'
@@ -10,7 +14,6 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
 import type { Swarm } from '@provenir/testbed'
-import type { CID } from 'multiformats/cid'
 
 /**
  * Seeds `node` with a forged copy of `image`: the same manifest, config and
@@ -77,5 +80,32 @@ describe('a pull by digest merges the records of several providers', () => {
     assert.equal(pulled.record.blobs.find(b => b.digest === bigDigest)?.root, honestRoot, 'the blob is recorded under the root that held its bytes')
     const fromForgers = (puller.bitswap.ledger(forger1.peerId)?.bytesReceived ?? 0) + (puller.bitswap.ledger(forger2.peerId)?.bytesReceived ?? 0)
     assert.ok(fromForgers > 0, 'the decoy root was tried first (its blocks came from the forgers)')
+  })
+
+  it('a statement a record lists but nobody holds holds the pull up for seconds, not for the statement timeout', async () => {
+    const [puller, origin] = swarm.nodes
+    const other = makeImage(1.5 * 1024 * 1024)
+    const otherDigest = digestOf(other.manifest)
+    await seedImage(origin, other)
+    await origin.addStatements(otherDigest, [encodeEnvelope(await signStatement(imageSignatureStatement(otherDigest), team))])
+    // a record (here the caller's, as a signed repository document brings it) that also lists a
+    // statement block that exists nowhere: a node will not store such a record, but a forged
+    // or stale one can say anything
+    const nowhere = CID.createV1(raw.code, await sha256.digest(randomBytes(64)))
+    const held = (await origin.images!.get(otherDigest))!
+    const record = { ...held, statements: [nowhere.toString(), ...held.statements!] }
+    let found = false
+    for (let i = 0; i < 50 && !found; i++) {
+      for await (const p of puller.findProviders(cidForDigest(otherDigest), { signal: AbortSignal.timeout(5_000) })) found ||= p.id.equals(origin.peerId)
+    }
+    assert.ok(found)
+
+    const policy = parsePolicy({ version: 1, rules: [{ match: '**', mode: 'enforce', manifest: { signers: [userIdFromKey(team)] } }] })
+    const started = Date.now()
+    const pulled = await puller.pull(otherDigest, { policy, record, signal: AbortSignal.timeout(60_000) })
+    const took = Date.now() - started
+    assert.equal(pulled.report?.passed, true)
+    assert.equal(pulled.statements.length, 1, 'the statement that exists was fetched and kept')
+    assert.ok(took >= STATEMENT_IDLE_TIMEOUT - 500 && took < 20_000, `the pull took ${took} ms: it gave up on the missing statement (STATEMENTS_TIMEOUT is 60 s)`)
   })
 })

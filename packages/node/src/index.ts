@@ -48,7 +48,7 @@ export type { NodeConfig, DHTConfig, TransportName, EncryptionName } from './con
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'
-export { pullImage, digestReference, dhtProviders, ImageRecordNotFoundError, PlatformNotFoundError, STATEMENTS_TIMEOUT } from './pull.js'
+export { pullImage, digestReference, dhtProviders, ImageRecordNotFoundError, PlatformNotFoundError, STATEMENTS_TIMEOUT, STATEMENT_IDLE_TIMEOUT } from './pull.js'
 export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './pull.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
 export { fetchBlob } from './fetch.js'

@@ -66,6 +66,15 @@ export function digestReference (digest: string): string {
 /** Time to fetch the image's statement blocks, in ms */
 export const STATEMENTS_TIMEOUT = 60_000
 
+/**
+ * The statement fetch stops waiting for the rest when no statement block has
+ * arrived for this long, in ms: a statement listed in a record but held by
+ * no one (a forged record's padding) must not hold a pull for the whole
+ * STATEMENTS_TIMEOUT. Statements are small, and come from the image's own
+ * providers.
+ */
+export const STATEMENT_IDLE_TIMEOUT = 5_000
+
 export type PullProgressEvents =
   BitswapWantProgressEvents |
   ProgressEvent<'pull:manifest', { digest: string }> |
@@ -286,11 +295,19 @@ async function fetchStatements (ctx: PullContext, session: Session, image: Pick<
     if (!await ctx.blockstore.has(cid, { signal })) missing.push(cid)
   }
   if (missing.length > 0) {
+    const idle = new AbortController()
+    let timer = setTimeout(() => { idle.abort() }, STATEMENT_IDLE_TIMEOUT)
     try {
-      for await (const _ of session.want(missing, { signal })) { /* stored by bitswap, checked against its CID */ }
+      for await (const _ of session.want(missing, { signal: AbortSignal.any([signal, idle.signal]) })) {
+        // stored by bitswap, checked against its CID
+        clearTimeout(timer)
+        timer = setTimeout(() => { idle.abort() }, STATEMENT_IDLE_TIMEOUT)
+      }
     } catch (err: any) {
       options.signal?.throwIfAborted()
-      ctx.log('fetching the statements of %s failed - %e', image.manifestDigest, err)
+      ctx.log('fetching the statements of %s stopped - %e', image.manifestDigest, err)
+    } finally {
+      clearTimeout(timer)
     }
   }
   const out: ImageStatement[] = []
