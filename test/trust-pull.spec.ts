@@ -6,7 +6,6 @@ import { createSwarm } from '@provenir/testbed'
 import { encodeEnvelope, imageSignatureStatement, layerSignatureStatement, parsePolicy, signStatement, userIdFromKey } from '@provenir/trust'
 import { digestOf, makeImage, seedImage } from './images.js'
 import type { PrivateKey } from '@libp2p/interface'
-import type { ProvenirNode } from '@provenir/node'
 import type { Swarm } from '@provenir/testbed'
 import type { TrustPolicy } from '@provenir/trust'
 
@@ -14,14 +13,6 @@ function layersOf (image: ReturnType<typeof makeImage>): string[] {
   return JSON.parse(new TextDecoder().decode(image.manifest)).layers.map((l: { digest: string }) => l.digest)
 }
 
-async function findable (node: ProvenirNode, origin: ProvenirNode, digest: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    for await (const p of node.findProviders(cidForDigest(digest), { signal: AbortSignal.timeout(5_000) })) {
-      if (p.id.equals(origin.peerId)) return
-    }
-  }
-  assert.fail(`no provider of ${digest} found`)
-}
 
 describe('trust on pull: statements travel with the image, and the policy is checked before the layers', () => {
   let swarm: Swarm
@@ -89,7 +80,7 @@ describe('trust on pull: statements travel with the image, and the policy is che
     const origin = swarm.nodes[0]
     const far = swarm.nodes[3]
     const digest = digestOf(full.manifest)
-    await findable(far, origin, digest)
+    await swarm.waitForProviders(far, cidForDigest(digest), [origin])
     const pulled = await far.pull(digest, { policy: policy('enforce'), reference: 'acme/app:1.0', signal: AbortSignal.timeout(60_000) })
     assert.equal(pulled.report?.passed, true, JSON.stringify(pulled.report?.checks))
     assert.equal(pulled.statements.length, 3)
@@ -105,7 +96,7 @@ describe('trust on pull: statements travel with the image, and the policy is che
     const puller = swarm.nodes[2]
     const digest = digestOf(partial.manifest)
     const [base] = layersOf(partial)
-    await findable(puller, origin, digest)
+    await swarm.waitForProviders(puller, cidForDigest(digest), [origin])
     const before = puller.bitswap.ledger(origin.peerId)?.bytesReceived ?? 0
     await assert.rejects(puller.pull(digest, { policy: policy('enforce'), reference: 'acme/app:1.0', signal: AbortSignal.timeout(60_000) }), (err: Error) => {
       assert.equal(err.name, 'PolicyViolationError')
@@ -131,7 +122,7 @@ describe('trust on pull: statements travel with the image, and the policy is che
   it('the node\'s own policy applies to a pull that brings none', async () => {
     const puller = swarm.nodes[1]
     const digest = digestOf(partial.manifest)
-    await findable(puller, swarm.nodes[0], digest)
+    await swarm.waitForProviders(puller, cidForDigest(digest), [swarm.nodes[0]])
     puller.trustPolicy = parsePolicy({ version: 1, default: 'enforce', rules: [] })
     try {
       await assert.rejects(puller.pull(digest, { signal: AbortSignal.timeout(60_000) }), /no rule matches/)

@@ -19,6 +19,7 @@
 
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
 import type { CreateNodeInit, NodeConfig, ProvenirNode } from '@provenir/node'
 
 export { createSwarm, TESTBED_CONNECTION_MONITOR } from './swarm.js'
@@ -70,6 +71,12 @@ export interface Swarm {
   random(degree?: number, seed?: number): Promise<void>
   /** Wait until every node's routing table holds at least `min` peers */
   waitForRoutingTables(min: number, options?: { timeout?: number }): Promise<void>
+  /**
+   * Wait until `node` finds every one of `providers` as a provider of `cid`
+   * in the DHT (a provide is sent in the background, so a pull started at
+   * once may find fewer). Throws TimeoutError when they are not all found.
+   */
+  waitForProviders(node: ProvenirNode, cid: CID, providers: ProvenirNode[], options?: { timeout?: number }): Promise<void>
   indexOf(peer: PeerId): number
   stop(): Promise<void>
 }

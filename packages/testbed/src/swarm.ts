@@ -9,6 +9,7 @@ import { waitFor } from './wait.js'
 import type { CreateSwarmInit, Swarm, SwarmTransport } from './index.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
 import type { ProvenirNode } from '@provenir/node'
 
 let swarmCounter = 0
@@ -129,6 +130,17 @@ class TestSwarm implements Swarm {
     }, {
       timeout: options.timeout ?? 60_000,
       message: `every routing table to hold ${min} peers`
+    })
+  }
+
+  async waitForProviders (node: ProvenirNode, cid: CID, providers: ProvenirNode[], options: { timeout?: number } = {}): Promise<void> {
+    const missing = new Set(providers.map(p => p.peerId.toString()))
+    await waitFor(async () => {
+      for await (const p of node.findProviders(cid, { signal: AbortSignal.timeout(5_000) })) missing.delete(p.id.toString())
+      return missing.size === 0
+    }, {
+      timeout: options.timeout ?? 60_000,
+      message: `${node.peerId.toString()} to find all ${providers.length} providers of ${cid.toString()}`
     })
   }
 
