@@ -39,14 +39,22 @@ async function seed (a: Swarm['nodes'][number], layer: Uint8Array, served: Uint8
 }
 
 /**
- * A two-node swarm: node 0 holds the image (see `seed`); node 1 runs a
- * gateway and holds nothing.
+ * For the suite it is called in: a two-node swarm where node 0 holds the
+ * image (see `seed`) and node 1 runs a gateway and holds nothing; stopped
+ * after the suite. Read its fields in tests, once `before` has run.
  */
-async function seedAndServe (layer: Uint8Array, served: Uint8Array): Promise<{ swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> }> {
-  const swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
-  await swarm.waitForRoutingTables(1)
-  await seed(swarm.nodes[0], layer, served)
-  return { swarm, b: await startGateway(swarm.nodes[1]) }
+function seedAndServe (layer: Uint8Array, served: Uint8Array): { swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> } {
+  const ctx = {} as { swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> }
+  before(async () => {
+    ctx.swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+    await ctx.swarm.waitForRoutingTables(1)
+    await seed(ctx.swarm.nodes[0], layer, served)
+    ctx.b = await startGateway(ctx.swarm.nodes[1])
+  })
+  after(async () => {
+    await stopAll(ctx.swarm, [ctx.b])
+  })
+  return ctx
 }
 
 /**
@@ -72,27 +80,18 @@ async function expectBrokenBlob (url: string, name: string, digest: string, laye
 }
 
 describe('pull-through streams: the manifest is answered once checked, and a blob streams while the swarm delivers it', () => {
-  let swarm: Swarm
-  let b: Awaited<ReturnType<typeof startGateway>>
   const layer = randomBytes(48 * 1024 * 1024)
   const { digest } = oneLayerImage(layer)
-
-  before(async () => {
-    ({ swarm, b } = await seedAndServe(layer, layer))
-  })
-
-  after(async () => {
-    await stopAll(swarm, [b])
-  })
+  const served = seedAndServe(layer, layer)
 
   it('B answers the manifest before it holds the image, then streams the 48 MiB layer intact while still pulling it', async () => {
-    const node = swarm.nodes[1]
-    const res = await fetch(`${b.url}/v2/acme/big/manifests/${digest}`)
+    const node = served.swarm.nodes[1]
+    const res = await fetch(`${served.b.url}/v2/acme/big/manifests/${digest}`)
     assert.equal(res.status, 200)
     assert.equal(sha256(new Uint8Array(await res.arrayBuffer())), digest)
     assert.equal(await node.images!.has(digest), false, 'the manifest was answered before the image was complete')
 
-    const blob = await fetch(`${b.url}/v2/acme/big/blobs/${sha256(layer)}`)
+    const blob = await fetch(`${served.b.url}/v2/acme/big/blobs/${sha256(layer)}`)
     assert.equal(blob.status, 200)
     assert.equal(blob.headers.get('content-length'), String(layer.byteLength))
     const reader = blob.body!.getReader()
@@ -114,25 +113,16 @@ describe('pull-through streams: the manifest is answered once checked, and a blo
 })
 
 describe('pull-through streams: a blob whose bytes do not match its digest', () => {
-  let swarm: Swarm
-  let b: Awaited<ReturnType<typeof startGateway>>
   const layer = randomBytes(4 * 1024 * 1024)
   // same size, other bytes: the provider's record names its DAG as the layer's root
   const decoy = randomBytes(layer.byteLength)
   const { digest } = oneLayerImage(layer)
-
-  before(async () => {
-    ({ swarm, b } = await seedAndServe(layer, decoy))
-  })
-
-  after(async () => {
-    await stopAll(swarm, [b])
-  })
+  const served = seedAndServe(layer, decoy)
 
   it('is streamed, but the response breaks instead of ending cleanly, and the blob is never stored', async () => {
-    await expectBrokenBlob(b.url, 'acme/bad', digest, layer)
-    assert.equal(await swarm.nodes[1].images!.has(digest), false, 'the image was not recorded')
-    const again = await fetch(`${b.url}/v2/acme/bad/blobs/${sha256(layer)}`, { method: 'HEAD' })
+    await expectBrokenBlob(served.b.url, 'acme/bad', digest, layer)
+    assert.equal(await served.swarm.nodes[1].images!.has(digest), false, 'the image was not recorded')
+    const again = await fetch(`${served.b.url}/v2/acme/bad/blobs/${sha256(layer)}`, { method: 'HEAD' })
     assert.equal(again.status, 404, 'nor is the blob served afterwards')
   })
 })
@@ -152,11 +142,7 @@ describe('pull-through streams: a decoy root named by two providers, the right o
     await seed(swarm.nodes[2], layer, decoy)
     await seed(swarm.nodes[3], layer, layer)
     // the gateway's node must find all three in the DHT, or its pull may start with fewer
-    const want = new Set(swarm.nodes.slice(1).map(n => n.peerId.toString()))
-    for (let i = 0; i < 50 && want.size > 0; i++) {
-      for await (const p of swarm.nodes[0].findProviders(cidForDigest(digest), { signal: AbortSignal.timeout(5_000) })) want.delete(p.id.toString())
-    }
-    assert.equal(want.size, 0, 'every provider is findable')
+    await swarm.waitForProviders(swarm.nodes[0], cidForDigest(digest), swarm.nodes.slice(1))
     b = await startGateway(swarm.nodes[0])
   })
 
