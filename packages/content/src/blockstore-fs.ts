@@ -157,7 +157,7 @@ export class FsBlockstore extends BaseContentBlockstore {
       let length = 0
       for (;;) {
         if (length === target.byteLength) {
-          // it may not fit: a larger block is read whole
+          // it may not fit: a larger block is read whole (the positional reads left the file offset at 0)
           const { size } = await file.stat()
           if (size === length) return target.subarray(0, length)
           return await file.readFile()
