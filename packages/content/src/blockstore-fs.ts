@@ -3,9 +3,15 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path'
 import { base32upper } from 'multiformats/bases/base32'
 import { InvalidConfigError } from '@provenir/interface'
-import { BaseContentBlockstore } from './blockstore.js'
-import { bytesLevel } from './level.js'
+import { BaseContentBlockstore, decodeInfo } from './blockstore.js'
+import { DEFAULT_VERIFIED_FILES, SYNC_BATCH_SIZE, SYNC_CONCURRENCY, MAX_UNSYNCED_BLOCKS } from './constants.js'
+import { VerifiedFiles, probeFineTimestamps } from './file-stamps.js'
+import { bytesLevel, bytesSublevel } from './level.js'
+import { SyncQueue } from './sync-queue.js'
+import { verifyBlock, verifyMultihash } from './verify.js'
+import type { BytesSublevel } from './level.js'
 import type { BlockstoreInit } from './blockstore.js'
+import type { CID } from 'multiformats/cid'
 
 export interface FsBlockstoreInit extends BlockstoreInit {
   /**
@@ -13,6 +19,15 @@ export interface FsBlockstoreInit extends BlockstoreInit {
    * `<path>/index`, writes in progress in `<path>/tmp`.
    */
   path: string
+
+  /**
+   * Block files remembered as hashed, so that a verified read of a file
+   * unchanged since (same inode, size, ctime and mtime) skips the hash. 0
+   * hashes on every verified read.
+   *
+   * @default DEFAULT_VERIFIED_FILES (32,768)
+   */
+  verifiedFiles?: number
 }
 
 /**
@@ -46,11 +61,22 @@ function isErrno (err: unknown, code: string): boolean {
 
 /**
  * Blocks stored as files in sharded directories, with `level` holding the
- * index and the pins. A block is written to `tmp/`, fsynced, renamed into its
- * shard (and the shard directory fsynced), and only then indexed: the index is
- * the record of what is stored, so a crash leaves a block either indexed and
- * whole, or unindexed. Unfinished tmp files are removed on `open()`; block
- * files that were never indexed ("strays") are removed by `gc()`.
+ * index and the pins. A block is written to `tmp/`, renamed into its shard,
+ * and only then indexed: the index is the record of what is stored, so a
+ * crash leaves a block either indexed or unindexed. Unfinished tmp files are
+ * removed on `open()`; block files that were never indexed ("strays") are
+ * removed by `gc()`.
+ *
+ * Durability is a group commit (`sync-queue.ts`). A `put` does not wait for
+ * the disk: its index entry is written together with a dirty mark, and a
+ * background queue fdatasyncs the files, fsyncs their shard directories and
+ * then clears the marks in one synced level write. `pins.pin()`, `flush()`
+ * and `close()` wait until every block written before them is durable, so
+ * whatever is pinned (a complete blob, an image) is on disk first. After a
+ * crash, `open()` hashes every block still marked dirty and drops those whose
+ * file is missing, short or wrong: an index entry never outlives its bytes.
+ * This replaced a file fsync, a directory fsync and a synced level write on
+ * every put, which held each 1 MiB block of a pull for ~50 ms (`BENCHMARKS.md`).
  */
 export class FsBlockstore extends BaseContentBlockstore {
   readonly #blocks: string
@@ -58,14 +84,36 @@ export class FsBlockstore extends BaseContentBlockstore {
   readonly #shards = new Set<string>()
   /** Block file names with a write, delete or sweep in progress, so the three never interleave on one file */
   readonly #busy = new Map<string, Promise<void>>()
+  readonly #maxVerified: number
+  /** Files whose bytes were checked, by block file name; set up by `openStorage` once the timestamps are probed */
+  #verified: VerifiedFiles
+  /** Verified reads since this store was made: hashed, or skipped because the file was unchanged */
+  readonly verifiedReads = { hashed: 0, unchanged: 0 }
+  /** Keys of blocks written but not yet known durable */
+  readonly #dirty: BytesSublevel
+  /** Makes written blocks durable in the background (only when `sync`) */
+  readonly #queue?: SyncQueue
+  /** What the last `open()` found of blocks left dirty by a crash: how many it checked, and dropped */
+  recovered = { checked: 0, dropped: 0 }
 
   constructor (init: FsBlockstoreInit) {
     if (typeof init.path !== 'string' || init.path.length === 0) {
       throw new InvalidConfigError('FsBlockstore needs a path')
     }
+    const maxVerified = init.verifiedFiles ?? DEFAULT_VERIFIED_FILES
+    if (!Number.isSafeInteger(maxVerified) || maxVerified < 0) {
+      throw new InvalidConfigError(`verifiedFiles must be a non-negative integer, not ${init.verifiedFiles}`)
+    }
     super(bytesLevel(join(init.path, 'index')), init)
     this.#blocks = join(init.path, 'blocks')
     this.#tmp = join(init.path, 'tmp')
+    this.#maxVerified = maxVerified
+    this.#verified = new VerifiedFiles(0, false)
+    this.#dirty = bytesSublevel(this.db, 'dirty')
+    this.sublevels.push(this.#dirty)
+    if (this.sync) {
+      this.#queue = new SyncQueue({ db: this.db, dirty: this.#dirty, batchSize: SYNC_BATCH_SIZE, concurrency: SYNC_CONCURRENCY, maxUnsynced: MAX_UNSYNCED_BLOCKS })
+    }
   }
 
   protected override async openStorage (): Promise<void> {
@@ -74,6 +122,62 @@ export class FsBlockstore extends BaseContentBlockstore {
     await mkdir(this.#tmp, { recursive: true })
     for (const shard of await readdir(this.#blocks)) {
       this.#shards.add(shard)
+    }
+    // nothing is remembered across a close: the files may change while no one watches
+    this.#verified = new VerifiedFiles(this.#maxVerified, this.#maxVerified > 0 && await probeFineTimestamps(this.#tmp))
+    this.recovered = await this.#recover()
+  }
+
+  /**
+   * Hashes every block a crash left dirty (written, not known durable) and
+   * drops from the index those whose file is missing or does not match.
+   */
+  async #recover (): Promise<{ checked: number, dropped: number }> {
+    let checked = 0
+    let dropped = 0
+    let ops: Array<{ type: 'del', sublevel: BytesSublevel, key: Uint8Array }> = []
+    const commit = async (): Promise<void> => {
+      if (ops.length === 0) return
+      await this.db.batch(ops, { sync: true })
+      ops = []
+    }
+    for await (const key of this.#dirty.keys()) {
+      checked++
+      const { shard, name } = blockPath(key)
+      const file = join(this.#blocks, shard, name)
+      let whole = false
+      try {
+        whole = verifyMultihash(key, await readFile(file))
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err
+      }
+      if (!whole) {
+        dropped++
+        ops.push({ type: 'del', sublevel: this.index, key })
+        await rm(file, { force: true })
+      }
+      ops.push({ type: 'del', sublevel: this.#dirty, key })
+      if (ops.length >= 1000) await commit()
+    }
+    await commit()
+    return { checked, dropped }
+  }
+
+  /** Blocks written and not yet known to be on disk */
+  get unsynced (): number {
+    return this.#queue?.unsynced ?? 0
+  }
+
+  /** Resolves once every block written before the call is durable */
+  override async flush (): Promise<void> {
+    await this.#queue?.flush()
+  }
+
+  override async close (): Promise<void> {
+    try {
+      await this.flush()
+    } finally {
+      await super.close()
     }
   }
 
@@ -104,28 +208,33 @@ export class FsBlockstore extends BaseContentBlockstore {
       this.#shards.add(shard)
     }
     const tmp = join(this.#tmp, `${randomUUID()}.tmp`)
+    const path = join(dir, name)
     try {
       const file = await open(tmp, 'wx')
       try {
-        await file.writeFile(bytes)
-        if (this.sync) await file.sync()
+        for (let offset = 0; offset < bytes.byteLength;) {
+          offset += (await file.write(bytes, offset, bytes.byteLength - offset, offset)).bytesWritten
+        }
       } finally {
         await file.close()
       }
-      await rename(tmp, join(dir, name))
+      await rename(tmp, path)
     } catch (err) {
       await rm(tmp, { force: true })
       throw err
     }
-    if (this.sync) {
-      const handle = await open(dir, 'r')
-      try {
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
+    // the bytes were checked against the key before this write (put verifies, or its caller hashed them)
+    await this.#verified.rememberPath(name, path).catch(() => {})
+    if (this.#queue == null) {
+      await this.db.batch([{ type: 'put', sublevel: this.index, key, value: info }], { sync: false })
+      return
     }
-    await this.db.batch([{ type: 'put', sublevel: this.index, key, value: info }], { sync: this.sync })
+    // indexed now, durable later: the dirty mark makes the next open check it if a crash comes first
+    await this.db.batch([
+      { type: 'put', sublevel: this.index, key, value: info },
+      { type: 'put', sublevel: this.#dirty, key, value: new Uint8Array(0) }
+    ], { sync: false })
+    await this.#queue.add({ key, path, dir })
   }
 
   protected async readBlock (key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -139,6 +248,53 @@ export class FsBlockstore extends BaseContentBlockstore {
       if (isErrno(err, 'ENOENT')) return undefined
       throw err
     }
+  }
+
+  /**
+   * Reads the file, and hashes its bytes unless its stamp, taken after the
+   * read, shows it unchanged since they were last hashed or written (see
+   * `file-stamps.ts`). A change during the read shows in that stamp too, so
+   * the bytes returned unhashed are the bytes that were checked.
+   */
+  protected override async readVerified (key: Uint8Array, cid: CID): Promise<Uint8Array | undefined> {
+    const info = await this.index.get(key)
+    if (info == null) {
+      return undefined
+    }
+    const { shard, name } = blockPath(key)
+    let file
+    try {
+      file = await open(join(this.#blocks, shard, name), 'r')
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined
+      throw err
+    }
+    let bytes: Uint8Array
+    let st
+    try {
+      // one byte more than the index says, so a file that grew shows as a size mismatch
+      const size = Math.min(decodeInfo(info).size, this.maxBlockSize)
+      const buffer = Buffer.allocUnsafe(size + 1)
+      let length = 0
+      while (length < buffer.byteLength) {
+        const { bytesRead } = await file.read(buffer, length, buffer.byteLength - length, length)
+        if (bytesRead === 0) break
+        length += bytesRead
+      }
+      bytes = buffer.subarray(0, length)
+      st = await file.stat({ bigint: true })
+    } finally {
+      await file.close()
+    }
+    if (BigInt(bytes.byteLength) === st.size && this.#verified.matches(name, st)) {
+      this.verifiedReads.unchanged++
+      return bytes
+    }
+    this.#verified.forget(name)
+    this.verifiedReads.hashed++
+    verifyBlock(cid, bytes)
+    this.#verified.remember(name, st)
+    return bytes
   }
 
   protected override async readBlockInto (key: Uint8Array, target: Uint8Array): Promise<Uint8Array | undefined> {
@@ -173,9 +329,17 @@ export class FsBlockstore extends BaseContentBlockstore {
 
   protected async deleteBlock (key: Uint8Array): Promise<void> {
     const { shard, name } = blockPath(key)
+    const path = join(this.#blocks, shard, name)
     await this.#exclusive(name, async () => {
-      await this.db.batch([{ type: 'del', sublevel: this.index, key }], { sync: this.sync })
-      await rm(join(this.#blocks, shard, name), { force: true })
+      // a write still on its way to the disk goes first, so its queued dirty-mark clear cannot
+      // land after a later write of the same block has set the mark again
+      if (this.#queue?.has(path) === true) await this.#queue.flush()
+      this.#verified.forget(name)
+      await this.db.batch([
+        { type: 'del', sublevel: this.index, key },
+        { type: 'del', sublevel: this.#dirty, key }
+      ], { sync: this.sync })
+      await rm(path, { force: true })
     })
   }
 

@@ -18,6 +18,11 @@
  * So `get` verifies only when asked: pass `{ verify: true }` (or set
  * `verifyOnGet: true`) where bytes may have rotted on disk and
  * leave the node for a client that does not check them itself.
+ * `FsBlockstore` remembers which files it has hashed (or written from checked
+ * bytes) and skips the hash of a verified read while a file's inode, size and
+ * change times are the ones it had then (`file-stamps.ts`): any change made
+ * through the file system is still caught, rot of the medium under an
+ * unchanged file is not.
  */
 
 import { NotFoundError } from 'interface-store'
@@ -39,7 +44,9 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 export interface VerifyOptions {
   /**
    * Hash the bytes and compare them with the CID's multihash; a mismatch
-   * throws `BlockVerificationError`.
+   * throws `BlockVerificationError`. On `put`, `false` means the caller has
+   * checked the bytes against the CID itself (it computed the CID from them,
+   * as bitswap and the importer do), and the store takes them as checked.
    *
    * @default the store's `verifyOnGet` / `verifyOnPut`
    */
@@ -116,6 +123,9 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
 
   /** Deletes every block that is neither pinned nor guarded and returns what it removed. */
   gc(options?: AbortOptions): Promise<GcResult>
+
+  /** Resolves once every block written before the call is on disk (`pins.pin()` waits for this too). */
+  flush(): Promise<void>
 
   /**
    * Keeps blocks from `gc()` until the returned function is called, without
@@ -233,7 +243,7 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     this.sync = init.sync ?? true
     const pins = bytesSublevel(db, 'pins')
     this.sublevels = [this.index, pins]
-    this.pins = new PinStore(db, pins, this.#lock, this.sync)
+    this.pins = new PinStore(db, pins, this.#lock, this.sync, async () => { await this.flush() })
   }
 
   /** Writes the bytes and then (or atomically with them) the index entry. */
@@ -241,6 +251,18 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
 
   /** Reads a block's bytes, or `undefined` when it is not stored. */
   protected abstract readBlock (key: Uint8Array): Promise<Uint8Array | undefined>
+
+  /**
+   * Reads a block's bytes and checks them against `cid`, or `undefined` when
+   * it is not stored; throws `BlockVerificationError` on a mismatch. A store
+   * may skip the hash for bytes it knows it has already checked (`FsBlockstore`
+   * does for files unchanged since it hashed them).
+   */
+  protected async readVerified (key: Uint8Array, cid: CID): Promise<Uint8Array | undefined> {
+    const bytes = await this.readBlock(key)
+    if (bytes != null) verifyBlock(cid, bytes)
+    return bytes
+  }
 
   /**
    * Reads a block's bytes into `target` when it fits (see `readInto`); a
@@ -272,6 +294,9 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     this.#open = false
     await this.db.close()
   }
+
+  /** Writes here are durable when they resolve; a store that defers them waits for them here */
+  async flush (): Promise<void> {}
 
   protected assertOpen (options?: AbortOptions): void {
     if (!this.#open) {
@@ -309,12 +334,10 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
 
   async #read (cid: CID, options?: AbortOptions & VerifyOptions): Promise<Uint8Array> {
     this.assertOpen(options)
-    const bytes = await this.readBlock(cid.multihash.bytes)
+    const key = cid.multihash.bytes
+    const bytes = (options?.verify ?? this.verifyOnGet) ? await this.readVerified(key, cid) : await this.readBlock(key)
     if (bytes == null) {
       throw new NotFoundError(`Block ${cid} not found`)
-    }
-    if (options?.verify ?? this.verifyOnGet) {
-      verifyBlock(cid, bytes)
     }
     return bytes
   }

@@ -1,6 +1,24 @@
 /** 1 MiB: the default chunk size for blobs, and the largest blob stored as one raw block. */
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024
 
+/**
+ * Block files `FsBlockstore` remembers as hashed (about 100 bytes each), so a
+ * verified read of one unchanged since skips the hash: 32 GiB of 1 MiB blocks.
+ */
+export const DEFAULT_VERIFIED_FILES = 32_768
+
+/** Blocks `FsBlockstore` makes durable in one round of its group commit. */
+export const SYNC_BATCH_SIZE = 64
+
+/** fsyncs `FsBlockstore`'s group commit runs at once (each holds one of libuv's 4 threads). */
+export const SYNC_CONCURRENCY = 2
+
+/**
+ * Blocks written and not yet durable before `FsBlockstore.put` waits for the
+ * disk: at most 256 MiB of 1 MiB blocks that a crash could make `open()` hash again.
+ */
+export const MAX_UNSYNCED_BLOCKS = 256
+
 /** 2 MiB: the largest block a blockstore accepts. */
 export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
 

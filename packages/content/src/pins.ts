@@ -15,19 +15,29 @@ export class PinStore {
   readonly #pins: BytesSublevel
   readonly #lock: Mutex
   readonly #sync: boolean
+  readonly #durable: () => Promise<void>
 
-  /** @internal */
-  constructor (db: BytesLevel, pins: BytesSublevel, lock: Mutex, sync: boolean) {
+  /**
+   * @param durable - resolves once every block written so far is on disk; a pin waits for it
+   * @internal
+   */
+  constructor (db: BytesLevel, pins: BytesSublevel, lock: Mutex, sync: boolean, durable: () => Promise<void> = async () => {}) {
     this.#db = db
     this.#pins = pins
     this.#lock = lock
     this.#sync = sync
+    this.#durable = durable
   }
 
-  /** Pins each CID given; pinning a pinned CID is a no-op. */
+  /**
+   * Pins each CID given; pinning a pinned CID is a no-op. It resolves once
+   * the blocks written before it are on disk as well as the pins: what a pin
+   * protects is never less durable than the pin.
+   */
   async pin (cids: CID | Iterable<CID>, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     const list = cids instanceof CID ? [cids] : [...cids]
+    await this.#durable()
     await this.#lock.run(async () => {
       options?.signal?.throwIfAborted()
       await this.#db.batch(list.map(cid => ({

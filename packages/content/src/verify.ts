@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import * as Digest from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
 import { BlockVerificationError, UnsupportedHashError } from './errors.js'
 import type { CID } from 'multiformats/cid'
@@ -34,4 +35,14 @@ export function verifyBlock (cid: CID, bytes: Uint8Array): void {
   if (!equals(digest, cid.multihash.digest)) {
     throw new BlockVerificationError(`Block ${cid} does not match its CID`)
   }
+}
+
+/**
+ * Whether `bytes` hash to the multihash `key` (its bytes). False for a hash
+ * function the blockstore cannot verify.
+ */
+export function verifyMultihash (key: Uint8Array, bytes: Uint8Array): boolean {
+  const multihash = Digest.decode(key)
+  const hasher = HASHERS[multihash.code]
+  return hasher != null && equals(hasher(bytes), multihash.digest)
 }

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict'
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { CID } from 'multiformats/cid'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { base32upper } from 'multiformats/bases/base32'
 import { FsBlockstore, blockPath } from '../src/blockstore-fs.js'
+import { COARSE_STAMP_AGE_MS, VerifiedFiles, probeFineTimestamps } from '../src/file-stamps.js'
 import { assertBytes } from './blockstore-suite.js'
-import { makeBlock, readAll, tempDir } from './fixtures.js'
+import { makeBlock, makeBlocks, readAll, tempDir } from './fixtures.js'
+import type { TestBlock } from './fixtures.js'
 
 describe('FsBlockstore on disk', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -21,6 +26,11 @@ describe('FsBlockstore on disk', () => {
     await store.close()
     await dir.remove()
   })
+
+  const fileOf = (cid: TestBlock['cid']): string => {
+    const { shard, name } = blockPath(cid.multihash.bytes)
+    return join(dir.path, 'blocks', shard, name)
+  }
 
   it('names files as Kubo flatfs does: base32 upper multihash, sharded by the next-to-last two characters', async () => {
     const { cid, bytes } = await makeBlock(new TextEncoder().encode('hello world'))
@@ -124,5 +134,147 @@ describe('FsBlockstore on disk', () => {
     await store.delete(cid)
     assert.deepEqual(await readdir(join(dir.path, 'blocks', shard)), [])
     assert.equal(await store.has(cid), false)
+  })
+
+  describe('verified reads of files unchanged since they were checked', () => {
+    let fine: boolean
+    beforeEach(async () => {
+      fine = await probeFineTimestamps(dir.path)
+    })
+
+    it('skips the hash of a file unchanged since its own write, and hashes once it changed', async () => {
+      const { cid, bytes } = await makeBlock(4096)
+      await store.put(cid, bytes)
+      assertBytes(await readAll(store.get(cid, { verify: true })), bytes)
+      // where timestamps are coarse, a file just written is not trusted yet
+      assert.deepEqual(store.verifiedReads, fine ? { hashed: 0, unchanged: 1 } : { hashed: 1, unchanged: 0 })
+      // the same bytes written again: the stamp moved, so it is hashed, passes, and is remembered
+      await writeFile(fileOf(cid), bytes)
+      const before = { ...store.verifiedReads }
+      assertBytes(await readAll(store.get(cid, { verify: true })), bytes)
+      assert.equal(store.verifiedReads.hashed, before.hashed + 1)
+      if (fine) {
+        assertBytes(await readAll(store.get(cid, { verify: true })), bytes)
+        assert.equal(store.verifiedReads.unchanged, before.unchanged + 1)
+      }
+    })
+
+    it('catches a same-size rewrite and a truncation made after the file was trusted', async () => {
+      const { cid, bytes } = await makeBlock(4096)
+      await store.put(cid, bytes)
+      await readAll(store.get(cid, { verify: true }))
+      const corrupt = new Uint8Array(bytes)
+      corrupt[7] ^= 0x01
+      await writeFile(fileOf(cid), corrupt)
+      await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
+      // still caught the second time: a failed check is not remembered
+      await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
+      await writeFile(fileOf(cid), bytes)
+      await readAll(store.get(cid, { verify: true }))
+      await truncate(fileOf(cid), 4000)
+      await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
+    })
+
+    it('a read without verify neither hashes nor counts; a reopened store trusts nothing it had remembered', async () => {
+      const { cid, bytes } = await makeBlock(2048)
+      await store.put(cid, bytes)
+      await readAll(store.get(cid))
+      assert.deepEqual(store.verifiedReads, { hashed: 0, unchanged: 0 })
+      await store.close()
+      await store.open()
+      await readAll(store.get(cid, { verify: true }))
+      assert.deepEqual(store.verifiedReads, { hashed: 1, unchanged: 0 })
+    })
+
+    it('keeps at most verifiedFiles stamps, and none with 0', async () => {
+      await store.close()
+      store = new FsBlockstore({ path: dir.path, verifiedFiles: 2 })
+      await store.open()
+      const blocks = await makeBlocks(3, 1024)
+      for (const { cid, bytes } of blocks) await store.put(cid, bytes)
+      // newest first: the first block's stamp went to make room for the third
+      for (const { cid } of [...blocks].reverse()) await readAll(store.get(cid, { verify: true }))
+      assert.deepEqual(store.verifiedReads, fine ? { hashed: 1, unchanged: 2 } : { hashed: 3, unchanged: 0 })
+      await store.close()
+      store = new FsBlockstore({ path: dir.path, verifiedFiles: 0 })
+      await store.open()
+      for (const { cid } of blocks) await readAll(store.get(cid, { verify: true }))
+      for (const { cid } of blocks) await readAll(store.get(cid, { verify: true }))
+      assert.deepEqual(store.verifiedReads, { hashed: 6, unchanged: 0 })
+      assert.throws(() => new FsBlockstore({ path: dir.path, verifiedFiles: -1 }), { name: 'InvalidConfigError' })
+    })
+
+    it('where timestamps are coarse, remembers only a file changed more than COARSE_STAMP_AGE_MS ago', async () => {
+      const { cid, bytes } = await makeBlock(100)
+      await store.put(cid, bytes)
+      const st = await stat(fileOf(cid), { bigint: true })
+      const changedAt = Number(st.ctimeNs / 1_000_000n)
+      const coarse = new VerifiedFiles(10, false)
+      coarse.remember('a', st, changedAt + 10)
+      assert.equal(coarse.matches('a', st), false, 'a file changed 10 ms ago could change again in the same tick')
+      coarse.remember('a', st, changedAt + COARSE_STAMP_AGE_MS + 1)
+      assert.equal(coarse.matches('a', st), true)
+      const fineFiles = new VerifiedFiles(10, true)
+      fineFiles.remember('a', st, changedAt)
+      assert.equal(fineFiles.matches('a', st), true)
+    })
+  })
+
+  describe('group commit: puts do not wait for the disk, pins and close do', () => {
+    it('a pin resolves only once every block written before it is durable', async () => {
+      const blocks = await makeBlocks(100, 8192)
+      await Promise.all(blocks.map(async ({ cid, bytes }) => store.put(cid, bytes)))
+      await store.pins.pin(blocks[0].cid)
+      assert.equal(store.unsynced, 0)
+    })
+
+    it('flush resolves once the writes before it are durable, and close flushes', async () => {
+      const blocks = await makeBlocks(70, 4096)
+      for (const { cid, bytes } of blocks) await store.put(cid, bytes)
+      await store.flush()
+      assert.equal(store.unsynced, 0)
+      for (const { cid, bytes } of await makeBlocks(10, 4096)) await store.put(cid, bytes)
+      await store.close()
+      await store.open()
+      assert.deepEqual(store.recovered, { checked: 0, dropped: 0 }, 'a clean close leaves nothing to check')
+      for (const { cid, bytes } of blocks) assertBytes(await readAll(store.get(cid, { verify: true })), bytes)
+    })
+
+    it('delete and put again of a block whose first write is still queued keeps the second write dirty until it is durable', async () => {
+      const { cid, bytes } = await makeBlock(4096)
+      await store.put(cid, bytes)
+      await store.delete(cid)
+      assert.equal(store.unsynced, 0, 'the delete waited for the queued write')
+      await store.put(cid, bytes)
+      await store.flush()
+      assertBytes(await readAll(store.get(cid, { verify: true })), bytes)
+    })
+
+    it('after a kill -9, open() checks the blocks left dirty, keeps whole ones and drops a torn one', async () => {
+      await store.close()
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./crash-child.js', import.meta.url)), dir.path, '300', '16384'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+      const exit = await new Promise<NodeJS.Signals | null>(resolve => child.once('exit', (_code, signal) => { resolve(signal) }))
+      assert.equal(exit, 'SIGKILL')
+      const { cids, unsynced } = JSON.parse(out.trim()) as { cids: string[], unsynced: number }
+      assert.ok(unsynced >= 1, `the child died with ${unsynced} blocks not yet durable`)
+      // the last block written is among those still dirty; tear it as a power cut could
+      const torn = CID.parse(cids[cids.length - 1])
+      await truncate(fileOf(torn), 100)
+      await store.open()
+      assert.ok(store.recovered.checked >= 1 && store.recovered.checked <= unsynced, `checked ${store.recovered.checked} of ${unsynced} left dirty`)
+      assert.equal(store.recovered.dropped, 1)
+      assert.equal(await store.has(torn), false, 'the torn block is not indexed any more')
+      for (const s of cids.slice(0, -1)) {
+        const cid = CID.parse(s)
+        assert.equal(await store.has(cid), true)
+        assert.equal((await readAll(store.get(cid, { verify: true }))).byteLength, 16384)
+      }
+      // nothing is dirty any more: the next open checks nothing
+      await store.close()
+      await store.open()
+      assert.deepEqual(store.recovered, { checked: 0, dropped: 0 })
+    })
   })
 })

@@ -21,6 +21,8 @@ export interface StoreHandle<S> {
   store: S
   /** Closes the store and removes its files */
   teardown(): Promise<void>
+  /** Replaces a stored block's bytes behind the store's back, as a disk fault would (content stores only) */
+  corrupt?(cid: CID, bytes: Uint8Array): Promise<void>
 }
 
 /** Asserts two byte arrays are equal, whatever their concrete class (Buffer or Uint8Array). */
@@ -237,10 +239,13 @@ export function contentBlockstoreSuite (name: string, create: () => Promise<Stor
       assert.equal(await store.has(cid), false)
     })
 
-    it('get with { verify: true } detects a block that does not match its CID', async () => {
-      const { cid } = await makeBlock(100)
+    it('get with { verify: true } detects a block changed on disk so it no longer matches its CID', async () => {
+      assert.ok(handle.corrupt != null, 'a content store test handle can corrupt a block')
+      const { cid, bytes } = await makeBlock(100)
       const other = await makeBlock(100)
-      await store.put(cid, other.bytes, { verify: false })
+      await store.put(cid, bytes)
+      assertBytes(await readAll(store.get(cid, { verify: true })), bytes)
+      await handle.corrupt(cid, other.bytes)
       // the default read path trusts what put verified, so it returns the bytes as stored
       assertBytes(await readAll(store.get(cid)), other.bytes)
       await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })

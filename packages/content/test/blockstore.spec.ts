@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { FsBlockstore } from '../src/blockstore-fs.js'
+import { FsBlockstore, blockPath } from '../src/blockstore-fs.js'
 import { LevelBlockstore } from '../src/blockstore-level.js'
 import { blockstoreSuite, contentBlockstoreSuite } from './blockstore-suite.js'
 import { makeBlock, tempDir } from './fixtures.js'
@@ -11,14 +13,26 @@ async function levelStore (): Promise<StoreHandle<LevelBlockstore>> {
   const dir = await tempDir()
   const store = new LevelBlockstore({ path: dir.path })
   await store.open()
-  return { store, teardown: async () => { await store.close(); await dir.remove() } }
+  return {
+    store,
+    teardown: async () => { await store.close(); await dir.remove() },
+    // level keeps the bytes itself: swap them in unchecked, under the same index entry
+    corrupt: async (cid, bytes) => { await store.delete(cid); await store.put(cid, bytes, { verify: false }) }
+  }
 }
 
 async function fsStore (): Promise<StoreHandle<FsBlockstore>> {
   const dir = await tempDir()
   const store = new FsBlockstore({ path: dir.path })
   await store.open()
-  return { store, teardown: async () => { await store.close(); await dir.remove() } }
+  return {
+    store,
+    teardown: async () => { await store.close(); await dir.remove() },
+    corrupt: async (cid, bytes) => {
+      const { shard, name } = blockPath(cid.multihash.bytes)
+      await writeFile(join(dir.path, 'blocks', shard, name), bytes)
+    }
+  }
 }
 
 blockstoreSuite('MemoryBlockstore (reference)', async () => ({ store: new MemoryBlockstore(), teardown: async () => {} }))
