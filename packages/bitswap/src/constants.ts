@@ -80,6 +80,20 @@ export const DEFAULT_PROVIDER_LOOKUP_INTERVAL = 5_000
 /** After sending a bad block a peer is not asked for blocks for this long (ms) */
 export const DEFAULT_BAD_PEER_BACKOFF = 10 * 60_000
 
+/**
+ * After a failed dial, a peer is not dialled again for this long, doubled
+ * after each further failure up to `UNREACHABLE_BACKOFF_MAX` (ms). A
+ * provider record can outlive its node: without this, every want-have to it
+ * was a new dial.
+ */
+export const UNREACHABLE_BACKOFF_MIN = 2_000
+
+/** The longest backoff of a peer that keeps failing to dial, in ms */
+export const UNREACHABLE_BACKOFF_MAX = 60_000
+
+/** Peers whose dial failures are remembered at once; the expired go first when it is reached */
+export const MAX_UNREACHABLE_PEERS = 4096
+
 /** Ledgers kept; the ledger of the longest-idle disconnected peer is dropped past this */
 export const DEFAULT_MAX_LEDGERS = 16_384
 

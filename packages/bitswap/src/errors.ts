@@ -57,6 +57,12 @@ export class BadBlockError extends Error {
   override name = 'BadBlockError'
 }
 
+/** A peer could not be dialled lately, so it is not dialled again until its backoff ends */
+export class PeerUnreachableError extends Error {
+  static name = 'PeerUnreachableError'
+  override name = 'PeerUnreachableError'
+}
+
 /** An inbound stream delivered no data within the idle timeout */
 export class StreamIdleTimeoutError extends Error {
   static name = 'StreamIdleTimeoutError'

@@ -384,7 +384,11 @@ export interface Session {
    */
   want(cids: Iterable<CID> | AsyncIterable<CID>, options?: WantOptions): AsyncGenerator<BlockResult, void, undefined>
 
-  /** Adds a peer to ask */
+  /**
+   * Adds a peer to ask. One not connected yet is dialled first and joins once
+   * the dial succeeds; one whose dial failed lately (see
+   * `UNREACHABLE_BACKOFF_MIN`) is skipped.
+   */
   addPeer(peer: PeerId): void
 
   /** The peers the session asks */

@@ -9,7 +9,8 @@
  */
 
 import { PeerMap, PeerSet } from '@libp2p/peer-collections'
-import { AbortError, MessageTooLargeError, NotStartedError, StreamIdleTimeoutError, TimeoutError } from './errors.js'
+import { MAX_UNREACHABLE_PEERS, UNREACHABLE_BACKOFF_MAX, UNREACHABLE_BACKOFF_MIN } from './constants.js'
+import { AbortError, MessageTooLargeError, NotStartedError, PeerUnreachableError, StreamIdleTimeoutError, TimeoutError } from './errors.js'
 import { LengthPrefixedDecoder, decodeMessage } from './message.js'
 import type { BitswapConnectionManager, BitswapRegistrar } from './index.js'
 import type { Message } from './pb/message.js'
@@ -136,11 +137,20 @@ class PeerSender {
       return this.stream
     }
     this.stream = undefined
+    this.network.assertReachable(this.peer)
+    const connected = this.network.hasConnection(this.peer)
     const openSignal = AbortSignal.any([signal, AbortSignal.timeout(this.network.init.openStreamTimeout)])
-    const stream = await this.network.components.connectionManager.openStream(this.peer, this.network.init.protocols, {
-      signal: openSignal,
-      runOnLimitedConnection: this.network.init.runOnLimitedConnection
-    })
+    let stream: Stream
+    try {
+      stream = await this.network.components.connectionManager.openStream(this.peer, this.network.init.protocols, {
+        signal: openSignal,
+        runOnLimitedConnection: this.network.init.runOnLimitedConnection
+      })
+    } catch (err) {
+      // with no connection to start from, this was a dial: do not dial again at once
+      if (!connected && !signal.aborted) this.network.dialFailed(this.peer)
+      throw err
+    }
     if (this.closed) {
       stream.abort(new NotStartedError('Sender closed'))
       throw new NotStartedError('Sender closed')
@@ -204,6 +214,8 @@ export class Network {
   private readonly senders: PeerMap<PeerSender>
   private readonly connected: PeerSet
   private readonly inbound: Set<Stream>
+  /** Peers whose last dial failed, until when they are not dialled, and how many failures in a row */
+  private readonly unreachable: PeerMap<{ until: number, failures: number }>
   private registrarIds: string[]
   private running: boolean
 
@@ -215,6 +227,7 @@ export class Network {
     this.senders = new PeerMap()
     this.connected = new PeerSet()
     this.inbound = new Set()
+    this.unreachable = new PeerMap()
     this.registrarIds = []
     this.running = false
     this.handleStream = this.handleStream.bind(this)
@@ -245,6 +258,7 @@ export class Network {
       },
       notifyOnLimitedConnection: this.init.runOnLimitedConnection,
       onConnect: (peer) => {
+        this.unreachable.delete(peer)
         if (!this.running || this.connected.has(peer)) return
         this.connected.add(peer)
         this.handlers.onPeerConnect(peer)
@@ -300,10 +314,58 @@ export class Network {
     }
   }
 
-  /** Connects to a peer (a session provider) */
+  /** Whether any connection to `peer` is open (bitswap spoken on it or not) */
+  hasConnection (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer).length > 0
+  }
+
+  /** Whether a dial to `peer` failed lately and its backoff has not ended */
+  isUnreachable (peer: PeerId): boolean {
+    const entry = this.unreachable.get(peer)
+    return entry != null && entry.until > Date.now()
+  }
+
+  /** @internal throws PeerUnreachableError while `peer`'s backoff lasts */
+  assertReachable (peer: PeerId): void {
+    const entry = this.unreachable.get(peer)
+    if (entry != null && entry.until > Date.now()) {
+      throw new PeerUnreachableError(`${peer} could not be dialled ${entry.failures} time(s) in a row; not dialling it again for ${entry.until - Date.now()} ms`)
+    }
+  }
+
+  /** @internal a dial to `peer` failed: back off, doubling with each failure in a row */
+  dialFailed (peer: PeerId): void {
+    const now = Date.now()
+    const failures = (this.unreachable.get(peer)?.failures ?? 0) + 1
+    const backoff = Math.min(UNREACHABLE_BACKOFF_MAX, UNREACHABLE_BACKOFF_MIN * 2 ** Math.min(failures - 1, 16))
+    this.unreachable.set(peer, { until: now + backoff, failures })
+    if (this.unreachable.size > MAX_UNREACHABLE_PEERS) {
+      for (const [p, entry] of this.unreachable) {
+        if (entry.until <= now) this.unreachable.delete(p)
+      }
+      // all still backing off: the oldest entry goes
+      if (this.unreachable.size > MAX_UNREACHABLE_PEERS) {
+        const first = this.unreachable.keys().next().value
+        if (first != null) this.unreachable.delete(first)
+      }
+    }
+    this.log('dial to %p failed (%d in a row), backing off %d ms', peer, failures, backoff)
+  }
+
+  /**
+   * Connects to a peer (a session provider). A peer whose dial failed lately
+   * throws PeerUnreachableError at once, without a dial.
+   */
   async connect (peer: PeerId, signal: AbortSignal): Promise<void> {
     if (!this.running) throw new NotStartedError('Bitswap is not started')
-    await this.components.connectionManager.openConnection(peer, { signal })
+    if (this.hasConnection(peer)) return
+    this.assertReachable(peer)
+    try {
+      await this.components.connectionManager.openConnection(peer, { signal })
+    } catch (err) {
+      if (!signal.aborted) this.dialFailed(peer)
+      throw err
+    }
   }
 
   /** Aborts every connection to a peer */

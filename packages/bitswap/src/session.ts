@@ -49,6 +49,8 @@ export interface SessionComponents {
   network: {
     connectedPeers(): PeerId[]
     connect(peer: PeerId, signal: AbortSignal): Promise<void>
+    hasConnection(peer: PeerId): boolean
+    isUnreachable(peer: PeerId): boolean
     readonly isRunning: boolean
   }
   registry: {
@@ -295,7 +297,18 @@ export class BitswapSession implements Session, WantListener {
 
   addPeer (peer: PeerId): void {
     if (this.closed) throw new NotStartedError('Session is closed')
-    this.addPeerState(peer)
+    if (this.sessionPeers.has(peer) || this.components.network.hasConnection(peer)) {
+      this.addPeerState(peer)
+      return
+    }
+    // a provider record can outlive its node: dial first, and ask only a peer that answered
+    if (this.components.network.isUnreachable(peer)) return
+    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.init.providerTimeout)])
+    this.components.network.connect(peer, signal).then(() => {
+      if (!this.closed) this.addPeerState(peer)
+    }, (err: Error) => {
+      this.log('could not connect to added peer %p - %s', peer, err.message)
+    })
   }
 
   close (): void {
@@ -581,7 +594,7 @@ export class BitswapSession implements Session, WantListener {
       let count = 0
       for await (const peer of providers(cid, { signal })) {
         if (this.closed) break
-        if (peer.equals(this.components.peerId) || this.sessionPeers.has(peer) || this.components.isBanned(peer)) continue
+        if (peer.equals(this.components.peerId) || this.sessionPeers.has(peer) || this.components.isBanned(peer) || this.components.network.isUnreachable(peer)) continue
         dials.push(this.components.network.connect(peer, signal)
           .then(() => { this.addPeerState(peer) }, (err: Error) => {
             this.log('could not connect to provider %p - %s', peer, err.message)

@@ -151,3 +151,54 @@ describe('network: inbound streams', () => {
     assert.equal(errors[0]?.name, 'BadBlockError')
   })
 })
+
+describe('network: peers that cannot be dialled', () => {
+  const init: NetworkInit = {
+    protocols: ['/ipfs/bitswap/1.2.0'],
+    maxMessageSize: 1024,
+    maxEntriesPerMessage: 16,
+    maxInboundStreams: 4,
+    maxOutboundStreams: 4,
+    inboundStreamIdleTimeout: 10_000,
+    outboundStreamIdleTimeout: 10_000,
+    openStreamTimeout: 1_000,
+    sendTimeout: 1_000,
+    runOnLimitedConnection: false
+  }
+
+  it('a failed dial is not repeated by the next send or connect until the backoff ends; a connection clears it', async () => {
+    const peer = await makePeer()
+    let dials = 0
+    let onConnect: ((peer: PeerId) => void) | undefined
+    const network = new Network({
+      registrar: {
+        handle: async () => {},
+        unhandle: async () => {},
+        register: async (_protocol, topology) => { onConnect = (p) => { topology.onConnect?.(p, {} as unknown as Connection) }; return 'id' },
+        unregister: () => {}
+      },
+      connectionManager: {
+        openConnection: async () => { dials++; throw new Error('ECONNREFUSED') },
+        openStream: async () => { dials++; throw new Error('ECONNREFUSED') },
+        getConnections: () => []
+      },
+      logger
+    }, init, { onMessage: () => {}, onPeerConnect: () => {}, onPeerDisconnect: () => {}, onInboundStreamError: () => {} })
+    await network.start()
+    try {
+      const message = new Uint8ArrayList(new Uint8Array([0]))
+      await assert.rejects(network.send(peer, message), { message: 'ECONNREFUSED' })
+      assert.equal(dials, 1)
+      assert.equal(network.isUnreachable(peer), true)
+      await assert.rejects(network.send(peer, message), { name: 'PeerUnreachableError' })
+      await assert.rejects(network.connect(peer, AbortSignal.timeout(1_000)), { name: 'PeerUnreachableError' })
+      assert.equal(dials, 1, 'no dial while the backoff lasts')
+      onConnect?.(peer)
+      assert.equal(network.isUnreachable(peer), false, 'a connection from the peer ends its backoff')
+      await assert.rejects(network.connect(peer, AbortSignal.timeout(1_000)), { message: 'ECONNREFUSED' })
+      assert.equal(dials, 2)
+    } finally {
+      await network.stop()
+    }
+  })
+})
