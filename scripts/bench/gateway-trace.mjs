@@ -1,0 +1,78 @@
+// Warm pull through the gateway, N times, against docker-registry in the same run, with the
+// wall time and the CPU of the serving process and of skopeo (children's rusage).
+//   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5]
+//   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemon
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import net from 'node:net'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
+import { buildFixtures } from '../../test/dist/image-helpers.js'
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } })
+const RUNS = Number(values.runs)
+const TICK = 100
+
+async function cpu (pid) {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / TICK
+}
+async function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
+    srv.on('error', reject)
+  })
+}
+/** runs skopeo, returns wall seconds and skopeo's own CPU seconds (from /usr/bin/time's output) */
+async function skopeo (args) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn('/usr/bin/env', ['bash', '-c', 'TIMEFORMAT="%U %S"; time skopeo copy -q "$@" > /dev/null', '_', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', d => { err += d })
+    child.on('exit', code => {
+      if (code !== 0) return reject(new Error(err))
+      const [u, s] = err.trim().split('\n').pop().split(' ').map(Number)
+      resolve({ wall: (performance.now() - t0) / 1000, cpu: u + s })
+    })
+  })
+}
+
+const { large } = await buildFixtures('large')
+const src = `oci:${large.oci}:v1`
+const work = await tempDir()
+// docker-registry
+const port = await freePort()
+const cfg = path.join(work, 'registry.yml')
+await fs.writeFile(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`)
+const registry = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' })
+for (let i = 0; i < 100; i++) {
+  try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break } catch {}
+  await new Promise(resolve => setTimeout(resolve, 100))
+}
+await skopeo(['--dest-tls-verify=false', src, `docker://127.0.0.1:${port}/bench/large:v1`])
+// provenir
+const repoA = path.join(work, 'a')
+await runJson(repoA, ['init', ...TEST_INIT])
+const a = new DaemonProcess(repoA)
+await a.ready()
+const gwAddr = a.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+await skopeo(['--dest-tls-verify=false', src, `docker://${gwAddr}/bench/large:v1`])
+for (let r = 0; r < RUNS; r++) {
+  const outR = path.join(work, `reg-${r}`)
+  const rc0 = await cpu(registry.pid)
+  const reg = await skopeo(['--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${outR}:v1`])
+  const rc = await cpu(registry.pid) - rc0
+  const outP = path.join(work, `ours-${r}`)
+  const ac0 = await cpu(a.child.pid)
+  const ours = await skopeo(['--src-tls-verify=false', `docker://${gwAddr}/bench/large:v1`, `oci:${outP}:v1`])
+  const ac = await cpu(a.child.pid) - ac0
+  console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (daemon CPU ${ac.toFixed(2)}, skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}`)
+  await fs.rm(outR, { recursive: true }); await fs.rm(outP, { recursive: true })
+}
+registry.kill()
+await a.stop()
+await fs.rm(work, { recursive: true, force: true })

@@ -1,0 +1,54 @@
+// Cold pull A->B of the large image, N times, with wall time and each daemon's CPU
+// during the pull (utime+stime from /proc): a diagnostic for where the time goes, not a benchmark
+// (`pull.mjs` measures the pull against docker-registry).
+//   npm exec -- node scripts/bench/pull-trace.mjs [--runs 3]
+//   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile both daemons
+//   PERF_OUT=FILE to record B with `perf record -g` during each pull (FILE.<run>)
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
+import { buildFixtures } from '../../test/dist/image-helpers.js'
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
+const RUNS = Number(values.runs)
+const TICK = 100 // USER_HZ
+
+async function cpu (pid) {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK }
+}
+const diff = (x, y) => `${(y.user + y.sys - x.user - x.sys).toFixed(2)} s (user ${(y.user - x.user).toFixed(2)}, sys ${(y.sys - x.sys).toFixed(2)})`
+
+const { large } = await buildFixtures('large')
+const work = await tempDir()
+const repoA = path.join(work, 'a')
+await runJson(repoA, ['init', ...TEST_INIT])
+const a = new DaemonProcess(repoA)
+await a.ready()
+const idA = await runJson(repoA, ['id'])
+const imported = await runJson(repoA, ['image', 'import', large.oci])
+const digest = imported.images[0].digest
+for (let r = 0; r < RUNS; r++) {
+  const repoB = path.join(work, `b${r}`)
+  await runJson(repoB, ['init', ...TEST_INIT, '--bootstrap', `${idA.addresses[0]}`])
+  const b = new DaemonProcess(repoB)
+  await b.ready()
+  for (let i = 0; i < 100; i++) {
+    const p = await runJson(repoB, ['providers', digest])
+    if (p.providers.length > 0) break
+  }
+  const ca = await cpu(a.child.pid); const cb = await cpu(b.child.pid)
+  const perf = process.env.PERF_OUT != null ? (await import('node:child_process')).spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(b.child.pid)], { stdio: 'ignore' }) : undefined
+  if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
+  const t0 = performance.now()
+  await runJson(repoB, ['image', 'pull', digest])
+  if (perf != null) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
+  const wall = (performance.now() - t0) / 1000
+  const da = await cpu(a.child.pid); const db = await cpu(b.child.pid)
+  console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}`)
+  await b.stop()
+}
+await a.stop()
+await fs.rm(work, { recursive: true, force: true })
