@@ -8,6 +8,7 @@ import { DEFAULT_VERIFIED_FILES, SYNC_BATCH_SIZE, SYNC_CONCURRENCY, MAX_UNSYNCED
 import { VerifiedFiles, probeFineTimestamps } from './file-stamps.js'
 import { bytesLevel, bytesSublevel } from './level.js'
 import { SyncQueue } from './sync-queue.js'
+import { BlockVerificationError } from './errors.js'
 import { verifyBlock, verifyMultihash } from './verify.js'
 import type { BytesSublevel } from './level.js'
 import type { BlockstoreInit } from './blockstore.js'
@@ -79,6 +80,8 @@ function isErrno (err: unknown, code: string): boolean {
  * every put, which held each 1 MiB block of a pull for ~50 ms (`BENCHMARKS.md`).
  */
 export class FsBlockstore extends BaseContentBlockstore {
+  /** The repo directory given at construction */
+  readonly path: string
   readonly #blocks: string
   readonly #tmp: string
   readonly #shards = new Set<string>()
@@ -105,6 +108,7 @@ export class FsBlockstore extends BaseContentBlockstore {
       throw new InvalidConfigError(`verifiedFiles must be a non-negative integer, not ${init.verifiedFiles}`)
     }
     super(bytesLevel(join(init.path, 'index')), init)
+    this.path = init.path
     this.#blocks = join(init.path, 'blocks')
     this.#tmp = join(init.path, 'tmp')
     this.#maxVerified = maxVerified
@@ -256,25 +260,30 @@ export class FsBlockstore extends BaseContentBlockstore {
    * `file-stamps.ts`). A change during the read shows in that stamp too, so
    * the bytes returned unhashed are the bytes that were checked.
    */
-  protected override async readVerified (key: Uint8Array, cid: CID): Promise<Uint8Array | undefined> {
-    const info = await this.index.get(key)
-    if (info == null) {
-      return undefined
-    }
+  protected override async readVerified (key: Uint8Array, cid: CID, target?: Uint8Array): Promise<Uint8Array | undefined> {
     const { shard, name } = blockPath(key)
+    // a file remembered as checked is indexed (a delete forgets it first), and its stamp has its size
+    let size = this.#verified.sizeOf(name)
+    if (size == null) {
+      const info = await this.index.get(key)
+      if (info == null) return undefined
+      size = decodeInfo(info).size
+    }
     let file
     try {
       file = await open(join(this.#blocks, shard, name), 'r')
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined
+      if (isErrno(err, 'ENOENT')) {
+        this.#verified.forget(name)
+        return undefined
+      }
       throw err
     }
     let bytes: Uint8Array
     let st
     try {
-      // one byte more than the index says, so a file that grew shows as a size mismatch
-      const size = Math.min(decodeInfo(info).size, this.maxBlockSize)
-      const buffer = Buffer.allocUnsafe(size + 1)
+      const want = Math.min(size, this.maxBlockSize)
+      const buffer = target != null && target.byteLength >= want ? target.subarray(0, want) : Buffer.allocUnsafe(want)
       let length = 0
       while (length < buffer.byteLength) {
         const { bytesRead } = await file.read(buffer, length, buffer.byteLength - length, length)
@@ -282,16 +291,21 @@ export class FsBlockstore extends BaseContentBlockstore {
         length += bytesRead
       }
       bytes = buffer.subarray(0, length)
+      // taken after the read: a change before or during it shows here
       st = await file.stat({ bigint: true })
     } finally {
       await file.close()
     }
+    // a file that grew or shrank fails the size check, and then the hash
     if (BigInt(bytes.byteLength) === st.size && this.#verified.matches(name, st)) {
       this.verifiedReads.unchanged++
       return bytes
     }
     this.#verified.forget(name)
     this.verifiedReads.hashed++
+    if (BigInt(bytes.byteLength) !== st.size) {
+      throw new BlockVerificationError(`Block ${cid} is ${bytes.byteLength} bytes in the index, but its file has ${st.size}`)
+    }
     verifyBlock(cid, bytes)
     this.#verified.remember(name, st)
     return bytes

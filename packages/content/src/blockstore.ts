@@ -142,11 +142,13 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
    * block, when the block fits; otherwise (or from a store that cannot read
    * into a buffer) a buffer of its own. For a reader that is done with the
    * bytes before it reads the next block (a hash): one buffer serves every
-   * block, and no garbage is made. Not verified against the CID.
+   * block, and no garbage is made. Verified against the CID only with
+   * `{ verify: true }` (not `verifyOnGet`).
    *
    * @throws NotFoundError when the block is not stored
+   * @throws BlockVerificationError with `verify` when the bytes do not match
    */
-  readInto(cid: CID, target: Uint8Array, options?: AbortOptions): Promise<Uint8Array>
+  readInto(cid: CID, target: Uint8Array, options?: AbortOptions & VerifyOptions): Promise<Uint8Array>
 }
 
 /** @internal */
@@ -253,13 +255,14 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
   protected abstract readBlock (key: Uint8Array): Promise<Uint8Array | undefined>
 
   /**
-   * Reads a block's bytes and checks them against `cid`, or `undefined` when
-   * it is not stored; throws `BlockVerificationError` on a mismatch. A store
+   * Reads a block's bytes (into `target` when given and it fits, as
+   * `readBlockInto`) and checks them against `cid`, or `undefined` when it is
+   * not stored; throws `BlockVerificationError` on a mismatch. A store
    * may skip the hash for bytes it knows it has already checked (`FsBlockstore`
    * does for files unchanged since it hashed them).
    */
-  protected async readVerified (key: Uint8Array, cid: CID): Promise<Uint8Array | undefined> {
-    const bytes = await this.readBlock(key)
+  protected async readVerified (key: Uint8Array, cid: CID, target?: Uint8Array): Promise<Uint8Array | undefined> {
+    const bytes = target != null ? await this.readBlockInto(key, target) : await this.readBlock(key)
     if (bytes != null) verifyBlock(cid, bytes)
     return bytes
   }
@@ -350,9 +353,10 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     }
   }
 
-  async readInto (cid: CID, target: Uint8Array, options?: AbortOptions): Promise<Uint8Array> {
+  async readInto (cid: CID, target: Uint8Array, options?: AbortOptions & VerifyOptions): Promise<Uint8Array> {
     this.assertOpen(options)
-    const bytes = await this.readBlockInto(cid.multihash.bytes, target)
+    const key = cid.multihash.bytes
+    const bytes = options?.verify === true ? await this.readVerified(key, cid, target) : await this.readBlockInto(key, target)
     if (bytes == null) throw new NotFoundError(`Block ${cid} not found`)
     return bytes
   }

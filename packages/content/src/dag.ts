@@ -299,6 +299,44 @@ async function leavesOf (root: CID, reader: BlobReader, signal?: AbortSignal): P
   return { leaves, total }
 }
 
+/**
+ * Leaf-sized buffers a reader reuses, so serving a blob makes no garbage:
+ * `take` one to read a leaf into, and `release` a chunk once its bytes are
+ * no longer needed (written to a socket, say). A chunk whose buffer the pool
+ * did not hand out is ignored; when every buffer is out, `take` makes another,
+ * and the pool keeps at most `keep` of them.
+ */
+export class BufferPool {
+  readonly #size: number
+  readonly #keep: number
+  readonly #free: Uint8Array[] = []
+  readonly #ours = new WeakSet<ArrayBufferLike>()
+
+  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16) {
+    this.#size = size
+    this.#keep = keep
+  }
+
+  take (): Uint8Array {
+    const buffer = this.#free.pop()
+    if (buffer != null) return buffer
+    const made = new Uint8Array(this.#size)
+    this.#ours.add(made.buffer)
+    return made
+  }
+
+  release (chunk: Uint8Array): void {
+    if (!this.#ours.has(chunk.buffer) || this.#free.length >= this.#keep) return
+    if (this.#free.some(b => b.buffer === chunk.buffer)) return
+    this.#free.push(new Uint8Array(chunk.buffer, 0, this.#size))
+  }
+
+  /** Buffers waiting to be taken */
+  get free (): number {
+    return this.#free.length
+  }
+}
+
 export interface ReadBlobOptions extends AbortOptions {
   /** Verify every block (the dag-pb nodes and the leaves) against its CID as it is read. @default true */
   verifyBlocks?: boolean
@@ -308,6 +346,11 @@ export interface ReadBlobOptions extends AbortOptions {
   offset?: number
   /** Bytes to read from `offset`. @default to the end */
   length?: number
+  /**
+   * Read leaves into buffers from this pool (with a store that has
+   * `readInto`); the caller releases each chunk yielded once done with it.
+   */
+  buffers?: BufferPool
 }
 
 /**
@@ -321,8 +364,9 @@ export interface ReadBlobOptions extends AbortOptions {
  *
  * @throws BlobSizeMismatchError when a leaf is not the size its parent declares
  */
-export async function * readBlob (root: CID, blockstore: BlobReader, options: ReadBlobOptions = {}): AsyncGenerator<Uint8Array> {
+export async function * readBlob (root: CID, blockstore: BlobReader & Partial<Pick<ContentBlockstore, 'readInto'>>, options: ReadBlobOptions = {}): AsyncGenerator<Uint8Array> {
   const verify = options.verifyBlocks ?? true
+  const pool = typeof blockstore.readInto === 'function' ? options.buffers : undefined
   const reader: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify }) }
   const start = options.offset ?? 0
   let found: Awaited<ReturnType<typeof leavesOf>>
@@ -346,22 +390,41 @@ export async function * readBlob (root: CID, blockstore: BlobReader, options: Re
   }
   const ahead = Math.max(1, options.readAhead ?? BLOCK_READ_CONCURRENCY)
   const reads: Array<Promise<Uint8Array>> = []
+  const read = async (cid: CID): Promise<Uint8Array> => {
+    if (pool == null || blockstore.readInto == null) return getBlockBytes(reader, cid, { signal: options.signal })
+    const target = pool.take()
+    try {
+      const bytes = await blockstore.readInto(cid, target, { signal: options.signal, verify })
+      if (bytes.buffer !== target.buffer) pool.release(target) // it did not fit: read into a buffer of its own
+      return bytes
+    } catch (err) {
+      pool.release(target)
+      throw err
+    }
+  }
   let next = first
-  for (let i = first; i < leaves.length && position < end; i++) {
-    while (next < leaves.length && reads.length < ahead) {
-      const p = getBlockBytes(reader, leaves[next++].cid, { signal: options.signal })
-      p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
-      reads.push(p)
+  try {
+    for (let i = first; i < leaves.length && position < end; i++) {
+      while (next < leaves.length && reads.length < ahead) {
+        const p = read(leaves[next++].cid)
+        p.catch(() => {}) // awaited in turn below; a failed read ahead must not be unhandled meanwhile
+        reads.push(p)
+      }
+      const bytes = await reads.shift() as Uint8Array
+      const leaf = leaves[i]
+      if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
+        pool?.release(bytes)
+        throw new BlobSizeMismatchError(`Blob ${root}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
+      }
+      const from = Math.max(0, start - position)
+      const to = Math.min(bytes.byteLength, end - position)
+      position += bytes.byteLength
+      if (to > from) yield from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(from, to)
+      else pool?.release(bytes)
     }
-    const bytes = await reads.shift() as Uint8Array
-    const leaf = leaves[i]
-    if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
-      throw new BlobSizeMismatchError(`Blob ${root}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
-    }
-    const from = Math.max(0, start - position)
-    const to = Math.min(bytes.byteLength, end - position)
-    position += bytes.byteLength
-    if (to > from) yield from === 0 && to === bytes.byteLength ? bytes : bytes.subarray(from, to)
+  } finally {
+    // reads ahead that nobody will take: their buffers go back once they finish
+    for (const p of reads) p.then(bytes => { pool?.release(bytes) }, () => {})
   }
 }
 

@@ -69,7 +69,7 @@ export async function probeFineTimestamps (dir: string): Promise<boolean> {
 export class VerifiedFiles {
   readonly #max: number
   readonly #fine: boolean
-  readonly #stamps = new Map<string, string>()
+  readonly #stamps = new Map<string, { stamp: string, size: number }>()
 
   /**
    * @param max - entries kept; 0 keeps none (every verified read hashes)
@@ -86,11 +86,16 @@ export class VerifiedFiles {
 
   /** Whether the file's stamp is the one remembered for `key` */
   matches (key: string, st: BigIntStats): boolean {
-    const stamp = this.#stamps.get(key)
-    if (stamp == null || stamp !== stampOf(st)) return false
+    const entry = this.#stamps.get(key)
+    if (entry == null || entry.stamp !== stampOf(st)) return false
     this.#stamps.delete(key)
-    this.#stamps.set(key, stamp)
+    this.#stamps.set(key, entry)
     return true
+  }
+
+  /** The size of the file remembered for `key`, if any */
+  sizeOf (key: string): number | undefined {
+    return this.#stamps.get(key)?.size
   }
 
   /**
@@ -103,7 +108,7 @@ export class VerifiedFiles {
     if (this.#max === 0) return
     if (!this.#fine && Number(st.ctimeNs / 1_000_000n) > now - COARSE_STAMP_AGE_MS) return
     this.#stamps.delete(key)
-    this.#stamps.set(key, stampOf(st))
+    this.#stamps.set(key, { stamp: stampOf(st), size: Number(st.size) })
     if (this.#stamps.size > this.#max) {
       const oldest = this.#stamps.keys().next().value
       if (oldest != null) this.#stamps.delete(oldest)

@@ -80,8 +80,8 @@ export type {
   ParseOptions
 } from './oci.js'
 export { selectPlatform, platformsOf } from './platform.js'
-export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
-export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, BlobWriter, BlobReader } from './dag.js'
+export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, BufferPool, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
+export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, ReadBlobOptions, BlobWriter, BlobReader } from './dag.js'
 export { ImageIndex } from './image-index.js'
 export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions } from './image-index.js'
 export { importOciLayout, importDockerArchive, dockerArchiveManifest, LAYER_MEDIA_TYPES } from './import.js'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { join } from 'node:path'
@@ -172,6 +172,12 @@ describe('FsBlockstore on disk', () => {
       await writeFile(fileOf(cid), bytes)
       await readAll(store.get(cid, { verify: true }))
       await truncate(fileOf(cid), 4000)
+      await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
+      // bytes appended after the block: its first bytes still hash right, but the file is not the block
+      await writeFile(fileOf(cid), bytes)
+      await readAll(store.get(cid, { verify: true }))
+      await appendFile(fileOf(cid), new Uint8Array(10))
+      await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
       await assert.rejects(readAll(store.get(cid, { verify: true })), { name: 'BlockVerificationError' })
     })
 

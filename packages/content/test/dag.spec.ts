@@ -9,7 +9,7 @@ import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { FsBlockstore, blockPath } from '../src/blockstore-fs.js'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
-import { BlobVerifier, cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
+import { BlobVerifier, BufferPool, cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
 import { computeDigest } from '../src/oci.js'
 import { assertBytes } from './blockstore-suite.js'
 import { readAll, tempDir } from './fixtures.js'
@@ -282,6 +282,29 @@ describe('blob <-> DAG', () => {
         assertBytes(await readAll(readBlob(root, store, { offset, ...(length != null ? { length } : {}), readAhead: 3 })), want)
       }
     }
+  })
+
+  it('readBlob with a BufferPool reads leaves into reused buffers, whole and in ranges, and still catches a corrupt leaf', async () => {
+    const blob = new Uint8Array(randomBytes(5 * MIB + 77))
+    const { root, blocks } = await importBlob(stream(blob), store, { expectedDigest: computeDigest(blob) })
+    const pool = new BufferPool(MIB, 4)
+    const seen = new Set<ArrayBufferLike>()
+    const read = async (options: { offset?: number, length?: number } = {}): Promise<Uint8Array> => {
+      const parts: Uint8Array[] = []
+      for await (const chunk of readBlob(root, store, { ...options, buffers: pool, readAhead: 2 })) {
+        seen.add(chunk.buffer)
+        parts.push(new Uint8Array(chunk)) // a copy: the chunk's buffer goes back to the pool now
+        pool.release(chunk)
+      }
+      return Buffer.concat(parts)
+    }
+    assertBytes(await read(), blob)
+    assertBytes(await read({ offset: MIB - 5, length: 2 * MIB + 10 }), blob.subarray(MIB - 5, 3 * MIB + 5))
+    assert.ok(seen.size <= 4, `${seen.size} buffers for 6 leaves read twice: they were reused`)
+    assert.ok(pool.free >= 1 && pool.free <= 4)
+    const leaf = blocks.find(cid => cid.code === RAW) as CID
+    await corruptOnDisk(leaf)
+    await assert.rejects(read(), { name: 'BlockVerificationError' })
   })
 
   it('readBlob verifies each block: a corrupt leaf fails the read, and a DAG of another shape reads through the exporter', async () => {

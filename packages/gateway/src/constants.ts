@@ -67,3 +67,6 @@ export const ANNOTATION_STATEMENT = 'dev.provenir.statement'
 
 /** Annotation listing the UserIds that signed the statement, comma-separated */
 export const ANNOTATION_SIGNERS = 'dev.provenir.signers'
+
+/** 1 MiB leaf buffers kept for serving held blobs, across every request (32 MiB) */
+export const SERVE_BUFFERS = 32

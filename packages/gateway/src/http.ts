@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 /** Small HTTP helpers: ranges, bodies, tokens, pagination. */
 
 import { timingSafeEqual, createHash } from 'node:crypto'
@@ -112,4 +113,36 @@ export function parseN (value: unknown, max: number): number | undefined {
     throw new OciError('UNSUPPORTED', 400, `n must be a non-negative integer, not ${JSON.stringify(value)}`)
   }
   return Math.min(n, max)
+}
+
+/**
+ * Writes `source` to a response whose head is already written, at most
+ * `inflight` chunks ahead of the socket, handing each chunk back to `pool`
+ * once the socket has taken it. A source that fails, or a client that goes
+ * away, destroys the response, so the client sees a body cut short.
+ */
+export async function writeReleasing (res: ServerResponse, source: AsyncIterable<Uint8Array>, pool: { release(chunk: Uint8Array): void }, inflight = 2): Promise<void> {
+  const pending = new Set<Promise<void>>()
+  try {
+    for await (const chunk of source) {
+      if (res.destroyed) {
+        pool.release(chunk)
+        break
+      }
+      const written = new Promise<void>((resolve, reject) => {
+        res.write(chunk, (err) => {
+          pool.release(chunk)
+          if (err != null) reject(err)
+          else resolve()
+        })
+      })
+      pending.add(written)
+      written.then(() => pending.delete(written), () => {})
+      if (pending.size >= inflight) await Promise.race(pending)
+    }
+    await Promise.all(pending)
+    if (!res.destroyed) res.end()
+  } catch (err: any) {
+    res.destroy(err)
+  }
 }
