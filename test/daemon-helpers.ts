@@ -84,7 +84,7 @@ export class DaemonProcess {
     return this.child.exitCode == null && this.child.signalCode == null
   }
 
-  /** Wait until `<repo>/api` exists and `/healthz` answers 200; resolves with the API's base URL */
+  /** Wait until `<repo>/api` exists, `/healthz` answers 200 and the ready event is printed; resolves with the API's base URL */
   async ready (timeout = 60_000): Promise<string> {
     return waitFor('the daemon to be healthy', async () => {
       if (!this.running) throw new Error(`the daemon exited early: ${this.stderr}`)
@@ -95,7 +95,9 @@ export class DaemonProcess {
         return undefined
       }
       const res = await fetch(`http://${api}/healthz`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined)
-      return res?.status === 200 ? `http://${api}` : undefined
+      // the daemon writes its api file, then prints its ready event: callers read that event
+      const printed = this.stdout.split('\n').slice(0, -1).some(line => line.includes('"event":"ready"'))
+      return res?.status === 200 && printed ? `http://${api}` : undefined
     }, timeout, () => !this.running)
   }
 

@@ -2,6 +2,7 @@
 // wall time and the CPU of the serving process and of skopeo (children's rusage).
 //   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemon
+//   PERF_OUT=FILE to record the daemon with `perf record -g` during each pull (FILE.<run>)
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import net from 'node:net'
@@ -68,7 +69,10 @@ for (let r = 0; r < RUNS; r++) {
   const rc = await cpu(registry.pid) - rc0
   const outP = path.join(work, `ours-${r}`)
   const ac0 = await cpu(a.child.pid)
+  const perf = process.env.PERF_OUT != null ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(a.child.pid)], { stdio: 'ignore' }) : undefined
+  if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
   const ours = await skopeo(['--src-tls-verify=false', `docker://${gwAddr}/bench/large:v1`, `oci:${outP}:v1`])
+  if (perf != null) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
   const ac = await cpu(a.child.pid) - ac0
   console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (daemon CPU ${ac.toFixed(2)}, skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}`)
   await fs.rm(outR, { recursive: true }); await fs.rm(outP, { recursive: true })

@@ -3,7 +3,7 @@
 // (`pull.mjs` measures the pull against docker-registry).
 //   npm exec -- node scripts/bench/pull-trace.mjs [--runs 3]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile both daemons
-//   PERF_OUT=FILE to record B with `perf record -g` during each pull (FILE.<run>)
+//   PERF_OUT=FILE to record B (A with PERF_WHO=a) with `perf record -g` during each pull (FILE.<run>)
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,7 +40,7 @@ for (let r = 0; r < RUNS; r++) {
     if (p.providers.length > 0) break
   }
   const ca = await cpu(a.child.pid); const cb = await cpu(b.child.pid)
-  const perf = process.env.PERF_OUT != null ? (await import('node:child_process')).spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(b.child.pid)], { stdio: 'ignore' }) : undefined
+  const perf = process.env.PERF_OUT != null ? (await import('node:child_process')).spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(process.env.PERF_WHO === 'a' ? a.child.pid : b.child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
   const t0 = performance.now()
   await runJson(repoB, ['image', 'pull', digest])

@@ -109,6 +109,9 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   /** Pins that protect blocks from `gc()` */
   readonly pins: PinStore
 
+  /** `put` keeps no reference to the bytes it is given once it resolves (they are written or copied) */
+  readonly copiesOnPut: true
+
   /** Opens the underlying storage; call before anything else. */
   open(): Promise<void>
 
@@ -220,6 +223,7 @@ export async function getBlockBytes (store: Pick<Blockstore, 'get'>, cid: CID, o
  */
 export abstract class BaseContentBlockstore implements ContentBlockstore {
   readonly pins: PinStore
+  readonly copiesOnPut = true as const
   protected readonly db: BytesLevel
   protected readonly index: BytesSublevel
   /** Every sublevel in use; a reopened database does not reopen its sublevels by itself */

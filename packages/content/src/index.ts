@@ -80,7 +80,7 @@ export type {
   ParseOptions
 } from './oci.js'
 export { selectPlatform, platformsOf } from './platform.js'
-export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, BufferPool, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
+export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, BufferPool, copiesOnPut, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
 export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, ReadBlobOptions, BlobWriter, BlobReader } from './dag.js'
 export { ImageIndex } from './image-index.js'
 export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions } from './image-index.js'

@@ -3,13 +3,14 @@ import { createHash, randomBytes } from 'node:crypto'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
+import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { FsBlockstore, blockPath } from '../src/blockstore-fs.js'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.js'
-import { BlobVerifier, BufferPool, cidForDigest, exportBlob, importBlob, readBlob, verifyBlob } from '../src/dag.js'
+import { BlobVerifier, BufferPool, cidForDigest, copiesOnPut, exportBlob, importBlob, importChunks, readBlob, verifyBlob } from '../src/dag.js'
 import { computeDigest } from '../src/oci.js'
 import { assertBytes } from './blockstore-suite.js'
 import { readAll, tempDir } from './fixtures.js'
@@ -69,6 +70,20 @@ describe('blob <-> DAG', () => {
     }
     return out
   }
+
+  it('importChunks into a store that copies on put (its chunk buffers reused) writes whole blocks and the same DAG as into one that keeps them', async () => {
+    assert.equal(copiesOnPut(store), true)
+    for (const { bytes, chunkSize } of [...threeShapes(), { bytes: new Uint8Array(0), chunkSize: undefined }, { bytes: new Uint8Array(randomBytes(2 * MIB)), chunkSize: undefined }]) {
+      const kept = new MemoryBlockstore()
+      assert.equal(copiesOnPut(kept), false)
+      const pooled = await importChunks(stream(bytes, 100_000), store, { chunkSize })
+      const plain = await importChunks(stream(bytes, 100_000), kept, { chunkSize })
+      assert.equal(pooled.root.toString(), plain.root.toString(), `${bytes.byteLength} bytes in ${chunkSize ?? MIB} byte chunks`)
+      assert.deepEqual(pooled.blocks.map(String).sort(), plain.blocks.map(String).sort(), 'the same blocks (written in parallel, so in any order)')
+      // every block as written is whole: no buffer was reused before its write was done
+      assertBytes(await readAll(exportBlob(pooled.root, store, { expectedDigest: computeDigest(bytes) })), bytes)
+    }
+  })
 
   it('round-trips a 5 MiB random blob as a UnixFS file of five 1 MiB raw leaves', async () => {
     const blob = new Uint8Array(randomBytes(5 * MIB))

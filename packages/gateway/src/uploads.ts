@@ -16,7 +16,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { mkdir, open, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { importChunks } from '@provenir/content'
+import { copiesOnPut, importChunks } from '@provenir/content'
 import { pushable } from 'it-pushable'
 import { OciError } from './errors.js'
 import type { BlobWriter, ContentBlockstore } from '@provenir/content'
@@ -82,12 +82,14 @@ export type UploadStore = BlobWriter & { guard?: ContentBlockstore['guard'] }
  * it, and adds the guard's release to `releases`: blocks of a blob are pinned
  * only once its digest checked.
  */
-export function guardingWriter (store: UploadStore, releases: Array<() => void>): BlobWriter {
+export function guardingWriter (store: UploadStore, releases: Array<() => void>): BlobWriter & { copiesOnPut: boolean } {
   return {
     put: async (cid, bytes, options) => {
       if (store.guard != null) releases.push(store.guard([cid]))
       return store.put(cid, bytes, options)
-    }
+    },
+    // it keeps the bytes no longer than the store does
+    copiesOnPut: copiesOnPut(store)
   }
 }
 
