@@ -396,7 +396,7 @@ async function main () {
   const args = parseArgs(process.argv.slice(2))
   if (args.profile != null) mkdirSync(args.profile, { recursive: true })
   const started = Date.now()
-  console.log(`bitswap bench: ${args.sizeMiB} MiB in ${args.blockKiB} KiB blocks, ${args.reps} rep(s), TCP loopback + noise + yamux, separate processes`)
+  console.log(`bitswap bench: ${args.sizeMiB} MiB in ${args.blockKiB} KiB blocks, ${args.reps} rep(s), TCP loopback + ${process.env.BENCH_ENCRYPTER === 'tls' ? 'TLS 1.3' : 'noise'} + yamux, separate processes`)
   const plan = [
     ['raw', 'raw', 1],
     ['provenir', 'provenir', 1],

@@ -1,0 +1,141 @@
+// The transport floor of a node-to-node pull, against the whole registry pull, in one run:
+//
+//   - baseline: `skopeo copy` of the large test image (315 MB) from Debian's docker-registry
+//     (plain HTTP) into an OCI layout, verified and written to disk;
+//   - the same number of bytes between two Node processes over TCP loopback, doing nothing
+//     else with them: plain TCP; TLS 1.3 on the socket itself (node's native TLSWrap); TLS 1.3
+//     over a JavaScript stream (JSStreamSocket, what @libp2p/tls does under libp2p); and a
+//     libp2p stream over TLS 1.3 and yamux (`bitswap.mjs --only raw`), the transport every
+//     provenir pull rides on.
+//
+// A pull can be no faster than its transport: this shows how much of the 1.5x goal the
+// transport alone uses on this machine.
+//
+//   npm exec -- node scripts/bench/transport.mjs [--runs 3]
+import { execFileSync, fork, spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { Duplex } from 'node:stream'
+import tls from 'node:tls'
+import { fileURLToPath } from 'node:url'
+
+const here = fileURLToPath(import.meta.url)
+const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** A duplex over the socket in JavaScript, so a TLSSocket on it cannot use the socket's handle */
+function jsStream (sock) {
+  const d = new Duplex({
+    read () { sock.resume() },
+    write (chunk, _enc, cb) { sock.write(chunk, cb) },
+    final (cb) { sock.end(); cb() }
+  })
+  sock.on('data', c => { if (!d.push(c)) sock.pause() })
+  sock.on('end', () => d.push(null))
+  sock.on('error', err => d.destroy(err))
+  return d
+}
+
+const role = process.argv[2]
+if (role === 'server' || role === 'client') {
+  // child: one end of one transfer; argv: role mode bytes [port] certDir
+  const [, , , mode, bytesArg, portArg, certDir] = process.argv
+  const total = Number(bytesArg)
+  const key = fs.readFileSync(path.join(certDir, 'key.pem'))
+  const cert = fs.readFileSync(path.join(certDir, 'cert.pem'))
+  if (role === 'server') {
+    const server = net.createServer(raw => {
+      let s = raw
+      if (mode === 'native') s = new tls.TLSSocket(raw, { isServer: true, key, cert, minVersion: 'TLSv1.3' })
+      if (mode === 'js-stream') s = new tls.TLSSocket(jsStream(raw), { isServer: true, key, cert, minVersion: 'TLSv1.3' })
+      const chunk = Buffer.alloc(256 * 1024, 7)
+      let sent = 0
+      const pump = () => {
+        while (sent < total) {
+          const piece = chunk.subarray(0, Math.min(chunk.length, total - sent))
+          sent += piece.length
+          if (!s.write(piece)) { s.once('drain', pump); return }
+        }
+        s.end()
+      }
+      pump()
+      s.on('close', () => server.close())
+    })
+    server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+  } else {
+    let s = net.connect(Number(portArg), '127.0.0.1')
+    if (mode === 'native') s = tls.connect({ socket: s, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
+    if (mode === 'js-stream') s = tls.connect({ socket: jsStream(s), rejectUnauthorized: false, minVersion: 'TLSv1.3' })
+    const t0 = performance.now()
+    let got = 0
+    s.on('data', d => { got += d.length })
+    s.on('end', () => {
+      process.send({ seconds: (performance.now() - t0) / 1000, bytes: got })
+      process.exit(0)
+    })
+  }
+} else {
+  const runs = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 3)
+  const { buildFixtures } = await import('../../test/dist/image-helpers.js')
+  const { large } = await buildFixtures('large')
+  const bytes = fs.readdirSync(path.join(large.oci, 'blobs', 'sha256')).reduce((n, f) => n + fs.statSync(path.join(large.oci, 'blobs', 'sha256', f)).size, 0)
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'provenir-transport-'))
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(work, 'key.pem'), '-out', path.join(work, 'cert.pem'), '-days', '1', '-subj', '/CN=bench'], { stdio: 'ignore' })
+
+  const transfer = async (mode) => {
+    const server = fork(here, ['server', mode, String(bytes), '0', work], { stdio: 'inherit' })
+    const { port } = await new Promise(resolve => server.once('message', resolve))
+    const client = fork(here, ['client', mode, String(bytes), String(port), work], { stdio: 'inherit' })
+    const res = await new Promise(resolve => client.once('message', resolve))
+    await new Promise(resolve => server.once('exit', resolve))
+    if (res.bytes !== bytes) throw new Error(`${mode}: received ${res.bytes} of ${bytes} bytes`)
+    return res.seconds
+  }
+
+  const results = { baseline: [], tcp: [], native: [], 'js-stream': [], libp2p: [] }
+  const hasRegistry = spawnSync('which', ['docker-registry']).status === 0
+  if (!hasRegistry) console.error('docker-registry is not installed (apt-get install docker-registry): no baseline')
+  let registry
+  let port
+  if (hasRegistry) {
+    port = await new Promise(resolve => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
+    const cfg = path.join(work, 'registry.yml')
+    fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`)
+    registry = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' })
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break } catch {}
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${large.oci}:v1`, `docker://127.0.0.1:${port}/bench/large:v1`])
+  }
+  for (let r = 0; r < runs; r++) {
+    if (hasRegistry) {
+      const out = path.join(work, `pull-${r}`)
+      const t0 = performance.now()
+      execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${out}:v1`])
+      results.baseline.push((performance.now() - t0) / 1000)
+      fs.rmSync(out, { recursive: true, force: true })
+    }
+    results.tcp.push(await transfer('tcp'))
+    results.native.push(await transfer('native'))
+    results['js-stream'].push(await transfer('js-stream'))
+    const out = spawnSync(process.execPath, [path.join(path.dirname(here), 'bitswap.mjs'), '--only', 'raw', '--size-mib', String(Math.round(bytes / 1048576)), '--reps', '1'], { encoding: 'utf8', env: { ...process.env, BENCH_ENCRYPTER: 'tls' } })
+    const m = /raw\s+rep 0: [\d.]+ MiB\/s \(([\d.]+) s\)/.exec(out.stdout)
+    if (m == null) throw new Error(`bitswap.mjs --only raw printed no rep: ${out.stdout}${out.stderr}`)
+    results.libp2p.push(Number(m[1]))
+  }
+  registry?.kill()
+  fs.rmSync(work, { recursive: true, force: true })
+
+  const base = results.baseline.length > 0 ? median(results.baseline) : undefined
+  console.log(`\nTransport floor: ${(bytes / 1e6).toFixed(0)} MB between two processes on loopback, ${runs} runs, medians, ${os.cpus().length} cores\n`)
+  console.log('| what moves the bytes | time | against the whole registry pull |')
+  console.log('|---|---|---|')
+  const row = (name, xs) => console.log(`| ${name} | ${median(xs).toFixed(2)} s (${xs.map(x => x.toFixed(2)).join(', ')}) | ${base != null ? (median(xs) / base).toFixed(2) + 'x' : 'n/a'} |`)
+  if (base != null) row('baseline: skopeo copy from docker-registry (HTTP, digest check, written to disk)', results.baseline)
+  row('plain TCP, nothing else', results.tcp)
+  row('TLS 1.3 on the socket (native TLSWrap)', results.native)
+  row('TLS 1.3 over a JavaScript stream (as @libp2p/tls)', results['js-stream'])
+  row('libp2p stream: TLS 1.3 + yamux (every provenir pull)', results.libp2p)
+}
