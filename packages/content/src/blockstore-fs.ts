@@ -94,8 +94,8 @@ export class FsBlockstore extends BaseContentBlockstore {
   readonly verifiedReads = { hashed: 0, unchanged: 0 }
   /** Keys of blocks written but not yet known durable */
   readonly #dirty: BytesSublevel
-  /** Makes written blocks durable in the background (only when `sync`) */
-  readonly #queue?: SyncQueue
+  /** Makes written blocks durable in the background (only when `sync`); a new one for each open */
+  #queue?: SyncQueue
   /** What the last `open()` found of blocks left dirty by a crash: how many it checked, and dropped */
   recovered = { checked: 0, dropped: 0 }
 
@@ -115,9 +115,6 @@ export class FsBlockstore extends BaseContentBlockstore {
     this.#verified = new VerifiedFiles(0, false)
     this.#dirty = bytesSublevel(this.db, 'dirty')
     this.sublevels.push(this.#dirty)
-    if (this.sync) {
-      this.#queue = new SyncQueue({ db: this.db, dirty: this.#dirty, batchSize: SYNC_BATCH_SIZE, concurrency: SYNC_CONCURRENCY, maxUnsynced: MAX_UNSYNCED_BLOCKS })
-    }
   }
 
   protected override async openStorage (): Promise<void> {
@@ -130,6 +127,8 @@ export class FsBlockstore extends BaseContentBlockstore {
     // nothing is remembered across a close: the files may change while no one watches
     this.#verified = new VerifiedFiles(this.#maxVerified, this.#maxVerified > 0 && await probeFineTimestamps(this.#tmp))
     this.recovered = await this.#recover()
+    // a queue that failed before a close (its dirty marks left for the recovery above) does not outlive it
+    this.#queue = this.sync ? new SyncQueue({ db: this.db, dirty: this.#dirty, batchSize: SYNC_BATCH_SIZE, concurrency: SYNC_CONCURRENCY, maxUnsynced: MAX_UNSYNCED_BLOCKS }) : undefined
   }
 
   /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
-import { stat, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createSwarm } from '@provenir/testbed'
@@ -8,8 +8,9 @@ import { base32upper } from 'multiformats/bases/base32'
 import { removeDir, sha256, startGateway } from './helpers.js'
 import type { Gateway } from '../src/index.js'
 import type { FsBlockstore } from '@provenir/content'
-import type { CID } from 'multiformats/cid'
 import type { Swarm } from '@provenir/testbed'
+
+const MIB = 1024 * 1024
 
 describe('gateway: serving a held blob from reused buffers, each leaf checked', () => {
   let swarm: Swarm
@@ -63,20 +64,27 @@ describe('gateway: serving a held blob from reused buffers, each leaf checked', 
     assert.ok(store.verifiedReads.hashed - before.hashed <= 6, 'each leaf hashed at most once')
   })
 
-  it('a leaf changed on disk breaks the response short instead of serving it, every time', async () => {
-    // the layer's full leaves: the only 1 MiB raw blocks in the store
-    const leaves: CID[] = []
-    for await (const { cid, size } of store.infos()) if (cid.code === 0x55 && size === 1024 * 1024) leaves.push(cid)
-    assert.equal(leaves.length, 5)
-    // Kubo's flatfs name, as FsBlockstore keeps it
-    const name = base32upper.baseEncode(leaves[2].multihash.bytes)
-    const file = join(store.path, 'blocks', name.slice(-3, -1), `${name}.data`)
-    await writeFile(file, new Uint8Array((await stat(file)).size))
+  it('a leaf changed on disk is never served: a later one breaks the response short, the first is a 502 BLOB_UNKNOWN', async () => {
+    // the layer's leaves in order: raw blocks named by the sha256 of each 1 MiB slice
+    const leafFile = (i: number): string => {
+      const multihash = Buffer.concat([Buffer.from([0x12, 0x20]), createHash('sha256').update(layer.subarray(i * MIB, (i + 1) * MIB)).digest()])
+      const name = base32upper.baseEncode(multihash) // Kubo's flatfs name, as FsBlockstore keeps it
+      return join(store.path, 'blocks', name.slice(-3, -1), `${name}.data`)
+    }
+    const original = await readFile(leafFile(2))
+    await writeFile(leafFile(2), new Uint8Array(original.byteLength))
     for (let i = 0; i < 2; i++) {
       const res = await get()
       assert.equal(res.status, 200)
       assert.ok(res.error != null, 'the body ends in an error, so the client never takes it as complete')
-      assert.ok(res.received < layer.byteLength)
+      assert.ok(res.received < layer.byteLength && res.received <= 2 * MIB, `${res.received} bytes arrived`)
     }
+    await writeFile(leafFile(2), original)
+    assert.equal(sha256((await get()).body!), digest, 'the leaf put back is served again, checked')
+
+    await writeFile(leafFile(0), new Uint8Array(MIB))
+    const res = await fetch(`${gw.url}/v2/acme/app/blobs/${digest}`)
+    assert.equal(res.status, 502)
+    assert.equal(((await res.json()) as { errors: Array<{ code: string }> }).errors[0].code, 'BLOB_UNKNOWN')
   })
 })
