@@ -55,6 +55,22 @@ export async function runJson<T = any> (repo: string, args: string[]): Promise<T
   return JSON.parse(res.stdout) as T
 }
 
+/**
+ * A fresh daemon at `repo` that bootstraps to `bootstrap` and can already see a
+ * provider of `digest` in the DHT, as a puller would after a publish (the
+ * benchmarks' node B)
+ */
+export async function startPuller (repo: string, bootstrap: string, digest: string): Promise<DaemonProcess> {
+  await runJson(repo, ['init', ...TEST_INIT, '--bootstrap', bootstrap])
+  const daemon = new DaemonProcess(repo)
+  await daemon.ready()
+  for (let i = 0; i < 100; i++) {
+    const found = await runJson(repo, ['providers', digest])
+    if (found.providers.length > 0) break
+  }
+  return daemon
+}
+
 /** A daemon running as a child process */
 export class DaemonProcess {
   readonly repo: string

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, runJson, startPuller, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
@@ -32,13 +32,7 @@ const imported = await runJson(repoA, ['image', 'import', large.oci])
 const digest = imported.images[0].digest
 for (let r = 0; r < RUNS; r++) {
   const repoB = path.join(work, `b${r}`)
-  await runJson(repoB, ['init', ...TEST_INIT, '--bootstrap', `${idA.addresses[0]}`])
-  const b = new DaemonProcess(repoB)
-  await b.ready()
-  for (let i = 0; i < 100; i++) {
-    const p = await runJson(repoB, ['providers', digest])
-    if (p.providers.length > 0) break
-  }
+  const b = await startPuller(repoB, idA.addresses[0], digest)
   const ca = await cpu(a.child.pid); const cb = await cpu(b.child.pid)
   const perf = process.env.PERF_OUT != null ? (await import('node:child_process')).spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(process.env.PERF_WHO === 'a' ? a.child.pid : b.child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))

@@ -14,7 +14,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { DaemonProcess, ROOT, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, runJson, startPuller, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
@@ -85,14 +85,7 @@ const size = imported.images[0].size
 const ours = { pull: [], export: [], rssPull: [], rssB: [] }
 for (let r = 0; r < RUNS; r++) {
   const repoB = path.join(work, `b${r}`)
-  await runJson(repoB, ['init', ...TEST_INIT, '--bootstrap', `${idA.addresses[0]}`])
-  const b = new DaemonProcess(repoB)
-  await b.ready()
-  // wait until B sees A as a provider, as a puller would after a publish
-  for (let i = 0; i < 100; i++) {
-    const p = await runJson(repoB, ['providers', digest])
-    if (p.providers.length > 0) break
-  }
+  const b = await startPuller(repoB, idA.addresses[0], digest)
   const tp = performance.now()
   await runJson(repoB, ['image', 'pull', digest])
   ours.pull.push((performance.now() - tp) / 1000)

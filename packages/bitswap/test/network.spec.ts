@@ -40,6 +40,19 @@ function frames (count: number, bodySize: number): Uint8ArrayList {
   return list
 }
 
+const init: NetworkInit = {
+  protocols: ['/ipfs/bitswap/1.2.0'],
+  maxMessageSize: 1024,
+  maxEntriesPerMessage: 16,
+  maxInboundStreams: 4,
+  maxOutboundStreams: 4,
+  inboundStreamIdleTimeout: 10_000,
+  outboundStreamIdleTimeout: 10_000,
+  openStreamTimeout: 1_000,
+  sendTimeout: 1_000,
+  runOnLimitedConnection: false
+}
+
 describe('network: inbound streams', () => {
   let handler: StreamHandler | undefined
   let network: Network
@@ -48,18 +61,6 @@ describe('network: inbound streams', () => {
   let onMessage: NetworkHandlers['onMessage']
   let peer: PeerId
 
-  const init: NetworkInit = {
-    protocols: ['/ipfs/bitswap/1.2.0'],
-    maxMessageSize: 1024,
-    maxEntriesPerMessage: 16,
-    maxInboundStreams: 4,
-    maxOutboundStreams: 4,
-    inboundStreamIdleTimeout: 10_000,
-    outboundStreamIdleTimeout: 10_000,
-    openStreamTimeout: 1_000,
-    sendTimeout: 1_000,
-    runOnLimitedConnection: false
-  }
 
   beforeEach(async () => {
     peer = await makePeer()
@@ -153,18 +154,6 @@ describe('network: inbound streams', () => {
 })
 
 describe('network: peers that cannot be dialled', () => {
-  const init: NetworkInit = {
-    protocols: ['/ipfs/bitswap/1.2.0'],
-    maxMessageSize: 1024,
-    maxEntriesPerMessage: 16,
-    maxInboundStreams: 4,
-    maxOutboundStreams: 4,
-    inboundStreamIdleTimeout: 10_000,
-    outboundStreamIdleTimeout: 10_000,
-    openStreamTimeout: 1_000,
-    sendTimeout: 1_000,
-    runOnLimitedConnection: false
-  }
 
   it('a failed dial is not repeated by the next send or connect until the backoff ends; a connection clears it', async () => {
     const peer = await makePeer()
