@@ -9,10 +9,13 @@
 //     provenir pull rides on.
 //
 // A pull can be no faster than its transport: this shows how much of the 1.5x goal the
-// transport alone uses on this machine.
+// transport alone uses on this machine. One more row shows what a bulk channel with TLS on the
+// socket and no muxer could do: the same transfer with the puller's own mandatory work (a sha256
+// per 1 MiB leaf for its CID, one over the whole blob for its digest, a file per leaf).
 //
 //   npm exec -- node scripts/bench/transport.mjs [--runs 3]
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -47,7 +50,7 @@ if (role === 'server' || role === 'client') {
   if (role === 'server') {
     const server = net.createServer(raw => {
       let s = raw
-      if (mode === 'native') s = new tls.TLSSocket(raw, { isServer: true, key, cert, minVersion: 'TLSv1.3' })
+      if (mode === 'native' || mode === 'native-work') s = new tls.TLSSocket(raw, { isServer: true, key, cert, minVersion: 'TLSv1.3' })
       if (mode === 'js-stream') s = new tls.TLSSocket(jsStream(raw), { isServer: true, key, cert, minVersion: 'TLSv1.3' })
       const chunk = Buffer.alloc(256 * 1024, 7)
       let sent = 0
@@ -65,15 +68,59 @@ if (role === 'server' || role === 'client') {
     server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   } else {
     let s = net.connect(Number(portArg), '127.0.0.1')
-    if (mode === 'native') s = tls.connect({ socket: s, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
+    if (mode === 'native' || mode === 'native-work') s = tls.connect({ socket: s, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
     if (mode === 'js-stream') s = tls.connect({ socket: jsStream(s), rejectUnauthorized: false, minVersion: 'TLSv1.3' })
     const t0 = performance.now()
     let got = 0
-    s.on('data', d => { got += d.length })
-    s.on('end', () => {
+    const done = () => {
       process.send({ seconds: (performance.now() - t0) / 1000, bytes: got })
       process.exit(0)
-    })
+    }
+    if (mode !== 'native-work') {
+      s.on('data', d => { got += d.length })
+      s.on('end', done)
+    } else {
+      // what a puller must do besides receiving: hash each 1 MiB leaf (its CID) and the whole
+      // blob (its digest), and write each leaf to a file of its own (no fsync, no index)
+      const out = fs.mkdtempSync(path.join(certDir, 'leaves-'))
+      const MIB = 1024 * 1024
+      const whole = createHash('sha256')
+      let leaf = createHash('sha256')
+      let parts = []
+      let filled = 0
+      let count = 0
+      let writing = 0
+      let ended = false
+      const maybeDone = () => { if (ended && writing === 0) { whole.digest(); done() } }
+      const flushLeaf = () => {
+        leaf.digest()
+        const list = parts
+        writing++
+        fs.open(path.join(out, String(count++)), 'w', (err, fd) => {
+          if (err != null) throw err
+          fs.writev(fd, list, (err2) => {
+            if (err2 != null) throw err2
+            fs.close(fd, () => { writing--; maybeDone() })
+          })
+        })
+        leaf = createHash('sha256')
+        parts = []
+        filled = 0
+      }
+      s.on('data', d => {
+        got += d.length
+        for (let off = 0; off < d.length;) {
+          const part = d.subarray(off, off + Math.min(MIB - filled, d.length - off))
+          leaf.update(part)
+          whole.update(part)
+          parts.push(part)
+          filled += part.length
+          off += part.length
+          if (filled === MIB) flushLeaf()
+        }
+      })
+      s.on('end', () => { if (filled > 0) flushLeaf(); ended = true; maybeDone() })
+    }
   }
 } else {
   const runs = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 3)
@@ -93,7 +140,7 @@ if (role === 'server' || role === 'client') {
     return res.seconds
   }
 
-  const results = { baseline: [], tcp: [], native: [], 'js-stream': [], libp2p: [] }
+  const results = { baseline: [], tcp: [], native: [], 'native-work': [], 'js-stream': [], libp2p: [] }
   const hasRegistry = spawnSync('which', ['docker-registry']).status === 0
   if (!hasRegistry) console.error('docker-registry is not installed (apt-get install docker-registry): no baseline')
   let registry
@@ -119,6 +166,7 @@ if (role === 'server' || role === 'client') {
     }
     results.tcp.push(await transfer('tcp'))
     results.native.push(await transfer('native'))
+    results['native-work'].push(await transfer('native-work'))
     results['js-stream'].push(await transfer('js-stream'))
     const out = spawnSync(process.execPath, [path.join(path.dirname(here), 'bitswap.mjs'), '--only', 'raw', '--size-mib', String(Math.round(bytes / 1048576)), '--reps', '1'], { encoding: 'utf8', env: { ...process.env, BENCH_ENCRYPTER: 'tls' } })
     const m = /raw\s+rep 0: [\d.]+ MiB\/s \(([\d.]+) s\)/.exec(out.stdout)
@@ -136,6 +184,7 @@ if (role === 'server' || role === 'client') {
   if (base != null) row('baseline: skopeo copy from docker-registry (HTTP, digest check, written to disk)', results.baseline)
   row('plain TCP, nothing else', results.tcp)
   row('TLS 1.3 on the socket (native TLSWrap)', results.native)
+  row('the same, and the puller hashes each 1 MiB leaf and the whole blob and writes each leaf to a file', results['native-work'])
   row('TLS 1.3 over a JavaScript stream (as @libp2p/tls)', results['js-stream'])
   row('libp2p stream: TLS 1.3 + yamux (every provenir pull)', results.libp2p)
 }
