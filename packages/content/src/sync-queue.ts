@@ -123,12 +123,17 @@ export class SyncQueue {
   #kick (): void {
     if (this.#running || this.#error != null) return
     this.#running = true
-    void this.#run().finally(() => { this.#running = false })
+    void this.#run()
   }
 
   async #run (): Promise<void> {
     const { db, dirty, batchSize, concurrency } = this.#init
-    while (this.#pending.length > 0) {
+    for (;;) {
+      if (this.#pending.length === 0) {
+        // in the same turn as the check, with no await between: an `add` after it starts a new run
+        this.#running = false
+        return
+      }
       const batch = this.#pending.splice(0, batchSize)
       try {
         await eachLimit(batch, concurrency, async block => { await syncPath(block.path, true) })
@@ -137,6 +142,7 @@ export class SyncQueue {
       } catch (err: any) {
         // the dirty marks stay: the next open checks those blocks again
         this.#error = err
+        this.#running = false
         for (const waiter of this.#waiters.splice(0)) waiter.reject(err)
         return
       }

@@ -1,8 +1,8 @@
-import type { ServerResponse } from 'node:http'
 /** Small HTTP helpers: ranges, bodies, tokens, pagination. */
 
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { OciError } from './errors.js'
+import type { ServerResponse } from 'node:http'
 
 /** Reads a whole body of at most `max` bytes; more is a 413 (checked as it streams). */
 export async function readLimited (body: AsyncIterable<Uint8Array>, max: number, tooLarge: () => Error): Promise<Buffer> {
