@@ -156,6 +156,7 @@ if (role === 'server' || role === 'client') {
     }
     execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${large.oci}:v1`, `docker://127.0.0.1:${port}/bench/large:v1`])
   }
+  try {
   for (let r = 0; r < runs; r++) {
     if (hasRegistry) {
       const out = path.join(work, `pull-${r}`)
@@ -173,8 +174,11 @@ if (role === 'server' || role === 'client') {
     if (m == null) throw new Error(`bitswap.mjs --only raw printed no rep: ${out.stdout}${out.stderr}`)
     results.libp2p.push(Number(m[1]))
   }
-  registry?.kill()
-  fs.rmSync(work, { recursive: true, force: true })
+  } finally {
+    // a failed run leaves no registry behind
+    registry?.kill()
+    fs.rmSync(work, { recursive: true, force: true })
+  }
 
   const base = results.baseline.length > 0 ? median(results.baseline) : undefined
   console.log(`\nTransport floor: ${(bytes / 1e6).toFixed(0)} MB between two processes on loopback, ${runs} runs, medians, ${os.cpus().length} cores\n`)
