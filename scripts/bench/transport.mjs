@@ -157,23 +157,23 @@ if (role === 'server' || role === 'client') {
     execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${large.oci}:v1`, `docker://127.0.0.1:${port}/bench/large:v1`])
   }
   try {
-  for (let r = 0; r < runs; r++) {
-    if (hasRegistry) {
-      const out = path.join(work, `pull-${r}`)
-      const t0 = performance.now()
-      execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${out}:v1`])
-      results.baseline.push((performance.now() - t0) / 1000)
-      fs.rmSync(out, { recursive: true, force: true })
+    for (let r = 0; r < runs; r++) {
+      if (hasRegistry) {
+        const out = path.join(work, `pull-${r}`)
+        const t0 = performance.now()
+        execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${out}:v1`])
+        results.baseline.push((performance.now() - t0) / 1000)
+        fs.rmSync(out, { recursive: true, force: true })
+      }
+      results.tcp.push(await transfer('tcp'))
+      results.native.push(await transfer('native'))
+      results['native-work'].push(await transfer('native-work'))
+      results['js-stream'].push(await transfer('js-stream'))
+      const out = spawnSync(process.execPath, [path.join(path.dirname(here), 'bitswap.mjs'), '--only', 'raw', '--size-mib', String(Math.round(bytes / 1048576)), '--reps', '1'], { encoding: 'utf8', env: { ...process.env, BENCH_ENCRYPTER: 'tls' } })
+      const m = /raw\s+rep 0: [\d.]+ MiB\/s \(([\d.]+) s\)/.exec(out.stdout)
+      if (m == null) throw new Error(`bitswap.mjs --only raw printed no rep: ${out.stdout}${out.stderr}`)
+      results.libp2p.push(Number(m[1]))
     }
-    results.tcp.push(await transfer('tcp'))
-    results.native.push(await transfer('native'))
-    results['native-work'].push(await transfer('native-work'))
-    results['js-stream'].push(await transfer('js-stream'))
-    const out = spawnSync(process.execPath, [path.join(path.dirname(here), 'bitswap.mjs'), '--only', 'raw', '--size-mib', String(Math.round(bytes / 1048576)), '--reps', '1'], { encoding: 'utf8', env: { ...process.env, BENCH_ENCRYPTER: 'tls' } })
-    const m = /raw\s+rep 0: [\d.]+ MiB\/s \(([\d.]+) s\)/.exec(out.stdout)
-    if (m == null) throw new Error(`bitswap.mjs --only raw printed no rep: ${out.stdout}${out.stderr}`)
-    results.libp2p.push(Number(m[1]))
-  }
   } finally {
     // a failed run leaves no registry behind
     registry?.kill()
