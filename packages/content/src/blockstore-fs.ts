@@ -10,6 +10,7 @@ import { bytesLevel, bytesSublevel } from './level.js'
 import { SyncQueue } from './sync-queue.js'
 import { BlockVerificationError } from './errors.js'
 import { verifyBlock, verifyMultihash } from './verify.js'
+import { isErrno, readFully } from './fs-util.js'
 import type { BytesSublevel } from './level.js'
 import type { BlockstoreInit } from './blockstore.js'
 import type { CID } from 'multiformats/cid'
@@ -54,10 +55,6 @@ function keyOf (name: string): Uint8Array | undefined {
   } catch {
     return undefined
   }
-}
-
-function isErrno (err: unknown, code: string): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === code
 }
 
 /**
@@ -283,13 +280,7 @@ export class FsBlockstore extends BaseContentBlockstore {
     try {
       const want = Math.min(size, this.maxBlockSize)
       const buffer = target != null && target.byteLength >= want ? target.subarray(0, want) : Buffer.allocUnsafe(want)
-      let length = 0
-      while (length < buffer.byteLength) {
-        const { bytesRead } = await file.read(buffer, length, buffer.byteLength - length, length)
-        if (bytesRead === 0) break
-        length += bytesRead
-      }
-      bytes = buffer.subarray(0, length)
+      bytes = buffer.subarray(0, await readFully(file, buffer))
       // taken after the read: a change before or during it shows here
       st = await file.stat({ bigint: true })
     } finally {
@@ -323,18 +314,12 @@ export class FsBlockstore extends BaseContentBlockstore {
       throw err
     }
     try {
-      let length = 0
-      for (;;) {
-        if (length === target.byteLength) {
-          // it may not fit: a larger block is read whole (the positional reads left the file offset at 0)
-          const { size } = await file.stat()
-          if (size === length) return target.subarray(0, length)
-          return await file.readFile()
-        }
-        const { bytesRead } = await file.read(target, length, target.byteLength - length, length)
-        if (bytesRead === 0) return target.subarray(0, length)
-        length += bytesRead
-      }
+      const length = await readFully(file, target)
+      if (length < target.byteLength) return target.subarray(0, length)
+      // it may not fit: a larger block is read whole (the positional reads left the file offset at 0)
+      const { size } = await file.stat()
+      if (size === length) return target.subarray(0, length)
+      return await file.readFile()
     } finally {
       await file.close()
     }

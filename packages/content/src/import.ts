@@ -36,6 +36,7 @@ import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_CHUNK_SIZE, MAX_BLOB_SIZE, MAX_IMAGE_LAYERS, MAX_IMAGES_PER_IMPORT, MAX_MANIFEST_SIZE } from './constants.js'
 import { importBlob } from './dag.js'
+import { isErrno } from './fs-util.js'
 import {
   ArchiveInvalidError,
   BlobSizeMismatchError,
@@ -163,10 +164,6 @@ function limitsOf (options: ImportOptions): Limits {
     maxImages: options.maxImages ?? MAX_IMAGES_PER_IMPORT,
     maxLayers: options.maxLayers ?? MAX_IMAGE_LAYERS
   }
-}
-
-function isErrno (err: unknown, code: string): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === code
 }
 
 /** Checks a validated manifest's layers against the limits and the known layer media types. */

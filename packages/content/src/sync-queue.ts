@@ -10,6 +10,7 @@
  */
 
 import { open } from 'node:fs/promises'
+import { isErrno } from './fs-util.js'
 import type { BytesLevel, BytesSublevel } from './level.js'
 
 export interface UnsyncedBlock {
@@ -36,10 +37,6 @@ interface Waiter {
   seq: number
   resolve(): void
   reject(err: Error): void
-}
-
-function isErrno (err: unknown, code: string): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === code
 }
 
 /** fsync of a file or directory; a file deleted meanwhile needs none */
