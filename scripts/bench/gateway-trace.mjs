@@ -5,27 +5,19 @@
 //   PERF_OUT=FILE to record the daemon with `perf record -g` during each pull (FILE.<run>)
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
+import { processCpu, startDockerRegistry } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } })
 const RUNS = Number(values.runs)
-const TICK = 100
 
+/** CPU seconds of a process so far */
 async function cpu (pid) {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) / TICK
-}
-async function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-    srv.on('error', reject)
-  })
+  const { user, sys } = await processCpu(pid)
+  return user + sys
 }
 /** runs skopeo, returns wall seconds and skopeo's own CPU seconds (from /usr/bin/time's output) */
 async function skopeo (args) {
@@ -46,14 +38,8 @@ const { large } = await buildFixtures('large')
 const src = `oci:${large.oci}:v1`
 const work = await tempDir()
 // docker-registry
-const port = await freePort()
-const cfg = path.join(work, 'registry.yml')
-await fs.writeFile(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`)
-const registry = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' })
-for (let i = 0; i < 100; i++) {
-  try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break } catch {}
-  await new Promise(resolve => setTimeout(resolve, 100))
-}
+const registry = await startDockerRegistry(path.join(work, 'registry'))
+const port = registry.port
 await skopeo(['--dest-tls-verify=false', src, `docker://127.0.0.1:${port}/bench/large:v1`])
 // provenir
 const repoA = path.join(work, 'a')
@@ -77,6 +63,6 @@ for (let r = 0; r < RUNS; r++) {
   console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (daemon CPU ${ac.toFixed(2)}, skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}`)
   await fs.rm(outR, { recursive: true }); await fs.rm(outP, { recursive: true })
 }
-registry.kill()
+await registry.stop()
 await a.stop()
 await fs.rm(work, { recursive: true, force: true })

@@ -6,25 +6,17 @@
 //   during the push.
 //
 //   npm exec -- node scripts/bench/gateway.mjs [--runs 3]
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
+import { hasDockerRegistry, startDockerRegistry, vmHWM } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
 const RUNS = Number(values.runs)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-
-async function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-    srv.on('error', reject)
-  })
-}
 
 function skopeo (...args) {
   const t0 = performance.now()
@@ -33,32 +25,20 @@ function skopeo (...args) {
   return (performance.now() - t0) / 1000
 }
 
-async function vmHWM (pid) {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024
-}
-
 const { large } = await buildFixtures('large')
 const src = `oci:${large.oci}:v1`
 const work = await tempDir()
 const reg = { push: [], pull: [] }
 const ours = { push: [], warm: [], cold: [], rssPush: [] }
-const hasRegistry = spawnSync('which', ['docker-registry']).status === 0
-if (!hasRegistry) console.error('docker-registry is not installed (apt-get install docker-registry): no baseline')
+const hasRegistry = hasDockerRegistry()
 
 for (let r = 0; r < RUNS; r++) {
   if (hasRegistry) {
-    const port = await freePort()
-    const cfg = path.join(work, `registry-${r}.yml`)
-    await fs.writeFile(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, `registry-${r}`)}\nhttp:\n  addr: 127.0.0.1:${port}\n`)
-    const registry = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' })
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break } catch {}
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    const registry = await startDockerRegistry(path.join(work, `registry-${r}`))
+    const port = registry.port
     reg.push.push(skopeo('--dest-tls-verify=false', src, `docker://127.0.0.1:${port}/bench/large:v1`))
     reg.pull.push(skopeo('--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${path.join(work, `reg-out-${r}`)}:v1`))
-    registry.kill()
+    await registry.stop()
   }
 
   const repoA = path.join(work, `a${r}`)

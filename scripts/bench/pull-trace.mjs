@@ -9,16 +9,10 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, startPuller, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
+import { processCpu } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
 const RUNS = Number(values.runs)
-const TICK = 100 // USER_HZ
-
-async function cpu (pid) {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK }
-}
 const diff = (x, y) => `${(y.user + y.sys - x.user - x.sys).toFixed(2)} s (user ${(y.user - x.user).toFixed(2)}, sys ${(y.sys - x.sys).toFixed(2)})`
 
 const { large } = await buildFixtures('large')
@@ -33,14 +27,14 @@ const digest = imported.images[0].digest
 for (let r = 0; r < RUNS; r++) {
   const repoB = path.join(work, `b${r}`)
   const b = await startPuller(repoB, idA.addresses[0], digest)
-  const ca = await cpu(a.child.pid); const cb = await cpu(b.child.pid)
+  const ca = await processCpu(a.child.pid); const cb = await processCpu(b.child.pid)
   const perf = process.env.PERF_OUT != null ? (await import('node:child_process')).spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(process.env.PERF_WHO === 'a' ? a.child.pid : b.child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
   const t0 = performance.now()
   await runJson(repoB, ['image', 'pull', digest])
   if (perf != null) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
   const wall = (performance.now() - t0) / 1000
-  const da = await cpu(a.child.pid); const db = await cpu(b.child.pid)
+  const da = await processCpu(a.child.pid); const db = await processCpu(b.child.pid)
   console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}`)
   await b.stop()
 }

@@ -8,27 +8,19 @@
 //     against the 16x a central registry sends.
 //
 //   npm exec -- node scripts/bench/pull.mjs [--runs 3]
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, startPuller, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
+import { hasDockerRegistry, startDockerRegistry, vmHWM } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
 const RUNS = Number(values.runs)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = s => `${s.toFixed(2)} s`
-
-async function freePort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-    srv.on('error', reject)
-  })
-}
 
 function timed (cmd, args) {
   const t0 = performance.now()
@@ -37,38 +29,23 @@ function timed (cmd, args) {
   return (performance.now() - t0) / 1000
 }
 
-async function vmHWM (pid) {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024
-}
-
 const fixtures = await buildFixtures('large')
 const large = fixtures.large
 const work = await tempDir()
 
 // ---- baseline: docker-registry + skopeo
-let registry
 const baseline = { push: [], pull: [] }
-if (spawnSync('which', ['docker-registry']).status === 0) {
+if (hasDockerRegistry()) {
   // a fresh registry for each run, so every push uploads every blob
   for (let r = 0; r < RUNS; r++) {
-    const port = await freePort()
-    const cfg = path.join(work, `registry-${r}.yml`)
-    await fs.writeFile(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, `registry-${r}`)}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`)
-    registry = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' })
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break } catch {}
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    const registry = await startDockerRegistry(path.join(work, `registry-${r}`))
+    const port = registry.port
     baseline.push.push(timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${large.oci}:v1`, `docker://127.0.0.1:${port}/bench/large:v1`]))
     const out = path.join(work, `skopeo-pull-${r}`)
     baseline.pull.push(timed('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${out}:v1`]))
-    registry.kill()
+    await registry.stop()
     await fs.rm(out, { recursive: true, force: true })
-    await fs.rm(path.join(work, `registry-${r}`), { recursive: true, force: true })
   }
-} else {
-  console.error('docker-registry is not installed (apt-get install docker-registry): no baseline')
 }
 
 // ---- provenir: daemon A imports, a fresh daemon B pulls cold, then exports

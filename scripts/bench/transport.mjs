@@ -14,7 +14,7 @@
 // per 1 MiB leaf for its CID, one over the whole blob for its digest, a file per leaf).
 //
 //   npm exec -- node scripts/bench/transport.mjs [--runs 3]
-import { execFileSync, fork, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, fork, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -23,6 +23,7 @@ import path from 'node:path'
 import { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
+import { hasDockerRegistry, startDockerRegistry } from './lib.mjs'
 
 const here = fileURLToPath(import.meta.url)
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -141,24 +142,14 @@ if (role === 'server' || role === 'client') {
   }
 
   const results = { baseline: [], tcp: [], native: [], 'native-work': [], 'js-stream': [], libp2p: [] }
-  const hasRegistry = spawnSync('which', ['docker-registry']).status === 0
-  if (!hasRegistry) console.error('docker-registry is not installed (apt-get install docker-registry): no baseline')
-  let registry
-  let port
-  if (hasRegistry) {
-    port = await new Promise(resolve => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) }) })
-    const cfg = path.join(work, 'registry.yml')
-    fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(work, 'registry')}\nhttp:\n  addr: 127.0.0.1:${port}\n`)
-    registry = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' })
-    for (let i = 0; i < 100; i++) {
-      try { if ((await fetch(`http://127.0.0.1:${port}/v2/`)).ok) break } catch {}
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+  const registry = hasDockerRegistry() ? await startDockerRegistry(path.join(work, 'registry')) : undefined
+  const port = registry?.port
+  if (registry != null) {
     execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${large.oci}:v1`, `docker://127.0.0.1:${port}/bench/large:v1`])
   }
   try {
     for (let r = 0; r < runs; r++) {
-      if (hasRegistry) {
+      if (registry != null) {
         const out = path.join(work, `pull-${r}`)
         const t0 = performance.now()
         execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${out}:v1`])
@@ -176,7 +167,7 @@ if (role === 'server' || role === 'client') {
     }
   } finally {
     // a failed run leaves no registry behind
-    registry?.kill()
+    await registry?.stop()
     fs.rmSync(work, { recursive: true, force: true })
   }
 
