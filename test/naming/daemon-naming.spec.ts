@@ -1,8 +1,9 @@
 /**
- * The daemon's naming (`DaemonNaming` from @provenir/cli) on real in-process
- * nodes (memory transport, blockstores on disk): publish from the image
- * index, the republish timer (a new seq, the replaced document unpinned, the
- * new one pinned), and the record a pull by name passes to `node.pull`.
+ * The node's naming service (`node.naming`, built by createNode from
+ * @provenir/naming) on real in-process nodes (memory transport, blockstores
+ * on disk), as the daemon runs it: publish from the image index, the
+ * republish timer (a new seq, the replaced document unpinned, the new one
+ * pinned), and the record a pull by name passes to `node.pull`.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
@@ -10,8 +11,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { DaemonNaming, createRepoConfig, policyReferenceOf, recordFromResolution } from '@provenir/cli'
 import { Keystore } from '@provenir/identity'
+import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
 import { createSwarm, makeIdentities, type Swarm } from '@provenir/testbed'
 import { userIdFromKey } from '@provenir/trust'
 import { CID } from 'multiformats/cid'
@@ -19,35 +20,36 @@ import { waitFor } from '../daemon-helpers.js'
 import { makeImage, seedImage } from '../images.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { ImageRecord } from '@provenir/content'
+import type { Naming } from '@provenir/naming'
 
-describe('DaemonNaming on in-process nodes', { timeout: 120_000 }, () => {
+describe('node.naming on in-process nodes', { timeout: 120_000 }, () => {
   let swarm: Swarm
   let identities: PrivateKey[]
   let dir: string
-  let owner: DaemonNaming
-  let client: DaemonNaming
+  let owner: Naming
+  let client: Naming
   let alice: PrivateKey
   let image: ImageRecord
   let firstDocument: string
 
   before(async () => {
     identities = await makeIdentities(3, 4)
-    swarm = await createSwarm({ size: 3, identities, blockstores: true, topology: 'ring' })
-    await swarm.waitForRoutingTables(2)
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'provenir-daemon-naming-'))
     alice = await generateKeyPair('Ed25519')
     await Keystore.create(path.join(dir, 'keystore.json'), { self: identities[0], alice })
-    const naming = createRepoConfig().naming
-    owner = new DaemonNaming({ node: swarm.nodes[0], config: naming, keystorePath: path.join(dir, 'keystore.json'), privateKey: identities[0], logger: swarm.nodes[0].libp2p.logger, republishInterval: 1_500 })
-    client = new DaemonNaming({ node: swarm.nodes[2], config: { ...naming, cacheTtlMs: 0 }, keystorePath: path.join(dir, 'none.json'), privateKey: identities[2], logger: swarm.nodes[2].libp2p.logger })
-    await owner.start()
-    await client.start()
+    const namingFor = [
+      { keys: keystoreKeys(path.join(dir, 'keystore.json')), republishInterval: 1_500 },
+      {},
+      { keys: keystoreKeys(path.join(dir, 'none.json')), cacheTtlMs: 0 }
+    ]
+    swarm = await createSwarm({ size: 3, identities, blockstores: true, topology: 'ring', nodeInit: (i) => ({ naming: namingFor[i] }) })
+    await swarm.waitForRoutingTables(2)
+    owner = swarm.nodes[0].naming
+    client = swarm.nodes[2].naming
     image = await seedImage(swarm.nodes[0], makeImage())
   })
 
   after(async () => {
-    await owner?.stop()
-    await client?.stop()
     await swarm?.stop()
     if (dir != null) await fs.rm(dir, { recursive: true, force: true })
   })

@@ -98,9 +98,11 @@ describe('a registry named by a domain (DNS TXT from dnsmasq), real daemons', { 
     assert.equal(res.answers.length, 2)
     assert.deepEqual([res.answers[0].registry, res.answers[0].error?.name, res.answers[0].winner], ['broken.test', 'DnsLookupError', false])
     assert.deepEqual([res.answers[1].registry, res.answers[1].userId, res.answers[1].winner], [registryId, ownerId, true])
+    // the answer names the domain DNS found the registry by, and that the registry itself answered
+    assert.deepEqual([res.answers[1].domain, res.answers[1].from, res.answers[1].source], ['registry.test', 'registry', `registry ${registryId} found by DNS at registry.test (priority 1)`])
     // a domain in the reference itself
     const direct = await runJson(repos.client, ['name', 'resolve', 'registry.test/lab/app:v1'])
     assert.equal(direct.owner, ownerId)
-    assert.equal(direct.name.source, `registry ${registryId} (priority 0)`)
+    assert.equal(direct.name.source, `registry ${registryId} found by DNS at registry.test (priority 0)`)
   })
 })

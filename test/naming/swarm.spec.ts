@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { dhtProviders } from '@provenir/node'
+import { namingBlocks } from '@provenir/node'
 import { createSwarm, makeIdentities, type Swarm } from '@provenir/testbed'
 import { userIdFromKey } from '@provenir/trust'
 import {
@@ -31,16 +31,10 @@ function xorDistance (a: Uint8Array, b: Uint8Array): bigint {
   return d
 }
 
-function bitswapDocuments (node: ProvenirNode): DocumentSource {
-  return async (cid, options) => {
-    const session = node.bitswap.createSession({ providers: dhtProviders(node.dht, node.peerId) })
-    try {
-      for await (const block of session.want([cid], { signal: options.signal ?? AbortSignal.timeout(30_000) })) return block.bytes
-      throw new Error(`no block ${cid.toString()}`)
-    } finally {
-      session.close()
-    }
-  }
+/** Documents as the node's naming service fetches them: its store, else the swarm */
+function nodeDocuments (node: ProvenirNode): DocumentSource {
+  const blocks = namingBlocks(node)
+  return async (cid, options) => blocks.get(cid, { signal: options.signal ?? AbortSignal.timeout(30_000) })
 }
 
 /** The record a node holds in its own DHT datastore, or undefined */
@@ -114,7 +108,7 @@ describe('naming across a 20-node swarm', { timeout: 180_000 }, () => {
       .map(n => ({ n, d: xorDistance(createHash('sha256').update(n.peerId.toMultihash().bytes).digest(), target) }))
       .sort((a, b) => (a.d < b.d ? 1 : a.d > b.d ? -1 : 0))[0].n
     const i = swarm.indexOf(far.peerId)
-    const resolver = new Resolver({ pointers: dhtPointerSource(far.dht), documents: bitswapDocuments(far), seqStore: stores[i] })
+    const resolver = new Resolver({ pointers: dhtPointerSource(far.dht), documents: nodeDocuments(far), seqStore: stores[i] })
     const r = await resolver.resolve(`${userIdFromKey(owner)}/myapp:latest`)
     assert.equal(r.pointer.seq, 5)
     assert.equal(r.manifestDigest, MANIFESTS[1])
@@ -141,7 +135,7 @@ describe('naming across a 20-node swarm', { timeout: 180_000 }, () => {
     }
     // resolution from any witness still gives seq 5
     const w = witnesses.find(i => i !== SIZE - 1) as number
-    const r = await new Resolver({ pointers: dhtPointerSource(swarm.nodes[w].dht), documents: bitswapDocuments(swarm.nodes[w]), seqStore: stores[w] })
+    const r = await new Resolver({ pointers: dhtPointerSource(swarm.nodes[w].dht), documents: nodeDocuments(swarm.nodes[w]), seqStore: stores[w] })
       .resolve(`${userIdFromKey(owner)}/myapp`)
     assert.equal(r.pointer.seq, 5)
   })
@@ -157,7 +151,7 @@ describe('naming across a 20-node swarm', { timeout: 180_000 }, () => {
       for await (const _ of attacker.dht.put(key, value, { signal: AbortSignal.timeout(30_000) })) { /* drain */ }
       const holders = await Promise.all(swarm.nodes.slice(0, SIZE - 1).map(async n => localRecord(n, key)))
       assert.equal(holders.filter(h => h != null).length, 0, `no honest node stores the ${repo} record`)
-      await assert.rejects(new Resolver({ pointers: dhtPointerSource(swarm.nodes[1].dht), documents: bitswapDocuments(swarm.nodes[1]) }).resolve(`${uid}/${repo}`), { name: 'RepositoryNotFoundError' })
+      await assert.rejects(new Resolver({ pointers: dhtPointerSource(swarm.nodes[1].dht), documents: nodeDocuments(swarm.nodes[1]) }).resolve(`${uid}/${repo}`), { name: 'RepositoryNotFoundError' })
     }
   })
 
@@ -192,7 +186,7 @@ describe('naming across a 20-node swarm', { timeout: 180_000 }, () => {
     const resolver = new Resolver({
       registries: [new DhtRegistryClient(far.dht, regNode.peerId)],
       pointers: dhtPointerSource(far.dht),
-      documents: bitswapDocuments(far)
+      documents: nodeDocuments(far)
     })
     const r = await resolver.resolve('aweiteka/app')
     assert.equal(r.owner, userIdFromKey(appOwner))

@@ -18,8 +18,9 @@
 import { isIP } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { MAX_NAMING_REGISTRIES } from '@provenir/naming'
 import { parseSwarmKey } from '@provenir/node'
-import { MAX_BUNDLE_BOOTSTRAP, MAX_NAMING_REGISTRIES } from './constants.js'
+import { MAX_BUNDLE_BOOTSTRAP } from './constants.js'
 import { BundleInvalidError } from './errors.js'
 
 export const BUNDLE_VERSION = 1

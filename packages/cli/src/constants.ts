@@ -117,42 +117,6 @@ export const RPC_CLIENT_MAX_LINE_BYTES = 1024 * 1024
 /** Images provided at once when the daemon starts */
 export const STARTUP_PROVIDE_CONCURRENCY = 4
 
-/** Most link-name pins in `naming.pins` */
-export const MAX_NAMING_PINS = 10_000
-
-/** Most registries in `naming.registries` */
-export const MAX_NAMING_REGISTRIES = 32
-
-/** Most admin bindings in `naming.registry.bindings` */
-export const MAX_REGISTRY_BINDINGS = 10_000
-
-/** Longest registry as config names it (NodeId, multiaddr or domain) */
-export const MAX_REGISTRY_SPEC_LENGTH = 1024
-
-/** Most DNS servers in `naming.dns.servers` */
-export const MAX_DNS_SERVERS = 8
-
-/** Longest DNS timeout accepted in `naming.dns.timeoutMs` */
-export const MAX_NAMING_DNS_TIMEOUT_MS = 60_000
-
-/** How long the daemon keeps a resolution (reference -> manifest digest), in ms, unless `naming.cacheTtlMs` says otherwise */
-export const DEFAULT_NAMING_CACHE_TTL_MS = 30_000
-
-/** Longest `naming.cacheTtlMs` */
-export const MAX_NAMING_CACHE_TTL_MS = 60 * 60_000
-
-/** Most resolutions the daemon caches */
-export const NAMING_CACHE_MAX_ENTRIES = 1000
-
-/** Time to fetch a repository document block (local, else bitswap), and to put a registry binding in the DHT, in ms */
-export const NAMING_DOCUMENT_TIMEOUT_MS = 30_000
-
-/** Time to read the current seq of a repository from the DHT before its first publish, in ms */
-export const NAMING_SEQ_SYNC_TIMEOUT_MS = 15_000
-
-/** How long a restarted daemon waits for DHT peers before republishing what it published, in ms */
-export const NAMING_STARTUP_REPUBLISH_WAIT_MS = 60_000
-
 /** Time for `name publish` (seq read, document, DHT put) over RPC, in ms */
 export const RPC_NAME_PUBLISH_TIMEOUT_MS = 120_000
 
@@ -173,12 +137,6 @@ export const MAX_BUNDLE_BOOTSTRAP = 64
 
 /** The bundle `swarm init` writes when no --output is given, in the repo */
 export const BUNDLE_FILE = 'swarm-bundle.json'
-
-/** A DHT lookup by a node with an empty routing table (only its own records can answer), in ms */
-export const NAMING_LONELY_DHT_TIMEOUT_MS = 2_000
-
-/** Most repositories one daemon publishes and republishes */
-export const NAMING_MAX_PUBLISHED = 10_000
 
 /** Time the daemon gives the publish that follows a push through the gateway, in ms */
 export const GATEWAY_PUBLISH_TIMEOUT_MS = 20_000

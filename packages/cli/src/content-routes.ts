@@ -12,6 +12,7 @@ import {
   cidForDigest, exportDockerArchive, exportOciLayout, getBlockBytes, ImageNotFoundError, importDockerArchive, importOciLayout, isDigest, parseManifest
 } from '@provenir/content'
 import { InvalidConfigError, InvalidParametersError, parsePlatform } from '@provenir/interface'
+import { policyReferenceOf, recordFromResolution, summariseResolution } from '@provenir/naming'
 import {
   MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
@@ -20,14 +21,13 @@ import { PathNotFoundError } from './errors.js'
 import { errorCode } from './fs-util.js'
 import { NamingUnavailableError } from './errors.js'
 import { isExpectedError } from './known-errors.js'
-import { policyReferenceOf, recordFromResolution, summariseResolution } from './naming.js'
-import type { ResolveSummary } from './naming.js'
 import { bodyObject, optionalReferenceParam } from './rpc-params.js'
 import { policyParam, statementInfo } from './trust-routes.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { StatementInfo } from './trust-routes.js'
 import type { VerificationReport } from '@provenir/trust'
 import type { ContentBlockstore, ImageIndex, ImageRecord } from '@provenir/content'
+import type { ResolveSummary } from '@provenir/naming'
 import type { ProvenirNode } from '@provenir/node'
 
 /** Formats of an image on disk */
@@ -427,8 +427,8 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
         let record: ImageRecord | undefined
         let policyReference = reference
         if (target == null && reference != null && naming != null) {
-          const { resolution, cached } = await naming.resolve(reference, { signal: sink.signal })
-          resolved = summariseResolution(reference, resolution, cached)
+          const { resolution, cached, record: from } = await naming.resolve(reference, { signal: sink.signal })
+          resolved = summariseResolution(reference, resolution, cached, from)
           target = resolution.manifestDigest
           // the signed document is the trusted record: blob roots and statements
           record = recordFromResolution(resolution)

@@ -3,6 +3,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
 import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
+import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
 import { createNode } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './api-address.js'
 import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
@@ -10,7 +11,6 @@ import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } f
 import { errorCode, readFileBounded } from './fs-util.js'
 import { MAX_POLICY_BYTES, parsePolicy, PolicyInvalidError } from '@provenir/trust'
 import { gaterRefusedCounter } from './metrics.js'
-import { DaemonNaming, policyReferenceOf, recordFromResolution } from './naming.js'
 import { removeApiFile, writeApiFile } from './repo-paths.js'
 import { openRepo } from './repo.js'
 import { RpcClient } from './rpc-client.js'
@@ -19,7 +19,8 @@ import type { ApiAddress } from './api-address.js'
 import type { Repo } from './repo.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
 import type { Gateway, GatewayInit } from '@provenir/gateway'
-import type { ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
+import type { Naming } from '@provenir/naming'
 import type { ProvenirNode } from '@provenir/node'
 import type { TrustPolicy } from '@provenir/trust'
 
@@ -43,8 +44,8 @@ export interface Daemon {
   readonly apiAddress: ApiAddress
   /** The OCI registry gateway's address, when the config enables it */
   readonly gatewayAddress?: ApiAddress
-  /** Resolver, publisher and (when serving) registry */
-  readonly naming: DaemonNaming
+  /** Resolver, publisher and (when serving) registry: the node's naming service */
+  readonly naming: Naming
   /**
    * Stop gracefully: close the RPC API (no new requests; in-flight ones
    * finish), stop the node (which closes the datastore), then remove
@@ -126,6 +127,26 @@ async function signingKey (keystoreFile: string, name: string, nodeKey: PrivateK
 }
 
 /**
+ * After a push by tag through the gateway: publish the repository document
+ * under the signing key's namespace. It works without peers (the record is
+ * stored here and goes into the DHT when peers appear); a failure is logged
+ * with its cause, and the push stands.
+ */
+async function publishPushed (naming: Naming, name: string, tag: string, keyName: string, options: AbortOptions, log: Logger): Promise<void> {
+  const signal = AbortSignal.any([AbortSignal.timeout(GATEWAY_PUBLISH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+  try {
+    const published = await naming.publishPushed(name, keyName, { signal })
+    if (published == null) {
+      log('gateway push of %s:%s: %s is no repository name; nothing published', name, tag, name.slice(name.lastIndexOf('/') + 1))
+    } else {
+      log('gateway push of %s:%s: published %s/%s at seq %d on %d DHT peers%s', name, tag, published.owner, published.repo, published.seq, published.peers, published.warning != null ? ` (${published.warning})` : '')
+    }
+  } catch (err) {
+    log.error('gateway push of %s:%s: publishing the repository failed - %e', name, tag, err)
+  }
+}
+
+/**
  * Throws DaemonAlreadyRunningError when a daemon answers on the repo's api
  * file. A missing, malformed or stale api file means no daemon.
  */
@@ -180,7 +201,12 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     blockstorePath: paths.content,
     logger,
     metrics: true,
-    onRefuse: (_peer, direction) => { refused.inc({ direction }) }
+    onRefuse: (_peer, direction) => { refused.inc({ direction }) },
+    naming: {
+      ...config.naming,
+      registry: { ...config.naming.registry, serve: config.naming.registry.serve || init.registry === true },
+      keys: keystoreKeys(paths.keystore)
+    }
   }
   if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
   const policy = await loadPolicy(paths.policy)
@@ -201,10 +227,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
 
   let rpc: RpcServer | undefined
   let gateway: Gateway | undefined
-  let naming: DaemonNaming | undefined
+  const naming = node.naming
   try {
-    naming = new DaemonNaming({ node, config: config.naming, keystorePath: paths.keystore, privateKey: repo.privateKey, serveRegistry: init.registry === true, logger })
-    await naming.start()
     const { host, port } = parseApiAddress(config.api, paths.config)
     const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming }
     if (init.routes != null) rpcInit.routes = init.routes
@@ -231,17 +255,10 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
       if (config.gateway.signingKey != null) {
         const keyName = config.gateway.signingKey
         gatewayInit.signer = await signingKey(paths.keystore, keyName, repo.privateKey, paths.config)
-        // a push by tag publishes the repository document under the signing key's namespace
-        const names = naming
-        gatewayInit.onPushed = async (name, _tag, _digest, options) => {
-          const signal = AbortSignal.any([AbortSignal.timeout(GATEWAY_PUBLISH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
-          const published = await names.publishPushed(name, keyName, { signal })
-          if (published != null) log('gateway push: published %s/%s at seq %d', published.owner, published.repo, published.seq)
-        }
+        gatewayInit.onPushed = async (name, tag, _digest, options) => { await publishPushed(naming, name, tag, keyName, options, log) }
       }
-      const resolver = naming
       gatewayInit.resolveName = async (name, tag, options) => {
-        const { resolution } = await resolver.resolve(`${name}:${tag}`, options)
+        const { resolution } = await naming.resolve(`${name}:${tag}`, options)
         return { manifestDigest: resolution.manifestDigest, record: recordFromResolution(resolution), reference: policyReferenceOf(resolution) }
       }
       gateway = createGateway(gatewayInit)
@@ -259,13 +276,11 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   } catch (err) {
     await gateway?.close().catch(() => {})
     await rpc?.close().catch(() => {})
-    await naming?.stop().catch(() => {})
     try { await node.stop() } catch {}
     throw err
   }
 
   const server = rpc
-  const names = naming
   let stopping: Promise<void> | undefined
   log('started %p, RPC API on %s', node.peerId, formatApiAddress(server.address))
   const provideAbort = new AbortController()
@@ -277,7 +292,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     rpc: server,
     apiAddress: server.address,
     gatewayAddress: gateway?.address,
-    naming: names,
+    naming,
     stop: async () => {
       stopping ??= (async () => {
         try {
@@ -285,7 +300,6 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
           await providing
           await gateway?.close()
           await server.close()
-          await names.stop()
           await node.stop()
         } finally {
           await removeApiFile(paths.root, server.address)

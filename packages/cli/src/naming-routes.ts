@@ -1,21 +1,22 @@
 /**
- * The daemon's naming routes: publish a repository, resolve a reference, and
- * claim a link name at a registry. Each answers one JSON document; bad
- * parameters are a 400 naming the field.
+ * The daemon's naming routes, an RPC adapter over the node's naming service
+ * (@provenir/naming): publish a repository, resolve a reference, and claim a
+ * link name at a registry. Each checks its parameters (a bad one is a 400
+ * naming the field, before anything runs) and answers the service's result as
+ * JSON.
  */
 import { isDigest } from '@provenir/content'
 import { InvalidParametersError } from '@provenir/interface'
-import { isLinkName, isRepoName, isTag, MAX_TAGS } from '@provenir/naming'
-import { SELF_KEY_NAME, MAX_REGISTRY_SPEC_LENGTH, RPC_NAME_PUBLISH_TIMEOUT_MS, RPC_NAME_RESOLVE_TIMEOUT_MS, RPC_NAMING_BODY_LIMIT } from './constants.js'
+import { checkRepoName, isLinkName, isTag, summariseResolution, MAX_REGISTRY_SPEC_LENGTH, MAX_TAGS } from '@provenir/naming'
+import { SELF_KEY_NAME, RPC_NAME_PUBLISH_TIMEOUT_MS, RPC_NAME_RESOLVE_TIMEOUT_MS, RPC_NAMING_BODY_LIMIT } from './constants.js'
 import { NamingUnavailableError } from './errors.js'
 import { bodyObject, referenceParam } from './rpc-params.js'
-import { summariseResolution } from './naming.js'
-import type { ClaimSummary, DaemonNaming, PublishSummary, ResolveSummary } from './naming.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
+import type { ClaimSummary, Naming, PublishRequest, PublishSummary, ResolveSummary } from '@provenir/naming'
 
 const KEY_NAME = /^[a-zA-Z0-9._-]{1,64}$/
 
-function namingOf (ctx: RpcContext): DaemonNaming {
+function namingOf (ctx: RpcContext): Naming {
   if (ctx.naming == null) throw new NamingUnavailableError('this daemon runs without naming')
   return ctx.naming
 }
@@ -28,6 +29,18 @@ export function keyParam (value: unknown): string | undefined {
   return value
 }
 
+/** `tags`: tag -> manifest digest, bounded */
+function tagsParam (value: unknown): Record<string, string> {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidParametersError('"tags" must be an object: tag -> manifest digest')
+  const entries = Object.entries(value)
+  if (entries.length > MAX_TAGS) throw new InvalidParametersError(`"tags" holds ${entries.length} tags; at most ${MAX_TAGS}`)
+  for (const [tag, digest] of entries) {
+    if (!isTag(tag)) throw new InvalidParametersError(`"tags": ${JSON.stringify(tag)} is not a tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`)
+    if (!isDigest(digest)) throw new InvalidParametersError(`"tags.${tag}" must be a manifest digest (sha256:<64 hex>); got ${JSON.stringify(digest)}`)
+  }
+  return value as Record<string, string>
+}
+
 export const NAMING_ROUTES: readonly RpcRoute[] = Object.freeze([
   {
     method: 'POST',
@@ -36,21 +49,13 @@ export const NAMING_ROUTES: readonly RpcRoute[] = Object.freeze([
     bodyLimit: RPC_NAMING_BODY_LIMIT,
     async handler (ctx): Promise<PublishSummary> {
       const body = bodyObject(ctx, ['repo', 'key', 'tags'])
-      if (!isRepoName(body.repo)) throw new InvalidParametersError(`"repo" must be a repository name (lowercase letters, digits, and . _ __ - between them); got ${JSON.stringify(body.repo)}`)
-      const request: Parameters<DaemonNaming['publish']>[0] = { repo: body.repo }
+      const request: PublishRequest = { repo: checkRepoName(body.repo) }
       const key = keyParam(body.key)
       if (key != null) request.key = key
-      if (body.tags !== undefined) {
-        if (body.tags == null || typeof body.tags !== 'object' || Array.isArray(body.tags)) throw new InvalidParametersError('"tags" must be an object: tag -> manifest digest')
-        const entries = Object.entries(body.tags)
-        if (entries.length > MAX_TAGS) throw new InvalidParametersError(`"tags" holds ${entries.length} tags; at most ${MAX_TAGS}`)
-        for (const [tag, digest] of entries) {
-          if (!isTag(tag)) throw new InvalidParametersError(`"tags": ${JSON.stringify(tag)} is not a tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})`)
-          if (!isDigest(digest)) throw new InvalidParametersError(`"tags.${tag}" must be a manifest digest (sha256:<64 hex>); got ${JSON.stringify(digest)}`)
-        }
-        request.tags = body.tags as Record<string, string>
-      }
-      return namingOf(ctx).publish(request, { signal: ctx.signal })
+      if (body.tags !== undefined) request.tags = tagsParam(body.tags)
+      const published = await namingOf(ctx).publish(request, { signal: ctx.signal })
+      if (published.warning != null) ctx.log?.('name publish %s/%s: %s', published.owner, published.repo, published.warning)
+      return published
     }
   },
   {
@@ -62,8 +67,8 @@ export const NAMING_ROUTES: readonly RpcRoute[] = Object.freeze([
       const reference = referenceParam(body.reference)
       if (body.explain !== undefined && typeof body.explain !== 'boolean') throw new InvalidParametersError('"explain" must be true or false')
       const explain = body.explain === true
-      const { resolution, cached } = await namingOf(ctx).resolve(reference, { signal: ctx.signal, explain })
-      return summariseResolution(reference, resolution, cached)
+      const { resolution, cached, record } = await namingOf(ctx).resolve(reference, { signal: ctx.signal, explain })
+      return summariseResolution(reference, resolution, cached, record)
     }
   },
   {

@@ -9,7 +9,7 @@ import { TRUST_ROUTES } from './trust-routes.js'
 import { isExpectedError } from './known-errors.js'
 import { AbortError, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './api-address.js'
-import type { DaemonNaming } from './naming.js'
+import type { Naming } from '@provenir/naming'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -30,7 +30,7 @@ export interface RpcContext {
   /** The RPC server's logger, when it has one */
   log?: Logger
   /** The daemon's naming (resolver, publisher, registry), when it runs one */
-  naming?: DaemonNaming
+  naming?: Naming
 }
 
 /**
@@ -204,6 +204,7 @@ const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   RepositoryNotFoundError: 404,
   TagNotFoundError: 404,
   NameTakenError: 409,
+  AmbiguousKeyError: 400,
   ClaimInvalidError: 422,
   BindingInvalidError: 422,
   RecordInvalidError: 422,
@@ -243,8 +244,8 @@ export interface RpcServerInit {
   handlerTimeout?: number
   /** @default RPC_BODY_LIMIT */
   bodyLimit?: number
-  /** Naming for the naming routes and pull by name */
-  naming?: DaemonNaming
+  /** Naming for the naming routes and pull by name (the daemon passes `node.naming`) */
+  naming?: Naming
 }
 
 export interface RpcServer {

@@ -9,7 +9,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateIdentity } from '@provenir/identity'
 import { Registry } from 'prom-client'
 import { createRpcServer, DEFAULT_ROUTES, RpcClient } from '../src/index.js'
-import type { DaemonNaming, RpcServer } from '../src/index.js'
+import type { RpcServer } from '../src/index.js'
+import type { Naming } from '@provenir/naming'
 import type { ProvenirNode } from '@provenir/node'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
@@ -35,7 +36,7 @@ describe('the naming routes (stub node and naming)', () => {
         calls.push(['claim', name, registry, key])
         return { name, userId: 'k51', registry, seq: 1, issued: '', binding: {} }
       }
-    } as unknown as DaemonNaming
+    } as unknown as Naming
     withNaming = await createRpcServer({ node, host: '127.0.0.1', port: 0, registry: new Registry(), routes: DEFAULT_ROUTES, naming })
     without = await createRpcServer({ node, host: '127.0.0.1', port: 0, registry: new Registry(), routes: DEFAULT_ROUTES })
   })
@@ -53,6 +54,7 @@ describe('the naming routes (stub node and naming)', () => {
   it('refuses bad input with 400, naming the field, and calls nothing', async () => {
     const cases: Array<[string, unknown, RegExp]> = [
       ['/api/v0/name/publish', { repo: 'App' }, /"repo" must be a repository name/],
+      ['/api/v0/name/publish', { repo: 'docker.io/provenir/small' }, /one path component, published as <UserId>\/<repo>: give "small"/],
       ['/api/v0/name/publish', { repo: 'app', key: 'self' }, /"key": "self" is the node key/],
       ['/api/v0/name/publish', { repo: 'app', key: '../x' }, /"key" must be a keystore key name/],
       ['/api/v0/name/publish', { repo: 'app', tags: { 'v 1': DIGEST } }, /"tags": "v 1" is not a tag/],

@@ -94,3 +94,51 @@ export const DEFAULT_REPUBLISH_INTERVAL = 4 * 60 * 60_000
 
 /** Time for one publish (document block and DHT put), in ms */
 export const PUBLISH_TIMEOUT = 60_000
+
+/** Most link-name pins in a naming config (`naming.pins`) */
+export const MAX_NAMING_PINS = 10_000
+
+/** Most registries in a naming config (`naming.registries`) */
+export const MAX_NAMING_REGISTRIES = 32
+
+/** Most admin bindings of a registry this node serves (`naming.registry.bindings`) */
+export const MAX_REGISTRY_BINDINGS = 10_000
+
+/** Longest registry as config names it (NodeId, multiaddr or domain) */
+export const MAX_REGISTRY_SPEC_LENGTH = 1024
+
+/** Most DNS servers in a naming config (`naming.dns.servers`) */
+export const MAX_DNS_SERVERS = 8
+
+/** Longest DNS timeout a naming config accepts (`naming.dns.timeoutMs`), in ms */
+export const MAX_NAMING_DNS_TIMEOUT_MS = 60_000
+
+/** How long the naming service keeps a resolution (reference -> manifest digest), in ms, unless `cacheTtlMs` says otherwise */
+export const DEFAULT_NAMING_CACHE_TTL_MS = 30_000
+
+/** Longest `cacheTtlMs`, in ms */
+export const MAX_NAMING_CACHE_TTL_MS = 60 * 60_000
+
+/** Most resolutions the naming service caches */
+export const NAMING_CACHE_MAX_ENTRIES = 1000
+
+/** Time to fetch a repository document block (local, else the swarm), and to put a registry binding in the DHT, in ms */
+export const NAMING_DOCUMENT_TIMEOUT_MS = 30_000
+
+/** Time to read the current seq of a repository from the DHT before its first publish, in ms */
+export const NAMING_SEQ_SYNC_TIMEOUT_MS = 15_000
+
+/** How long a restarted naming service waits for DHT peers before it republishes what it published, in ms */
+export const NAMING_STARTUP_REPUBLISH_WAIT_MS = 60_000
+
+/** A DHT lookup by a node with an empty routing table (only its own records can answer), in ms */
+export const NAMING_LONELY_DHT_TIMEOUT_MS = 2_000
+
+/** Most repositories one naming service publishes and republishes */
+export const NAMING_MAX_PUBLISHED = 10_000
+
+/**
+ * Keystore name of the node's own key: a namespace key only where the caller
+ * allows it (the gateway publishes pushes under the key that signed them)
+ */
+export const NODE_KEY_NAME = 'self'

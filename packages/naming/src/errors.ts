@@ -95,3 +95,9 @@ export class DnsLookupError extends ProvenirError {
   static override name = 'DnsLookupError'
   override name = 'DnsLookupError'
 }
+
+/** Several namespace keys could sign and the request named none of them. */
+export class AmbiguousKeyError extends ProvenirError {
+  static override name = 'AmbiguousKeyError'
+  override name = 'AmbiguousKeyError'
+}

@@ -4,7 +4,41 @@
  * Key-owned namespaces for provenir: signed repository documents, the DHT
  * pointer records that name them, link names bound by registries, and
  * registries found through DNS TXT.
+ *
+ * The formats and their checks are plain functions and classes
+ * (`signRepoDocument`, `verifyRepoPointer`, `Resolver`, `Registry`, ...). The
+ * naming service, `naming(init)`, runs them in a node: it resolves references
+ * (pins, registries, the default registry, then the pointer record and the
+ * signed document), publishes repositories from the images the node holds and
+ * republishes them, and serves a registry. It works without peers: a publish
+ * is stored on the node, which answers for it at once, and goes into the DHT
+ * when peers appear. `@provenir/node` builds one for every node
+ * (`node.naming`, from `CreateNodeInit.naming`).
+ *
+ * @example
+ *
+ * ```ts
+ * import { keystoreKeys } from '@provenir/naming'
+ * import { createNode } from '@provenir/node'
+ *
+ * const node = await createNode({ privateKey, blockstorePath, datastorePath, naming: { keys: keystoreKeys(keystoreFile) } })
+ * await node.naming.publish({ repo: 'myapp', tags: { v1: manifestDigest } })
+ * const { resolution } = await node.naming.resolve(`${userId}/myapp:v1`)
+ * ```
  */
+
+import { NamingService } from './naming.js'
+import type { NamingConfig, NamingDnsConfig, RegistryServeConfig } from './config.js'
+import type { NamespaceKeys } from './keys.js'
+import type { Registry, RegistryComponents, RegistryDialer } from './registry.js'
+import type { Resolution, ResolveOptions } from './resolver.js'
+import type { SeqStore } from './seq-store.js'
+import type { ClaimSummary, PublishSummary } from './summary.js'
+import type { AbortOptions, ComponentLogger, PrivateKey, Startable } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { ContentBlockstore, ImageIndex, PinStore } from '@provenir/content'
+import type { Datastore } from 'interface-datastore'
+import type { CID } from 'multiformats/cid'
 
 export * from './constants.js'
 export * from './errors.js'
@@ -19,15 +53,139 @@ export { signClaim, verifyClaim, signBinding, verifyBinding, registryKeyId, name
 export type { NameClaim, NameBinding, VerifyBindingOptions, VerifyClaimOptions } from './binding.js'
 export { parseReference, parseRegistryRef, formatReference } from './reference.js'
 export type { ImageReference, RegistryRef } from './reference.js'
-export { Resolver, resolveReference, dhtPointerSource, describeSource } from './resolver.js'
+export { Resolver, resolveReference, dhtPointerSource, describeSource, describeAnswer } from './resolver.js'
 export type {
   RegistryClient, AnswerSource, NameAnswer, NameResolution, ResolveOptions, PointerSource, DocumentSource,
-  RegistryConnector, ResolverInit, Resolution
+  RegistryConnector, ResolverInit, Resolution, BindingLookup, BindingOrigin
 } from './resolver.js'
 export { Registry, registry, RemoteRegistry, MemoryBindingStore, DatastoreBindingStore } from './registry.js'
 export type { BindingStore, RegistryComponents, RegistryInit, RegistryDialer, RemoteRegistryInit } from './registry.js'
 export { resolveRegistryDomain, registryConnector, addrsFor } from './dns.js'
 export type { DnsInit, DnsRegistry } from './dns.js'
 export { RepoPublisher, dhtRecordPutter } from './publisher.js'
-export type { BlockPutter, RecordPutter, RepoContent, PublishResult, RepoPublisherInit } from './publisher.js'
+export type { BlockPutter, RecordPutter, RepoContent, PublishResult, RepoPublisherInit, PublishOptions, SignedRepoRecord } from './publisher.js'
 export { DhtRegistryClient } from './dht-registry.js'
+export { validateNamingConfig, parseRegistrySpec } from './config.js'
+export type { NamingConfig, NamingDnsConfig, RegistryServeConfig, RegistrySpec, ParsedRegistrySpec } from './config.js'
+export { ResolutionCache } from './cache.js'
+export { keystoreKeys } from './keys.js'
+export type { NamespaceKeys } from './keys.js'
+export { checkRepoName } from './publishing.js'
+export { tagFor, summariseAnswer, summariseResolution, recordFromResolution, policyReferenceOf } from './summary.js'
+export type { PublishSummary, ResolveSummary, AnswerSummary, ClaimSummary } from './summary.js'
+
+/**
+ * Gives a block's bytes, verified against its CID: the repository documents
+ * the service resolves. A node answers from its store, else the swarm.
+ */
+export interface BlockGetter {
+  /** @throws when no source holds the block, or `options.signal` aborts */
+  get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
+}
+
+/** The DHT's routing table, as naming watches it: with no peer it works from local records */
+export interface DhtPeers {
+  /** Peers in the routing table now */
+  readonly size: number
+  addEventListener(type: 'peer:add', listener: () => void): void
+  removeEventListener(type: 'peer:add', listener: () => void): void
+}
+
+/** Where the documents this node publishes are kept: stored, pinned while current, unpinned once replaced */
+export interface DocumentStore extends Pick<ContentBlockstore, 'put'> {
+  readonly pins: Pick<PinStore, 'pin' | 'unpin'>
+}
+
+/** What the naming service uses; `@provenir/node` gives it a node's (`namingComponents`) */
+export interface NamingComponents {
+  /** The node key: a registry signs its bindings with it */
+  privateKey: PrivateKey
+  logger: ComponentLogger
+  /** Handles the registry protocol (a libp2p node) */
+  registrar: RegistryComponents['registrar']
+  /** Dials registries (a libp2p node) */
+  dialer: RegistryDialer
+  /** Pointer records and registry bindings */
+  dht: Pick<KadDHT, 'get' | 'put'>
+  dhtPeers: DhtPeers
+  /** The highest seq seen per repository, shared with the node's DHT validator */
+  seqStore: SeqStore
+  /** Keeps what this node publishes and a registry's bindings across restarts; in memory without it */
+  datastore?: Datastore
+  /** Fetches repository documents */
+  blocks: BlockGetter
+  /** Holds the documents this node publishes; without it nothing is published */
+  blockstore?: DocumentStore
+  /** The images this node holds, from which `publish` builds a document */
+  images?: Pick<ImageIndex, 'ls' | 'get'>
+  /** Advertises a CID (a published document) in the DHT */
+  provide?(cid: CID): void
+}
+
+/** The service's settings: a naming config (every field optional, with its default) and the rest */
+export interface NamingInit extends Partial<Omit<NamingConfig, 'dns' | 'registry'>> {
+  dns?: Partial<NamingDnsConfig>
+  registry?: Partial<RegistryServeConfig>
+  /** Namespace keys that sign what this node publishes and claims; none: publish and claim fail with KeyNotFoundError */
+  keys?: NamespaceKeys
+  /**
+   * The name of the node key among `keys`: not a namespace key unless a
+   * caller allows it (`PublishRequest.allowNodeKey`)
+   *
+   * @default NODE_KEY_NAME ("self")
+   */
+  nodeKeyName?: string
+  /** @default DEFAULT_REPUBLISH_INTERVAL (4 h) */
+  republishInterval?: number
+  /** @default DEFAULT_RECORD_LIFETIME (48 h) */
+  lifetime?: number
+}
+
+export interface PublishRequest {
+  /** The repository name: one lowercase path component, published as `<UserId>/<repo>` */
+  repo: string
+  /** Name of the namespace key; default: the only namespace key */
+  key?: string
+  /** tag -> manifest digest; default: the images held under a recorded name `<...>/<repo>:<tag>` */
+  tags?: Record<string, string>
+  /** Allow the node key (the gateway publishes pushes under the key that signed them) */
+  allowNodeKey?: boolean
+}
+
+/** A resolution, and how it was answered */
+export interface NamingResolution {
+  resolution: Resolution
+  /** From the resolution cache */
+  cached: boolean
+  /** The pointer record was this node's own (published here), or the DHT's */
+  record: 'local' | 'dht'
+}
+
+/** Naming as a node runs it; see the package comment */
+export interface Naming extends Startable {
+  /** This node's registry, when it serves one */
+  readonly registry?: Registry
+  /** Resolves a reference; without `explain` a recent resolution is served from the cache */
+  resolve(reference: string, options?: ResolveOptions): Promise<NamingResolution>
+  /**
+   * Builds the repository document from the images the node holds and
+   * publishes it: stored here first (it resolves here at once), then put in
+   * the DHT; with no peer to take it the result says so (`peers: 0`,
+   * `warning`) and it goes into the DHT when peers appear. A publish that
+   * fails uses no seq.
+   */
+  publish(request: PublishRequest, options?: AbortOptions): Promise<PublishSummary>
+  /**
+   * After a push by tag through a gateway: publish `<UserId of keyName>/<repo>`
+   * (repo: the last segment of the pushed name), node key allowed.
+   * Undefined when that segment is no repository name.
+   */
+  publishPushed(name: string, keyName: string, options?: AbortOptions): Promise<PublishSummary | undefined>
+  /** Claims a link name at a registry (NodeId, multiaddr or domain; this node's own too) */
+  claim(name: string, registry: string, keyName?: string, options?: AbortOptions): Promise<ClaimSummary>
+}
+
+/** The naming service as a component: `naming(init)(components)` */
+export function naming (init: NamingInit = {}): (components: NamingComponents) => Naming {
+  return (components) => new NamingService(components, init)
+}

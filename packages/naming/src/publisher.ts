@@ -6,6 +6,10 @@
  * document as a block, and puts the pointer in the DHT. Republishing does the
  * same with the last published content, so that the expiry moves forward and
  * the records stay in the DHT; every republish therefore has a new seq.
+ *
+ * A publish that fails uses no seq: the seq is taken (recorded in the
+ * SeqStore) only once the record is stored somewhere, by the caller's
+ * `commit` (its own record store) or, without one, by `putRecord`.
  */
 
 import { repeatingTask, type RepeatingTask } from '@libp2p/utils'
@@ -30,6 +34,25 @@ export interface RepoContent {
   images?: ImageLike[] | Record<string, RepoImage>
   tags?: Record<string, string>
   statements?: Record<string, Array<string | CID>>
+}
+
+/** A signed document and pointer, before the pointer is put anywhere */
+export interface SignedRepoRecord {
+  owner: UserId
+  repo: string
+  seq: number
+  expires: string
+  documentCid: CID
+  pointer: Uint8Array
+}
+
+export interface PublishOptions extends AbortOptions {
+  /**
+   * Stores the signed record locally once its document block is stored, and
+   * before the pointer goes to the DHT. The seq is taken once it resolves; if
+   * it throws, the publish fails and uses no seq.
+   */
+  commit?(record: SignedRepoRecord, options: AbortOptions): Promise<void>
 }
 
 export interface PublishResult {
@@ -90,7 +113,7 @@ export class RepoPublisher implements Startable {
   }
 
   /** Publishes `content` as the new state of `repo`, and remembers it for republishing. */
-  async publish (repo: string, content: RepoContent, options: AbortOptions = {}): Promise<PublishResult> {
+  async publish (repo: string, content: RepoContent, options: PublishOptions = {}): Promise<PublishResult> {
     const run = this.queue.then(async () => this.publishNow(repo, content, options))
     this.queue = run.catch(() => {})
     const result = await run
@@ -111,7 +134,7 @@ export class RepoPublisher implements Startable {
     return out
   }
 
-  private async publishNow (repo: string, content: RepoContent, options: AbortOptions): Promise<PublishResult> {
+  private async publishNow (repo: string, content: RepoContent, options: PublishOptions): Promise<PublishResult> {
     const signal = AbortSignal.any([AbortSignal.timeout(PUBLISH_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
     const seq = ((await this.seqStore.get(this.owner, repo, { signal })) ?? 0) + 1
     const lifetime = this.init.lifetime ?? DEFAULT_RECORD_LIFETIME
@@ -119,8 +142,15 @@ export class RepoPublisher implements Startable {
     const signed = await signRepoDocument(createRepoDocument({ owner: this.owner, repo, ...content, seq, expires }), this.init.key)
     await this.init.putBlock(signed.cid, signed.bytes, { signal })
     const pointer = await signRepoPointer({ repo, seq, doc: signed.cid, expires }, this.init.key)
-    await this.seqStore.observe(this.owner, repo, seq, { signal })
-    const peers = await this.init.putRecord(repoKey(this.owner, repo), pointer, { signal })
+    let peers: number
+    if (options.commit != null) {
+      await options.commit({ owner: this.owner, repo, seq, expires, documentCid: signed.cid, pointer }, { signal })
+      await this.seqStore.observe(this.owner, repo, seq, { signal })
+      peers = await this.init.putRecord(repoKey(this.owner, repo), pointer, { signal })
+    } else {
+      peers = await this.init.putRecord(repoKey(this.owner, repo), pointer, { signal })
+      await this.seqStore.observe(this.owner, repo, seq, { signal })
+    }
     this.log?.('published %s/%s seq %d (%c) to %d peers', this.owner, repo, seq, signed.cid, peers)
     return { owner: this.owner, repo, seq, documentCid: signed.cid, pointer, peers }
   }

@@ -27,15 +27,37 @@ import type { CID } from 'multiformats/cid'
 export interface RegistryClient {
   /** The registry's NodeId; its bindings must verify against it */
   readonly id: string
+  /** The domain whose DNS TXT record named this registry, when it was found that way */
+  readonly domain?: string
   /** The registry's binding for `name` (the envelope's bytes), or undefined when it has none */
   lookup(name: string, options?: AbortOptions): Promise<Uint8Array | undefined>
+  /**
+   * As `lookup`, and says where the binding came from: the registry itself,
+   * or the DHT records it published (when it could not be reached). The
+   * resolver prefers it, so that an answer is labelled with its real source.
+   */
+  lookupBinding?(name: string, options?: AbortOptions): Promise<BindingLookup>
 }
 
-/** Where one answer came from */
-export type AnswerSource = { kind: 'pin' } | { kind: 'registry', registry: string, priority: number } | { kind: 'default', registry: string }
+/** A binding and where it was read */
+export interface BindingLookup {
+  binding?: Uint8Array
+  from: BindingOrigin
+}
+
+/** Where a registry's binding was read: from the registry over `/provenir/names/1.0.0`, or from the DHT */
+export type BindingOrigin = 'registry' | 'dht'
+
+/** Where one answer came from; `domain` is set when DNS named the registry */
+export type AnswerSource =
+  | { kind: 'pin' }
+  | { kind: 'registry', registry: string, priority: number, domain?: string }
+  | { kind: 'default', registry: string, domain?: string }
 
 export interface NameAnswer {
   source: AnswerSource
+  /** where a registry's binding was read (registry answers only) */
+  from?: BindingOrigin
   userId?: UserId
   /** the verified binding, for registry answers */
   binding?: NameBinding
@@ -121,21 +143,18 @@ export class Resolver {
   async resolveName (name: string, options: ResolveOptions & { registry?: RegistryClient } = {}): Promise<NameResolution> {
     if (!isLinkName(name)) throw new InvalidParametersError(`${JSON.stringify(name)} is not a link name`)
     const sources: Array<{ source: AnswerSource, ask: () => Promise<NameAnswer> }> = []
+    const add = (client: RegistryClient, source: AnswerSource): void => {
+      if (client.domain != null && source.kind !== 'pin') source.domain = client.domain
+      sources.push({ source, ask: async () => this.ask(client, name, source, options) })
+    }
     if (options.registry != null) {
-      const client = options.registry
-      sources.push({ source: { kind: 'registry', registry: client.id, priority: 0 }, ask: async () => this.ask(client, name, { kind: 'registry', registry: client.id, priority: 0 }, options) })
+      add(options.registry, { kind: 'registry', registry: options.registry.id, priority: 0 })
     } else {
       const pinned = this.pins.get(name)
       if (pinned != null) sources.push({ source: { kind: 'pin' }, ask: async () => ({ source: { kind: 'pin' }, userId: pinned }) })
-      ;(this.init.registries ?? []).forEach((client, priority) => {
-        const source: AnswerSource = { kind: 'registry', registry: client.id, priority }
-        sources.push({ source, ask: async () => this.ask(client, name, source, options) })
-      })
+      ;(this.init.registries ?? []).forEach((client, priority) => { add(client, { kind: 'registry', registry: client.id, priority }) })
       const def = this.init.defaultRegistry
-      if (def != null) {
-        const source: AnswerSource = { kind: 'default', registry: def.id }
-        sources.push({ source, ask: async () => this.ask(def, name, source, options) })
-      }
+      if (def != null) add(def, { kind: 'default', registry: def.id })
     }
     if (options.explain === true) {
       const answers = await Promise.all(sources.map(async s => s.ask()))
@@ -155,10 +174,12 @@ export class Resolver {
 
   private async ask (client: RegistryClient, name: string, source: AnswerSource, options: AbortOptions): Promise<NameAnswer> {
     try {
-      const bytes = await client.lookup(name, options)
-      if (bytes == null) return { source }
+      const { binding: bytes, from } = client.lookupBinding != null
+        ? await client.lookupBinding(name, options)
+        : { binding: await client.lookup(name, options), from: 'registry' as const }
+      if (bytes == null) return { source, from }
       const binding = await verifyBinding(bytes, client.id, { name })
-      return { source, userId: binding.userId, binding, bindingBytes: bytes }
+      return { source, from, userId: binding.userId, binding, bindingBytes: bytes }
     } catch (err: unknown) {
       return { source, error: err as Error }
     }
@@ -234,12 +255,22 @@ function notFound (name: string, answers: NameAnswer[]): NameNotFoundError {
   return new NameNotFoundError(`no pin or registry knows the name ${name}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`)
 }
 
+/** A source as people read it: `local pin`, `registry <NodeId> (priority 0)`, `default registry <NodeId> found by DNS at <domain>` */
 export function describeSource (source: AnswerSource): string {
   switch (source.kind) {
     case 'pin': return 'local pin'
-    case 'registry': return `registry ${source.registry} (priority ${source.priority})`
-    case 'default': return `default registry ${source.registry}`
+    case 'registry': return `registry ${source.registry}${byDns(source.domain)} (priority ${source.priority})`
+    case 'default': return `default registry ${source.registry}${byDns(source.domain)}`
   }
+}
+
+function byDns (domain: string | undefined): string {
+  return domain != null ? ` found by DNS at ${domain}` : ''
+}
+
+/** An answer's real source: {@link describeSource}, read from the DHT when the registry could not be reached */
+export function describeAnswer (answer: NameAnswer): string {
+  return `${answer.from === 'dht' ? 'DHT record of ' : ''}${describeSource(answer.source)}`
 }
 
 /**

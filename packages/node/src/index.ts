@@ -36,7 +36,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
-import type { SeqStore } from '@provenir/naming'
+import type { Naming, NamingInit, SeqStore } from '@provenir/naming'
 import type { Datastore } from 'interface-datastore'
 import type { ImageStatement } from './statements.js'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
@@ -53,6 +53,7 @@ export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullRea
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
 export { fetchBlob } from './fetch.js'
 export { checkImageStatement, statementCid } from './statements.js'
+export { namingComponents, namingBlocks } from './naming.js'
 export type { ImageStatement } from './statements.js'
 
 export interface ProvenirServices extends Record<string, unknown> {
@@ -104,6 +105,13 @@ export interface CreateNodeInit {
   dht?: Partial<KadDHTInit>
   /** The trust policy every pull is checked against (see {@link ProvenirNode.trustPolicy}) */
   trustPolicy?: TrustPolicy
+  /**
+   * The naming service's settings: pins, registries, DNS, a registry to
+   * serve, the namespace keys that sign what the node publishes (see
+   * `NamingInit` in @provenir/naming). Without keys the node resolves but
+   * cannot publish or claim.
+   */
+  naming?: NamingInit
 }
 
 export interface VerifyOptions extends AbortOptions {
@@ -133,6 +141,12 @@ export interface ProvenirNode extends Startable {
   readonly datastore?: Datastore
   /** Present when the node was created with a `blockstorePath` */
   readonly blockstore?: ContentBlockstore
+  /**
+   * Names: resolve references, publish and republish this node's
+   * repositories (offline too), serve a registry; started and stopped with
+   * the node (see {@link CreateNodeInit.naming})
+   */
+  readonly naming: Naming
   /** The images this node holds (present with a blockstore) */
   readonly images?: ImageIndex
   /**

@@ -14,7 +14,7 @@ import { tls } from '@libp2p/tls'
 import { bitswap } from '@provenir/bitswap'
 import { FsBlockstore, getBlockBytes, ImageIndex, ImageNotFoundError, MAX_IMAGE_STATEMENTS } from '@provenir/content'
 import { difficultyGater } from '@provenir/identity'
-import { DatastoreSeqStore, MemorySeqStore, createRepoValidator, nameSelector, nameValidator, repoSelector } from '@provenir/naming'
+import { DatastoreSeqStore, MemorySeqStore, createRepoValidator, nameSelector, nameValidator, naming, repoSelector } from '@provenir/naming'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
 import { verifyImage } from '@provenir/trust'
 import { MemoryBlockstore } from 'blockstore-core/memory'
@@ -24,6 +24,7 @@ import { validateConfig } from './config.js'
 import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
 import { createPeerInfoMapper } from './address-filter.js'
 import { imageRecords } from './image-records.js'
+import { namingComponents } from './naming.js'
 import { digestReference, pullImage } from './pull.js'
 import { checkImageStatement } from './statements.js'
 import { parseSwarmKey } from './swarm-key.js'
@@ -39,7 +40,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
-import type { SeqStore } from '@provenir/naming'
+import type { Naming, SeqStore } from '@provenir/naming'
 import type { Datastore } from 'interface-datastore'
 
 class Node implements ProvenirNode {
@@ -50,11 +51,12 @@ class Node implements ProvenirNode {
   readonly blockstore?: ContentBlockstore
   readonly images?: ImageIndex
   readonly datastore?: LevelDatastore
+  readonly naming: Naming
   trustPolicy?: TrustPolicy
   private readonly provided = new Set<string>()
   private readonly log: Logger
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
     this.libp2p = libp2p
     this.config = config
     this.gater = gater
@@ -63,6 +65,7 @@ class Node implements ProvenirNode {
     this.blockstore = blockstore
     this.images = images
     this.log = libp2p.logger.forComponent('provenir:node')
+    this.naming = createNaming(this)
     const records = libp2p.services.imageRecords
     if (images != null && records.lookup == null) {
       records.lookup = async (digest) => images.get(digest)
@@ -204,9 +207,11 @@ class Node implements ProvenirNode {
 
   async start (): Promise<void> {
     await this.libp2p.start()
+    await this.naming.start()
   }
 
   async stop (): Promise<void> {
+    await this.naming.stop()
     await this.libp2p.stop()
     await this.images?.close()
     await this.blockstore?.close()
@@ -324,7 +329,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
-    const node = new Node(libp2p, config, gater, seqStore, datastore, blockstore, images)
+    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()

@@ -45,8 +45,8 @@ export interface CreateSwarmInit {
   identities?: PrivateKey[]
   /** Extra node settings */
   config?: Partial<NodeConfig>
-  /** Extra createNode options */
-  nodeInit?: Partial<Omit<CreateNodeInit, 'privateKey' | 'config'>>
+  /** Extra createNode options, the same for every node or per node index (e.g. each node's `naming`) */
+  nodeInit?: Partial<Omit<CreateNodeInit, 'privateKey' | 'config'>> | ((i: number) => Partial<Omit<CreateNodeInit, 'privateKey' | 'config'>>)
   /**
    * Give every node a blockstore on disk, in a temporary directory that
    * `stop()` removes. @default false

@@ -189,7 +189,7 @@ export async function createSwarm (init: CreateSwarmInit): Promise<Swarm> {
           allowPrivateAddresses: true
         },
         connectionMonitor: TESTBED_CONNECTION_MONITOR,
-        ...init.nodeInit
+        ...(typeof init.nodeInit === 'function' ? init.nodeInit(i) : init.nodeInit)
       }))
     }
   } catch (err) {

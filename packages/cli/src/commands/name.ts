@@ -8,7 +8,7 @@ import { createOutput, table } from '../output.js'
 import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
-import type { ClaimSummary, PublishSummary, ResolveSummary } from '../naming.js'
+import type { ClaimSummary, PublishSummary, ResolveSummary } from '@provenir/naming'
 import type { Command } from 'commander'
 
 interface PublishOptions extends JsonOption {
