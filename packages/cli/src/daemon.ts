@@ -132,7 +132,7 @@ async function signingKey (keystoreFile: string, name: string, nodeKey: PrivateK
  * stored here and goes into the DHT when peers appear); a failure is logged
  * with its cause, and the push stands.
  */
-async function publishPushed (naming: Naming, name: string, tag: string, keyName: string, options: AbortOptions, log: Logger): Promise<void> {
+export async function publishAfterPush (naming: Naming, name: string, tag: string, keyName: string, options: AbortOptions, log: Logger): Promise<void> {
   const signal = AbortSignal.any([AbortSignal.timeout(GATEWAY_PUBLISH_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
   try {
     const published = await naming.publishPushed(name, keyName, { signal })
@@ -255,7 +255,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
       if (config.gateway.signingKey != null) {
         const keyName = config.gateway.signingKey
         gatewayInit.signer = await signingKey(paths.keystore, keyName, repo.privateKey, paths.config)
-        gatewayInit.onPushed = async (name, tag, _digest, options) => { await publishPushed(naming, name, tag, keyName, options, log) }
+        gatewayInit.onPushed = async (name, tag, _digest, options) => { await publishAfterPush(naming, name, tag, keyName, options, log) }
       }
       gatewayInit.resolveName = async (name, tag, options) => {
         const { resolution } = await naming.resolve(`${name}:${tag}`, options)

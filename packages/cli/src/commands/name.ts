@@ -44,7 +44,8 @@ export function resolutionLines (res: ResolveSummary): string[] {
     ['Owner', res.owner],
     ['Repo', `${res.repo}${res.tag != null ? `:${res.tag}` : ''}`],
     ['Seq', `${res.seq} (expires ${res.expires})`],
-    ['Document', res.documentCid]
+    ['Document', res.documentCid],
+    ['Record', res.record === 'local' ? 'this node\'s own (it publishes this repository)' : 'from the DHT']
   ]
   if (res.name != null) rows.push(['Name', `${res.name.name} -> ${res.name.userId} (${res.name.source})`])
   if (res.cached) rows.push(['Cached', 'yes'])
@@ -79,7 +80,7 @@ export function registerNamePublishing (name: Command): void {
         ['Tags', Object.entries(res.tags).map(([t, d]) => `${t} -> ${d}`).join(', ')],
         ['DHT peers', String(res.peers)]
       ])) out.line(`  ${row}`)
-      if (res.peers === 0) out.note('No DHT peer stored the pointer yet (no peers?); the daemon republishes it on its timer.')
+      if (res.warning != null) out.note(`Warning: ${res.warning}.`)
     })
 
   name.command('resolve')
