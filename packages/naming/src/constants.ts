@@ -142,3 +142,6 @@ export const NAMING_MAX_PUBLISHED = 10_000
  * allows it (the gateway publishes pushes under the key that signed them)
  */
 export const NODE_KEY_NAME = 'self'
+
+/** Most registry bindings kept for the DHT while the node has no DHT peer (the oldest is dropped; it is still served by the registry) */
+export const MAX_UNSENT_BINDINGS = 10_000

@@ -20,7 +20,7 @@ import { signClaim, verifyBinding, nameKey } from './binding.js'
 import { ResolutionCache } from './cache.js'
 import { parseRegistrySpec, validateNamingConfig } from './config.js'
 import {
-  DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, DHT_GET_TIMEOUT, NAMING_DOCUMENT_TIMEOUT_MS, NAMING_LONELY_DHT_TIMEOUT_MS, NODE_KEY_NAME
+  DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, DHT_GET_TIMEOUT, MAX_UNSENT_BINDINGS, NAMING_DOCUMENT_TIMEOUT_MS, NAMING_LONELY_DHT_TIMEOUT_MS, NODE_KEY_NAME
 } from './constants.js'
 import { addrsFor } from './dns.js'
 import { AmbiguousKeyError } from './errors.js'
@@ -95,7 +95,7 @@ export class NamingService implements Naming {
       bindings: config.registry.bindings as Record<string, UserId>,
       // each binding also goes into the DHT, so names resolve while this registry is offline
       onBinding: (name, binding) => {
-        this.unsentBindings.set(name, binding)
+        this.keepUnsent(name, binding)
         this.sendBindings()
       }
     }
@@ -125,6 +125,12 @@ export class NamingService implements Naming {
     return this.components.dhtPeers.size === 0
   }
 
+  private keepUnsent (name: string, binding: Uint8Array): void {
+    this.unsentBindings.delete(name)
+    if (this.unsentBindings.size >= MAX_UNSENT_BINDINGS) this.unsentBindings.delete(this.unsentBindings.keys().next().value as string)
+    this.unsentBindings.set(name, binding)
+  }
+
   /** Put the bindings no DHT peer holds yet into the DHT, when the node has peers */
   private sendBindings (): void {
     if (this.registry == null || this.lonely()) return
@@ -133,11 +139,11 @@ export class NamingService implements Naming {
       this.unsentBindings.delete(name)
       void put(nameKey(this.registry.nodeId, name), binding, { signal: AbortSignal.timeout(NAMING_DOCUMENT_TIMEOUT_MS) })
         .then(peers => {
-          if (peers === 0 && !this.unsentBindings.has(name)) this.unsentBindings.set(name, binding)
+          if (peers === 0 && !this.unsentBindings.has(name)) this.keepUnsent(name, binding)
           this.log('binding %s stored on %d DHT peers', name, peers)
         })
         .catch(err => {
-          if (!this.unsentBindings.has(name)) this.unsentBindings.set(name, binding)
+          if (!this.unsentBindings.has(name)) this.keepUnsent(name, binding)
           this.log('putting binding %s in the DHT failed; trying again when a peer appears - %e', name, err)
         })
     }

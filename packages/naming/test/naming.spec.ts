@@ -156,6 +156,24 @@ describe('naming service', () => {
     }
   })
 
+  it('a registry with no DHT peer binds a claimed name at once and puts the binding in the DHT when a peer appears', async () => {
+    const alice = await newKey()
+    const node = await newKey()
+    const w = world(node, [IMAGE])
+    const names = await w.start({ keys: keysOf({ alice }), registry: { serve: true } })
+    try {
+      const claim = await names.claim('acme', peerIdFromPrivateKey(node).toString())
+      assert.deepEqual([claim.userId, claim.seq], [userIdFromKey(alice), 1])
+      assert.deepEqual(w.dht.puts, [], 'nothing is put without peers')
+      w.peers.peerJoins()
+      const key = decoder.decode(nameKey(claim.registry, 'acme'))
+      const stored = await eventually('the binding in the DHT', () => w.dht.records.get(key))
+      assert.deepEqual(JSON.parse(decoder.decode(stored)), claim.binding)
+    } finally {
+      await names.stop()
+    }
+  })
+
   it('chooses the namespace key: the only one, else a named error listing them; the node key only when allowed', async () => {
     const [a, b, node] = [await newKey(), await newKey(), await newKey()]
     const w = world(node, [IMAGE])
