@@ -112,7 +112,7 @@ export class Publishing {
     if (this.records.get(owner, request.repo) == null && this.records.size >= NAMING_MAX_PUBLISHED) {
       throw new InvalidParametersError(`this node already publishes ${NAMING_MAX_PUBLISHED} repositories, the most it republishes`)
     }
-    const result = await this.publishContent({ key: keyName, repo: request.repo, content, documentCid: '' }, key, options)
+    const result = await this.publishContent({ key: keyName, repo: request.repo, content }, key, options)
     const pointer = await verifyRepoPointer(repoKey(owner, request.repo), result.pointer)
     const summary: PublishSummary = {
       key: keyName,
@@ -172,7 +172,7 @@ export class Publishing {
    * Publish content under a new seq: the document, then the pointer stored
    * here (the commit), then the DHT. Unpins the document it replaces.
    */
-  private async publishContent (record: PublishedRecord, key: PrivateKey, options: AbortOptions): Promise<PublishResult> {
+  private async publishContent (record: Pick<PublishedRecord, 'key' | 'repo' | 'content'>, key: PrivateKey, options: AbortOptions): Promise<PublishResult> {
     const owner = userIdFromKey(key)
     const id = `${owner}/${record.repo}`
     await this.syncSeq(owner, record.repo, options)
@@ -180,7 +180,7 @@ export class Publishing {
     const result = await this.publisherFor(key).publish(record.repo, record.content as RepoContent, {
       ...(options.signal != null ? { signal: options.signal } : {}),
       commit: async (signed, opts) => {
-        const stored: PublishedRecord = { ...record, documentCid: signed.documentCid.toString(), pointer: encodePointer(signed.pointer), seq: signed.seq }
+        const stored: PublishedRecord = { key: record.key, repo: record.repo, content: record.content, documentCid: signed.documentCid.toString(), pointer: encodePointer(signed.pointer), seq: signed.seq }
         try {
           replaced = await this.records.put(owner, stored, key, opts)
         } catch (err) {

@@ -207,7 +207,12 @@ class Node implements ProvenirNode {
 
   async start (): Promise<void> {
     await this.libp2p.start()
-    await this.naming.start()
+    try {
+      await this.naming.start()
+    } catch (err) {
+      try { await this.libp2p.stop() } catch {}
+      throw err
+    }
   }
 
   async stop (): Promise<void> {
