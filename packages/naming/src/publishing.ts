@@ -59,7 +59,7 @@ export class Publishing {
   private readonly synced = new Set<string>()
   /** (UserId, repo) whose current record no DHT peer holds yet */
   private readonly pending = new Set<string>()
-  private readonly background = new AbortController()
+  private background = new AbortController()
   private readonly onPeer = (): void => { this.flushSoon() }
   private timer?: ReturnType<typeof setInterval>
   private startup?: Promise<void>
@@ -76,6 +76,7 @@ export class Publishing {
 
   /** Loads what this node published; in the background, republishes it once the node has peers, then on the timer */
   async start (): Promise<void> {
+    this.background = new AbortController()
     const signal = this.background.signal
     await this.records.load({ signal })
     this.components.dhtPeers.addEventListener('peer:add', this.onPeer)
