@@ -1,6 +1,10 @@
 #!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=96
 import { run } from './program.js'
 
+// `npm run provenir -- …` runs in the workspace root; relative paths given on
+// the command line are the caller's, whose directory npm keeps in INIT_CWD
+if (process.env.npm_lifecycle_event === 'provenir' && process.env.INIT_CWD != null) process.chdir(process.env.INIT_CWD)
+
 const code = await run(process.argv)
 // let stdout and stderr drain, then exit even if a library left a timer or
 // socket open (the daemon has already stopped gracefully by now)

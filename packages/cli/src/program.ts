@@ -9,6 +9,7 @@ import { registerInit } from './commands/init.js'
 import { registerKeys, registerPolicy } from './commands/keys.js'
 import { registerName, registerRegistry } from './commands/name.js'
 import { registerPeers } from './commands/peers.js'
+import { registerService } from './commands/service.js'
 import { registerSwarm } from './commands/swarm.js'
 import { registerTrust } from './commands/trust.js'
 import { REPO_ENV } from './constants.js'
@@ -47,6 +48,7 @@ export function createProgram (): Command {
   registerTrust(program)
   registerName(program)
   registerRegistry(program)
+  registerService(program)
   return program
 }
 
