@@ -33,7 +33,7 @@ function xorDistance (a: Uint8Array, b: Uint8Array): bigint {
 
 function bitswapDocuments (node: ProvenirNode): DocumentSource {
   return async (cid, options) => {
-    const session = node.bitswap.createSession({ providers: dhtProviders(node.dht, node.peerId) })
+    const session = node.libp2p.services.bitswap.createSession({ providers: dhtProviders(node.dht, node.peerId) })
     try {
       for await (const block of session.want([cid], { signal: options.signal ?? AbortSignal.timeout(30_000) })) return block.bytes
       throw new Error(`no block ${cid.toString()}`)

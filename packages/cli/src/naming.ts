@@ -15,7 +15,6 @@
  *   publisher's timer, also after a restart.
  */
 
-import { getBlockBytes } from '@provenir/content'
 import { InvalidParametersError, isError, KeyNotFoundError } from '@provenir/interface'
 import { Keystore } from '@provenir/identity'
 import {
@@ -23,7 +22,7 @@ import {
   dhtRecordPutter, isRepoName, isTag, nameKey, parseReference, repoKey, resolveRegistryDomain, signClaim, verifyBinding, verifyRepoPointer,
   DEFAULT_RECORD_LIFETIME, DEFAULT_REPUBLISH_INTERVAL, DHT_GET_TIMEOUT, MAX_TAGS, RepositoryNotFoundError
 } from '@provenir/naming'
-import { dhtProviders } from '@provenir/node'
+import { BlobNotFoundError } from '@provenir/node'
 import { userIdFromKey, type UserId } from '@provenir/trust'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Key } from 'interface-datastore'
@@ -308,18 +307,16 @@ export class DaemonNaming {
     })
   }
 
-  /** A repository document: from the local blockstore, else by a bitswap session with DHT providers */
+  /** A repository document: a verified block from the node's content service (the local store, else the swarm) */
   private async fetchDocument (cid: CID, options: AbortOptions): Promise<Uint8Array> {
     const signal = AbortSignal.any([AbortSignal.timeout(NAMING_DOCUMENT_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
-    const store = this.node.blockstore
-    if (store != null && await store.has(cid, { signal })) return getBlockBytes(store, cid, { signal })
-    const session = this.node.bitswap.createSession({ providers: dhtProviders(this.node.dht, this.node.peerId) })
+    if (this.node.content == null) throw new InvalidParametersError('this node has no blockstore to hold repository documents')
     try {
-      for await (const block of session.want([cid], { signal })) return block.bytes
-    } finally {
-      session.close()
+      return await this.node.content.get(cid, { signal })
+    } catch (err) {
+      if (err instanceof BlobNotFoundError) throw new RepositoryNotFoundError(`no peer sent the repository document ${cid.toString()}`, { cause: err })
+      throw err
     }
-    throw new RepositoryNotFoundError(`no peer sent the repository document ${cid.toString()}`)
   }
 
   /**
