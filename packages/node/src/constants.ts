@@ -65,3 +65,6 @@ export const SERVE_BUFFERS = 32
 
 /** The gateway state file of releases before the content service, migrated into the node's index on first start */
 export const LEGACY_GATEWAY_STATE = 'state.json'
+
+/** How long one block (a repository document, an index's block) may take to come from the swarm when the caller gives no signal, in ms */
+export const BLOCK_FETCH_TIMEOUT = 30_000

@@ -18,12 +18,12 @@ import { BufferPool, isDigest, parseManifest, readBlob } from '@provenir/content
 import { InvalidParametersError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
 import { BlobNotFoundError, ManifestNotFoundError } from '../errors.js'
-import { SERVE_BUFFERS } from '../constants.js'
+import { DEFAULT_PULL_TIMEOUT, SERVE_BUFFERS } from '../constants.js'
 import { ingest } from './ingest.js'
 import { LocalSource } from './local-source.js'
 import { listReferrers } from './referrers.js'
 import { Registry } from './registry.js'
-import { SingleFlight, slice, withheldEnd } from './streams.js'
+import { raceSignal, SingleFlight, slice, withheldEnd } from './streams.js'
 import { migrateGatewayState } from './migrate.js'
 import type { ContentServiceComponents } from './components.js'
 import type { MigrationResult } from './migrate.js'
@@ -92,7 +92,10 @@ export class ContentService implements BlockGetter {
       digest = resolved.digest
       named ??= resolved.named
     }
-    const fetched = await this.#manifests.run(digest, async () => this.#fetchManifest({ ...request, digest: digest as Digest, ...(tag != null ? { tag } : {}), ...(named != null ? { named } : {}) }))
+    // the fetch is shared: it runs under its own bounds (the pull's), and each caller waits under its own signal
+    const { signal, ...shared } = request
+    const fetching = this.#manifests.run(digest, async () => this.#fetchManifest({ ...shared, digest: digest as Digest, ...(tag != null ? { tag } : {}), ...(named != null ? { named } : {}) }))
+    const fetched = await raceSignal(fetching, signal, () => new ManifestNotFoundError(`no source delivered manifest ${digest} in time`))
     if (fetched.source !== 'local' || !await this.#c.registry.isLinked(request.repository, digest)) {
       // the repository now holds it and the blobs it names (with no tag: tags name what was pushed,
       // or resolve by name); an index's manifests join when they are fetched through it
@@ -152,7 +155,7 @@ export class ContentService implements BlockGetter {
         return {
           ...base,
           read: (range, options) => {
-            const signal = options?.signal ?? AbortSignal.timeout(24 * 60 * 60 * 1000)
+            const signal = options?.signal ?? AbortSignal.timeout(DEFAULT_PULL_TIMEOUT)
             return withheldEnd(readBlob(found.root, found.reader(signal), { ...bounds(range), signal, verifyBlocks: false }), found.verified)
           }
         }

@@ -51,6 +51,26 @@ export async function * slice (source: AsyncIterable<Uint8Array>, start: number,
 }
 
 /**
+ * Settles with `promise`, or rejects once `signal` aborts: with `timedOut()`
+ * when it aborted for time, else with its reason. The promise goes on (other
+ * callers may share it).
+ */
+export async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefined, timedOut: () => Error): Promise<T> {
+  if (signal == null) return promise
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject((signal.reason as Error | undefined)?.name === 'TimeoutError' ? timedOut() : signal.reason) }
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
  * One fetch per key however many callers ask at once: the first caller's
  * `start` runs, the others share its promise, and the key is free again
  * once it settles.

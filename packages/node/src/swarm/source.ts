@@ -18,7 +18,8 @@
 
 import { cidForDigest, getBlockBytes, MAX_MANIFEST_SIZE, parseManifest } from '@provenir/content'
 import { CID } from 'multiformats/cid'
-import { DEFAULT_PULL_TIMEOUT } from '../constants.js'
+import { raceSignal } from '../content/streams.js'
+import { BLOCK_FETCH_TIMEOUT, DEFAULT_PULL_TIMEOUT } from '../constants.js'
 import { BlobNotFoundError, ImageIndexFoundError, ManifestNotFoundError } from '../errors.js'
 import { dhtProviders, pullImage } from './pull.js'
 import type { ContentSource, SourceBlob, SourceBlobRequest, SourceManifest, SourceManifestRequest } from '../content/types.js'
@@ -58,25 +59,6 @@ interface InflightPull {
    * provider named, so what was streamed from `root` is not the blob).
    */
   verified(digest: string, root: CID): Promise<void>
-}
-
-/** Settles with `promise`, or rejects with ManifestNotFoundError once `signal` aborts */
-async function within<T> (promise: Promise<T>, signal: AbortSignal | undefined, digest: string): Promise<T> {
-  if (signal == null) return promise
-  signal.throwIfAborted()
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => {
-      const timedOut = (signal.reason as Error | undefined)?.name === 'TimeoutError'
-      reject(timedOut ? new ManifestNotFoundError(`no provider delivered manifest ${digest} in time`) : signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
 }
 
 export class SwarmSource implements ContentSource {
@@ -127,7 +109,7 @@ export class SwarmSource implements ContentSource {
     const pull = this.#pull(digest, reference, request.named?.record, request.pullTimeout)
     let info: PullReady | undefined
     try {
-      info = await within(pull.ready, request.signal, digest)
+      info = await raceSignal(pull.ready, request.signal, () => new ManifestNotFoundError(`no provider delivered manifest ${digest} in time`))
     } catch (err) {
       // a multi-arch image: its index now, each platform's image when a client asks for it
       if (err instanceof ImageIndexFoundError) return this.#index(digest, request)
@@ -149,6 +131,7 @@ export class SwarmSource implements ContentSource {
    * against the digest, pins and records it.
    */
   async #index (digest: string, options: AbortOptions): Promise<SourceManifest> {
+    options = { signal: options.signal ?? AbortSignal.timeout(BLOCK_FETCH_TIMEOUT) }
     const cid = cidForDigest(digest)
     const store = this.#components.blockstore
     if (!await store.has(cid, options)) await this.#components.transport.want(cid, options)
@@ -186,7 +169,7 @@ export class SwarmSource implements ContentSource {
     const c = this.#components
     const session = c.transport.createSession({ providers: dhtProviders(c.dht, c.peerId) })
     try {
-      for await (const block of session.want([cid], options)) return block.bytes
+      for await (const block of session.want([cid], { signal: options.signal ?? AbortSignal.timeout(BLOCK_FETCH_TIMEOUT) })) return block.bytes
     } finally {
       session.close()
     }
