@@ -1,7 +1,8 @@
 import * as contentModule from '@provenir/content'
 import { ProvenirError } from '@provenir/interface'
 import * as namingModule from '@provenir/naming'
-import * as nodeModule from '@provenir/node'
+// node's error classes alone: the whole node package (libp2p) would take a CLI about a second more to load
+import * as nodeModule from '@provenir/node/errors'
 import { errorClassesByName, LOCAL_ERRORS } from './errors.js'
 import type { ErrorClass } from './errors.js'
 

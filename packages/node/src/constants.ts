@@ -52,10 +52,18 @@ export const MAX_PROVIDED_MEMORY = 100_000
  * How long a pull looks in the DHT for a provider of a manifest it does not
  * hold before it gives up with `ManifestNotFoundError`, in ms: a pull no peer
  * can serve fails within 5 s, the CLI's start and answer included. A lookup
- * that ends sooner without naming one gives up sooner (on loopback, in ms);
- * a node with no DHT peers yet waits for one within the same time.
+ * that ends sooner without naming one gives up sooner (on loopback, in ms).
  */
 export const MANIFEST_DISCOVERY_TIMEOUT = 4_000
+
+/**
+ * How long a pull on a node with no DHT peers, no connection and no
+ * bootstrap peers waits for one before it gives up with
+ * `ManifestNotFoundError`, in ms. A node whose peers are on their way (a
+ * connection, or bootstrap peers to dial) waits the whole
+ * MANIFEST_DISCOVERY_TIMEOUT.
+ */
+export const DISCOVERY_PEER_WAIT = 2_000
 
 /** How long a pull the content service starts for a client may run in all, in ms */
 export const DEFAULT_PULL_TIMEOUT = 10 * 60 * 1000

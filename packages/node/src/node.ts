@@ -88,6 +88,7 @@ class Node implements ProvenirNode {
       logger,
       provide: (cid) => { this.provide(cid) },
       routingTableSize: () => this.routingTableSize(),
+      expectsPeers: () => this.config.bootstrap.length > 0 || this.libp2p.getConnections().length > 0,
       trustPolicy: () => this.trustPolicy
     })
     return new ContentService({

@@ -14,7 +14,7 @@
  * the swarm source knows how peers are found and blocks moved).
  */
 
-import { BufferPool, isDigest, parseManifest, readBlob } from '@provenir/content'
+import { BufferPool, cidForDigest, isDigest, parseManifest, readBlob } from '@provenir/content'
 import { InvalidParametersError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
 import { BlobNotFoundError, ManifestNotFoundError } from '../errors.js'
@@ -109,13 +109,19 @@ export class ContentService implements BlockGetter {
     const local = await this.#local.manifest(request)
     if (local != null) return { bytes: local.bytes, parsed: parseManifest(local.bytes, { expectedDigest: digest }), source: 'local' }
     if (await this.#c.registry.isDeleted(digest)) throw new ManifestNotFoundError(`manifest ${digest} was deleted from this node`)
-    for (const source of this.#sources.slice(1)) {
-      const found = await source.manifest(request)
-      if (found == null) continue
-      // nothing a source returns is answered or recorded before it matched its digest
-      const parsed = parseManifest(found.bytes, { expectedDigest: digest })
-      await this.#registry.recordFetchedManifest(digest, parsed, found, source.name)
-      return { bytes: found.bytes, parsed, source: source.name }
+    // a source stores the manifest's block before the service records (and pins) it: gc keeps it meanwhile
+    const release = this.#c.blockstore.guard([cidForDigest(digest)])
+    try {
+      for (const source of this.#sources.slice(1)) {
+        const found = await source.manifest(request)
+        if (found == null) continue
+        // nothing a source returns is answered or recorded before it matched its digest
+        const parsed = parseManifest(found.bytes, { expectedDigest: digest })
+        await this.#registry.recordFetchedManifest(digest, parsed, found, source.name)
+        return { bytes: found.bytes, parsed, source: source.name }
+      }
+    } finally {
+      release()
     }
     throw new ManifestNotFoundError(`no source has manifest ${digest}`)
   }

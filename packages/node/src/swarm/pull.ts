@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import { AbortError, formatPlatform, parsePlatform } from '@provenir/interface'
 import { assertPolicy, verifyImage } from '@provenir/trust'
 import { CustomProgressEvent } from 'progress-events'
-import { MANIFEST_DISCOVERY_TIMEOUT } from '../constants.js'
+import { DISCOVERY_PEER_WAIT, MANIFEST_DISCOVERY_TIMEOUT } from '../constants.js'
 import { BlobDagInvalidError, BlocksUnavailableError, ImageIndexFoundError, ImageRecordNotFoundError, ManifestNotFoundError, PlatformNotFoundError } from '../errors.js'
 import { findRecords, mergeRecords } from '../record-quorum.js'
 import { checkImageStatement } from '../statements.js'
@@ -163,6 +163,8 @@ export interface PullContext {
   dht: KadDHT
   /** Peers in the DHT routing table: with none, no provider can be found */
   routingTableSize(): number
+  /** Whether DHT peers are on their way (open connections, or bootstrap peers to dial) */
+  expectsPeers?(): boolean
   records: ImageRecords
   self: PeerId
   log: Logger
@@ -212,24 +214,28 @@ async function fetchManifest (ctx: PullContext, session: TransportSession, diges
  * MANIFEST_DISCOVERY_TIMEOUT, without naming a provider (and the manifest
  * has not arrived meanwhile), `notFound` is aborted with
  * ManifestNotFoundError. A node with no DHT peers yet (one that just
- * started) waits for one within the same bound, since kad-dht's lookup would
- * wait for peers that may never come.
+ * started) waits for one, since kad-dht's lookup would wait for peers that
+ * may never come: within the same bound when peers are on their way, else
+ * DISCOVERY_PEER_WAIT.
  */
 async function discoverManifest (ctx: PullContext, cid: CID, digest: string, notFound: AbortController, stop: AbortSignal): Promise<void> {
   const deadline = AbortSignal.any([stop, AbortSignal.timeout(MANIFEST_DISCOVERY_TIMEOUT)])
+  // a node that has connections, or bootstrap peers to dial, will have DHT peers soon: it waits the
+  // whole bound for one; a node that has neither, only DISCOVERY_PEER_WAIT
+  const peerWait = ctx.expectsPeers?.() === true ? deadline : AbortSignal.any([deadline, AbortSignal.timeout(DISCOVERY_PEER_WAIT)])
   while (ctx.routingTableSize() === 0) {
-    if (deadline.aborted) {
+    if (peerWait.aborted) {
       if (!stop.aborted) notFound.abort(new ManifestNotFoundError(`no provider of manifest ${digest} in the swarm (this node has no DHT peers)`))
       return
     }
     await new Promise<void>(resolve => {
       const done = (): void => {
         clearTimeout(timer)
-        deadline.removeEventListener('abort', done)
+        peerWait.removeEventListener('abort', done)
         resolve()
       }
       const timer = setTimeout(done, DISCOVERY_PEER_POLL)
-      deadline.addEventListener('abort', done, { once: true })
+      peerWait.addEventListener('abort', done, { once: true })
     })
   }
   try {

@@ -42,6 +42,8 @@ export interface SwarmSourceComponents {
   /** Advertise a CID in the DHT in the background */
   provide(cid: CID): void
   routingTableSize(): number
+  /** Whether DHT peers are on their way (open connections, or bootstrap peers to dial) */
+  expectsPeers(): boolean
   /** The policy every pull is checked against, read at each pull (a caller may change it) */
   trustPolicy(): TrustPolicy | undefined
 }
@@ -83,7 +85,8 @@ export class SwarmSource implements ContentSource {
       self: c.peerId,
       log: this.#log,
       provide: (cid) => { c.provide(cid) },
-      routingTableSize: () => c.routingTableSize()
+      routingTableSize: () => c.routingTableSize(),
+      expectsPeers: () => c.expectsPeers()
     }
   }
 
