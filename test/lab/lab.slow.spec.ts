@@ -10,15 +10,19 @@
  * - 6 hosts: two seeders hold the large image, a seeder is killed while the
  *   other four pull it; every puller completes and every blob verifies.
  * - A host's link goes down mid-pull and comes back; its pull completes.
+ * - The lab itself is killed half-way through `up`; `down` removes all of it
+ *   and nothing of another lab beside it.
  *
  * Rates and sizes are picked to make each point quickly, not to measure:
  * `npm run bench -- lab` measures.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { Lab, labPrefix, labUnavailable, listLinks, listNamespaces, parseFault, rollout, runPhase, setHostLink, PROVENIR_BIN, writeSyntheticLayout } from '@provenir/lab'
+import { fileURLToPath } from 'node:url'
+import { Lab, labDown, labPrefix, labUnavailable, listLinks, listNamespaces, parseFault, readState, rollout, runPhase, setHostLink, PROVENIR_BIN, writeSyntheticLayout } from '@provenir/lab'
 import { tempDir, waitFor } from '../daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures } from '../image-helpers.js'
 import type { HostState, LabState } from '@provenir/lab'
@@ -81,6 +85,37 @@ describe('lab: hosts in network namespaces with capped links', { skip: unavailab
     labs.push(lab)
     return lab
   }
+
+  it('down after the lab itself was killed half-way through up removes all of that lab and nothing of another beside it', { timeout: LONG }, async () => {
+    const other = await up('beside', 1, 100e6)
+    const dir = path.join(work, 'crashed')
+    const cli = spawn(process.execPath, [fileURLToPath(new URL('./bin.js', import.meta.resolve('@provenir/lab'))), 'up', '--hosts', '3', '--dir', dir], { stdio: 'ignore' })
+    const exited = new Promise(resolve => cli.once('exit', resolve))
+    // half-way: some daemons run, not all
+    const state = await waitFor('the lab to be half up', async () => {
+      const s = await readState(dir).catch(() => undefined)
+      const running = s?.hosts.filter(h => h.daemonPid != null).length ?? 0
+      return s != null && running >= 1 && running < s.hosts.length ? s : undefined
+    }, LONG, () => cli.exitCode != null)
+    cli.kill('SIGKILL')
+    await exited
+    assert.notEqual(state.id, other.id)
+    assert.ok((await listNamespaces(labPrefix(state.id))).length > 0, 'the crashed lab left namespaces behind')
+
+    const report = await labDown(dir)
+    assert.equal(report.id, state.id)
+    assert.ok(report.processes.length >= 1, 'down ended the daemons the crashed lab had started')
+    assert.deepEqual(await listNamespaces(labPrefix(state.id)), [])
+    assert.deepEqual((await listLinks(labPrefix(state.id))).map(l => l.ifname), [])
+    assert.deepEqual(await processesNaming(dir), [])
+    await assert.rejects(fs.stat(dir), { code: 'ENOENT' })
+
+    // the lab beside it is whole: its namespaces, links and daemons
+    assert.equal((await listNamespaces(labPrefix(other.id))).length, 2)
+    assert.equal((await listLinks(labPrefix(other.id))).length, 3, 'its bridge and two veth ends')
+    assert.equal((await other.cli<{ online: boolean }>('h1', ['id'])).online, true, 'its daemon still answers')
+    await downAndAssertNothingLeft(other)
+  })
 
   it('4 hosts at 100 Mbit/s: the small image imported on one, pulled by the other three through the DHT, every digest checked; down leaves nothing', { timeout: LONG }, async (t) => {
     const { small } = await buildFixtures('small')

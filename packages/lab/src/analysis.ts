@@ -102,10 +102,11 @@ export function rateBetween (samples: Sample[], name: string, t0: number, t1: nu
 
 const PROGRESS_STEP = 64 * 1024
 
-function lastProgress (samples: Sample[], name: string): { seconds: number, received: number } {
+/** The last sample up to `end` at which the host had received another PROGRESS_STEP bytes */
+function lastProgress (samples: Sample[], name: string, end: number): { seconds: number, received: number } {
   const base = samples[0].c[name]?.received ?? 0
   let last = { seconds: 0, received: 0 }
-  for (let i = 1; i < samples.length; i++) {
+  for (let i = 1; i < samples.length && samples[i].t <= end; i++) {
     const got = (samples[i].c[name]?.received ?? 0) - base
     if (got - last.received >= PROGRESS_STEP) last = { seconds: samples[i].t, received: got }
   }
@@ -145,7 +146,7 @@ async function slowest (run: PhaseRun, hosts: HostResult[], ctx: PhaseContext, c
     status: h.status,
     waitingOn,
     lastRate,
-    lastProgress: lastProgress(run.samples, h.name),
+    lastProgress: lastProgress(run.samples, h.name, end),
     ...(bitswapPeers != null ? { bitswapPeers } : {}),
     ...(wantlist != null ? { wantlist } : {}),
     logTail

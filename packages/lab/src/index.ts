@@ -47,6 +47,7 @@ export { linkCounters, namespacePids, listNamespaces, listLinks, linkIsUp, prefi
 export type { LinkCounters } from './network.js'
 export { hostNames, labPrefix, bridgeName, partitionBridgeName, labSubnet, ORIGIN } from './names.js'
 export type { HostNames } from './names.js'
+export { readState } from './state.js'
 export type { LabState, HostState } from './state.js'
 export { prometheusValue } from './metrics.js'
 export { parseRate, parseBytes, parseDuration, parseTrigger, formatRate, formatBytes, formatSeconds } from './units.js'

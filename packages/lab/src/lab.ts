@@ -153,13 +153,14 @@ export class Lab {
   }
 
   /**
-   * Starts the daemons of `names`, the seeds (the origin, h1) among them
-   * first: a daemon dials its bootstrap peers once, at start, so one started
-   * before its seeds listen would stay alone.
+   * Starts the daemons of `names` in the order they bootstrap: the origin,
+   * then h1 (which bootstraps to the origin), then the rest. A daemon dials
+   * its bootstrap peers once, at start, so one started before its seeds
+   * listen would stay alone.
    */
   async startDaemons (names: string[], signal?: AbortSignal): Promise<void> {
-    const seeds = new Set([ORIGIN, 'h1'])
-    for (const group of [names.filter(n => seeds.has(n)), names.filter(n => !seeds.has(n))]) {
+    const seeds = [ORIGIN, 'h1']
+    for (const group of [...seeds.map(s => names.filter(n => n === s)), names.filter(n => !seeds.includes(n))]) {
       await pMap(group, async name => { await this.startDaemon(name, signal) }, { concurrency: START_CONCURRENCY })
     }
   }

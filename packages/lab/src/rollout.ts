@@ -41,6 +41,16 @@ export const ROLLOUT_MODES: RolloutMode[] = ['central', 'pull', 'gateway']
 /** A log line's start (debug's ISO time), not a stack trace's */
 const TIMESTAMPED = /^\d{4}-\d\d-\d\dT\d\d:/
 
+/** provenir's own lines about moving content, which say more of a slow pull than libp2p's errors */
+const CONTENT_LINE = / provenir:(bitswap|node|daemon|image-records|rpc)/
+
+/** The end of a daemon log for a summary: its last lines about content, else its last lines */
+function logTail (lines: string[]): string[] {
+  const stamped = lines.filter(l => TIMESTAMPED.test(l))
+  const content = stamped.filter(l => CONTENT_LINE.test(l))
+  return (content.length > 0 ? content : stamped).slice(-LOG_TAIL_LINES)
+}
+
 export interface RolloutOptions {
   /** An OCI image layout */
   image: string
@@ -145,7 +155,7 @@ export async function rollout (lab: Lab, options: RolloutOptions): Promise<Rollo
       size: image.size,
       rate: lab.state.rate,
       originRate: lab.state.originRate,
-      logTail: async name => (await tailLines(hostFiles(lab.host(name)).log, 200)).filter(l => TIMESTAMPED.test(l)).slice(-LOG_TAIL_LINES)
+      logTail: async name => logTail(await tailLines(hostFiles(lab.host(name)).log, 400))
     })
     phases.push(report)
     say(`${mode}: ${report.done}/${n} done, max ${report.max?.toFixed(1) ?? '-'} s`)
