@@ -178,10 +178,10 @@ describe('lab: hosts in network namespaces with capped links', { skip: unavailab
       assert.ok(r.seconds > kill.at, `${r.name} was still pulling when the seeder died (${r.seconds.toFixed(1)} s > ${kill.at.toFixed(1)} s)`)
     }
     assert.equal(lab.host('h1').daemonPid, undefined)
-    for (const h of pullers) {
+    await Promise.all(pullers.map(async h => {
       const checked = await exportAndCheck(lab, h, large.digest, large.oci, lab.dir)
       assert.equal(checked.length, 5, `${h.name}: the manifest, the config and the three layers check`)
-    }
+    }))
     await downAndAssertNothingLeft(lab)
   })
 
