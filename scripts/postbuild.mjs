@@ -1,3 +1,4 @@
-// tsc does not set the execute bit on the CLI's entry point; npm's bin links need it
+// tsc does not set the execute bit on the CLIs' entry points; npm's bin links need it
 import fs from 'node:fs'
 fs.chmodSync(new URL('../packages/cli/dist/src/bin.js', import.meta.url), 0o755)
+fs.chmodSync(new URL('../packages/lab/dist/src/bin.js', import.meta.url), 0o755)
