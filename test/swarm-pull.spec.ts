@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { exportBlob } from '@provenir/content'
+import { cidForDigest, exportBlob } from '@provenir/content'
 import { CID } from 'multiformats/cid'
-import { createSwarm } from '@provenir/testbed'
+import { createSwarm, waitFor } from '@provenir/testbed'
 import { collect, digestOf, makeImage, seedImage } from './images.js'
 import type { Swarm } from '@provenir/testbed'
 
@@ -18,6 +18,15 @@ describe('a rollout: nodes 1 to 8 pull one image from one origin at the same tim
     swarm = await createSwarm({ size: 9, transport: 'tcp', difficulty: 4, topology: 'star', blockstores: true })
     await swarm.waitForRoutingTables(3)
     await seedImage(swarm.nodes[0], image)
+    // the origin's provide runs in the background; a puller whose lookup ends before it reached the
+    // DHT fails fast with ManifestNotFoundError, by design (no one provides it yet)
+    const manifest = cidForDigest(manifestDigest)
+    await waitFor(async () => {
+      for await (const p of swarm.nodes[8].findProviders(manifest, { signal: AbortSignal.timeout(5_000) })) {
+        if (p.id.equals(swarm.nodes[0].peerId)) return true
+      }
+      return false
+    }, { timeout: 60_000, message: 'the origin is a provider of the manifest in the DHT' })
   })
 
   after(async () => {
