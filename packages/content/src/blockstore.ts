@@ -31,7 +31,8 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { MAX_BLOCK_SIZE } from './constants.js'
 import { InvalidConfigError } from '@provenir/interface'
-import { BlockTooLargeError, BlockstoreNotOpenError } from './errors.js'
+import { BlockstoreNotOpenError } from './errors.js'
+import { collectBlock } from './block-bytes.js'
 import { bytesSublevel } from './level.js'
 import { Mutex } from './lock.js'
 import { PinStore } from './pins.js'
@@ -184,6 +185,8 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   readInto(cid: CID, target: Uint8Array, options?: AbortOptions & VerifyOptions): Promise<Uint8Array>
 }
 
+export { getBlockBytes } from './block-bytes.js'
+
 /** @internal */
 export function encodeInfo (codec: number, size: number): Uint8Array {
   const out = new Uint8Array(varint.encodingLength(codec) + varint.encodingLength(size))
@@ -201,48 +204,6 @@ export function decodeInfo (bytes: Uint8Array): { codec: number, size: number } 
 
 function hexKey (key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
-}
-
-function concat (chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-/**
- * Collects a block given as bytes or as an (async) iterable of chunks,
- * refusing it as soon as it passes `max` bytes.
- */
-async function collectBlock (input: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, max: number, cid: CID): Promise<Uint8Array> {
-  if (input instanceof Uint8Array) {
-    if (input.byteLength > max) {
-      throw new BlockTooLargeError(`Block ${cid} is ${input.byteLength} bytes, over the ${max} byte limit`)
-    }
-    return input
-  }
-  const chunks: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of input) {
-    length += chunk.byteLength
-    if (length > max) {
-      throw new BlockTooLargeError(`Block ${cid} is over the ${max} byte limit`)
-    }
-    chunks.push(chunk)
-  }
-  return concat(chunks, length)
-}
-
-/**
- * Reads a whole block from any blockstore into one buffer (`get` yields
- * chunks), refusing one over `max` bytes.
- */
-export async function getBlockBytes (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions & { max?: number } = {}): Promise<Uint8Array> {
-  return collectBlock(store.get(cid, { signal: options.signal }), options.max ?? MAX_BLOCK_SIZE, cid)
 }
 
 /**

@@ -94,6 +94,8 @@ export class StorageService extends EventTarget {
   #unwatch?: () => void
   #timer?: ReturnType<typeof setInterval>
   #running?: Promise<void>
+  /** Aborted at stop, so a run in progress does not hold up the node's shutdown */
+  #stopping = new AbortController()
   /** After a run that could not reach the low watermark, the size the store must pass before a write starts another */
   #retryAbove = 0
 
@@ -118,6 +120,7 @@ export class StorageService extends EventTarget {
   }
 
   start (): void {
+    if (this.#stopping.signal.aborted) this.#stopping = new AbortController()
     this.#c.access.start()
     if (this.limits.maxSize == null) return
     this.#unwatch = this.#c.blockstore.watchUsage((usage) => { this.#check(usage, false) })
@@ -129,6 +132,7 @@ export class StorageService extends EventTarget {
   async stop (): Promise<void> {
     this.#unwatch?.()
     clearInterval(this.#timer)
+    this.#stopping.abort()
     await this.#running?.catch(() => {})
     await this.#c.access.stop()
   }
@@ -155,8 +159,12 @@ export class StorageService extends EventTarget {
     const high = this.#high
     if (high == null || usage.bytes <= high || this.#running != null) return
     if (!timer && usage.bytes <= this.#retryAbove) return
-    this.#running = this.evict({ signal: AbortSignal.timeout(EVICTION_TIMEOUT) })
-      .catch((err: Error) => { this.#log.error('eviction failed - %e', err) })
+    const signal = AbortSignal.any([AbortSignal.timeout(EVICTION_TIMEOUT), this.#stopping.signal])
+    this.#running = this.evict({ signal })
+      .catch((err: Error) => {
+        if (this.#stopping.signal.aborted) return
+        this.#log.error('eviction failed - %e', err)
+      })
       .finally(() => { this.#running = undefined })
   }
 
