@@ -411,7 +411,8 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     timeout: RPC_IMAGE_TIMEOUT_MS,
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler (ctx) {
-      const body = bodyObject(ctx, ['digest', 'policy', 'reference', 'platform'])
+      const body = bodyObject(ctx, ['digest', 'policy', 'reference', 'platform', 'pin'])
+      if (body.pin !== undefined && typeof body.pin !== 'boolean') throw new InvalidParametersError('"pin" must be true (keep the image) or false (keep it as cache, which eviction may remove)')
       // by digest (a reference, if given, only chooses the policy rule), or by name: resolved to its signed document
       if (body.digest === undefined && body.reference === undefined) throw new InvalidParametersError('give "digest" (sha256:...) or "reference" ([registry/]namespace/repo[:tag|@digest])')
       const digest = body.digest !== undefined ? digestParam(body.digest) : undefined
@@ -442,7 +443,8 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
           ...(policy != null ? { policy } : {}),
           ...(policyReference != null ? { reference: policyReference } : {}),
           ...(record != null ? { record } : {}),
-          ...(platform != null ? { platform } : {})
+          ...(platform != null ? { platform } : {}),
+          ...(body.pin === false ? { pin: false } : {})
         })
         const size = summarise(pulled.record).size
         sink.progress({ phase: 'pull', bytes: size, total: size })
@@ -489,7 +491,9 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     bodyLimit: RPC_CONTENT_BODY_LIMIT,
     async handler ({ node, signal }): Promise<GcResponse> {
       const { blockstore } = stores(node)
-      const result = await contentLock(node).exclusive(async () => blockstore.gc({ signal }))
+      // through the storage service (present with a blockstore), so the gc metrics count it
+      const storage = node.content?.storage
+      const result = await contentLock(node).exclusive(async () => storage != null ? storage.gc('request', { signal }) : blockstore.gc({ signal }))
       return { removed: result.removed.length, bytes: result.bytes, strays: result.strays }
     }
   }

@@ -10,7 +10,7 @@ import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './const
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode, readFileBounded } from './fs-util.js'
 import { MAX_POLICY_BYTES, parsePolicy, PolicyInvalidError } from '@provenir/trust'
-import { gaterRefusedCounter } from './metrics.js'
+import { gaterRefusedCounter, storeMetrics } from './metrics.js'
 import { removeApiFile, writeApiFile } from './repo-paths.js'
 import { openRepo } from './repo.js'
 import { RpcClient } from './rpc-client.js'
@@ -220,6 +220,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     configSource: paths.config,
     datastorePath: paths.datastore,
     blockstorePath: paths.content,
+    storage: config.storage,
     logger,
     metrics: true,
     onRefuse: (_peer, direction) => { refused.inc({ direction }) },
@@ -311,6 +312,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   log('started %p, RPC API on %s', node.peerId, formatApiAddress(server.address))
   const provideAbort = new AbortController()
   const providing = provideHeldImages(node, provideAbort.signal, log)
+  const stopStoreMetrics = node.content != null ? storeMetrics(node.content.storage) : () => {}
+  const limits = node.content?.storage.limits
+  if (limits?.maxSize != null) log('store limit %d bytes: cached content is evicted above %d%% of it, down to %d%%', limits.maxSize, limits.highWatermark * 100, limits.lowWatermark * 100)
 
   return {
     repo,
@@ -326,6 +330,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
           await providing
           await gateway?.close()
           await server.close()
+          stopStoreMetrics()
           await node.stop()
         } finally {
           await removeApiFile(paths.root, server.address)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { ProvenirError } from '@provenir/interface'
 import { Command, CommanderError } from 'commander'
-import { registerGc, registerProviders } from './commands/content.js'
+import { registerGc, registerProviders, registerRepo } from './commands/content.js'
 import { registerDaemon } from './commands/daemon.js'
 import { registerId } from './commands/id.js'
 import { registerImage } from './commands/image.js'
@@ -43,6 +43,7 @@ export function createProgram (): Command {
   registerImage(program)
   registerProviders(program)
   registerGc(program)
+  registerRepo(program)
   registerKeys(program)
   registerPolicy(program)
   registerTrust(program)

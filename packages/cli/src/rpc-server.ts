@@ -4,6 +4,7 @@ import { register } from 'prom-client'
 import { formatApiAddress, parseApiAddress } from './api-address.js'
 import { DEFAULT_API, MAX_PEERSTORE_LISTED, RPC_BODY_LIMIT, RPC_HANDLER_TIMEOUT_MS, RPC_KEEP_ALIVE_TIMEOUT_MS, RPC_MAX_PARAM_LENGTH, RPC_REQUEST_TIMEOUT_MS } from './constants.js'
 import { CONTENT_ROUTES } from './content-routes.js'
+import { STORAGE_ROUTES } from './storage-routes.js'
 import { NAMING_ROUTES } from './naming-routes.js'
 import { TRUST_ROUTES } from './trust-routes.js'
 import { isExpectedError } from './known-errors.js'
@@ -161,6 +162,7 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
     }
   },
   ...CONTENT_ROUTES,
+  ...STORAGE_ROUTES,
   ...TRUST_ROUTES,
   ...NAMING_ROUTES
 ])

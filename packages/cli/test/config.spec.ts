@@ -22,9 +22,16 @@ describe('config.json validation', () => {
       node: DEFAULT_CONFIG,
       api: '127.0.0.1:5101',
       gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false, signingKey: 'self' },
-      naming: { pins: {}, registries: [], defaultRegistry: null, dns: { servers: [], timeoutMs: 5000 }, registry: { serve: false, allowClaims: true, bindings: {} }, cacheTtlMs: 30000 }
+      naming: { pins: {}, registries: [], defaultRegistry: null, dns: { servers: [], timeoutMs: 5000 }, registry: { serve: false, allowClaims: true, bindings: {} }, cacheTtlMs: 30000 },
+      storage: { maxSize: null, highWatermark: 0.9, lowWatermark: 0.8 }
     })
     assert.deepEqual(createRepoConfig(), config)
+  })
+
+  it('validates the storage section, naming the field; a size may carry a unit', () => {
+    assert.deepEqual(validateRepoConfig({ version: 1, storage: { maxSize: '20GB', lowWatermark: 0.5 } }, FILE).storage, { maxSize: 20e9, highWatermark: 0.9, lowWatermark: 0.5 })
+    assert.throws(() => validateRepoConfig({ version: 1, storage: { maxSize: 'lots' } }, FILE), (err: Error) => err.name === 'InvalidConfigError' && err.message.includes('"storage.maxSize"'))
+    assert.throws(() => validateRepoConfig({ version: 1, storage: { highWatermark: 0.5, lowWatermark: 0.7 } }, FILE), (err: Error) => err.name === 'InvalidConfigError' && err.message.includes('"storage.lowWatermark"'))
   })
 
   it('validates the gateway section, naming the field', () => {

@@ -31,7 +31,8 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { MAX_BLOCK_SIZE } from './constants.js'
 import { InvalidConfigError } from '@provenir/interface'
-import { BlockTooLargeError, BlockstoreNotOpenError } from './errors.js'
+import { BlockstoreNotOpenError } from './errors.js'
+import { collectBlock } from './block-bytes.js'
 import { bytesSublevel } from './level.js'
 import { Mutex } from './lock.js'
 import { PinStore } from './pins.js'
@@ -95,6 +96,20 @@ export interface GcResult {
   strays: number
 }
 
+/** How much the store holds: indexed blocks and their bytes (block bytes only, not the index) */
+export interface StoreUsage {
+  blocks: number
+  bytes: number
+}
+
+/** What `collect()` removed */
+export interface CollectResult {
+  /** The blocks deleted, as CIDv1 */
+  removed: CID[]
+  /** Their total size in bytes */
+  bytes: number
+}
+
 /** A block's index entry. */
 export interface BlockInfo {
   cid: CID
@@ -127,6 +142,22 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   /** Deletes every block that is neither pinned nor guarded and returns what it removed. */
   gc(options?: AbortOptions): Promise<GcResult>
 
+  /**
+   * Deletes those of `cids` that are neither pinned nor guarded (the blocks
+   * an image held, once it is unpinned), without walking the whole index
+   * as `gc()` does.
+   */
+  collect(cids: Iterable<CID>, options?: AbortOptions): Promise<CollectResult>
+
+  /** The blocks and bytes the store holds now, kept as blocks are written and deleted (no walk of the index) */
+  usage(): StoreUsage
+
+  /**
+   * Calls `listener` after each write of a new block with the usage then, until the returned
+   * function is called: how eviction learns that the store grew.
+   */
+  watchUsage(listener: (usage: StoreUsage) => void): () => void
+
   /** Resolves once every block written before the call is on disk (`pins.pin()` waits for this too). */
   flush(): Promise<void>
 
@@ -154,6 +185,8 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   readInto(cid: CID, target: Uint8Array, options?: AbortOptions & VerifyOptions): Promise<Uint8Array>
 }
 
+export { getBlockBytes } from './block-bytes.js'
+
 /** @internal */
 export function encodeInfo (codec: number, size: number): Uint8Array {
   const out = new Uint8Array(varint.encodingLength(codec) + varint.encodingLength(size))
@@ -171,48 +204,6 @@ export function decodeInfo (bytes: Uint8Array): { codec: number, size: number } 
 
 function hexKey (key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex')
-}
-
-function concat (chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
-}
-
-/**
- * Collects a block given as bytes or as an (async) iterable of chunks,
- * refusing it as soon as it passes `max` bytes.
- */
-async function collectBlock (input: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, max: number, cid: CID): Promise<Uint8Array> {
-  if (input instanceof Uint8Array) {
-    if (input.byteLength > max) {
-      throw new BlockTooLargeError(`Block ${cid} is ${input.byteLength} bytes, over the ${max} byte limit`)
-    }
-    return input
-  }
-  const chunks: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of input) {
-    length += chunk.byteLength
-    if (length > max) {
-      throw new BlockTooLargeError(`Block ${cid} is over the ${max} byte limit`)
-    }
-    chunks.push(chunk)
-  }
-  return concat(chunks, length)
-}
-
-/**
- * Reads a whole block from any blockstore into one buffer (`get` yields
- * chunks), refusing one over `max` bytes.
- */
-export async function getBlockBytes (store: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions & { max?: number } = {}): Promise<Uint8Array> {
-  return collectBlock(store.get(cid, { signal: options.signal }), options.max ?? MAX_BLOCK_SIZE, cid)
 }
 
 /**
@@ -235,6 +226,10 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
   readonly #lock = new Mutex()
   /** Guarded blocks (multihash as hex) and how many guards hold each */
   readonly #guards = new Map<string, number>()
+  /** Writes and deletes in progress by key (multihash as hex), so those of one block run one at a time and the usage counts each once */
+  readonly #keyed = new Map<string, Promise<unknown>>()
+  readonly #usage: StoreUsage = { blocks: 0, bytes: 0 }
+  readonly #watchers = new Set<(usage: StoreUsage) => void>()
   #open = false
 
   protected constructor (db: BytesLevel, init: BlockstoreInit = {}) {
@@ -294,7 +289,52 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     await this.db.open()
     await Promise.all(this.sublevels.map(async sublevel => sublevel.open()))
     await this.openStorage()
+    // one walk of the index at open; from then on each write and delete keeps the count
+    this.#usage.blocks = 0
+    this.#usage.bytes = 0
+    for await (const value of this.index.values()) {
+      this.#usage.blocks++
+      this.#usage.bytes += decodeInfo(value).size
+    }
     this.#open = true
+  }
+
+  usage (): StoreUsage {
+    return { ...this.#usage }
+  }
+
+  watchUsage (listener: (usage: StoreUsage) => void): () => void {
+    this.#watchers.add(listener)
+    return () => { this.#watchers.delete(listener) }
+  }
+
+  /** Runs `fn` once no other write or delete of the block `key` runs */
+  async #perKey <T> (key: Uint8Array, fn: () => Promise<T>): Promise<T> {
+    const k = hexKey(key)
+    // no await between the last check and the set, so two callers cannot both pass
+    for (let busy = this.#keyed.get(k); busy != null; busy = this.#keyed.get(k)) {
+      await busy.catch(() => {})
+    }
+    const run = fn()
+    this.#keyed.set(k, run)
+    try {
+      return await run
+    } finally {
+      this.#keyed.delete(k)
+    }
+  }
+
+  /** Deletes a block and its index entry; returns its size, or undefined when it was not stored */
+  async #remove (key: Uint8Array): Promise<number | undefined> {
+    return this.#perKey(key, async () => {
+      const info = await this.index.get(key)
+      if (info == null) return undefined
+      await this.deleteBlock(key)
+      const { size } = decodeInfo(info)
+      this.#usage.blocks--
+      this.#usage.bytes -= size
+      return size
+    })
   }
 
   async close (): Promise<void> {
@@ -325,7 +365,17 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     if (await this.index.has(key)) {
       return cid
     }
-    await this.writeBlock(key, encodeInfo(cid.code, bytes.byteLength), bytes)
+    const written = await this.#perKey(key, async () => {
+      if (await this.index.has(key)) return false
+      await this.writeBlock(key, encodeInfo(cid.code, bytes.byteLength), bytes)
+      this.#usage.blocks++
+      this.#usage.bytes += bytes.byteLength
+      return true
+    })
+    if (written) {
+      const usage = this.usage()
+      for (const watcher of this.#watchers) watcher(usage)
+    }
     return cid
   }
 
@@ -378,7 +428,7 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
 
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     this.assertOpen(options)
-    await this.deleteBlock(cid.multihash.bytes)
+    await this.#remove(cid.multihash.bytes)
   }
 
   async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
@@ -429,18 +479,37 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     let bytes = 0
     for await (const info of this.infos(options)) {
       const key = info.cid.multihash.bytes
-      const deleted = await this.#lock.run(async () => {
-        if (this.#guards.has(hexKey(key)) || await this.pins.hasKey(key)) return false
-        await this.deleteBlock(key)
-        return true
-      })
-      if (deleted) {
+      const size = await this.#collectOne(key)
+      if (size != null) {
         removed.push(info.cid)
-        bytes += info.size
+        bytes += size
       }
     }
     options?.signal?.throwIfAborted()
     const strays = await this.sweepStrays()
     return { removed, bytes: bytes + strays.bytes, strays: strays.files }
+  }
+
+  async collect (cids: Iterable<CID>, options?: AbortOptions): Promise<CollectResult> {
+    this.assertOpen(options)
+    const removed: CID[] = []
+    let bytes = 0
+    for (const cid of cids) {
+      options?.signal?.throwIfAborted()
+      const size = await this.#collectOne(cid.multihash.bytes)
+      if (size != null) {
+        removed.push(CID.createV1(cid.code, cid.multihash))
+        bytes += size
+      }
+    }
+    return { removed, bytes }
+  }
+
+  /** Deletes the block unless it is pinned or guarded (checked under the pin lock); its size when deleted */
+  async #collectOne (key: Uint8Array): Promise<number | undefined> {
+    return this.#lock.run(async () => {
+      if (this.#guards.has(hexKey(key)) || await this.pins.hasKey(key)) return undefined
+      return this.#remove(key)
+    })
   }
 }

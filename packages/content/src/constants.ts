@@ -45,3 +45,13 @@ export const MAX_IMAGE_STATEMENTS = 256
 
 /** 1 MiB: the largest PAX or GNU long-name header body read from a tarball. */
 export const MAX_TAR_META_SIZE = 1024 * 1024
+
+/**
+ * 30 s: how long last-use times of digests wait in memory before one level
+ * batch writes them (`AccessLog`); a crash loses at most this much of the LRU
+ * order, never content.
+ */
+export const ACCESS_FLUSH_INTERVAL = 30_000
+
+/** Digests whose last-use time waits in memory before `AccessLog` writes them early. */
+export const MAX_PENDING_ACCESSES = 4096

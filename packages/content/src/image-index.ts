@@ -80,6 +80,15 @@ export interface ImageIndexInit {
 export interface AddImageOptions extends AbortOptions {
   /** Merge these tags into an existing record of the same image instead of failing */
   mergeTags?: boolean
+  /**
+   * List the image as cache (fetched for a client, not kept on purpose):
+   * eviction may remove it when the store passes its high watermark.
+   * Adding an image without it keeps the image (a cached one becomes kept);
+   * adding a kept image with it leaves it kept.
+   *
+   * @default false
+   */
+  cache?: boolean
 }
 
 type Db = Level<string, string>
@@ -95,6 +104,7 @@ const RECORD = 'record/'
 const BLOCKS = 'blocks/'
 const PENDING = 'pending/'
 const BLOB = 'blob/'
+const CACHE = 'cache/'
 
 function encodeCids (cids: Iterable<CID>): string {
   const out: string[] = []
@@ -206,6 +216,19 @@ export class ImageIndex {
     return value == null ? undefined : JSON.parse(value) as ImageBlobRecord
   }
 
+  /** True when the image is listed as cache (see `AddImageOptions.cache`): eviction may remove it */
+  async isCached (manifestDigest: string): Promise<boolean> {
+    return (await this.#db.get(CACHE + manifestDigest)) != null
+  }
+
+  /** The manifest digests of the images listed as cache, in digest order */
+  async * cached (options?: AbortOptions): AsyncGenerator<string> {
+    for await (const key of this.#db.keys({ gte: CACHE, lt: `${CACHE}\xff` })) {
+      options?.signal?.throwIfAborted()
+      yield key.slice(CACHE.length)
+    }
+  }
+
   /** Every block of the image (as stored with the record), or undefined. */
   async blocks (manifestDigest: string): Promise<CID[] | undefined> {
     const value = await this.#db.get(BLOCKS + manifestDigest)
@@ -219,7 +242,7 @@ export class ImageIndex {
    * merged and its blocks pinned again.
    * Throws `ImageIncompleteError` if a block is no longer in the store.
    */
-  async add (record: ImageRecord, blocks: CID[], options?: AbortOptions): Promise<ImageRecord> {
+  async add (record: ImageRecord, blocks: CID[], options?: AddImageOptions): Promise<ImageRecord> {
     checkRecord(record)
     return this.#lock.run(async () => {
       options?.signal?.throwIfAborted()
@@ -248,8 +271,11 @@ export class ImageIndex {
       const stored: ImageRecord = { ...record, ...(tags.length > 0 ? { tags } : {}), ...(statements.length > 0 ? { statements } : {}) }
       if (tags.length === 0) delete stored.tags
       if (statements.length === 0) delete stored.statements
+      // cache only while everyone who added it asked for cache: a kept image is never demoted
+      const cache = options?.cache === true && (existing == null || await this.isCached(digest))
       await this.#db.batch([
         ...stored.blobs.map(blob => ({ type: 'put' as const, key: BLOB + blob.digest, value: JSON.stringify(blob) })),
+        cache ? { type: 'put', key: CACHE + digest, value: '' } : { type: 'del', key: CACHE + digest },
         { type: 'put', key: BLOCKS + digest, value: list },
         { type: 'put', key: RECORD + digest, value: JSON.stringify(stored) },
         { type: 'del', key: PENDING + digest }
@@ -276,6 +302,7 @@ export class ImageIndex {
       }
       await this.#db.batch([
         ...[...gone].map(d => ({ type: 'del' as const, key: BLOB + d })),
+        { type: 'del', key: CACHE + manifestDigest },
         { type: 'del', key: RECORD + manifestDigest },
         { type: 'del', key: BLOCKS + manifestDigest },
         { type: 'put', key: PENDING + manifestDigest, value: list }

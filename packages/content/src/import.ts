@@ -36,6 +36,7 @@ import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_CHUNK_SIZE, MAX_BLOB_SIZE, MAX_IMAGE_LAYERS, MAX_IMAGES_PER_IMPORT, MAX_MANIFEST_SIZE } from './constants.js'
 import { importBlob } from './dag.js'
+import type { BlobWriter } from './dag.js'
 import { isErrno } from './fs-util.js'
 import {
   ArchiveInvalidError,
@@ -184,7 +185,27 @@ function checkLayers (manifest: ParsedImageManifest, limits: Limits): void {
 
 // ---- import of validated plans ----
 
+/**
+ * Imports one image, each block guarded from gc (a request's, or
+ * eviction's) from before it is written until the record pins it.
+ */
 async function importPlan (plan: ImagePlan, store: ContentBlockstore, index: ImageIndex, options: ImportOptions): Promise<ImageRecord> {
+  const releases: Array<() => void> = []
+  const writer: BlobWriter & { copiesOnPut: boolean } = {
+    put: async (cid, bytes, opts) => {
+      releases.push(store.guard([cid]))
+      return store.put(cid, bytes, opts)
+    },
+    copiesOnPut: store.copiesOnPut
+  }
+  try {
+    return await writePlan(plan, writer, index, options)
+  } finally {
+    for (const release of releases) release()
+  }
+}
+
+async function writePlan (plan: ImagePlan, writer: BlobWriter, index: ImageIndex, options: ImportOptions): Promise<ImageRecord> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
   const blocks: CID[] = []
   const blobs: ImageBlobRecord[] = []
@@ -200,7 +221,7 @@ async function importPlan (plan: ImagePlan, store: ContentBlockstore, index: Ima
         yield chunk
       }
     }
-    const result = await importBlob(counted(), store, { expectedDigest: blob.digest, size: blob.size, chunkSize, signal: options.signal })
+    const result = await importBlob(counted(), writer, { expectedDigest: blob.digest, size: blob.size, chunkSize, signal: options.signal })
     blocks.push(...result.blocks)
     blobs.push({ digest: blob.digest, size: blob.size, root: result.root.toString(), mediaType: blob.mediaType })
   }

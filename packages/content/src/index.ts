@@ -28,7 +28,7 @@
  */
 
 export { BaseContentBlockstore, getBlockBytes } from './blockstore.js'
-export type { ContentBlockstore, BlockstoreInit, VerifyOptions, GcResult, BlockInfo } from './blockstore.js'
+export type { ContentBlockstore, BlockstoreInit, VerifyOptions, GcResult, BlockInfo, StoreUsage, CollectResult } from './blockstore.js'
 export { LevelBlockstore } from './blockstore-level.js'
 export type { LevelBlockstoreInit } from './blockstore-level.js'
 export { FsBlockstore } from './blockstore-fs.js'
@@ -83,6 +83,8 @@ export { selectPlatform, platformsOf } from './platform.js'
 export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, BufferPool, copiesOnPut, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
 export type { ImportBlobOptions, ImportChunksOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, ReadBlobOptions, BlobWriter, BlobReader } from './dag.js'
 export { ImageIndex } from './image-index.js'
+export { AccessLog } from './access-log.js'
+export type { AccessLogInit } from './access-log.js'
 export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions, IndexSublevel } from './image-index.js'
 export { RepositoryIndex, MAX_REGISTRY_LISTING } from './repository-index.js'
 export type { ManifestEntry, BlobEntry, RepositoryLink } from './repository-index.js'

@@ -62,6 +62,7 @@ it('the README image example runs', { skip: toolsMissing() }, async () => {
     const inspected = JSON.parse(await skopeo('inspect', `oci:${join(dir.path, 'exported')}:v1`))
     await images.remove(image.manifestDigest)
     const { removed } = await store.gc()
+    const usage = store.usage()
 
     await images.close()
     await store.close()
@@ -69,6 +70,8 @@ it('the README image example runs', { skip: toolsMissing() }, async () => {
     assert.equal(started.length, 4) // manifest, config, two layers
     assert.equal(inspected.Digest, fixture.manifestDigest)
     assert.ok(removed.length >= 8)
+    // the image was all the store held
+    assert.deepEqual(usage, { blocks: 0, bytes: 0 })
   } finally {
     await dir.remove()
   }

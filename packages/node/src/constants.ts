@@ -76,3 +76,22 @@ export const LEGACY_GATEWAY_STATE = 'state.json'
 
 /** How long one block (a repository document, an index's block) may take to come from the swarm when the caller gives no signal, in ms */
 export const BLOCK_FETCH_TIMEOUT = 30_000
+
+/** Fraction of `storage.maxSize` above which eviction starts */
+export const DEFAULT_HIGH_WATERMARK = 0.9
+
+/** Fraction of `storage.maxSize` eviction brings the store down to */
+export const DEFAULT_LOW_WATERMARK = 0.8
+
+/**
+ * How often, in ms, the store's size is checked against the high watermark
+ * besides the check after each block written: an image that was in use or
+ * being pulled at the last check may be evictable now.
+ */
+export const EVICTION_CHECK_INTERVAL = 10_000
+
+/** How long one eviction run may take before it stops (it resumes at the next check), in ms */
+export const EVICTION_TIMEOUT = 5 * 60 * 1000
+
+/** The largest `storage.maxSize` accepted: 1 PiB */
+export const MAX_STORAGE_SIZE = 2 ** 50

@@ -27,6 +27,7 @@
 import type { NodeConfig } from './config.js'
 import type { ImageRecords } from './image-records.js'
 import type { ContentService } from './content/service.js'
+import type { StorageConfig } from './storage-config.js'
 import type { PullOptions, PulledImage } from './swarm/pull.js'
 import type { Bitswap } from './swarm/bitswap-transport.js'
 import type { AbortOptions, Libp2p, PeerId, PeerInfo, PrivateKey, ComponentLogger, Startable } from '@libp2p/interface'
@@ -53,6 +54,10 @@ export { pullImage, digestReference, dhtProviders, STATEMENTS_TIMEOUT, STATEMENT
 export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './swarm/pull.js'
 export * from './errors.js'
 export { ContentService } from './content/service.js'
+export { StorageService } from './content/storage.js'
+export type { StorageComponents, StorageEvents, StorageStat, EvictionDetail, GcDetail } from './content/storage.js'
+export { validateStorageConfig, parseSize, DEFAULT_STORAGE_CONFIG } from './storage-config.js'
+export type { StorageConfig } from './storage-config.js'
 export { LocalSource } from './content/local-source.js'
 export { withheldEnd } from './content/streams.js'
 export { ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_STATEMENT, ANNOTATION_SIGNERS } from './content/referrers.js'
@@ -95,6 +100,13 @@ export interface CreateNodeInit {
    * content and cannot pull.
    */
   blockstorePath?: string
+  /**
+   * The store's limits: `maxSize` and the watermarks between which content no
+   * pin protects is evicted, least recently used first (see `StorageConfig`).
+   *
+   * @default DEFAULT_STORAGE_CONFIG (no limit)
+   */
+  storage?: Partial<StorageConfig> | Record<string, unknown>
   /** The contents of a Kubo-format swarm.key: only peers holding it can connect */
   swarmKey?: Uint8Array
   /** A logger, e.g. `prefixLogger('node-3')` so that nodes in one process can be told apart */

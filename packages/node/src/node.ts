@@ -24,6 +24,8 @@ import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, F
 import { createPeerInfoMapper } from './address-filter.js'
 import { imageRecords } from './image-records.js'
 import { ContentService } from './content/service.js'
+import { validateStorageConfig } from './storage-config.js'
+import type { StorageConfig } from './storage-config.js'
 import { namingComponents } from './naming.js'
 import { checkImageStatement } from './statements.js'
 import { bitswapService, bitswapTransport } from './swarm/bitswap-transport.js'
@@ -56,13 +58,15 @@ class Node implements ProvenirNode {
   readonly datastore?: LevelDatastore
   readonly naming: Naming
   trustPolicy?: TrustPolicy
+  private readonly storage?: StorageConfig
   private readonly provided = new Set<string>()
   /** Provides still running (a DHT query waits for peers it may not have yet): an unprovide stops them */
   private readonly providing = new Map<string, AbortController>()
   private readonly log: Logger
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig) {
     this.libp2p = libp2p
+    this.storage = storage
     this.config = config
     this.gater = gater
     this.seqStore = seqStore
@@ -104,7 +108,8 @@ class Node implements ProvenirNode {
       unprovide: async (cid) => { await this.unprovide(cid) },
       provideImage: async (digest) => { await this.provideImage(digest) },
       statements: async (digest, options) => this.statements(digest, options),
-      addStatements: async (digest, envelopes, options) => this.addStatements(digest, envelopes, options)
+      addStatements: async (digest, envelopes, options) => this.addStatements(digest, envelopes, options),
+      storage: this.storage
     })
   }
 
@@ -244,6 +249,7 @@ class Node implements ProvenirNode {
 
   async start (): Promise<void> {
     await this.libp2p.start()
+    this.content?.storage.start()
     try {
       await this.naming.start()
     } catch (err) {
@@ -254,6 +260,7 @@ class Node implements ProvenirNode {
 
   async stop (): Promise<void> {
     await this.naming.stop()
+    await this.content?.storage.stop()
     await this.libp2p.stop()
     await this.images?.close()
     await this.blockstore?.close()
@@ -264,6 +271,7 @@ class Node implements ProvenirNode {
 export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   if (init.privateKey == null) throw new InvalidConfigError('createNode: privateKey is required')
   const config = validateConfig(init.config ?? {}, init.configSource ?? 'config')
+  const storage = validateStorageConfig(init.storage, init.configSource ?? 'config')
   const logger = init.logger ?? defaultLogger()
 
   const gater = difficultyGater({
@@ -371,7 +379,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
-    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images)
+    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { AbortError, formatPlatform, hostPlatform, InvalidParametersError, isDigest, isError, parsePlatform } from '@provenir/interface'
 import { InvalidArgumentError } from 'commander'
-import { RPC_IMAGE_TIMEOUT_MS } from '../constants.js'
+import { RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS } from '../constants.js'
 import { createOutput, table } from '../output.js'
 import { bytesProgress, formatBytes } from '../progress.js'
 import { RpcClient } from '../rpc-client.js'
@@ -10,6 +10,7 @@ import { readPolicy } from './trust.js'
 import type { JsonOption } from './common.js'
 import type { ImageExportResult, ImageFormat, ImageImportResult, ImageLsResponse, ImagePullResult, ImageSummary, ProgressLine } from '../content-routes.js'
 import type { Output } from '../output.js'
+import type { ImageRmResponse } from '../storage-routes.js'
 import type { Command } from 'commander'
 
 function formatOption (value: string): ImageFormat {
@@ -52,7 +53,7 @@ function imageRows (image: ImageSummary): Array<[string, string]> {
 }
 
 export function registerImage (program: Command): void {
-  const image = program.command('image').description('import, list, export and pull images')
+  const image = program.command('image').description('import, list, export, pull and remove images')
 
   image.command('import')
     .description('import an OCI image layout (a directory) or a docker-archive (a `docker save` tarball) into the daemon')
@@ -92,6 +93,21 @@ export function registerImage (program: Command): void {
       if (res.truncated) out.note('(more images are held than are listed)')
     })
 
+  image.command('rm')
+    .description('remove an image: unpin it and delete its blocks that no other image shares')
+    .argument('<ref>', 'the image\'s manifest digest (sha256:...) or one of its tags (as `image ls` shows them)')
+    .option('--json', 'print the result as JSON: {"digest","blocks","bytes"}')
+    .action(async (ref: string, opts: JsonOption, cmd: Command) => {
+      const out = createOutput(opts.json === true)
+      const client = await RpcClient.fromRepo(repoOf(cmd))
+      const res = await client.post<ImageRmResponse>('/api/v0/image/rm', { body: { ref }, timeout: RPC_GC_TIMEOUT_MS + 5_000 })
+      if (out.json) {
+        out.result(res)
+        return
+      }
+      out.line(`Removed ${res.digest}: ${res.blocks} blocks (${formatBytes(res.bytes)}) freed`)
+    })
+
   image.command('export')
     .description('export an image to an OCI image layout or a docker-archive, written by the daemon on its host')
     .argument('<digest>', 'the image\'s manifest digest (sha256:...)')
@@ -117,8 +133,9 @@ export function registerImage (program: Command): void {
     .option('--policy <file>', 'check the image against this trust policy (default: the daemon\'s <repo>/policy.json, if any)')
     .option('--reference <name>', 'with a digest: the name that chooses the policy rule, namespace/repo[:tag] (a pull by name uses the name)')
     .option('--platform <os/arch[/variant]>', 'for an image index (multi-arch): the platform whose image to pull', formatPlatform(hostPlatform()))
+    .option('--no-pin', 'keep the image as cache: with storage.maxSize set, it is evicted (least recently used first) when the store passes its high watermark')
     .option('--json', 'print the result as JSON: {"image":{...},"statements":[...],"report"?,"resolved"?,"index"?}')
-    .action(async (ref: string, opts: JsonOption & { policy?: string, reference?: string, platform: string }, cmd: Command) => {
+    .action(async (ref: string, opts: JsonOption & { policy?: string, reference?: string, platform: string, pin: boolean }, cmd: Command) => {
       const out = createOutput(opts.json === true)
       const byDigest = isDigest(ref)
       if (!byDigest && /^sha(256|512):/i.test(ref)) {
@@ -129,6 +146,7 @@ export function registerImage (program: Command): void {
       if (opts.policy != null) body.policy = await readPolicy(opts.policy)
       if (opts.reference != null) body.reference = opts.reference
       body.platform = formatPlatform(parsePlatform(opts.platform))
+      if (!opts.pin) body.pin = false
       const res = await streamed<ImagePullResult>(repoOf(cmd), '/api/v0/image/pull', body, 'Pulling', out)
       if (out.json) {
         out.result(res)
@@ -137,6 +155,7 @@ export function registerImage (program: Command): void {
       if (res.resolved != null) out.line(`${ref} -> ${res.resolved.manifestDigest} (owner ${res.resolved.owner}, seq ${res.resolved.seq})`)
       out.line(`Pulled ${res.image.digest}${res.index != null ? ` (${res.index.platform}, from image index ${res.index.digest})` : ''}`)
       for (const row of table(imageRows(res.image))) out.line(`  ${row}`)
+      if (!opts.pin) out.line('  Kept as: cache (evictable)')
       out.line(`  Statements: ${res.statements.length}${res.statements.length > 0 ? ` (${[...new Set(res.statements.flatMap(s => s.signers))].join(', ')})` : ''}`)
       if (res.report != null) {
         out.line(`  Policy: ${res.report.passed ? 'passed' : `FAILED, allowed under ${res.report.mode}`} (${res.report.ruleIndex < 0 ? 'default' : `rules[${res.report.ruleIndex}]`})`)

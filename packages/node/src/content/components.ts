@@ -5,6 +5,7 @@
 
 import type { ImageStatement } from '../statements.js'
 import type { SwarmSource } from '../swarm/source.js'
+import type { StorageConfig } from '../storage-config.js'
 import type { ContentSource } from './types.js'
 import type { AbortOptions, ComponentLogger } from '@libp2p/interface'
 import type { ContentBlockstore, ImageIndex, RepositoryIndex } from '@provenir/content'
@@ -27,6 +28,8 @@ export interface ContentServiceComponents {
   provideImage(manifestDigest: string): Promise<void>
   /** The statements attached to a held image, checked again */
   statements(manifestDigest: string, options?: AbortOptions): Promise<ImageStatement[]>
+  /** The store's size limits and watermarks (no limit when absent) */
+  storage?: StorageConfig
   /** Attach signed statements to a held image */
   addStatements(manifestDigest: string, envelopes: Uint8Array[], options?: AbortOptions): Promise<ImageStatement[]>
 }

@@ -14,7 +14,7 @@
  * the swarm source knows how peers are found and blocks moved).
  */
 
-import { BufferPool, cidForDigest, isDigest, parseManifest, readBlob } from '@provenir/content'
+import { AccessLog, BufferPool, cidForDigest, isDigest, parseManifest, readBlob } from '@provenir/content'
 import { InvalidParametersError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
 import { BlobNotFoundError, ManifestNotFoundError } from '../errors.js'
@@ -25,6 +25,8 @@ import { listReferrers } from './referrers.js'
 import { Registry } from './registry.js'
 import { raceSignal, SingleFlight, slice, withheldEnd } from './streams.js'
 import { migrateGatewayState } from './migrate.js'
+import { StorageService } from './storage.js'
+import { DEFAULT_STORAGE_CONFIG } from '../storage-config.js'
 import type { ContentServiceComponents } from './components.js'
 import type { MigrationResult } from './migrate.js'
 import type { BlobHandle, BlobRequest, BlockGetter, ByteRange, ContentRequest, ContentSource, ManifestRequest, ManifestResult, PutManifestRequest, PutManifestResult, ReferrerDescriptor, SourceBlob, SourceManifest, TagResolution, UploadedBlob } from './types.js'
@@ -38,6 +40,8 @@ function blobsOf (parsed: ParsedManifest): string[] {
 }
 
 export class ContentService implements BlockGetter {
+  /** The store's size against its limits: stat, eviction, gc, image removal (see `storage.ts`) */
+  readonly storage: StorageService
   readonly #c: ContentServiceComponents
   readonly #local: LocalSource
   readonly #sources: ContentSource[]
@@ -54,6 +58,13 @@ export class ContentService implements BlockGetter {
     this.#sources = [this.#local, ...sources]
     this.#registry = new Registry(components, this.#local)
     this.#log = components.logger.forComponent('provenir:content')
+    this.storage = new StorageService({
+      blockstore: components.blockstore,
+      images: components.images,
+      access: new AccessLog({ db: components.images.sublevel('access') }),
+      logger: components.logger,
+      unprovide: components.unprovide
+    }, components.storage ?? DEFAULT_STORAGE_CONFIG)
   }
 
   /** The sources, in the order they are asked (`local` first) */
@@ -94,8 +105,15 @@ export class ContentService implements BlockGetter {
     }
     // the fetch is shared: it runs under its own bounds (the pull's), and each caller waits under its own signal
     const { signal, ...shared } = request
-    const fetching = this.#manifests.run(digest, async () => this.#fetchManifest({ ...shared, digest: digest as Digest, ...(tag != null ? { tag } : {}), ...(named != null ? { named } : {}) }))
-    const fetched = await raceSignal(fetching, signal, () => new ManifestNotFoundError(`no source delivered manifest ${digest} in time`))
+    const release = this.storage.hold(digest)
+    let fetched: { bytes: Uint8Array, parsed: ParsedManifest, source: string }
+    try {
+      const fetching = this.#manifests.run(digest, async () => this.#fetchManifest({ ...shared, digest: digest as Digest, ...(tag != null ? { tag } : {}), ...(named != null ? { named } : {}) }))
+      fetched = await raceSignal(fetching, signal, () => new ManifestNotFoundError(`no source delivered manifest ${digest} in time`))
+    } finally {
+      release()
+    }
+    this.storage.touch(digest)
     if (fetched.source !== 'local' || !await this.#c.registry.isLinked(request.repository, digest)) {
       // the repository now holds it and the blobs it names (with no tag: tags name what was pushed,
       // or resolve by name); an index's manifests join when they are fetched through it
@@ -139,11 +157,34 @@ export class ContentService implements BlockGetter {
     if (!await this.#c.registry.isLinked(request.repository, digest)) {
       throw new BlobNotFoundError(`blob ${digest} is not in repository ${request.repository}`)
     }
-    for (const source of this.#sources) {
-      const found = await source.blob({ ...request, digest })
-      if (found != null) return this.#handle(digest, found, source.name)
+    // eviction leaves the blob alone from its lookup here to the end of each read
+    const release = this.storage.hold(digest)
+    try {
+      for (const source of this.#sources) {
+        const found = await source.blob({ ...request, digest })
+        if (found != null) return this.#held(this.#handle(digest, found, source.name))
+      }
+    } finally {
+      release()
     }
     throw new BlobNotFoundError(`no source has blob ${digest}`)
+  }
+
+  /** The handle with each read holding its digest from eviction and recording its use */
+  #held (handle: BlobHandle): BlobHandle {
+    const storage = this.storage
+    return {
+      ...handle,
+      read: (range, options) => (async function * () {
+        const release = storage.hold(handle.digest)
+        try {
+          storage.touch(handle.digest)
+          yield * handle.read(range, options)
+        } finally {
+          release()
+        }
+      })()
+    }
   }
 
   #handle (digest: Digest, found: SourceBlob, source: string): BlobHandle {
@@ -280,6 +321,7 @@ export class ContentService implements BlockGetter {
   /** Pulls a whole image from the swarm on purpose (the CLI's pull): a digest deleted before may come back */
   async pull (manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
     const pulled = await this.#c.swarm.pull(manifestDigest, options)
+    this.storage.touch(...pulled.record.blobs.map(b => b.digest))
     await this.#c.registry.undelete(manifestDigest)
     if (pulled.index != null) await this.#c.registry.undelete(pulled.index.digest)
     return pulled

@@ -139,6 +139,15 @@ export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressE
    * @internal
    */
   acceptIndex?: boolean
+  /**
+   * Keep the image on purpose (its record pins it, and eviction never takes
+   * it). `false` lists it as cache, which eviction may remove, least recently
+   * used first, once the store passes its high watermark: what the content
+   * service fetches for a client is cache.
+   *
+   * @default true
+   */
+  pin?: boolean
 }
 
 export interface PulledImage {
@@ -477,7 +486,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       blobs: [{ digest: manifestDigest as ImageBlobRecord['digest'], size: bytes.byteLength, root: cid.toString(), mediaType: manifest.mediaType }, ...blobs],
       ...(statements.length > 0 ? { statements: statements.map(s => s.cid.toString()) } : {})
     }
-    const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal })
+    const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal, cache: options.pin === false })
     for (const s of statements) ctx.provide(s.cid)
     return { record: stored, manifest, blocks: [cid, ...blocks], statements, ...(report != null ? { report } : {}) }
   } finally {

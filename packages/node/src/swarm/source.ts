@@ -218,6 +218,8 @@ export class SwarmSource implements ContentSource {
         // the trust policy's rule is chosen by the repository name asked for
         reference,
         acceptIndex: true,
+        // fetched for a client: cache, which eviction may take back
+        pin: false,
         ...(record != null ? { record } : {}),
         onProgress: (event) => {
           if (event.type === 'pull:ready') ready.resolve(event.detail)
