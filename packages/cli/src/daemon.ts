@@ -225,7 +225,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         port,
         dataPath: paths.gateway,
         uploadsPath: join(paths.gateway, 'uploads'),
-        requireTokenOnLoopback: config.gateway.requireTokenOnLoopback
+        requireTokenOnLoopback: config.gateway.requireTokenOnLoopback,
+        log: (message) => { log.error('%s', message) }
       }
       if (config.gateway.token != null) gatewayInit.token = config.gateway.token
       if (config.gateway.signingKey != null) {

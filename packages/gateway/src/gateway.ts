@@ -215,7 +215,8 @@ export class GatewayServer implements Gateway {
       maxConcurrent: init.maxConcurrentUploads ?? C.DEFAULT_MAX_CONCURRENT_UPLOADS,
       timeout: init.uploadTimeout ?? C.DEFAULT_UPLOAD_TIMEOUT,
       sweepInterval: init.sweepInterval ?? C.DEFAULT_SWEEP_INTERVAL,
-      store: this.#store
+      store: this.#store,
+      ...(init.log != null ? { log: init.log } : {})
     })
     this.#app = this.#build()
   }
