@@ -10,6 +10,7 @@ import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import * as C from './constants.js'
+import { BanList } from './bans.js'
 import { Engine } from './engine.js'
 import { BadBlockError, BlockTooLargeError, InvalidConfigError, InvalidParametersError, NotStartedError } from './errors.js'
 import { Ledgers, serveAll } from './ledger.js'
@@ -149,6 +150,8 @@ export class BitswapNode implements Bitswap {
   /** keys whose block is being stored */
   private readonly storing: Set<string>
   private readonly activeSessions: Set<BitswapSession>
+  /** Peers that sent a bad block: asked for nothing, by any session, until their ban ends */
+  private readonly bans: BanList
   private started: boolean
 
   constructor (components: BitswapComponents, init: BitswapInit = {}) {
@@ -167,6 +170,7 @@ export class BitswapNode implements Bitswap {
     this.registry = new Map()
     this.storing = new Set()
     this.activeSessions = new Set()
+    this.bans = new BanList(this.init.badPeerBackoff, C.MAX_BANNED_PEERS)
     this.started = false
 
     this.network = new Network(components, this.init, {
@@ -176,7 +180,7 @@ export class BitswapNode implements Bitswap {
       onInboundStreamError: (peer, err) => { this.onInboundStreamError(peer, err) }
     })
     this.ledgerBook = new Ledgers(this.init.maxLedgers, peer => this.network.isConnected(peer))
-    this.wantManager = new WantManager({ network: this.network, logger: components.logger }, {
+    this.wantManager = new WantManager({ network: this.network, logger: components.logger, isBanned: (peer) => this.isBanned(peer) }, {
       maxMessageSize: this.init.maxMessageSize,
       cancelledWantMemory: this.init.cancelledWantMemory,
       recentWantMemory: C.DEFAULT_RECENT_WANT_MEMORY
@@ -370,9 +374,8 @@ export class BitswapNode implements Bitswap {
     }
   }
 
-  private isBanned (peer: PeerId): boolean {
-    const ledger = this.ledgerBook.peek(peer)
-    return ledger != null && ledger.lastBadBlockAt > 0 && Date.now() - ledger.lastBadBlockAt < this.init.badPeerBackoff
+  isBanned (peer: PeerId): boolean {
+    return this.bans.isBanned(peer)
   }
 
   // ------------------------------------------------------------ network events
@@ -526,6 +529,7 @@ export class BitswapNode implements Bitswap {
     this.log.error('bad block from %p (%s): disconnecting', peer, reason)
     this.metrics.badBlocks?.increment()
     this.ledgerBook.badBlock(peer)
+    this.bans.ban(peer)
     for (const session of [...this.activeSessions]) {
       session.onBadPeer(peer)
     }

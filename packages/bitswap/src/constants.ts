@@ -77,8 +77,14 @@ export const DEFAULT_PROVIDER_TIMEOUT = 30_000
 /** Minimum time between two provider lookups of one session (ms) */
 export const DEFAULT_PROVIDER_LOOKUP_INTERVAL = 5_000
 
-/** After sending a bad block a peer is not asked for blocks for this long (ms) */
+/**
+ * After sending a bad block a peer is asked for nothing (no want, by any
+ * session, nor dialled by one) for this long (ms)
+ */
 export const DEFAULT_BAD_PEER_BACKOFF = 10 * 60_000
+
+/** Peers banned for bad blocks at once; past this the expired go first, then the oldest ban */
+export const MAX_BANNED_PEERS = 4096
 
 /**
  * After a failed dial, a peer is not dialled again for this long, doubled

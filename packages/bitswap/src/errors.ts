@@ -86,3 +86,12 @@ export class TimeoutError extends Error {
   static name = 'TimeoutError'
   override name = 'TimeoutError'
 }
+
+/**
+ * Every peer that had a wanted block sent bad blocks instead (and was
+ * banned), and no other peer has said it holds the block since
+ */
+export class NoHonestProviderError extends Error {
+  static name = 'NoHonestProviderError'
+  override name = 'NoHonestProviderError'
+}

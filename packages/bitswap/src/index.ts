@@ -230,7 +230,10 @@ export interface BitswapInit {
   maxLedgers?: number
 
   /**
-   * After a bad block, the peer is not asked for blocks for this long (ms).
+   * After a bad block, the peer is asked for nothing for this long (ms): no
+   * session sends it a want or dials it, and a connection from it gets no
+   * wantlist. A pull whose only holders of a block were banned fails with
+   * `NoHonestProviderError`.
    *
    * @default 600000
    */
@@ -432,6 +435,9 @@ export interface Bitswap extends Startable {
 
   /** Connected peers that speak bitswap */
   peers(): PeerId[]
+
+  /** True while `peer` is banned for a bad block (see `badPeerBackoff`) */
+  isBanned(peer: PeerId): boolean
 }
 
 /**

@@ -1,3 +1,4 @@
+import { BadBlockError, NoHonestProviderError, PeerUnreachableError, SessionStalledError, UnsupportedHashError } from '@provenir/bitswap'
 import * as contentModule from '@provenir/content'
 import { ProvenirError } from '@provenir/interface'
 import * as namingModule from '@provenir/naming'
@@ -21,7 +22,13 @@ export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map([
     ...Object.values(contentModule).filter(isConditionClass),
     ...Object.values(namingModule).filter(isConditionClass),
     ImageRecordNotFoundError,
-    PlatformNotFoundError
+    PlatformNotFoundError,
+    // bitswap's conditions a pull can end with (its classes do not extend ProvenirError)
+    NoHonestProviderError,
+    BadBlockError,
+    SessionStalledError,
+    PeerUnreachableError,
+    UnsupportedHashError
   ]),
   ...LOCAL_ERRORS
 ])

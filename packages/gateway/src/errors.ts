@@ -77,6 +77,9 @@ export const ERROR_TABLE: Readonly<Record<string, { code: OciErrorCode, status: 
   ImageRecordNotFoundError: { code: 'MANIFEST_UNKNOWN', status: 404 },
   AbortError: { code: 'MANIFEST_UNKNOWN', status: 404 },
   TimeoutError: { code: 'MANIFEST_UNKNOWN', status: 404 },
+  // @provenir/bitswap: the swarm held the content only at peers that sent bad blocks, or delivered none in time
+  NoHonestProviderError: { code: 'BLOB_UNKNOWN', status: 502 },
+  SessionStalledError: { code: 'BLOB_UNKNOWN', status: 504 },
   // @provenir/interface
   InvalidParametersError: { code: 'UNSUPPORTED', status: 400 },
   // trust (once it lands): a policy refusal

@@ -222,9 +222,10 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
 /**
  * Errors of a blob fetched under a wrong root: another provider's root may
  * be the right one. A root whose blocks nobody delivers (a forged root no
- * one holds) stalls the session, and gives way too.
+ * one holds) stalls the session, or only liars answer for it, and gives way
+ * too.
  */
-const WRONG_ROOT = new Set(['DigestMismatchError', 'BlobSizeMismatchError', 'NotABlobError', 'RangeError', 'TypeError', 'SessionStalledError'])
+const WRONG_ROOT = new Set(['DigestMismatchError', 'BlobSizeMismatchError', 'NotABlobError', 'RangeError', 'TypeError', 'SessionStalledError', 'NoHonestProviderError'])
 
 async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
