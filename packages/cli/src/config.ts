@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { InvalidConfigError } from '@provenir/interface'
+import { InvalidConfigError, parseJson } from '@provenir/interface'
 import { DNS_TIMEOUT, isLinkName, parseRegistryRef } from '@provenir/naming'
 import { validateConfig } from '@provenir/node'
 import { isUserId } from '@provenir/trust'
@@ -360,7 +360,7 @@ export async function loadConfig (file: string): Promise<RepoConfig> {
   }
   let parsed: unknown
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    parsed = parseJson(bytes)
   } catch (err: any) {
     throw new InvalidConfigError(`${file}: not valid JSON: ${err?.message ?? String(err)}`)
   }
