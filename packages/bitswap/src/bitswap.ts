@@ -41,6 +41,9 @@ interface ResolvedInit {
   maxInboundStreams: number
   maxOutboundStreams: number
   inboundStreamIdleTimeout: number
+  maxPeerBufferedBytes: number
+  maxBufferedBytes: number
+  maxMessageRate: number
   outboundStreamIdleTimeout: number
   openStreamTimeout: number
   sendTimeout: number
@@ -88,6 +91,15 @@ function resolveInit (init: BitswapInit): ResolvedInit {
   if (maxBlockSize > maxMessageSize - 64) {
     throw new InvalidConfigError(`maxBlockSize (${maxBlockSize}) must be at least 64 bytes below maxMessageSize (${maxMessageSize})`)
   }
+  const maxPeerBufferedBytes = positiveInt('maxPeerBufferedBytes', init.maxPeerBufferedBytes, Math.max(C.DEFAULT_MAX_PEER_BUFFERED_BYTES, 2 * maxMessageSize))
+  const maxBufferedBytes = positiveInt('maxBufferedBytes', init.maxBufferedBytes, Math.max(C.DEFAULT_MAX_BUFFERED_BYTES, maxPeerBufferedBytes))
+  // a peer must be able to send one whole message, and the node to take one peer's share
+  if (maxPeerBufferedBytes < maxMessageSize) {
+    throw new InvalidConfigError(`maxPeerBufferedBytes (${maxPeerBufferedBytes}) must be at least maxMessageSize (${maxMessageSize})`)
+  }
+  if (maxBufferedBytes < maxPeerBufferedBytes) {
+    throw new InvalidConfigError(`maxBufferedBytes (${maxBufferedBytes}) must be at least maxPeerBufferedBytes (${maxPeerBufferedBytes})`)
+  }
   if (init.runOnLimitedConnection != null && typeof init.runOnLimitedConnection !== 'boolean') {
     throw new InvalidConfigError('runOnLimitedConnection must be a boolean')
   }
@@ -102,6 +114,9 @@ function resolveInit (init: BitswapInit): ResolvedInit {
     maxInboundStreams: positiveInt('maxInboundStreams', init.maxInboundStreams, C.DEFAULT_MAX_INBOUND_STREAMS),
     maxOutboundStreams: positiveInt('maxOutboundStreams', init.maxOutboundStreams, C.DEFAULT_MAX_OUTBOUND_STREAMS),
     inboundStreamIdleTimeout: positiveInt('inboundStreamIdleTimeout', init.inboundStreamIdleTimeout, C.DEFAULT_INBOUND_STREAM_IDLE_TIMEOUT),
+    maxPeerBufferedBytes,
+    maxBufferedBytes,
+    maxMessageRate: positiveInt('maxMessageRate', init.maxMessageRate, C.DEFAULT_MAX_MESSAGE_RATE),
     outboundStreamIdleTimeout: positiveInt('outboundStreamIdleTimeout', init.outboundStreamIdleTimeout, C.DEFAULT_OUTBOUND_STREAM_IDLE_TIMEOUT),
     openStreamTimeout: positiveInt('openStreamTimeout', init.openStreamTimeout, C.DEFAULT_OPEN_STREAM_TIMEOUT),
     sendTimeout: positiveInt('sendTimeout', init.sendTimeout, C.DEFAULT_SEND_TIMEOUT),
@@ -220,6 +235,10 @@ export class BitswapNode implements Bitswap {
     m.registerMetric('provenir_bitswap_peer_wantlist_entries', {
       help: 'Wantlist entries stored for peers, over all peers',
       calculate: () => this.engine.totalWantlistSize
+    })
+    m.registerMetric('provenir_bitswap_inbound_buffered_bytes', {
+      help: 'Bytes of unfinished inbound messages held, over all peers',
+      calculate: () => this.network.budget.held
     })
     m.registerMetric('provenir_bitswap_peers', {
       help: 'Connected peers that speak bitswap',
@@ -397,7 +416,8 @@ export class BitswapNode implements Bitswap {
 
   private onInboundStreamError (peer: PeerId, err: Error): void {
     this.metrics.streamErrors?.increment()
-    if (err.name !== 'StreamIdleTimeoutError') {
+    // an idle stream, or one reset because the whole node is short of room, is no fault of the peer's
+    if (err.name !== 'StreamIdleTimeoutError' && err.name !== 'NodeBufferLimitError') {
       this.ledgerBook.penalise(peer)
     }
     this.log('reset inbound stream from %p: %s', peer, err.message)

@@ -95,3 +95,29 @@ export class NoHonestProviderError extends Error {
   static name = 'NoHonestProviderError'
   override name = 'NoHonestProviderError'
 }
+
+/**
+ * The unfinished messages a peer's inbound streams hold together passed
+ * `maxPeerBufferedBytes`: the stream that took it over is reset, and the
+ * peer penalised
+ */
+export class PeerBufferLimitError extends Error {
+  static name = 'PeerBufferLimitError'
+  override name = 'PeerBufferLimitError'
+}
+
+/**
+ * The unfinished messages all inbound streams hold together passed
+ * `maxBufferedBytes`: the streams holding the most are reset, with no
+ * penalty (the node, not one peer, is short of room)
+ */
+export class NodeBufferLimitError extends Error {
+  static name = 'NodeBufferLimitError'
+  override name = 'NodeBufferLimitError'
+}
+
+/** A peer sent more messages per second than `maxMessageRate` allows: the stream is reset and the peer penalised */
+export class MessageRateError extends Error {
+  static name = 'MessageRateError'
+  override name = 'MessageRateError'
+}

@@ -65,6 +65,8 @@ import type { ProgressEvent, ProgressOptions } from 'progress-events'
 export * from './constants.js'
 export * from './errors.js'
 export { serveAll, debtRatio, debtRatioProbability } from './ledger.js'
+/** @internal the wire decoders, exported for the project's fuzzer */
+export { decodeMessage, decodePrefix, decodeCID, LengthPrefixedDecoder } from './message.js'
 export type { DebtRatioInit, Ledger, ServeRequest, Strategy }
 
 /** The part of the libp2p registrar bitswap uses */
@@ -165,6 +167,35 @@ export interface BitswapInit {
    * @default 32
    */
   maxInboundStreams?: number
+
+  /**
+   * Bytes of unfinished inbound messages held for one peer, over all its
+   * streams and connections. The stream that passes it is reset
+   * (`PeerBufferLimitError`) and the peer penalised. At least
+   * `maxMessageSize`.
+   *
+   * @default 8388608 (2 × maxMessageSize)
+   */
+  maxPeerBufferedBytes?: number
+
+  /**
+   * Bytes of unfinished inbound messages held over all peers. Past it, the
+   * streams holding the most (of the peer holding the most) are reset
+   * (`NodeBufferLimitError`, no penalty) until the node is back under. At
+   * least `maxPeerBufferedBytes`.
+   *
+   * @default 67108864
+   */
+  maxBufferedBytes?: number
+
+  /**
+   * Messages a peer may send per second over all its inbound streams, and
+   * as a burst. Past it the stream is reset (`MessageRateError`) and the
+   * peer penalised.
+   *
+   * @default 5000
+   */
+  maxMessageRate?: number
 
   /**
    * Concurrent outbound bitswap streams per connection and protocol.
