@@ -85,6 +85,8 @@ export type { ImportBlobOptions, ImportBlobResult, ExportBlobOptions, VerifyBlob
 export { ImageIndex } from './image-index.js'
 export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions } from './image-index.js'
 export { importOciLayout, importDockerArchive, dockerArchiveManifest, LAYER_MEDIA_TYPES } from './import.js'
+/** @internal the docker-archive tar indexer, exported for the project's fuzzer */
+export { indexTar } from './tar.js'
 export type { ImportOptions, ImportProgressEvents, BlobStartDetail, BlobBytesDetail } from './import.js'
 export { exportOciLayout, exportDockerArchive } from './export.js'
 export type { ExportOptions, ExportProgressEvents } from './export.js'
