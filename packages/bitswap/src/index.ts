@@ -65,8 +65,10 @@ import type { ProgressEvent, ProgressOptions } from 'progress-events'
 export * from './constants.js'
 export * from './errors.js'
 export { serveAll, debtRatio, debtRatioProbability } from './ledger.js'
-/** @internal the wire decoders, exported for the project's fuzzer */
-export { decodeMessage, decodePrefix, decodeCID, LengthPrefixedDecoder } from './message.js'
+/** @internal the wire codec and decoders, exported for the project's fuzzer and rogue-peer tests */
+export { decodeMessage, decodePrefix, decodeCID, cidToPrefix, encodeVarint, LengthPrefixedDecoder } from './message.js'
+/** @internal */
+export { Message } from './pb/message.js'
 export type { DebtRatioInit, Ledger, ServeRequest, Strategy }
 
 /** The part of the libp2p registrar bitswap uses */
