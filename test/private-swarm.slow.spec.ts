@@ -57,7 +57,7 @@ describe('a private swarm carries concurrent pulls of the large image (issue 14)
     try {
       const results = await Promise.all(members.map(async m => runCli(m.repo, ['image', 'pull', large.digest, '--json'], LONG)))
       for (const [i, res] of results.entries()) {
-        assert.equal(res.code, 0, `member ${i} pulled: ${res.stderr} (its daemon: ${members[i].d.stderr.slice(-2000)})`)
+        assert.equal(res.code, 0, `member ${i} pulled: ${res.stderr} (its daemon: ${members[i].d.stderr.slice(-2000)}; A running: ${a.running}, A's stderr: ${a.stderr.slice(-2000)})`)
         assert.equal(JSON.parse(res.stdout).image.digest, large.digest)
       }
     } finally {

@@ -157,12 +157,13 @@ describe('rogue peers against a real daemon (issue 14)', { timeout: 40 * 60_000 
       return found.providers.some((p: { peerId: string }) => p.peerId === peerIdB) ? true : undefined
     }, 120_000)
     const addrC = (await runJson(repoC, ['id'])).addresses[0]
-    const pull = runCli(repoC, ['image', 'pull', large.digest, '--json'], LONG)
-    // B is killed once it has served C some blocks: its connections drop mid-transfer
-    const sentByB = await waitFor('B to send C blocks', async () => {
-      const sent = metric(await (await fetch(`${await b.ready()}/metrics`)).text(), 'provenir_bitswap_blocks_sent_total')
-      return sent > 0 ? sent : undefined
-    }, 120_000)
+    let pulled = false
+    const pull = runCli(repoC, ['image', 'pull', large.digest, '--json'], LONG).finally(() => { pulled = true })
+    // B is killed once it has served C 8 MiB of blocks: its connections drop mid-transfer
+    const sentByB = await waitFor('B to send C 8 MiB of blocks', async () => {
+      const sent = metric(await (await fetch(`${await b.ready()}/metrics`)).text(), 'provenir_bitswap_data_sent_bytes_total')
+      return sent >= 8 * MiB ? sent : undefined
+    }, 120_000, () => pulled)
     b.kill()
     await b.exited
     // meanwhile ten peers ask C for the blocks it is fetching, and drop their connections
@@ -177,7 +178,7 @@ describe('rogue peers against a real daemon (issue 14)', { timeout: 40 * 60_000 
     const res = await pull
     assert.equal(res.code, 0, `C's pull completes from A: ${res.stderr}`)
     assert.equal(JSON.parse(res.stdout).image.digest, large.digest)
-    t.diagnostic(`B had sent C ${sentByB} blocks when it was killed`)
+    t.diagnostic(`B had sent C ${(sentByB / MiB).toFixed(1)} MiB of blocks when it was killed`)
     assertNoUnhandled(c, 'C, the puller')
     assertNoUnhandled(a, 'A')
     await c.stop()
