@@ -2,6 +2,7 @@
  * Helpers for the end-to-end daemon tests: run the real `provenir` binary
  * as a child process and wait on conditions (never on fixed sleeps).
  */
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -231,4 +232,10 @@ export async function runTool (cmd: string, args: string[], timeout = 120_000, o
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** What would show that a daemon hid (or died of) an error nobody handled */
+export function assertNoUnhandled (daemon: DaemonProcess, label: string): void {
+  assert.ok(daemon.running, `${label}: the daemon is running (stderr: ${daemon.stderr.slice(-2000)})`)
+  assert.doesNotMatch(daemon.stderr, /unhandled rejection|uncaught exception/i, `${label}: nothing went unhandled`)
 }

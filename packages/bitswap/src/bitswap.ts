@@ -10,6 +10,7 @@ import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import * as C from './constants.js'
+import { BanList } from './bans.js'
 import { Engine } from './engine.js'
 import { BadBlockError, BlockTooLargeError, InvalidConfigError, InvalidParametersError, NotStartedError } from './errors.js'
 import { Ledgers, serveAll } from './ledger.js'
@@ -40,6 +41,9 @@ interface ResolvedInit {
   maxInboundStreams: number
   maxOutboundStreams: number
   inboundStreamIdleTimeout: number
+  maxPeerBufferedBytes: number
+  maxBufferedBytes: number
+  maxMessageRate: number
   outboundStreamIdleTimeout: number
   openStreamTimeout: number
   sendTimeout: number
@@ -87,6 +91,15 @@ function resolveInit (init: BitswapInit): ResolvedInit {
   if (maxBlockSize > maxMessageSize - 64) {
     throw new InvalidConfigError(`maxBlockSize (${maxBlockSize}) must be at least 64 bytes below maxMessageSize (${maxMessageSize})`)
   }
+  const maxPeerBufferedBytes = positiveInt('maxPeerBufferedBytes', init.maxPeerBufferedBytes, Math.max(C.DEFAULT_MAX_PEER_BUFFERED_BYTES, 2 * maxMessageSize))
+  const maxBufferedBytes = positiveInt('maxBufferedBytes', init.maxBufferedBytes, Math.max(C.DEFAULT_MAX_BUFFERED_BYTES, maxPeerBufferedBytes))
+  // a peer must be able to send one whole message, and the node to take one peer's share
+  if (maxPeerBufferedBytes < maxMessageSize) {
+    throw new InvalidConfigError(`maxPeerBufferedBytes (${maxPeerBufferedBytes}) must be at least maxMessageSize (${maxMessageSize})`)
+  }
+  if (maxBufferedBytes < maxPeerBufferedBytes) {
+    throw new InvalidConfigError(`maxBufferedBytes (${maxBufferedBytes}) must be at least maxPeerBufferedBytes (${maxPeerBufferedBytes})`)
+  }
   if (init.runOnLimitedConnection != null && typeof init.runOnLimitedConnection !== 'boolean') {
     throw new InvalidConfigError('runOnLimitedConnection must be a boolean')
   }
@@ -101,6 +114,9 @@ function resolveInit (init: BitswapInit): ResolvedInit {
     maxInboundStreams: positiveInt('maxInboundStreams', init.maxInboundStreams, C.DEFAULT_MAX_INBOUND_STREAMS),
     maxOutboundStreams: positiveInt('maxOutboundStreams', init.maxOutboundStreams, C.DEFAULT_MAX_OUTBOUND_STREAMS),
     inboundStreamIdleTimeout: positiveInt('inboundStreamIdleTimeout', init.inboundStreamIdleTimeout, C.DEFAULT_INBOUND_STREAM_IDLE_TIMEOUT),
+    maxPeerBufferedBytes,
+    maxBufferedBytes,
+    maxMessageRate: positiveInt('maxMessageRate', init.maxMessageRate, C.DEFAULT_MAX_MESSAGE_RATE),
     outboundStreamIdleTimeout: positiveInt('outboundStreamIdleTimeout', init.outboundStreamIdleTimeout, C.DEFAULT_OUTBOUND_STREAM_IDLE_TIMEOUT),
     openStreamTimeout: positiveInt('openStreamTimeout', init.openStreamTimeout, C.DEFAULT_OPEN_STREAM_TIMEOUT),
     sendTimeout: positiveInt('sendTimeout', init.sendTimeout, C.DEFAULT_SEND_TIMEOUT),
@@ -149,6 +165,8 @@ export class BitswapNode implements Bitswap {
   /** keys whose block is being stored */
   private readonly storing: Set<string>
   private readonly activeSessions: Set<BitswapSession>
+  /** Peers that sent a bad block: asked for nothing, by any session, until their ban ends */
+  private readonly bans: BanList
   private started: boolean
 
   constructor (components: BitswapComponents, init: BitswapInit = {}) {
@@ -167,6 +185,7 @@ export class BitswapNode implements Bitswap {
     this.registry = new Map()
     this.storing = new Set()
     this.activeSessions = new Set()
+    this.bans = new BanList(this.init.badPeerBackoff, C.MAX_BANNED_PEERS)
     this.started = false
 
     this.network = new Network(components, this.init, {
@@ -176,7 +195,7 @@ export class BitswapNode implements Bitswap {
       onInboundStreamError: (peer, err) => { this.onInboundStreamError(peer, err) }
     })
     this.ledgerBook = new Ledgers(this.init.maxLedgers, peer => this.network.isConnected(peer))
-    this.wantManager = new WantManager({ network: this.network, logger: components.logger }, {
+    this.wantManager = new WantManager({ network: this.network, logger: components.logger, isBanned: (peer) => this.isBanned(peer) }, {
       maxMessageSize: this.init.maxMessageSize,
       cancelledWantMemory: this.init.cancelledWantMemory,
       recentWantMemory: C.DEFAULT_RECENT_WANT_MEMORY
@@ -216,6 +235,10 @@ export class BitswapNode implements Bitswap {
     m.registerMetric('provenir_bitswap_peer_wantlist_entries', {
       help: 'Wantlist entries stored for peers, over all peers',
       calculate: () => this.engine.totalWantlistSize
+    })
+    m.registerMetric('provenir_bitswap_inbound_buffered_bytes', {
+      help: 'Bytes of unfinished inbound messages held, over all peers',
+      calculate: () => this.network.budget.held
     })
     m.registerMetric('provenir_bitswap_peers', {
       help: 'Connected peers that speak bitswap',
@@ -370,9 +393,8 @@ export class BitswapNode implements Bitswap {
     }
   }
 
-  private isBanned (peer: PeerId): boolean {
-    const ledger = this.ledgerBook.peek(peer)
-    return ledger != null && ledger.lastBadBlockAt > 0 && Date.now() - ledger.lastBadBlockAt < this.init.badPeerBackoff
+  isBanned (peer: PeerId): boolean {
+    return this.bans.isBanned(peer)
   }
 
   // ------------------------------------------------------------ network events
@@ -394,7 +416,8 @@ export class BitswapNode implements Bitswap {
 
   private onInboundStreamError (peer: PeerId, err: Error): void {
     this.metrics.streamErrors?.increment()
-    if (err.name !== 'StreamIdleTimeoutError') {
+    // an idle stream, or one reset because the whole node is short of room, is no fault of the peer's
+    if (err.name !== 'StreamIdleTimeoutError' && err.name !== 'NodeBufferLimitError') {
       this.ledgerBook.penalise(peer)
     }
     this.log('reset inbound stream from %p: %s', peer, err.message)
@@ -526,6 +549,7 @@ export class BitswapNode implements Bitswap {
     this.log.error('bad block from %p (%s): disconnecting', peer, reason)
     this.metrics.badBlocks?.increment()
     this.ledgerBook.badBlock(peer)
+    this.bans.ban(peer)
     for (const session of [...this.activeSessions]) {
       session.onBadPeer(peer)
     }

@@ -38,6 +38,26 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 32
 /** Concurrent outbound bitswap streams per connection and protocol (one is used; more only while one is replaced) */
 export const DEFAULT_MAX_OUTBOUND_STREAMS = 8
 
+/**
+ * Bytes of unfinished inbound messages held for one peer over all its
+ * streams (an honest peer writes one message at a time on one stream); the
+ * stream that passes it is reset and the peer penalised
+ */
+export const DEFAULT_MAX_PEER_BUFFERED_BYTES = 2 * DEFAULT_MAX_MESSAGE_SIZE
+
+/**
+ * Bytes of unfinished inbound messages held over all peers; past it the
+ * streams holding the most are reset (without a penalty)
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+
+/**
+ * Messages a peer may send per second over all its inbound streams (and as
+ * a burst). Peers batch wants and answers into few messages; each message
+ * costs microseconds however small, so a flood of tiny ones is refused
+ */
+export const DEFAULT_MAX_MESSAGE_RATE = 5_000
+
 /** An inbound stream that delivers no data for this long is reset (ms) */
 export const DEFAULT_INBOUND_STREAM_IDLE_TIMEOUT = 30_000
 
@@ -77,8 +97,14 @@ export const DEFAULT_PROVIDER_TIMEOUT = 30_000
 /** Minimum time between two provider lookups of one session (ms) */
 export const DEFAULT_PROVIDER_LOOKUP_INTERVAL = 5_000
 
-/** After sending a bad block a peer is not asked for blocks for this long (ms) */
+/**
+ * After sending a bad block a peer is asked for nothing (no want, by any
+ * session, nor dialled by one) for this long (ms)
+ */
 export const DEFAULT_BAD_PEER_BACKOFF = 10 * 60_000
+
+/** Peers banned for bad blocks at once; past this the expired go first, then the oldest ban */
+export const MAX_BANNED_PEERS = 4096
 
 /**
  * After a failed dial, a peer is not dialled again for this long, doubled

@@ -312,6 +312,10 @@ export class Engine {
           .then(() => {
             if (blocks > 0) this.init.onSent?.(state.peer, blocks, bytes)
           })
+        // the next response is built before this send is awaited: a peer that
+        // drops its connection meanwhile rejects it, and that rejection must
+        // not go unhandled until then (it is still thrown by the await below)
+        sending.catch(() => {})
       }
     } finally {
       if (sending != null) await sending

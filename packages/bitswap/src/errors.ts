@@ -86,3 +86,38 @@ export class TimeoutError extends Error {
   static name = 'TimeoutError'
   override name = 'TimeoutError'
 }
+
+/**
+ * Every peer that had a wanted block sent bad blocks instead (and was
+ * banned), and no other peer has said it holds the block since
+ */
+export class NoHonestProviderError extends Error {
+  static name = 'NoHonestProviderError'
+  override name = 'NoHonestProviderError'
+}
+
+/**
+ * The unfinished messages a peer's inbound streams hold together passed
+ * `maxPeerBufferedBytes`: the stream that took it over is reset, and the
+ * peer penalised
+ */
+export class PeerBufferLimitError extends Error {
+  static name = 'PeerBufferLimitError'
+  override name = 'PeerBufferLimitError'
+}
+
+/**
+ * The unfinished messages all inbound streams hold together passed
+ * `maxBufferedBytes`: the streams holding the most are reset, with no
+ * penalty (the node, not one peer, is short of room)
+ */
+export class NodeBufferLimitError extends Error {
+  static name = 'NodeBufferLimitError'
+  override name = 'NodeBufferLimitError'
+}
+
+/** A peer sent more messages per second than `maxMessageRate` allows: the stream is reset and the peer penalised */
+export class MessageRateError extends Error {
+  static name = 'MessageRateError'
+  override name = 'MessageRateError'
+}

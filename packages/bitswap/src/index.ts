@@ -65,6 +65,10 @@ import type { ProgressEvent, ProgressOptions } from 'progress-events'
 export * from './constants.js'
 export * from './errors.js'
 export { serveAll, debtRatio, debtRatioProbability } from './ledger.js'
+/** @internal the wire codec and decoders, exported for the project's fuzzer and rogue-peer tests */
+export { decodeMessage, decodePrefix, decodeCID, cidToPrefix, encodeVarint, LengthPrefixedDecoder } from './message.js'
+/** @internal */
+export { Message } from './pb/message.js'
 export type { DebtRatioInit, Ledger, ServeRequest, Strategy }
 
 /** The part of the libp2p registrar bitswap uses */
@@ -167,6 +171,35 @@ export interface BitswapInit {
   maxInboundStreams?: number
 
   /**
+   * Bytes of unfinished inbound messages held for one peer, over all its
+   * streams and connections. The stream that passes it is reset
+   * (`PeerBufferLimitError`) and the peer penalised. At least
+   * `maxMessageSize`.
+   *
+   * @default 8388608 (2 × maxMessageSize)
+   */
+  maxPeerBufferedBytes?: number
+
+  /**
+   * Bytes of unfinished inbound messages held over all peers. Past it, the
+   * streams holding the most (of the peer holding the most) are reset
+   * (`NodeBufferLimitError`, no penalty) until the node is back under. At
+   * least `maxPeerBufferedBytes`.
+   *
+   * @default 67108864
+   */
+  maxBufferedBytes?: number
+
+  /**
+   * Messages a peer may send per second over all its inbound streams, and
+   * as a burst. Past it the stream is reset (`MessageRateError`) and the
+   * peer penalised.
+   *
+   * @default 5000
+   */
+  maxMessageRate?: number
+
+  /**
    * Concurrent outbound bitswap streams per connection and protocol.
    *
    * @default 8
@@ -230,7 +263,10 @@ export interface BitswapInit {
   maxLedgers?: number
 
   /**
-   * After a bad block, the peer is not asked for blocks for this long (ms).
+   * After a bad block, the peer is asked for nothing for this long (ms): no
+   * session sends it a want or dials it, and a connection from it gets no
+   * wantlist. A pull whose only holders of a block were banned fails with
+   * `NoHonestProviderError`.
    *
    * @default 600000
    */
@@ -432,6 +468,9 @@ export interface Bitswap extends Startable {
 
   /** Connected peers that speak bitswap */
   peers(): PeerId[]
+
+  /** True while `peer` is banned for a bad block (see `badPeerBackoff`) */
+  isBanned(peer: PeerId): boolean
 }
 
 /**

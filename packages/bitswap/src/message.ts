@@ -48,30 +48,6 @@ export function encodeVarint (n: number): Uint8Array {
   return buf
 }
 
-/**
- * Reads an unsigned varint of at most `maxBytes` bytes from `list` at `offset`.
- * Returns `undefined` when more bytes are needed.
- */
-function readVarint (list: Uint8ArrayList, offset: number, maxBytes: number): { value: number, length: number } | undefined {
-  let value = 0
-  let mul = 1
-  for (let i = 0; i < maxBytes; i++) {
-    if (offset + i >= list.byteLength) {
-      return undefined
-    }
-    const b = list.get(offset + i)
-    value += (b & 0x7f) * mul
-    if ((b & 0x80) === 0) {
-      if (i > 0 && b === 0) {
-        throw new InvalidMessageError('Non-minimal varint length prefix')
-      }
-      return { value, length: i + 1 }
-    }
-    mul *= 0x80
-  }
-  throw new MessageTooLargeError(`Length prefix longer than ${maxBytes} bytes`)
-}
-
 // ---------------------------------------------------------------- CID prefix
 
 /** The Bitswap 1.1.0+ block prefix: uvarints of CID version, codec, multihash code and digest length */
@@ -155,12 +131,74 @@ export interface DecodeLimits {
   maxEntriesPerMessage: number
 }
 
+/** Which fields of each message type hold a nested message, for {@link checkMessageShape} */
+interface Shape { [field: number]: Shape | undefined }
+const ENTRY: Shape = {}
+const BLOCK: Shape = {}
+const PRESENCE: Shape = {}
+const WANTLIST: Shape = { 1: ENTRY }
+const MESSAGE: Shape = { 1: WANTLIST, 3: BLOCK, 4: PRESENCE }
+
 /**
- * Decodes one message body with limits on every repeated field. Errors are
+ * Walks the protobuf fields of a message body, nested ones included, without
+ * decoding them, and refuses more than `maxFields` in all. The repeated-field
+ * limits do not bound the work of a decoder: 4 MiB of one-byte fields (an
+ * unknown field, or `pendingBytes` set two million times) is four million
+ * loop turns, 70-110 ms. A valid message has at most a few fields per entry,
+ * block and presence. Groups (wire types 3 and 4) are refused: bitswap has none.
+ *
+ * @throws TooManyEntriesError, InvalidMessageError
+ */
+export function checkMessageShape (buf: Uint8Array, maxFields: number): void {
+  let fields = 0
+  const walk = (start: number, end: number, shape: Shape): void => {
+    let pos = start
+    const varint = (): number => {
+      let value = 0
+      let mul = 1
+      for (let i = 0; i < 10; i++) {
+        if (pos >= end) throw new InvalidMessageError('Truncated varint')
+        const b = buf[pos++]
+        value += (b & 0x7f) * mul
+        if ((b & 0x80) === 0) return value
+        mul *= 0x80
+      }
+      throw new InvalidMessageError('Varint longer than 10 bytes')
+    }
+    while (pos < end) {
+      const tag = varint()
+      if (++fields > maxFields) throw new TooManyEntriesError(`Message has more than ${maxFields} fields`)
+      const wireType = tag % 8
+      if (wireType === 0) {
+        varint()
+      } else if (wireType === 1) {
+        pos += 8
+      } else if (wireType === 5) {
+        pos += 4
+      } else if (wireType === 2) {
+        const length = varint()
+        if (length > end - pos) throw new InvalidMessageError('Field length beyond the end of the message')
+        const nested = shape[Math.floor(tag / 8)]
+        if (nested != null) walk(pos, pos + length, nested)
+        pos += length
+      } else {
+        throw new InvalidMessageError(`Wire type ${wireType} is not allowed`)
+      }
+      if (pos > end) throw new InvalidMessageError('Field beyond the end of the message')
+    }
+  }
+  walk(0, buf.byteLength, MESSAGE)
+}
+
+/**
+ * Decodes one message body with limits on every repeated field, and on the
+ * fields in all ({@link checkMessageShape}: 20 per entry allowed, where an
+ * entry and its fields take 6 at most). Errors are
  * mapped to named errors: TooManyEntriesError or InvalidMessageError.
  */
 export function decodeMessage (buf: Uint8Array | Uint8ArrayList, limits: DecodeLimits): Message {
   const n = limits.maxEntriesPerMessage
+  checkMessageShape(buf instanceof Uint8Array ? buf : buf.subarray(), n * 20)
   try {
     return Message.decode(buf, {
       limits: {
@@ -179,50 +217,161 @@ export function decodeMessage (buf: Uint8Array | Uint8ArrayList, limits: DecodeL
 }
 
 /**
+ * Bytes a received chunk costs beyond its data while it is held (the view
+ * object and its slot): counted, so that a peer sending its bytes in
+ * one-byte chunks cannot hold a hundred times more memory than its data.
+ */
+export const CHUNK_OVERHEAD = 128
+
+/**
  * Splits a byte stream into uvarint length-prefixed frames, refusing any frame
- * larger than `maxMessageSize`. Holds at most one partial frame.
+ * larger than `maxMessageSize`. Received chunks are appended as they come
+ * (nothing is copied); frames are taken one at a time with {@link next}, so
+ * the caller decides how many it handles at once. A frame inside one chunk is
+ * a view of it; a frame across chunks is copied out once.
  */
 export class LengthPrefixedDecoder {
-  private readonly buffer: Uint8ArrayList
+  private chunks: Uint8Array[]
+  /** index of the first chunk still held, and the offset in it */
+  private head: number
+  private offset: number
+  private length: number
   private readonly maxMessageSize: number
   private readonly maxPrefixBytes: number
 
   constructor (maxMessageSize: number) {
-    this.buffer = new Uint8ArrayList()
+    this.chunks = []
+    this.head = 0
+    this.offset = 0
+    this.length = 0
     this.maxMessageSize = maxMessageSize
     this.maxPrefixBytes = varintLength(maxMessageSize)
   }
 
-  /** Bytes held while waiting for the rest of a frame */
+  /** Bytes held: data not yet taken as frames */
   get bufferedBytes (): number {
-    return this.buffer.byteLength
+    return this.length
+  }
+
+  /** Memory held, counting each chunk's overhead ({@link CHUNK_OVERHEAD}) */
+  get heldBytes (): number {
+    return this.length + (this.chunks.length - this.head) * CHUNK_OVERHEAD
+  }
+
+  /** Adds received bytes; O(1) per chunk */
+  append (data: Uint8Array | Uint8ArrayList): void {
+    if (data instanceof Uint8Array) {
+      if (data.byteLength > 0) this.chunks.push(data)
+      this.length += data.byteLength
+      return
+    }
+    for (const chunk of data) {
+      if (chunk.byteLength === 0) continue
+      this.chunks.push(chunk)
+      this.length += chunk.byteLength
+    }
   }
 
   /**
-   * Appends `data` and returns the frames it completed. Each frame is a
-   * contiguous Uint8Array (a view where the frame arrived in one chunk).
+   * The next whole frame, or undefined when more bytes are needed.
+   *
+   * @throws MessageTooLargeError when a length prefix is over the limit (or too long)
+   * @throws InvalidMessageError for a non-minimal length prefix
    */
-  push (data: Uint8Array | Uint8ArrayList): Uint8Array[] {
-    this.buffer.append(data)
-    const frames: Uint8Array[] = []
-    while (this.buffer.byteLength > 0) {
-      const prefix = readVarint(this.buffer, 0, this.maxPrefixBytes)
-      if (prefix == null) {
-        break
-      }
-      if (prefix.value > this.maxMessageSize) {
-        throw new MessageTooLargeError(`Message of ${prefix.value} bytes exceeds the limit of ${this.maxMessageSize}`)
-      }
-      const end = prefix.length + prefix.value
-      if (this.buffer.byteLength < end) {
-        break
-      }
-      frames.push(this.buffer.subarray(prefix.length, end))
-      this.buffer.consume(end)
+  next (): Uint8Array | undefined {
+    const prefix = this.readPrefix()
+    if (prefix == null) return undefined
+    if (prefix.value > this.maxMessageSize) {
+      throw new MessageTooLargeError(`Message of ${prefix.value} bytes exceeds the limit of ${this.maxMessageSize}`)
     }
+    if (this.length < prefix.length + prefix.value) return undefined
+    this.skip(prefix.length)
+    return this.take(prefix.value)
+  }
+
+  /** Appends `data` and returns every frame it completed (for trusted input: a peer's goes through {@link next}) */
+  push (data: Uint8Array | Uint8ArrayList): Uint8Array[] {
+    this.append(data)
+    const frames: Uint8Array[] = []
+    for (let frame = this.next(); frame != null; frame = this.next()) frames.push(frame)
     return frames
   }
+
+  private byteAt (index: number): number {
+    let at = this.offset + index
+    for (let c = this.head; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c]
+      if (at < chunk.byteLength) return chunk[at]
+      at -= chunk.byteLength
+    }
+    return -1
+  }
+
+  private readPrefix (): { value: number, length: number } | undefined {
+    let value = 0
+    let mul = 1
+    for (let i = 0; i < this.maxPrefixBytes; i++) {
+      if (i >= this.length) return undefined
+      const b = this.byteAt(i)
+      value += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) {
+        if (i > 0 && b === 0) throw new InvalidMessageError('Non-minimal varint length prefix')
+        return { value, length: i + 1 }
+      }
+      mul *= 0x80
+    }
+    throw new MessageTooLargeError(`Length prefix longer than ${this.maxPrefixBytes} bytes`)
+  }
+
+  private skip (n: number): void {
+    this.length -= n
+    while (n > 0) {
+      const chunk = this.chunks[this.head]
+      const left = chunk.byteLength - this.offset
+      if (n < left) {
+        this.offset += n
+        return
+      }
+      n -= left
+      this.dropHead()
+    }
+  }
+
+  private take (n: number): Uint8Array {
+    const first = this.chunks[this.head]
+    if (n === 0) return EMPTY
+    if (first != null && first.byteLength - this.offset >= n) {
+      const frame = first.subarray(this.offset, this.offset + n)
+      this.skip(n)
+      return frame
+    }
+    const frame = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.chunks[this.head]
+      const part = chunk.subarray(this.offset, this.offset + Math.min(n - filled, chunk.byteLength - this.offset))
+      frame.set(part, filled)
+      filled += part.byteLength
+      this.skip(part.byteLength)
+    }
+    return frame
+  }
+
+  private dropHead (): void {
+    this.chunks[this.head] = EMPTY
+    this.head++
+    this.offset = 0
+    if (this.head === this.chunks.length) {
+      this.chunks = []
+      this.head = 0
+    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head)
+      this.head = 0
+    }
+  }
 }
+
+const EMPTY = new Uint8Array(0)
 
 // ---------------------------------------------------------------- encoding
 

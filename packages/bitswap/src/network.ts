@@ -10,8 +10,10 @@
 
 import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { MAX_UNREACHABLE_PEERS, UNREACHABLE_BACKOFF_MAX, UNREACHABLE_BACKOFF_MIN } from './constants.js'
-import { AbortError, MessageTooLargeError, NotStartedError, PeerUnreachableError, StreamIdleTimeoutError, TimeoutError } from './errors.js'
+import { InboundBudget, MessageRate } from './budget.js'
+import { AbortError, MessageRateError, NodeBufferLimitError, NotStartedError, PeerBufferLimitError, PeerUnreachableError, StreamIdleTimeoutError, TimeoutError } from './errors.js'
 import { LengthPrefixedDecoder, decodeMessage } from './message.js'
+import type { BufferHolder } from './budget.js'
 import type { BitswapConnectionManager, BitswapRegistrar } from './index.js'
 import type { Message } from './pb/message.js'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream, Topology } from '@libp2p/interface'
@@ -30,6 +32,12 @@ export interface NetworkInit {
   maxInboundStreams: number
   maxOutboundStreams: number
   inboundStreamIdleTimeout: number
+  /** Bytes of unfinished inbound messages held for one peer, over all its streams */
+  maxPeerBufferedBytes: number
+  /** Bytes of unfinished inbound messages held over all peers */
+  maxBufferedBytes: number
+  /** Messages a peer may send per second, over all its streams (and as a burst) */
+  maxMessageRate: number
   outboundStreamIdleTimeout: number
   openStreamTimeout: number
   sendTimeout: number
@@ -214,6 +222,10 @@ export class Network {
   private readonly senders: PeerMap<PeerSender>
   private readonly connected: PeerSet
   private readonly inbound: Set<Stream>
+  /** What inbound streams hold of unfinished messages, per peer and in all */
+  readonly budget: InboundBudget
+  /** How many messages each peer with an inbound stream may still send now */
+  private readonly rate: MessageRate
   /** Peers whose last dial failed, until when they are not dialled, and how many failures in a row */
   private readonly unreachable: PeerMap<{ until: number, failures: number }>
   private registrarIds: string[]
@@ -227,6 +239,8 @@ export class Network {
     this.senders = new PeerMap()
     this.connected = new PeerSet()
     this.inbound = new Set()
+    this.budget = new InboundBudget(init.maxPeerBufferedBytes, init.maxBufferedBytes)
+    this.rate = new MessageRate(init.maxMessageRate)
     this.unreachable = new PeerMap()
     this.registrarIds = []
     this.running = false
@@ -408,27 +422,40 @@ export class Network {
     }
     const peer = connection.remotePeer
     const decoder = new LengthPrefixedDecoder(this.init.maxMessageSize)
-    const queue: Uint8Array[] = []
-    let queuedBytes = 0
-    const maxQueuedBytes = this.init.maxMessageSize * 4
     let processing = false
     let failed = false
     let idleTimer: ReturnType<typeof setTimeout> | undefined
     this.inbound.add(stream)
+    const key = peer.toString()
+    this.rate.open(key)
 
     const cleanup = (): void => {
       clearTimeout(idleTimer)
-      this.inbound.delete(stream)
+      if (this.inbound.delete(stream)) this.rate.close(key)
+      this.budget.release(holder)
     }
 
     const fail = (err: Error): void => {
       if (failed) return
       failed = true
       cleanup()
-      queue.length = 0
       this.log('resetting %s stream %s from %p: %s', stream.protocol, stream.id, peer, err.message)
       stream.abort(err)
       this.handlers.onInboundStreamError(peer, err)
+    }
+    const holder: BufferHolder = { peer: key, bytes: 0, fail }
+
+    /** Accounts for what this stream holds; resets it, or others, when a bound is broken */
+    const account = (): void => {
+      const verdict = this.budget.set(holder, decoder.heldBytes)
+      if (verdict === 'peer') {
+        fail(new PeerBufferLimitError(`${this.budget.heldFor(key)} bytes of unfinished messages held for ${key}, limit ${this.budget.maxPerPeer}`))
+      } else if (verdict === 'node') {
+        const total = this.budget.held
+        for (const victim of this.budget.victims()) {
+          victim.fail(new NodeBufferLimitError(`${total} bytes of unfinished messages held over all peers, limit ${this.budget.maxTotal}: resetting the streams holding the most`))
+        }
+      }
     }
 
     // one timer per stream, re-armed for the time left rather than on every chunk
@@ -444,13 +471,23 @@ export class Network {
       idleTimer.unref?.()
     }
 
-    const process = (): void => {
-      while (queue.length > 0 && !failed && !processing) {
-        const frame = queue.shift()
-        if (frame == null) break
-        queuedBytes -= frame.byteLength
+    /**
+     * Handles the whole frames received, one at a time and within the peer's
+     * message rate. While an async step runs (e.g. an async hasher) later
+     * frames wait in the decoder, in order, counted against the peer's
+     * buffer budget. The stream is not paused: a paused yamux stream still
+     * takes a whole window of data into its read buffer.
+     */
+    const pump = (): void => {
+      while (!failed && !processing) {
+        let frame: Uint8Array | undefined
         let result: void | Promise<void>
         try {
+          frame = decoder.next()
+          if (frame == null) return
+          if (!this.rate.take(key)) {
+            throw new MessageRateError(`${key} sent more than ${this.rate.perSecond} messages per second`)
+          }
           const message = decodeMessage(frame, this.init)
           result = this.handlers.onMessage(peer, message, frame.byteLength, connection)
         } catch (err: any) {
@@ -458,14 +495,11 @@ export class Network {
           return
         }
         if (result != null) {
-          // an async step (e.g. an async hasher): later frames wait, in order.
-          // The stream is not paused - a paused yamux stream still takes a
-          // whole window of data into its read buffer - so queued bytes are
-          // bounded here instead.
           processing = true
           result.then(() => {
             processing = false
-            process()
+            pump()
+            if (!failed) account()
           }, (err: Error) => {
             processing = false
             fail(err)
@@ -479,23 +513,9 @@ export class Network {
       if (failed) return
       // any bytes count as activity, so a large message on a slow link is not cut off
       lastActivity = Date.now()
-      let frames: Uint8Array[]
-      try {
-        frames = decoder.push(evt.data)
-      } catch (err: any) {
-        fail(err)
-        return
-      }
-      if (frames.length === 0) return
-      for (const frame of frames) {
-        queue.push(frame)
-        queuedBytes += frame.byteLength
-      }
-      process()
-      // only frames held back by an async step remain queued
-      if (queuedBytes > maxQueuedBytes) {
-        fail(new MessageTooLargeError(`${queuedBytes} bytes of messages waiting to be processed, limit ${maxQueuedBytes}`))
-      }
+      decoder.append(evt.data)
+      pump()
+      if (!failed) account()
     })
     stream.addEventListener('close', () => {
       cleanup()

@@ -16,7 +16,7 @@
 import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
-import { AbortError, InvalidParametersError, NotStartedError, SessionStalledError } from './errors.js'
+import { AbortError, InvalidParametersError, NoHonestProviderError, NotStartedError, SessionStalledError } from './errors.js'
 import { cidKey, readBlock } from './utils.js'
 import type { BitswapWantProgressEvents, BlockResult, ProvidersFunction, Session, WantOptions } from './index.js'
 import type { Hashers } from './utils.js'
@@ -112,6 +112,10 @@ interface SessionWant {
   asked: PeerSet
   /** Peers it timed out on: chosen again only when nobody else has it */
   excluded: PeerSet
+  /** Peers that were asked for it (or said Have) and were banned for a bad block */
+  liars: PeerSet
+  /** When the last of them was banned (ms), or 0 */
+  liarAt: number
   blockPeer?: PeerId
   blockSentAt: number
   askedAt: number
@@ -297,6 +301,9 @@ export class BitswapSession implements Session, WantListener {
 
   addPeer (peer: PeerId): void {
     if (this.closed) throw new NotStartedError('Session is closed')
+    // a banned peer is neither asked nor dialled: a provider refresh that
+    // names it again must not cost another connection and another bad block
+    if (this.components.isBanned(peer)) return
     if (this.sessionPeers.has(peer) || this.components.network.hasConnection(peer)) {
       this.addPeerState(peer)
       return
@@ -446,6 +453,8 @@ export class BitswapSession implements Session, WantListener {
       dontHaves: new PeerSet(),
       asked: new PeerSet(),
       excluded: new PeerSet(),
+      liars: new PeerSet(),
+      liarAt: 0,
       blockSentAt: 0,
       askedAt: now,
       startedAt: now,
@@ -559,7 +568,12 @@ export class BitswapSession implements Session, WantListener {
     const sp = this.sessionPeers.get(peer)
     if (sp == null) return
     this.sessionPeers.delete(peer)
+    const now = Date.now()
     for (const want of this.wants.values()) {
+      if (reason === 'bad-peer' && (want.asked.has(peer) || want.haves.has(peer))) {
+        want.liars.add(peer)
+        want.liarAt = now
+      }
       want.haves.delete(peer)
       want.dontHaves.delete(peer)
       want.asked.delete(peer)
@@ -594,7 +608,11 @@ export class BitswapSession implements Session, WantListener {
       let count = 0
       for await (const peer of providers(cid, { signal })) {
         if (this.closed) break
-        if (peer.equals(this.components.peerId) || this.sessionPeers.has(peer) || this.components.isBanned(peer) || this.components.network.isUnreachable(peer)) continue
+        if (this.components.isBanned(peer)) {
+          this.bannedProvider(cid, peer)
+          continue
+        }
+        if (peer.equals(this.components.peerId) || this.sessionPeers.has(peer) || this.components.network.isUnreachable(peer)) continue
         dials.push(this.components.network.connect(peer, signal)
           .then(() => { this.addPeerState(peer) }, (err: Error) => {
             this.log('could not connect to provider %p - %s', peer, err.message)
@@ -611,6 +629,14 @@ export class BitswapSession implements Session, WantListener {
         this.lookupRunning = false
         this.lastLookupAt = Date.now()
       })
+  }
+
+  /** A provider of `cid` is banned for bad blocks: it counts as one of the want's liars */
+  private bannedProvider (cid: CID, peer: PeerId): void {
+    const want = this.wants.get(cidKey(cid))
+    if (want == null || want.liars.has(peer)) return
+    want.liars.add(peer)
+    want.liarAt = Date.now()
   }
 
   // ------------------------------------------------------------ events
@@ -715,6 +741,10 @@ export class BitswapSession implements Session, WantListener {
   onBlockError (key: string, err: Error): void {
     const want = this.wants.get(key)
     if (want == null) return
+    this.failWant(want, err)
+  }
+
+  private failWant (want: SessionWant, err: Error): void {
     for (const waiter of want.waiters) {
       waiter.fetch.fail(err)
     }
@@ -811,6 +841,11 @@ export class BitswapSession implements Session, WantListener {
         // it stays in `haves`: chosen again only if nobody else has the block
         this.progress(want, new CustomProgressEvent('bitswap:retry', { cid: want.cid, peer: sp.id, reason: 'timeout' as const }))
         reassign = true
+      } else if (want.haves.size === 0 && want.liars.size > 0 && now - want.liarAt > this.init.wantTimeout && !this.lookupRunning) {
+        // the peers that had it lied, and in a want timeout (with a provider
+        // lookup in it) nobody else said Have: name the cause rather than
+        // wait for the stall timeout
+        this.failWant(want, new NoHonestProviderError(`no honest provider of ${want.cid}: the ${want.liars.size} peer(s) that had it sent bad blocks and were banned (${[...want.liars].map(String).join(', ')}), and no other peer has it`))
       } else if (want.haves.size === 0 && now - want.askedAt > this.init.wantTimeout) {
         want.askedAt = now
         for (const peer of want.asked) {

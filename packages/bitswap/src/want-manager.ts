@@ -25,6 +25,8 @@ export interface WantManagerNetwork {
 export interface WantManagerComponents {
   network: WantManagerNetwork
   logger: ComponentLogger
+  /** A peer that sent a bad block: it is sent no want until its ban ends */
+  isBanned?(peer: PeerId): boolean
 }
 
 export interface WantManagerInit {
@@ -169,6 +171,9 @@ export class WantManager {
    * send-dont-have, so sessions learn whether it can help.
    */
   peerConnected (peer: PeerId): void {
+    // a banned peer that reconnects (or that we dialled for another reason)
+    // is asked for nothing: each want would cost another bad block
+    if (this.components.isBanned?.(peer) === true) return
     let state = this.peers.get(peer)
     if (state == null) {
       state = new PeerWants(peer, this.init.cancelledWantMemory)
@@ -199,6 +204,7 @@ export class WantManager {
 
   /** Asks `peer` for `cid` on behalf of `owner` (a session id) */
   want (peer: PeerId, cid: CID, type: WantType, owner: string, priority: number): void {
+    if (this.components.isBanned?.(peer) === true) return
     const state = this.stateFor(peer)
     const key = cidKey(cid)
     let entry = state.entries.get(key)
@@ -324,6 +330,10 @@ export class WantManager {
     this.prune()
     for (const state of states) {
       if (this.peers.get(state.peer) !== state) continue
+      if (this.components.isBanned?.(state.peer) === true) {
+        this.peers.delete(state.peer)
+        continue
+      }
       const messages = this.buildMessages(state)
       for (const message of messages) {
         this.components.network.send(state.peer, message.encode())

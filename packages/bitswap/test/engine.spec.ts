@@ -240,6 +240,46 @@ describe('engine', () => {
     assert.equal(network.attempts, attempts + 1)
   })
 
+  it('survives a send that fails while the next response is being built (no unhandled rejection)', async () => {
+    // a peer that drops its connection while being served: the first send
+    // rejects while the engine awaits the store for the next message
+    const blocks = await makeBlocks(6, 64 * 1024, 14)
+    await putBlocks(blockstore, blocks)
+    const slow = Object.assign(Object.create(blockstore) as MemoryBlockstore, {
+      has: async (cid: CID, options?: any) => {
+        await new Promise(resolve => setTimeout(resolve, 30))
+        return blockstore.has(cid, options)
+      }
+    })
+    const failing = {
+      attempts: 0,
+      async send (): Promise<void> {
+        this.attempts++
+        await new Promise(resolve => setTimeout(resolve, 5))
+        throw new Error('Unexpected EOF - stream closed while reading 0/1 bytes')
+      }
+    }
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    engine.stop()
+    engine = new Engine({ blockstore: slow, network: failing, ledgers, logger }, {
+      maxWantlistSize: 1024, maxMessageSize: 100_000, maxBlockSize: 90_000, maxCidSize: 128,
+      maxSizeReplaceHasWithBlock: 1024, strategy: serveAll(), blockstoreTimeout: 5_000, concurrency: 4
+    })
+    engine.start()
+    try {
+      engine.receiveWantlist(peer, { full: false, entries: blocks.map(b => entry(b.cid)) })
+      await waitFor(() => engine.wantlist(peer) === undefined, 'the failed peer to be dropped')
+      // past the point where the rejection would have been reported
+      await new Promise(resolve => setTimeout(resolve, 100))
+      assert.equal(failing.attempts, 1, 'one send was tried, and failed')
+      assert.deepEqual(unhandled, [])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('forgets a disconnected peer', async () => {
     const [block] = await makeBlocks(1, 8, 12)
     engine.receiveWantlist(peer, { full: false, entries: [entry(block.cid)] })

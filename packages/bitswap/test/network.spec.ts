@@ -47,6 +47,9 @@ const init: NetworkInit = {
   maxInboundStreams: 4,
   maxOutboundStreams: 4,
   inboundStreamIdleTimeout: 10_000,
+  maxPeerBufferedBytes: 4096,
+  maxBufferedBytes: 64 * 1024,
+  maxMessageRate: 5_000,
   outboundStreamIdleTimeout: 10_000,
   openStreamTimeout: 1_000,
   sendTimeout: 1_000,
@@ -93,11 +96,102 @@ describe('network: inbound streams', () => {
     await network.stop()
   })
 
-  function open (): FakeStream {
+  function open (from: PeerId = peer): FakeStream {
     const stream = new FakeStream()
-    handler?.(stream as unknown as Stream, { remotePeer: peer } as unknown as Connection)
+    handler?.(stream as unknown as Stream, { remotePeer: from } as unknown as Connection)
     return stream
   }
+
+  /** A valid message of about `size` bytes, framed, cut in two after `bytes` bytes of its body */
+  function split (size: number, bytes: number): [Uint8ArrayList, Uint8ArrayList] {
+    const whole = frames(1, size).subarray()
+    const at = encodeVarint(whole.byteLength).byteLength + bytes
+    return [new Uint8ArrayList(whole.subarray(0, at)), new Uint8ArrayList(whole.subarray(at))]
+  }
+
+  it('bounds what one peer\'s streams hold of unfinished messages together, resetting the stream that passes it', () => {
+    // each stream holds less than one message (1,024 bytes); the peer's streams together may hold 4,096,
+    // counting 128 bytes for each chunk held: 4 x (702 + 128) fit, a fifth does not
+    const streams = Array.from({ length: 6 }, () => open())
+    const parts = streams.map(() => split(900, 700))
+    streams.slice(0, 4).forEach((st, i) => { st.deliver(parts[i][0]) })
+    assert.ok(streams.every(st => st.status === 'open'), 'four partial messages fit')
+    streams[4].deliver(parts[4][0])
+    assert.equal(streams[4].status, 'aborted')
+    assert.equal(streams[4].abortedWith?.name, 'PeerBufferLimitError')
+    assert.equal(errors[0]?.name, 'PeerBufferLimitError')
+    assert.ok(streams.slice(0, 4).every(st => st.status === 'open'), 'the others keep their messages')
+    const held = network.budget.heldFor(peer.toString())
+    // a finished message releases its bytes: another stream fits again
+    streams[0].deliver(parts[0][1])
+    assert.equal(received.length, 1)
+    assert.ok(network.budget.heldFor(peer.toString()) < held)
+    streams[5].deliver(parts[5][0])
+    assert.equal(streams[5].status, 'open')
+    assert.equal(network.budget.heldFor(peer.toString()), held)
+  })
+
+  it('counts the overhead of each chunk held, so one-byte chunks cannot hold more than their share', () => {
+    const stream = open()
+    stream.deliver(new Uint8ArrayList(encodeVarint(1000)))
+    let n = 0
+    while (stream.status === 'open' && n < 1000) {
+      stream.deliver(new Uint8ArrayList(new Uint8Array(1)))
+      n++
+    }
+    assert.equal(stream.abortedWith?.name, 'PeerBufferLimitError')
+    assert.ok(n < 40, `reset after ${n} one-byte chunks (4,096 / 129 bytes each)`)
+  })
+
+  it('bounds what all peers hold together, resetting the streams of the peer holding the most, without a penalty', async () => {
+    await network.stop()
+    let penalties = 0
+    network = new Network({
+      registrar: { handle: async (_protocol, h) => { handler = h }, unhandle: async () => {}, register: async () => 'id', unregister: () => {} },
+      connectionManager: { openConnection: async () => { throw new Error('unused') }, openStream: async () => { throw new Error('unused') }, getConnections: () => [] },
+      logger
+    }, { ...init, maxBufferedBytes: 5000 }, {
+      onMessage: () => {},
+      onPeerConnect: () => {},
+      onPeerDisconnect: () => {},
+      onInboundStreamError: (_p, err) => { errors.push(err); if (err.name !== 'NodeBufferLimitError') penalties++ }
+    })
+    await network.start()
+    const [a, b, c] = await Promise.all([makePeer(), makePeer(), makePeer()])
+    const aStreams = [open(a), open(a), open(a)]
+    aStreams.forEach(st => { st.deliver(split(900, 800)[0]) })
+    const bStream = open(b)
+    bStream.deliver(split(900, 800)[0])
+    const cStreams = [open(c), open(c)]
+    cStreams[0].deliver(split(900, 800)[0])
+    assert.ok([...aStreams, bStream, cStreams[0]].every(st => st.status === 'open'), 'five partial messages fit in 5,000 bytes')
+    // this takes the node past its bound: a stream of the peer holding the most (a) goes
+    cStreams[1].deliver(split(900, 800)[0])
+    assert.equal(aStreams.filter(st => st.status === 'aborted').length, 1)
+    assert.equal(aStreams.find(st => st.status === 'aborted')?.abortedWith?.name, 'NodeBufferLimitError')
+    assert.ok(bStream.status === 'open' && cStreams.every(st => st.status === 'open'), 'the other peers keep theirs')
+    assert.ok(network.budget.held <= 5000)
+    assert.equal(penalties, 0, 'the node being short of room is no peer\'s fault')
+  })
+
+  it('refuses a flood of tiny messages past the peer\'s message rate', async () => {
+    const stream = open()
+    // 20,000 empty messages in one chunk: 20,000 zero bytes
+    stream.deliver(new Uint8ArrayList(new Uint8Array(20_000)))
+    assert.equal(stream.status, 'aborted')
+    assert.equal(stream.abortedWith?.name, 'MessageRateError')
+    // the rate, and what it refilled while they were handled; not the 20,000
+    assert.ok(received.length >= 5_000 && received.length < 10_000, `${received.length} handled`)
+    // the bucket is per peer, across its streams: two streams of another peer share one
+    const other = await makePeer()
+    const first = open(other)
+    first.deliver(new Uint8ArrayList(new Uint8Array(3_000)))
+    assert.equal(first.status, 'open')
+    const second = open(other)
+    second.deliver(new Uint8ArrayList(new Uint8Array(4_000)))
+    assert.equal(second.status, 'aborted')
+    assert.equal(second.abortedWith?.name, 'MessageRateError')
+  })
 
   it('processes many frames delivered in one event, however large the event', () => {
     const stream = open()
@@ -136,11 +230,11 @@ describe('network: inbound streams', () => {
     assert.deepEqual(received, [1, 2, 3])
     assert.equal(stream.status, 'open')
 
-    // while one is pending, more than 4 x the message limit waiting resets the stream
+    // while one is pending, more waiting than the peer's buffer budget (4 x the message limit here) resets the stream
     stream.deliver(frames(6, 990))
     assert.equal(stream.status, 'aborted')
-    assert.equal(stream.abortedWith?.name, 'MessageTooLargeError')
-    assert.equal(errors[0]?.name, 'MessageTooLargeError')
+    assert.equal(stream.abortedWith?.name, 'PeerBufferLimitError')
+    assert.equal(errors[0]?.name, 'PeerBufferLimitError')
     for (const g of gates) g.resolve()
   })
 

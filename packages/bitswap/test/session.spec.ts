@@ -114,8 +114,12 @@ describe('session: behaviour', () => {
     assert.equal(results.length, 16)
     assert.ok(results.every(r => r.from?.equals(provider.peerId)))
     const retries = events.filter(e => e.type === 'bitswap:retry')
-    assert.ok(retries.length > 0, 'wants were moved')
-    assert.ok(retries.every(e => e.type === 'bitswap:retry' && e.detail.reason === 'timeout' && e.detail.peer.equals(slow.peerId)))
+    const described = JSON.stringify(retries.map(e => e.type === 'bitswap:retry' ? [e.detail.reason, e.detail.peer.equals(slow.peerId) ? 'slow' : 'provider'] : e.type))
+    assert.ok(retries.some(e => e.type === 'bitswap:retry' && e.detail.reason === 'timeout' && e.detail.peer.equals(slow.peerId)), `wants timed out on the slow peer and were moved: ${described}`)
+    // the other retries allowed: a want-block the provider had not answered
+    // within MOVE_AFTER (25 ms, easily passed on a loaded machine) moves to
+    // the slow peer, which said Have and holds fewer; it then times out there
+    assert.ok(retries.every(e => e.type === 'bitswap:retry' && (e.detail.peer.equals(slow.peerId) ? e.detail.reason === 'timeout' : e.detail.reason === 'moved')), `retries: ${described}`)
     assert.ok(events.some(e => e.type === 'bitswap:want-block' && e.detail.peer.equals(slow.peerId)), 'the slow peer was asked first')
   })
 

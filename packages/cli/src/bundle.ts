@@ -18,6 +18,7 @@
 import { isIP } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { parseJson } from '@provenir/interface'
 import { MAX_NAMING_REGISTRIES } from '@provenir/naming'
 import { parseSwarmKey } from '@provenir/node'
 import { MAX_BUNDLE_BOOTSTRAP } from './constants.js'
@@ -154,7 +155,7 @@ export function validateBundle (input: unknown, where = 'bundle'): SwarmBundle {
 export function parseBundle (text: string, where = 'bundle'): SwarmBundle {
   let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    parsed = parseJson(text)
   } catch (err) {
     throw new BundleInvalidError(`${where}: not valid JSON: ${(err as Error).message}`)
   }

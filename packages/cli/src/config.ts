@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '@provenir/interface'
+import { InvalidConfigError, parseJson } from '@provenir/interface'
 import { validateNamingConfig } from '@provenir/naming'
 import { validateConfig, validateStorageConfig } from '@provenir/node'
 import { fail, parseApiAddress } from './api-address.js'
@@ -196,7 +196,7 @@ export async function loadConfig (file: string): Promise<RepoConfig> {
   }
   let parsed: unknown
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    parsed = parseJson(bytes)
   } catch (err: any) {
     throw new InvalidConfigError(`${file}: not valid JSON: ${err?.message ?? String(err)}`)
   }

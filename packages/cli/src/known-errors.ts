@@ -6,6 +6,23 @@ import * as nodeModule from '@provenir/node/errors'
 import { errorClassesByName, LOCAL_ERRORS } from './errors.js'
 import type { ErrorClass } from './errors.js'
 
+/** A condition known by its name alone */
+function condition (name: string): ErrorClass {
+  const cls = class extends ProvenirError {
+    static override name = name
+    override name = name
+  }
+  return cls as unknown as ErrorClass
+}
+
+/**
+ * The block exchange's conditions a pull can end with (a session that
+ * stalled, a bad block, a peer out of reach), known by name: the CLI does not
+ * load bitswap, which only the node's swarm source imports. (A want only
+ * liars hold is the node's NoHonestProviderError.)
+ */
+const SWARM_CONDITIONS = ['BadBlockError', 'SessionStalledError', 'PeerUnreachableError'].map(condition)
+
 function isConditionClass (value: unknown): boolean {
   return typeof value === 'function' && value.prototype instanceof ProvenirError
 }
@@ -23,7 +40,8 @@ export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map([
   ...errorClassesByName([
     ...Object.values(contentModule).filter(isConditionClass),
     ...Object.values(namingModule).filter(isConditionClass),
-    ...Object.values(nodeModule).filter(isConditionClass)
+    ...Object.values(nodeModule).filter(isConditionClass),
+    ...SWARM_CONDITIONS
   ] as ErrorClass[]),
   ...LOCAL_ERRORS
 ])

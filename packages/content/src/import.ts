@@ -70,6 +70,7 @@ import type { ContentBlockstore } from './blockstore.js'
 import type { ImageBlobRecord, ImageIndex, ImageRecord } from './image-index.js'
 import type { Descriptor, Digest, ParsedImageConfig, ParsedImageManifest } from './oci.js'
 import type { TarEntry } from './tar.js'
+import { parseJson } from '@provenir/interface'
 import type { AbortOptions, ProgressEvent, ProgressOptions } from '@provenir/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -356,7 +357,7 @@ export async function importOciLayout (dir: string, store: ContentBlockstore, in
   }
   let layout: unknown
   try {
-    layout = JSON.parse(new TextDecoder().decode(layoutBytes))
+    layout = parseJson(layoutBytes)
   } catch {
     throw new ImageLayoutInvalidError(`${dir}/oci-layout is not JSON`)
   }
@@ -393,7 +394,7 @@ interface ArchiveImage {
 function parseArchiveManifest (bytes: Uint8Array, limits: Limits): ArchiveImage[] {
   let doc: unknown
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    doc = parseJson(bytes)
   } catch (err) {
     throw new ArchiveInvalidError(`manifest.json is not valid JSON: ${(err as Error).message}`)
   }

@@ -89,6 +89,8 @@ export type { ImageIndexInit, ImageRecord, ImageBlobRecord, AddImageOptions, Ind
 export { RepositoryIndex, MAX_REGISTRY_LISTING } from './repository-index.js'
 export type { ManifestEntry, BlobEntry, RepositoryLink } from './repository-index.js'
 export { importOciLayout, importDockerArchive, dockerArchiveManifest, LAYER_MEDIA_TYPES } from './import.js'
+/** @internal the docker-archive tar indexer, exported for the project's fuzzer */
+export { indexTar } from './tar.js'
 export type { ImportOptions, ImportProgressEvents, BlobStartDetail, BlobBytesDetail } from './import.js'
 export { exportOciLayout, exportDockerArchive } from './export.js'
 export type { ExportOptions, ExportProgressEvents } from './export.js'

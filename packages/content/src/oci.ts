@@ -13,7 +13,7 @@
  */
 
 import { createHash } from 'node:crypto'
-import { isDigest, parseDigest } from '@provenir/interface'
+import { isDigest, parseDigest, parseJson } from '@provenir/interface'
 import type { Digest, DigestAlgorithm, DigestOptions, DigestParts } from '@provenir/interface'
 import { MAX_MANIFEST_SIZE } from './constants.js'
 import { DigestInvalidError, DigestMismatchError, ManifestInvalidError, ManifestTooLargeError, UnsupportedMediaTypeError } from './errors.js'
@@ -376,7 +376,7 @@ function readDocument (bytes: Uint8Array, options: ParseOptions, what: string): 
   const digest = options.expectedDigest != null ? verifyDigest(bytes, options.expectedDigest) : computeDigest(bytes)
   let doc: unknown
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    doc = parseJson(bytes)
   } catch (err) {
     throw new ManifestInvalidError(`The ${what} is not valid UTF-8 JSON: ${(err as Error).message}`)
   }

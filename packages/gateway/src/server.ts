@@ -65,7 +65,8 @@ export class GatewayServer implements Gateway {
       maxConcurrent: init.maxConcurrentUploads ?? C.DEFAULT_MAX_CONCURRENT_UPLOADS,
       timeout: init.uploadTimeout ?? C.DEFAULT_UPLOAD_TIMEOUT,
       sweepInterval: init.sweepInterval ?? C.DEFAULT_SWEEP_INTERVAL,
-      store: node.blockstore
+      store: node.blockstore,
+      log: (message) => { this.#ctx.log.error('%s', message) }
     })
     this.#ctx = {
       content: node.content,

@@ -171,6 +171,8 @@ export interface UploadsInit {
   sweepInterval: number
   /** Where uploads are imported while they arrive (see StreamingImport), up to MAX_STREAMING_IMPORTS at once; without one, only the staging file is written */
   store?: UploadStore
+  /** Where a failed background sweep is reported */
+  log?(message: string): void
 }
 
 export class Uploads {
@@ -198,7 +200,10 @@ export class Uploads {
     for (const entry of await readdir(this.#init.dir)) {
       if (SESSION_ID.test(entry)) await rm(join(this.#init.dir, entry), { force: true })
     }
-    this.#timer = setInterval(() => { void this.sweep() }, this.#init.sweepInterval)
+    this.#timer = setInterval(() => {
+      // a session that could not be removed stays, and the next sweep tries it again
+      this.sweep().catch((err: Error) => { this.#init.log?.(`gateway: sweeping idle uploads failed: ${err.message}`) })
+    }, this.#init.sweepInterval)
     this.#timer.unref()
   }
 

@@ -69,6 +69,9 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorMapping>> = Object.freeze
   BlobInUseError: row(405, 'UNSUPPORTED'),
   BlobDagInvalidError: row(502, 'BLOB_UNKNOWN'),
   BlocksUnavailableError: row(404, 'BLOB_UNKNOWN'),
+  // the swarm (node's transport seam, bitswap): the content was held only at peers that sent bad blocks, or none delivered in time
+  NoHonestProviderError: row(502, 'BLOB_UNKNOWN'),
+  SessionStalledError: row(504, 'BLOB_UNKNOWN'),
   ImageRecordNotFoundError: row(404, 'MANIFEST_UNKNOWN'),
   PlatformNotFoundError: row(404, 'MANIFEST_UNKNOWN'),
   // @provenir/trust: a policy refusal

@@ -90,6 +90,12 @@ export class DaemonNotRunningError extends ProvenirError {
   override name = 'DaemonNotRunningError'
 }
 
+/** A JSON document from outside is nested too deep or holds too many values to be parsed in time. */
+export class JsonLimitError extends ProvenirError {
+  static override name = 'JsonLimitError'
+  override name = 'JsonLimitError'
+}
+
 /**
  * Returns true when `err` is an Error whose `.name` is `name`. Prefer this over
  * `instanceof` across package boundaries.

@@ -28,6 +28,19 @@ export interface DigestOptions {
 }
 
 const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
+
+/**
+ * Longest digest string looked at: `sha512:` and 128 hex characters, with
+ * room to spare for a name of another algorithm. Longer text is refused
+ * before any regular expression (or error message) reads it all.
+ */
+export const MAX_DIGEST_LENGTH = 256
+
+/** A value as it appears in an error message: quoted, and cut when long */
+function show (value: unknown): string {
+  if (typeof value !== 'string') return String(JSON.stringify(value) ?? value).slice(0, 100)
+  return value.length <= 100 ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, 100))}... (${value.length} characters)`
+}
 const ENCODED: Record<DigestAlgorithm, RegExp> = {
   sha256: /^[a-f0-9]{64}$/,
   sha512: /^[a-f0-9]{128}$/
@@ -39,8 +52,8 @@ const ENCODED: Record<DigestAlgorithm, RegExp> = {
  * throws `DigestInvalidError`.
  */
 export function parseDigest (digest: unknown, options: DigestOptions = {}): DigestParts {
-  if (typeof digest !== 'string' || !DIGEST_GRAMMAR.test(digest)) {
-    throw new DigestInvalidError(`Invalid digest ${JSON.stringify(digest)}`)
+  if (typeof digest !== 'string' || digest.length > MAX_DIGEST_LENGTH || !DIGEST_GRAMMAR.test(digest)) {
+    throw new DigestInvalidError(`Invalid digest ${show(digest)}`)
   }
   const colon = digest.indexOf(':')
   const algorithm = digest.slice(0, colon)

@@ -25,11 +25,12 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { InvalidParametersError } from '@provenir/interface'
 import { isUserId, userIdFromKey, type UserId } from '@provenir/trust'
-import { CLAIM_MAX_SKEW, MAX_BINDING_BYTES, NAME_BINDING_PAYLOAD_TYPE, NAME_CLAIM_PAYLOAD_TYPE, NAME_KEY_NAMESPACE } from './constants.js'
+import { CLAIM_MAX_SKEW, MAX_BINDING_BYTES, MAX_NAME_KEY_BYTES, NAME_BINDING_PAYLOAD_TYPE, NAME_CLAIM_PAYLOAD_TYPE, NAME_KEY_NAMESPACE } from './constants.js'
 import { BindingInvalidError, ClaimInvalidError, RecordInvalidError } from './errors.js'
+import { parseNodeId } from './node-id.js'
 import { checkSeq, isLinkName, nowMs, openRecord, parseTime, peekRecord, signJson } from './signed.js'
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
 import type { SelectFn } from '@libp2p/kad-dht'
@@ -70,12 +71,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** A NodeId (PeerId string, base58btc or CID form) in its canonical form, and the UserId form of its key */
 export function registryKeyId (nodeId: string | PeerId): { nodeId: string, keyid: UserId } {
-  let peer: PeerId
-  try {
-    peer = typeof nodeId === 'string' ? peerIdFromString(nodeId) : nodeId
-  } catch (err: unknown) {
-    throw new InvalidParametersError(`${String(nodeId)} is not a NodeId: ${(err as Error).message}`)
-  }
+  const peer: PeerId = typeof nodeId === 'string' ? parseNodeId(nodeId) : nodeId
   if (peer.type !== 'Ed25519' || peer.publicKey == null) throw new InvalidParametersError(`${peer.toString()} is not an Ed25519 NodeId`)
   return { nodeId: peer.toString(), keyid: userIdFromKey(peer.publicKey) }
 }
@@ -189,6 +185,8 @@ export function nameKey (registryNodeId: string | PeerId, name: string): Uint8Ar
 
 /** A kad-dht validator for `/provenir-name/` keys: the binding verifies against the NodeId in the key, for the name in the key. */
 export async function nameValidator (key: Uint8Array, value: Uint8Array, _options?: AbortOptions): Promise<void> {
+  // a PUT_VALUE's key is as long as the peer likes: refuse it before decoding anything
+  if (key.byteLength > MAX_NAME_KEY_BYTES) throw new BindingInvalidError(`binding key is ${key.byteLength} bytes, over the ${MAX_NAME_KEY_BYTES} byte limit`)
   let parts: string[]
   try {
     parts = decoder.decode(key).split('/')

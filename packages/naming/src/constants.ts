@@ -23,6 +23,23 @@ export const REPO_KEY_NAMESPACE = 'provenir-repo'
 /** First path component of a binding's DHT key: `/provenir-name/<registry NodeId>/<name>` */
 export const NAME_KEY_NAMESPACE = 'provenir-name'
 
+/**
+ * Longest NodeId string accepted anywhere (a key, a reference, a binding, a
+ * TXT record), checked before it is decoded: base58 decoding takes time
+ * quadratic in the length, and a canonical Ed25519 NodeId is 52 characters
+ * (62 in its CID forms)
+ */
+export const MAX_NODE_ID_LENGTH = 128
+
+/**
+ * Longest DHT key of a binding, `/provenir-name/<NodeId>/<name>`, in bytes,
+ * checked before the key is decoded
+ */
+export const MAX_NAME_KEY_BYTES = 256
+
+/** Longest registry named in a reference or config: a NodeId, or a domain (253 characters by RFC 1035) */
+export const MAX_REGISTRY_REF_LENGTH = 253
+
 /** The registry protocol */
 export const NAMES_PROTOCOL = '/provenir/names/1.0.0'
 
@@ -56,8 +73,11 @@ export const MAX_NAMES_MESSAGE_BYTES = 16 * 1024
 /** Time for one registry request and its answer, in ms */
 export const NAMES_TIMEOUT = 10_000
 
-/** Most inbound `/provenir/names/1.0.0` streams at once */
+/** Most inbound `/provenir/names/1.0.0` streams at once, per connection */
 export const NAMES_MAX_INBOUND_STREAMS = 32
+
+/** Most `/provenir/names/1.0.0` requests a registry serves at once, over all connections; a stream past it is reset */
+export const NAMES_MAX_SERVING = 64
 
 /** How far a claim's time may be from the registry's clock, in ms */
 export const CLAIM_MAX_SKEW = 5 * 60_000

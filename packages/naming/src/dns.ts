@@ -15,10 +15,10 @@
  */
 
 import { Resolver as DnsResolver } from 'node:dns/promises'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { DNS_TIMEOUT, MAX_TXT_RECORDS } from './constants.js'
 import { DnsLookupError } from './errors.js'
+import { parseNodeId } from './node-id.js'
 import { RemoteRegistry, type RegistryDialer } from './registry.js'
 import type { RegistryConnector } from './resolver.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -70,10 +70,10 @@ export async function resolveRegistryDomain (domain: string, init: DnsInit & Abo
     const text = chunks.join('')
     if (text.startsWith('provenir=')) {
       try {
-        const peer = peerIdFromString(text.slice('provenir='.length).trim())
+        const peer = parseNodeId(text.slice('provenir='.length).trim())
         if (peer.type === 'Ed25519' && !nodeIds.includes(peer.toString())) nodeIds.push(peer.toString())
       } catch {}
-    } else if (text.startsWith('dnsaddr=')) {
+    } else if (text.startsWith('dnsaddr=') && text.length <= 1024 + 'dnsaddr='.length) {
       try {
         addrs.push(multiaddr(text.slice('dnsaddr='.length).trim()))
       } catch {}

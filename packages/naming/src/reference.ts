@@ -12,10 +12,11 @@
  *   the image and the tag is only checked against it.
  */
 
-import { peerIdFromString } from '@libp2p/peer-id'
 import { isDigest } from '@provenir/content'
 import { isUserId } from '@provenir/trust'
+import { MAX_REGISTRY_REF_LENGTH } from './constants.js'
 import { ReferenceInvalidError } from './errors.js'
+import { parseNodeId } from './node-id.js'
 import { isLinkName, isRepoName, isTag } from './signed.js'
 
 export type RegistryRef = { kind: 'node', nodeId: string } | { kind: 'domain', domain: string }
@@ -35,9 +36,12 @@ const DOMAIN_PATTERN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?
 
 /** Parses a registry named by NodeId or domain. @throws ReferenceInvalidError */
 export function parseRegistryRef (text: string): RegistryRef {
+  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_REGISTRY_REF_LENGTH) {
+    throw new ReferenceInvalidError(`a registry is a NodeId or a domain of 1 to ${MAX_REGISTRY_REF_LENGTH} characters, got ${typeof text === 'string' ? `${text.length} characters` : typeof text}`)
+  }
   if (DOMAIN_PATTERN.test(text)) return { kind: 'domain', domain: text }
   try {
-    const peer = peerIdFromString(text)
+    const peer = parseNodeId(text)
     if (peer.type === 'Ed25519') return { kind: 'node', nodeId: peer.toString() }
   } catch {}
   throw new ReferenceInvalidError(`registry ${JSON.stringify(text)} is neither an Ed25519 NodeId nor a domain name`)

@@ -16,14 +16,15 @@
  * UserId), and claims for them by anyone else are refused.
  */
 
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import { InvalidParametersError } from '@provenir/interface'
+import { InvalidParametersError, parseJson } from '@provenir/interface'
 import { isUserId, userIdFromKey, type UserId } from '@provenir/trust'
 import { Key, type Datastore } from 'interface-datastore'
 import { peekBinding, signBinding, signClaim, verifyBinding, verifyClaim, type NameBinding } from './binding.js'
-import { CLAIM_MAX_SKEW, CLAIM_NONCE_CACHE, MAX_NAMES_MESSAGE_BYTES, NAMES_MAX_INBOUND_STREAMS, NAMES_PROTOCOL, NAMES_TIMEOUT } from './constants.js'
+import { CLAIM_MAX_SKEW, CLAIM_NONCE_CACHE, MAX_NAMES_MESSAGE_BYTES, NAMES_MAX_INBOUND_STREAMS, NAMES_MAX_SERVING, NAMES_PROTOCOL, NAMES_TIMEOUT } from './constants.js'
 import { ClaimInvalidError, NameTakenError, RegistryError } from './errors.js'
+import { parseNodeId } from './node-id.js'
 import { isLinkName, isObject } from './signed.js'
 import type { RegistryClient } from './resolver.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, PrivateKey, Startable, Stream } from '@libp2p/interface'
@@ -97,6 +98,8 @@ export class Registry implements Startable, RegistryClient {
   private readonly nonces = new Set<string>()
   private readonly locks = new Map<string, Promise<unknown>>()
   private started = false
+  /** Requests being served now, over all connections */
+  private serving = 0
 
   constructor (components: RegistryComponents, init: RegistryInit = {}) {
     this.components = components
@@ -203,9 +206,17 @@ export class Registry implements Startable, RegistryClient {
   }
 
   private async serve (stream: Stream): Promise<void> {
+    // the per-connection stream limit times every connection is too many requests in memory at once
+    if (this.serving >= NAMES_MAX_SERVING) {
+      this.log('refusing a names request: %d are being served', this.serving)
+      stream.abort(new RegistryError(`the registry is serving ${this.serving} requests`))
+      return
+    }
+    this.serving++
     const signal = AbortSignal.timeout(NAMES_TIMEOUT)
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_NAMES_MESSAGE_BYTES })
+      // one request frame: nothing past it is buffered
+      const lp = lpStream(stream, { maxDataLength: MAX_NAMES_MESSAGE_BYTES, maxBufferSize: MAX_NAMES_MESSAGE_BYTES + 16 })
       const request = parseMessage((await lp.read({ signal })).subarray())
       let answer: Record<string, unknown>
       try {
@@ -227,6 +238,8 @@ export class Registry implements Startable, RegistryClient {
     } catch (err: unknown) {
       this.log('names request failed - %e', err)
       stream.abort(err as Error)
+    } finally {
+      this.serving--
     }
   }
 }
@@ -234,7 +247,7 @@ export class Registry implements Startable, RegistryClient {
 function parseMessage (bytes: Uint8Array): Record<string, unknown> {
   let value: unknown
   try {
-    value = JSON.parse(decoder.decode(bytes))
+    value = parseJson(bytes)
   } catch (err: unknown) {
     throw new RegistryError(`names message is not UTF-8 JSON: ${(err as Error).message}`)
   }
@@ -302,7 +315,7 @@ export class RemoteRegistry implements RegistryClient {
     const stream = await this.dialer.dialProtocol(this.target, NAMES_PROTOCOL, { signal })
     let answer: Record<string, unknown>
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_NAMES_MESSAGE_BYTES })
+      const lp = lpStream(stream, { maxDataLength: MAX_NAMES_MESSAGE_BYTES, maxBufferSize: MAX_NAMES_MESSAGE_BYTES + 16 })
       await lp.write(encoder.encode(JSON.stringify(message)), { signal })
       answer = parseMessage((await lp.read({ signal })).subarray())
       await stream.close({ signal })
@@ -322,9 +335,5 @@ export class RemoteRegistry implements RegistryClient {
 }
 
 function peerIdOf (id: string): PeerId {
-  try {
-    return peerIdFromString(id)
-  } catch (err: unknown) {
-    throw new InvalidParametersError(`${id} is not a NodeId: ${(err as Error).message}`)
-  }
+  return parseNodeId(id)
 }

@@ -7,13 +7,12 @@
  */
 
 import { encodeEnvelope, parseEnvelope, signEnvelope, verifyEnvelope, type Envelope } from '@provenir/trust'
-import { isTag } from '@provenir/interface'
+import { isTag, parseJson } from '@provenir/interface'
 import { MAX_NAME_LENGTH, MAX_RECORD_LIFETIME, MAX_REPO_LENGTH } from './constants.js'
 import { RecordExpiredError, RecordInvalidError, RecordSignatureError, RecordSignerMismatchError } from './errors.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** One OCI path component, lowercase: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` */
 const REPO_PATTERN = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/
@@ -138,7 +137,7 @@ export async function openRecord (bytes: Uint8Array, options: OpenOptions): Prom
 function decodeJson (bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown
   try {
-    value = JSON.parse(decoder.decode(bytes))
+    value = parseJson(bytes)
   } catch (err: unknown) {
     throw new RecordInvalidError(`${what} payload is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
   }

@@ -125,6 +125,9 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
 const TOP_KEYS = new Set(Object.keys(DEFAULT_CONFIG))
 const DHT_KEYS = new Set(Object.keys(DEFAULT_CONFIG.dht))
 
+/** Longest multiaddr accepted in config */
+const MAX_MULTIADDR_LENGTH = 1024
+
 function fail (where: string, field: string, why: string): never {
   throw new InvalidConfigError(`${where}: "${field}" ${why}`)
 }
@@ -134,6 +137,8 @@ function checkMultiaddrs (where: string, field: string, value: unknown, needPeer
   if (value.length > 1024) fail(where, field, 'has more than 1024 entries')
   return value.map((v, i) => {
     if (typeof v !== 'string') fail(where, `${field}[${i}]`, 'must be a string')
+    // checked before parsing: a /p2p/ component is base58, whose decoding is quadratic in its length
+    if (v.length > MAX_MULTIADDR_LENGTH) fail(where, `${field}[${i}]`, `is over ${MAX_MULTIADDR_LENGTH} characters`)
     try {
       const ma = multiaddr(v)
       if (needPeer && ma.getComponents().find(c => c.name === 'p2p') == null) {

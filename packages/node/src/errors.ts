@@ -61,6 +61,15 @@ export class BlocksUnavailableError extends ProvenirError {
   override name = 'BlocksUnavailableError'
 }
 
+/**
+ * The blocks asked for were held only by peers that sent bad blocks and were
+ * banned for it: the message names them
+ */
+export class NoHonestProviderError extends ProvenirError {
+  static override name = 'NoHonestProviderError'
+  override name = 'NoHonestProviderError'
+}
+
 /** No provider of an image answered with its record (the DAG roots of its blobs and its statements) */
 export class ImageRecordNotFoundError extends ProvenirError {
   static override name = 'ImageRecordNotFoundError'

@@ -1,6 +1,6 @@
 import { lpStream } from '@libp2p/utils'
 import { isDigest, MAX_IMAGE_LAYERS, MAX_IMAGE_STATEMENTS } from '@provenir/content'
-import { InvalidParametersError, ProvenirError } from '@provenir/interface'
+import { InvalidParametersError, parseJson, ProvenirError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
 import type { ComponentLogger, Logger, PeerId, Startable, Stream, Connection } from '@libp2p/interface'
 import type { ImageRecord } from '@provenir/content'
@@ -28,9 +28,38 @@ export const MAX_IMAGE_RECORD_BLOBS = MAX_IMAGE_LAYERS + 2
 /** Time for one request and its answer, in ms */
 export const IMAGE_RECORD_TIMEOUT = 10_000
 
+/** Largest request (a length-prefixed digest), in bytes */
+export const MAX_IMAGE_RECORD_REQUEST = 256
+
+/** Requests served at once over all peers; a stream past it is reset at once */
+export const MAX_IMAGE_RECORD_SERVES = 64
+
+/**
+ * Longest CID string in a record, checked before it is parsed: a base58 CID
+ * (`Qm...`, `z...`) decodes in time quadratic in its length, and a real one
+ * is under 100 characters
+ */
+export const MAX_CID_STRING_LENGTH = 256
+
+/** A CID string from the wire, or undefined when it is not one (or is too long to be one) */
+function parseCidString (value: unknown): CID | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CID_STRING_LENGTH) return undefined
+  try {
+    return CID.parse(value)
+  } catch {
+    return undefined
+  }
+}
+
 export class ImageRecordInvalidError extends ProvenirError {
   static override name = 'ImageRecordInvalidError'
   override name = 'ImageRecordInvalidError'
+}
+
+/** The node is serving as many image record requests as it will at once */
+export class ImageRecordBusyError extends ProvenirError {
+  static override name = 'ImageRecordBusyError'
+  override name = 'ImageRecordBusyError'
 }
 
 /** Encode a record for the wire: the content package's image record, as JSON */
@@ -48,7 +77,7 @@ export function decodeImageRecord (bytes: Uint8Array, expectedDigest: string): I
   if (bytes.byteLength > MAX_IMAGE_RECORD_SIZE) throw new ImageRecordInvalidError(`image record over ${MAX_IMAGE_RECORD_SIZE} bytes`)
   let obj: any
   try {
-    obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    obj = parseJson(bytes)
   } catch (err: any) {
     throw new ImageRecordInvalidError(`image record is not JSON: ${err.message}`)
   }
@@ -63,12 +92,8 @@ export function decodeImageRecord (bytes: Uint8Array, expectedDigest: string): I
     if (b == null || typeof b.digest !== 'string' || !isDigest(b.digest)) throw new ImageRecordInvalidError(`image record blobs[${i}].digest is not a digest`)
     if (!Number.isSafeInteger(b.size) || b.size < 0) throw new ImageRecordInvalidError(`image record blobs[${i}].size is not a size`)
     if (typeof b.mediaType !== 'string' || b.mediaType.length > 256) throw new ImageRecordInvalidError(`image record blobs[${i}].mediaType must be a string`)
-    try {
-      CID.parse(String(b.root))
-    } catch {
-      throw new ImageRecordInvalidError(`image record blobs[${i}].root is not a CID`)
-    }
-    return { digest: b.digest, size: b.size, root: String(b.root), mediaType: b.mediaType }
+    if (parseCidString(b.root) == null) throw new ImageRecordInvalidError(`image record blobs[${i}].root is not a CID`)
+    return { digest: b.digest, size: b.size, root: b.root as string, mediaType: b.mediaType }
   })
   let statements: string[] | undefined
   if (obj.statements != null) {
@@ -76,11 +101,9 @@ export function decodeImageRecord (bytes: Uint8Array, expectedDigest: string): I
       throw new ImageRecordInvalidError(`image record "statements" must be an array of at most ${MAX_IMAGE_STATEMENTS} CIDs`)
     }
     statements = obj.statements.map((s: unknown, i: number) => {
-      try {
-        return CID.parse(String(s)).toString()
-      } catch {
-        throw new ImageRecordInvalidError(`image record statements[${i}] is not a CID`)
-      }
+      const cid = parseCidString(s)
+      if (cid == null) throw new ImageRecordInvalidError(`image record statements[${i}] is not a CID`)
+      return cid.toString()
     })
   }
   return { manifestDigest: obj.manifestDigest, mediaType: obj.mediaType, blobs, ...(statements != null && statements.length > 0 ? { statements } : {}) }
@@ -107,6 +130,8 @@ export class ImageRecords implements Startable {
   private readonly log: Logger
   lookup?: (manifestDigest: string) => Promise<ImageRecord | undefined>
   private started = false
+  /** Requests being served now, over all peers */
+  private serving = 0
 
   constructor (components: ImageRecordsComponents, init: ImageRecordsInit = {}) {
     this.components = components
@@ -131,9 +156,18 @@ export class ImageRecords implements Startable {
   }
 
   private async serve (stream: Stream): Promise<void> {
+    // 32 streams per connection, times every connection, is more than a node
+    // should answer at once: past a node-wide bound, a request is refused
+    if (this.serving >= MAX_IMAGE_RECORD_SERVES) {
+      this.log('refusing an image record request: %d are being served', this.serving)
+      stream.abort(new ImageRecordBusyError(`${this.serving} image record requests are being served`))
+      return
+    }
+    this.serving++
     const signal = AbortSignal.timeout(IMAGE_RECORD_TIMEOUT)
     try {
-      const lp = lpStream(stream, { maxDataLength: 256 })
+      // the request is one short frame: a peer that sends more is not buffered past it
+      const lp = lpStream(stream, { maxDataLength: MAX_IMAGE_RECORD_REQUEST, maxBufferSize: MAX_IMAGE_RECORD_REQUEST + 16 })
       const digest = new TextDecoder().decode((await lp.read({ signal })).subarray())
       const record = isDigest(digest) ? await this.lookup?.(digest) : undefined
       await lp.write(record == null ? new Uint8Array(0) : encodeImageRecord(record), { signal })
@@ -141,6 +175,8 @@ export class ImageRecords implements Startable {
     } catch (err: any) {
       this.log('image record request failed - %e', err)
       stream.abort(err)
+    } finally {
+      this.serving--
     }
   }
 
@@ -150,7 +186,7 @@ export class ImageRecords implements Startable {
     const signal = AbortSignal.any([AbortSignal.timeout(IMAGE_RECORD_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
     const stream = await this.components.connectionManager.openStream(peer, IMAGE_RECORD_PROTOCOL, { signal })
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_IMAGE_RECORD_SIZE })
+      const lp = lpStream(stream, { maxDataLength: MAX_IMAGE_RECORD_SIZE, maxBufferSize: MAX_IMAGE_RECORD_SIZE + 16 })
       await lp.write(new TextEncoder().encode(manifestDigest), { signal })
       const answer = (await lp.read({ signal })).subarray()
       await stream.close({ signal })

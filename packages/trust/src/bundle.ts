@@ -12,7 +12,7 @@
 import { MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from './constants.js'
 import { checkEnvelope, type Envelope } from './dsse.js'
 import { EnvelopeInvalidError, KeyIdMismatchError } from './errors.js'
-import { InvalidParametersError } from '@provenir/interface'
+import { InvalidParametersError, parseJson } from '@provenir/interface'
 import type { UserId } from './keys.js'
 
 /** A Sigstore bundle v0.3 with a public-key hint and a DSSE envelope, as JSON. */
@@ -66,7 +66,7 @@ export function fromSigstoreBundle (input: SigstoreBundle | string | Uint8Array)
     const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength
     if (size > MAX_BUNDLE_BYTES) throw new EnvelopeInvalidError(`bundle is ${size} bytes, over the ${MAX_BUNDLE_BYTES} byte limit`)
     try {
-      doc = JSON.parse(typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input))
+      doc = parseJson(input)
     } catch (err: unknown) {
       throw new EnvelopeInvalidError(`bundle is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
     }

@@ -69,5 +69,22 @@ export const MAX_RECIPE_BYTES = 1024 * 1024
 /** Most build steps carried in one provenance predicate. */
 export const MAX_BUILD_STEPS = 4096
 
+/**
+ * Lines in a Dockerfile recipe, counted before it is split: a megabyte of
+ * line continuations is half a million lines, which took 80-100 ms to split
+ * and join. Real Dockerfiles have hundreds.
+ */
+export const MAX_RECIPE_LINES = 65_536
+
 /** Largest Sigstore bundle (JSON bytes) accepted: 1 MiB plus room for verification material. */
 export const MAX_BUNDLE_BYTES = MAX_ENVELOPE_BYTES + 64 * 1024
+
+/** Longest glob in a policy rule's `match`, as the policy schema allows */
+export const MAX_GLOB_LENGTH = 256
+
+/**
+ * Longest image reference a policy rule is looked up for, checked before any
+ * glob is matched against it (matching costs time in the product of the two
+ * lengths)
+ */
+export const MAX_POLICY_REFERENCE_LENGTH = 1024

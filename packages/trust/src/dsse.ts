@@ -13,6 +13,7 @@
  */
 
 import { sign as ed25519Sign, verify as ed25519Verify } from 'node:crypto'
+import { parseJson } from '@provenir/interface'
 import { DSSE_PAE_PREFIX, MAX_ENVELOPE_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_TYPE_BYTES, MAX_SIGNATURES } from './constants.js'
 import { EnvelopeInvalidError, SignatureInvalidError } from './errors.js'
 import { signKeyFor, userIdFromKey, verifyKeyFor, type UserId } from './keys.js'
@@ -226,7 +227,7 @@ export function parseEnvelope (input: string | Uint8Array, options: ParseEnvelop
   let doc: unknown
   try {
     const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input)
-    doc = JSON.parse(text)
+    doc = parseJson(text)
   } catch (err: unknown) {
     throw new EnvelopeInvalidError(`envelope is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
   }

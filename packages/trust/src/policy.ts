@@ -12,9 +12,10 @@
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { parseManifest, type ImageManifest } from '@provenir/content'
-import { InvalidParametersError } from '@provenir/interface'
-import { MAX_POLICY_BYTES, MAX_POLICY_RULES, MAX_POLICY_SIGNERS, MAX_STATEMENTS, PREDICATE_TYPE_IMAGE_SIGNATURE, PREDICATE_TYPE_LAYER_SIGNATURE, PREDICATE_TYPE_SLSA_PROVENANCE_V1 } from './constants.js'
+import { InvalidParametersError, parseJson } from '@provenir/interface'
+import { MAX_GLOB_LENGTH, MAX_POLICY_BYTES, MAX_POLICY_REFERENCE_LENGTH, MAX_POLICY_RULES, MAX_POLICY_SIGNERS, MAX_STATEMENTS, PREDICATE_TYPE_IMAGE_SIGNATURE, PREDICATE_TYPE_LAYER_SIGNATURE, PREDICATE_TYPE_SLSA_PROVENANCE_V1 } from './constants.js'
 import { PolicyInvalidError, PolicyViolationError } from './errors.js'
+import { globMatches } from './glob.js'
 import { publicKeyFromUserId, type UserId } from './keys.js'
 import { statementNames, verifyStatement, type Statement } from './statement.js'
 import { parseEnvelope, type Envelope } from './dsse.js'
@@ -157,7 +158,7 @@ const USER_ID = { type: 'string', pattern: '^k51qzi5uqu5[0-9a-z]{51,52}$', descr
 const MODE = { enum: ['enforce', 'audit', 'off'] }
 const SIGNERS = { type: 'array', items: USER_ID, minItems: 1, maxItems: MAX_POLICY_SIGNERS, uniqueItems: true }
 const THRESHOLD = { type: 'integer', minimum: 1, maximum: MAX_POLICY_SIGNERS }
-const GLOB = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9._*?/:-]+$', description: 'a repository glob of A-Z, a-z, 0-9, . _ - / : * ?' }
+const GLOB = { type: 'string', minLength: 1, maxLength: MAX_GLOB_LENGTH, pattern: '^[A-Za-z0-9._*?/:-]+$', description: 'a repository glob of A-Z, a-z, 0-9, . _ - / : * ?' }
 
 /** The JSON schema (draft-07) of policy.json. */
 export const POLICY_SCHEMA = {
@@ -273,7 +274,7 @@ export function parsePolicy (input: string | Uint8Array | unknown, options: Pars
     const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength
     if (size > MAX_POLICY_BYTES) throw new PolicyInvalidError(`${source}: is ${size} bytes, over the ${MAX_POLICY_BYTES} byte limit`)
     try {
-      doc = JSON.parse(typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input))
+      doc = parseJson(input)
     } catch (err: unknown) {
       throw new PolicyInvalidError(`${source}: not valid JSON: ${(err as Error).message}`, { cause: err })
     }
@@ -311,27 +312,11 @@ export function parsePolicy (input: string | Uint8Array | unknown, options: Pars
 
 // ---- matching ----
 
-function globToRegExp (glob: string): RegExp {
-  let out = ''
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]
-    if (c === '*' && glob[i + 1] === '*') {
-      out += '.*'
-      i++
-    } else if (c === '*') {
-      out += '[^/]*'
-    } else if (c === '?') {
-      out += '[^/]'
-    } else {
-      out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    }
-  }
-  return new RegExp(`^${out}$`)
-}
-
-/** True when the repository glob `glob` matches `repository`. */
+/** True when the repository glob `glob` matches `repository` (linear time, `glob.ts`). */
 export function matchGlob (glob: string, repository: string): boolean {
-  return globToRegExp(glob).test(repository)
+  if (glob.length > MAX_GLOB_LENGTH) throw new InvalidParametersError(`a repository glob is at most ${MAX_GLOB_LENGTH} characters`)
+  if (repository.length > MAX_POLICY_REFERENCE_LENGTH) throw new InvalidParametersError(`a repository matched against a policy is at most ${MAX_POLICY_REFERENCE_LENGTH} characters`)
+  return globMatches(glob, repository)
 }
 
 /**
@@ -340,6 +325,7 @@ export function matchGlob (glob: string, repository: string): boolean {
  * @throws InvalidParametersError for an empty reference
  */
 export function repositoryOf (reference: string): string {
+  if (reference.length > MAX_POLICY_REFERENCE_LENGTH) throw new InvalidParametersError(`an image reference checked against a policy is at most ${MAX_POLICY_REFERENCE_LENGTH} characters, got ${reference.length}`)
   let name = reference.trim()
   const at = name.indexOf('@')
   if (at >= 0) name = name.slice(0, at)

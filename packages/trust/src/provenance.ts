@@ -18,7 +18,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { computeDigest, isDigest, parseImageConfig, type ImageConfig, type ImageManifest } from '@provenir/content'
-import { BUILD_TYPE_DOCKERFILE, BUILD_TYPE_IMAGE_HISTORY, MAX_BUILD_STEPS, MAX_RECIPE_BYTES, PREDICATE_TYPE_SLSA_PROVENANCE_V1 } from './constants.js'
+import { BUILD_TYPE_DOCKERFILE, BUILD_TYPE_IMAGE_HISTORY, MAX_BUILD_STEPS, MAX_RECIPE_BYTES, MAX_RECIPE_LINES, PREDICATE_TYPE_SLSA_PROVENANCE_V1 } from './constants.js'
 import { RecipeInvalidError } from './errors.js'
 import { publicKeyFromUserId, type UserId } from './keys.js'
 import { createStatement, digestSet, type DigestSet, type Statement } from './statement.js'
@@ -210,6 +210,10 @@ const HEREDOC = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g
  */
 export function parseDockerfile (text: string): RecipeStep[] {
   if (Buffer.byteLength(text) > MAX_RECIPE_BYTES) throw new RecipeInvalidError(`the recipe is over ${MAX_RECIPE_BYTES} bytes`)
+  let newlines = 0
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) {
+    if (++newlines >= MAX_RECIPE_LINES) throw new RecipeInvalidError(`the recipe has over ${MAX_RECIPE_LINES} lines`)
+  }
   const lines = text.split(/\r?\n/)
   let escape = '\\'
   let i = 0

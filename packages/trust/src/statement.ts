@@ -11,6 +11,7 @@
  */
 
 import { parseDigest, type Digest, type DigestAlgorithm } from '@provenir/content'
+import { parseJson } from '@provenir/interface'
 import { IN_TOTO_STATEMENT_V1, MAX_SUBJECTS, PAYLOAD_TYPE_IN_TOTO, PREDICATE_TYPE_IMAGE_SIGNATURE, PREDICATE_TYPE_LAYER_SIGNATURE } from './constants.js'
 import { signEnvelope, verifyEnvelope, type Envelope, type EnvelopeLimits } from './dsse.js'
 import { EnvelopeInvalidError, KeyIdMismatchError, StatementInvalidError, SubjectMismatchError } from './errors.js'
@@ -189,7 +190,7 @@ export async function verifyStatement<P = Record<string, unknown>> (envelope: En
   }
   let doc: unknown
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(verified.payload))
+    doc = parseJson(verified.payload)
   } catch (err: unknown) {
     throw new StatementInvalidError(`payload is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
   }

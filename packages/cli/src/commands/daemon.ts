@@ -17,10 +17,15 @@ import type { Command } from 'commander'
  * With `--json`, stdout carries one JSON object per line: `{"event":"initialised",...}`
  * (only when it created the repo), `{"event":"ready",...}`, then
  * `{"event":"stopping","signal":...}` and `{"event":"stopped"}`.
+ *
+ * A rejection nothing handled is logged to stderr with its cause chain and
+ * the daemon keeps running; an uncaught exception is logged and exits 1
+ * (`process-errors.ts`).
  */
 async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Command): Promise<void> {
   const { startDaemon } = await import('../daemon.js')
   const { isRepoInitialised } = await import('../repo.js')
+  const { installProcessErrorHandlers } = await import('../process-errors.js')
   const out = createOutput(opts.json === true)
   const root = repoOf(cmd)
 
@@ -45,6 +50,10 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // an error nothing handled is logged with its cause chain (see process-errors.ts)
+  const removeErrorHandlers = installProcessErrorHandlers({
+    onFatal: () => { if (daemon != null) forceRemoveApiFile(root, formatApiAddress(daemon.apiAddress)) }
+  })
 
   try {
     daemon = await startDaemon({ repo: root, registry: opts.registry === true })
@@ -82,6 +91,7 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    removeErrorHandlers()
   }
 }
 

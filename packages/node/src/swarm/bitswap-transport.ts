@@ -5,8 +5,8 @@
  * transport interface (`transport.ts`).
  */
 
-import { bitswap, SessionStalledError } from '@provenir/bitswap'
-import { BlocksUnavailableError } from '../errors.js'
+import { bitswap, NoHonestProviderError as BitswapNoHonestProviderError, SessionStalledError } from '@provenir/bitswap'
+import { BlocksUnavailableError, NoHonestProviderError } from '../errors.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from './transport.js'
 import type { Bitswap, BitswapComponents, BitswapInit } from '@provenir/bitswap'
 import type { CID } from 'multiformats/cid'
@@ -18,9 +18,10 @@ export function bitswapService (init: BitswapInit): (components: BitswapComponen
   return bitswap(init)
 }
 
-/** Bitswap's "nobody delivered" becomes the seam's own class; anything else passes as it is */
+/** Bitswap's "nobody delivered" and "only liars hold it" become the seam's own classes; anything else passes as it is */
 function translate (err: unknown): unknown {
   if (err instanceof SessionStalledError) return new BlocksUnavailableError(err.message, { cause: err })
+  if (err instanceof BitswapNoHonestProviderError) return new NoHonestProviderError(err.message, { cause: err })
   return err
 }
 

@@ -4,7 +4,7 @@ import { AbortError, formatPlatform, parsePlatform } from '@provenir/interface'
 import { assertPolicy, verifyImage } from '@provenir/trust'
 import { CustomProgressEvent } from 'progress-events'
 import { DISCOVERY_PEER_WAIT, MANIFEST_DISCOVERY_TIMEOUT } from '../constants.js'
-import { BlobDagInvalidError, BlocksUnavailableError, ImageIndexFoundError, ImageRecordNotFoundError, ManifestNotFoundError, PlatformNotFoundError } from '../errors.js'
+import { BlobDagInvalidError, BlocksUnavailableError, ImageIndexFoundError, ImageRecordNotFoundError, ManifestNotFoundError, NoHonestProviderError, PlatformNotFoundError } from '../errors.js'
 import { findRecords, mergeRecords } from '../record-quorum.js'
 import { checkImageStatement } from '../statements.js'
 import { providerKey } from './dht-key.js'
@@ -293,10 +293,11 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
 /**
  * Errors of a blob fetched under a wrong root: another provider's root may
  * be the right one. A root whose blocks nobody delivers (a forged root no
- * one holds) stalls the session, and gives way too. Decided by our own
+ * one holds) stalls the session, or only liars answer for it, and gives way
+ * too. Decided by our own
  * classes' names: any other error (a bug, a full disk) is not retried.
  */
-const WRONG_ROOT = new Set([DigestMismatchError.name, BlobSizeMismatchError.name, NotABlobError.name, BlobDagInvalidError.name, BlocksUnavailableError.name])
+const WRONG_ROOT = new Set([DigestMismatchError.name, BlobSizeMismatchError.name, NotABlobError.name, BlobDagInvalidError.name, BlocksUnavailableError.name, NoHonestProviderError.name])
 
 async function pullBlobs (ctx: PullContext, session: TransportSession, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
