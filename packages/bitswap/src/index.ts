@@ -432,6 +432,13 @@ export interface Bitswap extends Startable {
 
   /** Connected peers that speak bitswap */
   peers(): PeerId[]
+
+  /**
+   * Another channel (the bulk channel) received from `peer` a block that
+   * does not hash to its CID: penalise and disconnect it as if it had come
+   * over bitswap.
+   */
+  reportBadBlock(peer: PeerId, reason: string): void
 }
 
 /**

@@ -34,6 +34,7 @@ import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bitswap } from '@provenir/bitswap'
+import type { Bulk } from './swarm/bulk/index.js'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Naming, NamingInit, SeqStore } from '@provenir/naming'
@@ -44,7 +45,10 @@ import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
 export { validateConfig, DEFAULT_CONFIG } from './config.js'
-export type { NodeConfig, DHTConfig, TransportName, EncryptionName } from './config.js'
+export type { NodeConfig, DHTConfig, BulkConfig, TransportName, EncryptionName } from './config.js'
+export { bulk } from './swarm/bulk/index.js'
+export type { Bulk, BulkInit, BulkComponents, BulkBlockstore, BulkProgressEvents } from './swarm/bulk/index.js'
+export type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions, TransportBlock, TransportProgressEvents, ProvidersFunction } from './swarm/transport.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'
@@ -58,6 +62,8 @@ export type { ImageStatement } from './statements.js'
 
 export interface ProvenirServices extends Record<string, unknown> {
   bitswap: Bitswap
+  /** The bulk channel; absent when `config.bulk.enabled` is false or the node has no blockstore */
+  bulk?: Bulk
   imageRecords: ImageRecords
   identify: Identify
   ping: Ping

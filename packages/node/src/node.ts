@@ -28,6 +28,8 @@ import { namingComponents } from './naming.js'
 import { digestReference, pullImage } from './pull.js'
 import { checkImageStatement } from './statements.js'
 import { parseSwarmKey } from './swarm-key.js'
+import { bulkOptions } from './swarm/bulk-config.js'
+import { bulk } from './swarm/bulk/index.js'
 import type { NodeConfig } from './config.js'
 import type { CreateNodeInit, ProvenirNode, ProvenirServices, VerifyOptions } from './index.js'
 import type { ImageStatement } from './statements.js'
@@ -270,11 +272,16 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
     difficulty: config.difficulty
   })
 
+  const bulkInit = bulkOptions(config, blockstore, () => services.bitswap)
+
   const peerDiscovery: any[] = []
   if (config.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
   }
 
+  // the bulk channel reports bad peers to bitswap, a sibling service that
+  // exists only once libp2p is built
+  let services!: ProvenirServices
   try {
     const libp2p = await createLibp2p<ProvenirServices>({
       privateKey: init.privateKey,
@@ -307,6 +314,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         // a node without a blockstore still answers want-have with DontHave
         bitswap: bitswap({ blockstore: blockstore ?? new MemoryBlockstore() }),
         imageRecords: imageRecords(),
+        ...(bulkInit != null ? { bulk: bulk(bulkInit) } : {}),
         dht: kadDHT({
           protocol: DHT_PROTOCOL,
           clientMode: config.dht.clientMode,
@@ -334,6 +342,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
+    services = libp2p.services
     const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
