@@ -208,7 +208,13 @@ class Node implements ProvenirNode {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.start()
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      // a service that cannot start (a bulk port taken) leaves the others listening otherwise
+      try { await this.libp2p.stop() } catch {}
+      throw err
+    }
     try {
       await this.naming.start()
     } catch (err) {

@@ -9,7 +9,7 @@ import { generateSwarmKey } from '../../src/swarm-key.js'
 import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { BULK_ALPN, MAX_QUEUED_REQUESTS } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame } from '../../src/swarm/bulk/frames.js'
-import { bulkCredentials, clientOptions } from '../../src/swarm/bulk/tls.js'
+import { bulkCredentials, clientOptions, VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
 import { bulkNode, connect, storeBlocks, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -142,6 +142,14 @@ describe('bulk channel: authentication and admission', () => {
       signal: AbortSignal.timeout(10_000),
       log: logger('test')
     }), { name: 'BulkAuthenticationError' })
+    // once A's certificate is known (checked and remembered by its bytes), it still proves only A
+    const verified = new VerifiedCertificates()
+    const init = { ...a.services.bulk.address!, credentials: await bulkCredentials(memberKey), verified, maxBlockSize: 2 << 20, stallTimeout: 5_000, idleTimeout: 5_000, log: logger('test') }
+    const good = await BulkConnection.open({ ...init, peer: a.peerId, signal: AbortSignal.timeout(10_000) })
+    good.close()
+    await assert.rejects(BulkConnection.open({ ...init, peer: peerIdFromPrivateKey(other), signal: AbortSignal.timeout(10_000) }), { name: 'BulkAuthenticationError' })
+    const again = await BulkConnection.open({ ...init, peer: a.peerId, signal: AbortSignal.timeout(10_000) })
+    again.close()
   })
 
   it('a server holds at most connectionsPerPeer connections of one peer', async () => {

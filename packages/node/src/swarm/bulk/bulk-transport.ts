@@ -23,34 +23,40 @@ export interface BulkTransportComponents {
   log: Logger
   discoveryWait: number
   defaultWindow: number
+  /** Takes back a received block's buffer once its caller is done with it */
+  release(bytes: Uint8Array): void
 }
 
-/** Blocks some session is fetching: a single `want()` of one waits for that fetch instead of starting its own */
+/**
+ * Blocks some session is fetching: a single `want()` of one waits for that
+ * fetch instead of starting its own, then reads the block from the store
+ * (the session's bytes may be a buffer it reuses).
+ */
 class Fetches {
-  readonly #fetches = new Map<string, { promise: Promise<Uint8Array | undefined>, resolve(bytes?: Uint8Array): void, refs: number }>()
+  readonly #fetches = new Map<string, { promise: Promise<boolean>, resolve(stored: boolean): void, refs: number }>()
 
-  begin (cid: CID): (bytes?: Uint8Array) => void {
+  begin (cid: CID): (stored: boolean) => void {
     const key = blockKey(cid)
     let entry = this.#fetches.get(key)
     if (entry == null) {
-      const { promise, resolve } = Promise.withResolvers<Uint8Array | undefined>()
+      const { promise, resolve } = Promise.withResolvers<boolean>()
       entry = { promise, resolve, refs: 0 }
       this.#fetches.set(key, entry)
     }
     const fetch = entry
     fetch.refs++
     let ended = false
-    return (bytes) => {
+    return (stored) => {
       if (ended) return
       ended = true
       fetch.refs--
-      if (bytes == null && fetch.refs > 0) return
+      if (!stored && fetch.refs > 0) return
       if (this.#fetches.get(key) === fetch) this.#fetches.delete(key)
-      fetch.resolve(bytes)
+      fetch.resolve(stored)
     }
   }
 
-  get (cid: CID): Promise<Uint8Array | undefined> | undefined {
+  get (cid: CID): Promise<boolean> | undefined {
     return this.#fetches.get(blockKey(cid))?.promise
   }
 }
@@ -99,10 +105,7 @@ export class BulkTransport implements BlockTransport {
     const { blockstore, peers, fallback } = this.#c
     if (await blockstore.has(cid, options)) return collect(blockstore.get(cid, options))
     const fetching = this.#fetches.get(cid)
-    if (fetching != null) {
-      const bytes = await raced(fetching, options.signal)
-      if (bytes != null) return bytes
-    }
+    if (fetching != null && await raced(fetching, options.signal)) return collect(blockstore.get(cid, options))
     const signal = options.signal ?? AbortSignal.timeout(this.#c.discoveryWait * 5)
     for (const peer of peers.known()) {
       try {

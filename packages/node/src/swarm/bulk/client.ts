@@ -16,7 +16,7 @@ import { equals } from 'uint8arrays/equals'
 import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
 import { clientOptions, verifyRemote } from './tls.js'
-import type { BulkCredentials } from './tls.js'
+import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { Hash } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
@@ -51,11 +51,23 @@ interface Receiving {
   hash?: Hash
 }
 
+/** Where received blocks' buffers come from (and go back to, once the caller is done with a block) */
+export interface ReceiveBuffers {
+  /** Size of each pooled buffer; a larger block gets one of its own */
+  readonly size: number
+  take(): Uint8Array
+  release(buffer: Uint8Array): void
+}
+
 export interface ConnectInit {
   peer: PeerId
+  /** Pooled buffers to receive blocks into: fresh 1 MiB buffers cost a page fault per 4 KiB on first touch */
+  buffers?: ReceiveBuffers
   host: string
   port: number
   credentials: BulkCredentials
+  /** Certificates checked already (shared by every connection of a node) */
+  verified?: VerifiedCertificates
   maxBlockSize: number
   /** ms with requests in flight and nothing received before the connection counts as stalled */
   stallTimeout: number
@@ -143,7 +155,7 @@ export class BulkConnection {
       socket.on('close', onClose)
       socket.once('secureConnect', () => {
         // nothing is read before the server proved the identity we dialled
-        verifyRemote(socket, this.peer).then(() => {
+        verifyRemote(socket, this.peer, this.#init.verified).then(() => {
           verified = true
           socket.on('data', onData)
         }, fail)
@@ -245,7 +257,12 @@ export class BulkConnection {
     // a cancelled want's block is read off the wire and dropped, unhashed
     this.#receiving = head.cancelled
       ? { request: head, buffer: new Uint8Array(0), filled: 0 }
-      : { request: head, buffer: Buffer.allocUnsafeSlow(frame.length), filled: 0, hash: createHash(head.algorithm) }
+      : { request: head, buffer: this.#buffer(frame.length), filled: 0, hash: createHash(head.algorithm) }
+  }
+
+  #buffer (length: number): Uint8Array {
+    const pool = this.#init.buffers
+    return pool != null && length <= pool.size ? pool.take().subarray(0, length) : Buffer.allocUnsafeSlow(length)
   }
 
   #onBody (piece: Uint8Array): void {
@@ -268,6 +285,7 @@ export class BulkConnection {
       return
     }
     const err = new BulkBadBlockError(`peer ${this.peer.toString()} sent ${r.filled} bytes for ${r.request.cid.toString()} that do not hash to it`)
+    this.#init.buffers?.release(r.buffer)
     r.request.reject(err)
     this.close(err)
   }
@@ -315,6 +333,7 @@ export class BulkConnection {
     for (const request of this.#pending.splice(0)) {
       if (!request.cancelled) request.reject(reason)
     }
+    if (this.#receiving?.hash != null) this.#init.buffers?.release(this.#receiving.buffer)
     this.#receiving = undefined
     if (err != null && err.name !== 'BulkConnectionClosedError') this.#init.log('bulk connection to %p closed - %e', this.peer, err)
     this.onClose?.(err, hadRequests)

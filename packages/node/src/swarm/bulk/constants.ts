@@ -152,6 +152,13 @@ export const SERVE_BUFFERS = 32
 /** Size of each pooled serving buffer: the default chunk; a larger block gets a buffer of its own */
 export const SERVE_BUFFER_SIZE = 1024 * 1024
 
+/**
+ * Buffers kept for receiving blocks into (all connections), 1 MiB each: a
+ * caller that is done with each block when it asks for the next one
+ * (`transient`) gives its buffer back, and the next block reuses it.
+ */
+export const RECEIVE_BUFFERS = 32
+
 /** Window of a session when its creator gives none: blocks in flight per `want()` */
 export const DEFAULT_SESSION_WINDOW = 32
 

@@ -52,7 +52,7 @@ import type { ComponentLogger, Connection, Libp2pEvents, Metrics, PeerId, Privat
 export * from './constants.js'
 export * from './errors.js'
 export { bulkSettings } from './service.js'
-export type { BulkProgressEvents } from './session.js'
+export type { BulkProgressEvents, BulkWantOptions } from './session.js'
 
 export type { BulkBlockstore }
 

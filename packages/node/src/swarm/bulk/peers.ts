@@ -20,8 +20,8 @@ import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, MAX_FAILURE_BACKOFF, MAX_INFO_ADDRS, 
 import { BulkConnection } from './client.js'
 import { BulkUnavailableError } from './errors.js'
 import { Info } from './pb/bulk.js'
-import type { BulkAnswer } from './client.js'
-import type { BulkCredentials } from './tls.js'
+import type { BulkAnswer, ReceiveBuffers } from './client.js'
+import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
@@ -51,6 +51,10 @@ export interface BulkPeersComponents {
   credentials(): Promise<BulkCredentials>
   /** Bitswap's bad-peer mechanism: penalise and disconnect `peer` */
   onBadPeer?(peer: PeerId, reason: string): void
+  /** Buffers received blocks go into */
+  buffers?: ReceiveBuffers
+  /** Certificates checked already */
+  verified?: VerifiedCertificates
 }
 
 export interface BulkPeersInit {
@@ -263,6 +267,8 @@ export class BulkPeers {
           peer: state.peer,
           ...endpoint,
           credentials,
+          ...(this.#components.buffers != null ? { buffers: this.#components.buffers } : {}),
+          ...(this.#components.verified != null ? { verified: this.#components.verified } : {}),
           maxBlockSize: this.#init.maxBlockSize,
           stallTimeout: this.#init.stallTimeout,
           idleTimeout: this.#init.idleTimeout,

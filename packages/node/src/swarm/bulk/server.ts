@@ -19,7 +19,7 @@ import { MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constan
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
 import { serverOptions, verifyRemote } from './tls.js'
-import type { BulkCredentials } from './tls.js'
+import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { ContentBlockstore } from '@provenir/content'
 import type { Blockstore } from 'interface-blockstore'
@@ -39,6 +39,8 @@ export interface BulkServerInit {
   host: string
   port: number
   credentials: BulkCredentials
+  /** Certificates checked already (shared by every connection of a node) */
+  verified?: VerifiedCertificates
   blockstore: BulkBlockstore
   /** Why `peer` may not be served, or undefined when it may */
   admit(peer: PeerId): string | undefined
@@ -116,7 +118,7 @@ export class BulkServer {
     socket.on('error', (err) => { log.trace('bulk connection error - %e', err) })
     let peer: PeerId
     try {
-      peer = await verifyRemote(socket)
+      peer = await verifyRemote(socket, undefined, this.#init.verified)
     } catch (err: any) {
       this.#init.count?.('refused')
       log('refused a bulk connection from %s - %e', socket.remoteAddress, err)

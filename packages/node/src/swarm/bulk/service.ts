@@ -9,13 +9,14 @@
 
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { BufferPool } from '@provenir/content'
 import { InvalidConfigError } from '@provenir/interface'
 import { BulkTransport } from './bulk-transport.js'
 import * as C from './constants.js'
 import { BulkPeers, tcpAddress } from './peers.js'
 import { Info } from './pb/bulk.js'
 import { BulkServer } from './server.js'
-import { bulkCredentials } from './tls.js'
+import { bulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Bulk, BulkComponents, BulkInit, BulkBlockstore } from './index.js'
 import type { BulkCredentials } from './tls.js'
 import type { BlockTransport } from '../transport.js'
@@ -73,6 +74,8 @@ export class BulkService implements Bulk {
   readonly #listen?: { host: string, port: number }
   readonly #announce: Array<Uint8Array<ArrayBuffer>>
   readonly peers: BulkPeers
+  readonly #verified = new VerifiedCertificates()
+  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
   #server?: BulkServer
@@ -96,6 +99,8 @@ export class BulkService implements Bulk {
     this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served, bad blocks received' })
     this.peers = new BulkPeers({
       connectionManager: components.connectionManager,
+      buffers: this.#buffers,
+      verified: this.#verified,
       log: this.#log,
       credentials: async () => this.#credentialsOnce(),
       onBadPeer: (peer, reason) => {
@@ -121,9 +126,10 @@ export class BulkService implements Bulk {
     return this.#init.blockstore
   }
 
-  /** The certificate, made once: at start for a listener, at the first dial otherwise */
+  /** The certificate, made once at start (a failure is tried again at the next need) */
   async #credentialsOnce (): Promise<BulkCredentials> {
     this.#credentials ??= bulkCredentials(this.#components.privateKey)
+    this.#credentials.catch(() => { this.#credentials = undefined })
     return this.#credentials
   }
 
@@ -133,6 +139,7 @@ export class BulkService implements Bulk {
         ...this.#listen,
         ...this.#settings,
         credentials: await this.#credentialsOnce(),
+        verified: this.#verified,
         blockstore: this.#init.blockstore,
         handshakeTimeout: this.#settings.connectTimeout,
         admit: (peer) => this.#admit(peer),
@@ -151,6 +158,9 @@ export class BulkService implements Bulk {
       }
       this.#log('bulk listener on %s:%d', this.#address.host, this.#address.port)
       await this.#components.registrar.handle(C.BULK_INFO_PROTOCOL, (stream) => { void this.#answer(stream) }, { maxInboundStreams: C.INFO_MAX_INBOUND_STREAMS })
+    } else {
+      // made now, off the path of the first pull (tens of ms of ASN.1 in JavaScript)
+      this.#credentialsOnce().catch((err: Error) => { this.#log.error('cannot make the bulk certificate - %e', err) })
     }
     this.#components.events.addEventListener('peer:disconnect', this.#onDisconnect)
     this.#started = true
@@ -201,7 +211,8 @@ export class BulkService implements Bulk {
       fallback,
       log: this.#log,
       discoveryWait: this.#settings.discoveryWait,
-      defaultWindow: this.#settings.window
+      defaultWindow: this.#settings.window,
+      release: (bytes) => { this.#buffers.release(bytes) }
     })
   }
 

@@ -33,6 +33,15 @@ import type { BulkBlockstore } from './server.js'
 import type { CID } from 'multiformats/cid'
 import type { ProgressEvent } from 'progress-events'
 
+/**
+ * A want's options as the bulk transport reads them: the seam's, and
+ * `transient`: the caller is done with a block's bytes once it asks for the
+ * next block (it hashed them, say), so their buffer can take another block.
+ */
+export interface BulkWantOptions extends TransportWantOptions {
+  transient?: boolean
+}
+
 /** Progress the bulk transport reports: one event per block, as every transport does */
 export type BulkProgressEvents = ProgressEvent<'bulk:block', { cid: CID, peer?: PeerId, bytes: number, local: boolean }>
 
@@ -50,8 +59,10 @@ export interface BulkSessionComponents {
   discoveryWait: number
   /** Window when the creator gives none */
   defaultWindow: number
-  /** Tells the transport a block is being fetched (a single `want()` of it waits for this) and when it is stored or given up */
-  fetching(cid: CID): (bytes?: Uint8Array) => void
+  /** Tells the transport a block is being fetched (a single `want()` of it waits for this), and then whether it was stored */
+  fetching(cid: CID): (stored: boolean) => void
+  /** Takes back a received block's buffer */
+  release(bytes: Uint8Array): void
 }
 
 type PeerStatus = 'probing' | 'bulk' | 'none'
@@ -161,7 +172,7 @@ export class BulkSession implements TransportSession {
     for (const run of this.#runs) run.dispatch()
   }
 
-  async * want (cids: Iterable<CID> | AsyncIterable<CID>, options: TransportWantOptions = {}): AsyncGenerator<TransportBlock, void, undefined> {
+  async * want (cids: Iterable<CID> | AsyncIterable<CID>, options: BulkWantOptions = {}): AsyncGenerator<TransportBlock, void, undefined> {
     this.#closed.signal.throwIfAborted()
     if (this.settled() && this.bulkPeers().length === 0) {
       // no bulk channel among this session's peers: bitswap, as it is
@@ -193,13 +204,15 @@ interface Item {
   lacking: PeerMap<true>
   state: 'queued' | 'asking' | 'fallback' | 'done'
   /** tells the transport how the fetch ended */
-  done(bytes?: Uint8Array): void
+  done(stored: boolean): void
 }
 
 /** One `want()` call: its window, its blocks, and the order it yields them in */
 class WantRun {
   readonly #session: BulkSession
-  readonly #options: TransportWantOptions
+  readonly #options: BulkWantOptions
+  /** blocks yielded at more than one place: their buffer is not taken back */
+  readonly #shared = new WeakSet<Uint8Array>()
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
   readonly #items = new Map<string, Item>()
@@ -217,7 +230,7 @@ class WantRun {
   #timer?: ReturnType<typeof setTimeout>
   #fallbackBatch: Item[] = []
 
-  constructor (session: BulkSession, options: TransportWantOptions) {
+  constructor (session: BulkSession, options: BulkWantOptions) {
     this.#session = session
     this.#options = options
     this.#signal = AbortSignal.any([this.#controller.signal, session.signal, ...(options.signal != null ? [options.signal] : [])])
@@ -241,6 +254,8 @@ class WantRun {
           this.#yielded++
           this.#room?.()
           yield block
+          // the caller asked for the next: a transient caller is done with this one
+          if (this.#options.transient === true && !this.#shared.has(block.bytes)) this.#session.components.release(block.bytes)
           continue
         }
         if (this.#inputDone && this.#yielded === this.#taken) return
@@ -249,7 +264,7 @@ class WantRun {
     } finally {
       this.#controller.abort()
       clearTimeout(this.#timer)
-      for (const item of this.#items.values()) item.done()
+      for (const item of this.#items.values()) item.done(false)
       this.#items.clear()
     }
   }
@@ -320,6 +335,8 @@ class WantRun {
     const bulk = this.#session.bulkPeers()
     const settled = this.#session.settled()
     const { peers } = this.#session.components
+    const load = new PeerMap<number>()
+    for (const p of bulk) load.set(p, peers.load(p))
     for (let i = 0; i < this.#queue.length;) {
       const item = this.#queue[i]
       const choices = bulk.filter(p => item.lacking.get(p) == null)
@@ -335,7 +352,8 @@ class WantRun {
       }
       this.#queue.splice(i, 1)
       let best = choices[Math.floor(Math.random() * choices.length)]
-      for (const p of choices) if (peers.load(p) < peers.load(best)) best = p
+      for (const p of choices) if ((load.get(p) ?? 0) < (load.get(best) ?? 0)) best = p
+      load.set(best, (load.get(best) ?? 0) + 1)
       this.#ask(item, best)
     }
   }
@@ -402,12 +420,13 @@ class WantRun {
     if (item.state === 'done') return
     item.state = 'done'
     this.#items.delete(item.key)
-    item.done(bytes)
+    item.done(true)
     this.#place({ cid: item.cid, bytes, ...(from != null ? { from } : {}) }, item.positions)
     if (this.#window < this.#limit) this.#window++
   }
 
   #place (block: TransportBlock, positions: number[]): void {
+    if (positions.length > 1) this.#shared.add(block.bytes)
     for (const position of positions) {
       if (this.#options.ordered === true) this.#reorder.set(position, block)
       else this.#ready.push(block)

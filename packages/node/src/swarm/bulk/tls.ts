@@ -8,7 +8,7 @@
  * want, the server before it reads one.
  */
 
-import { constants } from 'node:crypto'
+import { constants, createHash } from 'node:crypto'
 import { generateCertificate, verifyPeerCertificate } from '@libp2p/tls/utils'
 import { BULK_ALPN } from './constants.js'
 import { BulkAuthenticationError } from './errors.js'
@@ -57,17 +57,51 @@ export function clientOptions (credentials: BulkCredentials): ConnectionOptions 
 }
 
 /**
+ * Certificates already checked, by the sha256 of their DER bytes: a node
+ * makes one certificate per run and presents it on every connection, and
+ * the check (ASN.1 and signatures in JavaScript) costs tens of ms each
+ * time. A hit is as safe as a check: the handshake has just proved the other
+ * end holds the certificate's key, and the bytes are those whose extension
+ * was verified against the PeerId.
+ */
+export class VerifiedCertificates {
+  readonly #max: number
+  readonly #peers = new Map<string, PeerId>()
+
+  constructor (max = 1024) {
+    this.#max = max
+  }
+
+  get (fingerprint: string): PeerId | undefined {
+    return this.#peers.get(fingerprint)
+  }
+
+  add (fingerprint: string, peer: PeerId): void {
+    if (this.#peers.size >= this.#max) this.#peers.delete(this.#peers.keys().next().value as string)
+    this.#peers.set(fingerprint, peer)
+  }
+}
+
+/**
  * The PeerId the other end proved with its certificate. Throws
  * `BulkAuthenticationError` when the certificate is missing, does not
  * verify, or (with `expected`) belongs to another peer.
  */
-export async function verifyRemote (socket: TLSSocket, expected?: PeerId): Promise<PeerId> {
+export async function verifyRemote (socket: TLSSocket, expected?: PeerId, verified?: VerifiedCertificates): Promise<PeerId> {
   if (socket.alpnProtocol !== BULK_ALPN) throw new BulkAuthenticationError(`the other end did not agree on ALPN ${BULK_ALPN}`)
   if (socket.isSessionReused()) throw new BulkAuthenticationError('a resumed TLS session carries no certificate to check')
   const raw = socket.getPeerCertificate()?.raw
   if (raw == null || raw.byteLength === 0) throw new BulkAuthenticationError('the other end sent no certificate')
+  const fingerprint = createHash('sha256').update(raw).digest('base64')
+  const known = verified?.get(fingerprint)
+  if (known != null) {
+    if (expected != null && !expected.equals(known)) throw new BulkAuthenticationError(`the other end's certificate proves peer ${known.toString()}, not ${expected.toString()}`)
+    return known
+  }
   try {
-    return await verifyPeerCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), expected)
+    const peer = await verifyPeerCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), expected)
+    verified?.add(fingerprint, peer)
+    return peer
   } catch (err: any) {
     throw new BulkAuthenticationError(`the other end's certificate does not prove ${expected != null ? `peer ${expected.toString()}` : 'a libp2p identity'}: ${err.message}`, { cause: err })
   }
