@@ -3,11 +3,11 @@
 //   node bulk-transfer.mjs prepare <oci layout> <store dir>   -> the layout's blobs as 1 MiB raw
 //                                                                blocks in an FsBlockstore, their
 //                                                                CIDs in <store dir>/cids.json
-//   node bulk-transfer.mjs server <store dir>                 -> a node (TCP, TLS, yamux, bitswap,
+//   node bulk-transfer.mjs server <store dir> [conns]         -> a node (TCP, TLS, yamux, bitswap,
 //                                                                bulk) serving that store, each
 //                                                                block read (and checked) once
 //                                                                before
-//   node bulk-transfer.mjs client <mode> <server multiaddr> <store dir> [window]
+//   node bulk-transfer.mjs client <mode> <server multiaddr> <store dir> [window] [connections per peer]
 //        mode bulk:       fetches every block over the bulk channel (each hashed against its CID
 //                         as it arrives), and drops it
 //        mode bulk-store: the same, each block stored in an FsBlockstore of its own (as a pull does)
@@ -46,7 +46,7 @@ if (role === 'prepare') {
   fs.writeFileSync(path.join(dir, 'cids.json'), JSON.stringify(cids))
   process.send?.({ blocks: cids.length })
 } else if (role === 'server') {
-  const [dir] = args
+  const [dir, connectionsArg] = args
   const store = new FsBlockstore({ path: dir })
   await store.open()
   // each block read once, checked against its CID: as in a daemon that imported or pulled
@@ -54,7 +54,7 @@ if (role === 'prepare') {
   // it serves them (and they are in the page cache)
   const buffer = new Uint8Array(MIB)
   for (const s of JSON.parse(fs.readFileSync(path.join(dir, 'cids.json'), 'utf8'))) await store.readInto(CID.parse(s), buffer, { verify: true })
-  const node = await bulkNode({ blockstore: store })
+  const node = await bulkNode({ blockstore: store, bulk: { connectionsPerPeer: Number(connectionsArg ?? 2) } })
   process.send({ addr: node.getMultiaddrs()[0].toString() })
   process.on('message', async () => {
     await node.stop()
@@ -62,11 +62,12 @@ if (role === 'prepare') {
     process.exit(0)
   })
 } else if (role === 'client') {
-  const [mode, addr, dir, windowArg] = args
+  const [mode, addr, dir, windowArg, connectionsArg] = args
   const cids = JSON.parse(fs.readFileSync(path.join(dir, 'cids.json'), 'utf8')).map(s => CID.parse(s))
   // bulk: a store that keeps nothing (the channel alone); bulk-store: a real one on disk
   const discard = { has: async () => false, get: async function * () { throw new Error('nothing is kept') }, put: async (cid) => cid }
-  const node = await bulkNode(mode === 'bulk' ? { blockstore: discard, noListener: true } : { noListener: true })
+  const bulk = { connectionsPerPeer: Number(connectionsArg ?? 2) }
+  const node = await bulkNode(mode === 'bulk' ? { blockstore: discard, noListener: true, bulk } : { noListener: true, bulk })
   const server = multiaddr(addr)
   await node.dial(server, { signal: AbortSignal.timeout(10_000) })
   const peer = node.getConnections()[0].remotePeer

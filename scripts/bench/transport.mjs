@@ -20,7 +20,7 @@
 // the socket), and stored in an FsBlockstore (against TLS with the puller's hashes and writes).
 // B's CPU is the receiving process's over the transfer.
 //
-//   npm exec -- node scripts/bench/transport.mjs [--runs 3] [--only native,bulk,...] [--window 16]
+//   npm exec -- node scripts/bench/transport.mjs [--runs 3] [--only native,bulk,...] [--window 16] [--connections 2]
 import { execFileSync, fork, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -137,6 +137,7 @@ if (role === 'server' || role === 'client') {
   const runs = Number(arg('--runs', 3))
   const only = new Set(arg('--only', 'baseline,tcp,native,native-work,js-stream,libp2p,bulk,bulk-store').split(','))
   const window = arg('--window', '16')
+  const perPeer = arg('--connections', '2')
   const { buildFixtures } = await import('../../test/dist/image-helpers.js')
   const { large } = await buildFixtures('large')
   const bytes = fs.readdirSync(path.join(large.oci, 'blobs', 'sha256')).reduce((n, f) => n + fs.statSync(path.join(large.oci, 'blobs', 'sha256', f)).size, 0)
@@ -165,9 +166,9 @@ if (role === 'server' || role === 'client') {
     await new Promise((resolve, reject) => prep.once('exit', code => code === 0 ? resolve() : reject(new Error(`bulk-transfer.mjs prepare exited with ${code}`))))
   }
   const transferBulk = async (mode) => {
-    const server = fork(bulkScript, ['server', bulkStore], { stdio: 'inherit', execArgv: daemonFlags })
+    const server = fork(bulkScript, ['server', bulkStore, perPeer], { stdio: 'inherit', execArgv: daemonFlags })
     const { addr } = await new Promise(resolve => server.once('message', resolve))
-    const client = fork(bulkScript, ['client', mode, addr, bulkStore, window], { stdio: 'inherit', execArgv: daemonFlags })
+    const client = fork(bulkScript, ['client', mode, addr, bulkStore, window, perPeer], { stdio: 'inherit', execArgv: daemonFlags })
     const res = await new Promise((resolve, reject) => {
       client.once('message', resolve)
       client.once('exit', code => reject(new Error(`bulk-transfer.mjs client exited with ${code}`)))
@@ -229,8 +230,8 @@ if (role === 'server' || role === 'client') {
   row('the same, and the puller hashes each 1 MiB leaf and the whole blob and writes each leaf to a file', 'native-work')
   row('TLS 1.3 over a JavaScript stream (as @libp2p/tls)', 'js-stream')
   row('libp2p stream: TLS 1.3 + yamux (every provenir pull)', 'libp2p')
-  row(`the bulk channel: blocks from a store, each checked against its CID on arrival, dropped (window ${window})`, 'bulk')
-  row(`the bulk channel into an FsBlockstore, as a pull stores them (window ${window})`, 'bulk-store')
+  row(`the bulk channel: blocks from a store, each checked against its CID on arrival, dropped (window ${window}, ${perPeer} connections)`, 'bulk')
+  row(`the bulk channel into an FsBlockstore, as a pull stores them (window ${window}, ${perPeer} connections)`, 'bulk-store')
   if (results.bulk.length > 0 && results.native.length > 0) {
     console.log(`\nthe bulk channel alone moves ${(100 * median(results.native) / median(results.bulk)).toFixed(0)}% of the bytes per second TLS on the socket does (goal >= 80%); runs paired: ${results.bulk.map((x, i) => (100 * results.native[i] / x).toFixed(0) + '%').join(', ')}`)
   }

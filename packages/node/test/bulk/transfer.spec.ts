@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import all from 'it-all'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
-import type { TransportBlock } from '../../src/swarm/transport.js'
+import type { TransportBlock, TransportWantOptions } from '../../src/swarm/transport.js'
 
 const MIB = 1024 * 1024
 
@@ -47,6 +47,31 @@ describe('bulk channel: transfer', () => {
     const { outbound } = b.services.bulk.connections(a.peerId)
     assert.ok(outbound >= 1 && outbound <= 2, `outbound bulk connections: ${outbound}`)
     assert.ok(a.services.bulk.connections(b.peerId).inbound <= 2)
+  })
+
+  it('a transient caller gets every block right while their buffers are reused', async () => {
+    const fresh = await bulkNode()
+    try {
+      await connect(fresh, a)
+      const session = transportOf(fresh).createSession({ peers: [a.peerId], window: 4 })
+      const expected = new Map(blocks.map(x => [x.cid.toString(), x.bytes]))
+      const buffers = new Set<ArrayBufferLike>()
+      let reused = 0
+      let n = 0
+      for await (const block of session.want(blocks.map(x => x.cid), { transient: true } as TransportWantOptions)) {
+        // checked now: once the next block is asked for, these bytes may hold another block
+        assert.deepEqual(new Uint8Array(block.bytes), new Uint8Array(expected.get(block.cid.toString()) ?? []))
+        if (buffers.has(block.bytes.buffer)) reused++
+        buffers.add(block.bytes.buffer)
+        n++
+      }
+      session.close()
+      assert.equal(n, blocks.length)
+      assert.ok(reused > 0, 'some buffer held two blocks in turn')
+      for (const x of blocks) assert.deepEqual(new Uint8Array(await all(fresh.blockstore.get(x.cid)).then(c => Buffer.concat(c))), new Uint8Array(x.bytes))
+    } finally {
+      await fresh.stop()
+    }
   })
 
   it('yields in the order asked when told to, and blocks already held at once', async () => {

@@ -146,6 +146,12 @@ export const MAX_PEER_STATES = 4096
  */
 export const DEFAULT_DISCOVERY_WAIT = 2_000
 
+/**
+ * Bulk peers asked for one block that answered DONT_HAVE (or failed) before
+ * the block goes to the fallback, whose want-have asks every peer at once.
+ */
+export const MAX_MISSES_PER_BLOCK = 4
+
 /** Buffers the server keeps for reading blocks into (all connections), 1 MiB each */
 export const SERVE_BUFFERS = 32
 

@@ -82,6 +82,8 @@ interface PeerState {
   failedUntil: number
   /** failures in a row: each doubles the backoff, up to MAX_FAILURE_BACKOFF */
   failures: number
+  /** an extra connection failed (the peer may hold fewer per peer than we would): no more extras until then */
+  extrasUntil: number
   bannedUntil: number
   lastUsed: number
 }
@@ -101,7 +103,7 @@ export class BulkPeers {
     let state = this.#states.get(key)
     if (state == null) {
       if (this.#states.size >= MAX_PEER_STATES) this.#forgetIdle()
-      state = { peer, endpointsAt: 0, conns: [], opening: 0, waiting: [], failedUntil: 0, failures: 0, bannedUntil: 0, lastUsed: Date.now() }
+      state = { peer, endpointsAt: 0, conns: [], opening: 0, waiting: [], failedUntil: 0, failures: 0, extrasUntil: 0, bannedUntil: 0, lastUsed: Date.now() }
       this.#states.set(key, state)
     }
     return state
@@ -216,7 +218,7 @@ export class BulkPeers {
       if (!(this.usable(state.peer) ?? await this.probe(state.peer, signal))) throw new BulkUnavailableError(`peer ${state.peer.toString()} has no usable bulk channel`)
       const open = state.conns.filter(c => !c.closed).sort((a, b) => a.inflight - b.inflight)
       const best = open[0]
-      const room = open.length + state.opening < connectionsPerPeer
+      const room = open.length + state.opening < connectionsPerPeer && (open.length === 0 || state.extrasUntil <= Date.now())
       // another connection as soon as there is concurrency to spread
       if (room && (best == null || best.inflight > 0)) {
         // an extra connection that fails (say the server holds fewer per
@@ -248,8 +250,12 @@ export class BulkPeers {
       }
       return conn
     } catch (err: any) {
-      if (!signal.aborted && !extra) this.#failed(state, err)
-      else this.#components.log.trace('extra bulk connection to %p failed - %e', state.peer, err)
+      if (!signal.aborted && !extra) {
+        this.#failed(state, err)
+      } else if (extra) {
+        state.extrasUntil = Date.now() + this.#init.failureBackoff
+        this.#components.log.trace('extra bulk connection to %p failed - %e', state.peer, err)
+      }
       throw err
     } finally {
       state.opening--

@@ -7,12 +7,14 @@
  *   provider lookup (the DHT), as for bitswap. Each is asked once where its
  *   bulk listener is; a peer without one (a Helia or Kubo node, an older
  *   provenir node) is served by the fallback session alone.
- * - Each block is asked of the least busy bulk peer not known to lack it. A
- *   peer answers DONT_HAVE at once for a block it does not hold, so peers
- *   still downloading serve what they hold and the rest goes to others; a
- *   block no bulk peer holds, or that arrives before any bulk peer is known
- *   (`discoveryWait`), goes to the fallback session, whose want-have and
- *   DHT knowledge find it.
+ * - Each block is asked of a bulk peer not known to lack it: the one that
+ *   answered most of this session's wants with a block, over its requests in
+ *   flight. A peer answers DONT_HAVE at once for a block it does not hold, so
+ *   peers still downloading serve what they hold and the rest goes to
+ *   others; a block no bulk peer holds (or that `MAX_MISSES_PER_BLOCK` peers
+ *   lacked), or that is wanted before any bulk peer is known
+ *   (`discoveryWait`), goes to the fallback session, whose want-have and DHT
+ *   knowledge find it.
  * - A request that fails (a dial refused, a connection broken or stalled, a
  *   bad block) is asked again elsewhere; the peer backs off or is banned in
  *   `BulkPeers`.
@@ -24,7 +26,7 @@
 import { PeerMap } from '@libp2p/peer-collections'
 import { CustomProgressEvent } from 'progress-events'
 import { toString } from 'uint8arrays/to-string'
-import { MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT } from './constants.js'
+import { MAX_MISSES_PER_BLOCK, MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT } from './constants.js'
 import { hashAlgorithm } from './client.js'
 import type { BulkPeers } from './peers.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
@@ -71,6 +73,7 @@ export class BulkSession implements TransportSession {
   readonly #c: BulkSessionComponents
   readonly #init: TransportSessionInit
   readonly #status = new PeerMap<PeerStatus>()
+  readonly #answers = new PeerMap<{ hits: number, misses: number }>()
   readonly #runs = new Set<{ dispatch(): void }>()
   readonly #closed = new AbortController()
   #fallback?: TransportSession
@@ -166,6 +169,20 @@ export class BulkSession implements TransportSession {
 
   peers (): PeerId[] {
     return [...this.#status.keys()]
+  }
+
+  /** Counts a peer's answer: a block, or DONT_HAVE */
+  answered (peer: PeerId, hit: boolean): void {
+    const stats = this.#answers.get(peer) ?? { hits: 0, misses: 0 }
+    if (hit) stats.hits++
+    else stats.misses++
+    this.#answers.set(peer, stats)
+  }
+
+  /** The share of wants `peer` answered with a block in this session (a half before it answered any) */
+  hitRate (peer: PeerId): number {
+    const stats = this.#answers.get(peer)
+    return ((stats?.hits ?? 0) + 1) / ((stats?.hits ?? 0) + (stats?.misses ?? 0) + 2)
   }
 
   #wakeRuns (): void {
@@ -339,7 +356,7 @@ class WantRun {
     for (const p of bulk) load.set(p, peers.load(p))
     for (let i = 0; i < this.#queue.length;) {
       const item = this.#queue[i]
-      const choices = bulk.filter(p => item.lacking.get(p) == null)
+      const choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? [] : bulk.filter(p => item.lacking.get(p) == null)
       if (choices.length === 0) {
         if (settled) {
           this.#queue.splice(i, 1)
@@ -351,11 +368,31 @@ class WantRun {
         continue
       }
       this.#queue.splice(i, 1)
-      let best = choices[Math.floor(Math.random() * choices.length)]
-      for (const p of choices) if ((load.get(p) ?? 0) < (load.get(best) ?? 0)) best = p
+      const best = this.#choose(choices, load)
       load.set(best, (load.get(best) ?? 0) + 1)
       this.#ask(item, best)
     }
+  }
+
+  /**
+   * The peer most likely to answer soonest with the block: the share of
+   * this session's wants it answered with a block, over its requests in
+   * flight (random among equals). A puller that holds little of the blob
+   * yet is asked less until it holds more.
+   */
+  #choose (choices: PeerId[], load: PeerMap<number>): PeerId {
+    const start = Math.floor(Math.random() * choices.length)
+    let best = choices[start]
+    let bestScore = -1
+    for (let i = 0; i < choices.length; i++) {
+      const p = choices[(start + i) % choices.length]
+      const score = this.#session.hitRate(p) / (1 + (load.get(p) ?? 0))
+      if (score > bestScore) {
+        best = p
+        bestScore = score
+      }
+    }
+    return best
   }
 
   #waitForDiscovery (): void {
@@ -370,6 +407,7 @@ class WantRun {
     item.state = 'asking'
     const { peers, blockstore } = this.#session.components
     peers.request(peer, item.cid, this.#signal).then(async answer => {
+      this.#session.answered(peer, answer.kind === 'block')
       if (answer.kind === 'dont-have') {
         this.#retry(item, peer)
         return
