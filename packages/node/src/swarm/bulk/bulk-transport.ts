@@ -8,7 +8,8 @@
  * `BlocksUnavailableError`.
  */
 
-import { BulkSession, blockKey } from './session.js'
+import { blockKey, collect } from './blocks.js'
+import { BulkSession } from './session.js'
 import type { BulkSessionComponents } from './session.js'
 import type { BulkPeers } from './peers.js'
 import type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
@@ -59,12 +60,6 @@ class Fetches {
   get (cid: CID): Promise<boolean> | undefined {
     return this.#fetches.get(blockKey(cid))?.promise
   }
-}
-
-async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of source) chunks.push(chunk)
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }
 
 /** Settles with `promise`, or rejects with the signal's reason once it aborts */

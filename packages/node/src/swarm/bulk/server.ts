@@ -15,6 +15,7 @@
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { CID } from 'multiformats/cid'
+import { collect } from './blocks.js'
 import { MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
@@ -286,10 +287,4 @@ class ServedConnection {
     this.#socket.destroy()
     this.#onClose()
   }
-}
-
-async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of source) chunks.push(chunk)
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }
