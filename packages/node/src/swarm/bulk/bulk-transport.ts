@@ -2,7 +2,7 @@
  * The bulk channel behind the transport seam (`../transport.ts`): a
  * `BlockTransport` that asks each peer over its bulk channel when it has
  * one, and asks the fallback transport (bitswap) for everything else. The
- * choice is per peer and per block (see `session.ts`); a caller sees one
+ * choice is per peer and per block (see `session.ts`, `want-run.ts`); a caller sees one
  * transport and the seam's contract: every block yielded hashed to its CID
  * and is stored, and a want nobody serves fails with the fallback's
  * `BlocksUnavailableError`.
