@@ -60,6 +60,8 @@ export async function bulkNode (init: BulkNodeInit = {}): Promise<BulkTestNode> 
     connectionGater: difficultyGater({ difficulty: init.difficulty ?? 0 }),
     connectionProtector: init.swarmKey != null ? preSharedKey({ psk: parseSwarmKey(init.swarmKey) }) : undefined,
     connectionMonitor: { enabled: false },
+    // as createNode does with allowPrivateAddresses: a suite opens many loopback connections at once
+    connectionManager: { allow: ['/ip4/127.0.0.1'] },
     services: {
       identify: identify(),
       bitswap: bitswap({ blockstore: blockstore as Blockstore }),

@@ -141,6 +141,24 @@ describe('bulk channel: transfer', () => {
     }
   })
 
+  it('an announced address on a host the peer is not reached at is not dialled', async () => {
+    const announcing = await bulkNode({ bulk: { announce: ['/ip4/127.0.0.2/tcp/1'] } })
+    const fresh = await bulkNode()
+    try {
+      const held = await storeBlocks(announcing.blockstore, 2, 10_000)
+      await connect(fresh, announcing)
+      const session = transportOf(fresh).createSession({ peers: [announcing.peerId] })
+      const got = await all(session.want(held.map(x => x.cid)))
+      session.close()
+      assertSame(got, held)
+      // over the bulk channel, at the host we reach it at: nothing over bitswap
+      assert.equal(fresh.services.bulk.connections(announcing.peerId).outbound >= 1, true)
+      assert.equal(announcing.services.bitswap.ledger(fresh.peerId)?.bytesSent ?? 0, 0)
+    } finally {
+      await Promise.all([announcing.stop(), fresh.stop()])
+    }
+  })
+
   it('a single want is served by a known bulk peer, else by the fallback', async () => {
     const fresh = await bulkNode()
     try {

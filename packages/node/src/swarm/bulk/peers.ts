@@ -138,20 +138,21 @@ export class BulkPeers {
   }
 
   /** Asks `peer` for its bulk address if not known lately; resolves with whether it can be asked now */
-  async probe (peer: PeerId, signal?: AbortSignal): Promise<boolean> {
+  async probe (peer: PeerId): Promise<boolean> {
     const known = this.usable(peer)
     if (known != null) return known
     const state = this.#state(peer)
-    state.probing ??= this.#ask(state.peer, signal).finally(() => { state.probing = undefined })
+    // one exchange however many sessions ask, bounded by INFO_TIMEOUT alone
+    // (one session closing must not leave a peer marked as channel-less)
+    state.probing ??= this.#ask(state.peer).finally(() => { state.probing = undefined })
     state.endpoints = await state.probing
     state.endpointsAt = Date.now()
     return this.usable(peer) === true
   }
 
   /** The peer's answer on `/provenir/bulk/1.0.0`; [] when it has no bulk channel or does not answer */
-  async #ask (peer: PeerId, signal?: AbortSignal): Promise<BulkEndpoint[]> {
-    const timeout = AbortSignal.timeout(INFO_TIMEOUT)
-    const options = { signal: signal != null ? AbortSignal.any([signal, timeout]) : timeout }
+  async #ask (peer: PeerId): Promise<BulkEndpoint[]> {
+    const options = { signal: AbortSignal.timeout(INFO_TIMEOUT) }
     let stream: Stream | undefined
     try {
       stream = await this.#components.connectionManager.openStream(peer, BULK_INFO_PROTOCOL, options)
@@ -165,19 +166,28 @@ export class BulkPeers {
     }
   }
 
-  /** Announced addresses (TCP only), else the host we reach the peer at over libp2p with the announced port */
+  /**
+   * Where to dial: the hosts we reach the peer at over libp2p, at the port it
+   * announced, or at an address it announced on one of those hosts (a port
+   * mapping). An announced address on any other host is ignored: a peer
+   * must not make this node dial wherever it likes.
+   */
   #endpoints (peer: PeerId, info: Info): BulkEndpoint[] {
+    const hosts = new Set<string>()
+    for (const conn of this.#components.connectionManager.getConnections(peer)) {
+      const remote = tcpAddress(conn.remoteAddr)
+      if (remote != null) hosts.add(remote.host)
+    }
     const out: BulkEndpoint[] = []
     for (const bytes of info.addrs) {
       try {
         const endpoint = tcpAddress(multiaddr(bytes))
-        if (endpoint != null) out.push(endpoint)
+        if (endpoint != null && hosts.has(endpoint.host)) out.push(endpoint)
       } catch {}
     }
-    if (out.length > 0 || info.port === 0 || info.port > 65535) return out
-    for (const conn of this.#components.connectionManager.getConnections(peer)) {
-      const remote = tcpAddress(conn.remoteAddr)
-      if (remote != null && !out.some(e => e.host === remote.host)) out.push({ host: remote.host, port: info.port })
+    if (info.port === 0 || info.port > 65535) return out
+    for (const host of hosts) {
+      if (!out.some(e => e.host === host && e.port === info.port)) out.push({ host, port: info.port })
     }
     return out
   }
@@ -215,7 +225,7 @@ export class BulkPeers {
     const { connectionsPerPeer, requestsPerConnection } = this.#init
     while (true) {
       signal.throwIfAborted()
-      if (!(this.usable(state.peer) ?? await this.probe(state.peer, signal))) throw new BulkUnavailableError(`peer ${state.peer.toString()} has no usable bulk channel`)
+      if (!(this.usable(state.peer) ?? await this.probe(state.peer))) throw new BulkUnavailableError(`peer ${state.peer.toString()} has no usable bulk channel`)
       const open = state.conns.filter(c => !c.closed).sort((a, b) => a.inflight - b.inflight)
       const best = open[0]
       const room = open.length + state.opening < connectionsPerPeer && (open.length === 0 || state.extrasUntil <= Date.now())

@@ -24,6 +24,7 @@ import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { ContentBlockstore } from '@provenir/content'
 import type { Blockstore } from 'interface-blockstore'
+import type { Socket } from 'node:net'
 import type { Server, TLSSocket } from 'node:tls'
 
 /** A store's `verify` option: a provenir store checks a block against its CID on get, or skips the check on put */
@@ -70,11 +71,17 @@ export class BulkServer {
   readonly #server: Server
   readonly #byPeer = new Map<string, Set<ServedConnection>>()
   readonly #pool = new BufferPool(SERVE_BUFFER_SIZE, SERVE_BUFFERS)
+  readonly #sockets = new Set<Socket>()
 
   constructor (init: BulkServerInit) {
     this.#init = init
     this.#server = createServer(serverOptions(init.credentials, init.handshakeTimeout))
     this.#server.maxConnections = init.maxInboundConnections
+    // every socket, so a close ends those still in their handshake too
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket)
+      socket.once('close', () => { this.#sockets.delete(socket) })
+    })
     this.#server.on('secureConnection', (socket) => { void this.#accept(socket) })
     this.#server.on('tlsClientError', (err) => {
       init.count?.('handshake-failed')
@@ -101,6 +108,7 @@ export class BulkServer {
     for (const set of this.#byPeer.values()) {
       for (const conn of set) conn.close()
     }
+    for (const socket of this.#sockets) socket.destroy()
     await closed
   }
 

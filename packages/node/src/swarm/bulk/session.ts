@@ -153,7 +153,7 @@ export class BulkSession implements TransportSession {
     this.#status.set(peer, 'probing')
     this.#fallback?.addPeer(peer)
     this.#probing++
-    void this.#c.peers.probe(peer, this.#closed.signal).then(ok => ok, () => false).then(ok => {
+    void this.#c.peers.probe(peer).then(ok => ok, () => false).then(ok => {
       this.#probing--
       this.#status.set(peer, ok ? 'bulk' : 'none')
       this.#wakeRuns()
