@@ -55,8 +55,12 @@ if (role === 'prepare') {
   const buffer = new Uint8Array(MIB)
   for (const s of JSON.parse(fs.readFileSync(path.join(dir, 'cids.json'), 'utf8'))) await store.readInto(CID.parse(s), buffer, { verify: true })
   const node = await bulkNode({ blockstore: store, bulk: { connectionsPerPeer: Number(connectionsArg ?? 2) } })
-  process.send({ addr: node.getMultiaddrs()[0].toString() })
+  const cpu0 = process.cpuUsage()
+  process.send({ addr: node.getMultiaddrs()[0].toString(), bulk: node.services.bulk.address })
   process.on('message', async () => {
+    // the server's CPU from ready to the end of the transfer
+    const cpu = process.cpuUsage(cpu0)
+    process.send({ cpu: (cpu.user + cpu.system) / 1e6 })
     await node.stop()
     await store.close()
     process.exit(0)
@@ -94,7 +98,7 @@ if (role === 'prepare') {
   }
   const { outbound } = node.services.bulk.connections(peer)
   session.close()
-  process.send({ seconds, bytes, cpu: (cpu.user + cpu.system) / 1e6, connections: outbound })
+  process.send({ seconds, bytes, cpu: (cpu.user + cpu.system) / 1e6, user: cpu.user / 1e6, sys: cpu.system / 1e6, connections: outbound })
   await node.stop()
   process.exit(0)
 } else {

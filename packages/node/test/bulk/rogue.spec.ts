@@ -10,6 +10,7 @@ import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { TransportWantOptions } from '../../src/swarm/transport.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -90,6 +91,31 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
       // nor is it served by the puller's listener, though connected again over libp2p
       await connect(rogue, puller)
       await assert.rejects(BulkConnection.open({ peer: puller.peerId, ...puller.services.bulk.address!, credentials: await bulkCredentials(rogueKey), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') }), { name: 'BulkRefusedError' })
+    } finally {
+      await Promise.all([rogue.stop(), puller.stop()])
+    }
+  })
+
+  it('a transient caller\'s blocks, hashed on the hashing thread, catch a liar as well', async () => {
+    const lying = new LyingStore()
+    for (const b of blocks) await lying.put(b.cid, b.bytes)
+    const rogue = await bulkNode({ blockstore: lying })
+    const puller = await bulkNode()
+    try {
+      await connect(puller, rogue)
+      await connect(puller, honest)
+      const session = transportOf(puller).createSession({ peers: [rogue.peerId, honest.peerId] })
+      let n = 0
+      for await (const block of session.want(blocks.map(b => b.cid), { signal: AbortSignal.timeout(30_000), transient: true } as TransportWantOptions)) {
+        const want = blocks.find(b => b.cid.equals(block.cid))
+        assert.deepEqual(new Uint8Array(block.bytes), new Uint8Array(want?.bytes ?? []))
+        assert.ok(block.from?.equals(honest.peerId))
+        n++
+      }
+      session.close()
+      assert.equal(n, blocks.length)
+      assert.ok((puller.services.bitswap.ledger(rogue.peerId)?.badBlocks ?? 0) >= 1)
+      await waitUntil('the rogue to be disconnected', () => puller.getConnections(rogue.peerId).length === 0)
     } finally {
       await Promise.all([rogue.stop(), puller.stop()])
     }
