@@ -71,8 +71,12 @@ if (role === 'server' || role === 'client') {
         s.end()
       }
       pump()
-      s.on('close', () => server.close())
+      s.on('close', () => {
+        const cpu = process.cpuUsage(cpu0)
+        process.send({ cpu: (cpu.user + cpu.system) / 1e6 }, () => server.close())
+      })
     })
+    const cpu0 = process.cpuUsage()
     server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   } else {
     let s = net.connect(Number(portArg), '127.0.0.1')
@@ -145,14 +149,18 @@ if (role === 'server' || role === 'client') {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(work, 'key.pem'), '-out', path.join(work, 'cert.pem'), '-days', '1', '-subj', '/CN=bench'], { stdio: 'ignore' })
 
   const cpus = {}
+  const serverCpus = {}
   const transfer = async (mode) => {
     const server = fork(here, ['server', mode, String(bytes), '0', work], { stdio: 'inherit' })
     const { port } = await new Promise(resolve => server.once('message', resolve))
+    const served = new Promise(resolve => server.once('message', resolve))
     const client = fork(here, ['client', mode, String(bytes), String(port), work], { stdio: 'inherit' })
     const res = await new Promise(resolve => client.once('message', resolve))
+    const { cpu: serverCpu } = await served
     await new Promise(resolve => server.once('exit', resolve))
     if (res.bytes !== bytes) throw new Error(`${mode}: received ${res.bytes} of ${bytes} bytes`)
     ;(cpus[mode] ??= []).push(res.cpu)
+    ;(serverCpus[mode] ??= []).push(serverCpu)
     return res.seconds
   }
 
@@ -174,9 +182,11 @@ if (role === 'server' || role === 'client') {
       client.once('exit', code => reject(new Error(`bulk-transfer.mjs client exited with ${code}`)))
     })
     server.send('stop')
+    const { cpu: serverCpu } = await new Promise(resolve => server.once('message', resolve))
     await new Promise(resolve => server.once('exit', resolve))
     if (res.bytes !== bytes) throw new Error(`${mode}: received ${res.bytes} of ${bytes} bytes`)
     ;(cpus[mode] ??= []).push(res.cpu)
+    ;(serverCpus[mode] ??= []).push(serverCpu)
     connections.push(res.connections)
     return res.seconds
   }
@@ -216,13 +226,13 @@ if (role === 'server' || role === 'client') {
 
   const base = results.baseline.length > 0 ? median(results.baseline) : undefined
   console.log(`\nTransport floor: ${(bytes / 1e6).toFixed(0)} MB between two processes on loopback, ${runs} runs, medians, ${os.cpus().length} cores, load average ${os.loadavg().map(x => x.toFixed(1)).join(' ')}\n`)
-  console.log('| what moves the bytes | time | against the whole registry pull | B\'s CPU |')
-  console.log('|---|---|---|---|')
-  const cpu = (mode) => cpus[mode] != null ? `${median(cpus[mode]).toFixed(2)} s (${cpus[mode].map(x => x.toFixed(2)).join(', ')})` : ''
+  console.log('| what moves the bytes | time | against the whole registry pull | B\'s CPU (the receiver) | A\'s CPU (the sender) |')
+  console.log('|---|---|---|---|---|')
+  const cpu = (table, mode) => table[mode] != null ? `${median(table[mode]).toFixed(2)} s (${table[mode].map(x => x.toFixed(2)).join(', ')})` : ''
   const row = (name, mode) => {
     const xs = results[mode]
     if (xs.length === 0) return
-    console.log(`| ${name} | ${median(xs).toFixed(2)} s (${xs.map(x => x.toFixed(2)).join(', ')}) | ${base != null ? (median(xs) / base).toFixed(2) + 'x' : 'n/a'} | ${cpu(mode)} |`)
+    console.log(`| ${name} | ${median(xs).toFixed(2)} s (${xs.map(x => x.toFixed(2)).join(', ')}) | ${base != null ? (median(xs) / base).toFixed(2) + 'x' : 'n/a'} | ${cpu(cpus, mode)} | ${cpu(serverCpus, mode)} |`)
   }
   row('baseline: skopeo copy from docker-registry (HTTP, digest check, written to disk)', 'baseline')
   row('plain TCP, nothing else', 'tcp')

@@ -96,7 +96,7 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
     }
   })
 
-  it('a transient caller\'s blocks, hashed on the hashing thread, catch a liar as well', async () => {
+  it('a transient caller\'s blocks, received into reused buffers, catch a liar as well', async () => {
     const lying = new LyingStore()
     for (const b of blocks) await lying.put(b.cid, b.bytes)
     const rogue = await bulkNode({ blockstore: lying })

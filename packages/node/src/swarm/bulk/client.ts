@@ -3,14 +3,11 @@
  * bulk listener, the server's identity checked against the PeerId we meant
  * to reach, then wants written and blocks read in the order asked.
  *
- * A block is checked against its CID before it is handed on. A transient
- * caller's block (its buffer comes back once the caller is done with it) is
- * received into a pooled shared buffer and hashed whole on the hashing
- * thread (`hasher.ts`) while the next blocks arrive; any other block is
- * hashed on the event loop while its bytes arrive (one `update` per piece of
- * the TLS stream), so its check costs no pass of its own once the last byte
- * is in. A block that does not match is never handed on: the request fails
- * with `BulkBadBlockError` and the connection closes.
+ * Each block is hashed while its bytes arrive (one `update` per piece of the
+ * TLS stream, into the block's own buffer), so its check against the CID
+ * costs no pass of its own once the last byte is in. A block that does not
+ * match is never handed on: the request fails with `BulkBadBlockError` and
+ * the connection closes.
  */
 
 import { createHash } from 'node:crypto'
@@ -19,7 +16,6 @@ import { equals } from 'uint8arrays/equals'
 import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
 import { clientOptions, verifyRemote } from './tls.js'
-import type { BlockHasher } from './hasher.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { Hash } from 'node:crypto'
@@ -41,8 +37,6 @@ interface Pending {
   id: number
   cid: CID
   algorithm: string
-  /** the caller gives the block's buffer back: it may go to a shared buffer, hashed on the hashing thread */
-  transient: boolean
   resolve(answer: BulkAnswer): void
   reject(err: Error): void
   /** the caller gave up; the answer is still read off the wire, and dropped */
@@ -54,10 +48,7 @@ interface Receiving {
   request: Pending
   buffer: Uint8Array
   filled: number
-  /** hashed piece by piece as it arrives, on the event loop */
   hash?: Hash
-  /** hashed whole on the hashing thread once it is in (a shared buffer) */
-  deferred?: boolean
 }
 
 /** Where received blocks' buffers come from (and go back to, once the caller is done with a block) */
@@ -70,10 +61,8 @@ export interface ReceiveBuffers {
 
 export interface ConnectInit {
   peer: PeerId
-  /** Pooled shared buffers to receive a transient caller's blocks into (fresh 1 MiB buffers cost a page fault per 4 KiB on first touch) */
+  /** Pooled buffers to receive blocks into: fresh 1 MiB buffers cost a page fault per 4 KiB on first touch */
   buffers?: ReceiveBuffers
-  /** Hashes a block in a shared buffer off the event loop */
-  hasher?: BlockHasher
   host: string
   port: number
   credentials: BulkCredentials
@@ -197,7 +186,7 @@ export class BulkConnection {
    * then), with the error that closed the connection, or with the signal's
    * reason (the want is cancelled on the wire).
    */
-  async request (cid: CID, signal?: AbortSignal, transient = false): Promise<BulkAnswer> {
+  async request (cid: CID, signal?: AbortSignal): Promise<BulkAnswer> {
     if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
     signal?.throwIfAborted()
     const algorithm = hashAlgorithm(cid)
@@ -214,7 +203,6 @@ export class BulkConnection {
         id,
         cid,
         algorithm,
-        transient,
         cancelled: false,
         resolve: (answer) => { signal?.removeEventListener('abort', onAbort); resolve(answer) },
         reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
@@ -266,24 +254,23 @@ export class BulkConnection {
     }
     if (frame.type !== Frame.Type.BLOCK) throw new BulkProtocolError(`unexpected ${frame.type} frame`)
     if (frame.length > this.#init.maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#init.maxBlockSize}`)
-    const { buffers, hasher } = this.#init
-    if (head.cancelled) {
-      // a cancelled want's block is read off the wire and dropped, unhashed
-      this.#receiving = { request: head, buffer: new Uint8Array(0), filled: 0 }
-    } else if (head.transient && buffers != null && hasher != null && frame.length <= buffers.size) {
-      this.#receiving = { request: head, buffer: buffers.take().subarray(0, frame.length), filled: 0, deferred: true }
-    } else {
-      // the caller keeps these bytes: a buffer of their own
-      this.#receiving = { request: head, buffer: Buffer.allocUnsafeSlow(frame.length), filled: 0, hash: createHash(head.algorithm) }
-    }
+    // a cancelled want's block is read off the wire and dropped, unhashed
+    this.#receiving = head.cancelled
+      ? { request: head, buffer: new Uint8Array(0), filled: 0 }
+      : { request: head, buffer: this.#buffer(frame.length), filled: 0, hash: createHash(head.algorithm) }
+  }
+
+  #buffer (length: number): Uint8Array {
+    const pool = this.#init.buffers
+    return pool != null && length <= pool.size ? pool.take().subarray(0, length) : Buffer.allocUnsafeSlow(length)
   }
 
   #onBody (piece: Uint8Array): void {
     const r = this.#receiving
-    if (r == null || (r.hash == null && r.deferred !== true)) return
+    if (r?.hash == null) return
     r.buffer.set(piece, r.filled)
     r.filled += piece.byteLength
-    r.hash?.update(piece)
+    r.hash.update(piece)
   }
 
   #onBodyEnd (): void {
@@ -291,25 +278,14 @@ export class BulkConnection {
     if (r == null) return
     this.#receiving = undefined
     this.#answered()
-    if (r.hash != null) {
-      this.#checked(r, r.hash.digest())
-    } else if (r.deferred === true) {
-      // the next blocks arrive while the hashing thread reads this one
-      this.#init.hasher?.digest(r.request.algorithm, r.buffer).then(digest => { this.#checked(r, digest) }, (err: Error) => {
-        this.#init.buffers?.release(r.buffer)
-        r.request.reject(err)
-      })
-    }
-  }
-
-  /** Hands on a block whose digest matches its CID; a mismatch fails the request and closes the connection */
-  #checked (r: Receiving, digest: Uint8Array): void {
+    if (r.hash == null) return
+    const digest = r.hash.digest()
     if (equals(digest, r.request.cid.multihash.digest)) {
       r.request.resolve({ kind: 'block', bytes: r.buffer })
       return
     }
     const err = new BulkBadBlockError(`peer ${this.peer.toString()} sent ${r.filled} bytes for ${r.request.cid.toString()} that do not hash to it`)
-    if (r.deferred === true) this.#init.buffers?.release(r.buffer)
+    this.#init.buffers?.release(r.buffer)
     r.request.reject(err)
     this.close(err)
   }
@@ -357,7 +333,7 @@ export class BulkConnection {
     for (const request of this.#pending.splice(0)) {
       if (!request.cancelled) request.reject(reason)
     }
-    if (this.#receiving?.deferred === true) this.#init.buffers?.release(this.#receiving.buffer)
+    if (this.#receiving?.hash != null) this.#init.buffers?.release(this.#receiving.buffer)
     this.#receiving = undefined
     if (err != null && err.name !== 'BulkConnectionClosedError') this.#init.log('bulk connection to %p closed - %e', this.peer, err)
     this.onClose?.(err, hadRequests)

@@ -21,7 +21,6 @@ import { BulkConnection } from './client.js'
 import { BulkUnavailableError } from './errors.js'
 import { Info } from './pb/bulk.js'
 import type { BulkAnswer, ReceiveBuffers } from './client.js'
-import type { BlockHasher } from './hasher.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -52,10 +51,8 @@ export interface BulkPeersComponents {
   credentials(): Promise<BulkCredentials>
   /** Bitswap's bad-peer mechanism: penalise and disconnect `peer` */
   onBadPeer?(peer: PeerId, reason: string): void
-  /** Shared buffers a transient caller's blocks go into */
+  /** Buffers received blocks go into */
   buffers?: ReceiveBuffers
-  /** Hashes blocks in shared buffers off the event loop */
-  hasher?: BlockHasher
   /** Certificates checked already */
   verified?: VerifiedCertificates
 }
@@ -203,18 +200,17 @@ export class BulkPeers {
   }
 
   /**
-   * Asks `peer` for `cid` over one of its bulk connections (`transient`: the
-   * caller gives the block's buffer back, see `BulkConnection.request`).
+   * Asks `peer` for `cid` over one of its bulk connections.
    *
    * @throws BulkUnavailableError when the peer cannot be asked (no channel, backing off, banned, dial failed)
    * @throws BulkBadBlockError when it sent bytes that do not hash to `cid` (it is banned and reported by then)
    */
-  async request (peer: PeerId, cid: CID, signal: AbortSignal, transient = false): Promise<BulkAnswer> {
+  async request (peer: PeerId, cid: CID, signal: AbortSignal): Promise<BulkAnswer> {
     const state = this.#state(peer)
     state.lastUsed = Date.now()
     const conn = await this.#slot(state, signal)
     try {
-      return await conn.request(cid, signal, transient)
+      return await conn.request(cid, signal)
     } catch (err: any) {
       if (err?.name === 'BulkBadBlockError') this.#bad(state, err.message)
       else if (!signal.aborted && state.bannedUntil <= Date.now()) this.#failed(state, err)
@@ -288,7 +284,6 @@ export class BulkPeers {
           ...endpoint,
           credentials,
           ...(this.#components.buffers != null ? { buffers: this.#components.buffers } : {}),
-          ...(this.#components.hasher != null ? { hasher: this.#components.hasher } : {}),
           ...(this.#components.verified != null ? { verified: this.#components.verified } : {}),
           maxBlockSize: this.#init.maxBlockSize,
           stallTimeout: this.#init.stallTimeout,

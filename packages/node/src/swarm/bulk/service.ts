@@ -9,10 +9,10 @@
 
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { BufferPool } from '@provenir/content'
 import { InvalidConfigError } from '@provenir/interface'
 import { BulkTransport } from './bulk-transport.js'
 import * as C from './constants.js'
-import { BlockHasher, SharedBuffers } from './hasher.js'
 import { BulkPeers, tcpAddress } from './peers.js'
 import { Info } from './pb/bulk.js'
 import { BulkServer } from './server.js'
@@ -75,8 +75,7 @@ export class BulkService implements Bulk {
   readonly #announce: Array<Uint8Array<ArrayBuffer>>
   readonly peers: BulkPeers
   readonly #verified = new VerifiedCertificates()
-  readonly #buffers = new SharedBuffers(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS)
-  readonly #hasher = new BlockHasher()
+  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
   #server?: BulkServer
@@ -101,7 +100,6 @@ export class BulkService implements Bulk {
     this.peers = new BulkPeers({
       connectionManager: components.connectionManager,
       buffers: this.#buffers,
-      hasher: this.#hasher,
       verified: this.#verified,
       log: this.#log,
       credentials: async () => this.#credentialsOnce(),
@@ -174,7 +172,6 @@ export class BulkService implements Bulk {
     if (this.#server != null) await this.#components.registrar.unhandle(C.BULK_INFO_PROTOCOL)
     this.peers.closeAll()
     await this.#server?.close()
-    await this.#hasher.close()
     this.#server = undefined
     this.#address = undefined
   }

@@ -209,7 +209,7 @@ export class WantRun {
   #ask (item: Item, peer: PeerId): void {
     item.state = 'asking'
     const { peers, blockstore } = this.#session.components
-    peers.request(peer, item.cid, this.#signal, this.#options.transient === true).then(async answer => {
+    peers.request(peer, item.cid, this.#signal).then(async answer => {
       this.#session.answered(peer, answer.kind === 'block')
       if (answer.kind === 'dont-have') {
         this.#retry(item, peer)
