@@ -5,11 +5,10 @@
  * disconnected there too, and a peer bitswap bans is not served).
  */
 
-import { DEFAULT_BAD_PEER_BACKOFF } from '@provenir/bitswap'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NodeConfig } from '../config.js'
+import type { BadPeerHooks } from './bitswap-transport.js'
 import type { BulkBlockstore, BulkInit } from './bulk/index.js'
-import type { Bitswap } from '@provenir/bitswap'
 
 /**
  * The listener's multiaddr when the config names none: the first TCP
@@ -27,7 +26,7 @@ export function derivedBulkListen (listen: string[]): string | undefined {
 }
 
 /** The bulk service's options, or undefined when the node runs without a bulk channel */
-export function bulkOptions (config: NodeConfig, blockstore: BulkBlockstore | undefined, bitswap: () => Bitswap): (BulkInit) | undefined {
+export function bulkOptions (config: NodeConfig, blockstore: BulkBlockstore | undefined, badPeers: BadPeerHooks): BulkInit | undefined {
   if (!config.bulk.enabled || blockstore == null) return undefined
   const listen = config.bulk.listen ?? derivedBulkListen(config.listen)
   return {
@@ -37,10 +36,7 @@ export function bulkOptions (config: NodeConfig, blockstore: BulkBlockstore | un
     portFallback: config.bulk.listen == null,
     announce: config.bulk.announce,
     connectionsPerPeer: config.bulk.connectionsPerPeer,
-    onBadPeer: (peer, reason) => { bitswap().reportBadBlock(peer, `over the bulk channel: ${reason}`) },
-    isBanned: (peer) => {
-      const ledger = bitswap().ledger(peer)
-      return ledger != null && ledger.lastBadBlockAt > 0 && Date.now() - ledger.lastBadBlockAt < DEFAULT_BAD_PEER_BACKOFF
-    }
+    onBadPeer: (peer, reason) => { badPeers.onBadPeer(peer, `over the bulk channel: ${reason}`) },
+    isBanned: (peer) => badPeers.isBanned(peer)
   }
 }
