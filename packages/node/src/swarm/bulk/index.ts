@@ -211,6 +211,9 @@ export interface Bulk extends Startable {
   /** The transport over this channel, falling back to `fallback` (bitswap) per peer and per block */
   transport(fallback: BlockTransport): BlockTransport
 
+  /** Blocks and their bytes this node's listener has sent since it started */
+  served(): { blocks: number, bytes: number }
+
   /** Bulk connections `peer` holds to us and we to it */
   connections(peer: PeerId): { inbound: number, outbound: number }
 }

@@ -81,6 +81,7 @@ export class BulkService implements Bulk {
   #server?: BulkServer
   #address?: { host: string, port: number }
   #started = false
+  readonly #served = { blocks: 0, bytes: 0 }
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#server?.closePeer(evt.detail)
     this.peers.closePeer(evt.detail)
@@ -146,7 +147,11 @@ export class BulkService implements Bulk {
         log: this.#log,
         count: (event, bytes) => {
           this.#events?.increment({ [event]: true })
-          if (bytes != null) this.#events?.increment({ 'bytes-sent': bytes })
+          if (bytes != null) {
+            this.#served.blocks++
+            this.#served.bytes += bytes
+            this.#events?.increment({ 'bytes-sent': bytes })
+          }
         }
       })
       try {
@@ -214,6 +219,11 @@ export class BulkService implements Bulk {
       defaultWindow: this.#settings.window,
       release: (bytes) => { this.#buffers.release(bytes) }
     })
+  }
+
+  /** Blocks and their bytes this node's listener sent since it started (a node without metrics has these too) */
+  served (): { blocks: number, bytes: number } {
+    return { ...this.#served }
   }
 
   /** Bulk connections `peer` holds to us and we hold to it (for tests and metrics) */
