@@ -67,6 +67,7 @@ export type {
   PutManifestRequest, PutManifestResult, UploadedBlob, ReferrerDescriptor
 } from './content/types.js'
 export { SwarmSource } from './swarm/source.js'
+export { bitswapTransport } from './swarm/bitswap-transport.js'
 export type { SwarmSourceComponents } from './swarm/source.js'
 export type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions, TransportBlock, TransportProgressEvents, ProvidersFunction } from './swarm/transport.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
