@@ -13,7 +13,17 @@
 // socket and no muxer could do: the same transfer with the puller's own mandatory work (a sha256
 // per 1 MiB leaf for its CID, one over the whole blob for its digest, a file per leaf).
 //
-//   npm exec -- node scripts/bench/transport.mjs [--runs 3]
+// And the real bulk channel (`packages/node/src/swarm/bulk`, driven by `bulk-transfer.mjs`): the
+// same bytes as the image's 1 MiB raw blocks, sent by one node and fetched by another through the
+// bulk transport's session (TLS on the socket, both identities checked, each block hashed against
+// its CID as it arrives). Three rows: the channel alone (blocks sent from memory, as the TLS rows
+// send theirs, and dropped on arrival), the same sent from an FsBlockstore (a file read per
+// block), and from a store into a store (against TLS with the puller's hashes and writes). The
+// channel is set up first (4 blocks); a bulk row's time and CPU are its rate after that, over the
+// whole image; the set-up is printed apart. B's and A's CPU are the receiving and the sending
+// process's over the transfer.
+//
+//   npm exec -- node scripts/bench/transport.mjs [--runs 3] [--only native,bulk,...] [--window 16] [--connections 2]
 import { execFileSync, fork, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -64,17 +74,23 @@ if (role === 'server' || role === 'client') {
         s.end()
       }
       pump()
-      s.on('close', () => server.close())
+      s.on('close', () => {
+        const cpu = process.cpuUsage(cpu0)
+        process.send({ cpu: (cpu.user + cpu.system) / 1e6 }, () => server.close())
+      })
     })
+    const cpu0 = process.cpuUsage()
     server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
   } else {
     let s = net.connect(Number(portArg), '127.0.0.1')
     if (mode === 'native' || mode === 'native-work') s = tls.connect({ socket: s, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
     if (mode === 'js-stream') s = tls.connect({ socket: jsStream(s), rejectUnauthorized: false, minVersion: 'TLSv1.3' })
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     let got = 0
     const done = () => {
-      process.send({ seconds: (performance.now() - t0) / 1000, bytes: got })
+      const cpu = process.cpuUsage(cpu0)
+      process.send({ seconds: (performance.now() - t0) / 1000, bytes: got, cpu: (cpu.user + cpu.system) / 1e6 })
       process.exit(0)
     }
     if (mode !== 'native-work') {
@@ -124,24 +140,65 @@ if (role === 'server' || role === 'client') {
     }
   }
 } else {
-  const runs = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 3)
+  const arg = (name, fallback) => process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback
+  const runs = Number(arg('--runs', 3))
+  const only = new Set(arg('--only', 'baseline,tcp,native,native-work,js-stream,libp2p,bulk-mem,bulk,bulk-store').split(','))
+  const window = arg('--window', '16')
+  const perPeer = arg('--connections', '2')
   const { buildFixtures } = await import('../../test/dist/image-helpers.js')
   const { large } = await buildFixtures('large')
   const bytes = fs.readdirSync(path.join(large.oci, 'blobs', 'sha256')).reduce((n, f) => n + fs.statSync(path.join(large.oci, 'blobs', 'sha256', f)).size, 0)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'provenir-transport-'))
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(work, 'key.pem'), '-out', path.join(work, 'cert.pem'), '-days', '1', '-subj', '/CN=bench'], { stdio: 'ignore' })
 
+  const cpus = {}
+  const serverCpus = {}
   const transfer = async (mode) => {
     const server = fork(here, ['server', mode, String(bytes), '0', work], { stdio: 'inherit' })
     const { port } = await new Promise(resolve => server.once('message', resolve))
+    const served = new Promise(resolve => server.once('message', resolve))
     const client = fork(here, ['client', mode, String(bytes), String(port), work], { stdio: 'inherit' })
     const res = await new Promise(resolve => client.once('message', resolve))
+    const { cpu: serverCpu } = await served
     await new Promise(resolve => server.once('exit', resolve))
     if (res.bytes !== bytes) throw new Error(`${mode}: received ${res.bytes} of ${bytes} bytes`)
+    ;(cpus[mode] ??= []).push(res.cpu)
+    ;(serverCpus[mode] ??= []).push(serverCpu)
     return res.seconds
   }
 
-  const results = { baseline: [], tcp: [], native: [], 'native-work': [], 'js-stream': [], libp2p: [] }
+  // the real bulk channel: the image's blobs as 1 MiB blocks in a store, prepared once
+  const bulkScript = path.join(path.dirname(here), 'bulk-transfer.mjs')
+  const daemonFlags = ['--max-semi-space-size=4', '--initial-old-space-size=96']
+  const bulkStore = path.join(work, 'bulk-store')
+  const connections = []
+  const setups = []
+  if (only.has('bulk-mem') || only.has('bulk') || only.has('bulk-store')) {
+    const prep = fork(bulkScript, ['prepare', large.oci, bulkStore], { stdio: 'inherit' })
+    await new Promise((resolve, reject) => prep.once('exit', code => code === 0 ? resolve() : reject(new Error(`bulk-transfer.mjs prepare exited with ${code}`))))
+  }
+  const transferBulk = async (mode) => {
+    const server = fork(bulkScript, ['server', bulkStore, perPeer, mode === 'bulk-mem' ? 'memory' : 'store'], { stdio: 'inherit', execArgv: daemonFlags })
+    const { addr } = await new Promise(resolve => server.once('message', resolve))
+    const client = fork(bulkScript, ['client', mode === 'bulk-mem' ? 'bulk' : mode, addr, bulkStore, window, perPeer], { stdio: 'inherit', execArgv: daemonFlags })
+    const res = await new Promise((resolve, reject) => {
+      client.once('message', resolve)
+      client.once('exit', code => reject(new Error(`bulk-transfer.mjs client exited with ${code}`)))
+    })
+    server.send('stop')
+    const { cpu: serverCpu } = await new Promise(resolve => server.once('message', resolve))
+    await new Promise(resolve => server.once('exit', resolve))
+    if (res.bytes !== bytes) throw new Error(`${mode}: received ${res.bytes} of ${bytes} bytes`)
+    // the rest after the set-up, at its rate, over the whole image (comparable with the other rows)
+    const scale = bytes / res.timed
+    ;(cpus[mode] ??= []).push(res.cpu * scale)
+    ;(serverCpus[mode] ??= []).push(serverCpu * scale)
+    connections.push(res.connections)
+    setups.push(res.setup)
+    return res.seconds * scale
+  }
+
+  const results = { baseline: [], tcp: [], native: [], 'native-work': [], 'js-stream': [], libp2p: [], 'bulk-mem': [], bulk: [], 'bulk-store': [] }
   const registry = hasDockerRegistry() ? await startDockerRegistry(path.join(work, 'registry')) : undefined
   const port = registry?.port
   if (registry != null) {
@@ -149,17 +206,20 @@ if (role === 'server' || role === 'client') {
   }
   try {
     for (let r = 0; r < runs; r++) {
-      if (registry != null) {
+      if (registry != null && only.has('baseline')) {
         const out = path.join(work, `pull-${r}`)
         const t0 = performance.now()
         execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${out}:v1`])
         results.baseline.push((performance.now() - t0) / 1000)
         fs.rmSync(out, { recursive: true, force: true })
       }
-      results.tcp.push(await transfer('tcp'))
-      results.native.push(await transfer('native'))
-      results['native-work'].push(await transfer('native-work'))
-      results['js-stream'].push(await transfer('js-stream'))
+      for (const mode of ['tcp', 'native', 'native-work', 'js-stream']) {
+        if (only.has(mode)) results[mode].push(await transfer(mode))
+      }
+      for (const mode of ['bulk-mem', 'bulk', 'bulk-store']) {
+        if (only.has(mode)) results[mode].push(await transferBulk(mode))
+      }
+      if (!only.has('libp2p')) continue
       const out = spawnSync(process.execPath, [path.join(path.dirname(here), 'bitswap.mjs'), '--only', 'raw', '--size-mib', String(Math.round(bytes / 1048576)), '--reps', '1'], { encoding: 'utf8', env: { ...process.env, BENCH_ENCRYPTER: 'tls' } })
       const m = /raw\s+rep 0: [\d.]+ MiB\/s \(([\d.]+) s\)/.exec(out.stdout)
       if (m == null) throw new Error(`bitswap.mjs --only raw printed no rep: ${out.stdout}${out.stderr}`)
@@ -172,14 +232,33 @@ if (role === 'server' || role === 'client') {
   }
 
   const base = results.baseline.length > 0 ? median(results.baseline) : undefined
-  console.log(`\nTransport floor: ${(bytes / 1e6).toFixed(0)} MB between two processes on loopback, ${runs} runs, medians, ${os.cpus().length} cores\n`)
-  console.log('| what moves the bytes | time | against the whole registry pull |')
-  console.log('|---|---|---|')
-  const row = (name, xs) => console.log(`| ${name} | ${median(xs).toFixed(2)} s (${xs.map(x => x.toFixed(2)).join(', ')}) | ${base != null ? (median(xs) / base).toFixed(2) + 'x' : 'n/a'} |`)
-  if (base != null) row('baseline: skopeo copy from docker-registry (HTTP, digest check, written to disk)', results.baseline)
-  row('plain TCP, nothing else', results.tcp)
-  row('TLS 1.3 on the socket (native TLSWrap)', results.native)
-  row('the same, and the puller hashes each 1 MiB leaf and the whole blob and writes each leaf to a file', results['native-work'])
-  row('TLS 1.3 over a JavaScript stream (as @libp2p/tls)', results['js-stream'])
-  row('libp2p stream: TLS 1.3 + yamux (every provenir pull)', results.libp2p)
+  console.log(`\nTransport floor: ${(bytes / 1e6).toFixed(0)} MB between two processes on loopback, ${runs} runs, medians, ${os.cpus().length} cores, load average ${os.loadavg().map(x => x.toFixed(1)).join(' ')}\n`)
+  console.log('| what moves the bytes | time | against the whole registry pull | B\'s CPU (the receiver) | A\'s CPU (the sender) |')
+  console.log('|---|---|---|---|---|')
+  const cpu = (table, mode) => table[mode] != null ? `${median(table[mode]).toFixed(2)} s (${table[mode].map(x => x.toFixed(2)).join(', ')})` : ''
+  const row = (name, mode) => {
+    const xs = results[mode]
+    if (xs.length === 0) return
+    console.log(`| ${name} | ${median(xs).toFixed(2)} s (${xs.map(x => x.toFixed(2)).join(', ')}) | ${base != null ? (median(xs) / base).toFixed(2) + 'x' : 'n/a'} | ${cpu(cpus, mode)} | ${cpu(serverCpus, mode)} |`)
+  }
+  row('baseline: skopeo copy from docker-registry (HTTP, digest check, written to disk)', 'baseline')
+  row('plain TCP, nothing else', 'tcp')
+  row('TLS 1.3 on the socket (native TLSWrap)', 'native')
+  row('the same, and the puller hashes each 1 MiB leaf and the whole blob and writes each leaf to a file', 'native-work')
+  row('TLS 1.3 over a JavaScript stream (as @libp2p/tls)', 'js-stream')
+  row('libp2p stream: TLS 1.3 + yamux (every provenir pull)', 'libp2p')
+  row(`the bulk channel alone: blocks sent from memory, each checked against its CID on arrival, dropped (window ${window}, ${perPeer} connections)`, 'bulk-mem')
+  row(`the bulk channel from an FsBlockstore (a file read per block), each checked on arrival, dropped`, 'bulk')
+  row(`the bulk channel into an FsBlockstore, as a pull stores them (window ${window}, ${perPeer} connections)`, 'bulk-store')
+  const against = (mode, what) => {
+    if (results[mode].length === 0 || results.native.length === 0) return
+    console.log(`${what} moves ${(100 * median(results.native) / median(results[mode])).toFixed(0)}% of the bytes per second TLS on the socket does (goal >= 80%); runs paired: ${results[mode].map((x, i) => (100 * results.native[i] / x).toFixed(0) + '%').join(', ')}`)
+  }
+  console.log()
+  against('bulk-mem', 'the bulk channel alone')
+  against('bulk', 'the bulk channel from a store')
+  if (results['bulk-store'].length > 0 && results['native-work'].length > 0) {
+    console.log(`into the store, ${(100 * median(results['native-work']) / median(results['bulk-store'])).toFixed(0)}% of the idealized path's rate (TLS + the puller's hashes and file writes)`)
+  }
+  if (connections.length > 0) console.log(`bulk connections the client held: ${connections.join(', ')}; set-up (bulk address, connections, certificates, first 4 blocks) ${setups.map(x => (1000 * x).toFixed(0)).join(', ')} ms, not in the bulk rows' times (their rate after it, over the whole image)`)
 }

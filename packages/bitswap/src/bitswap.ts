@@ -544,6 +544,10 @@ export class BitswapNode implements Bitswap {
     })
   }
 
+  reportBadBlock (peer: PeerId, reason: string): void {
+    this.badPeer(peer, reason)
+  }
+
   /** A peer sent a block that matches nothing we asked it for: penalise and disconnect it */
   private badPeer (peer: PeerId, reason: string): void {
     this.log.error('bad block from %p (%s): disconnecting', peer, reason)

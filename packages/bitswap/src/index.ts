@@ -471,6 +471,12 @@ export interface Bitswap extends Startable {
 
   /** True while `peer` is banned for a bad block (see `badPeerBackoff`) */
   isBanned(peer: PeerId): boolean
+  /**
+   * Another channel (the bulk channel) received from `peer` a block that
+   * does not hash to its CID: penalise and disconnect it as if it had come
+   * over bitswap.
+   */
+  reportBadBlock(peer: PeerId, reason: string): void
 }
 
 /**

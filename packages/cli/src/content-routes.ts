@@ -307,7 +307,8 @@ function pullProgress (node: ProvenirNode, digest: string, sink: StreamSink): (e
       })().catch(() => {})
       return
     }
-    if (evt.type === 'bitswap:block' && typeof evt.detail?.bytes === 'number') {
+    // each transport reports its blocks as `<name>:block`: bitswap's, and the bulk channel's
+    if ((evt.type === 'bitswap:block' || evt.type === 'bulk:block') && typeof evt.detail?.bytes === 'number') {
       bytes += evt.detail.bytes
       // a DAG's inner nodes add a little over the blob sizes
       sink.progress({ phase: 'pull', bytes: total != null ? Math.min(bytes, total) : bytes, ...(total != null ? { total } : {}) })

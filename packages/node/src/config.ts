@@ -1,5 +1,6 @@
 import { InvalidConfigError } from '@provenir/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_CONNECTIONS_PER_PEER, MAX_CONNECTIONS_PER_PEER } from './swarm/bulk/constants.js'
 import { DEFAULT_DHT_ALPHA, DEFAULT_DHT_DISJOINT_PATHS, DEFAULT_DIFFICULTY, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUERY_SELF_INTERVAL } from './constants.js'
 
 export type TransportName = 'tcp' | 'memory'
@@ -41,6 +42,37 @@ export interface DHTConfig {
    * @default 3
    */
   disjointPaths: number
+}
+
+/** The bulk channel (`swarm/bulk`): block transfer between provenir peers beside bitswap */
+export interface BulkConfig {
+  /**
+   * Serve and fetch over the bulk channel. A node without it trades blocks
+   * over bitswap only.
+   *
+   * @default true
+   */
+  enabled: boolean
+  /**
+   * The bulk listener's TCP multiaddr. When absent, the host of the first
+   * TCP `listen` address and the next port (4101 -> 4102; port 0 stays 0,
+   * and a taken port falls back to one the OS picks); with no TCP listen
+   * address, no listener (this node then fetches but does not serve).
+   */
+  listen?: string
+  /**
+   * Addresses to tell peers instead of the listener's (behind NAT or a
+   * port mapping).
+   *
+   * @default []
+   */
+  announce: string[]
+  /**
+   * Bulk connections to or from one peer.
+   *
+   * @default 2
+   */
+  connectionsPerPeer: number
 }
 
 export interface NodeConfig {
@@ -102,6 +134,7 @@ export interface NodeConfig {
    */
   maxConnections: number
   dht: DHTConfig
+  bulk: BulkConfig
 }
 
 export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
@@ -119,11 +152,17 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
     kBucketSize: 20,
     alpha: DEFAULT_DHT_ALPHA,
     disjointPaths: DEFAULT_DHT_DISJOINT_PATHS
+  }),
+  bulk: Object.freeze({
+    enabled: true,
+    announce: [],
+    connectionsPerPeer: DEFAULT_CONNECTIONS_PER_PEER
   })
 }) as NodeConfig
 
 const TOP_KEYS = new Set(Object.keys(DEFAULT_CONFIG))
 const DHT_KEYS = new Set(Object.keys(DEFAULT_CONFIG.dht))
+const BULK_KEYS = new Set(['enabled', 'listen', 'announce', 'connectionsPerPeer'])
 
 /** Longest multiaddr accepted in config */
 const MAX_MULTIADDR_LENGTH = 1024
@@ -190,6 +229,7 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
   if (typeof allow !== 'boolean') fail(where, 'allowPrivateAddresses', 'must be true or false')
   const clientMode = d.clientMode ?? DEFAULT_CONFIG.dht.clientMode
   if (typeof clientMode !== 'boolean') fail(where, 'dht.clientMode', 'must be true or false')
+  const bulk = checkBulk(where, obj.bulk ?? {})
 
   return {
     difficulty: checkInt(where, 'difficulty', obj.difficulty ?? DEFAULT_CONFIG.difficulty, 0, 64),
@@ -206,6 +246,38 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
       kBucketSize: checkInt(where, 'dht.kBucketSize', d.kBucketSize ?? DEFAULT_CONFIG.dht.kBucketSize, 2, 256),
       alpha: checkInt(where, 'dht.alpha', d.alpha ?? DEFAULT_CONFIG.dht.alpha, 1, 64),
       disjointPaths: checkInt(where, 'dht.disjointPaths', d.disjointPaths ?? DEFAULT_CONFIG.dht.disjointPaths, 1, 64)
-    }
+    },
+    bulk
   }
+}
+
+function checkBulk (where: string, input: unknown): BulkConfig {
+  if (typeof input !== 'object' || Array.isArray(input) || input == null) fail(where, 'bulk', 'must be an object')
+  const b = input as Record<string, unknown>
+  for (const key of Object.keys(b)) {
+    if (!BULK_KEYS.has(key)) fail(where, `bulk.${key}`, 'is not a known bulk-channel setting')
+  }
+  const enabled = b.enabled ?? DEFAULT_CONFIG.bulk.enabled
+  if (typeof enabled !== 'boolean') fail(where, 'bulk.enabled', 'must be true or false')
+  const out: BulkConfig = {
+    enabled,
+    announce: checkTcpAddrs(where, 'bulk.announce', b.announce ?? DEFAULT_CONFIG.bulk.announce),
+    connectionsPerPeer: checkInt(where, 'bulk.connectionsPerPeer', b.connectionsPerPeer ?? DEFAULT_CONFIG.bulk.connectionsPerPeer, 1, MAX_CONNECTIONS_PER_PEER)
+  }
+  if (b.listen != null) {
+    if (typeof b.listen !== 'string') fail(where, 'bulk.listen', 'must be a multiaddr string')
+    out.listen = checkTcpAddrs(where, 'bulk.listen', [b.listen])[0]
+  }
+  return out
+}
+
+/** Multiaddrs of the form /ip4|ip6/<host>/tcp/<port>, as the bulk listener takes */
+function checkTcpAddrs (where: string, field: string, value: unknown): string[] {
+  const addrs = checkMultiaddrs(where, field, value)
+  if (addrs.length > 64) fail(where, field, 'has more than 64 entries')
+  for (const a of addrs) {
+    const [host, tcp, ...rest] = multiaddr(a).getComponents()
+    if ((host?.name !== 'ip4' && host?.name !== 'ip6') || tcp?.name !== 'tcp' || rest.length > 0) fail(where, field, `("${a}") must be /ip4|ip6/<host>/tcp/<port>`)
+  }
+  return addrs
 }

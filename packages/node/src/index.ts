@@ -36,6 +36,7 @@ import type { Identify } from '@libp2p/identify'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Bulk } from './swarm/bulk/index.js'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Naming, NamingInit, SeqStore } from '@provenir/naming'
@@ -46,7 +47,9 @@ import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
 export { validateConfig, DEFAULT_CONFIG } from './config.js'
-export type { NodeConfig, DHTConfig, TransportName, EncryptionName } from './config.js'
+export type { NodeConfig, DHTConfig, BulkConfig, TransportName, EncryptionName } from './config.js'
+export { bulk } from './swarm/bulk/index.js'
+export type { Bulk, BulkInit, BulkComponents, BulkBlockstore, BulkProgressEvents } from './swarm/bulk/index.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'
@@ -69,6 +72,7 @@ export type {
   PutManifestRequest, PutManifestResult, UploadedBlob, ReferrerDescriptor
 } from './content/types.js'
 export { SwarmSource } from './swarm/source.js'
+export { bitswapTransport } from './swarm/bitswap-transport.js'
 export type { SwarmSourceComponents } from './swarm/source.js'
 export type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions, TransportBlock, TransportProgressEvents, ProvidersFunction } from './swarm/transport.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
@@ -79,6 +83,8 @@ export type { ImageStatement } from './statements.js'
 
 export interface ProvenirServices extends Record<string, unknown> {
   bitswap: Bitswap
+  /** The bulk channel; absent when `config.bulk.enabled` is false or the node has no blockstore */
+  bulk?: Bulk
   imageRecords: ImageRecords
   identify: Identify
   ping: Ping

@@ -28,16 +28,19 @@ import { validateStorageConfig } from './storage-config.js'
 import type { StorageConfig } from './storage-config.js'
 import { namingComponents } from './naming.js'
 import { checkImageStatement } from './statements.js'
-import { bitswapService, bitswapTransport } from './swarm/bitswap-transport.js'
+import { bitswapBadPeers, bitswapService, bitswapTransport } from './swarm/bitswap-transport.js'
 import { providerKey } from './swarm/dht-key.js'
 import { digestReference } from './swarm/pull.js'
 import { SwarmSource } from './swarm/source.js'
 import { parseSwarmKey } from './swarm-key.js'
+import { bulkOptions } from './swarm/bulk-config.js'
+import { bulk } from './swarm/bulk/index.js'
 import type { NodeConfig } from './config.js'
 import type { CreateNodeInit, ProvenirNode, ProvenirServices, VerifyOptions } from './index.js'
 import type { ImageStatement } from './statements.js'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
 import type { PullOptions, PulledImage } from './swarm/pull.js'
+import type { BlockTransport } from './swarm/transport.js'
 import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
@@ -82,13 +85,23 @@ class Node implements ProvenirNode {
     if (blockstore != null && images != null) this.content = this.#contentService(blockstore, images)
   }
 
-  /** The content service over the store, with the swarm (DHT + bitswap through the transport seam) as its source */
+  /**
+   * How the swarm source moves blocks: the bulk channel where this node runs
+   * one, falling back to bitswap per peer and per block (a peer without a
+   * bulk channel, a Helia node); else bitswap alone
+   */
+  #transport (): BlockTransport {
+    const fallback = bitswapTransport(this.libp2p.services.bitswap)
+    return this.libp2p.services.bulk?.transport(fallback) ?? fallback
+  }
+
+  /** The content service over the store, with the swarm (DHT + a block transport through the seam) as its source */
   #contentService (blockstore: ContentBlockstore, images: ImageIndex): ContentService {
     const logger = this.libp2p.logger
     const swarm = new SwarmSource({
       blockstore,
       images,
-      transport: bitswapTransport(this.libp2p.services.bitswap),
+      transport: this.#transport(),
       dht: this.dht,
       records: this.libp2p.services.imageRecords,
       peerId: this.peerId,
@@ -248,14 +261,20 @@ class Node implements ProvenirNode {
   }
 
   async start (): Promise<void> {
-    await this.libp2p.start()
-    this.content?.storage.start()
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      // a service that cannot start (a bulk port taken) leaves the others listening otherwise
+      try { await this.libp2p.stop() } catch {}
+      throw err
+    }
     try {
       await this.naming.start()
     } catch (err) {
       try { await this.libp2p.stop() } catch {}
       throw err
     }
+    this.content?.storage.start()
   }
 
   async stop (): Promise<void> {
@@ -315,11 +334,16 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
     difficulty: config.difficulty
   })
 
+  const bulkInit = bulkOptions(config, blockstore, bitswapBadPeers(() => services.bitswap))
+
   const peerDiscovery: any[] = []
   if (config.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
   }
 
+  // the bulk channel reports bad peers to bitswap, a sibling service that
+  // exists only once libp2p is built
+  let services!: ProvenirServices
   try {
     const libp2p = await createLibp2p<ProvenirServices>({
       privateKey: init.privateKey,
@@ -352,6 +376,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         // a node without a blockstore still answers want-have with DontHave
         bitswap: bitswapService({ blockstore: blockstore ?? new MemoryBlockstore() }),
         imageRecords: imageRecords(),
+        ...(bulkInit != null ? { bulk: bulk(bulkInit) } : {}),
         dht: kadDHT({
           protocol: DHT_PROTOCOL,
           clientMode: config.dht.clientMode,
@@ -379,6 +404,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
+    services = libp2p.services
     const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {

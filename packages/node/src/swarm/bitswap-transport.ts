@@ -9,6 +9,7 @@ import { bitswap, NoHonestProviderError as BitswapNoHonestProviderError, Session
 import { BlocksUnavailableError, NoHonestProviderError } from '../errors.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from './transport.js'
 import type { Bitswap, BitswapComponents, BitswapInit } from '@provenir/bitswap'
+import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export type { Bitswap }
@@ -65,5 +66,25 @@ export function bitswapTransport (service: Bitswap): BlockTransport {
         throw translate(err)
       }
     }
+  }
+}
+
+/** Bitswap's bad-peer mechanism, for another transport (the bulk channel) to share */
+export interface BadPeerHooks {
+  /** Penalise `peer` for a wrong block received elsewhere, and disconnect it */
+  onBadPeer(peer: PeerId, reason: string): void
+  /** True while bitswap bans `peer` for a bad block */
+  isBanned(peer: PeerId): boolean
+}
+
+/**
+ * The bad-peer hooks over a bitswap service that exists only once libp2p is
+ * built (the bulk channel is its sibling service): a peer that lies over one
+ * channel is cut off on both.
+ */
+export function bitswapBadPeers (service: () => Bitswap): BadPeerHooks {
+  return {
+    onBadPeer: (peer, reason) => { service().reportBadBlock(peer, reason) },
+    isBanned: (peer) => service().isBanned(peer)
   }
 }

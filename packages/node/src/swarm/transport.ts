@@ -36,6 +36,7 @@ export type TransportProgressEvents =
   ProgressEvent<'bitswap:dont-have', { cid: CID, peer: PeerId }> |
   ProgressEvent<'bitswap:want-block', { cid: CID, peer: PeerId }> |
   ProgressEvent<'bitswap:block', { cid: CID, peer?: PeerId, bytes: number, local: boolean }> |
+  ProgressEvent<'bulk:block', { cid: CID, peer?: PeerId, bytes: number, local: boolean }> |
   ProgressEvent<'bitswap:retry', { cid: CID, peer: PeerId, reason: 'timeout' | 'disconnect' | 'dont-have' | 'bad-peer' | 'moved' }>
 
 export interface TransportSessionInit {

@@ -1,0 +1,117 @@
+/**
+ * The bulk channel behind the transport seam (`../transport.ts`): a
+ * `BlockTransport` that asks each peer over its bulk channel when it has
+ * one, and asks the fallback transport (bitswap) for everything else. The
+ * choice is per peer and per block (see `session.ts`, `want-run.ts`); a caller sees one
+ * transport and the seam's contract: every block yielded hashed to its CID
+ * and is stored, and a want nobody serves fails with the fallback's
+ * `BlocksUnavailableError`.
+ */
+
+import { blockKey, collect } from './blocks.js'
+import { BulkSession } from './session.js'
+import type { BulkSessionComponents } from './session.js'
+import type { BulkPeers } from './peers.js'
+import type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
+import type { Logger } from '@libp2p/interface'
+import type { BulkBlockstore } from './server.js'
+import type { CID } from 'multiformats/cid'
+
+export interface BulkTransportComponents {
+  peers: BulkPeers
+  blockstore: BulkBlockstore
+  fallback: BlockTransport
+  log: Logger
+  discoveryWait: number
+  defaultWindow: number
+  /** Takes back a received block's buffer once its caller is done with it */
+  release(bytes: Uint8Array): void
+}
+
+/**
+ * Blocks some session is fetching: a single `want()` of one waits for that
+ * fetch instead of starting its own, then reads the block from the store
+ * (the session's bytes may be a buffer it reuses).
+ */
+class Fetches {
+  readonly #fetches = new Map<string, { promise: Promise<boolean>, resolve(stored: boolean): void, refs: number }>()
+
+  begin (cid: CID): (stored: boolean) => void {
+    const key = blockKey(cid)
+    let entry = this.#fetches.get(key)
+    if (entry == null) {
+      const { promise, resolve } = Promise.withResolvers<boolean>()
+      entry = { promise, resolve, refs: 0 }
+      this.#fetches.set(key, entry)
+    }
+    const fetch = entry
+    fetch.refs++
+    let ended = false
+    return (stored) => {
+      if (ended) return
+      ended = true
+      fetch.refs--
+      if (!stored && fetch.refs > 0) return
+      if (this.#fetches.get(key) === fetch) this.#fetches.delete(key)
+      fetch.resolve(stored)
+    }
+  }
+
+  get (cid: CID): Promise<boolean> | undefined {
+    return this.#fetches.get(blockKey(cid))?.promise
+  }
+}
+
+/** Settles with `promise`, or rejects with the signal's reason once it aborts */
+async function raced<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return promise
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+export class BulkTransport implements BlockTransport {
+  readonly name = 'bulk'
+  readonly #c: BulkTransportComponents
+  readonly #fetches = new Fetches()
+
+  constructor (components: BulkTransportComponents) {
+    this.#c = components
+  }
+
+  createSession (init: TransportSessionInit = {}): TransportSession {
+    const components: BulkSessionComponents = { ...this.#c, fetching: (cid) => this.#fetches.begin(cid) }
+    return new BulkSession(components, init)
+  }
+
+  /**
+   * One block: from the store; else from a session fetching it now; else
+   * from a peer whose bulk channel is known (connected peers that answered
+   * `/provenir/bulk/1.0.0`); else from the fallback.
+   */
+  async want (cid: CID, options: TransportWantOptions = {}): Promise<Uint8Array> {
+    const { blockstore, peers, fallback } = this.#c
+    if (await blockstore.has(cid, options)) return collect(blockstore.get(cid, options))
+    const fetching = this.#fetches.get(cid)
+    if (fetching != null && await raced(fetching, options.signal)) return collect(blockstore.get(cid, options))
+    const signal = options.signal ?? AbortSignal.timeout(this.#c.discoveryWait * 5)
+    for (const peer of peers.known()) {
+      try {
+        const answer = await peers.request(peer, cid, signal)
+        if (answer.kind === 'dont-have') continue
+        await blockstore.put(cid, answer.bytes, { signal, verify: false })
+        return answer.bytes
+      } catch {
+        if (signal.aborted) break
+      }
+    }
+    return fallback.want(cid, options)
+  }
+}

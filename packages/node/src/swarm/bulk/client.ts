@@ -1,0 +1,341 @@
+/**
+ * One outbound bulk connection: TLS 1.3 on its own TCP socket to a peer's
+ * bulk listener, the server's identity checked against the PeerId we meant
+ * to reach, then wants written and blocks read in the order asked.
+ *
+ * Each block is hashed while its bytes arrive (one `update` per piece of the
+ * TLS stream, into the block's own buffer), so its check against the CID
+ * costs no pass of its own once the last byte is in. A block that does not
+ * match is never handed on: the request fails with `BulkBadBlockError` and
+ * the connection closes.
+ */
+
+import { createHash } from 'node:crypto'
+import { connect } from 'node:tls'
+import { equals } from 'uint8arrays/equals'
+import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
+import { encodeFrame, Frame, FrameReader } from './frames.js'
+import { clientOptions, verifyRemote } from './tls.js'
+import type { BulkCredentials, VerifiedCertificates } from './tls.js'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { Hash } from 'node:crypto'
+import type { TLSSocket } from 'node:tls'
+import type { CID } from 'multiformats/cid'
+
+/** The hash a CID names, as node's crypto calls it; undefined for one the bulk channel does not fetch */
+export function hashAlgorithm (cid: CID): string | undefined {
+  const { code, size } = cid.multihash
+  if (code === 0x12 && size === 32) return 'sha256'
+  if (code === 0x13 && size === 64) return 'sha512'
+  return undefined
+}
+
+/** What a peer answered to a want: the block (checked against its CID), or that it does not hold it */
+export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have' }
+
+interface Pending {
+  id: number
+  cid: CID
+  algorithm: string
+  resolve(answer: BulkAnswer): void
+  reject(err: Error): void
+  /** the caller gave up; the answer is still read off the wire, and dropped */
+  cancelled: boolean
+}
+
+/** A block being received */
+interface Receiving {
+  request: Pending
+  buffer: Uint8Array
+  filled: number
+  hash?: Hash
+}
+
+/** Where received blocks' buffers come from (and go back to, once the caller is done with a block) */
+export interface ReceiveBuffers {
+  /** Size of each pooled buffer; a larger block gets one of its own */
+  readonly size: number
+  take(): Uint8Array
+  release(buffer: Uint8Array): void
+}
+
+export interface ConnectInit {
+  peer: PeerId
+  /** Pooled buffers to receive blocks into: fresh 1 MiB buffers cost a page fault per 4 KiB on first touch */
+  buffers?: ReceiveBuffers
+  host: string
+  port: number
+  credentials: BulkCredentials
+  /** Certificates checked already (shared by every connection of a node) */
+  verified?: VerifiedCertificates
+  maxBlockSize: number
+  /** ms with requests in flight and nothing received before the connection counts as stalled */
+  stallTimeout: number
+  /** ms with nothing in flight before the connection closes */
+  idleTimeout: number
+  signal: AbortSignal
+  log: Logger
+}
+
+export class BulkConnection {
+  readonly peer: PeerId
+  readonly #socket: TLSSocket
+  readonly #init: ConnectInit
+  /** requests in the order sent; the server answers them in that order */
+  readonly #pending: Pending[] = []
+  #receiving?: Receiving
+  #nextId = 1
+  #closed = false
+  #lastActivity = Date.now()
+  #timer?: ReturnType<typeof setTimeout>
+  #corked = false
+  /** Called once when the connection closes, with the error that closed it (none for an idle close) and whether requests were in flight */
+  onClose?: (err: Error | undefined, hadRequests: boolean) => void
+
+  private constructor (socket: TLSSocket, init: ConnectInit) {
+    this.#socket = socket
+    this.#init = init
+    this.peer = init.peer
+  }
+
+  /**
+   * Dials the peer's bulk listener, checks its certificate against
+   * `init.peer` and waits for its READY (the server admitted us).
+   *
+   * @throws BulkAuthenticationError, BulkRefusedError, or the socket's error
+   */
+  static async open (init: ConnectInit): Promise<BulkConnection> {
+    init.signal.throwIfAborted()
+    const socket = connect({ host: init.host, port: init.port, ...clientOptions(init.credentials) })
+    const conn = new BulkConnection(socket, init)
+    try {
+      await conn.#handshake()
+    } catch (err: any) {
+      socket.destroy()
+      throw err
+    }
+    conn.#armTimer()
+    return conn
+  }
+
+  async #handshake (): Promise<void> {
+    const socket = this.#socket
+    const { signal } = this.#init
+    await new Promise<void>((resolve, reject) => {
+      let verified = false
+      const fail = (err: Error): void => { cleanup(); reject(err) }
+      const onAbort = (): void => { fail(signal.reason) }
+      const onError = (err: Error): void => { fail(err) }
+      const onClose = (): void => { fail(verified ? new BulkRefusedError(`peer ${this.peer.toString()} closed the bulk connection before admitting us`) : new BulkConnectionClosedError('closed during the TLS handshake')) }
+      const reader = new FrameReader({
+        onFrame: (frame) => {
+          if (frame.type !== Frame.Type.READY) throw new BulkProtocolError(`${frame.type} frame before READY`)
+          cleanup()
+          this.#attach()
+          resolve()
+        },
+        onBody: () => {},
+        onBodyEnd: () => {}
+      }, 0)
+      const onData = (chunk: Uint8Array): void => {
+        try {
+          reader.push(chunk)
+        } catch (err: any) {
+          fail(err)
+        }
+      }
+      const cleanup = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        socket.off('error', onError)
+        socket.off('close', onClose)
+        socket.off('data', onData)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      socket.on('error', onError)
+      socket.on('close', onClose)
+      socket.once('secureConnect', () => {
+        // nothing is read before the server proved the identity we dialled
+        verifyRemote(socket, this.peer, this.#init.verified).then(() => {
+          verified = true
+          socket.on('data', onData)
+        }, fail)
+      })
+    })
+  }
+
+  /** The admitted connection's own listeners, in place before anything more is read */
+  #attach (): void {
+    const socket = this.#socket
+    socket.on('data', (chunk: Uint8Array) => { this.#onData(chunk) })
+    socket.on('error', (err) => { this.close(err) })
+    socket.on('close', () => { this.close(new BulkConnectionClosedError(`peer ${this.peer.toString()} closed the bulk connection`)) })
+  }
+
+  /** Requests in flight (cancelled ones included until their answer is read) */
+  get inflight (): number {
+    return this.#pending.length
+  }
+
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /**
+   * Asks for `cid`. Resolves with the block once it hashed to `cid`, or with
+   * dont-have. Rejects with `BulkBadBlockError` (the connection is closed
+   * then), with the error that closed the connection, or with the signal's
+   * reason (the want is cancelled on the wire).
+   */
+  async request (cid: CID, signal?: AbortSignal): Promise<BulkAnswer> {
+    if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
+    signal?.throwIfAborted()
+    const algorithm = hashAlgorithm(cid)
+    if (algorithm == null) throw new BulkProtocolError(`the bulk channel does not fetch CIDs hashed with multihash 0x${cid.multihash.code.toString(16)}`)
+    const id = this.#nextId++
+    return new Promise<BulkAnswer>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (request.cancelled) return
+        request.cancelled = true
+        reject(signal?.reason)
+        this.#write(encodeFrame({ type: Frame.Type.CANCEL, id }))
+      }
+      const request: Pending = {
+        id,
+        cid,
+        algorithm,
+        cancelled: false,
+        resolve: (answer) => { signal?.removeEventListener('abort', onAbort); resolve(answer) },
+        reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pending.push(request)
+      // from idle to waiting: the stall clock starts now
+      if (this.#pending.length === 1) this.#rearm()
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes }))
+    })
+  }
+
+  /** Writes a frame; wants of one tick go out together */
+  #write (bytes: Uint8Array): void {
+    if (this.#closed) return
+    if (!this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      process.nextTick(() => {
+        this.#corked = false
+        this.#socket.uncork()
+      })
+    }
+    this.#socket.write(bytes)
+  }
+
+  readonly #reader = new FrameReader({
+    onFrame: (frame) => { this.#onFrame(frame) },
+    onBody: (piece) => { this.#onBody(piece) },
+    onBodyEnd: () => { this.#onBodyEnd() }
+  }, Number.MAX_SAFE_INTEGER)
+
+  #onData (chunk: Uint8Array): void {
+    this.#lastActivity = Date.now()
+    try {
+      this.#reader.push(chunk)
+    } catch (err: any) {
+      this.close(err)
+    }
+  }
+
+  #onFrame (frame: Frame): void {
+    const head = this.#pending[0]
+    if (head == null || frame.id !== head.id) throw new BulkProtocolError(`answer ${frame.id} out of order (expected ${head?.id ?? 'none'})`)
+    if (frame.type === Frame.Type.DONT_HAVE) {
+      this.#answered()
+      if (!head.cancelled) head.resolve({ kind: 'dont-have' })
+      return
+    }
+    if (frame.type !== Frame.Type.BLOCK) throw new BulkProtocolError(`unexpected ${frame.type} frame`)
+    if (frame.length > this.#init.maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#init.maxBlockSize}`)
+    // a cancelled want's block is read off the wire and dropped, unhashed
+    this.#receiving = head.cancelled
+      ? { request: head, buffer: new Uint8Array(0), filled: 0 }
+      : { request: head, buffer: this.#buffer(frame.length), filled: 0, hash: createHash(head.algorithm) }
+  }
+
+  #buffer (length: number): Uint8Array {
+    const pool = this.#init.buffers
+    return pool != null && length <= pool.size ? pool.take().subarray(0, length) : Buffer.allocUnsafeSlow(length)
+  }
+
+  #onBody (piece: Uint8Array): void {
+    const r = this.#receiving
+    if (r?.hash == null) return
+    r.buffer.set(piece, r.filled)
+    r.filled += piece.byteLength
+    r.hash.update(piece)
+  }
+
+  #onBodyEnd (): void {
+    const r = this.#receiving
+    if (r == null) return
+    this.#receiving = undefined
+    this.#answered()
+    if (r.hash == null) return
+    const digest = r.hash.digest()
+    if (equals(digest, r.request.cid.multihash.digest)) {
+      r.request.resolve({ kind: 'block', bytes: r.buffer })
+      return
+    }
+    const err = new BulkBadBlockError(`peer ${this.peer.toString()} sent ${r.filled} bytes for ${r.request.cid.toString()} that do not hash to it`)
+    this.#init.buffers?.release(r.buffer)
+    r.request.reject(err)
+    this.close(err)
+  }
+
+  /** The oldest request is answered; with none left the idle clock starts */
+  #answered (): void {
+    this.#pending.shift()
+    if (this.#pending.length === 0) this.#rearm()
+  }
+
+  #rearm (): void {
+    if (this.#closed) return
+    this.#lastActivity = Date.now()
+    clearTimeout(this.#timer)
+    this.#armTimer()
+  }
+
+  /** One timer per connection: a stall with requests in flight, or the idle timeout without */
+  #armTimer (): void {
+    const { stallTimeout, idleTimeout } = this.#init
+    const limit = this.#pending.length > 0 ? stallTimeout : idleTimeout
+    const left = this.#lastActivity + limit - Date.now()
+    this.#timer = setTimeout(() => {
+      if (this.#closed) return
+      const quiet = Date.now() - this.#lastActivity
+      if (this.#pending.length > 0 && quiet >= stallTimeout) {
+        this.close(new BulkStalledError(`peer ${this.peer.toString()} sent nothing for ${quiet} ms with ${this.#pending.length} wants in flight`))
+      } else if (this.#pending.length === 0 && quiet >= idleTimeout) {
+        this.close()
+      } else {
+        this.#armTimer()
+      }
+    }, Math.max(left, 50))
+    this.#timer.unref()
+  }
+
+  /** Closes the connection; every request in flight fails with `err` (or a closed-connection error) */
+  close (err?: Error): void {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#timer)
+    this.#socket.destroy()
+    const reason = err ?? new BulkConnectionClosedError('the bulk connection was closed')
+    const hadRequests = this.#pending.some(r => !r.cancelled)
+    for (const request of this.#pending.splice(0)) {
+      if (!request.cancelled) request.reject(reason)
+    }
+    if (this.#receiving?.hash != null) this.#init.buffers?.release(this.#receiving.buffer)
+    this.#receiving = undefined
+    if (err != null && err.name !== 'BulkConnectionClosedError') this.#init.log('bulk connection to %p closed - %e', this.peer, err)
+    this.onClose?.(err, hadRequests)
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The bulk channel's protocol names and the defaults of every bound it
+ * enforces (`doc/LIMITS.md`, "Bulk channel"). Each is an option of
+ * `bulk(init)` unless said otherwise.
+ */
+
+/** The libp2p protocol that tells a peer where this node's bulk listener is */
+export const BULK_INFO_PROTOCOL = '/provenir/bulk/1.0.0'
+
+/** The ALPN name both ends of a bulk TLS connection must agree on */
+export const BULK_ALPN = 'provenir-bulk/1'
+
+/**
+ * Most bulk connections this node holds to one peer, in either direction.
+ * Two carried the 315 MB image fastest on loopback (BENCHMARKS.md, "Bulk
+ * channel"): one more lets a block's read on the server overlap the
+ * previous block's send.
+ *
+ * @default 2
+ */
+export const DEFAULT_CONNECTIONS_PER_PEER = 2
+
+/** @default 8 (the upper end of `connectionsPerPeer`) */
+export const MAX_CONNECTIONS_PER_PEER = 8
+
+/**
+ * Most inbound bulk connections the listener holds at once, counting those
+ * still in their TLS handshake.
+ *
+ * @default 256
+ */
+export const DEFAULT_MAX_INBOUND_CONNECTIONS = 256
+
+/**
+ * Requests one client keeps in flight on one connection; a server that
+ * receives more than `MAX_QUEUED_REQUESTS` on one connection closes it.
+ *
+ * @default 16
+ */
+export const DEFAULT_REQUESTS_PER_CONNECTION = 16
+
+/** Requests a server queues on one connection before it closes the connection as abusive */
+export const MAX_QUEUED_REQUESTS = 64
+
+/**
+ * Blocks a server reads from its store ahead of the one it is sending, per
+ * connection (each a pooled buffer).
+ *
+ * @default 4
+ */
+export const DEFAULT_READ_AHEAD = 4
+
+/**
+ * Largest block sent or accepted, in bytes: the blockstore's own limit.
+ *
+ * @default 2097152
+ */
+export const DEFAULT_MAX_BLOCK_SIZE = 2 * 1024 * 1024
+
+/** Largest frame header (everything but a block's bytes) accepted, in bytes */
+export const MAX_FRAME_HEADER = 512
+
+/** Longest CID accepted in a want, in bytes */
+export const MAX_CID_SIZE = 128
+
+/**
+ * Time for a TCP connect, the TLS handshake, both identity checks and the
+ * server's READY, in ms.
+ *
+ * @default 10000
+ */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000
+
+/**
+ * A connection with requests in flight that receives nothing for this long
+ * is stalled: it is closed and its requests go to another peer (ms).
+ *
+ * @default 10000
+ */
+export const DEFAULT_STALL_TIMEOUT = 10_000
+
+/**
+ * A connection with nothing in flight for this long is closed, at either end (ms).
+ *
+ * @default 30000
+ */
+export const DEFAULT_IDLE_TIMEOUT = 30_000
+
+/**
+ * Time for one blockstore call made while serving (ms).
+ *
+ * @default 10000
+ */
+export const DEFAULT_BLOCKSTORE_TIMEOUT = 10_000
+
+/**
+ * How long a peer's bulk address (or its lack of one) is remembered (ms).
+ *
+ * @default 60000
+ */
+export const DEFAULT_INFO_TTL = 60_000
+
+/** Time for one `/provenir/bulk/1.0.0` exchange, dial included, in ms */
+export const INFO_TIMEOUT = 5_000
+
+/** Largest `/provenir/bulk/1.0.0` answer, in bytes */
+export const MAX_INFO_SIZE = 1024
+
+/** Addresses in one `/provenir/bulk/1.0.0` answer */
+export const MAX_INFO_ADDRS = 8
+
+/** Inbound `/provenir/bulk/1.0.0` streams per connection */
+export const INFO_MAX_INBOUND_STREAMS = 4
+
+/**
+ * A peer whose bulk connection failed (refused, timed out, broke) is not
+ * dialled over the bulk channel again for this long, doubling with each
+ * failure in a row up to `MAX_FAILURE_BACKOFF`; bitswap serves it meanwhile
+ * (ms).
+ *
+ * @default 30000
+ */
+export const DEFAULT_FAILURE_BACKOFF = 30_000
+
+/** The longest a failure backoff grows to (it doubles with each failure in a row), in ms */
+export const MAX_FAILURE_BACKOFF = 10 * 60_000
+
+/**
+ * A peer that sent a block that does not hash to its CID is not asked over
+ * the bulk channel, nor served, for this long (ms). Bitswap's own ban (its
+ * `badPeerBackoff`) is set through the bad-peer hook at the same moment.
+ *
+ * @default 600000
+ */
+export const DEFAULT_BAD_PEER_BACKOFF = 600_000
+
+/** Peers whose bulk state (address, failures, ban) is remembered; the oldest idle ones go first */
+export const MAX_PEER_STATES = 4096
+
+/**
+ * A want waits at most this long for a peer with a bulk channel to appear
+ * (the provider lookup and the peers' `/provenir/bulk/1.0.0` answers)
+ * before it goes to the fallback transport (ms).
+ *
+ * @default 2000
+ */
+export const DEFAULT_DISCOVERY_WAIT = 2_000
+
+/**
+ * Bulk peers asked for one block that answered DONT_HAVE (or failed) before
+ * the block goes to the fallback, whose want-have asks every peer at once.
+ */
+export const MAX_MISSES_PER_BLOCK = 4
+
+/** Buffers the server keeps for reading blocks into (all connections), 1 MiB each */
+export const SERVE_BUFFERS = 32
+
+/** Size of each pooled serving buffer: the default chunk; a larger block gets a buffer of its own */
+export const SERVE_BUFFER_SIZE = 1024 * 1024
+
+/**
+ * Buffers kept for receiving blocks into (all connections), 1 MiB each: a
+ * caller that is done with each block when it asks for the next one
+ * (`transient`) gives its buffer back, and the next block reuses it.
+ */
+export const RECEIVE_BUFFERS = 32
+
+/** Window of a session when its creator gives none: blocks in flight per `want()` */
+export const DEFAULT_SESSION_WINDOW = 32
+
+/** Time to find providers for a session, dials included (ms) */
+export const PROVIDER_TIMEOUT = 30_000
+
+/** Providers taken from one provider lookup */
+export const MAX_SESSION_PROVIDERS = 16

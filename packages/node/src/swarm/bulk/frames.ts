@@ -1,0 +1,127 @@
+/**
+ * Framing of the bulk channel: a uvarint length, a protobuf `Frame`
+ * (`pb/bulk.proto`), and for a BLOCK frame that many raw bytes after it.
+ *
+ * Written here rather than with `it-length-prefixed` because the block's
+ * bytes stay outside any message: the reader hands each piece of the TLS
+ * socket's data to the receiver as a view (no copy, no buffering of a whole
+ * 1 MiB message), so the receiver hashes and copies it while the rest is
+ * still on the wire. The length-prefixed decoder's copy of each 1 MiB
+ * message showed in the bitswap pull's profile (BENCHMARKS.md, issue 4).
+ */
+
+import * as varint from 'uint8-varint'
+import { MAX_CID_SIZE, MAX_FRAME_HEADER } from './constants.js'
+import { BulkProtocolError } from './errors.js'
+import { Frame } from './pb/bulk.js'
+
+export { Frame }
+
+const FRAME_TYPES = new Set<string>([Frame.Type.READY, Frame.Type.WANT, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.DONT_HAVE])
+
+/** One frame on the wire: its length prefix and header, ready to write before any block bytes */
+export function encodeFrame (frame: Partial<Frame> & { type: Frame.Type }): Uint8Array {
+  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, ...frame })
+  const out = new Uint8Array(varint.encodingLength(header.byteLength) + header.byteLength)
+  varint.encodeUint8Array(header.byteLength, out, 0)
+  out.set(header, out.byteLength - header.byteLength)
+  return out
+}
+
+export interface FrameHandlers {
+  /** A frame's header; for a BLOCK frame its `length` bytes come next through `onBody` */
+  onFrame(frame: Frame): void
+  /** A piece of the current block's bytes: a view of the socket's chunk, valid only during the call */
+  onBody(piece: Uint8Array): void
+  /** The current block's last byte has been passed to `onBody` */
+  onBodyEnd(): void
+}
+
+/**
+ * Parses frames out of a byte stream fed chunk by chunk. Every header is
+ * bounded (`MAX_FRAME_HEADER`, `MAX_CID_SIZE`) and a block's length by
+ * `maxBlockSize`; anything else throws `BulkProtocolError` from `push`.
+ */
+export class FrameReader {
+  readonly #handlers: FrameHandlers
+  readonly #maxBlockSize: number
+  /** the length prefix and header being assembled */
+  readonly #header = new Uint8Array(MAX_FRAME_HEADER + 5)
+  #headerGot = 0
+  /** the header's length once its prefix is complete, else -1 */
+  #headerLength = -1
+  #prefixLength = 0
+  /** block bytes still to come for the current frame */
+  #remaining = 0
+
+  constructor (handlers: FrameHandlers, maxBlockSize: number) {
+    this.#handlers = handlers
+    this.#maxBlockSize = maxBlockSize
+  }
+
+  /** True between frames: nothing of a frame has been read yet */
+  get idle (): boolean {
+    return this.#remaining === 0 && this.#headerGot === 0
+  }
+
+  push (chunk: Uint8Array): void {
+    let offset = 0
+    while (offset < chunk.byteLength) {
+      if (this.#remaining > 0) {
+        const n = Math.min(this.#remaining, chunk.byteLength - offset)
+        this.#remaining -= n
+        this.#handlers.onBody(chunk.subarray(offset, offset + n))
+        offset += n
+        if (this.#remaining === 0) this.#handlers.onBodyEnd()
+        continue
+      }
+      offset = this.#readHeader(chunk, offset)
+    }
+  }
+
+  /** Takes header bytes from `chunk` at `offset`; dispatches the frame once whole. Returns the new offset. */
+  #readHeader (chunk: Uint8Array, offset: number): number {
+    if (this.#headerLength < 0) {
+      // the uvarint prefix, a byte at a time (at most 2 bytes for MAX_FRAME_HEADER)
+      const byte = chunk[offset++]
+      this.#header[this.#headerGot++] = byte
+      if ((byte & 0x80) !== 0) {
+        if (this.#headerGot >= 3) throw new BulkProtocolError(`frame header length prefix over ${this.#headerGot} bytes`)
+        return offset
+      }
+      this.#prefixLength = this.#headerGot
+      this.#headerLength = varint.decode(this.#header.subarray(0, this.#prefixLength))
+      if (this.#headerLength > MAX_FRAME_HEADER) throw new BulkProtocolError(`frame header of ${this.#headerLength} bytes exceeds ${MAX_FRAME_HEADER}`)
+    }
+    const want = this.#prefixLength + this.#headerLength - this.#headerGot
+    const n = Math.min(want, chunk.byteLength - offset)
+    this.#header.set(chunk.subarray(offset, offset + n), this.#headerGot)
+    this.#headerGot += n
+    offset += n
+    if (n === want) this.#dispatch(this.#header.subarray(this.#prefixLength, this.#prefixLength + this.#headerLength))
+    return offset
+  }
+
+  #dispatch (bytes: Uint8Array): void {
+    let frame: Frame
+    try {
+      // a copy: the decoded CID is a view of what it is decoded from, and
+      // the header buffer is reused for the next frame
+      frame = Frame.decode(bytes.slice())
+    } catch (err: any) {
+      throw new BulkProtocolError(`malformed frame: ${err.message}`, { cause: err })
+    }
+    this.#headerGot = 0
+    this.#headerLength = -1
+    if (!FRAME_TYPES.has(frame.type)) throw new BulkProtocolError('frame of an unknown type')
+    if (frame.cid.byteLength > MAX_CID_SIZE) throw new BulkProtocolError(`CID of ${frame.cid.byteLength} bytes exceeds ${MAX_CID_SIZE}`)
+    if (frame.type === Frame.Type.BLOCK) {
+      if (frame.length > this.#maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#maxBlockSize}`)
+      this.#remaining = frame.length
+    } else if (frame.length !== 0) {
+      throw new BulkProtocolError(`a ${frame.type} frame carries no bytes`)
+    }
+    this.#handlers.onFrame(frame)
+    if (frame.type === Frame.Type.BLOCK && frame.length === 0) this.#handlers.onBodyEnd()
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The bulk listener: TCP with TLS 1.3 on the socket (node's TLSWrap), no
+ * muxer. A client is served only once its certificate proved a PeerId and
+ * `admit` accepted that peer (a live libp2p connection to this node, not
+ * banned, under the per-peer bound); until then nothing of the connection
+ * is read, and a refused client is disconnected without a byte of content.
+ *
+ * Each connection answers its wants in the order they came, reading a few
+ * blocks ahead of the one being sent into pooled buffers, each block checked
+ * against its CID as it is read (free for a block file unchanged since the
+ * store wrote it, see `FsBlockstore`): a block rotted on disk is answered
+ * DONT_HAVE, not sent to be taken for a lie.
+ */
+
+import { createServer } from 'node:tls'
+import { BufferPool } from '@provenir/content'
+import { CID } from 'multiformats/cid'
+import { collect } from './blocks.js'
+import { MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
+import { BulkProtocolError } from './errors.js'
+import { encodeFrame, Frame, FrameReader } from './frames.js'
+import { serverOptions, verifyRemote } from './tls.js'
+import type { BulkCredentials, VerifiedCertificates } from './tls.js'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { ContentBlockstore } from '@provenir/content'
+import type { Blockstore } from 'interface-blockstore'
+import type { Socket } from 'node:net'
+import type { Server, TLSSocket } from 'node:tls'
+
+/** A store's `verify` option: a provenir store checks a block against its CID on get, or skips the check on put */
+interface Verifying { verify?: boolean }
+
+/**
+ * Where the bulk channel reads the blocks it serves and stores the blocks
+ * it fetches. A provenir store (`ContentBlockstore`) also reads into pooled
+ * buffers and checks each block it reads.
+ */
+export type BulkBlockstore = Pick<Blockstore<{}, Verifying, {}, Verifying>, 'has' | 'get' | 'put'> & Partial<Pick<ContentBlockstore, 'readInto'>>
+
+export interface BulkServerInit {
+  host: string
+  port: number
+  credentials: BulkCredentials
+  /** Certificates checked already (shared by every connection of a node) */
+  verified?: VerifiedCertificates
+  blockstore: BulkBlockstore
+  /** Why `peer` may not be served, or undefined when it may */
+  admit(peer: PeerId): string | undefined
+  connectionsPerPeer: number
+  maxInboundConnections: number
+  readAhead: number
+  maxBlockSize: number
+  idleTimeout: number
+  handshakeTimeout: number
+  blockstoreTimeout: number
+  log: Logger
+  /** Counts what the server does (metrics) */
+  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'protocol-error', bytes?: number): void
+}
+
+interface Want {
+  id: number
+  cid: CID
+  cancelled: boolean
+  /** the block, read ahead; undefined when not held or not servable */
+  read?: Promise<Uint8Array | undefined>
+}
+
+export class BulkServer {
+  readonly #init: BulkServerInit
+  readonly #server: Server
+  readonly #byPeer = new Map<string, Set<ServedConnection>>()
+  readonly #pool = new BufferPool(SERVE_BUFFER_SIZE, SERVE_BUFFERS)
+  readonly #sockets = new Set<Socket>()
+
+  constructor (init: BulkServerInit) {
+    this.#init = init
+    this.#server = createServer(serverOptions(init.credentials, init.handshakeTimeout))
+    this.#server.maxConnections = init.maxInboundConnections
+    // every socket, so a close ends those still in their handshake too
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket)
+      socket.once('close', () => { this.#sockets.delete(socket) })
+    })
+    this.#server.on('secureConnection', (socket) => { void this.#accept(socket) })
+    this.#server.on('tlsClientError', (err) => {
+      init.count?.('handshake-failed')
+      init.log.trace('bulk TLS handshake failed - %e', err)
+    })
+  }
+
+  /** Listens; resolves with the address bound (the port the OS chose for port 0) */
+  async listen (port = this.#init.port): Promise<{ host: string, port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject)
+      this.#server.listen(port, this.#init.host, () => {
+        this.#server.off('error', reject)
+        resolve()
+      })
+    })
+    const address = this.#server.address()
+    if (address == null || typeof address === 'string') throw new BulkProtocolError('the bulk listener has no TCP address')
+    return { host: address.address, port: address.port }
+  }
+
+  async close (): Promise<void> {
+    const closed = new Promise<void>(resolve => { this.#server.close(() => { resolve() }) })
+    for (const set of this.#byPeer.values()) {
+      for (const conn of set) conn.close()
+    }
+    for (const socket of this.#sockets) socket.destroy()
+    await closed
+  }
+
+  /** Disconnects every bulk connection of `peer` (its libp2p connection ended, or it was banned) */
+  closePeer (peer: PeerId): void {
+    for (const conn of this.#byPeer.get(peer.toString()) ?? []) conn.close()
+  }
+
+  /** Served connections, per peer (for tests and metrics) */
+  connections (peer: PeerId): number {
+    return this.#byPeer.get(peer.toString())?.size ?? 0
+  }
+
+  async #accept (socket: TLSSocket): Promise<void> {
+    const { log } = this.#init
+    socket.on('error', (err) => { log.trace('bulk connection error - %e', err) })
+    let peer: PeerId
+    try {
+      peer = await verifyRemote(socket, undefined, this.#init.verified)
+    } catch (err: any) {
+      this.#init.count?.('refused')
+      log('refused a bulk connection from %s - %e', socket.remoteAddress, err)
+      socket.destroy()
+      return
+    }
+    const key = peer.toString()
+    const set = this.#byPeer.get(key) ?? new Set()
+    const refusal = socket.destroyed
+      ? 'it closed the connection'
+      : this.#init.admit(peer) ?? (set.size >= this.#init.connectionsPerPeer ? `it holds ${set.size} bulk connections already` : undefined)
+    if (refusal != null) {
+      this.#init.count?.('refused')
+      log('refused a bulk connection from %p: %s', peer, refusal)
+      socket.destroy()
+      return
+    }
+    this.#init.count?.('admitted')
+    const conn = new ServedConnection(socket, peer, this.#init, this.#pool, () => {
+      set.delete(conn)
+      if (set.size === 0 && this.#byPeer.get(key) === set) this.#byPeer.delete(key)
+    })
+    set.add(conn)
+    this.#byPeer.set(key, set)
+    log.trace('admitted a bulk connection from %p', peer)
+  }
+}
+
+/** One admitted client connection: wants in, blocks out, in order */
+class ServedConnection {
+  readonly #socket: TLSSocket
+  readonly #peer: PeerId
+  readonly #init: BulkServerInit
+  readonly #pool: BufferPool
+  readonly #onClose: () => void
+  readonly #queue: Want[] = []
+  #pumping = false
+  #closed = false
+
+  constructor (socket: TLSSocket, peer: PeerId, init: BulkServerInit, pool: BufferPool, onClose: () => void) {
+    this.#socket = socket
+    this.#peer = peer
+    this.#init = init
+    this.#pool = pool
+    this.#onClose = onClose
+    const reader = new FrameReader({
+      onFrame: (frame) => { this.#onFrame(frame) },
+      onBody: () => {},
+      onBodyEnd: () => {}
+    }, 0)
+    socket.setTimeout(init.idleTimeout, () => { this.close() })
+    socket.on('close', () => { this.close() })
+    socket.on('data', (chunk: Uint8Array) => {
+      try {
+        reader.push(chunk)
+      } catch (err: any) {
+        init.count?.('protocol-error')
+        init.log('closing the bulk connection of %p - %e', peer, err)
+        this.close()
+      }
+    })
+    socket.write(encodeFrame({ type: Frame.Type.READY }))
+  }
+
+  #onFrame (frame: Frame): void {
+    if (frame.type === Frame.Type.CANCEL) {
+      const want = this.#queue.find(w => w.id === frame.id)
+      if (want != null) want.cancelled = true
+      return
+    }
+    if (frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a client sent a ${frame.type} frame`)
+    if (this.#queue.length >= MAX_QUEUED_REQUESTS) throw new BulkProtocolError(`more than ${MAX_QUEUED_REQUESTS} wants unanswered`)
+    let cid: CID
+    try {
+      cid = CID.decode(frame.cid)
+    } catch (err: any) {
+      throw new BulkProtocolError(`malformed CID in want ${frame.id}: ${err.message}`, { cause: err })
+    }
+    this.#queue.push({ id: frame.id, cid, cancelled: false })
+    void this.#pump()
+  }
+
+  /** Answers the queue in order, reading up to `readAhead` blocks ahead */
+  async #pump (): Promise<void> {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (!this.#closed && this.#queue.length > 0) {
+        const ahead = Math.min(this.#init.readAhead, this.#queue.length)
+        for (let i = 0; i < ahead; i++) this.#queue[i].read ??= this.#read(this.#queue[i])
+        const want = this.#queue[0]
+        const bytes = await want.read
+        this.#queue.shift()
+        await this.#send(want, bytes)
+      }
+    } catch (err: any) {
+      this.#init.log('bulk serving to %p failed - %e', this.#peer, err)
+      this.close()
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  /** The block, checked against its CID; undefined when it is not held or cannot be served */
+  async #read (want: Want): Promise<Uint8Array | undefined> {
+    if (want.cancelled) return undefined
+    const { blockstore, blockstoreTimeout, maxBlockSize, log } = this.#init
+    const signal = AbortSignal.timeout(blockstoreTimeout)
+    try {
+      let bytes: Uint8Array
+      if (blockstore.readInto != null) {
+        const target = this.#pool.take()
+        bytes = await blockstore.readInto(want.cid, target, { signal, verify: true })
+        if (bytes.buffer !== target.buffer) this.#pool.release(target)
+      } else {
+        bytes = await collect(blockstore.get(want.cid, { signal, verify: true }))
+      }
+      if (bytes.byteLength > maxBlockSize) {
+        this.#pool.release(bytes)
+        return undefined
+      }
+      return bytes
+    } catch (err: any) {
+      if (err?.name !== 'NotFoundError') log.error('cannot serve %c over the bulk channel - %e', want.cid, err)
+      return undefined
+    }
+  }
+
+  async #send (want: Want, bytes: Uint8Array | undefined): Promise<void> {
+    const socket = this.#socket
+    if (this.#closed) {
+      if (bytes != null) this.#pool.release(bytes)
+      return
+    }
+    if (bytes == null || want.cancelled) {
+      if (bytes != null) this.#pool.release(bytes)
+      this.#init.count?.('dont-have')
+      socket.write(encodeFrame({ type: Frame.Type.DONT_HAVE, id: want.id }))
+      return
+    }
+    this.#init.count?.('block', bytes.byteLength)
+    socket.cork()
+    socket.write(encodeFrame({ type: Frame.Type.BLOCK, id: want.id, length: bytes.byteLength }))
+    const flowing = socket.write(bytes, () => { this.#pool.release(bytes) })
+    socket.uncork()
+    if (!flowing) await this.#drained()
+  }
+
+  async #drained (): Promise<void> {
+    const socket = this.#socket
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        socket.off('drain', done)
+        socket.off('close', done)
+        resolve()
+      }
+      socket.on('drain', done)
+      socket.on('close', done)
+    })
+  }
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#socket.destroy()
+    this.#onClose()
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * A session of the bulk transport: the blocks of one pull, asked of the
+ * session's peers over their bulk channels, and of the fallback transport
+ * (bitswap) for what no bulk channel serves.
+ *
+ * - Peers come from the session's creator (`peers`, `addPeer`) and from the
+ *   provider lookup (the DHT), as for bitswap. Each is asked once where its
+ *   bulk listener is; a peer without one (a Helia or Kubo node, an older
+ *   provenir node) is served by the fallback session alone.
+ * - Each block is asked of a bulk peer not known to lack it: the one that
+ *   answered most of this session's wants with a block, over its requests in
+ *   flight. A peer answers DONT_HAVE at once for a block it does not hold, so
+ *   peers still downloading serve what they hold and the rest goes to
+ *   others; a block no bulk peer holds (or that `MAX_MISSES_PER_BLOCK` peers
+ *   lacked), or that is wanted before any bulk peer is known
+ *   (`discoveryWait`), goes to the fallback session, whose want-have and DHT
+ *   knowledge find it.
+ * - A request that fails (a dial refused, a connection broken or stalled, a
+ *   bad block) is asked again elsewhere; the peer backs off or is banned in
+ *   `BulkPeers`.
+ *
+ * The window is the bitswap session's: blocks taken from the caller's list
+ * and not yet handed back, growing by one per block from `initialWindow`.
+ */
+
+import { PeerMap } from '@libp2p/peer-collections'
+import { MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT } from './constants.js'
+import { WantRun } from './want-run.js'
+import type { BulkPeers } from './peers.js'
+import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { BulkBlockstore } from './server.js'
+import type { CID } from 'multiformats/cid'
+import type { ProgressEvent } from 'progress-events'
+
+/**
+ * A want's options as the bulk transport reads them: the seam's, and
+ * `transient`: the caller is done with a block's bytes once it asks for the
+ * next block (it hashed them, say), so their buffer can take another block.
+ */
+export interface BulkWantOptions extends TransportWantOptions {
+  transient?: boolean
+}
+
+/** Progress the bulk transport reports: one event per block, as every transport does */
+export type BulkProgressEvents = ProgressEvent<'bulk:block', { cid: CID, peer?: PeerId, bytes: number, local: boolean }>
+
+export interface BulkSessionComponents {
+  peers: BulkPeers
+  blockstore: BulkBlockstore
+  fallback: BlockTransport
+  log: Logger
+  /** How long a want waits for a bulk peer to be known before it goes to the fallback (ms) */
+  discoveryWait: number
+  /** Window when the creator gives none */
+  defaultWindow: number
+  /** Tells the transport a block is being fetched (a single `want()` of it waits for this), and then whether it was stored */
+  fetching(cid: CID): (stored: boolean) => void
+  /** Takes back a received block's buffer */
+  release(bytes: Uint8Array): void
+}
+
+type PeerStatus = 'probing' | 'bulk' | 'none'
+
+export class BulkSession implements TransportSession {
+  readonly #c: BulkSessionComponents
+  readonly #init: TransportSessionInit
+  readonly #status = new PeerMap<PeerStatus>()
+  readonly #answers = new PeerMap<{ hits: number, misses: number }>()
+  readonly #runs = new Set<{ dispatch(): void }>()
+  readonly #closed = new AbortController()
+  #fallback?: TransportSession
+  #discoveryStarted = 0
+  #lookupDone = false
+  #probing = 0
+
+  constructor (components: BulkSessionComponents, init: TransportSessionInit = {}) {
+    this.#c = components
+    this.#init = init
+  }
+
+  get signal (): AbortSignal {
+    return this.#closed.signal
+  }
+
+  get components (): BulkSessionComponents {
+    return this.#c
+  }
+
+  get window (): { window: number, initialWindow: number } {
+    const window = Math.max(1, this.#init.window ?? this.#c.defaultWindow)
+    return { window, initialWindow: Math.max(1, Math.min(window, this.#init.initialWindow ?? window)) }
+  }
+
+  /** The fallback transport's session, made when first needed, with every peer known so far */
+  fallback (): TransportSession {
+    this.#fallback ??= this.#c.fallback.createSession({ ...this.#init, peers: [...this.#status.keys()] })
+    return this.#fallback
+  }
+
+  /** Peers to ask over the bulk channel now */
+  bulkPeers (): PeerId[] {
+    const out: PeerId[] = []
+    for (const [peer, status] of this.#status.entries()) {
+      if (status === 'bulk' && this.#c.peers.usable(peer) !== false) out.push(peer)
+    }
+    return out
+  }
+
+  /**
+   * True once waiting longer for a bulk peer is pointless: no peer is being
+   * probed, and the lookup ended or some peer answered; or `discoveryWait`
+   * has passed.
+   */
+  settled (): boolean {
+    if (this.#discoveryStarted === 0) return false
+    if (Date.now() - this.#discoveryStarted >= this.#c.discoveryWait) return true
+    return this.#probing === 0 && (this.#lookupDone || this.#status.size > 0)
+  }
+
+  /** When `settled()` turns true by the clock */
+  get discoveryDeadline (): number {
+    return this.#discoveryStarted + this.#c.discoveryWait
+  }
+
+  /** Starts finding peers with the first CID wanted: the creator's peers, then the providers */
+  discover (cid: CID): void {
+    if (this.#discoveryStarted !== 0) return
+    this.#discoveryStarted = Date.now()
+    for (const peer of this.#init.peers ?? []) this.addPeer(peer)
+    const providers = this.#init.providers
+    if (providers == null) {
+      this.#lookupDone = true
+      return
+    }
+    void (async () => {
+      const signal = AbortSignal.any([this.#closed.signal, AbortSignal.timeout(PROVIDER_TIMEOUT)])
+      let n = 0
+      for await (const peer of providers(cid, { signal })) {
+        this.addPeer(peer)
+        if (++n >= MAX_SESSION_PROVIDERS) break
+      }
+    })().catch((err: Error) => {
+      this.#c.log.trace('bulk session provider lookup ended - %e', err)
+    }).finally(() => {
+      this.#lookupDone = true
+      this.#wakeRuns()
+    })
+  }
+
+  addPeer (peer: PeerId): void {
+    if (this.#closed.signal.aborted || this.#status.has(peer)) return
+    this.#status.set(peer, 'probing')
+    this.#fallback?.addPeer(peer)
+    this.#probing++
+    void this.#c.peers.probe(peer).then(ok => ok, () => false).then(ok => {
+      this.#probing--
+      this.#status.set(peer, ok ? 'bulk' : 'none')
+      this.#wakeRuns()
+    })
+  }
+
+  peers (): PeerId[] {
+    return [...this.#status.keys()]
+  }
+
+  /** Counts a peer's answer: a block, or DONT_HAVE */
+  answered (peer: PeerId, hit: boolean): void {
+    const stats = this.#answers.get(peer) ?? { hits: 0, misses: 0 }
+    if (hit) stats.hits++
+    else stats.misses++
+    this.#answers.set(peer, stats)
+  }
+
+  /** The share of wants `peer` answered with a block in this session (a half before it answered any) */
+  hitRate (peer: PeerId): number {
+    const stats = this.#answers.get(peer)
+    return ((stats?.hits ?? 0) + 1) / ((stats?.hits ?? 0) + (stats?.misses ?? 0) + 2)
+  }
+
+  #wakeRuns (): void {
+    for (const run of this.#runs) run.dispatch()
+  }
+
+  async * want (cids: Iterable<CID> | AsyncIterable<CID>, options: BulkWantOptions = {}): AsyncGenerator<TransportBlock, void, undefined> {
+    this.#closed.signal.throwIfAborted()
+    if (this.settled() && this.bulkPeers().length === 0) {
+      // no bulk channel among this session's peers: bitswap, as it is
+      yield * this.fallback().want(cids, options)
+      return
+    }
+    const run = new WantRun(this, options)
+    this.#runs.add(run)
+    try {
+      yield * run.run(cids)
+    } finally {
+      this.#runs.delete(run)
+    }
+  }
+
+  close (): void {
+    this.#closed.abort()
+    this.#fallback?.close()
+  }
+}

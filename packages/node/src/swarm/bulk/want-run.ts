@@ -1,0 +1,286 @@
+/**
+ * One `want()` call of a bulk session: its window, its blocks, which peer
+ * each is asked of, the hand-over to the fallback, and the order blocks are
+ * yielded in.
+ */
+
+import { PeerMap } from '@libp2p/peer-collections'
+import { CustomProgressEvent } from 'progress-events'
+import { hashAlgorithm } from './client.js'
+import { MAX_MISSES_PER_BLOCK } from './constants.js'
+import { blockKey, collect } from './blocks.js'
+import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
+import type { TransportBlock } from '../transport.js'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** One block of a want: where it is in the caller's list, and who was asked */
+interface Item {
+  cid: CID
+  key: string
+  /** places in the caller's list (a CID given twice is fetched once) */
+  positions: number[]
+  /** bulk peers that said DONT_HAVE or failed for it in this want */
+  lacking: PeerMap<true>
+  state: 'queued' | 'asking' | 'fallback' | 'done'
+  /** tells the transport how the fetch ended */
+  done(stored: boolean): void
+}
+
+/** One `want()` call: its window, its blocks, and the order it yields them in */
+export class WantRun {
+  readonly #session: BulkSession
+  readonly #options: BulkWantOptions
+  /** blocks yielded at more than one place: their buffer is not taken back */
+  readonly #shared = new WeakSet<Uint8Array>()
+  readonly #controller = new AbortController()
+  readonly #signal: AbortSignal
+  readonly #items = new Map<string, Item>()
+  readonly #queue: Item[] = []
+  readonly #ready: TransportBlock[] = []
+  readonly #reorder = new Map<number, TransportBlock>()
+  readonly #limit: number
+  #window: number
+  #taken = 0
+  #yielded = 0
+  #inputDone = false
+  #error?: Error
+  #changed?: () => void
+  #room?: () => void
+  #timer?: ReturnType<typeof setTimeout>
+  #fallbackBatch: Item[] = []
+
+  constructor (session: BulkSession, options: BulkWantOptions) {
+    this.#session = session
+    this.#options = options
+    this.#signal = AbortSignal.any([this.#controller.signal, session.signal, ...(options.signal != null ? [options.signal] : [])])
+    const { window, initialWindow } = session.window
+    this.#limit = window
+    this.#window = initialWindow
+    this.#signal.addEventListener('abort', () => {
+      this.#room?.()
+      this.#wake()
+    }, { once: true })
+  }
+
+  async * run (cids: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<TransportBlock, void, undefined> {
+    void this.#feed(cids).catch((err: Error) => { this.#fail(err) })
+    try {
+      while (true) {
+        if (this.#error != null) throw this.#error
+        this.#signal.throwIfAborted()
+        const block = this.#take()
+        if (block != null) {
+          this.#yielded++
+          this.#room?.()
+          yield block
+          // the caller asked for the next: a transient caller is done with this one
+          if (this.#options.transient === true && !this.#shared.has(block.bytes)) this.#session.components.release(block.bytes)
+          continue
+        }
+        if (this.#inputDone && this.#yielded === this.#taken) return
+        await new Promise<void>(resolve => { this.#changed = resolve })
+      }
+    } finally {
+      this.#controller.abort()
+      clearTimeout(this.#timer)
+      for (const item of this.#items.values()) item.done(false)
+      this.#items.clear()
+    }
+  }
+
+  #take (): TransportBlock | undefined {
+    if (this.#options.ordered !== true) return this.#ready.shift()
+    const block = this.#reorder.get(this.#yielded)
+    if (block != null) this.#reorder.delete(this.#yielded)
+    return block
+  }
+
+  #wake (): void {
+    const changed = this.#changed
+    this.#changed = undefined
+    changed?.()
+  }
+
+  #fail (err: Error): void {
+    this.#error ??= err
+    this.#wake()
+  }
+
+  /** Reads the caller's CIDs as the window allows */
+  async #feed (cids: Iterable<CID> | AsyncIterable<CID>): Promise<void> {
+    let position = 0
+    for await (const cid of cids) {
+      while (this.#taken - this.#yielded >= this.#window) {
+        if (this.#signal.aborted) return
+        await new Promise<void>(resolve => { this.#room = resolve })
+        this.#room = undefined
+      }
+      if (this.#signal.aborted) return
+      this.#taken++
+      await this.#add(cid, position++)
+    }
+    this.#inputDone = true
+    this.#wake()
+  }
+
+  async #add (cid: CID, position: number): Promise<void> {
+    const key = blockKey(cid)
+    const existing = this.#items.get(key)
+    if (existing != null) {
+      existing.positions.push(position)
+      return
+    }
+    const { blockstore } = this.#session.components
+    if (this.#options.notHeld !== true && await blockstore.has(cid, { signal: this.#signal })) {
+      const bytes = await collect(blockstore.get(cid, { signal: this.#signal }))
+      this.#progress(cid, bytes, undefined)
+      this.#place({ cid, bytes }, [position])
+      return
+    }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), state: 'queued', done: this.#session.components.fetching(cid) }
+    this.#items.set(key, item)
+    this.#session.discover(cid)
+    if (hashAlgorithm(cid) == null) {
+      this.#toFallback(item)
+      return
+    }
+    this.#queue.push(item)
+    this.dispatch()
+  }
+
+  /** Gives each queued block to a bulk peer, or to the fallback once no bulk peer can serve it */
+  dispatch (): void {
+    if (this.#signal.aborted) return
+    const bulk = this.#session.bulkPeers()
+    const settled = this.#session.settled()
+    const { peers } = this.#session.components
+    const load = new PeerMap<number>()
+    for (const p of bulk) load.set(p, peers.load(p))
+    for (let i = 0; i < this.#queue.length;) {
+      const item = this.#queue[i]
+      const choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? [] : bulk.filter(p => item.lacking.get(p) == null)
+      if (choices.length === 0) {
+        if (settled) {
+          this.#queue.splice(i, 1)
+          this.#toFallback(item)
+        } else {
+          this.#waitForDiscovery()
+          i++
+        }
+        continue
+      }
+      this.#queue.splice(i, 1)
+      const best = this.#choose(choices, load)
+      load.set(best, (load.get(best) ?? 0) + 1)
+      this.#ask(item, best)
+    }
+  }
+
+  /**
+   * The peer most likely to answer soonest with the block: the share of
+   * this session's wants it answered with a block, over its requests in
+   * flight (random among equals). A puller that holds little of the blob
+   * yet is asked less until it holds more.
+   */
+  #choose (choices: PeerId[], load: PeerMap<number>): PeerId {
+    const start = Math.floor(Math.random() * choices.length)
+    let best = choices[start]
+    let bestScore = -1
+    for (let i = 0; i < choices.length; i++) {
+      const p = choices[(start + i) % choices.length]
+      const score = this.#session.hitRate(p) / (1 + (load.get(p) ?? 0))
+      if (score > bestScore) {
+        best = p
+        bestScore = score
+      }
+    }
+    return best
+  }
+
+  #waitForDiscovery (): void {
+    if (this.#timer != null) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.dispatch()
+    }, Math.max(10, this.#session.discoveryDeadline - Date.now()))
+  }
+
+  #ask (item: Item, peer: PeerId): void {
+    item.state = 'asking'
+    const { peers, blockstore } = this.#session.components
+    peers.request(peer, item.cid, this.#signal).then(async answer => {
+      this.#session.answered(peer, answer.kind === 'block')
+      if (answer.kind === 'dont-have') {
+        this.#retry(item, peer)
+        return
+      }
+      // checked against its CID as it arrived (BulkConnection)
+      await blockstore.put(item.cid, answer.bytes, { signal: this.#signal, verify: false })
+      this.#progress(item.cid, answer.bytes, peer)
+      this.#deliver(item, answer.bytes, peer)
+    }, () => {
+      // refused, broken, stalled or lying: BulkPeers backs off or bans the peer
+      this.#retry(item, peer)
+    }).catch((err: Error) => {
+      if (!this.#signal.aborted) this.#fail(err)
+    })
+  }
+
+  #retry (item: Item, peer: PeerId): void {
+    if (this.#signal.aborted || item.state !== 'asking') return
+    item.lacking.set(peer, true)
+    item.state = 'queued'
+    this.#queue.push(item)
+    this.dispatch()
+  }
+
+  /** Hands blocks to the fallback session, those of one tick in one `want()` */
+  #toFallback (item: Item): void {
+    item.state = 'fallback'
+    this.#fallbackBatch.push(item)
+    if (this.#fallbackBatch.length > 1) return
+    queueMicrotask(() => {
+      const batch = this.#fallbackBatch
+      this.#fallbackBatch = []
+      void this.#runFallback(batch).catch((err: Error) => {
+        if (!this.#signal.aborted) this.#fail(err)
+      })
+    })
+  }
+
+  async #runFallback (batch: Item[]): Promise<void> {
+    const wants = this.#session.fallback().want(batch.map(i => i.cid), { signal: this.#signal, onProgress: this.#options.onProgress, notHeld: true })
+    for await (const block of wants) {
+      const item = this.#items.get(blockKey(block.cid))
+      if (item?.state === 'fallback') this.#deliver(item, block.bytes, block.from)
+    }
+  }
+
+  #deliver (item: Item, bytes: Uint8Array, from: PeerId | undefined): void {
+    if (item.state === 'done') return
+    item.state = 'done'
+    this.#items.delete(item.key)
+    item.done(true)
+    this.#place({ cid: item.cid, bytes, ...(from != null ? { from } : {}) }, item.positions)
+    if (this.#window < this.#limit) this.#window++
+  }
+
+  #place (block: TransportBlock, positions: number[]): void {
+    if (positions.length > 1) this.#shared.add(block.bytes)
+    for (const position of positions) {
+      if (this.#options.ordered === true) this.#reorder.set(position, block)
+      else this.#ready.push(block)
+    }
+    this.#wake()
+  }
+
+  #progress (cid: CID, bytes: Uint8Array, peer: PeerId | undefined): void {
+    try {
+      const event = new CustomProgressEvent('bulk:block', { cid, ...(peer != null ? { peer } : {}), bytes: bytes.byteLength, local: peer == null });
+      (this.#options.onProgress as ((evt: BulkProgressEvents) => void) | undefined)?.(event)
+    } catch {
+      // a throwing progress handler must not break the fetch
+    }
+  }
+}
