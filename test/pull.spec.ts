@@ -3,6 +3,9 @@ import { after, before, describe, it } from 'node:test'
 import { cidForDigest, exportBlob } from '@provenir/content'
 import { CID } from 'multiformats/cid'
 import { createSwarm } from '@provenir/testbed'
+
+/** These tests watch bitswap (its progress events, ledgers and sessions): the bulk channel stays off */
+const BITSWAP_ONLY = { bulk: { enabled: false, announce: [], connectionsPerPeer: 2 } }
 import { collect, digestOf, makeImage, seedImage } from './images.js'
 import type { Swarm } from '@provenir/testbed'
 
@@ -12,7 +15,7 @@ describe('node.pull: an image by manifest digest, through the DHT and bitswap', 
   const manifestDigest = digestOf(image.manifest)
 
   before(async () => {
-    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true, config: BITSWAP_ONLY })
     await swarm.waitForRoutingTables(2)
     await seedImage(swarm.nodes[0], image)
   })

@@ -8,6 +8,9 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createSwarm } from '@provenir/testbed'
+
+/** These tests watch bitswap (its progress events, ledgers and sessions): the bulk channel stays off */
+const BITSWAP_ONLY = { bulk: { enabled: false, announce: [], connectionsPerPeer: 2 } }
 import { encodeEnvelope, imageSignatureStatement, parsePolicy, signStatement, userIdFromKey } from '@provenir/trust'
 import { chunks, digestOf, makeImage, seedImage } from './images.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -47,7 +50,7 @@ describe('a pull by digest merges the records of several providers', () => {
   before(async () => {
     team = await generateKeyPair('Ed25519')
     // node 0 (the puller) is connected to each of the others
-    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'star', blockstores: true })
+    swarm = await createSwarm({ size: 4, transport: 'tcp', difficulty: 4, topology: 'star', blockstores: true, config: BITSWAP_ONLY })
     await swarm.waitForRoutingTables(1)
   })
 

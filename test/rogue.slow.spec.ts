@@ -53,10 +53,23 @@ describe('rogue peers against a real daemon (issue 14)', { timeout: 40 * 60_000 
   const spawned: DaemonProcess[] = []
   const rogues: RoguePeer[] = []
 
+  /**
+   * The rogue peers speak bitswap only, and these tests count what moves over
+   * bitswap (ledgers, wants at the liar): the honest daemons trade over
+   * bitswap too (the bulk channel has its own rogue test, test/bulk-rogue.spec.ts)
+   */
+  async function bitswapOnly (repo: string): Promise<void> {
+    const file = path.join(repo, 'config.json')
+    const config = JSON.parse(await fs.readFile(file, 'utf8'))
+    config.node.bulk = { ...config.node.bulk, enabled: false }
+    await fs.writeFile(file, JSON.stringify(config, null, 2))
+  }
+
   async function daemon (name: string, bootstrap = true): Promise<{ repo: string, d: DaemonProcess }> {
     const repo = path.join(root, name)
     const init = await runCli(repo, ['init', ...TEST_INIT, ...(bootstrap ? ['--bootstrap', addrA] : [])])
     assert.equal(init.code, 0, init.stderr)
+    await bitswapOnly(repo)
     const d = new DaemonProcess(repo)
     spawned.push(d)
     await d.ready()
@@ -84,6 +97,7 @@ describe('rogue peers against a real daemon (issue 14)', { timeout: 40 * 60_000 
     repoA = path.join(root, 'a')
     const init = await runCli(repoA, ['init', ...TEST_INIT])
     assert.equal(init.code, 0, init.stderr)
+    await bitswapOnly(repoA)
     a = new DaemonProcess(repoA)
     spawned.push(a)
     await a.ready()

@@ -9,7 +9,8 @@ import type { AbortOptions } from '@provenir/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
-function concat (chunks: Uint8Array[], length: number): Uint8Array {
+/** `chunks` as one buffer of `length` bytes (the one chunk itself when there is only one) */
+export function concatChunks (chunks: Uint8Array[], length: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]
   const out = new Uint8Array(length)
   let offset = 0
@@ -40,7 +41,7 @@ export async function collectBlock (input: Uint8Array | Iterable<Uint8Array> | A
     }
     chunks.push(chunk)
   }
-  return concat(chunks, length)
+  return concatChunks(chunks, length)
 }
 
 /**

@@ -18,6 +18,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidParametersError } from '@provenir/interface'
+import { concatChunks } from './block-bytes.js'
 import { getBlockBytes } from './blockstore.js'
 import { DEFAULT_CHUNK_SIZE, MAX_BLOCK_SIZE } from './constants.js'
 import { BlobSizeMismatchError, DigestInvalidError, DigestMismatchError, NotABlobError } from './errors.js'
@@ -152,17 +153,6 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
     return { root: named, digest: expected as OciDigest, size, blocks: [named] }
   }
   return { root, digest: expected as OciDigest, size, blocks }
-}
-
-function concatChunks (chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }
 
 function checkChunkSize (value: number | undefined): number {
