@@ -70,7 +70,12 @@ export interface RepoTlsResult {
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
 const DAY_MS = 24 * 60 * 60 * 1000
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0])
+/**
+ * Node's WebCrypto, passed to every @peculiar/x509 call: never set as its
+ * global provider, which the one copy of the library shares with libp2p's TLS
+ * encryption (a provider set here made its handshakes fail).
+ */
+const CRYPTO = webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]
 
 export function repoTlsPaths (root: string): RepoTlsPaths {
   const dir = path.join(path.resolve(root), TLS_DIR)
@@ -135,9 +140,9 @@ async function makeCa (paths: RepoTlsPaths, now: Date): Promise<void> {
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, CRYPTO)
     ]
-  })
+  }, CRYPTO)
   // the key first: a CA certificate without its key could never issue again
   await writeFileAtomic(paths.caKey, await pemKey(keys.privateKey), { mode: SECRET_FILE_MODE })
   await writeFileAtomic(paths.caCert, cert.toString('pem') + '\n', { mode: PLAIN_FILE_MODE })
@@ -177,10 +182,10 @@ async function issueServerCert (paths: RepoTlsPaths, names: readonly string[], n
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(names.map(name => isIP(name) !== 0 ? { type: 'ip' as const, value: name } : { type: 'dns' as const, value: name })),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert)
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, CRYPTO),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert, false, CRYPTO)
     ]
-  })
+  }, CRYPTO)
   await writeFileAtomic(paths.key, await pemKey(keys.privateKey), { mode: SECRET_FILE_MODE })
   await writeFileAtomic(paths.cert, cert.toString('pem') + '\n' + caCert.toString('pem') + '\n', { mode: PLAIN_FILE_MODE })
 }
