@@ -107,13 +107,19 @@ export class DaemonProcess {
       if (!this.running) throw new Error(`the daemon exited early: ${this.stderr}`)
       let api: string
       try {
-        api = (await fs.readFile(path.join(this.repo, 'api'), 'utf8')).trim()
+        api = (await fs.readFile(path.join(this.repo, 'api'), 'utf8')).split('\n')[0].trim()
       } catch {
         return undefined
       }
-      const res = await fetch(`http://${api}/healthz`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined)
       // the daemon writes its api file, then prints its ready event: callers read that event
       const printed = this.stdout.split('\n').slice(0, -1).some(line => line.includes('"event":"ready"'))
+      if (api.startsWith('https://')) {
+        // a TLS API: the CLI's own client, which trusts the repo's CA
+        const { RpcClient } = await import('@provenir/cli')
+        const health = await (await RpcClient.fromRepo(this.repo, { timeout: 2_000 })).get<{ status: string }>('/healthz').catch(() => undefined)
+        return health?.status === 'ok' && printed ? api : undefined
+      }
+      const res = await fetch(`http://${api}/healthz`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined)
       return res?.status === 200 && printed ? `http://${api}` : undefined
     }, timeout, () => !this.running)
   }

@@ -218,7 +218,7 @@ describe('provenir daemon on a fresh machine', () => {
     assert.equal(id.peerId, (await getJson(`${api}/healthz`)).peerId)
     assert.equal(id.swarmDifficulty, DEFAULT_DIFFICULTY)
     assert.ok(id.difficulty >= DEFAULT_DIFFICULTY)
-    assert.deepEqual((await fs.readdir(repo)).sort(), ['api', 'config.json', 'content', 'datastore', 'gateway', 'keystore.json'])
+    assert.deepEqual((await fs.readdir(repo)).sort(), ['api', 'config.json', 'content', 'datastore', 'gateway', 'keystore.json', 'tls'])
     // the embedded defaults include the registry gateway on loopback
     const v2 = await fetch('http://127.0.0.1:5000/v2/')
     assert.equal(v2.status, 200)

@@ -11,6 +11,14 @@ export interface ApiAddress {
   port: number
 }
 
+/** Where a running daemon's RPC API answers, as `<repo>/api` says */
+export interface ApiEndpoint extends ApiAddress {
+  /** The API serves TLS (https) */
+  tls?: boolean
+  /** The CA file that signed its certificate, for clients to trust (the repo's CA, or `apiTls.ca`) */
+  caFile?: string
+}
+
 /** Throws InvalidConfigError naming the source (`where`) and the field */
 export function fail (where: string, field: string, why: string): never {
   throw new InvalidConfigError(`${where}: "${field}" ${why}`)

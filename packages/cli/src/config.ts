@@ -2,7 +2,7 @@ import { InvalidConfigError, parseJson } from '@provenir/interface'
 import { validateNamingConfig } from '@provenir/naming'
 import { validateConfig, validateStorageConfig } from '@provenir/node'
 import { fail, parseApiAddress } from './api-address.js'
-import { CONFIG_VERSION, DEFAULT_API, DEFAULT_GATEWAY, MAX_CONFIG_BYTES } from './constants.js'
+import { CONFIG_VERSION, DEFAULT_API, DEFAULT_GATEWAY, MAX_CONFIG_BYTES, MAX_TLS_PATH_LENGTH } from './constants.js'
 import { errorCode, readFileBounded } from './fs-util.js'
 import type { NamingConfig } from '@provenir/naming'
 import type { NodeConfig, StorageConfig } from '@provenir/node'
@@ -15,7 +15,8 @@ import type { NodeConfig, StorageConfig } from '@provenir/node'
  *   "version": 1,
  *   "node": { "difficulty": 16, "listen": ["/ip4/0.0.0.0/tcp/4101"], ... },
  *   "api": "127.0.0.1:5101",
- *   "gateway": { "listen": "127.0.0.1:5000" },
+ *   "apiTls": { "enabled": "auto", "cert": null, "key": null, "ca": null },
+ *   "gateway": { "listen": "127.0.0.1:5000", "tls": { "enabled": "auto", "cert": null, "key": null, "ca": null } },
  *   "naming": { "pins": {}, "registries": [], "defaultRegistry": null, "dns": { "servers": [], "timeoutMs": 5000 },
  *               "registry": { "serve": false, "allowClaims": true, "bindings": {} }, "cacheTtlMs": 30000 },
  *   "storage": { "maxSize": null, "highWatermark": 0.9, "lowWatermark": 0.8 }
@@ -37,6 +38,8 @@ export interface RepoConfig {
    * @default "127.0.0.1:5101"
    */
   api: string
+  /** TLS of the RPC API (see `TlsConfig`); the CLI trusts the repo's CA, or `apiTls.ca` */
+  apiTls: TlsConfig
   /** The OCI Distribution API gateway (docker, podman and skopeo talk to it) */
   gateway: GatewayConfig
   /** Link names, registries and this node's own registry service (see `NamingConfig` in @provenir/naming) */
@@ -50,7 +53,38 @@ export interface RepoConfig {
   storage: StorageConfig
 }
 
+/**
+ * TLS of one server (`gateway.tls`, `apiTls`).
+ *
+ * ```json
+ * { "enabled": "auto", "cert": null, "key": null, "ca": null }
+ * ```
+ */
+export interface TlsConfig {
+  /**
+   * `"auto"`: TLS when the server listens beyond loopback, plain HTTP on
+   * loopback (nothing leaves the machine there, and every client works
+   * without a CA); `true`: TLS everywhere; `false`: plain HTTP, refused
+   * beyond loopback, where the gateway's token would travel in clear text.
+   *
+   * @default "auto"
+   */
+  enabled: 'auto' | boolean
+  /** PEM certificate (chain) file; relative paths are the repo's. `null`: the repo's own, `<repo>/tls/server.crt` */
+  cert: string | null
+  /** PEM private key file of `cert`; set with `cert` */
+  key: string | null
+  /**
+   * The CA file that signed `cert`, for clients: `provenir tls ca` prints it
+   * and the CLI trusts it. `null` with a configured `cert`: the system's CAs.
+   * Only with `cert` (the repo's own certificate comes with the repo's CA).
+   */
+  ca: string | null
+}
+
 export interface GatewayConfig {
+  /** TLS of the gateway (see `TlsConfig`) */
+  tls: TlsConfig
   /**
    * `host:port` the gateway listens on, or `null` to run without one. A host
    * beyond loopback requires `token`.
@@ -80,13 +114,48 @@ export interface GatewayConfig {
 export interface RepoConfigInit {
   node?: Partial<NodeConfig>
   api?: string
+  apiTls?: Partial<TlsConfig>
   gateway?: Partial<GatewayConfig>
   naming?: unknown
   storage?: unknown
 }
 
-const TOP_KEYS = new Set(['version', 'node', 'api', 'gateway', 'naming', 'storage'])
-const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback', 'signingKey'])
+const TOP_KEYS = new Set(['version', 'node', 'api', 'apiTls', 'gateway', 'naming', 'storage'])
+const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback', 'signingKey', 'tls'])
+const TLS_KEYS = new Set(['enabled', 'cert', 'key', 'ca'])
+
+function tlsPath (value: unknown, where: string, field: string): string | null {
+  if (value == null) return null
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TLS_PATH_LENGTH || value.includes('\0')) {
+    fail(where, field, `must be a file path (1 to ${MAX_TLS_PATH_LENGTH} characters) or null`)
+  }
+  return value
+}
+
+/**
+ * Validate a TLS section (`field` is `gateway.tls` or `apiTls`) for a server
+ * on `listen` (null: no server).
+ */
+export function validateTlsSection (input: unknown, where: string, field: string, listen: string | null): TlsConfig {
+  if (input == null) input = {}
+  if (typeof input !== 'object' || Array.isArray(input)) fail(where, field, 'must be an object')
+  const obj = input as Record<string, unknown>
+  for (const key of Object.keys(obj)) {
+    if (!TLS_KEYS.has(key)) fail(where, `${field}.${key}`, `is not a known TLS setting (known: ${[...TLS_KEYS].join(', ')})`)
+  }
+  const enabled = obj.enabled ?? 'auto'
+  if (enabled !== 'auto' && typeof enabled !== 'boolean') fail(where, `${field}.enabled`, `must be "auto", true or false, got ${JSON.stringify(enabled)}`)
+  const out: TlsConfig = { enabled, cert: tlsPath(obj.cert, where, `${field}.cert`), key: tlsPath(obj.key, where, `${field}.key`), ca: tlsPath(obj.ca, where, `${field}.ca`) }
+  if ((out.cert == null) !== (out.key == null)) fail(where, out.cert == null ? `${field}.cert` : `${field}.key`, `must be set with "${field}.${out.cert == null ? 'key' : 'cert'}"`)
+  if (out.ca != null && out.cert == null) fail(where, `${field}.ca`, `is for a configured "${field}.cert"; the repo's own certificate comes with the repo's CA`)
+  if (enabled === false && listen != null) {
+    const { host } = parseApiAddress(listen, where, field === 'apiTls' ? 'api' : 'gateway.listen')
+    if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
+      fail(where, `${field}.enabled`, `is false but the server listens beyond loopback (${host}): tokens and images would travel in clear text; use "auto" or true`)
+    }
+  }
+  return out
+}
 
 /** Validate the gateway section, naming its fields `gateway.<field>` in errors */
 function validateGatewaySection (input: unknown, where: string): GatewayConfig {
@@ -98,7 +167,7 @@ function validateGatewaySection (input: unknown, where: string): GatewayConfig {
   }
   const listen = obj.listen === undefined ? DEFAULT_GATEWAY : obj.listen
   if (listen !== null) parseApiAddress(listen, where, 'gateway.listen')
-  const out: GatewayConfig = { listen: listen as string | null, requireTokenOnLoopback: false, signingKey: 'self' }
+  const out: GatewayConfig = { listen: listen as string | null, requireTokenOnLoopback: false, signingKey: 'self', tls: validateTlsSection(obj.tls, where, 'gateway.tls', listen as string | null) }
   if (obj.signingKey !== undefined) {
     if (obj.signingKey !== null && (typeof obj.signingKey !== 'string' || !/^[a-zA-Z0-9._-]{1,64}$/.test(obj.signingKey))) {
       fail(where, 'gateway.signingKey', 'must be the name of a keystore key ([a-zA-Z0-9._-], at most 64 characters) or null')
@@ -158,10 +227,11 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
   const node = validateNodeSection(obj.node, where)
   const api = obj.api ?? DEFAULT_API
   parseApiAddress(api, where, 'api')
+  const apiTls = validateTlsSection(obj.apiTls, where, 'apiTls', api as string)
   const gateway = validateGatewaySection(obj.gateway, where)
   const naming = validateNamingConfig(obj.naming, where)
   const storage = validateStorageConfig(obj.storage, where)
-  return { version: CONFIG_VERSION, node, api: api as string, gateway, naming, storage }
+  return { version: CONFIG_VERSION, node, api: api as string, apiTls, gateway, naming, storage }
 }
 
 /**
@@ -170,7 +240,7 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
  * @throws InvalidConfigError when `init` holds a bad value
  */
 export function createRepoConfig (init: RepoConfigInit = {}, where = 'config'): RepoConfig {
-  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, gateway: init.gateway ?? {}, naming: init.naming ?? {}, storage: init.storage ?? {} }, where)
+  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, apiTls: init.apiTls ?? {}, gateway: init.gateway ?? {}, naming: init.naming ?? {}, storage: init.storage ?? {} }, where)
 }
 
 /** config.json's text: the whole config, every default spelled out, so operators can see what they may change */

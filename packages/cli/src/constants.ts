@@ -140,3 +140,35 @@ export const BUNDLE_FILE = 'swarm-bundle.json'
 
 /** Time the daemon gives the publish that follows a push through the gateway, in ms */
 export const GATEWAY_PUBLISH_TIMEOUT_MS = 20_000
+
+/** The repo's TLS directory: the CA and server certificate made at init */
+export const TLS_DIR = 'tls'
+
+/**
+ * The directory inside TLS_DIR that holds only the CA certificate (`ca.crt`):
+ * the one to give skopeo's `--cert-dir` or copy to containerd's and docker's
+ * `certs.d/<host:port>/`. Keys never live in it: skopeo reads every `*.key`
+ * in a cert dir as a client key.
+ */
+export const TLS_TRUST_DIR = 'trust'
+
+/** How long the repo's own CA certificate is valid, in days */
+export const TLS_CA_VALIDITY_DAYS = 3650
+
+/**
+ * How long a server certificate the repo's CA issues is valid, in days. The
+ * daemon issues a new one at start when fewer than TLS_RENEW_BEFORE_DAYS are
+ * left, so clients, which trust only the CA, never notice.
+ *
+ * @default 397 (the longest that browsers accept)
+ */
+export const TLS_SERVER_VALIDITY_DAYS = 397
+
+/** The daemon reissues the repo's server certificate at start when it expires within this many days */
+export const TLS_RENEW_BEFORE_DAYS = 30
+
+/** Largest certificate or key file the daemon reads, in bytes */
+export const MAX_PEM_BYTES = 256 * 1024
+
+/** Longest certificate or key path accepted in config.json */
+export const MAX_TLS_PATH_LENGTH = 4096

@@ -279,7 +279,10 @@ function ndjson (ctx: RpcContext, work: (sink: StreamSink) => Promise<object>): 
         message = 'the daemon failed to handle the request; see its log'
         ctx.log?.error('%s %s failed: %e', request.method, request.url, err)
       }
-      if (name !== 'InternalError') ctx.log?.('%s %s: %s - %e', request.method, request.url, name, err)
+      // a failed import, export or pull is the operator's business too (once, with its cause); a client
+      // that went away, or a shutdown, is not a failure of the work
+      if (name === 'AbortError') ctx.log?.('%s %s: %s - %e', request.method, request.url, name, err)
+      else if (name !== 'InternalError') ctx.log?.error('%s %s failed: %s - %e', request.method, request.url, name, err)
       write({ event: 'error', error: { name, message } })
     } finally {
       out.end()

@@ -5,7 +5,7 @@ import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/inter
 import { createGateway } from '@provenir/gateway'
 import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
 import { createNode, LEGACY_GATEWAY_STATE } from '@provenir/node'
-import { formatApiAddress, parseApiAddress } from './api-address.js'
+import { parseApiAddress } from './api-address.js'
 import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode, readFileBounded } from './fs-util.js'
@@ -15,6 +15,7 @@ import { removeApiFile, writeApiFile } from './repo-paths.js'
 import { openRepo } from './repo.js'
 import { RpcClient } from './rpc-client.js'
 import { createRpcServer } from './rpc-server.js'
+import { serverTls } from './tls.js'
 import type { ApiAddress } from './api-address.js'
 import type { Repo } from './repo.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
@@ -42,8 +43,14 @@ export interface Daemon {
   readonly rpc: RpcServer
   /** The RPC API's real address, as written to `<repo>/api` */
   readonly apiAddress: ApiAddress
+  /** The RPC API serves TLS (`apiTls`) */
+  readonly apiTls: boolean
   /** The OCI registry gateway's address, when the config enables it */
   readonly gatewayAddress?: ApiAddress
+  /** The gateway serves TLS (`gateway.tls`) */
+  readonly gatewayTls: boolean
+  /** The CA file a client of a TLS server should trust, when one serves TLS and its CA is known */
+  readonly caFile?: string
   /** Resolver, publisher and (when serving) registry: the node's naming service */
   readonly naming: Naming
   /**
@@ -249,6 +256,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
 
   let rpc: RpcServer | undefined
   let gateway: Gateway | undefined
+  let caFile: string | undefined
+  let apiCaFile: string | undefined
+  let gatewayTls = false
   const naming = node.naming
   try {
     // the registry state of a release before the content service moves into the node's index, once
@@ -257,6 +267,11 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     const { host, port } = parseApiAddress(config.api, paths.config)
     const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming }
     if (init.routes != null) rpcInit.routes = init.routes
+    const apiTls = await serverTls(paths.root, config.apiTls, host, 'apiTls')
+    if (apiTls != null) {
+      rpcInit.tls = apiTls
+      apiCaFile = caFile = apiTls.caFile
+    }
     try {
       rpc = await createRpcServer(rpcInit)
     } catch (err) {
@@ -276,6 +291,12 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         uploadsPath: join(paths.gateway, 'uploads'),
         requireTokenOnLoopback: config.gateway.requireTokenOnLoopback,
         logger
+      }
+      const tls = await serverTls(paths.root, config.gateway.tls, host, 'gateway.tls')
+      if (tls != null) {
+        gatewayInit.tls = tls
+        gatewayTls = true
+        caFile ??= tls.caFile
       }
       if (config.gateway.token != null) gatewayInit.token = config.gateway.token
       if (config.gateway.signingKey != null) {
@@ -299,7 +320,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         throw err
       }
     }
-    await writeApiFile(paths.root, rpc.address)
+    await writeApiFile(paths.root, { ...rpc.address, ...(rpc.tls ? { tls: true, ...(apiCaFile != null ? { caFile: apiCaFile } : {}) } : {}) })
   } catch (err) {
     await gateway?.close().catch(() => {})
     await rpc?.close().catch(() => {})
@@ -309,7 +330,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
 
   const server = rpc
   let stopping: Promise<void> | undefined
-  log('started %p, RPC API on %s', node.peerId, formatApiAddress(server.address))
+  log('started %p, RPC API on %s', node.peerId, server.url)
   const provideAbort = new AbortController()
   const providing = provideHeldImages(node, provideAbort.signal, log)
   const stopStoreMetrics = node.content != null ? storeMetrics(node.content.storage) : () => {}
@@ -321,7 +342,10 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     node,
     rpc: server,
     apiAddress: server.address,
+    apiTls: server.tls,
     gatewayAddress: gateway?.address,
+    gatewayTls,
+    ...(caFile != null ? { caFile } : {}),
     naming,
     stop: async () => {
       stopping ??= (async () => {

@@ -64,6 +64,12 @@ export class BundleInvalidError extends ProvenirError {
   override name = 'BundleInvalidError'
 }
 
+/** A TLS certificate or key (configured, or the repo's own) cannot be read, does not parse, or does not fit its key. */
+export class TlsMaterialError extends ProvenirError {
+  static override name = 'TlsMaterialError'
+  override name = 'TlsMaterialError'
+}
+
 export type ErrorClass = new (message: string, options?: ErrorOptions) => Error
 
 function isErrorClass (value: unknown): value is ErrorClass {
@@ -82,7 +88,7 @@ export function errorClassesByName (values: unknown[]): Map<string, ErrorClass> 
 export const LOCAL_ERRORS: ReadonlyMap<string, ErrorClass> = errorClassesByName([
   ...Object.values(interfaceModule),
   FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError,
-  NamingUnavailableError, BundleInvalidError
+  NamingUnavailableError, BundleInvalidError, TlsMaterialError
 ])
 
 /**

@@ -11,6 +11,7 @@ import { registerName, registerRegistry } from './commands/name.js'
 import { registerPeers } from './commands/peers.js'
 import { registerService } from './commands/service.js'
 import { registerSwarm } from './commands/swarm.js'
+import { registerTls } from './commands/tls.js'
 import { registerTrust } from './commands/trust.js'
 import { REPO_ENV } from './constants.js'
 
@@ -50,6 +51,7 @@ export function createProgram (): Command {
   registerName(program)
   registerRegistry(program)
   registerService(program)
+  registerTls(program)
   return program
 }
 

@@ -9,10 +9,10 @@ import { DaemonNotRunningError, InvalidConfigError } from '@provenir/interface'
 import { formatApiAddress, parseApiAddress } from './api-address.js'
 import {
   API_FILE, CONFIG_FILE, POLICY_FILE, CONTENT_DIR, GATEWAY_DIR, DATASTORE_DIR, DEFAULT_REPO_DIRNAME, KEYSTORE_FILE, MAX_API_FILE_BYTES, PLAIN_FILE_MODE,
-  REPO_ENV, SWARM_KEY_FILE
+  REPO_ENV, SWARM_KEY_FILE, TLS_DIR
 } from './constants.js'
 import { errorCode, readFileBounded, writeFileAtomic } from './fs-util.js'
-import type { ApiAddress } from './api-address.js'
+import type { ApiAddress, ApiEndpoint } from './api-address.js'
 
 /** Where each part of a repo lives */
 export interface RepoPaths {
@@ -34,6 +34,8 @@ export interface RepoPaths {
   api: string
   /** `policy.json`: the trust policy every pull is checked against, when present */
   policy: string
+  /** `tls/`: the repo's CA and server certificate (see tls.ts) */
+  tls: string
 }
 
 /**
@@ -58,20 +60,42 @@ export function repoPaths (root: string): RepoPaths {
     gateway: path.join(r, GATEWAY_DIR),
     swarmKey: path.join(r, SWARM_KEY_FILE),
     api: path.join(r, API_FILE),
-    policy: path.join(r, POLICY_FILE)
+    policy: path.join(r, POLICY_FILE),
+    tls: path.join(r, TLS_DIR)
   }
 }
 
 /**
- * The RPC address a running daemon wrote to `<repo>/api`.
+ * The api file's text: `host:port` for a plain API; `https://host:port` and a
+ * second line `ca <file>` (when the CA is known) for a TLS one.
+ */
+export function formatApiFile (endpoint: ApiEndpoint): string {
+  if (endpoint.tls !== true) return formatApiAddress(endpoint) + '\n'
+  return `https://${formatApiAddress(endpoint)}\n${endpoint.caFile != null ? `ca ${endpoint.caFile}\n` : ''}`
+}
+
+/** Parse the api file's text (see `formatApiFile`) */
+function parseApiFile (text: string, file: string): ApiEndpoint {
+  const [first, ...rest] = text.split('\n').map(line => line.trim()).filter(line => line !== '')
+  const tls = first?.startsWith('https://') === true
+  const endpoint: ApiEndpoint = parseApiAddress(tls ? first.slice('https://'.length) : first, file, 'api')
+  if (tls) endpoint.tls = true
+  for (const line of rest) {
+    if (line.startsWith('ca ')) endpoint.caFile = line.slice(3)
+  }
+  return endpoint
+}
+
+/**
+ * The RPC endpoint a running daemon wrote to `<repo>/api`.
  *
  * @throws DaemonNotRunningError when there is no api file, or it is malformed
  */
-export async function readApiFile (root: string): Promise<ApiAddress> {
+export async function readApiFile (root: string): Promise<ApiEndpoint> {
   const file = repoPaths(root).api
   let text: string
   try {
-    text = (await readFileBounded(file, MAX_API_FILE_BYTES)).toString('utf8').trim()
+    text = (await readFileBounded(file, MAX_API_FILE_BYTES)).toString('utf8')
   } catch (err) {
     if (errorCode(err) === 'ENOENT') {
       throw new DaemonNotRunningError(`the daemon is not running: ${file} not found (start it with "provenir daemon")`)
@@ -79,18 +103,18 @@ export async function readApiFile (root: string): Promise<ApiAddress> {
     throw new DaemonNotRunningError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
   }
   try {
-    return parseApiAddress(text, file, 'api')
+    return parseApiFile(text, file)
   } catch (err) {
     if (err instanceof InvalidConfigError) {
-      throw new DaemonNotRunningError(`${file} is malformed (${JSON.stringify(text.slice(0, 64))}); is a daemon running?`, { cause: err })
+      throw new DaemonNotRunningError(`${file} is malformed (${JSON.stringify(text.trim().slice(0, 64))}); is a daemon running?`, { cause: err })
     }
     throw err
   }
 }
 
 /** Atomically write `<repo>/api` */
-export async function writeApiFile (root: string, address: ApiAddress): Promise<void> {
-  await writeFileAtomic(repoPaths(root).api, formatApiAddress(address) + '\n', { mode: PLAIN_FILE_MODE })
+export async function writeApiFile (root: string, endpoint: ApiEndpoint): Promise<void> {
+  await writeFileAtomic(repoPaths(root).api, formatApiFile(endpoint), { mode: PLAIN_FILE_MODE })
 }
 
 /**
@@ -101,11 +125,12 @@ export async function removeApiFile (root: string, onlyIf?: ApiAddress): Promise
   const file = repoPaths(root).api
   if (onlyIf != null) {
     try {
-      const current = (await readFileBounded(file, MAX_API_FILE_BYTES)).toString('utf8').trim()
-      if (current !== formatApiAddress(onlyIf)) return
+      const current = parseApiFile((await readFileBounded(file, MAX_API_FILE_BYTES)).toString('utf8'), file)
+      if (formatApiAddress(current) !== formatApiAddress(onlyIf)) return
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return
-      throw err
+      // a malformed file names no daemon: remove it
+      if (!(err instanceof InvalidConfigError)) throw err
     }
   }
   await fs.rm(file, { force: true })

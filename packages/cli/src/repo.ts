@@ -10,6 +10,8 @@ import { CONFIG_FILE, KEYSTORE_FILE, PLAIN_FILE_MODE, REPO_DIR_MODE, SELF_KEY_NA
 import { namePath } from './errors.js'
 import { errorCode, exists, fsyncDir, readFileBounded, writeFileAtomic } from './fs-util.js'
 import { repoPaths } from './repo-paths.js'
+import { ensureRepoTls } from './tls.js'
+import { parseApiAddress } from './api-address.js'
 import type { RepoConfig, RepoConfigInit } from './config.js'
 import type { RepoPaths } from './repo-paths.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -61,6 +63,15 @@ export interface InitRepoResult {
   replaced: boolean
   /** Where the replaced keystore was moved, if there was one */
   keystoreBackup?: string
+  /** The repo's CA certificate, which clients of the TLS servers trust (`provenir tls ca`) */
+  tlsCa: string
+}
+
+/** The hosts the daemon's servers listen on, for the server certificate to name */
+export function listenHosts (config: RepoConfig): string[] {
+  const hosts = [parseApiAddress(config.api).host]
+  if (config.gateway.listen != null) hosts.push(parseApiAddress(config.gateway.listen, 'config', 'gateway.listen').host)
+  return hosts
 }
 
 function repoExistsError (paths: RepoPaths): RepoExistsError {
@@ -146,7 +157,9 @@ export async function initRepo (root: string, options: InitRepoOptions = {}): Pr
     throw err
   }
 
-  const result: InitRepoResult = { paths, config, peerId, difficulty: nodeIdDifficulty(peerId), replaced }
+  // a CA made once per repo (kept by --force): clients that trust it go on trusting a replaced identity's servers
+  const tls = await ensureRepoTls(paths.root, { hosts: listenHosts(config) })
+  const result: InitRepoResult = { paths, config, peerId, difficulty: nodeIdDifficulty(peerId), replaced, tlsCa: tls.paths.caCert }
   if (keystoreBackup != null) result.keystoreBackup = keystoreBackup
   return result
 }

@@ -1,13 +1,16 @@
+import { readFile } from 'node:fs/promises'
+import { rootCertificates } from 'node:tls'
 import { AbortError, DaemonNotRunningError, ProvenirError, TimeoutError } from '@provenir/interface'
 import { formatApiAddress } from './api-address.js'
-import { RPC_CLIENT_MAX_LINE_BYTES, RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
-import { knownErrorClass, RpcError } from './errors.js'
+import { MAX_PEM_BYTES, RPC_CLIENT_MAX_LINE_BYTES, RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
+import { knownErrorClass, RpcError, TlsMaterialError } from './errors.js'
 import { readApiFile, repoPaths } from './repo-paths.js'
-import type { ApiAddress } from './api-address.js'
+import type { ApiEndpoint } from './api-address.js'
+import type { Dispatcher } from 'undici'
 
 export interface RpcClientInit {
-  /** The daemon's RPC address */
-  address: ApiAddress
+  /** The daemon's RPC address; with `tls`, https, trusting the system's CAs and `caFile` */
+  address: ApiEndpoint
   /**
    * Default time each call may take, in ms
    *
@@ -31,6 +34,38 @@ export interface RpcStreamOptions<P> extends RpcCallOptions {
   /** Called with each `{"event":"progress",...}` line */
   onProgress?(line: P): void
 }
+
+/** Where to connect for an address a server listens on: the unspecified address is reached on loopback */
+function connectHost (host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '::1'
+  return host
+}
+
+/**
+ * An undici dispatcher that trusts the system's CAs and the one in `caFile`
+ * (the repo's CA): node's fetch has no other way to take a CA. undici's own
+ * fetch is used with it, so the two always agree on the dispatcher interface.
+ */
+async function tlsFetch (caFile: string | undefined): Promise<(url: string, init: RequestInit) => Promise<Response>> {
+  const ca = [...rootCertificates]
+  if (caFile != null) {
+    try {
+      const pem = await readFile(caFile, 'utf8')
+      if (pem.length > MAX_PEM_BYTES) throw new TlsMaterialError(`${caFile} is over ${MAX_PEM_BYTES} bytes`)
+      ca.push(pem)
+    } catch (err) {
+      if (err instanceof TlsMaterialError) throw err
+      throw new TlsMaterialError(`cannot read the daemon's CA ${caFile}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  const { Agent, fetch } = await import('undici')
+  const dispatcher: Dispatcher = new Agent({ connect: { ca } })
+  return async (url, init) => await fetch(url, { ...(init as Parameters<typeof fetch>[1]), dispatcher }) as unknown as Response
+}
+
+/** node's codes for a certificate that does not verify */
+const TLS_VERIFY_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_SIGNATURE_FAILURE'])
 
 function networkCode (err: unknown): string | undefined {
   let e: any = err
@@ -61,9 +96,10 @@ async function readBounded (response: Response, max: number): Promise<string> {
  * answers with is thrown with the name the daemon gave it.
  */
 export class RpcClient {
-  readonly address: ApiAddress
+  readonly address: ApiEndpoint
   private readonly timeout: number
   private readonly source?: string
+  private fetcher?: Promise<(url: string, init: RequestInit) => Promise<Response>>
 
   constructor (init: RpcClientInit) {
     this.address = init.address
@@ -81,9 +117,9 @@ export class RpcClient {
     return new RpcClient({ ...init, address, source: repoPaths(root).api })
   }
 
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://` when the API serves TLS */
   get url (): string {
-    return `http://${formatApiAddress(this.address)}`
+    return `${this.address.tls === true ? 'https' : 'http'}://${formatApiAddress({ host: connectHost(this.address.host), port: this.address.port })}`
   }
 
   /** GET `path` and parse the JSON answer */
@@ -145,7 +181,8 @@ export class RpcClient {
         init.body = JSON.stringify(options.body)
         init.headers = { ...init.headers, 'content-type': 'application/json' }
       }
-      response = await fetch(`${this.url}${path}`, init)
+      const fetcher = this.address.tls === true ? await (this.fetcher ??= tlsFetch(this.address.caFile)) : fetch
+      response = await fetcher(`${this.url}${path}`, init)
       text = response.ok && onLine != null
         ? await readLines(response, RPC_CLIENT_MAX_LINE_BYTES, onLine)
         : await readBounded(response, RPC_CLIENT_MAX_RESPONSE_BYTES)
@@ -155,6 +192,9 @@ export class RpcClient {
         throw new TimeoutError(`the daemon at ${where} did not answer ${method} ${path} within ${timeoutMs} ms; is it overloaded or hung?`, { cause: err })
       }
       const code = networkCode(err)
+      if (code != null && TLS_VERIFY_CODES.has(code)) {
+        throw new TlsMaterialError(`cannot verify the TLS certificate of the daemon at ${where} (${code}): it is not signed by ${this.address.caFile ?? 'a CA this machine trusts'}, or does not name ${this.address.host}`, { cause: err })
+      }
       if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'UND_ERR_SOCKET') {
         throw new DaemonNotRunningError(`the daemon is not running: nothing answers at ${where} (${code})`, { cause: err })
       }

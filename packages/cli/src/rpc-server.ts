@@ -193,13 +193,17 @@ export interface RpcServerInit {
   bodyLimit?: number
   /** Naming for the naming routes and pull by name (the daemon passes `node.naming`) */
   naming?: Naming
+  /** Serve TLS with this PEM certificate (chain) and key; plain HTTP without */
+  tls?: { cert: string, key: string }
 }
 
 export interface RpcServer {
   /** Where the server listens (the real port when 0 was asked for) */
   readonly address: ApiAddress
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://` with TLS */
   readonly url: string
+  /** The server serves TLS */
+  readonly tls: boolean
   readonly fastify: FastifyInstance
   /** Stop accepting, cancel in-flight work (handlers' signals abort), let the answers finish, close idle connections */
   close(): Promise<void>
@@ -253,6 +257,7 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
 
   const fastify = Fastify({
     logger: false,
+    ...(init.tls != null ? { https: { cert: init.tls.cert, key: init.tls.key } } : {}),
     bodyLimit: init.bodyLimit ?? RPC_BODY_LIMIT,
     handlerTimeout: init.handlerTimeout ?? RPC_HANDLER_TIMEOUT_MS,
     requestTimeout: RPC_REQUEST_TIMEOUT_MS,
@@ -332,8 +337,9 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
 
   return {
     address,
-    url: `http://${formatApiAddress(address)}`,
-    fastify,
+    url: `${init.tls != null ? 'https' : 'http'}://${formatApiAddress(address)}`,
+    tls: init.tls != null,
+    fastify: fastify as unknown as FastifyInstance,
     close: async () => {
       closing.abort(new AbortError('the daemon is shutting down'))
       await fastify.close()

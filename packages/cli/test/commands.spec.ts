@@ -20,7 +20,7 @@ describe('provenir init', () => {
     assert.equal(out.swarmDifficulty, 4)
     assert.equal(out.replaced, false)
 
-    assert.deepEqual((await fs.readdir(repo)).sort(), ['config.json', 'keystore.json'])
+    assert.deepEqual((await fs.readdir(repo)).sort(), ['config.json', 'keystore.json', 'tls'])
     assert.equal((await fs.stat(path.join(repo, 'keystore.json'))).mode & 0o777, 0o600)
     assert.equal((await fs.stat(repo)).mode & 0o777, 0o700)
     const config = JSON.parse(await fs.readFile(path.join(repo, 'config.json'), 'utf8'))
@@ -43,7 +43,7 @@ describe('provenir init', () => {
     const res = await runCli(['init', ...TEST_INIT], { repo })
     assert.equal(res.code, 0, res.stderr)
     assert.match(res.stdout, /NodeId: +12D3KooW/)
-    assert.deepEqual((await fs.readdir(repo)).sort(), ['config.json', 'keystore.json'])
+    assert.deepEqual((await fs.readdir(repo)).sort(), ['config.json', 'keystore.json', 'tls'])
     // no staging directory left beside it
     assert.deepEqual((await fs.readdir(root)).filter(f => f.includes('.init-')), [])
   })
@@ -54,7 +54,7 @@ describe('provenir init', () => {
     const key = await fs.readFile(path.join(repo, 'swarm.key'))
     const res = await runCli(['init', ...TEST_INIT], { repo })
     assert.equal(res.code, 0, res.stderr)
-    assert.deepEqual((await fs.readdir(repo)).sort(), ['config.json', 'keystore.json', 'swarm.key'])
+    assert.deepEqual((await fs.readdir(repo)).sort(), ['config.json', 'keystore.json', 'swarm.key', 'tls'])
     assert.deepEqual(await fs.readFile(path.join(repo, 'swarm.key')), key)
   })
 

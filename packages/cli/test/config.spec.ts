@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG } from '@provenir/node'
 import { createRepoConfig, formatApiAddress, parseApiAddress, validateRepoConfig } from '../src/index.js'
 
 const FILE = '/home/me/.provenir/config.json'
+const TLS_DEFAULT = { enabled: 'auto', cert: null, key: null, ca: null }
 
 function rejects (input: unknown, ...mentions: string[]): void {
   assert.throws(() => validateRepoConfig(input, FILE), (err: Error) => {
@@ -21,7 +22,8 @@ describe('config.json validation', () => {
       version: 1,
       node: DEFAULT_CONFIG,
       api: '127.0.0.1:5101',
-      gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false, signingKey: 'self' },
+      apiTls: TLS_DEFAULT,
+      gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false, signingKey: 'self', tls: TLS_DEFAULT },
       naming: { pins: {}, registries: [], defaultRegistry: null, dns: { servers: [], timeoutMs: 5000 }, registry: { serve: false, allowClaims: true, bindings: {} }, cacheTtlMs: 30000 },
       storage: { maxSize: null, highWatermark: 0.9, lowWatermark: 0.8 }
     })
@@ -39,7 +41,7 @@ describe('config.json validation', () => {
     assert.equal(validateRepoConfig({ version: 1, gateway: { signingKey: null } }, FILE).gateway.signingKey, null)
     assert.equal(validateRepoConfig({ version: 1, gateway: { signingKey: 'release' } }, FILE).gateway.signingKey, 'release')
     const token = 'a-token-of-enough-length'
-    assert.deepEqual(validateRepoConfig({ version: 1, gateway: { listen: '0.0.0.0:5000', token } }, FILE).gateway, { listen: '0.0.0.0:5000', token, requireTokenOnLoopback: false, signingKey: 'self' })
+    assert.deepEqual(validateRepoConfig({ version: 1, gateway: { listen: '0.0.0.0:5000', token } }, FILE).gateway, { listen: '0.0.0.0:5000', token, requireTokenOnLoopback: false, signingKey: 'self', tls: TLS_DEFAULT })
     const bad: Array<[unknown, RegExp]> = [
       [{ listen: '0.0.0.0:5000' }, /"gateway\.listen" is not a loopback address \(0\.0\.0\.0\), so "gateway\.token" is required/],
       [{ listen: 'nowhere' }, /"gateway\.listen" must be "host:port"/],
@@ -51,6 +53,32 @@ describe('config.json validation', () => {
     ]
     for (const [gateway, message] of bad) {
       assert.throws(() => validateRepoConfig({ version: 1, gateway }, FILE), (err: Error) => {
+        assert.equal(err.name, 'InvalidConfigError')
+        assert.match(err.message, message)
+        return true
+      })
+    }
+  })
+
+  it('validates the TLS sections (gateway.tls, apiTls), naming the field', () => {
+    const tls = { enabled: true, cert: 'certs/gw.crt', key: '/etc/provenir/gw.key', ca: 'certs/ca.crt' }
+    assert.deepEqual(validateRepoConfig({ version: 1, gateway: { tls } }, FILE).gateway.tls, tls)
+    assert.deepEqual(validateRepoConfig({ version: 1, apiTls: { enabled: false } }, FILE).apiTls, { ...TLS_DEFAULT, enabled: false })
+    const token = 'a-token-of-enough-length'
+    const bad: Array<[object, RegExp]> = [
+      [{ gateway: { tls: { enabled: 'yes' } } }, /"gateway\.tls\.enabled" must be "auto", true or false/],
+      [{ gateway: { tls: { cert: 'a.crt' } } }, /"gateway\.tls\.key" must be set with "gateway\.tls\.cert"/],
+      [{ gateway: { tls: { key: 'a.key' } } }, /"gateway\.tls\.cert" must be set with "gateway\.tls\.key"/],
+      [{ gateway: { tls: { ca: 'ca.crt' } } }, /"gateway\.tls\.ca" is for a configured "gateway\.tls\.cert"/],
+      [{ gateway: { tls: { cert: '', key: 'a.key' } } }, /"gateway\.tls\.cert" must be a file path/],
+      [{ gateway: { tls: { certificate: 'a' } } }, /"gateway\.tls\.certificate" is not a known TLS setting/],
+      [{ gateway: { tls: 'on' } }, /"gateway\.tls" must be an object/],
+      [{ gateway: { listen: '0.0.0.0:5000', token, tls: { enabled: false } } }, /"gateway\.tls\.enabled" is false but the server listens beyond loopback \(0\.0\.0\.0\)/],
+      [{ api: '0.0.0.0:5101', apiTls: { enabled: false } }, /"apiTls\.enabled" is false but the server listens beyond loopback/],
+      [{ apiTls: { cert: 'x'.repeat(5000), key: 'k' } }, /"apiTls\.cert" must be a file path \(1 to 4096 characters\)/]
+    ]
+    for (const [input, message] of bad) {
+      assert.throws(() => validateRepoConfig({ version: 1, ...input }, FILE), (err: Error) => {
         assert.equal(err.name, 'InvalidConfigError')
         assert.match(err.message, message)
         return true

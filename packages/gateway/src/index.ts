@@ -45,6 +45,12 @@ export interface GatewayInit {
   /** 0 picks a free port. @default DEFAULT_PORT (5000) */
   port?: number
   /**
+   * Serve TLS (https) with this PEM certificate (chain) and key; plain HTTP
+   * without. The daemon passes one whenever the gateway listens beyond
+   * loopback (`gateway.tls` in its config).
+   */
+  tls?: { cert: string | Buffer, key: string | Buffer }
+  /**
    * Bearer token for push and delete (at least 16 characters). Whenever it is
    * set, writes without it get 401 + `WWW-Authenticate: Bearer realm="provenir"`.
    * Required to listen beyond loopback. Also accepted as a Basic-auth password.

@@ -102,7 +102,7 @@ export class GatewayServer implements Gateway {
     const addr = this.#app.server.address()
     if (addr == null || typeof addr === 'string') throw new Error('the gateway has no TCP address')
     this.#address = { host: this.#host, port: addr.port }
-    this.#ctx.log('listening on %s:%d', this.#host, addr.port)
+    this.#ctx.log('listening on %s:%d%s', this.#host, addr.port, this.#init.tls != null ? ' (TLS)' : '')
     return this.#address
   }
 
@@ -115,14 +115,16 @@ export class GatewayServer implements Gateway {
   }
 
   #build (): FastifyInstance {
+    const tls = this.#init.tls
     const app = Fastify({
       logger: false,
+      ...(tls != null ? { https: { cert: tls.cert, key: tls.key } } : {}),
       exposeHeadRoutes: false,
       requestTimeout: this.#init.requestTimeout ?? C.DEFAULT_REQUEST_TIMEOUT,
       connectionTimeout: this.#ctx.idleTimeout,
       // paths carry repository names with slashes and digests with colons
       routerOptions: { maxParamLength: 1024 }
-    })
+    }) as unknown as FastifyInstance
     // every body is a raw stream: blobs are never buffered, manifests are read with a cap
     app.removeAllContentTypeParsers()
     app.addContentTypeParser('*', (_req, payload, done) => { done(null, payload) })

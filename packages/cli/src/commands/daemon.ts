@@ -69,6 +69,7 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
         ['Swarm', ready.privateSwarm ? 'private (swarm.key)' : 'public'],
         ['RPC API', ready.api],
         ['Registry', ready.gateway ?? 'off'],
+        ...(ready.tlsCa != null ? [['TLS CA', `${ready.tlsCa} (clients trust it: see provenir tls ca)`] as [string, string]] : []),
         ['Names', ready.namingRegistry ? 'serving as a naming registry (/provenir/names/1.0.0)' : 'resolver only']
       ])) out.line(row)
       out.line('Listening on:')
@@ -105,6 +106,8 @@ export async function describeReady (daemon: Daemon): Promise<{
   api: string
   /** The registry gateway's base URL, or null when the config turns it off */
   gateway: string | null
+  /** The CA file clients of a TLS server trust (`provenir tls ca`), or null when nothing serves TLS with a known CA */
+  tlsCa: string | null
   /** Serving /provenir/names/1.0.0 */
   namingRegistry: boolean
   addresses: string[]
@@ -117,7 +120,8 @@ export async function describeReady (daemon: Daemon): Promise<{
     swarmDifficulty: daemon.node.config.difficulty,
     privateSwarm: daemon.repo.swarmKey != null,
     api: daemon.rpc.url,
-    gateway: daemon.gatewayAddress != null ? `http://${formatApiAddress(daemon.gatewayAddress)}` : null,
+    gateway: daemon.gatewayAddress != null ? `${daemon.gatewayTls ? 'https' : 'http'}://${formatApiAddress(daemon.gatewayAddress)}` : null,
+    tlsCa: daemon.caFile ?? null,
     namingRegistry: daemon.naming.registry != null,
     addresses: daemon.node.getMultiaddrs().map(ma => ma.toString())
   }
@@ -127,7 +131,8 @@ export async function describeReady (daemon: Daemon): Promise<{
 function forceRemoveApiFile (root: string, ours: string): void {
   const file = repoPaths(root).api
   try {
-    if (readFileSync(file, 'utf8').trim() === ours) rmSync(file, { force: true })
+    const first = readFileSync(file, 'utf8').split('\n')[0].trim()
+    if (first.replace(/^https:\/\//, '') === ours) rmSync(file, { force: true })
   } catch {}
 }
 

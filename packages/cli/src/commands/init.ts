@@ -53,6 +53,7 @@ export function describeInit (result: InitRepoResult): Record<string, unknown> {
     swarmDifficulty: result.config.node.difficulty,
     config: result.paths.config,
     keystore: result.paths.keystore,
+    tlsCa: result.tlsCa,
     replaced: result.replaced
   }
   if (result.keystoreBackup != null) out.keystoreBackup = result.keystoreBackup
@@ -73,7 +74,8 @@ export function printInit (result: InitRepoResult, out: Output, event?: string):
     ['NodeId', result.peerId.toString()],
     ['Difficulty', `${result.difficulty} leading zero bits (swarm requires ${result.config.node.difficulty})`],
     ['Config', result.paths.config],
-    ['Keystore', result.paths.keystore]
+    ['Keystore', result.paths.keystore],
+    ['TLS CA', `${result.tlsCa} (for clients of a TLS gateway or API: provenir tls ca)`]
   ])) out.line(row)
   if (result.keystoreBackup != null) out.line(`The previous keystore was moved to ${result.keystoreBackup}`)
 }

@@ -6,7 +6,7 @@
 
 import { ProvenirError } from '@provenir/interface'
 import * as C from '../constants.js'
-import { OciError } from '../errors.js'
+import { OciError, toErrorResponse } from '../errors.js'
 import { readLimited } from '../http.js'
 import { body, checkDigest, closeSignal, namespaceOf } from '../router.js'
 import type { NamedImage } from '../index.js'
@@ -60,15 +60,22 @@ async function find (ctx: RouteContext, name: string, reference: string, req: Fa
   // nothing goes to the client while a source delivers the manifest: lift the idle timeout meanwhile
   const socket = req.raw.socket
   socket.setTimeout(0)
+  const closed = closeSignal(reply)
   try {
     return await ctx.content.manifest({
       repository: name,
       reference: digest,
       ...namespaceOf(req),
-      signal: AbortSignal.any([AbortSignal.timeout(ctx.manifestPullTimeout), closeSignal(reply)]),
+      signal: AbortSignal.any([AbortSignal.timeout(ctx.manifestPullTimeout), closed]),
       pullTimeout: ctx.pullTimeout,
       ...(named != null ? { named: { reference: named.reference, ...(named.record != null ? { record: named.record } : {}) } } : {})
     })
+  } catch (err) {
+    // a manifest the node could not get (from the swarm, or refused by the trust policy) is a failed
+    // pull: the operator sees it with its cause; a client that went away is not a failure
+    // (a 5xx is logged by the error answer)
+    if (!closed.aborted && toErrorResponse(err).status < 500) ctx.log.error('%s %s: the pull of %s@%s failed - %e', req.method, req.url, name, digest, err)
+    throw err
   } finally {
     socket.setTimeout(ctx.idleTimeout)
   }
