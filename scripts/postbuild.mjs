@@ -2,3 +2,6 @@
 import fs from 'node:fs'
 fs.chmodSync(new URL('../packages/cli/dist/src/bin.js', import.meta.url), 0o755)
 fs.chmodSync(new URL('../packages/lab/dist/src/bin.js', import.meta.url), 0o755)
+
+// the dashboard's static files, which the daemon serves at / (Preact + uPlot, bundled by esbuild)
+await import('../packages/dashboard/build.mjs')

@@ -172,3 +172,60 @@ export const MAX_PEM_BYTES = 256 * 1024
 
 /** Longest certificate or key path accepted in config.json */
 export const MAX_TLS_PATH_LENGTH = 4096
+
+/**
+ * Browsers the dashboard's event stream (`GET /api/v0/events`) serves at
+ * once; one more is answered 503. Each costs a timer tick's JSON write.
+ *
+ * @default 8
+ */
+export const DASHBOARD_MAX_SUBSCRIBERS = 8
+
+/**
+ * How often the event stream sends a tick (transfers, a bandwidth sample),
+ * and how often the bandwidth is sampled while anyone watches, in ms.
+ *
+ * @default 1000
+ */
+export const DASHBOARD_TICK_MS = 1_000
+
+/**
+ * How often the event stream sends a comment line so proxies and the
+ * browser keep an idle stream open, in ms.
+ *
+ * @default 15000
+ */
+export const DASHBOARD_HEARTBEAT_MS = 15_000
+
+/**
+ * Bandwidth samples kept (one per DASHBOARD_TICK_MS): the chart's span.
+ *
+ * @default 300 (five minutes)
+ */
+export const DASHBOARD_HISTORY_SAMPLES = 300
+
+/**
+ * Transfers `GET /api/v0/transfers` lists: those in progress first, then
+ * the latest finished.
+ *
+ * @default 32
+ */
+export const MAX_TRANSFERS_LISTED = 32
+
+/**
+ * Sources (peers, `local`) a transfer keeps byte counts for; the rest add
+ * to `other`.
+ *
+ * @default 32
+ */
+export const MAX_TRANSFER_SOURCES = 32
+
+/**
+ * Connected peers `GET /api/v0/peers/detail` lists.
+ *
+ * @default 1000
+ */
+export const MAX_PEERS_DETAILED = 1_000
+
+/** Largest dashboard asset the daemon loads into memory at start, in bytes */
+export const MAX_DASHBOARD_ASSET_BYTES = 4 * 1024 * 1024

@@ -23,6 +23,7 @@ import { NamingUnavailableError } from './errors.js'
 import { isExpectedError } from './known-errors.js'
 import { bodyObject, optionalReferenceParam } from './rpc-params.js'
 import { policyParam, statementInfo } from './trust-routes.js'
+import { transfersOf } from './transfers.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { StatementInfo } from './trust-routes.js'
 import type { VerificationReport } from '@provenir/trust'
@@ -441,15 +442,18 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
           policyReference = policyReferenceOf(resolution)
         }
         if (target == null) throw new InvalidParametersError('nothing to pull')
+        // the dashboard's transfers view follows the same events the CLI's progress lines count
+        const transfer = transfersOf(node).start(target, reference)
+        const progress = pullProgress(node, target, sink)
         const pulled = await node.pull(target, {
           signal: sink.signal,
-          onProgress: pullProgress(node, target, sink),
+          onProgress: (evt) => { transfer.observe(evt); progress(evt) },
           ...(policy != null ? { policy } : {}),
           ...(policyReference != null ? { reference: policyReference } : {}),
           ...(record != null ? { record } : {}),
           ...(platform != null ? { platform } : {}),
           ...(body.pin === false ? { pin: false } : {})
-        })
+        }).then(result => { transfer.finish(); return result }, (err: unknown) => { transfer.finish(err); throw err })
         const size = summarise(pulled.record).size
         sink.progress({ phase: 'pull', bytes: size, total: size })
         return {

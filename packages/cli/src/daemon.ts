@@ -265,7 +265,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     const migrated = await node.content?.migrateGatewayState(join(paths.gateway, LEGACY_GATEWAY_STATE))
     if (migrated?.migrated === true) log('migrated the gateway state into the index (%d repositories, %d tags); the old file is %s', migrated.repositories, migrated.tags, migrated.backup)
     const { host, port } = parseApiAddress(config.api, paths.config)
-    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming }
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, privateSwarm: repo.swarmKey != null }
     if (init.routes != null) rpcInit.routes = init.routes
     const apiTls = await serverTls(paths.root, config.apiTls, host, 'apiTls')
     if (apiTls != null) {

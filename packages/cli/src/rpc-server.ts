@@ -7,8 +7,10 @@ import { CONTENT_ROUTES } from './content-routes.js'
 import { STORAGE_ROUTES } from './storage-routes.js'
 import { NAMING_ROUTES } from './naming-routes.js'
 import { TRUST_ROUTES } from './trust-routes.js'
+import { DASHBOARD_ROUTES } from './dashboard-routes.js'
+import { apiRefusal, registerDashboard } from './dashboard-server.js'
 import { isExpectedError } from './known-errors.js'
-import { AbortError, errorMapping, loopbackRefusal, TimeoutError } from '@provenir/interface'
+import { AbortError, errorMapping, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './api-address.js'
 import type { Naming } from '@provenir/naming'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
@@ -32,6 +34,8 @@ export interface RpcContext {
   log?: Logger
   /** The daemon's naming (resolver, publisher, registry), when it runs one */
   naming?: Naming
+  /** The daemon runs a private swarm (swarm.key) */
+  privateSwarm?: boolean
 }
 
 /**
@@ -164,7 +168,8 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
   ...CONTENT_ROUTES,
   ...STORAGE_ROUTES,
   ...TRUST_ROUTES,
-  ...NAMING_ROUTES
+  ...NAMING_ROUTES,
+  ...DASHBOARD_ROUTES
 ])
 
 export interface RpcServerInit {
@@ -195,6 +200,8 @@ export interface RpcServerInit {
   naming?: Naming
   /** Serve TLS with this PEM certificate (chain) and key; plain HTTP without */
   tls?: { cert: string, key: string }
+  /** The daemon runs a private swarm (swarm.key): the dashboard shows it */
+  privateSwarm?: boolean
 }
 
 export interface RpcServer {
@@ -271,9 +278,10 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
   // aborted by close(): long work in progress (a pull, an import) is cancelled rather than awaited
   const closing = new AbortController()
   if (LOOPBACK.has(host)) {
-    // the same check as the registry gateway's (`@provenir/interface`'s loopbackRefusal)
+    // the same check as the registry gateway's (`@provenir/interface`'s loopbackRefusal), but for
+    // the Origin of the API's own page (the dashboard), which a browser sends with the page's POSTs
     fastify.addHook('onRequest', async (request, reply) => {
-      const refusal = loopbackRefusal(request.headers, boundPort)
+      const refusal = apiRefusal(request.headers, boundPort, init.tls != null)
       if (refusal != null) {
         log?.('refused %s %s: %s', request.method, request.url, refusal)
         return reply.code(403).send(errorBody('ForbiddenError', `requests must come from this machine (Host must be a loopback address; no Origin header): ${refusal}`))
@@ -321,9 +329,10 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
       url: route.url,
       ...(route.timeout != null ? { handlerTimeout: route.timeout } : {}),
       ...(route.bodyLimit != null ? { bodyLimit: route.bodyLimit } : {}),
-      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}) })
+      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}), ...(init.privateSwarm != null ? { privateSwarm: init.privateSwarm } : {}) })
     })
   }
+  registerDashboard(fastify as unknown as FastifyInstance, { node: init.node, closing: closing.signal, ...(log != null ? { log } : {}) })
 
   await fastify.listen({ host, port })
   const info = fastify.server.address()
