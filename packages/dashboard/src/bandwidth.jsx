@@ -28,7 +28,7 @@ function Chart ({ samples }) {
       width: Math.min(900, el.current.clientWidth || 900),
       height: 260,
       series: [{}, { label: 'in', stroke: '#2a7', fill: 'rgba(34,170,119,0.1)', value: (_, v) => v == null ? '–' : `${formatBytes(v)}/s` }, { label: 'out', stroke: '#37c', value: (_, v) => v == null ? '–' : `${formatBytes(v)}/s` }],
-      axes: [{}, { values: (_, vals) => vals.map(v => formatBytes(v)), size: 80 }]
+      axes: [{}, { values: (_, vals) => vals.map(v => `${formatBytes(v)}/s`), size: 90 }]
     }, rates(samples), el.current)
     return () => plot.current.destroy()
   }, [])
@@ -49,11 +49,11 @@ export function BandwidthView ({ samples, stat }) {
         ? <p>loading…</p>
         : (
           <div data-field='store'>
-            <div class='bar big'>
+            {max != null ? <div class='bar big'>
               <div class='fill' style={{ width: `${max != null ? Math.min(100, used * 100 / max) : 0}%` }} />
               {limits.highBytes != null ? <div class='mark' title='high watermark' style={{ left: `${limits.highBytes * 100 / max}%` }} /> : null}
               {limits.lowBytes != null ? <div class='mark low' title='low watermark' style={{ left: `${limits.lowBytes * 100 / max}%` }} /> : null}
-            </div>
+            </div> : null}
             <p>{formatBytes(used)} in {stat.usage.blocks} blocks{max != null ? ` of ${formatBytes(max)} (evicts above ${formatBytes(limits.highBytes)}, down to ${formatBytes(limits.lowBytes)})` : ', no size limit (storage.maxSize)'}</p>
             <p>Pinned: {stat.pinned.images} images, {formatBytes(stat.pinned.bytes)}. Cache: {stat.cache.images} images, {formatBytes(stat.cache.bytes)}.</p>
           </div>

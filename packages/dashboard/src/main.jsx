@@ -93,6 +93,8 @@ function App () {
     const timer = setInterval(() => { void refresh() }, REFRESH_MS)
     return () => clearInterval(timer)
   }, [])
+  // a view shows what is true now, not what the last refresh saw
+  useEffect(() => { void refresh() }, [view])
   const { providers, trust } = useImageChecks(stat, status, generation)
   const changed = () => { setGeneration(g => g + 1); void refresh() }
   return (
