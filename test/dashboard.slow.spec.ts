@@ -16,7 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import puppeteer from 'puppeteer-core'
-import { ROOT, runCli, runJson, startDaemonPair } from './daemon-helpers.js'
+import { ROOT, runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
 import type { DaemonPair } from './daemon-helpers.js'
 import type { Fixture } from './image-helpers.js'
@@ -170,6 +170,22 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
     assert.match(text, /audit/)
     assert.match(text, /fail: manifest sha256:[0-9a-f]{64} against rules\[0\]\.manifest/)
     await shot(page, 'images-policy')
+    await page.close()
+    assert.deepEqual(errors, [])
+  })
+
+  it('shows a registry client\'s pull through B\'s gateway as a transfer, with A as its source', async () => {
+    const imported = await runCli(pair.repoA, ['image', 'import', small.oci, '--json'], LONG)
+    assert.equal(imported.code, 0, imported.stderr)
+    const gateway = pair.b.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+    const out = path.join(pair.root, 'copied')
+    const copy = await runTool('skopeo', ['copy', '--src-tls-verify=false', `docker://${gateway}/acme/small@${small.digest}`, `oci:${out}:v1`], LONG)
+    assert.equal(copy.code, 0, copy.stderr)
+    const page = await dashboard(apiB, 'transfers')
+    const row = `tr[data-transfer="${small.digest}"][data-via=gateway]`
+    await page.waitForSelector(`${row}[data-state=done] [data-source="${pair.idA.peerId}"]`, { timeout: 30_000 })
+    assert.match(await page.$eval(row, el => el.textContent ?? ''), /registry client \(gateway\).*done/)
+    await shot(page, 'transfers-gateway')
     await page.close()
     assert.deepEqual(errors, [])
   })

@@ -173,7 +173,14 @@ export function registerDashboard (fastify: FastifyInstance, init: DashboardInit
   markStarted(init.node)
   const assets = loadAssets()
   const hub = new EventHub(init.node, init.log)
-  init.closing.addEventListener('abort', () => { hub.close() }, { once: true })
+  // the swarm's pulls for registry clients (through the gateway) are transfers too
+  const sources = init.node.content?.sources ?? []
+  const tracker = transfersOf(init.node)
+  for (const source of sources) source.observeFetches?.((digest, reference) => tracker.start(digest, reference, 'gateway'))
+  init.closing.addEventListener('abort', () => {
+    hub.close()
+    for (const source of sources) source.observeFetches?.(undefined)
+  }, { once: true })
 
   for (const [url, asset] of assets) {
     fastify.get(url, async (_request, reply) => {

@@ -12,6 +12,8 @@ import type { ProvenirNode } from '@provenir/node'
 export interface TransferInfo {
   id: number
   kind: 'pull'
+  /** Who asked: the RPC API (`provenir image pull`, the dashboard) or a registry client through the gateway */
+  via: 'api' | 'gateway'
   /** The manifest digest */
   digest: string
   /** The name it was pulled by, when it was */
@@ -48,8 +50,8 @@ class Transfer {
   /** (time, bytes) samples for the running rate, oldest first */
   readonly #samples: Array<[number, number]> = []
 
-  constructor (id: number, digest: string, reference: string | undefined) {
-    this.info = { id, kind: 'pull', digest, ...(reference != null ? { reference } : {}), state: 'running', startedAt: Date.now(), bytes: 0, rate: 0, sources: [] }
+  constructor (id: number, digest: string, reference: string | undefined, via: TransferInfo['via']) {
+    this.info = { id, kind: 'pull', via, digest, ...(reference != null ? { reference } : {}), state: 'running', startedAt: Date.now(), bytes: 0, rate: 0, sources: [] }
   }
 
   /** A progress event of the pull: its total, and each block's bytes and source */
@@ -99,7 +101,7 @@ class Transfer {
 /** A handle on one transfer the tracker follows */
 export interface TrackedTransfer {
   /** Pass every progress event of the pull */
-  observe(evt: { type: string, detail?: any }): void
+  observe(evt: { type: string, detail?: unknown }): void
   /** The pull ended: with its error, or without one */
   finish(err?: unknown): void
 }
@@ -112,13 +114,14 @@ export class TransferTracker {
   /** Bytes the node's pulls received through the bulk channel (bitswap's are in its ledgers) */
   bulkBytesIn = 0
 
-  start (digest: string, reference?: string): TrackedTransfer {
-    const transfer = new Transfer(this.#next++, digest, reference)
+  start (digest: string, reference?: string, via: TransferInfo['via'] = 'api'): TrackedTransfer {
+    const transfer = new Transfer(this.#next++, digest, reference, via)
     this.#running.set(transfer.info.id, transfer)
     return {
       observe: (evt) => {
         transfer.observe(evt)
-        if (evt.type === 'bulk:block' && evt.detail?.local !== true && typeof evt.detail?.bytes === 'number') this.bulkBytesIn += evt.detail.bytes as number
+        const detail = evt.detail as { local?: boolean, bytes?: unknown } | undefined
+        if (evt.type === 'bulk:block' && detail?.local !== true && typeof detail?.bytes === 'number') this.bulkBytesIn += detail.bytes
       },
       finish: (err) => {
         if (!this.#running.delete(transfer.info.id)) return

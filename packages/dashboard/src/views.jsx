@@ -47,13 +47,14 @@ export function TransfersView ({ transfers }) {
   if (transfers.length === 0) return <p data-view='transfers'>No transfers yet.</p>
   return (
     <table data-view='transfers'>
-      <thead><tr><th>Image</th><th>State</th><th>Progress</th><th>Rate</th><th>Sources</th></tr></thead>
+      <thead><tr><th>Image</th><th>Via</th><th>State</th><th>Progress</th><th>Rate</th><th>Sources</th></tr></thead>
       <tbody>
         {transfers.map(t => {
           const pct = t.total != null && t.total > 0 ? Math.min(100, Math.round(t.bytes * 100 / t.total)) : null
           return (
-            <tr key={t.id} data-transfer={t.digest} data-state={t.state}>
+            <tr key={t.id} data-transfer={t.digest} data-state={t.state} data-via={t.via}>
               <td class='mono' title={t.digest}>{t.reference ?? short(t.digest)}</td>
+              <td>{t.via === 'gateway' ? 'registry client (gateway)' : 'API'}</td>
               <td class={t.state === 'failed' ? 'fail' : ''}>{t.state}{t.error != null ? `: ${t.error.name}: ${t.error.message}` : ''}</td>
               <td>
                 <div class='bar'><div class='fill' style={{ width: `${pct ?? 0}%` }} /></div>

@@ -68,7 +68,7 @@ export type { ContentServiceComponents } from './content/components.js'
 export type { MigrationResult } from './content/migrate.js'
 export type {
   ContentRequest, ManifestRequest, ManifestResult, NamedContent, BlobRequest, ByteRange, BlobHandle, TagResolution,
-  ContentSource, SourceManifestRequest, SourceManifest, SourceBlobRequest, SourceBlob, BlockGetter,
+  ContentSource, FetchObserver, SourceManifestRequest, SourceManifest, SourceBlobRequest, SourceBlob, BlockGetter,
   PutManifestRequest, PutManifestResult, UploadedBlob, ReferrerDescriptor
 } from './content/types.js'
 export { SwarmSource } from './swarm/source.js'

@@ -155,6 +155,21 @@ export interface ContentSource {
   blob(request: SourceBlobRequest): Promise<SourceBlob | undefined>
   /** One block by CID, checked against it (repository documents, statements) */
   block?(cid: CID, options: AbortOptions): Promise<Uint8Array | undefined>
+  /**
+   * Follow the whole-image fetches this source runs for clients (the swarm's
+   * pulls for the gateway): `observer` is called as each starts, and what it
+   * returns gets the fetch's progress events and its end. One observer; a
+   * second call replaces the first. The daemon's dashboard uses it.
+   */
+  observeFetches?(observer: FetchObserver | undefined): void
+}
+
+/** Told of each whole-image fetch a source runs for clients */
+export type FetchObserver = (digest: string, reference: string) => {
+  /** Each progress event of the fetch (`pull:ready`, `bitswap:block`, `bulk:block`, ...) */
+  observe(event: { type: string, detail?: unknown }): void
+  /** The fetch ended: with its error, or without one */
+  finish(err?: unknown): void
 }
 
 /** Something that hands out verified blocks by CID: what naming fetches repository documents through */

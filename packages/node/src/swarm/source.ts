@@ -22,7 +22,7 @@ import { raceSignal } from '../content/streams.js'
 import { BLOCK_FETCH_TIMEOUT, DEFAULT_PULL_TIMEOUT } from '../constants.js'
 import { BlobNotFoundError, ImageIndexFoundError, ManifestNotFoundError } from '../errors.js'
 import { dhtProviders, pullImage } from './pull.js'
-import type { ContentSource, SourceBlob, SourceBlobRequest, SourceManifest, SourceManifestRequest } from '../content/types.js'
+import type { ContentSource, FetchObserver, SourceBlob, SourceBlobRequest, SourceManifest, SourceManifestRequest } from '../content/types.js'
 import type { ImageRecords } from '../image-records.js'
 import type { PullContext, PulledImage, PullOptions, PullReady } from './pull.js'
 import type { BlockTransport } from './transport.js'
@@ -68,6 +68,7 @@ export class SwarmSource implements ContentSource {
   readonly #components: SwarmSourceComponents
   readonly #log: Logger
   readonly #pulls = new Map<string, InflightPull>()
+  #observer?: FetchObserver
 
   constructor (components: SwarmSourceComponents) {
     this.#components = components
@@ -94,6 +95,10 @@ export class SwarmSource implements ContentSource {
   async pull (manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
     const policy = options.policy ?? this.#components.trustPolicy()
     return pullImage(this.#context, manifestDigest, policy != null ? { ...options, policy } : options)
+  }
+
+  observeFetches (observer: FetchObserver | undefined): void {
+    this.#observer = observer
   }
 
   /** Pulls in flight for clients */
@@ -208,6 +213,13 @@ export class SwarmSource implements ContentSource {
     const ready = Promise.withResolvers<PullReady | undefined>()
     ready.promise.catch(() => {})
     const checks = new BlobChecks()
+    // an observer's failure must not fail the pull it watches
+    let watch: ReturnType<FetchObserver> | undefined
+    try {
+      watch = this.#observer?.(digest, reference)
+    } catch (err) {
+      this.#log.error('the fetch observer failed - %e', err)
+    }
     const pending: InflightPull = {
       ready: ready.promise,
       verified: async (blob, root) => checks.verified(blob, root),
@@ -222,13 +234,16 @@ export class SwarmSource implements ContentSource {
         pin: false,
         ...(record != null ? { record } : {}),
         onProgress: (event) => {
+          watch?.observe(event)
           if (event.type === 'pull:ready') ready.resolve(event.detail)
           else if (event.type === 'pull:blob-complete') checks.passed(event.detail.digest, event.detail.root)
         }
       }).then(() => {
+        watch?.finish()
         ready.resolve(undefined)
         checks.end()
       }, (err: unknown) => {
+        watch?.finish(err)
         ready.reject(err)
         checks.end(err)
         throw err
