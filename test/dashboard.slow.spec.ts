@@ -152,6 +152,12 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
     await page.waitForSelector(`tr[data-transfer="${large.digest}"][data-state=done]`)
     const done = await page.$eval(`tr[data-transfer="${large.digest}"]`, el => el.textContent ?? '')
     assert.match(done, /\(100%\)/)
+    // the peers view's byte counts cover the bulk channel, the pull's path, as well as bitswap
+    const transfers = await (await fetch(`${apiB}/api/v0/transfers`)).json() as { transfers: Array<{ digest: string, total: number }> }
+    const total = transfers.transfers.find(t => t.digest === large.digest)!.total
+    const peers = await (await fetch(`${apiB}/api/v0/peers/detail`)).json() as { peers: Array<{ peerId: string, bytesReceived: number, bulkBytesReceived: number }> }
+    const fromA = peers.peers.find(p => p.peerId === pair.idA.peerId)!
+    assert.ok(fromA.bytesReceived + fromA.bulkBytesReceived >= total * 0.99, `B received ${fromA.bytesReceived} + ${fromA.bulkBytesReceived} bytes from A, of ${total}`)
     await page.goto(`${apiB}/#bandwidth`)
     await page.waitForSelector('[data-field=chart] canvas')
     await page.waitForSelector('[data-field=store]')

@@ -50,6 +50,8 @@ export interface PeerDetail {
   /** The bitswap ledger: block bytes we sent it and it sent us */
   bytesSent: number
   bytesReceived: number
+  /** Block bytes this node's pulls received from it over the bulk channel (which keeps no ledger) */
+  bulkBytesReceived: number
   /** Its NodeId's difficulty, and whether it meets the swarm's */
   difficulty: number
   passedDifficulty: boolean
@@ -99,6 +101,7 @@ export function bandwidthSample (node: ProvenirNode): BandwidthSample {
 function peersDetail (node: ProvenirNode): PeersDetailResponse {
   const byPeer = new Map<string, PeerDetail>()
   const bitswap = node.libp2p.services.bitswap
+  const bulk = transfersOf(node).bulkByPeer
   const swarmDifficulty = node.config.difficulty
   for (const conn of node.libp2p.getConnections()) {
     const id = conn.remotePeer.toString()
@@ -114,6 +117,7 @@ function peersDetail (node: ProvenirNode): PeersDetailResponse {
         connectedAt: conn.timeline.open,
         bytesSent: ledger?.bytesSent ?? 0,
         bytesReceived: ledger?.bytesReceived ?? 0,
+        bulkBytesReceived: bulk.get(id) ?? 0,
         difficulty,
         passedDifficulty: difficulty >= swarmDifficulty
       }

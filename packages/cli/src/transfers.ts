@@ -5,7 +5,7 @@
  * Fed by the same progress events the pull route streams to the CLI, so the
  * page and `provenir image pull` count the same bytes.
  */
-import { MAX_TRANSFERS_LISTED, MAX_TRANSFER_SOURCES } from './constants.js'
+import { MAX_PEERS_DETAILED, MAX_TRANSFERS_LISTED, MAX_TRANSFER_SOURCES } from './constants.js'
 import type { ProvenirNode } from '@provenir/node'
 
 /** One transfer as the API shows it */
@@ -113,6 +113,8 @@ export class TransferTracker {
   readonly #finished: Transfer[] = []
   /** Bytes the node's pulls received through the bulk channel (bitswap's are in its ledgers) */
   bulkBytesIn = 0
+  /** The same by peer, for the peers view; at most MAX_PEERS_DETAILED peers (the oldest entry gives way) */
+  readonly bulkByPeer = new Map<string, number>()
 
   start (digest: string, reference?: string, via: TransferInfo['via'] = 'api'): TrackedTransfer {
     const transfer = new Transfer(this.#next++, digest, reference, via)
@@ -121,7 +123,11 @@ export class TransferTracker {
       observe: (evt) => {
         transfer.observe(evt)
         const detail = evt.detail as { local?: boolean, bytes?: unknown } | undefined
-        if (evt.type === 'bulk:block' && detail?.local !== true && typeof detail?.bytes === 'number') this.bulkBytesIn += detail.bytes
+        if (evt.type !== 'bulk:block' || detail?.local === true || typeof detail?.bytes !== 'number') return
+        this.bulkBytesIn += detail.bytes
+        const peer = String((evt.detail as { peer?: unknown }).peer)
+        if (!this.bulkByPeer.has(peer) && this.bulkByPeer.size >= MAX_PEERS_DETAILED) this.bulkByPeer.delete(this.bulkByPeer.keys().next().value as string)
+        this.bulkByPeer.set(peer, (this.bulkByPeer.get(peer) ?? 0) + detail.bytes)
       },
       finish: (err) => {
         if (!this.#running.delete(transfer.info.id)) return

@@ -85,6 +85,7 @@ describe('the dashboard on the RPC server', () => {
     assert.equal(info.bytes, 550)
     assert.deepEqual(info.sources, [{ source: 'peerA', bytes: 300 }, { source: 'peerB', bytes: 200 }, { source: 'local', bytes: 50 }])
     assert.equal(tracker.bulkBytesIn, 300)
+    assert.deepEqual([...tracker.bulkByPeer], [['peerA', 300]])
     for (let i = 0; i < MAX_TRANSFER_SOURCES + 5; i++) t.observe({ type: 'bitswap:block', detail: { peer: `p${i}`, bytes: 1, local: false } })
     info = tracker.list()[0]
     assert.equal(info.sources.length, MAX_TRANSFER_SOURCES + 1)

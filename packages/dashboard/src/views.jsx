@@ -22,7 +22,7 @@ export function PeersView ({ peers }) {
   const now = Date.now()
   return (
     <table data-view='peers'>
-      <thead><tr><th>Peer</th><th>Addresses</th><th>Direction</th><th>Age</th><th>Latency</th><th>Sent</th><th>Received</th><th>Difficulty</th></tr></thead>
+      <thead><tr><th>Peer</th><th>Addresses</th><th>Direction</th><th>Age</th><th>Latency</th><th>Sent (bitswap)</th><th>Received (bitswap + bulk)</th><th>Difficulty</th></tr></thead>
       <tbody>
         {peers.peers.map(p => (
           <tr key={p.peerId} data-peer={p.peerId}>
@@ -32,7 +32,7 @@ export function PeersView ({ peers }) {
             <td>{formatDuration(now - p.connectedAt)}</td>
             <td>{p.latencyMs != null ? `${p.latencyMs} ms` : '–'}</td>
             <td>{formatBytes(p.bytesSent)}</td>
-            <td>{formatBytes(p.bytesReceived)}</td>
+            <td title={`bitswap ${formatBytes(p.bytesReceived)}, bulk channel ${formatBytes(p.bulkBytesReceived)}`}>{formatBytes(p.bytesReceived + p.bulkBytesReceived)}</td>
             <td class={p.passedDifficulty ? 'pass' : 'fail'}>{p.difficulty} {p.passedDifficulty ? '✓' : '✗'}</td>
           </tr>
         ))}
