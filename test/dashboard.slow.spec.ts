@@ -196,6 +196,30 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
     assert.deepEqual(errors, [])
   })
 
+  it('pins a cached image and pulls by digest through the CLI\'s routes, with the CLI\'s errors', async () => {
+    // the gateway's pull kept the small image on B as cache: the page offers to pin it
+    const page = await dashboard(apiB, 'images')
+    const row = `tr[data-image="${small.digest}"]`
+    await page.waitForSelector(`${row} [data-action=pin]`, { timeout: 30_000 })
+    assert.match(await page.$eval(row, el => el.textContent ?? ''), /cache/)
+    await page.click(`${row} [data-action=pin]`)
+    await page.waitForFunction((sel: string) => document.querySelector(sel)?.textContent?.includes('pinned') === true, { timeout: 60_000 }, row)
+    const stat = await runJson(pair.repoB, ['repo', 'stat'])
+    assert.equal(stat.images.find((i: { digest: string }) => i.digest === small.digest).cache, false)
+    // a digest nobody holds: the pull form shows the error the CLI would print
+    const missing = `sha256:${'0'.repeat(64)}`
+    await page.type('input[name=ref]', missing)
+    await page.click('[data-action=pull]')
+    await page.waitForSelector('[data-field=error]', { timeout: 60_000 })
+    const shown = await page.$eval('[data-field=error]', el => el.textContent ?? '')
+    const cli = await runCli(pair.repoB, ['image', 'pull', missing, '--json'], LONG)
+    const { error } = JSON.parse(cli.stderr.trim().split('\n').pop()!)
+    assert.equal(shown.split(':')[0], error.name)
+    await shot(page, 'images-actions')
+    await page.close()
+    assert.deepEqual(errors, [])
+  })
+
   it('a page on another origin, in the same browser, cannot call the API', async () => {
     // a second, tiny web server on another port: what any site the operator visits could be
     const server = http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>') })
