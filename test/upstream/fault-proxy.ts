@@ -20,6 +20,7 @@ export type Fault =
   | { kind: 'stall' }
   | { kind: 'corrupt' }
   | { kind: 'redirect', location: string }
+  | { kind: 'answer', status: number, contentType: string, body: Uint8Array }
 
 export interface SeenRequest {
   method: string
@@ -95,6 +96,10 @@ export async function startFaultProxy (target: string, pki: Pki): Promise<FaultP
     if (fault?.kind === 'stall') return
     if (fault?.kind === 'status') {
       res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers }).end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected' }] }))
+      return
+    }
+    if (fault?.kind === 'answer') {
+      res.writeHead(fault.status, { 'content-type': fault.contentType, 'content-length': String(fault.body.byteLength) }).end(fault.body)
       return
     }
     if (fault?.kind === 'redirect') {
