@@ -1,11 +1,13 @@
 import { InvalidConfigError } from '@provenir/interface'
 import { validateNamingConfig } from '@provenir/naming'
 import { validateConfig } from '@provenir/node'
+import { validateUpstreamConfig } from '@provenir/registry-client'
 import { fail, parseApiAddress } from './api-address.js'
 import { CONFIG_VERSION, DEFAULT_API, DEFAULT_GATEWAY, MAX_CONFIG_BYTES } from './constants.js'
 import { errorCode, readFileBounded } from './fs-util.js'
 import type { NamingConfig } from '@provenir/naming'
 import type { NodeConfig } from '@provenir/node'
+import type { UpstreamConfig } from '@provenir/registry-client'
 
 /**
  * The contents of `<repo>/config.json`.
@@ -17,7 +19,8 @@ import type { NodeConfig } from '@provenir/node'
  *   "api": "127.0.0.1:5101",
  *   "gateway": { "listen": "127.0.0.1:5000" },
  *   "naming": { "pins": {}, "registries": [], "defaultRegistry": null, "dns": { "servers": [], "timeoutMs": 5000 },
- *               "registry": { "serve": false, "allowClaims": true, "bindings": {} }, "cacheTtlMs": 30000 }
+ *               "registry": { "serve": false, "allowClaims": true, "bindings": {} }, "cacheTtlMs": 30000 },
+ *   "upstream": { "registries": [], "dockerHub": true, "tagTtlMs": 300000 }
  * }
  * ```
  *
@@ -40,6 +43,12 @@ export interface RepoConfig {
   gateway: GatewayConfig
   /** Link names, registries and this node's own registry service (see `NamingConfig` in @provenir/naming) */
   naming: NamingConfig
+  /**
+   * Upstream OCI registries in priority order, with Docker Hub last unless
+   * `dockerHub` is false (see `UpstreamConfig` in @provenir/registry-client).
+   * Relative CA paths start from the repo directory.
+   */
+  upstream: UpstreamConfig
 }
 
 export interface GatewayConfig {
@@ -74,9 +83,10 @@ export interface RepoConfigInit {
   api?: string
   gateway?: Partial<GatewayConfig>
   naming?: unknown
+  upstream?: unknown
 }
 
-const TOP_KEYS = new Set(['version', 'node', 'api', 'gateway', 'naming'])
+const TOP_KEYS = new Set(['version', 'node', 'api', 'gateway', 'naming', 'upstream'])
 const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback', 'signingKey'])
 
 /** Validate the gateway section, naming its fields `gateway.<field>` in errors */
@@ -151,7 +161,8 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
   parseApiAddress(api, where, 'api')
   const gateway = validateGatewaySection(obj.gateway, where)
   const naming = validateNamingConfig(obj.naming, where)
-  return { version: CONFIG_VERSION, node, api: api as string, gateway, naming }
+  const upstream = validateUpstreamConfig(obj.upstream, where)
+  return { version: CONFIG_VERSION, node, api: api as string, gateway, naming, upstream }
 }
 
 /**
@@ -160,7 +171,7 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
  * @throws InvalidConfigError when `init` holds a bad value
  */
 export function createRepoConfig (init: RepoConfigInit = {}, where = 'config'): RepoConfig {
-  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, gateway: init.gateway ?? {}, naming: init.naming ?? {} }, where)
+  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, gateway: init.gateway ?? {}, naming: init.naming ?? {}, upstream: init.upstream ?? {} }, where)
 }
 
 /** config.json's text: the whole config, every default spelled out, so operators can see what they may change */

@@ -206,7 +206,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
       ...config.naming,
       registry: { ...config.naming.registry, serve: config.naming.registry.serve || init.registry === true },
       keys: keystoreKeys(paths.keystore)
-    }
+    },
+    upstream: config.upstream,
+    upstreamBaseDir: paths.root
   }
   if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
   const policy = await loadPolicy(paths.policy)

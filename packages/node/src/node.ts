@@ -25,6 +25,7 @@ import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, F
 import { createPeerInfoMapper } from './address-filter.js'
 import { imageRecords } from './image-records.js'
 import { namingComponents } from './naming.js'
+import { Upstreams } from '@provenir/registry-client'
 import { digestReference, pullImage } from './pull.js'
 import { checkImageStatement } from './statements.js'
 import { parseSwarmKey } from './swarm-key.js'
@@ -52,12 +53,14 @@ class Node implements ProvenirNode {
   readonly images?: ImageIndex
   readonly datastore?: LevelDatastore
   readonly naming: Naming
+  readonly upstreams?: Upstreams
   trustPolicy?: TrustPolicy
   private readonly provided = new Set<string>()
   private readonly log: Logger
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, upstreams?: Upstreams) {
     this.libp2p = libp2p
+    this.upstreams = upstreams
     this.config = config
     this.gater = gater
     this.seqStore = seqStore
@@ -221,6 +224,7 @@ class Node implements ProvenirNode {
     await this.images?.close()
     await this.blockstore?.close()
     await this.datastore?.close()
+    await this.upstreams?.close()
   }
 }
 
@@ -238,12 +242,15 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   let datastore: LevelDatastore | undefined
   let blockstore: FsBlockstore | undefined
   let images: ImageIndex | undefined
+  let upstreams: Upstreams | undefined
   const closeStores = async (): Promise<void> => {
     await images?.close().catch(() => {})
     await blockstore?.close().catch(() => {})
     await datastore?.close().catch(() => {})
+    await upstreams?.close().catch(() => {})
   }
   try {
+    if (init.upstream != null) upstreams = await Upstreams.create(init.upstream, { logger, ...init.upstreamInit }, init.upstreamBaseDir)
     if (init.datastorePath != null) {
       datastore = new LevelDatastore(init.datastorePath)
       await datastore.open()
@@ -334,7 +341,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         })
       }
     })
-    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images)
+    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, upstreams)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()

@@ -99,19 +99,21 @@ export class RegistryClient {
 
   /**
    * The digest a tag names, by HEAD (which Docker Hub does not count against
-   * its pull limit); by GET when the registry's HEAD gives no digest.
+   * its pull limit); by GET when the registry's HEAD gives no digest. With a
+   * digest, the HEAD says the registry holds that manifest.
    *
    * @throws UpstreamNotFoundError, UpstreamAuthError, UpstreamUnavailableError, UpstreamTlsError
    */
   async resolveTag (repository: string, tag: string, options: ClientCallOptions = {}): Promise<ManifestHead> {
     checkName(repository, this.host)
-    if (!isTag(tag)) throw new UpstreamResponseError(`${JSON.stringify(tag)} is not a tag`)
+    if (!isTag(tag) && !isDigest(tag)) throw new UpstreamResponseError(`${JSON.stringify(tag)} is neither a tag nor a digest`)
     const signal = this.signal(options)
     return this.eachEndpoint(async endpoint => {
       const res = await this.call(endpoint, repository, 'HEAD', `manifests/${tag}`, { accept: MANIFEST_ACCEPT }, signal)
       await res.body.dump().catch(() => {})
-      await this.expectOk(res, endpoint, repository, `manifest ${repository}:${tag}`)
+      await this.expectOk(res, endpoint, repository, `manifest ${repository}${isDigest(tag) ? '@' : ':'}${tag}`)
       const digest = header(res, 'docker-content-digest')
+      if (isDigest(tag) && digest != null && digest !== tag) throw new UpstreamDigestMismatchError(`${this.label(endpoint)}: a HEAD of ${repository}@${tag} answered digest ${digest}`)
       if (digest != null && isDigest(digest)) {
         const size = Number(header(res, 'content-length'))
         return { digest, endpoint: endpoint.href, ...mediaTypeOf(res), ...(Number.isSafeInteger(size) && size > 0 ? { size } : {}) }

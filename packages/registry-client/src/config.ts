@@ -49,7 +49,7 @@ export interface UpstreamRegistryConfig {
 }
 
 export interface UpstreamConfig {
-  /** In priority order; Docker Hub last unless named or turned off */
+  /** In priority order, as configured; {@link effectiveRegistries} adds Docker Hub */
   registries: UpstreamRegistryConfig[]
   /** Add Docker Hub when `registries` does not name it. @default true */
   dockerHub: boolean
@@ -137,9 +137,15 @@ function registryOf (input: unknown, where: string, field: string): UpstreamRegi
   return out
 }
 
+/** The registries a config makes: its list, then Docker Hub unless the list names it or `dockerHub` is false */
+export function effectiveRegistries (config: UpstreamConfig): UpstreamRegistryConfig[] {
+  if (!config.dockerHub || config.registries.some(r => r.host === DOCKER_HUB_HOST)) return config.registries
+  return [...config.registries, { host: DOCKER_HUB_HOST, endpoints: [DOCKER_HUB_ENDPOINT], unqualified: true }]
+}
+
 /**
  * Validates an upstream config (a daemon's `upstream` section), filling in
- * the defaults: with no input, Docker Hub alone.
+ * each field's default; Docker Hub is added by {@link effectiveRegistries}.
  *
  * @param where - names the source in errors, normally the config file's path
  * @throws InvalidConfigError naming `where` and the field (`upstream.<field>`)
@@ -162,9 +168,6 @@ export function validateUpstreamConfig (input: unknown, where = 'config'): Upstr
   if (obj.dockerHub !== undefined) {
     if (typeof obj.dockerHub !== 'boolean') fail(where, 'upstream.dockerHub', 'must be true or false')
     dockerHub = obj.dockerHub
-  }
-  if (dockerHub && !registries.some(r => r.host === DOCKER_HUB_HOST)) {
-    registries.push({ host: DOCKER_HUB_HOST, endpoints: [DOCKER_HUB_ENDPOINT], unqualified: true })
   }
   let tagTtlMs = DEFAULT_TAG_TTL_MS
   if (obj.tagTtlMs !== undefined) {

@@ -44,7 +44,7 @@ export {
   RegistryCredentials, AuthFileCredentials, StaticCredentials, HelperCredentials, ANONYMOUS, defaultAuthFiles, normaliseAuthKey, credentialsFromHelper
 } from './credentials.js'
 export type { CredentialSource } from './credentials.js'
-export { validateUpstreamConfig, defaultEndpoint } from './config.js'
+export { validateUpstreamConfig, effectiveRegistries, defaultEndpoint } from './config.js'
 export type { UpstreamConfig, UpstreamRegistryConfig, UpstreamCredentialsConfig } from './config.js'
 export { Upstreams } from './upstreams.js'
 export type { UpstreamRegistry, UpstreamTarget, UpstreamTag, UpstreamAnswer, UpstreamsInit } from './upstreams.js'

@@ -6,13 +6,13 @@
  */
 
 import fs from 'node:fs/promises'
-import { InvalidConfigError, canonicalHost, repositoryOnHost, type AbortOptions, type ComponentLogger, type Digest, type ImageName, type Logger } from '@provenir/interface'
+import { InvalidConfigError, canonicalHost, isDigest, repositoryOnHost, type AbortOptions, type ComponentLogger, type Digest, type ImageName, type Logger } from '@provenir/interface'
 import { RegistryClient, type ManifestHead } from './client.js'
 import { MAX_CA_FILE_BYTES } from './constants.js'
 import { AuthFileCredentials, HelperCredentials, RegistryCredentials, StaticCredentials, defaultAuthFiles, type CredentialSource } from './credentials.js'
 import { UpstreamNotConfiguredError, UpstreamNotFoundError } from './errors.js'
 import { silentLogger, type TransportInit } from './http.js'
-import type { UpstreamConfig, UpstreamRegistryConfig } from './config.js'
+import { effectiveRegistries, type UpstreamConfig, type UpstreamRegistryConfig } from './config.js'
 
 /** One configured upstream registry and its client */
 export interface UpstreamRegistry {
@@ -28,11 +28,12 @@ export interface UpstreamTarget {
   repository: string
 }
 
-/** A tag resolved on an upstream */
+/** A tag (or a digest) resolved on an upstream */
 export interface UpstreamTag {
   host: string
   repository: string
-  tag: string
+  /** Absent when a digest was asked */
+  tag?: string
   digest: Digest
   mediaType?: string
   size?: number
@@ -48,7 +49,7 @@ export interface UpstreamTag {
 export interface UpstreamAnswer {
   host: string
   repository: string
-  tag?: UpstreamTag
+  resolved?: UpstreamTag
   error?: Error
 }
 
@@ -92,7 +93,7 @@ export class Upstreams {
    */
   static async create (config: UpstreamConfig, init: UpstreamsInit = {}, baseDir = process.cwd()): Promise<Upstreams> {
     const registries: UpstreamRegistry[] = []
-    for (const [i, r] of config.registries.entries()) {
+    for (const [i, r] of effectiveRegistries(config).entries()) {
       const ca = r.ca != null ? await readCa(r.ca, baseDir, i) : undefined
       const client = new RegistryClient({
         ...init,
@@ -115,6 +116,11 @@ export class Upstreams {
     return this.byHost.get(canonicalHost(host))
   }
 
+  /** True when the config lists this host */
+  has (host: string): boolean {
+    return this.get(host) != null
+  }
+
   /**
    * The registries a name is asked of, in order, each with the repository
    * path there: the one its host names, or for a name without a host every
@@ -134,44 +140,46 @@ export class Upstreams {
   }
 
   /**
-   * The digest a tag names, from the first registry of {@link route} that has
-   * it. Within the TTL the remembered answer is given; past it the registry
-   * is asked, and when it cannot be reached the remembered answer is given
-   * again (`from: 'stale'`) and the log says so.
+   * The digest a tag names (or a digest, confirmed by a HEAD), from the first
+   * registry of {@link route} that has it. Within the TTL a tag's remembered
+   * answer is given; past it the registry is asked, and when it cannot be
+   * reached the remembered answer is given again (`from: 'stale'`) and the
+   * log says so.
    *
-   * @throws UpstreamNotFoundError when no registry has the tag; the last error when none could be asked
+   * @throws UpstreamNotFoundError when no registry has it; the registries' errors when none could be asked
    */
-  async resolveTag (name: Pick<ImageName, 'host' | 'path'>, tag: string, options: AbortOptions = {}): Promise<UpstreamTag> {
-    const answers = await this.ask(this.route(name), tag, options, false)
-    const found = answers.find(a => a.tag != null)?.tag
+  async resolve (name: Pick<ImageName, 'host' | 'path'>, reference: string, options: AbortOptions = {}): Promise<UpstreamTag> {
+    const answers = await this.ask(this.route(name), reference, options, false)
+    const found = answers.find(a => a.resolved != null)?.resolved
     if (found != null) return found
-    throw combined(answers, name, tag)
+    throw combined(answers, name, reference)
   }
 
-  /** Every routed registry's answer for a tag, in order (explain mode: the cache is not used) */
-  async explainTag (name: Pick<ImageName, 'host' | 'path'>, tag: string, options: AbortOptions = {}): Promise<UpstreamAnswer[]> {
-    return this.ask(this.route(name), tag, options, true)
+  /** Every routed registry's answer, in order (explain: the cache is not used) */
+  async explain (name: Pick<ImageName, 'host' | 'path'>, reference: string, options: AbortOptions = {}): Promise<UpstreamAnswer[]> {
+    return this.ask(this.route(name), reference, options, true)
   }
 
-  private async ask (targets: UpstreamTarget[], tag: string, options: AbortOptions, all: boolean): Promise<UpstreamAnswer[]> {
+  private async ask (targets: UpstreamTarget[], reference: string, options: AbortOptions, all: boolean): Promise<UpstreamAnswer[]> {
     const answers: UpstreamAnswer[] = []
     for (const target of targets) {
       const answer: UpstreamAnswer = { host: target.registry.host, repository: target.repository }
       try {
-        answer.tag = await this.tagOn(target, tag, options, all)
+        answer.resolved = await this.tagOn(target, reference, options, all)
       } catch (err: unknown) {
         if ((err as Error).name === 'AbortError') throw err
         answer.error = err as Error
       }
       answers.push(answer)
-      if (answer.tag != null && !all) break
+      if (answer.resolved != null && !all) break
     }
     return answers
   }
 
   private async tagOn (target: UpstreamTarget, tag: string, options: AbortOptions, fresh: boolean): Promise<UpstreamTag> {
     const key = `${target.registry.host}/${target.repository}:${tag}`
-    const known = this.tags.get(key)
+    // a digest names itself: the HEAD only says which registry holds it, and is not remembered
+    const known = isDigest(tag) ? undefined : this.tags.get(key)
     if (!fresh && known != null && this.now() - known.resolvedAt < this.config.tagTtlMs) return { ...known, from: 'cache' }
     let head: ManifestHead
     try {
@@ -187,7 +195,7 @@ export class Upstreams {
     const resolved: UpstreamTag = {
       host: target.registry.host,
       repository: target.repository,
-      tag,
+      ...(isDigest(tag) ? {} : { tag }),
       digest: head.digest,
       ...(head.mediaType != null ? { mediaType: head.mediaType } : {}),
       ...(head.size != null ? { size: head.size } : {}),
@@ -195,6 +203,7 @@ export class Upstreams {
       from: 'upstream',
       resolvedAt: this.now()
     }
+    if (isDigest(tag)) return resolved
     this.tags.delete(key)
     if (this.tags.size >= this.maxTags) this.tags.delete(this.tags.keys().next().value as string)
     this.tags.set(key, resolved)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseChallenges, parseReferrers, parseTokenResponse, validateUpstreamConfig, Upstreams } from '../src/index.js'
+import { effectiveRegistries, parseChallenges, parseReferrers, parseTokenResponse, validateUpstreamConfig, Upstreams } from '../src/index.js'
 
 describe('WWW-Authenticate', () => {
   it('parses bearer and basic challenges, quoted values with escapes and commas', () => {
@@ -39,20 +39,17 @@ describe('referrers lists', () => {
 
 describe('upstream config', () => {
   it('defaults to Docker Hub alone, last, for names without a host', () => {
-    assert.deepEqual(validateUpstreamConfig(undefined), {
-      registries: [{ host: 'docker.io', endpoints: ['https://registry-1.docker.io'], unqualified: true }],
-      dockerHub: true,
-      tagTtlMs: 300_000
-    })
+    assert.deepEqual(validateUpstreamConfig(undefined), { registries: [], dockerHub: true, tagTtlMs: 300_000 })
+    assert.deepEqual(effectiveRegistries(validateUpstreamConfig(undefined)), [{ host: 'docker.io', endpoints: ['https://registry-1.docker.io'], unqualified: true }])
     const cfg = validateUpstreamConfig({ registries: [{ host: 'quay.io' }, { host: 'Registry.Example.org:5000', endpoints: ['https://m.example.org/', 'http://10.0.0.1:5000'], unqualified: true }] })
-    assert.deepEqual(cfg.registries.map(r => [r.host, r.endpoints, r.unqualified]), [
+    assert.deepEqual(effectiveRegistries(cfg).map(r => [r.host, r.endpoints, r.unqualified]), [
       ['quay.io', ['https://quay.io'], false],
       ['registry.example.org:5000', ['https://m.example.org', 'http://10.0.0.1:5000'], true],
       ['docker.io', ['https://registry-1.docker.io'], true]
     ])
-    assert.deepEqual(validateUpstreamConfig({ dockerHub: false }).registries, [])
+    assert.deepEqual(effectiveRegistries(validateUpstreamConfig({ dockerHub: false })), [])
     const hub = validateUpstreamConfig({ registries: [{ host: 'index.docker.io', endpoints: ['https://mirror.example.org'] }] })
-    assert.deepEqual(hub.registries, [{ host: 'docker.io', endpoints: ['https://mirror.example.org'], unqualified: true }], 'a configured Docker Hub is not added twice')
+    assert.deepEqual(effectiveRegistries(hub), [{ host: 'docker.io', endpoints: ['https://mirror.example.org'], unqualified: true }], 'a configured Docker Hub is not added twice')
   })
 
   it('refuses bad fields, naming them, and never echoes a password', () => {
