@@ -232,7 +232,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const naming = node.naming
   try {
     const { host, port } = parseApiAddress(config.api, paths.config)
-    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming }
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, gatewayUrl: () => gateway?.address != null ? `http://${formatApiAddress(gateway.address)}` : undefined }
     if (init.routes != null) rpcInit.routes = init.routes
     try {
       rpc = await createRpcServer(rpcInit)

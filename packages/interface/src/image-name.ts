@@ -111,3 +111,22 @@ export function repositoryOnHost (host: string, path: string): string {
 export function formatImageName (name: ImageName): string {
   return `${name.host != null ? `${name.host}/` : ''}${name.path}${name.tag != null ? `:${name.tag}` : ''}${name.digest != null ? `@${name.digest}` : ''}`
 }
+
+/**
+ * The first path component a mirror request carries to name its upstream
+ * (`<gateway>/<prefix>/<repository>`), as podman's and CRI-O's
+ * `[[registry.mirror]]` locations write it: the host, with the `:` of a port
+ * written `_` (a path component cannot hold a colon): `docker.io`,
+ * `127.0.0.1_5590`. An IPv6 host has no such form.
+ */
+export function mirrorPrefix (host: string): string | undefined {
+  const canonical = canonicalHost(host)
+  if (canonical.startsWith('[')) return undefined
+  return canonical.replace(/:(\d+)$/, '_$1')
+}
+
+/** The host a mirror path prefix names (see {@link mirrorPrefix}), or undefined when it names none */
+export function hostOfMirrorPrefix (component: string): string | undefined {
+  const host = component.replace(/_(\d{1,5})$/, ':$1')
+  return host.includes('.') || host.includes(':') || host === 'localhost' ? canonicalHost(host) : undefined
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { canonicalHost, formatImageName, isRegistryHost, parseImageName, repositoryOnHost } from '../src/index.js'
+import { canonicalHost, formatImageName, hostOfMirrorPrefix, isRegistryHost, mirrorPrefix, parseImageName, repositoryOnHost } from '../src/index.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
 
@@ -36,5 +36,16 @@ describe('image names', () => {
     assert.ok(isRegistryHost('registry.example.org:5000'))
     assert.ok(!isRegistryHost('exa mple.org'))
     assert.equal(formatImageName({ host: 'quay.io', path: 'org/app', tag: '1', digest: DIGEST }), `quay.io/org/app:1@${DIGEST}`)
+  })
+
+  it('writes a host as a mirror path prefix and reads it back', () => {
+    assert.equal(mirrorPrefix('docker.io'), 'docker.io')
+    assert.equal(mirrorPrefix('index.docker.io'), 'docker.io')
+    assert.equal(mirrorPrefix('127.0.0.1:5590'), '127.0.0.1_5590')
+    assert.equal(mirrorPrefix('[::1]:5000'), undefined)
+    assert.equal(hostOfMirrorPrefix('127.0.0.1_5590'), '127.0.0.1:5590')
+    assert.equal(hostOfMirrorPrefix('quay.io'), 'quay.io')
+    assert.equal(hostOfMirrorPrefix('library'), undefined)
+    assert.ok(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(mirrorPrefix('registry.example.org:5000') ?? ''), 'a valid path component')
   })
 })
