@@ -17,7 +17,7 @@
  *
  * `validateUpstreamConfig` checks a daemon's `upstream` section and
  * `Upstreams` routes names (`quay.io/org/app`, `alpine`) to registries and
- * remembers the tags they resolved.
+ * remembers the tags they resolved. See README.md.
  *
  * @example
  *
@@ -25,9 +25,9 @@
  * import { Upstreams, validateUpstreamConfig } from '@provenir/registry-client'
  *
  * const upstreams = await Upstreams.create(validateUpstreamConfig({ registries: [{ host: 'quay.io' }] }))
- * const tag = await upstreams.resolveTag({ path: 'alpine' }, '3.20') // docker.io/library/alpine
- * const { client } = upstreams.get('docker.io')!
- * const manifest = await client.manifest('library/alpine', tag.digest)
+ * const tag = await upstreams.resolve({ path: 'alpine' }, '3.20') // docker.io/library/alpine
+ * const { client } = upstreams.get(tag.host)!
+ * const manifest = await client.manifest(tag.repository, tag.digest)
  * await upstreams.close()
  * ```
  */
