@@ -70,6 +70,13 @@ describe('gateway pushes publish names, and another node\'s gateway pulls by nam
     assert.equal(verified.report.passed, true, JSON.stringify(verified.report.checks))
   })
 
+  it('tags/list on B includes the tags of the signed repository document, which B holds no tag of', async () => {
+    const res = await fetch(`http://${gatewayOf(b)}/v2/${owner}/app/tags/list`)
+    assert.equal(res.status, 200)
+    assert.deepEqual(await res.json(), { name: `${owner}/app`, tags: ['v1'] })
+    assert.equal((await fetch(`http://${gatewayOf(b)}/v2/${owner}/nothing/tags/list`)).status, 404, 'a name with no document is unknown')
+  })
+
   it('an unknown tag of a known name is MANIFEST_UNKNOWN, with the reason', async () => {
     const res = await fetch(`http://${gatewayOf(b)}/v2/${owner}/app/manifests/nosuchtag`)
     assert.equal(res.status, 404)

@@ -42,7 +42,7 @@ describe('node.pull: an image by manifest digest, through the DHT and bitswap', 
     assert.ok(events.includes('pull:blob-complete'))
     assert.ok(events.includes('bitswap:block'))
     // bytes came from the origin
-    const ledger = far.bitswap.ledger(origin.peerId)
+    const ledger = far.libp2p.services.bitswap.ledger(origin.peerId)
     assert.ok(ledger != null && ledger.bytesReceived >= 3.5 * 1024 * 1024, 'the origin sent the blocks')
     // the puller now provides the big layer's root: a rollout swarms
     const bigRoot = CID.parse(pulled.record.blobs.find(b => b.size > 1024 * 1024)!.root)
@@ -93,11 +93,23 @@ describe('node.pull: an image by manifest digest, through the DHT and bitswap', 
     assert.equal((await puller.blockstore!.gc()).removed.length, 0, 'and the record pins every block')
   })
 
-  it('gives up on an unknown digest with an error that names it and the stage', async () => {
+  it('gives up on a digest whose provider never delivers it with an error that names it and the stage', async () => {
+    // advertised in the DHT by a node that does not hold it: the lookup finds a provider, the transport gets nothing
     const unknown = digestOf(new TextEncoder().encode('no such image'))
+    swarm.nodes[0].provide(cidForDigest(unknown))
+    await swarm.waitForProviders(swarm.nodes[2], cidForDigest(unknown), [swarm.nodes[0]])
     await assert.rejects(swarm.nodes[2].pull(unknown, { signal: AbortSignal.timeout(3_000) }), (err: Error) => {
       assert.equal(err.name, 'AbortError')
       assert.match(err.message, new RegExp(`pull of ${unknown} stopped before any provider delivered the manifest \\(TimeoutError\\)`))
+      return true
+    })
+  })
+
+  it('gives up on a digest no peer provides with ManifestNotFoundError once the DHT lookup ends empty, well before the transport would stall', async () => {
+    const unknown = digestOf(new TextEncoder().encode('nobody provides this image'))
+    await assert.rejects(swarm.nodes[2].pull(unknown, { signal: AbortSignal.timeout(30_000) }), (err: Error) => {
+      assert.equal(err.name, 'ManifestNotFoundError')
+      assert.match(err.message, new RegExp(`no provider of manifest ${unknown} in the swarm$`))
       return true
     })
   })

@@ -74,7 +74,7 @@ describe('a pull by digest merges the records of several providers', () => {
     assert.equal(pulled.report?.passed, true, JSON.stringify(pulled.report?.checks))
     assert.equal(pulled.statements.length, 1, 'the honest provider\'s statement was found although two records had none')
     assert.equal(pulled.record.blobs.find(b => b.digest === bigDigest)?.root, honestRoot, 'the blob is recorded under the root that held its bytes')
-    const fromForgers = (puller.bitswap.ledger(forger1.peerId)?.bytesReceived ?? 0) + (puller.bitswap.ledger(forger2.peerId)?.bytesReceived ?? 0)
+    const fromForgers = (puller.libp2p.services.bitswap.ledger(forger1.peerId)?.bytesReceived ?? 0) + (puller.libp2p.services.bitswap.ledger(forger2.peerId)?.bytesReceived ?? 0)
     assert.ok(fromForgers > 0, 'the decoy root was tried first (its blocks came from the forgers)')
   })
 

@@ -36,8 +36,8 @@ describe('a rollout: nodes 1 to 8 pull one image from one origin at the same tim
         assert.ok(Buffer.from(blob.bytes).equals(out), `puller ${i + 1}: ${entry.digest} is byte-identical`)
       }
     }
-    const originSent = origin.bitswap.ledgers().reduce((a, l) => a + l.bytesSent, 0)
-    const peerSent = pullers.reduce((a, n) => a + n.bitswap.ledgers().reduce((b, l) => b + l.bytesSent, 0), 0)
+    const originSent = origin.libp2p.services.bitswap.ledgers().reduce((a, l) => a + l.bytesSent, 0)
+    const peerSent = pullers.reduce((a, n) => a + n.libp2p.services.bitswap.ledgers().reduce((b, l) => b + l.bytesSent, 0), 0)
     // reported, not only asserted: the rollout's egress split
     console.info(`rollout of a ${(imageBytes / 2 ** 20).toFixed(1)} MiB image to 8 pullers: origin sent ${(originSent / 2 ** 20).toFixed(1)} MiB (${(originSent / imageBytes).toFixed(2)}x the image), pullers sent each other ${(peerSent / 2 ** 20).toFixed(1)} MiB`)
     assert.ok(originSent >= LAYER, 'the origin served at least one copy')

@@ -97,7 +97,7 @@ describe('trust on pull: statements travel with the image, and the policy is che
     const digest = digestOf(partial.manifest)
     const [base] = layersOf(partial)
     await swarm.waitForProviders(puller, cidForDigest(digest), [origin])
-    const before = puller.bitswap.ledger(origin.peerId)?.bytesReceived ?? 0
+    const before = puller.libp2p.services.bitswap.ledger(origin.peerId)?.bytesReceived ?? 0
     await assert.rejects(puller.pull(digest, { policy: policy('enforce'), reference: 'acme/app:1.0', signal: AbortSignal.timeout(60_000) }), (err: Error) => {
       assert.equal(err.name, 'PolicyViolationError')
       assert.ok(err.message.includes(base), err.message)
@@ -105,7 +105,7 @@ describe('trust on pull: statements travel with the image, and the policy is che
       return true
     })
     assert.equal(await puller.images!.has(digest), false, 'nothing recorded')
-    const received = (puller.bitswap.ledger(origin.peerId)?.bytesReceived ?? 0) - before
+    const received = (puller.libp2p.services.bitswap.ledger(origin.peerId)?.bytesReceived ?? 0) - before
     assert.ok(received < 1024 * 1024, `only the manifest and the statements were fetched (${received} bytes), not the 2.5 MiB layer`)
   })
 

@@ -279,6 +279,7 @@ function ndjson (ctx: RpcContext, work: (sink: StreamSink) => Promise<object>): 
         message = 'the daemon failed to handle the request; see its log'
         ctx.log?.error('%s %s failed: %e', request.method, request.url, err)
       }
+      if (name !== 'InternalError') ctx.log?.('%s %s: %s - %e', request.method, request.url, name, err)
       write({ event: 'error', error: { name, message } })
     } finally {
       out.end()

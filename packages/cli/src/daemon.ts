@@ -4,7 +4,7 @@ import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
 import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
 import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
-import { createNode } from '@provenir/node'
+import { createNode, LEGACY_GATEWAY_STATE } from '@provenir/node'
 import { formatApiAddress, parseApiAddress } from './api-address.js'
 import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
@@ -27,7 +27,7 @@ import type { TrustPolicy } from '@provenir/trust'
 export interface StartDaemonInit {
   /** The repo directory; it must be initialised (see `initRepo`) */
   repo: string
-  /** @default defaultLogger() from @libp2p/logger (enable with DEBUG=provenir:*,libp2p:*) */
+  /** @default daemonLogger(): @libp2p/logger's, with the errors of the daemon's own servers and content always printed */
   logger?: ComponentLogger
   /** RPC routes; @default DEFAULT_ROUTES */
   routes?: readonly RpcRoute[]
@@ -52,6 +52,27 @@ export interface Daemon {
    * `<repo>/api`. Safe to call more than once.
    */
   stop(): Promise<void>
+}
+
+/** Components whose `.error` lines the daemon's logger prints without DEBUG: failures a client was answered with */
+const ALWAYS_LOGGED_ERRORS = ['provenir:daemon', 'provenir:rpc', 'provenir:gateway', 'provenir:content', 'provenir:swarm', 'provenir:node']
+
+/**
+ * The daemon's default logger: @libp2p/logger's (debug namespaces, on with
+ * `DEBUG=provenir:*,libp2p:*`), except that the `.error` lines of the
+ * daemon's own servers and of its content service always print, to stderr:
+ * an error answered to a client, or a push's publish that failed, must
+ * reach the daemon's log with its cause even when no one set DEBUG.
+ */
+export function daemonLogger (): ComponentLogger {
+  const base = defaultLogger()
+  return {
+    forComponent (name: string): Logger {
+      const log = base.forComponent(name)
+      if (ALWAYS_LOGGED_ERRORS.some(prefix => name === prefix || name.startsWith(`${prefix}:`))) (log.error as unknown as { enabled: boolean }).enabled = true
+      return log
+    }
+  }
 }
 
 /**
@@ -182,7 +203,7 @@ export async function assertDaemonNotRunning (root: string): Promise<void> {
 export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const repo = await openRepo(init.repo)
   const { paths, config } = repo
-  const logger = init.logger ?? defaultLogger()
+  const logger = init.logger ?? daemonLogger()
   const log = logger.forComponent('provenir:daemon')
 
   const own = nodeIdDifficulty(repo.peerId)
@@ -231,6 +252,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   let gateway: Gateway | undefined
   const naming = node.naming
   try {
+    // the registry state of a release before the content service moves into the node's index, once
+    const migrated = await node.content?.migrateGatewayState(join(paths.gateway, LEGACY_GATEWAY_STATE))
+    if (migrated?.migrated === true) log('migrated the gateway state into the index (%d repositories, %d tags); the old file is %s', migrated.repositories, migrated.tags, migrated.backup)
     const { host, port } = parseApiAddress(config.api, paths.config)
     const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, gatewayUrl: () => gateway?.address != null ? `http://${formatApiAddress(gateway.address)}` : undefined }
     if (init.routes != null) rpcInit.routes = init.routes
@@ -251,7 +275,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         port,
         dataPath: paths.gateway,
         uploadsPath: join(paths.gateway, 'uploads'),
-        requireTokenOnLoopback: config.gateway.requireTokenOnLoopback
+        requireTokenOnLoopback: config.gateway.requireTokenOnLoopback,
+        logger
       }
       if (config.gateway.token != null) gatewayInit.token = config.gateway.token
       if (config.gateway.signingKey != null) {
@@ -263,6 +288,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         const { resolution } = await naming.resolve(`${name}:${tag}`, options)
         return { manifestDigest: resolution.manifestDigest, record: recordFromResolution(resolution), reference: policyReferenceOf(resolution) }
       }
+      gatewayInit.listNames = async (name, options) => naming.tags(name, options)
       gateway = createGateway(gatewayInit)
       try {
         await gateway.listen()

@@ -1,7 +1,8 @@
 import * as contentModule from '@provenir/content'
 import { ProvenirError } from '@provenir/interface'
 import * as namingModule from '@provenir/naming'
-import { ImageRecordNotFoundError, PlatformNotFoundError } from '@provenir/node'
+// node's error classes alone: the whole node package (libp2p) would take a CLI about a second more to load
+import * as nodeModule from '@provenir/node/errors'
 import { errorClassesByName, LOCAL_ERRORS } from './errors.js'
 import type { ErrorClass } from './errors.js'
 
@@ -11,18 +12,19 @@ function isConditionClass (value: unknown): boolean {
 
 /**
  * Every known error class by name: @provenir/interface's and this package's,
- * and the named conditions of content, naming and node. The RPC client
+ * and the named conditions of content, naming and node (the content
+ * service's and the swarm's: a manifest no peer provides is
+ * `ManifestNotFoundError`, not an internal error). The RPC client
  * rebuilds an error the daemon names as its own class, and the CLI prints
  * these without a stack trace: they are expected conditions, not bugs.
  */
 export const KNOWN_ERRORS: ReadonlyMap<string, ErrorClass> = new Map([
-  // only content's and naming's named conditions: they also export classes such as FsBlockstore
+  // only the named conditions: the packages also export classes such as FsBlockstore
   ...errorClassesByName([
     ...Object.values(contentModule).filter(isConditionClass),
     ...Object.values(namingModule).filter(isConditionClass),
-    ImageRecordNotFoundError,
-    PlatformNotFoundError
-  ]),
+    ...Object.values(nodeModule).filter(isConditionClass)
+  ] as ErrorClass[]),
   ...LOCAL_ERRORS
 ])
 

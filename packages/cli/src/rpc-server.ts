@@ -7,7 +7,7 @@ import { CONTENT_ROUTES } from './content-routes.js'
 import { NAMING_ROUTES } from './naming-routes.js'
 import { TRUST_ROUTES } from './trust-routes.js'
 import { isExpectedError } from './known-errors.js'
-import { AbortError, TimeoutError } from '@provenir/interface'
+import { AbortError, errorMapping, loopbackRefusal, TimeoutError } from '@provenir/interface'
 import type { ApiAddress } from './api-address.js'
 import type { Naming } from '@provenir/naming'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
@@ -171,61 +171,6 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
   ...NAMING_ROUTES
 ])
 
-/**
- * HTTP status of each named error a handler may throw. Other named provenir
- * errors are a 500 with their name and message; anything else (a bug) is a
- * 500 whose message is not passed on.
- */
-const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
-  InvalidParametersError: 400,
-  InvalidConfigError: 400,
-  InsufficientDifficultyError: 400,
-  KeyNotFoundError: 404,
-  NotFoundError: 404,
-  AbortError: 503,
-  TimeoutError: 504,
-  // content: bad input names what is wrong with it
-  DigestInvalidError: 400,
-  PathNotFoundError: 404,
-  ImageNotFoundError: 404,
-  ImageRecordNotFoundError: 404,
-  PlatformNotFoundError: 404,
-  OutputExistsError: 409,
-  ImageIncompleteError: 409,
-  ManifestTooLargeError: 413,
-  InputLimitError: 413,
-  BlockTooLargeError: 413,
-  UnsupportedMediaTypeError: 415,
-  UnsupportedHashError: 415,
-  DigestMismatchError: 422,
-  BlobSizeMismatchError: 422,
-  ManifestInvalidError: 422,
-  ImageLayoutInvalidError: 422,
-  ArchiveInvalidError: 422,
-  ArchiveTruncatedError: 422,
-  NotABlobError: 422,
-  // naming
-  ReferenceInvalidError: 400,
-  NameNotFoundError: 404,
-  RepositoryNotFoundError: 404,
-  TagNotFoundError: 404,
-  NameTakenError: 409,
-  AmbiguousKeyError: 400,
-  ClaimInvalidError: 422,
-  BindingInvalidError: 422,
-  RecordInvalidError: 422,
-  RecordSignatureError: 422,
-  RecordSignerMismatchError: 422,
-  RecordExpiredError: 422,
-  OwnerMismatchError: 422,
-  RollbackError: 409,
-  RegistryError: 502,
-  DnsLookupError: 502,
-  NamingUnavailableError: 503,
-  // content the node holds is corrupt on disk, or a peer sent a forged block
-  BlockVerificationError: 502
-})
-
 export interface RpcServerInit {
   node: ProvenirNode
   /**
@@ -327,11 +272,12 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
   // aborted by close(): long work in progress (a pull, an import) is cancelled rather than awaited
   const closing = new AbortController()
   if (LOOPBACK.has(host)) {
+    // the same check as the registry gateway's (`@provenir/interface`'s loopbackRefusal)
     fastify.addHook('onRequest', async (request, reply) => {
-      const allowed = [`127.0.0.1:${boundPort}`, `localhost:${boundPort}`, `[::1]:${boundPort}`]
-      if (request.headers.origin != null || !allowed.includes(request.headers.host ?? '')) {
-        log?.('refused %s %s: host %s, origin %s', request.method, request.url, request.headers.host, request.headers.origin)
-        return reply.code(403).send(errorBody('ForbiddenError', 'requests must come from this machine (Host must be a loopback address; no Origin header)'))
+      const refusal = loopbackRefusal(request.headers, boundPort)
+      if (refusal != null) {
+        log?.('refused %s %s: %s', request.method, request.url, refusal)
+        return reply.code(403).send(errorBody('ForbiddenError', `requests must come from this machine (Host must be a loopback address; no Origin header): ${refusal}`))
       }
       return undefined
     })
@@ -340,11 +286,13 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
   fastify.setErrorHandler((err: FastifyError, request, reply) => {
     let status: number
     let body: RpcErrorBody
+    const mapped = errorMapping(err)
     if (err.code === 'FST_ERR_HANDLER_TIMEOUT') {
       status = 504
       body = errorBody('TimeoutError', `${request.method} ${request.url} took too long`)
-    } else if (ERROR_STATUS[err.name] != null) {
-      status = ERROR_STATUS[err.name]
+    } else if (mapped != null) {
+      // the one table the registry gateway answers with too
+      status = mapped.status
       body = errorBody(err.name, err.message)
     } else if (isExpectedError(err)) {
       // a named provenir condition without its own status: still worth passing on
@@ -357,8 +305,10 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
     } else {
       status = 500
       body = errorBody('InternalError', 'the daemon failed to handle the request; see its log')
-      log?.error('%s %s failed: %e', request.method, request.url, err)
     }
+    // every error answer is logged with its cause: a 5xx always, the rest at debug level
+    if (status >= 500) log?.error('%s %s failed with %d - %e', request.method, request.url, status, err)
+    else log?.('%s %s: %d %s - %e', request.method, request.url, status, body.error.name, err)
     reply.code(status).type('application/json').send(body)
   })
 

@@ -4,11 +4,15 @@ import { after, before, describe, it } from 'node:test'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateIdentity } from '@provenir/identity'
-import { isError } from '@provenir/interface'
+import { AbortError, isError, TimeoutError } from '@provenir/interface'
+import { BlobSizeMismatchError, DigestMismatchError } from '@provenir/content'
+import { toErrorResponse } from '@provenir/gateway'
+import { ManifestNotFoundError } from '@provenir/node'
+import { PolicyViolationError } from '@provenir/trust'
 import { Registry } from 'prom-client'
 import { createRpcServer, DEFAULT_ROUTES, RpcClient } from '../src/index.js'
 import type { RpcRoute, RpcServer } from '../src/index.js'
-import type { PeerId } from '@libp2p/interface'
+import type { ComponentLogger, PeerId } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 
 /** Only what the routes read of a node */
@@ -165,5 +169,54 @@ describe('the RPC server and client', () => {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>(resolve => silent.close(() => { resolve() }))
     }
+  })
+})
+
+describe('one error table for the RPC API and the gateway, and every error logged', () => {
+  let server: RpcServer
+  const lines: Array<{ level: 'debug' | 'error', args: unknown[] }> = []
+  const logger = {
+    forComponent: () => Object.assign((...args: unknown[]) => { lines.push({ level: 'debug', args }) }, {
+      enabled: true,
+      error: (...args: unknown[]) => { lines.push({ level: 'error', args }) },
+      trace: () => {},
+      newScope: () => { throw new Error('unused') }
+    })
+  } as unknown as ComponentLogger
+  const named: Record<string, new (message: string) => Error> = { DigestMismatchError, BlobSizeMismatchError, AbortError, TimeoutError, ManifestNotFoundError, PolicyViolationError: PolicyViolationError as unknown as new (message: string) => Error }
+
+  before(async () => {
+    const peerId = peerIdFromPrivateKey(await generateIdentity({ difficulty: 0 }))
+    const routes: RpcRoute[] = [
+      ...Object.entries(named).map(([name, Cls]) => ({
+        method: 'GET' as const,
+        url: `/test/throw/${name}`,
+        async handler (): Promise<never> { throw new Cls(`a ${name}`) }
+      })),
+      { method: 'GET', url: '/test/bug', async handler (): Promise<never> { throw new TypeError('a bug, with a cause', { cause: new Error('the cause') }) } }
+    ]
+    server = await createRpcServer({ node: stubNode(peerId, []), port: 0, routes, logger })
+  })
+
+  after(async () => {
+    await server?.close()
+  })
+
+  it('each named error gets the same status from both servers (DigestMismatchError 400, AbortError 503, ...)', async () => {
+    for (const [name, Cls] of Object.entries(named)) {
+      const res = await fetch(`${server.url}/test/throw/${name}`)
+      const gateway = toErrorResponse(new Cls('x'))
+      assert.equal(res.status, gateway.status, name)
+      assert.equal((await res.json() as any).error.name, name)
+    }
+    assert.equal(toErrorResponse(new DigestMismatchError('x')).status, 400)
+    assert.equal(toErrorResponse(new AbortError('x')).status, 503)
+  })
+
+  it('every error answer is logged with its cause: a 500 with .error, the rest at debug level', async () => {
+    assert.equal((await fetch(`${server.url}/test/bug`)).status, 500)
+    const bug = lines.find(l => l.level === 'error' && l.args.includes('/test/bug'))
+    assert.ok(bug?.args.some(a => a instanceof TypeError && a.message === 'a bug, with a cause'), 'the 500 is logged with the error')
+    assert.ok(lines.some(l => l.level === 'debug' && l.args.includes('/test/throw/ManifestNotFoundError') && l.args.some(a => a instanceof Error)), 'a 404 at debug level, with the error')
   })
 })

@@ -28,7 +28,8 @@ import type { AbortOptions, ProgressOptions } from '@provenir/interface'
 import type { Blockstore } from 'interface-blockstore'
 import type { ImporterProgressEvents } from 'ipfs-unixfs-importer'
 
-const SHA2_256 = 0x12
+/** Multihash codes of the digest algorithms OCI registers */
+const MULTIHASH: Record<'sha256' | 'sha512', number> = { sha256: 0x12, sha512: 0x13 }
 
 /**
  * Chunks hashed and written at once. The importer reads this many chunks ahead,
@@ -43,7 +44,13 @@ export type BlobWriter = Pick<Blockstore<{}, VerifyOptions>, 'put'>
 export type BlobReader = Pick<Blockstore<{}, {}, {}, VerifyOptions>, 'get'>
 
 export interface ImportBlobOptions extends AbortOptions, ProgressOptions<ImporterProgressEvents> {
-  /** The blob's OCI digest; only `sha256:` digests can be imported */
+  /**
+   * The blob's OCI digest, `sha256:` or `sha512:`. A one-chunk sha512 blob
+   * is stored as the raw block whose CID's multihash (sha2-512) is the
+   * digest, as a sha256 one is; a larger one is a UnixFS DAG of sha2-256
+   * blocks (ipfs-unixfs-importer names every block by sha2-256), whose root
+   * an index maps from the digest.
+   */
   expectedDigest: string
 
   /** The blob's size, when known: reading stops as soon as the stream passes it */
@@ -80,12 +87,14 @@ export interface ImportBlobResult {
 
 /**
  * The raw CIDv1 of a blob that fits in one block: its multihash is the OCI
- * sha256 digest. Throws `DigestInvalidError` for anything but `sha256:`.
+ * digest (sha2-256 for `sha256:`, sha2-512 for `sha512:`). Throws
+ * `DigestInvalidError` for anything else.
  */
 export function cidForDigest (digest: string): CID {
-  const { algorithm, encoded } = parseDigest(digest, { allowSha512: false })
-  if (algorithm !== 'sha256') throw new DigestInvalidError(`Only sha256 digests map to a block: ${digest}`)
-  return CID.createV1(raw.code, Digest.create(SHA2_256, Buffer.from(encoded, 'hex')))
+  const { algorithm, encoded } = parseDigest(digest)
+  const code = MULTIHASH[algorithm]
+  if (code == null) throw new DigestInvalidError(`Only sha256 and sha512 digests map to a block: ${digest}`)
+  return CID.createV1(raw.code, Digest.create(code, Buffer.from(encoded, 'hex')))
 }
 
 /**
@@ -99,7 +108,7 @@ export function cidForDigest (digest: string): CID {
  * leaf may be shared with a complete blob.
  */
 export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, blockstore: BlobWriter, options: ImportBlobOptions): Promise<ImportBlobResult> {
-  const { algorithm } = parseDigest(options.expectedDigest, { allowSha512: false })
+  const { algorithm } = parseDigest(options.expectedDigest)
   const expected = options.expectedDigest
   checkChunkSize(options.chunkSize)
   if (options.size != null && (!Number.isSafeInteger(options.size) || options.size < 0)) {
@@ -110,6 +119,9 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
 
   let size = 0
   const hash = options.digestChecked === true ? undefined : createHash(algorithm)
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
+  // a sha512 blob that fits in one chunk is stored again under the CID its digest names
+  let head: Uint8Array[] | undefined = algorithm === 'sha512' ? [] : undefined
   async function * verified (): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
       signal?.throwIfAborted()
@@ -118,6 +130,7 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
         throw new BlobSizeMismatchError(`Blob ${expected} is longer than its declared ${options.size} bytes`)
       }
       hash?.update(chunk)
+      if (head != null) head = size <= chunkSize ? [...head, chunk.slice()] : undefined
       yield chunk
     }
     // thrown from the source, so the importer stops before it writes the last chunk and the root
@@ -132,7 +145,24 @@ export async function importBlob (source: AsyncIterable<Uint8Array> | Iterable<U
   }
 
   const { root, blocks } = await importChunks(verified(), blockstore, { signal, chunkSize: options.chunkSize, onProgress: options.onProgress })
+  if (head != null && root.code === raw.code) {
+    // the importer named the one leaf by its sha2-256; the blob's block is named by its digest
+    const named = cidForDigest(expected)
+    await blockstore.put(named, concatChunks(head, size), { signal })
+    return { root: named, digest: expected as OciDigest, size, blocks: [named] }
+  }
   return { root, digest: expected as OciDigest, size, blocks }
+}
+
+function concatChunks (chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
 }
 
 function checkChunkSize (value: number | undefined): number {

@@ -84,6 +84,13 @@ export interface AddImageOptions extends AbortOptions {
 
 type Db = Level<string, string>
 
+function utf8Sublevel (db: Db, name: string) { // eslint-disable-line @typescript-eslint/explicit-function-return-type
+  return db.sublevel<string, string>(name, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
+}
+
+/** A sublevel of the index's database with string keys and values. @internal */
+export type IndexSublevel = ReturnType<typeof utf8Sublevel>
+
 const RECORD = 'record/'
 const BLOCKS = 'blocks/'
 const PENDING = 'pending/'
@@ -127,6 +134,7 @@ export class ImageIndex {
   readonly #store: ContentBlockstore
   readonly #sync: boolean
   readonly #lock = new Mutex()
+  #otherPins?: () => AsyncIterable<CID>
 
   constructor (init: ImageIndexInit) {
     if (typeof init.path !== 'string' || init.path.length === 0) throw new InvalidConfigError('ImageIndex needs a path')
@@ -144,6 +152,27 @@ export class ImageIndex {
 
   async close (): Promise<void> {
     await this.#db.close()
+  }
+
+  /**
+   * A sublevel of this index's database, for a sibling index kept in the
+   * same database (the registry's `RepositoryIndex`).
+   *
+   * @internal
+   */
+  sublevel (name: string): IndexSublevel {
+    return utf8Sublevel(this.#db, name)
+  }
+
+  /**
+   * Blocks another owner of pins in this database pins too: removing an image
+   * leaves them pinned. Pins are flat, so whoever unpins must know every
+   * owner.
+   *
+   * @internal
+   */
+  alsoKeep (blocks: () => AsyncIterable<CID>): void {
+    this.#otherPins = blocks
   }
 
   /** Every image record, in manifest digest order. */
@@ -263,6 +292,7 @@ export class ImageIndex {
       if (skipOwn && key === BLOCKS + digest) continue
       for (const cid of decodeCids(value)) keep.add(mhKey(cid))
     }
+    if (this.#otherPins != null) for await (const cid of this.#otherPins()) keep.add(mhKey(cid))
     await this.#store.pins.unpin(cids.filter(cid => !keep.has(mhKey(cid))))
     await this.#db.del(PENDING + digest, { sync: this.#sync })
   }

@@ -148,10 +148,20 @@ describe('blob <-> DAG', () => {
     await assert.rejects(importBlob(stream(blob), store, { expectedDigest: computeDigest(blob), size: 1001 }), { name: 'BlobSizeMismatchError' })
   })
 
-  it('imports only sha256 digests', async () => {
-    const blob = new Uint8Array(10)
-    await assert.rejects(importBlob([blob], store, { expectedDigest: computeDigest(blob, 'sha512') }), { name: 'DigestInvalidError' })
-    await assert.rejects(importBlob([blob], store, { expectedDigest: 'sha256:nothex' }), { name: 'DigestInvalidError' })
+  it('imports sha256 and sha512 digests only: a one-chunk sha512 blob is the raw block its digest names, a larger one a DAG the index maps the digest to', async () => {
+    const small = new Uint8Array(randomBytes(10))
+    const one = await importBlob([small], store, { expectedDigest: computeDigest(small, 'sha512') })
+    assert.ok(one.root.equals(cidForDigest(computeDigest(small, 'sha512'))), 'the raw block named by the digest')
+    assert.equal(one.root.multihash.code, 0x13)
+    const large = new Uint8Array(randomBytes(2 * MIB + 3))
+    const digest = computeDigest(large, 'sha512')
+    const dag = await importBlob(stream(large), store, { expectedDigest: digest })
+    assert.ok(dag.blocks.length > 1, 'a DAG of several blocks')
+    assertBytes(await readAll(exportBlob(dag.root, store, { expectedDigest: digest })), large)
+    await verifyBlob(dag.root, store, { expectedDigest: digest, size: large.byteLength })
+    await assert.rejects(importBlob([small], store, { expectedDigest: computeDigest(large, 'sha512') }), { name: 'DigestMismatchError' })
+    await assert.rejects(importBlob([small], store, { expectedDigest: 'md5:d41d8cd98f00b204e9800998ecf8427e' }), { name: 'DigestInvalidError' })
+    await assert.rejects(importBlob([small], store, { expectedDigest: 'sha256:nothex' }), { name: 'DigestInvalidError' })
   })
 
   it('refuses a chunk size over the block limit and a negative size with InvalidParametersError', async () => {

@@ -29,10 +29,10 @@ export const DEFAULT_REQUEST_TIMEOUT = 60 * 60 * 1000
 /** Idle time on a connection (no bytes either way) before it is closed, in ms. */
 export const DEFAULT_IDLE_TIMEOUT = 60 * 1000
 
-/** Time a manifest GET may spend pulling an image from the swarm, in ms. */
+/** Time a pull a manifest GET starts may run in all, and a blob stream while it arrives, in ms. */
 export const DEFAULT_PULL_TIMEOUT = 10 * 60 * 1000
 
-/** Time a manifest GET waits for the swarm to deliver an unknown manifest before answering MANIFEST_UNKNOWN, in ms. */
+/** Time a manifest GET waits for a source to deliver a manifest the node lacks before answering MANIFEST_UNKNOWN, in ms. */
 export const DEFAULT_MANIFEST_PULL_TIMEOUT = 30 * 1000
 
 /** Most entries in one tags/list or _catalog page when the client gives no `n`. */
@@ -56,17 +56,12 @@ export const TAG_REGEX = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/
 /** Longest repository name (distribution's limit, which clients expect). */
 export const MAX_NAME_LENGTH = 255
 
-/** The OCI empty descriptor's media type (the config of an artifact manifest) */
-export const MEDIA_TYPE_OCI_EMPTY = 'application/vnd.oci.empty.v1+json'
+/** Time a tags/list waits for naming's tags of a signed repository document, in ms (then lists the node's own) */
+export const NAMES_LIST_TIMEOUT = 5_000
 
-/** Annotation cosign and other Sigstore tools read for a bundle's predicate type */
-export const ANNOTATION_BUNDLE_PREDICATE_TYPE = 'dev.sigstore.bundle.predicateType'
-
-/** Annotation naming the statement block (its CID) an artifact manifest carries */
-export const ANNOTATION_STATEMENT = 'dev.provenir.statement'
-
-/** Annotation listing the UserIds that signed the statement, comma-separated */
-export const ANNOTATION_SIGNERS = 'dev.provenir.signers'
-
-/** 1 MiB leaf buffers kept for serving held blobs, across every request (32 MiB) */
-export const SERVE_BUFFERS = 32
+/**
+ * Content types a web page can send in a request without a CORS preflight
+ * (the "simple" ones). An upload with one of them needs the gateway token:
+ * otherwise any page could make a browser upload to a gateway it can reach.
+ */
+export const SIMPLE_CONTENT_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data'])

@@ -1,19 +1,19 @@
 /**
- * Errors: the OCI distribution-spec error codes, and the ONE table that maps
- * provenir's errors (identified by `.name`) to a code and an HTTP status.
+ * Errors: the OCI distribution-spec error codes and messages, the error the
+ * routes answer with as it is (`OciError`), and the mapping of every other
+ * error through the ONE table the gateway shares with the RPC API
+ * (`ERROR_TABLE` in `@provenir/interface`, by `.name`).
  *
  * Codes are those of the spec's "Error Codes" table, plus `RANGE_INVALID`
  * (from the Docker registry API that the spec descends from, and what
  * distribution answers a 416 with) and `BLOB_UPLOAD_UNKNOWN`/`BLOB_UPLOAD_INVALID`.
  */
 
-import { ProvenirError } from '@provenir/interface'
+import { ERROR_TABLE, errorMapping, ProvenirError } from '@provenir/interface'
+import type { OciErrorCode } from '@provenir/interface'
 
-export type OciErrorCode =
-  'BLOB_UNKNOWN' | 'BLOB_UPLOAD_INVALID' | 'BLOB_UPLOAD_UNKNOWN' | 'DIGEST_INVALID' |
-  'MANIFEST_BLOB_UNKNOWN' | 'MANIFEST_INVALID' | 'MANIFEST_UNKNOWN' | 'NAME_INVALID' |
-  'NAME_UNKNOWN' | 'SIZE_INVALID' | 'UNAUTHORIZED' | 'DENIED' | 'UNSUPPORTED' |
-  'TOOMANYREQUESTS' | 'RANGE_INVALID'
+export type { OciErrorCode }
+export { ERROR_TABLE }
 
 /** The spec's message for each code. */
 export const MESSAGES: Record<OciErrorCode, string> = {
@@ -53,36 +53,6 @@ export class OciError extends ProvenirError {
   }
 }
 
-/**
- * provenir error name -> OCI code and status. An error not listed is a 500
- * (the message is not sent, as it may name files).
- */
-export const ERROR_TABLE: Readonly<Record<string, { code: OciErrorCode, status: number }>> = {
-  // @provenir/content
-  DigestInvalidError: { code: 'DIGEST_INVALID', status: 400 },
-  DigestMismatchError: { code: 'DIGEST_INVALID', status: 400 },
-  BlobSizeMismatchError: { code: 'SIZE_INVALID', status: 400 },
-  ManifestInvalidError: { code: 'MANIFEST_INVALID', status: 400 },
-  // the spec: a registry SHOULD answer a manifest over its limit with 413
-  ManifestTooLargeError: { code: 'MANIFEST_INVALID', status: 413 },
-  // an unknown or Docker schema 1 media type is an invalid manifest to distribution too
-  UnsupportedMediaTypeError: { code: 'MANIFEST_INVALID', status: 400 },
-  ImageNotFoundError: { code: 'MANIFEST_UNKNOWN', status: 404 },
-  ImageIncompleteError: { code: 'MANIFEST_BLOB_UNKNOWN', status: 400 },
-  NotABlobError: { code: 'BLOB_UNKNOWN', status: 404 },
-  NotFoundError: { code: 'BLOB_UNKNOWN', status: 404 },
-  BlockVerificationError: { code: 'BLOB_UNKNOWN', status: 502 },
-  InputLimitError: { code: 'SIZE_INVALID', status: 413 },
-  // @provenir/node pulls
-  ImageRecordNotFoundError: { code: 'MANIFEST_UNKNOWN', status: 404 },
-  AbortError: { code: 'MANIFEST_UNKNOWN', status: 404 },
-  TimeoutError: { code: 'MANIFEST_UNKNOWN', status: 404 },
-  // @provenir/interface
-  InvalidParametersError: { code: 'UNSUPPORTED', status: 400 },
-  // trust (once it lands): a policy refusal
-  PolicyViolationError: { code: 'DENIED', status: 403 }
-}
-
 /** The body the spec defines for an error response. */
 export interface ErrorBody {
   errors: Array<{ code: OciErrorCode, message: string, detail: unknown }>
@@ -93,10 +63,12 @@ export function toErrorResponse (err: unknown): { status: number, headers: Recor
   if (err instanceof OciError) {
     return { status: err.status, headers: err.headers, body: { errors: [{ code: err.code, message: err.message, detail: err.detail ?? null }] } }
   }
-  const e = err as { name?: string, message?: string, code?: string, statusCode?: number }
-  const entry = e?.name != null ? ERROR_TABLE[e.name] : undefined
+  const e = err as { name?: string, message?: string, code?: string, statusCode?: number, detail?: unknown }
+  const entry = errorMapping(err)
   if (entry != null) {
-    return { status: entry.status, headers: {}, body: { errors: [{ code: entry.code, message: e.message ?? MESSAGES[entry.code], detail: { error: e.name } }] } }
+    // a named error with a detail of its own (the digests a manifest is missing) passes it on
+    const detail = e.detail != null && typeof e.detail === 'object' ? { error: e.name, ...e.detail } : { error: e.name }
+    return { status: entry.status, headers: {}, body: { errors: [{ code: entry.code, message: e.message ?? MESSAGES[entry.code], detail }] } }
   }
   // fastify's own errors (e.g. a body over a limit)
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

@@ -51,21 +51,6 @@ export function parseContentRange (header: string): { start: number, end: number
   return { start, end }
 }
 
-/** Skips `start` bytes and yields up to `length` more. */
-export async function * slice (source: AsyncIterable<Uint8Array>, start: number, length: number): AsyncGenerator<Uint8Array> {
-  let pos = 0
-  let left = length
-  for await (const chunk of source) {
-    if (left <= 0) break
-    const from = Math.max(0, start - pos)
-    pos += chunk.byteLength
-    if (from >= chunk.byteLength) continue
-    const part = chunk.subarray(from, Math.min(chunk.byteLength, from + left))
-    left -= part.byteLength
-    yield part
-  }
-}
-
 function hash (s: string): Buffer {
   return createHash('sha256').update(s).digest()
 }
@@ -119,9 +104,10 @@ export function parseN (value: unknown, max: number): number | undefined {
  * Writes `source` to a response whose head is already written, at most
  * `inflight` chunks ahead of the socket, handing each chunk back to `pool`
  * once the socket has taken it. A source that fails, or a client that goes
- * away, destroys the response, so the client sees a body cut short.
+ * away, destroys the response, so the client sees a body cut short; a
+ * failure is passed to `onError`.
  */
-export async function writeReleasing (res: ServerResponse, source: AsyncIterable<Uint8Array>, pool: { release(chunk: Uint8Array): void }, inflight = 2): Promise<void> {
+export async function writeReleasing (res: ServerResponse, source: AsyncIterable<Uint8Array>, pool: { release(chunk: Uint8Array): void }, inflight = 2, onError?: (err: Error) => void): Promise<void> {
   const pending = new Set<Promise<void>>()
   try {
     for await (const chunk of source) {
@@ -144,5 +130,6 @@ export async function writeReleasing (res: ServerResponse, source: AsyncIterable
     if (!res.destroyed) res.end()
   } catch (err: any) {
     res.destroy(err)
+    onError?.(err)
   }
 }

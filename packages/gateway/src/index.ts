@@ -1,19 +1,19 @@
 /**
  * @packageDocumentation
  *
- * The OCI Distribution API (distribution-spec v1.1) over HTTP, backed by a
- * provenir node: skopeo, podman, docker and containerd push to it and pull
- * from it. A manifest GET by digest for an image the node does not hold pulls
- * it from the swarm first (`node.pull`). Pushes are staged on disk, verified,
- * imported into the node's blockstore, recorded in `node.images` and provided.
+ * The OCI Distribution API (distribution-spec v1.1) over HTTP, a thin layer
+ * over a provenir node's content service (`node.content`): skopeo, podman,
+ * docker and containerd push to it and pull from it. Route modules by
+ * resource (`routes/`) adapt HTTP to the service; the service finds content
+ * in the node's store, then in the swarm, and verifies every byte. Uploads
+ * are hashed and imported as they arrive, and the service records, pins and
+ * provides what is pushed.
  *
  * @example
  *
  * ```ts
  * import { createGateway } from '@provenir/gateway'
  * import { createNode } from '@provenir/node'
- * import type { AbortOptions, PrivateKey } from '@libp2p/interface'
-import type { ImageRecord } from '@provenir/content'
  *
  * declare const privateKey: PrivateKey
  * const node = await createNode({ privateKey, blockstorePath: '/var/lib/provenir/blocks' })
@@ -24,17 +24,18 @@ import type { ImageRecord } from '@provenir/content'
  * ```
  */
 
-import { GatewayServer } from './gateway.js'
-import type { AbortOptions, PrivateKey } from '@libp2p/interface'
+import { GatewayServer } from './server.js'
+import type { AbortOptions, ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
 
 export * from './constants.js'
 export { OciError, ERROR_TABLE, MESSAGES, toErrorResponse } from './errors.js'
 export type { OciErrorCode, ErrorBody } from './errors.js'
+export { ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_STATEMENT, ANNOTATION_SIGNERS } from '@provenir/node'
 
-/** What the gateway uses of a node. */
-export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'images' | 'pull' | 'provide' | 'provideImage' | 'addStatements' | 'statements' | 'bitswap' | 'findProviders' | 'routingTableSize'>
+/** What the gateway uses of a node: its content service, and its blockstore for uploads' blocks */
+export type GatewayNode = Pick<ProvenirNode, 'blockstore' | 'content'>
 
 export interface GatewayInit {
   /** The node whose content the gateway serves; it needs a blockstore */
@@ -55,9 +56,9 @@ export interface GatewayInit {
   readToken?: string
   /** Reads need `token` too. @default false */
   protectReads?: boolean
-  /** The node's blockstorePath: the state goes to `<blockstorePath>/../gateway`, uploads to `<blockstorePath>/../uploads` */
+  /** The node's blockstorePath: uploads are staged in `<blockstorePath>/../uploads` */
   blockstorePath?: string
-  /** The gateway's own directory (state.json), instead of one beside the blockstore */
+  /** The gateway's own directory (for staging uploads), instead of one beside the blockstore */
   dataPath?: string
   /** The staging directory of uploads. @default `<blockstorePath>/../uploads`, else `<dataPath>/uploads` */
   uploadsPath?: string
@@ -73,9 +74,9 @@ export interface GatewayInit {
   requestTimeout?: number
   /** Idle socket timeout, in ms. @default DEFAULT_IDLE_TIMEOUT (60 s) */
   idleTimeout?: number
-  /** Time a manifest GET may spend pulling from the swarm, in ms. @default DEFAULT_PULL_TIMEOUT (10 min) */
+  /** Time a pull a GET starts may run in all, and a blob stream while it arrives, in ms. @default DEFAULT_PULL_TIMEOUT (10 min) */
   pullTimeout?: number
-  /** Time a manifest GET waits for the swarm to deliver the manifest (then MANIFEST_UNKNOWN), in ms. @default DEFAULT_MANIFEST_PULL_TIMEOUT (30 s) */
+  /** Time a manifest GET waits for a source to deliver the manifest (then MANIFEST_UNKNOWN), in ms. @default DEFAULT_MANIFEST_PULL_TIMEOUT (30 s) */
   manifestPullTimeout?: number
   /**
    * The namespace key that signs every image pushed by tag: an image
@@ -92,14 +93,25 @@ export interface GatewayInit {
    */
   resolveName?(name: string, tag: string, options: AbortOptions): Promise<NamedImage | undefined>
   /**
+   * Names, for tags/list: the tags the signed repository document of `name`
+   * holds (the daemon's naming). They are listed beside the repository's own
+   * tags; a failure or a name naming does not know lists none.
+   */
+  listNames?(name: string, options: AbortOptions): Promise<string[] | undefined>
+  /**
    * Called once an image pushed by tag is stored, signed and provided: e.g.
    * publish the repository document. It runs in the background (the push is
    * answered without waiting); `close()` aborts `options.signal` and waits
    * for it. A failure is logged; the push stands.
    */
   onPushed?(name: string, tag: string, manifestDigest: string, options: AbortOptions): Promise<void>
-  /** Where internal errors are reported (never the client) */
-  log?(message: string): void
+  /**
+   * The daemon's logger: every error answer is logged with its cause under
+   * `provenir:gateway` (a 5xx with `.error`, the rest at debug level);
+   * nothing is logged without one. The client never sees an internal
+   * error's message.
+   */
+  logger?: ComponentLogger
 }
 
 /** What a name resolves to */
@@ -112,7 +124,7 @@ export interface NamedImage {
 }
 
 export interface Gateway {
-  /** Opens the state, clears stale staging files, and listens. */
+  /** Clears stale staging files, and listens. */
   listen(): Promise<{ host: string, port: number }>
   /** Stops listening and removes open upload sessions. */
   close(): Promise<void>

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { cidForDigest } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
 import { fromSigstoreBundle, parsePolicy, SIGSTORE_BUNDLE_V03_MEDIA_TYPE, userIdFromKey, verifyStatement } from '@provenir/trust'
 import { FIXTURES, buildFixtures, manifestBlobs, readLayout, run, sha256, skopeo, startGateway, stopAll, tempDir } from './helpers.js'
@@ -109,6 +111,48 @@ describe('the gateway and trust: pushes are signed, referrers list the signature
     await skopeo('copy', '--src-tls-verify=false', `docker://${b.hostPort}/acme/app@${digest}`, `oci:${pulled}:v1`)
     assert.equal((await readLayout(pulled)).manifestDigest, digest)
     const index = await (await fetch(`${b.url}/v2/acme/app/referrers/${digest}`)).json() as { manifests: unknown[] }
+    assert.equal(index.manifests.length, 2)
+  })
+})
+
+describe('referrers of an image still being pulled list its statements once the pull has recorded it', () => {
+  let swarm: Swarm
+  let a: Awaited<ReturnType<typeof startGateway>>
+  let b: Awaited<ReturnType<typeof startGateway>>
+
+  before(async () => {
+    swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
+    await swarm.waitForRoutingTables(1)
+    a = await startGateway(swarm.nodes[0], { signer: await generateKeyPair('Ed25519') })
+    b = await startGateway(swarm.nodes[1])
+  })
+
+  after(async () => {
+    await stopAll(swarm, [a, b])
+  })
+
+  it('B answers referrers asked while its pull of the image runs with both signatures (the cause of the trust suite\'s flaky 0 !== 2)', async () => {
+    // a layer big enough that B's pull is still fetching it when the referrers request comes
+    const layer = randomBytes(48 * 1024 * 1024)
+    const config = new TextEncoder().encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }))
+    for (const bytes of [config, layer]) {
+      assert.equal((await fetch(`${a.url}/v2/acme/big/blobs/uploads/?digest=${sha256(bytes)}`, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } })).status, 201)
+    }
+    const manifest = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.byteLength },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.byteLength }]
+    }))
+    const digest = sha256(manifest)
+    assert.equal((await fetch(`${a.url}/v2/acme/big/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } })).status, 201)
+    await swarm.waitForProviders(swarm.nodes[1], cidForDigest(digest), [swarm.nodes[0]])
+    const got = await fetch(`${b.url}/v2/acme/big/manifests/${digest}`)
+    assert.equal(got.status, 200)
+    await got.arrayBuffer()
+    const recordedFirst = await swarm.nodes[1].images!.has(digest)
+    const index = await (await fetch(`${b.url}/v2/acme/big/referrers/${digest}`)).json() as { manifests: unknown[] }
+    assert.equal(recordedFirst, false, 'the referrers were asked while the pull still ran')
     assert.equal(index.manifests.length, 2)
   })
 })

@@ -23,6 +23,8 @@
 export * from './errors.js'
 export * from './grammar.js'
 export * from './image-name.js'
+export * from './error-table.js'
+export * from './http.js'
 export type { Startable, AbortOptions, Logger, ComponentLogger, Metrics, Counter, PeerId, PrivateKey } from '@libp2p/interface'
 export type { ProgressEvent, ProgressOptions } from 'progress-events'
 

@@ -214,6 +214,12 @@ export interface Naming extends Startable {
    * Undefined when that segment is no repository name.
    */
   publishPushed(name: string, keyName: string, options?: AbortOptions): Promise<PublishSummary | undefined>
+  /**
+   * The tags of the signed repository document a gateway repository name
+   * (`<link name or UserId>/<repo>`) resolves to, or undefined for a name
+   * naming cannot hold (one with a registry part, or not a reference)
+   */
+  tags(name: string, options?: AbortOptions): Promise<string[] | undefined>
   /** Claims a link name at a registry (NodeId, multiaddr or domain; this node's own too) */
   claim(name: string, registry: string, keyName?: string, options?: AbortOptions): Promise<ClaimSummary>
 }

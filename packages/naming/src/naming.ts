@@ -254,6 +254,20 @@ export class NamingService implements Naming {
     return upstream
   }
 
+  async tags (name: string, options: AbortOptions = {}): Promise<string[] | undefined> {
+    let ref: ReturnType<typeof parseReference>
+    try {
+      ref = parseReference(`${name}:latest`)
+    } catch {
+      return undefined
+    }
+    if (ref.registry != null) return undefined
+    const resolver = await this.resolver(options)
+    const owner = ref.namespaceKind === 'userId' ? ref.namespace as UserId : (await resolver.resolveName(ref.namespace, options)).userId
+    const { document } = await resolver.fetchDocument(owner, ref.repo, options)
+    return Object.keys(document.tags)
+  }
+
   async publish (request: PublishRequest, options: AbortOptions = {}): Promise<PublishSummary> {
     return this.publishing.publish(request, options)
   }

@@ -47,3 +47,32 @@ export const FIND_PROVIDERS_TIMEOUT = 30_000
 
 /** CIDs remembered as provided in this run before the memory is reset */
 export const MAX_PROVIDED_MEMORY = 100_000
+
+/**
+ * How long a pull looks in the DHT for a provider of a manifest it does not
+ * hold before it gives up with `ManifestNotFoundError`, in ms: a pull no peer
+ * can serve fails within 5 s, the CLI's start and answer included. A lookup
+ * that ends sooner without naming one gives up sooner (on loopback, in ms).
+ */
+export const MANIFEST_DISCOVERY_TIMEOUT = 4_000
+
+/**
+ * How long a pull on a node with no DHT peers, no connection and no
+ * bootstrap peers waits for one before it gives up with
+ * `ManifestNotFoundError`, in ms. A node whose peers are on their way (a
+ * connection, or bootstrap peers to dial) waits the whole
+ * MANIFEST_DISCOVERY_TIMEOUT.
+ */
+export const DISCOVERY_PEER_WAIT = 2_000
+
+/** How long a pull the content service starts for a client may run in all, in ms */
+export const DEFAULT_PULL_TIMEOUT = 10 * 60 * 1000
+
+/** 1 MiB leaf buffers the content service keeps for serving held blobs, across every request (32 MiB) */
+export const SERVE_BUFFERS = 32
+
+/** The gateway state file of releases before the content service, migrated into the node's index on first start */
+export const LEGACY_GATEWAY_STATE = 'state.json'
+
+/** How long one block (a repository document, an index's block) may take to come from the swarm when the caller gives no signal, in ms */
+export const BLOCK_FETCH_TIMEOUT = 30_000

@@ -26,14 +26,15 @@
 
 import type { NodeConfig } from './config.js'
 import type { ImageRecords } from './image-records.js'
-import type { PullOptions, PulledImage } from './pull.js'
+import type { ContentService } from './content/service.js'
+import type { PullOptions, PulledImage } from './swarm/pull.js'
+import type { Bitswap } from './swarm/bitswap-transport.js'
 import type { AbortOptions, Libp2p, PeerId, PeerInfo, PrivateKey, ComponentLogger, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Naming, NamingInit, SeqStore } from '@provenir/naming'
@@ -49,10 +50,25 @@ export type { NodeConfig, DHTConfig, TransportName, EncryptionName } from './con
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export * from './constants.js'
-export { pullImage, digestReference, dhtProviders, ImageRecordNotFoundError, PlatformNotFoundError, STATEMENTS_TIMEOUT, STATEMENT_IDLE_TIMEOUT } from './pull.js'
-export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './pull.js'
+export { pullImage, digestReference, dhtProviders, STATEMENTS_TIMEOUT, STATEMENT_IDLE_TIMEOUT } from './swarm/pull.js'
+export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './swarm/pull.js'
+export * from './errors.js'
+export { ContentService } from './content/service.js'
+export { LocalSource } from './content/local-source.js'
+export { withheldEnd } from './content/streams.js'
+export { ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_STATEMENT, ANNOTATION_SIGNERS } from './content/referrers.js'
+export type { ContentServiceComponents } from './content/components.js'
+export type { MigrationResult } from './content/migrate.js'
+export type {
+  ContentRequest, ManifestRequest, ManifestResult, NamedContent, BlobRequest, ByteRange, BlobHandle, TagResolution,
+  ContentSource, SourceManifestRequest, SourceManifest, SourceBlobRequest, SourceBlob, BlockGetter,
+  PutManifestRequest, PutManifestResult, UploadedBlob, ReferrerDescriptor
+} from './content/types.js'
+export { SwarmSource } from './swarm/source.js'
+export type { SwarmSourceComponents } from './swarm/source.js'
+export type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions, TransportBlock, TransportProgressEvents, ProvidersFunction } from './swarm/transport.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
-export { fetchBlob } from './fetch.js'
+export { fetchBlob } from './swarm/fetch.js'
 export { checkImageStatement, statementCid } from './statements.js'
 export { namingComponents, namingBlocks } from './naming.js'
 export type { ImageStatement } from './statements.js'
@@ -145,7 +161,6 @@ export interface ProvenirNode extends Startable {
    * with the datastore); the DHT validator refuses anything lower
    */
   readonly seqStore: SeqStore
-  readonly bitswap: Bitswap
   /**
    * The level datastore (peer store, DHT records, seqs), present when the
    * node was created with a `datastorePath`; other services of the daemon
@@ -163,6 +178,13 @@ export interface ProvenirNode extends Startable {
   /** The images this node holds (present with a blockstore) */
   readonly images?: ImageIndex
   /**
+   * The content service (present with a blockstore): every manifest, index,
+   * blob and block the node serves or fetches, from its sources in order
+   * (the local store, then the swarm), verified; and what its repositories
+   * hold. See `ContentService`.
+   */
+  readonly content?: ContentService
+  /**
    * Advertise an image the node holds: its manifest and every blob root.
    * Pulled images are provided as they arrive; call this after an import.
    */
@@ -170,6 +192,8 @@ export interface ProvenirNode extends Startable {
   getMultiaddrs(): Multiaddr[]
   /** Advertise a CID in the DHT in the background (once per run) */
   provide(cid: CID): void
+  /** Stop advertising a CID: the DHT's reprovider drops it */
+  unprovide(cid: CID, options?: AbortOptions): Promise<void>
   /** Providers of a CID, from the DHT */
   findProviders(cid: CID, options?: AbortOptions): AsyncGenerator<PeerInfo>
   /**

@@ -3,9 +3,8 @@
  * node's libp2p, DHT, stores and content.
  */
 
-import { getBlockBytes } from '@provenir/content'
 import { RepositoryNotFoundError } from '@provenir/naming'
-import { dhtProviders } from './pull.js'
+import { BlobNotFoundError } from './errors.js'
 import type { ProvenirNode } from './index.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
@@ -13,24 +12,20 @@ import type { BlockGetter, DhtPeers, NamingComponents } from '@provenir/naming'
 
 /**
  * The blocks naming reads (repository documents), verified against their
- * CID: from the local store, else from the swarm (providers from the DHT,
- * the block by bitswap, which checks it on receipt). The one place naming
- * gets bytes from the swarm.
+ * CID: the node's content service (the local store, else the swarm through
+ * the transport seam). A node without a store cannot hold documents.
  */
 export function namingBlocks (node: ProvenirNode): BlockGetter {
   return {
     async get (cid, options = {}) {
-      const store = node.blockstore
-      if (store != null && await store.has(cid, options)) {
-        return getBlockBytes({ get: (c, o) => store.get(c, { ...o, verify: true }) }, cid, options)
-      }
-      const session = node.bitswap.createSession({ providers: dhtProviders(node.dht, node.peerId) })
+      const content = node.content
+      if (content == null) throw new RepositoryNotFoundError(`this node has no blockstore to hold the repository document ${cid.toString()}`)
       try {
-        for await (const block of session.want([cid], options)) return block.bytes
-      } finally {
-        session.close()
+        return await content.get(cid, options)
+      } catch (err) {
+        if (err instanceof BlobNotFoundError) throw new RepositoryNotFoundError(`no peer sent the repository document ${cid.toString()}`, { cause: err })
+        throw err
       }
-      throw new RepositoryNotFoundError(`no peer sent the repository document ${cid.toString()}`)
     }
   }
 }

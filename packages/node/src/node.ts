@@ -11,8 +11,7 @@ import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
-import { bitswap } from '@provenir/bitswap'
-import { FsBlockstore, getBlockBytes, ImageIndex, ImageNotFoundError, MAX_IMAGE_STATEMENTS } from '@provenir/content'
+import { FsBlockstore, getBlockBytes, ImageIndex, ImageNotFoundError, MAX_IMAGE_STATEMENTS, RepositoryIndex } from '@provenir/content'
 import { difficultyGater } from '@provenir/identity'
 import { DatastoreSeqStore, MemorySeqStore, createRepoValidator, nameSelector, nameValidator, naming, repoSelector } from '@provenir/naming'
 import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
@@ -24,21 +23,24 @@ import { validateConfig } from './config.js'
 import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
 import { createPeerInfoMapper } from './address-filter.js'
 import { imageRecords } from './image-records.js'
+import { ContentService } from './content/service.js'
 import { namingComponents } from './naming.js'
 import { Upstreams } from '@provenir/registry-client'
-import { digestReference, pullImage } from './pull.js'
 import { checkImageStatement } from './statements.js'
+import { bitswapService, bitswapTransport } from './swarm/bitswap-transport.js'
+import { providerKey } from './swarm/dht-key.js'
+import { digestReference } from './swarm/pull.js'
+import { SwarmSource } from './swarm/source.js'
 import { parseSwarmKey } from './swarm-key.js'
 import type { NodeConfig } from './config.js'
 import type { CreateNodeInit, ProvenirNode, ProvenirServices, VerifyOptions } from './index.js'
 import type { ImageStatement } from './statements.js'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
-import type { PullOptions, PulledImage } from './pull.js'
+import type { PullOptions, PulledImage } from './swarm/pull.js'
 import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Bitswap } from '@provenir/bitswap'
 import type { ContentBlockstore } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Naming, SeqStore } from '@provenir/naming'
@@ -51,11 +53,14 @@ class Node implements ProvenirNode {
   readonly seqStore: SeqStore
   readonly blockstore?: ContentBlockstore
   readonly images?: ImageIndex
+  readonly content?: ContentService
   readonly datastore?: LevelDatastore
   readonly naming: Naming
   readonly upstreams?: Upstreams
   trustPolicy?: TrustPolicy
   private readonly provided = new Set<string>()
+  /** Provides still running (a DHT query waits for peers it may not have yet): an unprovide stops them */
+  private readonly providing = new Map<string, AbortController>()
   private readonly log: Logger
 
   constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, upstreams?: Upstreams) {
@@ -73,10 +78,37 @@ class Node implements ProvenirNode {
     if (images != null && records.lookup == null) {
       records.lookup = async (digest) => images.get(digest)
     }
+    if (blockstore != null && images != null) this.content = this.#contentService(blockstore, images)
   }
 
-  get bitswap (): Bitswap {
-    return this.libp2p.services.bitswap
+  /** The content service over the store, with the swarm (DHT + bitswap through the transport seam) as its source */
+  #contentService (blockstore: ContentBlockstore, images: ImageIndex): ContentService {
+    const logger = this.libp2p.logger
+    const swarm = new SwarmSource({
+      blockstore,
+      images,
+      transport: bitswapTransport(this.libp2p.services.bitswap),
+      dht: this.dht,
+      records: this.libp2p.services.imageRecords,
+      peerId: this.peerId,
+      logger,
+      provide: (cid) => { this.provide(cid) },
+      routingTableSize: () => this.routingTableSize(),
+      expectsPeers: () => this.config.bootstrap.length > 0 || this.libp2p.getConnections().length > 0,
+      trustPolicy: () => this.trustPolicy
+    })
+    return new ContentService({
+      blockstore,
+      images,
+      registry: new RepositoryIndex(images, blockstore),
+      swarm,
+      logger,
+      provide: (cid) => { this.provide(cid) },
+      unprovide: async (cid) => { await this.unprovide(cid) },
+      provideImage: async (digest) => { await this.provideImage(digest) },
+      statements: async (digest, options) => this.statements(digest, options),
+      addStatements: async (digest, envelopes, options) => this.addStatements(digest, envelopes, options)
+    })
   }
 
   /**
@@ -88,18 +120,34 @@ class Node implements ProvenirNode {
     if (this.provided.has(key)) return
     if (this.provided.size >= MAX_PROVIDED_MEMORY) this.provided.clear()
     this.provided.add(key)
+    const running = new AbortController()
+    this.providing.set(key, running)
     void (async () => {
-      for await (const _ of this.dht.provide(cid, { signal: AbortSignal.timeout(PROVIDE_TIMEOUT) })) { /* drain */ }
+      for await (const _ of this.dht.provide(providerKey(cid), { signal: AbortSignal.any([running.signal, AbortSignal.timeout(PROVIDE_TIMEOUT)]) })) { /* drain */ }
     })().catch(err => {
       this.provided.delete(key)
-      this.log('providing %c failed - %e', cid, err)
+      if (!running.signal.aborted) this.log('providing %c failed - %e', cid, err)
+    }).finally(() => {
+      if (this.providing.get(key) === running) this.providing.delete(key)
     })
+  }
+
+  /**
+   * Stop advertising `cid`: a provide still running stops (before it sends
+   * the record to peers that come later), the DHT's reprovider no longer
+   * renews the record, and a later `provide` advertises it again.
+   */
+  async unprovide (cid: CID, options: AbortOptions = {}): Promise<void> {
+    const key = cid.toString()
+    this.providing.get(key)?.abort()
+    this.provided.delete(key)
+    await this.dht.cancelReprovide(providerKey(cid), { signal: options.signal ?? AbortSignal.timeout(PROVIDE_TIMEOUT) })
   }
 
   async * findProviders (cid: CID, options: AbortOptions = {}): AsyncGenerator<PeerInfo> {
     const signal = options.signal ?? AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT)
     const seen = new Set<string>()
-    for await (const evt of this.dht.findProviders(cid, { signal })) {
+    for await (const evt of this.dht.findProviders(providerKey(cid), { signal })) {
       if (evt.name !== 'PROVIDER') continue
       for (const p of evt.providers) {
         if (seen.has(p.id.toString())) continue
@@ -117,19 +165,8 @@ class Node implements ProvenirNode {
   }
 
   async pull (manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
-    if (this.blockstore == null || this.images == null) throw new InvalidConfigError('this node has no blockstore (createNode without blockstorePath), so it cannot pull')
-    const policy = options.policy ?? this.trustPolicy
-    if (policy != null) options = { ...options, policy }
-    return pullImage({
-      blockstore: this.blockstore,
-      images: this.images,
-      bitswap: this.bitswap,
-      dht: this.dht,
-      records: this.libp2p.services.imageRecords,
-      self: this.peerId,
-      log: this.log,
-      provide: (cid) => { this.provide(cid) }
-    }, manifestDigest, options)
+    if (this.content == null) throw new InvalidConfigError('this node has no blockstore (createNode without blockstorePath), so it cannot pull')
+    return this.content.pull(manifestDigest, options)
   }
 
   async addStatements (manifestDigest: string, envelopes: Uint8Array[], options: AbortOptions = {}): Promise<ImageStatement[]> {
@@ -312,7 +349,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         identify: identify(),
         ping: ping(),
         // a node without a blockstore still answers want-have with DontHave
-        bitswap: bitswap({ blockstore: blockstore ?? new MemoryBlockstore() }),
+        bitswap: bitswapService({ blockstore: blockstore ?? new MemoryBlockstore() }),
         imageRecords: imageRecords(),
         dht: kadDHT({
           protocol: DHT_PROTOCOL,

@@ -1,24 +1,27 @@
-import { cidForDigest, getBlockBytes, MAX_IMAGE_STATEMENTS, parseManifest, platformsOf, selectPlatform, UnsupportedMediaTypeError } from '@provenir/content'
+import { BlobSizeMismatchError, cidForDigest, DigestMismatchError, getBlockBytes, MAX_IMAGE_STATEMENTS, NotABlobError, parseManifest, platformsOf, selectPlatform, UnsupportedMediaTypeError } from '@provenir/content'
 import { CID } from 'multiformats/cid'
-import { AbortError, formatPlatform, parsePlatform, ProvenirError } from '@provenir/interface'
+import { AbortError, formatPlatform, parsePlatform } from '@provenir/interface'
 import { assertPolicy, verifyImage } from '@provenir/trust'
 import { CustomProgressEvent } from 'progress-events'
+import { DISCOVERY_PEER_WAIT, MANIFEST_DISCOVERY_TIMEOUT } from '../constants.js'
+import { BlobDagInvalidError, BlocksUnavailableError, ImageIndexFoundError, ImageRecordNotFoundError, ManifestNotFoundError, PlatformNotFoundError } from '../errors.js'
+import { findRecords, mergeRecords } from '../record-quorum.js'
+import { checkImageStatement } from '../statements.js'
+import { providerKey } from './dht-key.js'
 import { fetchBlob } from './fetch.js'
-import { findRecords, mergeRecords } from './record-quorum.js'
-import { checkImageStatement } from './statements.js'
-import type { ImageStatement } from './statements.js'
-import type { ImageRecords } from './image-records.js'
-import type { MergedRecord } from './record-quorum.js'
+import type { ImageStatement } from '../statements.js'
+import type { ImageRecords } from '../image-records.js'
+import type { MergedRecord } from '../record-quorum.js'
+import type { BlockTransport, TransportProgressEvents, TransportSession } from './transport.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { Bitswap, BitswapWantProgressEvents, Session } from '@provenir/bitswap'
 import type { ContentBlockstore, Descriptor, ImageIndex, ImageRecord, ImageBlobRecord, ParsedImageManifest, Platform } from '@provenir/content'
 import type { PlatformSpec } from '@provenir/interface'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
 /**
- * Blobs fetched at once within one image (each is itself a parallel bitswap
+ * Blobs fetched at once within one image (each is itself a parallel transport
  * fetch). The transfer is CPU-bound well before two 1 MiB-block windows are
  * full, and each more blob in flight adds its window and its garbage to the
  * puller's peak RSS: 4 at once peaked at 243-256 MiB for the 315 MB image,
@@ -35,7 +38,7 @@ export const SESSION_WINDOW = 8
 
 /**
  * Blocks in flight when a blob fetch starts; one more per block delivered,
- * up to SESSION_WINDOW (bitswap's slow start). In a rollout each puller
+ * up to SESSION_WINDOW (the transport session's slow start). In a rollout each puller
  * knows only the origin at first: a small first window leaves the rest of
  * the blob to the pullers the DHT names next.
  */
@@ -44,16 +47,7 @@ export const SESSION_INITIAL_WINDOW = 2
 /** Time to find an image record among the providers, in ms */
 export const RECORD_LOOKUP_TIMEOUT = 30_000
 
-export class ImageRecordNotFoundError extends ProvenirError {
-  static override name = 'ImageRecordNotFoundError'
-  override name = 'ImageRecordNotFoundError'
-}
-
-/** An image index has no manifest for the platform asked for */
-export class PlatformNotFoundError extends ProvenirError {
-  static override name = 'PlatformNotFoundError'
-  override name = 'PlatformNotFoundError'
-}
+export { ImageRecordNotFoundError, PlatformNotFoundError }
 
 /**
  * The reference a trust policy sees for an image named by digest alone:
@@ -76,7 +70,7 @@ export const STATEMENTS_TIMEOUT = 60_000
 export const STATEMENT_IDLE_TIMEOUT = 5_000
 
 export type PullProgressEvents =
-  BitswapWantProgressEvents |
+  TransportProgressEvents |
   ProgressEvent<'pull:manifest', { digest: string }> |
   ProgressEvent<'pull:verified', VerificationReport> |
   ProgressEvent<'pull:ready', PullReady> |
@@ -136,6 +130,15 @@ export interface PullOptions extends AbortOptions, ProgressOptions<PullProgressE
    * `UnsupportedMediaTypeError`, which names the platforms it has.
    */
   platform?: PlatformSpec | string
+  /**
+   * For a digest that names an image index and no `platform`: throw
+   * `ImageIndexFoundError` (the index's block is then held, checked against
+   * the digest) instead of refusing the index, for a caller that serves the
+   * index itself and lets its client choose a platform.
+   *
+   * @internal
+   */
+  acceptIndex?: boolean
 }
 
 export interface PulledImage {
@@ -155,8 +158,13 @@ export interface PulledImage {
 export interface PullContext {
   blockstore: ContentBlockstore
   images: ImageIndex
-  bitswap: Bitswap
+  /** How blocks come from other peers */
+  transport: BlockTransport
   dht: KadDHT
+  /** Peers in the DHT routing table: with none, no provider can be found */
+  routingTableSize(): number
+  /** Whether DHT peers are on their way (open connections, or bootstrap peers to dial) */
+  expectsPeers?(): boolean
   records: ImageRecords
   self: PeerId
   log: Logger
@@ -167,7 +175,7 @@ export interface PullContext {
 /** Providers of `cid` from the DHT, other than ourselves */
 export function dhtProviders (dht: KadDHT, self: PeerId): (cid: CID, options: { signal: AbortSignal }) => AsyncIterable<PeerId> {
   return async function * (cid, { signal }) {
-    for await (const evt of dht.findProviders(cid, { signal })) {
+    for await (const evt of dht.findProviders(providerKey(cid), { signal })) {
       if (evt.name !== 'PROVIDER') continue
       for (const p of evt.providers) {
         if (!p.id.equals(self)) yield p.id
@@ -176,16 +184,24 @@ export function dhtProviders (dht: KadDHT, self: PeerId): (cid: CID, options: { 
   }
 }
 
-async function fetchManifest (ctx: PullContext, session: Session, digest: string, options: PullOptions): Promise<{ bytes: Uint8Array, cid: CID }> {
+async function fetchManifest (ctx: PullContext, session: TransportSession, digest: string, options: PullOptions): Promise<{ bytes: Uint8Array, cid: CID }> {
   const cid = cidForDigest(digest)
   if (!await ctx.blockstore.has(cid, options)) {
+    // aborted with ManifestNotFoundError once the swarm is known to hold no provider of the manifest
+    const notFound = new AbortController()
+    const stop = new AbortController()
+    const signal = AbortSignal.any([notFound.signal, ...(options.signal != null ? [options.signal] : [])])
+    void discoverManifest(ctx, cid, digest, notFound, stop.signal)
     try {
-      for await (const _ of session.want([cid], options)) { /* stored by bitswap */ }
+      for await (const _ of session.want([cid], { ...options, signal })) { /* stored by the transport */ }
     } catch (err: any) {
+      if (notFound.signal.aborted) throw notFound.signal.reason
       if (options.signal?.aborted === true) {
         throw new AbortError(`pull of ${digest} stopped before any provider delivered the manifest (${options.signal.reason?.name ?? 'aborted'})`)
       }
       throw err
+    } finally {
+      stop.abort()
     }
   }
   ctx.provide(cid)
@@ -193,12 +209,58 @@ async function fetchManifest (ctx: PullContext, session: Session, digest: string
 }
 
 /**
+ * A manifest nobody holds must not hold a pull for the transport's whole
+ * stall timeout: when a provider lookup of the manifest ends, or runs out of
+ * MANIFEST_DISCOVERY_TIMEOUT, without naming a provider (and the manifest
+ * has not arrived meanwhile), `notFound` is aborted with
+ * ManifestNotFoundError. A node with no DHT peers yet (one that just
+ * started) waits for one, since kad-dht's lookup would wait for peers that
+ * may never come: within the same bound when peers are on their way, else
+ * DISCOVERY_PEER_WAIT.
+ */
+async function discoverManifest (ctx: PullContext, cid: CID, digest: string, notFound: AbortController, stop: AbortSignal): Promise<void> {
+  const deadline = AbortSignal.any([stop, AbortSignal.timeout(MANIFEST_DISCOVERY_TIMEOUT)])
+  // a node that has connections, or bootstrap peers to dial, will have DHT peers soon: it waits the
+  // whole bound for one; a node that has neither, only DISCOVERY_PEER_WAIT
+  const peerWait = ctx.expectsPeers?.() === true ? deadline : AbortSignal.any([deadline, AbortSignal.timeout(DISCOVERY_PEER_WAIT)])
+  while (ctx.routingTableSize() === 0) {
+    if (peerWait.aborted) {
+      if (!stop.aborted) notFound.abort(new ManifestNotFoundError(`no provider of manifest ${digest} in the swarm (this node has no DHT peers)`))
+      return
+    }
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        peerWait.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, DISCOVERY_PEER_POLL)
+      peerWait.addEventListener('abort', done, { once: true })
+    })
+  }
+  try {
+    for await (const _ of dhtProviders(ctx.dht, ctx.self)(cid, { signal: deadline })) return
+  } catch {
+    // the lookup failed or ran out of its time: it found no provider either
+  }
+  try {
+    if (stop.aborted || await ctx.blockstore.has(cid)) return
+  } catch {
+    return
+  }
+  notFound.abort(new ManifestNotFoundError(`no provider of manifest ${digest} in the swarm`))
+}
+
+/** How often a pull without DHT peers looks whether one has come, in ms */
+const DISCOVERY_PEER_POLL = 100
+
+/**
  * Ask the providers of the manifest for the image record: up to
  * RECORD_QUORUM of them, whose answers are merged (`record-quorum.ts`).
  * Needed for blobs larger than one chunk (their roots) and for the
  * statements.
  */
-async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, session: Session, options: PullOptions): Promise<MergedRecord> {
+async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, session: TransportSession, options: PullOptions): Promise<MergedRecord> {
   const signal = AbortSignal.any([AbortSignal.timeout(RECORD_LOOKUP_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
   const candidates = async function * (lookup: AbortSignal): AsyncGenerator<PeerId> {
     yield * session.peers()
@@ -222,11 +284,12 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
 /**
  * Errors of a blob fetched under a wrong root: another provider's root may
  * be the right one. A root whose blocks nobody delivers (a forged root no
- * one holds) stalls the session, and gives way too.
+ * one holds) stalls the session, and gives way too. Decided by our own
+ * classes' names: any other error (a bug, a full disk) is not retried.
  */
-const WRONG_ROOT = new Set(['DigestMismatchError', 'BlobSizeMismatchError', 'NotABlobError', 'RangeError', 'TypeError', 'SessionStalledError'])
+const WRONG_ROOT = new Set([DigestMismatchError.name, BlobSizeMismatchError.name, NotABlobError.name, BlobDagInvalidError.name, BlocksUnavailableError.name])
 
-async function pullBlobs (ctx: PullContext, session: Session, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+async function pullBlobs (ctx: PullContext, session: TransportSession, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
   const rootsOf = async (d: Descriptor): Promise<CID[]> => {
     const single = cidForDigest(d.digest)
@@ -285,7 +348,7 @@ const ONE_CHUNK = 1024 * 1024
  * image. A statement that fails is logged and left out: it counts for
  * nothing, and the policy decides whether what is left is enough.
  */
-async function fetchStatements (ctx: PullContext, session: Session, image: Pick<ImageRecord, 'manifestDigest' | 'blobs'>, cids: string[], guard: (cids: CID[]) => void, options: PullOptions): Promise<ImageStatement[]> {
+async function fetchStatements (ctx: PullContext, session: TransportSession, image: Pick<ImageRecord, 'manifestDigest' | 'blobs'>, cids: string[], guard: (cids: CID[]) => void, options: PullOptions): Promise<ImageStatement[]> {
   if (cids.length === 0) return []
   const wanted = [...new Set(cids)].slice(0, MAX_IMAGE_STATEMENTS).map(c => CID.parse(c))
   guard(wanted)
@@ -299,7 +362,7 @@ async function fetchStatements (ctx: PullContext, session: Session, image: Pick<
     let timer = setTimeout(() => { idle.abort() }, STATEMENT_IDLE_TIMEOUT)
     try {
       for await (const _ of session.want(missing, { signal: AbortSignal.any([signal, idle.signal]) })) {
-        // stored by bitswap, checked against its CID
+        // stored by the transport, checked against its CID
         clearTimeout(timer)
         timer = setTimeout(() => { idle.abort() }, STATEMENT_IDLE_TIMEOUT)
       }
@@ -325,7 +388,7 @@ async function fetchStatements (ctx: PullContext, session: Session, image: Pick<
 
 /**
  * Pull an image by its manifest digest: find providers of the manifest in the
- * DHT, fetch the manifest, config and layers through one bitswap session that
+ * DHT, fetch the manifest, config and layers through one transport session that
  * spreads wants over every provider, check each blob against its digest, then
  * record the image in the index, which pins every block. The record is
  * written only after every blob is complete. Blocks already held are not
@@ -340,7 +403,7 @@ async function fetchStatements (ctx: PullContext, session: Session, image: Pick<
  * @throws UnsupportedMediaTypeError for an image index (multi-arch): pull each platform's manifest
  */
 export async function pullImage (ctx: PullContext, manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
-  const session = ctx.bitswap.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
+  const session = ctx.transport.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
   // every block is guarded from gc() before it is fetched, until the image
   // record (which pins them) is written or the pull fails
   const guards: Array<() => void> = []
@@ -352,6 +415,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
     if (manifest.kind === 'index') {
       if (options.platform == null) {
+        if (options.acceptIndex === true) throw new ImageIndexFoundError(`${manifestDigest} is an image index (${manifest.mediaType})`)
         throw new UnsupportedMediaTypeError(`${manifestDigest} is an image index (${manifest.mediaType}) for ${platformsOf(manifest.index)}; pull it for a platform, or one of its manifests by digest`)
       }
       const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform

@@ -1,7 +1,8 @@
 import * as dagPb from '@ipld/dag-pb'
 import { BlobVerifier, getBlockBytes, verifyBlob } from '@provenir/content'
 import * as raw from 'multiformats/codecs/raw'
-import type { Session, BitswapWantProgressEvents } from '@provenir/bitswap'
+import { BlobDagInvalidError } from '../errors.js'
+import type { TransportProgressEvents, TransportSession } from './transport.js'
 import type { ContentBlockstore } from '@provenir/content'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -13,7 +14,7 @@ export const MAX_BLOB_BLOCKS = 1 << 22
 /** Most levels a blob DAG may have */
 export const MAX_BLOB_DEPTH = 8
 
-export interface FetchBlobOptions extends ProgressOptions<BitswapWantProgressEvents> {
+export interface FetchBlobOptions extends ProgressOptions<TransportProgressEvents> {
   signal?: AbortSignal
   /** Called once, when the first block of the blob is held locally */
   onFirstBlock?(root: CID): void
@@ -37,7 +38,7 @@ export const PROVIDER_REFRESH_INTERVAL = 1_000
  * Keep adding the providers of `root` to the session until `signal` aborts.
  * Each lookup is bounded by the refresh interval's timeout.
  */
-async function refreshProviders (session: Session, root: CID, find: NonNullable<FetchBlobOptions['findProviders']>, signal: AbortSignal): Promise<void> {
+async function refreshProviders (session: TransportSession, root: CID, find: NonNullable<FetchBlobOptions['findProviders']>, signal: AbortSignal): Promise<void> {
   const known = new Set(session.peers().map(p => p.toString()))
   while (!signal.aborted) {
     const lookup = AbortSignal.any([signal, AbortSignal.timeout(5 * PROVIDER_REFRESH_INTERVAL)])
@@ -55,6 +56,15 @@ async function refreshProviders (session: Session, root: CID, find: NonNullable<
   }
 }
 
+/** A dag-pb node of a blob's DAG; bytes that hash to their CID but do not decode are a DAG this blob cannot have */
+function decodeNode (bytes: Uint8Array, digest: string, cid: CID): dagPb.PBNode {
+  try {
+    return dagPb.decode(bytes)
+  } catch (err: any) {
+    throw new BlobDagInvalidError(`blob ${digest}: block ${cid} is not a dag-pb node (${err?.message})`, { cause: err })
+  }
+}
+
 /** Fisher–Yates: pullers of one blob want its blocks in different orders, so they soon hold different blocks to trade */
 function shuffle<T> (items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
@@ -65,20 +75,22 @@ function shuffle<T> (items: T[]): T[] {
 }
 
 /**
- * Fetch every block of the blob DAG under `root` through `session`, level by
+ * Fetch every block of the blob DAG under `root` through a transport session, level by
  * level, and check the whole blob against its OCI digest: a sequential fetch
  * hashes the leaves as they arrive in order; what was not hashed then (all of
  * a shuffled fetch) is read back from the store.
  * Blocks already in the blockstore are not fetched again, so an interrupted
  * fetch resumes where it stopped. Each block was checked against its CID by
- * bitswap on receipt; the final digest check is what makes the blob complete.
+ * the transport on receipt; the final digest check is what makes the blob complete.
  *
  * Returns the CIDs of every block of the blob (for pinning).
  *
  * @throws DigestMismatchError when the blob's bytes do not hash to `digest`
  * @throws BlobSizeMismatchError when they are not `size` bytes long
+ * @throws BlobDagInvalidError when the DAG is too deep, too large, or holds a block that is neither raw nor dag-pb
+ * @throws BlocksUnavailableError when no peer delivers the blocks
  */
-export async function fetchBlob (session: Session, blockstore: ContentBlockstore, root: CID, digest: string, size: number, options: FetchBlobOptions = {}): Promise<CID[]> {
+export async function fetchBlob (session: TransportSession, blockstore: ContentBlockstore, root: CID, digest: string, size: number, options: FetchBlobOptions = {}): Promise<CID[]> {
   const all: CID[] = []
   let level: CID[] = [root]
   let first = true
@@ -89,7 +101,7 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
   let verifier: BlobVerifier | undefined
   let opened = false
   for (let depth = 0; level.length > 0; depth++) {
-    if (depth > MAX_BLOB_DEPTH) throw new RangeError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
+    if (depth > MAX_BLOB_DEPTH) throw new BlobDagInvalidError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
     options.guard?.(level)
     const missing: CID[] = []
     if (fresh) {
@@ -129,17 +141,16 @@ export async function fetchBlob (session: Session, blockstore: ContentBlockstore
     const next: CID[] = []
     for (const cid of level) {
       all.push(cid)
-      if (all.length > MAX_BLOB_BLOCKS) throw new RangeError(`blob ${digest}: more than ${MAX_BLOB_BLOCKS} blocks`)
+      if (all.length > MAX_BLOB_BLOCKS) throw new BlobDagInvalidError(`blob ${digest}: more than ${MAX_BLOB_BLOCKS} blocks`)
       if (cid.code === raw.code) continue
-      if (cid.code !== dagPb.code) throw new TypeError(`blob ${digest}: block ${cid} is neither raw nor dag-pb`)
-      const node = dagPb.decode(await getBlockBytes(blockstore, cid, { signal: options.signal }))
-      for (const link of node.Links) next.push(link.Hash)
+      if (cid.code !== dagPb.code) throw new BlobDagInvalidError(`blob ${digest}: block ${cid} is neither raw nor dag-pb`)
+      for (const link of decodeNode(await getBlockBytes(blockstore, cid, { signal: options.signal }), digest, cid).Links) next.push(link.Hash)
     }
     level = next
   }
   // the whole-blob check: the leaves not hashed on arrival are read back in
   // order through the digest. Each block was already hashed against its CID
-  // on receipt (bitswap), so the read does not hash blocks again.
+  // on receipt (by the transport), so the read does not hash blocks again.
   if (verifier != null) await verifier.finish()
   else await verifyBlob(root, blockstore, { expectedDigest: digest, size, signal: options.signal })
   return all
