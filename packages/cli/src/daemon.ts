@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
-import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
+import { hostOfMirrorPrefix, InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
 import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
 import { createNode, LEGACY_GATEWAY_STATE } from '@provenir/node'
@@ -285,8 +285,22 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         gatewayInit.onPushed = async (name, tag, _digest, options) => { await publishAfterPush(naming, name, tag, keyName, options, log) }
       }
       gatewayInit.resolveName = async (name, tag, options) => {
-        const { resolution } = await naming.resolve(`${name}:${tag}`, options)
+        // pins, provenir registries and the signed document; the upstream registries when none knows the name
+        const image = await naming.resolveImage(`${name}:${tag}`, options)
+        if (image.provenir == null && image.upstream != null) {
+          const { host, repository, digest } = image.upstream
+          return { manifestDigest: digest, reference: `${host}/${repository}:${tag}`, upstream: { host, repository } }
+        }
+        if (image.provenir == null) return undefined
+        const { resolution } = image.provenir
         return { manifestDigest: resolution.manifestDigest, record: recordFromResolution(resolution), reference: policyReferenceOf(resolution) }
+      }
+      const upstreams = node.upstreams
+      if (upstreams != null) {
+        gatewayInit.mirrorHost = (prefix) => {
+          const host = hostOfMirrorPrefix(prefix)
+          return host != null && upstreams.has(host) ? upstreams.get(host)?.host : undefined
+        }
       }
       gatewayInit.listNames = async (name, options) => naming.tags(name, options)
       gateway = createGateway(gatewayInit)

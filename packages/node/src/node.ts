@@ -24,6 +24,7 @@ import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, F
 import { createPeerInfoMapper } from './address-filter.js'
 import { imageRecords } from './image-records.js'
 import { ContentService } from './content/service.js'
+import { UpstreamSource } from './content/upstream-source.js'
 import { namingComponents } from './naming.js'
 import { Upstreams } from '@provenir/registry-client'
 import { checkImageStatement } from './statements.js'
@@ -97,6 +98,8 @@ class Node implements ProvenirNode {
       expectsPeers: () => this.config.bootstrap.length > 0 || this.libp2p.getConnections().length > 0,
       trustPolicy: () => this.trustPolicy
     })
+    // upstream registries come last: a digest is asked of the swarm first, so a rollout costs the upstream one copy
+    const sources = [swarm, ...(this.upstreams != null ? [new UpstreamSource({ upstreams: this.upstreams, logger, trustPolicy: () => this.trustPolicy })] : [])]
     return new ContentService({
       blockstore,
       images,
@@ -108,7 +111,7 @@ class Node implements ProvenirNode {
       provideImage: async (digest) => { await this.provideImage(digest) },
       statements: async (digest, options) => this.statements(digest, options),
       addStatements: async (digest, envelopes, options) => this.addStatements(digest, envelopes, options)
-    })
+    }, sources)
   }
 
   /**

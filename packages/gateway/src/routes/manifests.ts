@@ -60,11 +60,13 @@ async function find (ctx: RouteContext, name: string, reference: string, req: Fa
   // nothing goes to the client while a source delivers the manifest: lift the idle timeout meanwhile
   const socket = req.raw.socket
   socket.setTimeout(0)
+  // a name an upstream registry answered: fetched from that registry's repository
+  const where = named?.upstream != null ? { namespace: named.upstream.host } : namespaceOf(req)
   try {
     return await ctx.content.manifest({
       repository: name,
       reference: digest,
-      ...namespaceOf(req),
+      ...where,
       signal: AbortSignal.any([AbortSignal.timeout(ctx.manifestPullTimeout), closeSignal(reply)]),
       pullTimeout: ctx.pullTimeout,
       ...(named != null ? { named: { reference: named.reference, ...(named.record != null ? { record: named.record } : {}) } } : {})
