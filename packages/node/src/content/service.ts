@@ -17,7 +17,7 @@
 import { BufferPool, cidForDigest, isDigest, parseManifest, readBlob } from '@provenir/content'
 import { InvalidParametersError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
-import { BlobNotFoundError, ManifestNotFoundError } from '../errors.js'
+import { BlobNotFoundError, BlocksUnavailableError, ImageRecordNotFoundError, ManifestNotFoundError } from '../errors.js'
 import { DEFAULT_PULL_TIMEOUT, MAX_PENDING_UPSTREAM_IMAGES, SERVE_BUFFERS } from '../constants.js'
 import { ingest } from './ingest.js'
 import { LocalSource } from './local-source.js'
@@ -35,6 +35,11 @@ import type { Digest, ParsedManifest } from '@provenir/content'
 /** The blobs an image manifest names: its config and layers (an index names none) */
 function blobsOf (parsed: ParsedManifest): string[] {
   return parsed.kind === 'manifest' ? [parsed.manifest.config.digest, ...parsed.manifest.layers.map(l => l.digest)] : []
+}
+
+/** A source's errors that mean it does not have the content, not that the content is bad */
+function isMiss (err: unknown): boolean {
+  return err instanceof ManifestNotFoundError || err instanceof BlocksUnavailableError || err instanceof ImageRecordNotFoundError
 }
 
 export class ContentService implements BlockGetter {
@@ -118,8 +123,17 @@ export class ContentService implements BlockGetter {
     // a source stores the manifest's block before the service records (and pins) it: gc keeps it meanwhile
     const release = this.#c.blockstore.guard([cidForDigest(digest)])
     try {
-      for (const source of this.#sources.slice(1)) {
-        const found = await source.manifest(request)
+      const sources = this.#sources.slice(1)
+      for (const [i, source] of sources.entries()) {
+        let found: SourceManifest | undefined
+        try {
+          found = await source.manifest(request)
+        } catch (err) {
+          // a source that does not have it (the swarm: no provider in time) gives way to the next
+          // (an upstream registry); any other failure (a policy refusal, a bad record) is the answer
+          if (i === sources.length - 1 || !isMiss(err)) throw err
+          this.#log('manifest %s: %s; asking %s', digest, (err as Error).message, sources[i + 1].name)
+        }
         if (found == null) continue
         // nothing a source returns is answered or recorded before it matched its digest
         const parsed = parseManifest(found.bytes, { expectedDigest: digest })
