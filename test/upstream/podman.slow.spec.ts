@@ -12,26 +12,11 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DaemonProcess, TEST_INIT, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
+import { useStandIn } from './daemons.js'
 import { FIXTURES, startStandIn, type StandIn } from './stand-in.js'
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
 const DIGEST = 'sha256:46e5cc9546ec373375142efc4e9ea8f44326ce54611ae3e87d8b8d091ffc0901'
-
-/** Points a test repo's upstream config at the stand-in (its CA), Docker Hub left out */
-export async function useStandIn (repo: string, hub: StandIn, extra: Record<string, unknown> = {}): Promise<void> {
-  const file = path.join(repo, 'config.json')
-  const config = JSON.parse(await fs.readFile(file, 'utf8'))
-  config.upstream = {
-    registries: [
-      { host: hub.host, ca: hub.pki.caCert, unqualified: false },
-      // the one-word default: Docker Hub's rules (library/), served by the stand-in
-      { host: 'docker.io', endpoints: [hub.url], ca: hub.pki.caCert, unqualified: true }
-    ],
-    dockerHub: false,
-    ...extra
-  }
-  await fs.writeFile(file, JSON.stringify(config, null, 2))
-}
 
 /** podman with its own storage and the registries.conf `provenir mirror config podman` prints for `repo` */
 async function podmanFor (dir: string, repo: string, hub: StandIn): Promise<(args: string[]) => Promise<{ code: number | null, stdout: string, stderr: string }>> {
@@ -81,6 +66,7 @@ describe('podman through provenir as its mirror, the upstream the Docker Hub sta
 
   it('podman pulls by tag through node A, which fetched it from the upstream; with the upstream stopped, through node B, which got it from A', async () => {
     const podmanA = await podmanFor(path.join(dir, 'podman-a'), repoA(), hub)
+    const pushed = (await hub.accessLog()).length
     const pulledA = await podmanA(['pull', '--quiet', `${hub.host}/library/small:v1`])
     assert.equal(pulledA.code, 0, pulledA.stderr)
     const inspectA = await podmanA(['image', 'inspect', '--format', '{{.Digest}}', `${hub.host}/library/small:v1`])
@@ -90,6 +76,9 @@ describe('podman through provenir as its mirror, the upstream the Docker Hub sta
     assert.ok(log.some(e => e.method === 'HEAD' && e.path === '/v2/library/small/manifests/v1' && e.status === 200), 'A resolved the tag with a HEAD')
     assert.ok(log.some(e => e.method === 'GET' && e.path === `/v2/library/small/manifests/${DIGEST}` && e.status === 200), 'A fetched the manifest by digest')
     const blobGets = log.filter(e => e.method === 'GET' && e.path.startsWith('/v2/library/small/blobs/') && e.status === 200)
+    // every request for the image since the test pushed it came from the node's registry client, none from the runtime going to the upstream itself
+    const image = log.slice(pushed).filter(e => e.path.startsWith('/v2/library/small/'))
+    assert.ok(image.length > 0 && image.every(e => e.userAgent?.startsWith('provenir-registry-client/') === true), JSON.stringify(image.filter(e => e.userAgent?.startsWith('provenir-registry-client/') !== true)))
     assert.equal(new Set(blobGets.map(e => e.path)).size, blobGets.length, 'each blob fetched from the upstream once')
     // A records the whole image (so peers can pull it) and provides it
     const listed = await waitFor('A to record the image', async () => (await runJson(repoA(), ['image', 'ls'])).images?.find((i: { digest: string }) => i.digest === DIGEST))

@@ -28,6 +28,8 @@ export interface AccessEntry {
   method: string
   path: string
   status: number
+  /** The client's User-Agent, when the log line has one */
+  userAgent?: string
 }
 
 export interface StandIn {
@@ -150,7 +152,9 @@ export async function startStandIn (dir: string, init: StandInInit = {}): Promis
     async accessLog () {
       const text = await fs.readFile(logFile, 'utf8')
       const out: AccessEntry[] = []
-      for (const m of text.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})/g)) out.push({ method: m[1], path: m[2], status: Number(m[3]) })
+      for (const m of text.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})(?: \S+ "[^"]*" "([^"]*)")?/g)) {
+        out.push({ method: m[1], path: m[2], status: Number(m[3]), ...(m[4] != null ? { userAgent: m[4] } : {}) })
+      }
       return out
     },
     async push (layout, repository, tag) {

@@ -1,0 +1,74 @@
+// First pull of an upstream image through the node as a mirror, against skopeo pulling it
+// straight from the upstream, in the same run: the Docker Hub stand-in (docker-registry behind
+// TLS with token auth) holds the 315 MB image; each run starts a fresh node (nothing cached),
+// then skopeo copies the image to a directory through the node's gateway (podman's mirror path)
+// and straight from the stand-in, in alternating order.
+//   npm run bench -- upstream   (or: npm exec -- node scripts/bench/upstream.mjs [--runs 3])
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
+import { useStandIn } from '../../test/dist/upstream/daemons.js'
+import { FIXTURES, startStandIn } from '../../test/dist/upstream/stand-in.js'
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
+const RUNS = Number(values.runs)
+
+/** Wall seconds of a skopeo copy */
+async function skopeo (args) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const child = spawn('skopeo', ['copy', '-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', d => { err += d })
+    child.on('exit', code => code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(err)))
+  })
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const work = await tempDir()
+const hub = await startStandIn(path.join(work, 'hub'), { images: [[path.join(FIXTURES, 'large', 'oci'), 'library/large', 'v1']] })
+const ours = []
+const base = []
+try {
+  for (let run = 0; run < RUNS; run++) {
+    const repo = path.join(work, `node-${run}`)
+    await runJson(repo, ['init', ...TEST_INIT])
+    await useStandIn(repo, hub)
+    const daemon = new DaemonProcess(repo)
+    try {
+      await daemon.ready()
+      const gateway = new URL((await runJson(repo, ['id'])).gateway).host
+      const viaNode = async () => {
+        const out = path.join(work, `node-${run}-copy`)
+        const s = await skopeo(['--src-tls-verify=false', `docker://${gateway}/${hub.host.replace(':', '_')}/library/large:v1`, `dir:${out}`])
+        await fs.rm(out, { recursive: true, force: true })
+        return s
+      }
+      const direct = async () => {
+        const out = path.join(work, `direct-${run}-copy`)
+        const s = await skopeo(['--src-cert-dir', hub.pki.certDir, `docker://${hub.host}/library/large:v1`, `dir:${out}`])
+        await fs.rm(out, { recursive: true, force: true })
+        return s
+      }
+      if (run % 2 === 0) {
+        ours.push(await viaNode())
+        base.push(await direct())
+      } else {
+        base.push(await direct())
+        ours.push(await viaNode())
+      }
+      console.log(`run ${run + 1}: through the node ${ours.at(-1).toFixed(2)} s, skopeo from the upstream ${base.at(-1).toFixed(2)} s, ratio ${(ours.at(-1) / base.at(-1)).toFixed(2)} (load ${os.loadavg()[0].toFixed(1)})`)
+    } finally {
+      daemon.kill()
+      await daemon.exited
+      await fs.rm(repo, { recursive: true, force: true })
+    }
+  }
+  console.log(`first pull of the 315 MB upstream image, median of ${RUNS}: through the node ${median(ours).toFixed(2)} s, skopeo straight from the upstream ${median(base).toFixed(2)} s, ratio ${(median(ours) / median(base)).toFixed(2)} (goal <= 1.2)`)
+} finally {
+  await hub.close()
+  await fs.rm(work, { recursive: true, force: true })
+}
