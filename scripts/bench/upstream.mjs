@@ -88,8 +88,9 @@ try {
       await dispatcher.close()
       console.log(`run ${run + 1}: through the node ${ours.at(-1).toFixed(2)} s, skopeo from the upstream ${base.at(-1).toFixed(2)} s, ratio ${(ours.at(-1) / base.at(-1)).toFixed(2)} (load ${os.loadavg()[0].toFixed(1)})`)
     } finally {
-      daemon.kill()
-      await daemon.exited
+      // SIGTERM: a daemon run with DAEMON_EXTRA_FLAGS="--cpu-prof ..." writes its profile
+      await daemon.stop()
+      if (process.env.BENCH_DAEMON_LOG != null) await fs.writeFile(`${process.env.BENCH_DAEMON_LOG}.${run}`, daemon.stderr)
       await fs.rm(repo, { recursive: true, force: true })
     }
   }

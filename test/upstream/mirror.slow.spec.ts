@@ -15,7 +15,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { publicKeyToPem } from '@provenir/trust'
-import { DaemonProcess, TEST_INIT, runCli, runJson, runTool, tempDir } from '../daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { pushCosignSignature, pushObjects } from './push.js'
 import { ALICE, FIXTURES, startStandIn, type StandIn } from './stand-in.js'
@@ -110,6 +110,11 @@ describe('upstream images through a real daemon: the CLI, the gateway as a mirro
     assert.ok(log.some(e => e.method === 'GET' && e.path === `/v2/library/one/blobs/${one.layer}` && e.status === 200))
     const held = await runJson(repo(), ['image', 'ls'])
     assert.ok(held.images.some((i: { digest: string }) => i.digest === one.digest), 'recorded as an image the node holds')
+    // a pull asked for these: kept, never evicted
+    const stat = await runJson(repo(), ['repo', 'stat'])
+    for (const digest of [SMALL_DIGEST, one.digest]) {
+      assert.equal(stat.images.find((i: { digest: string }) => i.digest === digest)?.cache, false, `${digest} is kept`)
+    }
   })
 
   it('20 concurrent pulls of a new image through one gateway: the upstream serves each blob once', async () => {
@@ -129,6 +134,12 @@ describe('upstream images through a real daemon: the CLI, the gateway as a mirro
     assert.equal(count('GET', `/v2/library/many/blobs/${made.config}`), 1, 'the config once')
     assert.equal(count('GET', `/v2/library/many/manifests/${made.digest}`), 1, 'the manifest once')
     assert.equal(count('HEAD', '/v2/library/many/manifests/v1'), 1, 'the tag resolved once')
+    // fetched for the gateway's clients: cache, which eviction may remove (recorded once its last blob is in)
+    const cached = await waitFor('the image recorded', async () => {
+      const stat = await runJson(repo(), ['repo', 'stat'])
+      return stat.images.find((i: { digest: string }) => i.digest === made.digest)
+    }, 30_000)
+    assert.equal(cached.cache, true, 'an image fetched for a mirror client is cache')
   })
 
   it('an upstream that serves wrong bytes for a blob: the client gets an error, nothing is stored or provided', async () => {

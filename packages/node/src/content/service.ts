@@ -140,6 +140,8 @@ export class ContentService implements BlockGetter {
     if (await this.#c.registry.isDeleted(digest)) throw new ManifestNotFoundError(`manifest ${digest} was deleted from this node`)
     // a source stores the manifest's block before the service records (and pins) it: gc keeps it meanwhile
     const release = this.#c.blockstore.guard([cidForDigest(digest)])
+    // why each source that was asked did not have it, for the error when none had it
+    const misses: Error[] = []
     try {
       const sources = this.#sources.slice(1)
       for (const [i, source] of sources.entries()) {
@@ -150,6 +152,7 @@ export class ContentService implements BlockGetter {
           // a source that does not have it (the swarm: no provider in time) gives way to the next
           // (an upstream registry); any other failure (a policy refusal, a bad record) is the answer
           if (i === sources.length - 1 || !isMiss(err)) throw err
+          misses.push(err as Error)
           this.#log('manifest %s: %s; asking %s', digest, (err as Error).message, sources[i + 1].name)
         }
         if (found == null) continue
@@ -162,7 +165,8 @@ export class ContentService implements BlockGetter {
     } finally {
       release()
     }
-    throw new ManifestNotFoundError(`no source has manifest ${digest}`)
+    const why = misses.map(e => e.message).join('; ')
+    throw new ManifestNotFoundError(`no source has manifest ${digest}${why !== '' ? `: ${why}` : ''}`, misses.length > 0 ? { cause: misses[misses.length - 1] } : undefined)
   }
 
   /**
