@@ -9,7 +9,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -17,7 +17,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { publicKeyToPem } from '@provenir/trust'
 import { DaemonProcess, TEST_INIT, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
-import { pushCosignSignature, pushObjects } from './push.js'
+import { pushCosignSignature, pushNewImage, type MadeImage } from './push.js'
 import { ALICE, FIXTURES, startStandIn, type StandIn } from './stand-in.js'
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
@@ -25,23 +25,7 @@ const SMALL_DIGEST = 'sha256:46e5cc9546ec373375142efc4e9ea8f44326ce54611ae3e87d8
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 
 const digestOf = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
-const json = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))
 
-interface MadeImage { digest: string, size: number, layer: string, config: string, layerSize: number }
-
-/** Pushes a new image (a random layer of `layerSize` bytes and its config) as `repository:tag` */
-async function pushNewImage (hub: StandIn, repository: string, tag: string, layerSize = 3 * 1024 * 1024): Promise<MadeImage> {
-  const layer = randomBytes(layerSize)
-  const config = json({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(layer)] } })
-  const manifest = json({
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.byteLength },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.byteLength }]
-  })
-  await pushObjects(hub, repository, { blobs: [config, layer], manifests: [{ bytes: manifest, mediaType: OCI_MANIFEST, reference: tag }] })
-  return { digest: digestOf(manifest), size: manifest.byteLength, layer: digestOf(layer), config: digestOf(config), layerSize }
-}
 
 describe('upstream images through a real daemon: the CLI, the gateway as a mirror, bad upstreams, signatures', () => {
   let dir: string

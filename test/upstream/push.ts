@@ -5,7 +5,7 @@
  * will not push artifacts with cosign's media types.
  */
 
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import https from 'node:https'
 import { createCosignSignature } from '@provenir/trust'
 import { PUSHER, type StandIn } from './stand-in.js'
@@ -92,4 +92,22 @@ export async function pushCosignSignature (hub: StandIn, repository: string, sub
       { bytes: index, mediaType: 'application/vnd.oci.image.index.v1+json', reference: `sha256-${hex}` }
     ]
   })
+}
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
+
+export interface MadeImage { digest: string, size: number, layer: string, config: string, layerSize: number }
+
+/** Pushes a new image (a random layer of `layerSize` bytes and its config) as `repository:tag` */
+export async function pushNewImage (hub: StandIn, repository: string, tag: string, layerSize = 3 * 1024 * 1024): Promise<MadeImage> {
+  const layer = randomBytes(layerSize)
+  const config = json({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [digestOf(layer)] } })
+  const manifest = json({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.byteLength },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.byteLength }]
+  })
+  await pushObjects(hub, repository, { blobs: [config, layer], manifests: [{ bytes: manifest, mediaType: OCI_MANIFEST, reference: tag }] })
+  return { digest: digestOf(manifest), size: manifest.byteLength, layer: digestOf(layer), config: digestOf(config), layerSize }
 }

@@ -59,7 +59,13 @@ export async function pullUpstreamImage (node: ProvenirNode, resolved: UpstreamR
     }
     options.progress({ phase: 'pull', bytes, total, blob: d.digest })
   }
+  // a peer may have answered the manifest (it pulled the image from the upstream first): then the
+  // swarm pull that fetched the blobs records the image when it ends
   let record = await node.images?.get(manifest.digest)
+  if (record == null) {
+    await content.settled(manifest.digest)
+    record = await node.images?.get(manifest.digest)
+  }
   if (record == null) throw new ImageNotFoundError(`${manifest.digest} was fetched from ${resolved.host} but not recorded`)
   // the content service records an upstream image as cache; a pull asked for it, so it is kept
   if (options.pin !== false) record = await node.images!.add(record, [], { signal: options.signal })

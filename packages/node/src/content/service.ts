@@ -54,7 +54,7 @@ export class ContentService implements BlockGetter {
   readonly #log: Logger
   readonly #manifests = new SingleFlight<{ bytes: Uint8Array, parsed: ParsedManifest, source: string }>()
   readonly #ingests = new Map<string, Promise<void>>()
-  /** Image manifests from a stream source waiting for their blobs (see #pendImage) */
+  /** Image manifests fetched from a source, waiting for their blobs (see #pendImage) */
   readonly #pending = new Map<Digest, ParsedManifest>()
   /** The leaf buffers held blobs are served from, shared by every request */
   readonly #buffers = new BufferPool(undefined, SERVE_BUFFERS)
@@ -159,7 +159,10 @@ export class ContentService implements BlockGetter {
         // nothing a source returns is answered or recorded before it matched its digest
         const parsed = parseManifest(found.bytes, { expectedDigest: digest })
         await this.#registry.recordFetchedManifest(digest, parsed, found, source.name)
-        if (found.root == null) await this.#pendImage(digest, parsed)
+        // recorded once its blobs are in, whichever source they come from: a manifest a peer
+        // answered while that peer was still fetching the image from an upstream has no image
+        // record yet, so the swarm pull fails and the blobs come from the upstream
+        await this.#pendImage(digest, parsed)
         return { bytes: found.bytes, parsed, source: source.name }
       }
     } finally {
@@ -326,6 +329,15 @@ export class ContentService implements BlockGetter {
   /** Every repository with a manifest, sorted */
   async repositories (options?: AbortOptions): Promise<string[]> {
     return this.#c.registry.repositories(options)
+  }
+
+  /**
+   * Settles once a swarm pull of `digest` in flight, if any, has ended (a
+   * client's manifest request that the swarm answered starts one, and it
+   * records the image when its blobs are in).
+   */
+  async settled (digest: string): Promise<void> {
+    await this.#c.swarm.settled(digest)
   }
 
   /**
