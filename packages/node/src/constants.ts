@@ -95,3 +95,41 @@ export const EVICTION_TIMEOUT = 5 * 60 * 1000
 
 /** The largest `storage.maxSize` accepted: 1 PiB */
 export const MAX_STORAGE_SIZE = 2 ** 50
+
+/**
+ * The LAN DHT's protocol: a second kad-dht beside DHT_PROTOCOL whose routing
+ * table keeps peers by their private addresses only (Kubo's `/ipfs/lan/kad/1.0.0`
+ * under provenir's prefix)
+ */
+export const LAN_DHT_PROTOCOL = '/provenir/lan/kad/1.0.0'
+
+/**
+ * The mDNS service name provenir nodes query and answer. Not libp2p's
+ * `_p2p._udp.local`: a provenir node has nothing to say to the Kubo and Helia
+ * nodes on the same network, and they would not pass its difficulty gater.
+ */
+export const MDNS_SERVICE_TAG = '_provenir._udp.local'
+
+/** How often the node sends an mDNS query to the local network, in ms (@libp2p/mdns's default) */
+export const MDNS_QUERY_INTERVAL = 10_000
+
+/**
+ * How long after a failed dial a peer found by mDNS is dialled again, in ms.
+ * mDNS answers arrive every MDNS_QUERY_INTERVAL; a peer the gater or the
+ * swarm key refuses would otherwise be dialled at every answer.
+ */
+export const MDNS_REDIAL_AFTER = 60_000
+
+/** Peers found by mDNS whose failed dial is remembered (oldest forgotten first) */
+export const MDNS_MAX_REMEMBERED = 1024
+
+/** First wait before bootstrap peers are dialled again while the node has no connection, in ms */
+export const BOOTSTRAP_REDIAL_MIN_DELAY = 1_000
+
+/**
+ * Longest wait between two rounds of bootstrap dials while the node has no
+ * connection, in ms: the wait doubles from BOOTSTRAP_REDIAL_MIN_DELAY up to
+ * this bound, and starts again from the minimum each time the node loses its
+ * last connection.
+ */
+export const BOOTSTRAP_REDIAL_MAX_DELAY = 30_000
