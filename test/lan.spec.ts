@@ -128,6 +128,10 @@ describe('LAN by default: two daemons with no configuration find each other and 
     }
     daemons.push(new NsDaemon(HOSTS[0].ns, repoA), new NsDaemon(HOSTS[1].ns, repoB))
     await Promise.all(daemons.map(async d => d.ready()))
+    for (const d of daemons) {
+      const ready = d.stdout.split('\n').filter(l => l.includes('"event":"ready"')).map(l => JSON.parse(l))[0]
+      assert.deepEqual(ready.lan, { dht: true, mdns: true }, 'the defaults run the LAN DHT and mDNS')
+    }
 
     const imported = await cliIn(HOSTS[0].ns, repoA, ['image', 'import', small.oci])
     assert.equal(imported.images[0].digest, small.digest)
