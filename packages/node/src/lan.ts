@@ -32,11 +32,11 @@ import type { MulticastDNSComponents } from '@libp2p/mdns'
  *
  * @param overrides - a test bed's kad-dht settings, for both
  */
-export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Partial<KadDHTInit> = {}): { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } {
+export function dhtServices (config: NodeConfig, self: PeerId, init: KadDHTInit, overrides: Partial<KadDHTInit> = {}): { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } {
   const main = kadDHT({
     ...init,
     protocol: DHT_PROTOCOL,
-    peerInfoMapper: createPeerInfoMapper({ allowPrivateAddresses: config.allowPrivateAddresses, difficulty: config.difficulty }),
+    peerInfoMapper: createPeerInfoMapper({ allowPrivateAddresses: config.allowPrivateAddresses, difficulty: config.difficulty, self }),
     logPrefix: 'provenir:dht',
     datastorePrefix: '/provenir-dht',
     metricsPrefix: 'provenir_dht',
@@ -52,7 +52,7 @@ export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Pa
       protocol: LAN_DHT_PROTOCOL,
       // LAN peers are few and near: the DHT answers them whatever the main one's mode
       clientMode: false,
-      peerInfoMapper: createLanPeerInfoMapper(config.difficulty),
+      peerInfoMapper: createLanPeerInfoMapper(config.difficulty, self),
       logPrefix: 'provenir:dht-lan',
       datastorePrefix: '/provenir-dht-lan',
       metricsPrefix: 'provenir_dht_lan',
@@ -64,11 +64,12 @@ export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Pa
 
 /**
  * The LAN DHT's `peerInfoMapper`: private addresses only, and none at all for
- * a peer below the swarm's difficulty (as the main DHT's mapper)
+ * a peer below the swarm's difficulty or for this node itself (as the main
+ * DHT's mapper, `createPeerInfoMapper`)
  */
-export function createLanPeerInfoMapper (difficulty: number): (peer: PeerInfo) => PeerInfo {
+export function createLanPeerInfoMapper (difficulty: number, self?: PeerId): (peer: PeerInfo) => PeerInfo {
   return (peer: PeerInfo): PeerInfo => {
-    if (!verifyNodeId(peer.id, difficulty)) return { ...peer, multiaddrs: [] }
+    if (!verifyNodeId(peer.id, difficulty) || self?.equals(peer.id) === true) return { ...peer, multiaddrs: [] }
     return { ...peer, multiaddrs: peer.multiaddrs.filter(ma => isPrivate(ma)) }
   }
 }
