@@ -1,20 +1,12 @@
 import { isPrivate } from '@libp2p/utils'
 import { verifyNodeId } from '@provenir/identity'
-import type { PeerId, PeerInfo } from '@libp2p/interface'
+import type { PeerInfo } from '@libp2p/interface'
 
 export interface PeerInfoMapperInit {
   /** Keep loopback and private addresses */
   allowPrivateAddresses: boolean
   /** Swarm difficulty: peers below it are dropped from every DHT answer */
   difficulty: number
-  /**
-   * This node: dropped wherever it appears. A peer's GET_PROVIDERS and
-   * GET_VALUE answers list the closest peers it knows, the asker included
-   * (kad-dht leaves the asker out of FIND_NODE answers only), and kad-dht
-   * would add it to its own routing table, pinging it first: a dial to
-   * itself at every lookup.
-   */
-  self?: PeerId
 }
 
 /**
@@ -23,14 +15,13 @@ export interface PeerInfoMapperInit {
  *
  * - drops every address of a peer whose NodeId is below the swarm's c1, so such
  *   a peer is never added to the routing table nor handed to other peers;
- * - drops this node itself (see `self`);
  * - drops loopback and private addresses unless the operator allowed them
  *   (kad-dht's default mapper always drops them, which leaves a swarm on
  *   127.0.0.1 or a LAN with empty routing tables).
  */
 export function createPeerInfoMapper (init: PeerInfoMapperInit): (peer: PeerInfo) => PeerInfo {
   return (peer: PeerInfo): PeerInfo => {
-    if (!verifyNodeId(peer.id, init.difficulty) || init.self?.equals(peer.id) === true) {
+    if (!verifyNodeId(peer.id, init.difficulty)) {
       return { ...peer, multiaddrs: [] }
     }
     if (init.allowPrivateAddresses) {

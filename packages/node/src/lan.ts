@@ -17,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { kadDHT } from '@libp2p/kad-dht'
 import { verifyNodeId } from '@provenir/identity'
 import { createPeerInfoMapper } from './address-filter.js'
+import { withoutSelf } from './dht-self.js'
 import { DHT_PROTOCOL, LAN_DHT_PROTOCOL, DEFAULT_DIAL_TIMEOUT, MDNS_MAX_REMEMBERED, MDNS_QUERY_INTERVAL, MDNS_REDIAL_AFTER, MDNS_SERVICE_TAG } from './constants.js'
 import type { Connection, Logger, PeerDiscovery, PeerId, PeerInfo, PeerStore, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -32,44 +33,43 @@ import type { MulticastDNSComponents } from '@libp2p/mdns'
  *
  * @param overrides - a test bed's kad-dht settings, for both
  */
-export function dhtServices (config: NodeConfig, self: PeerId, init: KadDHTInit, overrides: Partial<KadDHTInit> = {}): { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } {
-  const main = kadDHT({
+export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Partial<KadDHTInit> = {}): { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } {
+  const main = withoutSelf(kadDHT({
     ...init,
     protocol: DHT_PROTOCOL,
-    peerInfoMapper: createPeerInfoMapper({ allowPrivateAddresses: config.allowPrivateAddresses, difficulty: config.difficulty, self }),
+    peerInfoMapper: createPeerInfoMapper({ allowPrivateAddresses: config.allowPrivateAddresses, difficulty: config.difficulty }),
     logPrefix: 'provenir:dht',
     datastorePrefix: '/provenir-dht',
     metricsPrefix: 'provenir_dht',
     ...overrides
-  })
+  }))
   if (config.allowPrivateAddresses) return { dht: main }
   const services: { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } = {
     dht: (components) => main(withPublicAddressesOnly(components))
   }
   if (config.lan.enabled) {
-    services.lanDHT = kadDHT({
+    services.lanDHT = withoutSelf(kadDHT({
       ...init,
       protocol: LAN_DHT_PROTOCOL,
       // LAN peers are few and near: the DHT answers them whatever the main one's mode
       clientMode: false,
-      peerInfoMapper: createLanPeerInfoMapper(config.difficulty, self),
+      peerInfoMapper: createLanPeerInfoMapper(config.difficulty),
       logPrefix: 'provenir:dht-lan',
       datastorePrefix: '/provenir-dht-lan',
       metricsPrefix: 'provenir_dht_lan',
       ...overrides
-    })
+    }))
   }
   return services
 }
 
 /**
  * The LAN DHT's `peerInfoMapper`: private addresses only, and none at all for
- * a peer below the swarm's difficulty or for this node itself (as the main
- * DHT's mapper, `createPeerInfoMapper`)
+ * a peer below the swarm's difficulty (as the main DHT's mapper)
  */
-export function createLanPeerInfoMapper (difficulty: number, self?: PeerId): (peer: PeerInfo) => PeerInfo {
+export function createLanPeerInfoMapper (difficulty: number): (peer: PeerInfo) => PeerInfo {
   return (peer: PeerInfo): PeerInfo => {
-    if (!verifyNodeId(peer.id, difficulty) || self?.equals(peer.id) === true) return { ...peer, multiaddrs: [] }
+    if (!verifyNodeId(peer.id, difficulty)) return { ...peer, multiaddrs: [] }
     return { ...peer, multiaddrs: peer.multiaddrs.filter(ma => isPrivate(ma)) }
   }
 }

@@ -17,7 +17,6 @@ import { verifyImage } from '@provenir/trust'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { validateConfig } from './config.js'
 import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
 import { bootstrapDialer } from './bootstrap-dialer.js'
@@ -395,7 +394,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         ...(bulkInit != null ? { bulk: bulk(bulkInit) } : {}),
         ...(config.bootstrap.length > 0 ? { bootstrapDialer: bootstrapDialer({ list: config.bootstrap }) } : {}),
         ...(config.lan.mdns && listensBeyondLoopback(config.listen) ? { lanDiscovery: lanDiscovery() } : {}),
-        ...dhtServices(config, peerIdFromPrivateKey(init.privateKey), dhtInit, init.dht)
+        ...dhtServices(config, dhtInit, init.dht)
       }
     })
     services = libp2p.services
