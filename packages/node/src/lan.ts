@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { kadDHT } from '@libp2p/kad-dht'
 import { verifyNodeId } from '@provenir/identity'
 import { createPeerInfoMapper } from './address-filter.js'
-import { withoutSelf } from './dht-self.js'
+import { admission } from './dht-admission.js'
 import { DHT_PROTOCOL, LAN_DHT_PROTOCOL, DEFAULT_DIAL_TIMEOUT, MDNS_MAX_REMEMBERED, MDNS_QUERY_INTERVAL, MDNS_REDIAL_AFTER, MDNS_SERVICE_TAG } from './constants.js'
 import type { Connection, Logger, PeerDiscovery, PeerId, PeerInfo, PeerStore, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -34,7 +34,7 @@ import type { MulticastDNSComponents } from '@libp2p/mdns'
  * @param overrides - a test bed's kad-dht settings, for both
  */
 export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Partial<KadDHTInit> = {}): { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } {
-  const main = withoutSelf(kadDHT({
+  const main = admission(kadDHT({
     ...init,
     protocol: DHT_PROTOCOL,
     peerInfoMapper: createPeerInfoMapper({ allowPrivateAddresses: config.allowPrivateAddresses, difficulty: config.difficulty }),
@@ -48,7 +48,7 @@ export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Pa
     dht: (components) => main(withPublicAddressesOnly(components))
   }
   if (config.lan.enabled) {
-    services.lanDHT = withoutSelf(kadDHT({
+    services.lanDHT = admission(kadDHT({
       ...init,
       protocol: LAN_DHT_PROTOCOL,
       // LAN peers are few and near: the DHT answers them whatever the main one's mode
@@ -58,7 +58,7 @@ export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Pa
       datastorePrefix: '/provenir-dht-lan',
       metricsPrefix: 'provenir_dht_lan',
       ...overrides
-    }))
+    }), { lan: true })
   }
   return services
 }

@@ -93,6 +93,27 @@ describe('LAN DHT: two nodes with the default config on loopback', () => {
     assert.ok(found?.id.equals(a.peerId), 'B finds A as the provider through the LAN DHT')
   })
 
+  it('a peer reached over a public address stays out of the LAN table, whatever private addresses it announces', async () => {
+    // the memory transport's addresses are not IP addresses, so not private: a connection over one
+    // stands for one over the internet, while each node also announces 127.0.0.1
+    const listen = (name: string): string[] => [...LOOPBACK, `/memory/provenir-lan-${process.pid}-${name}`]
+    const a = await node({ transports: ['tcp', 'memory'], listen: listen('a') })
+    const b = await node({ transports: ['tcp', 'memory'], listen: listen('b') })
+    nodes.push(a, b)
+    const lanAdds: string[] = []
+    const table = (b.libp2p.services.lanDHT as unknown as { routingTable: { add(p: unknown, o?: unknown): Promise<void> } }).routingTable
+    const add = table.add.bind(table)
+    table.add = async (peer, options) => {
+      lanAdds.push(String(peer))
+      await add(peer, options)
+    }
+    await b.libp2p.dial(a.getMultiaddrs().find(ma => ma.toString().startsWith('/memory/'))!)
+    // the main DHT takes A by its memory address; the LAN DHT would be asked at the same moment
+    await until('A in B\'s main table', () => tableSize(b.libp2p.services.dht) === 1)
+    assert.deepEqual(lanAdds, [], 'B never queued A for its LAN table')
+    assert.equal(tableSize(b.libp2p.services.lanDHT), 0)
+  })
+
   it('no LAN DHT with allowPrivateAddresses (the main DHT holds LAN peers) nor with lan.enabled false', async () => {
     const c = await node({ allowPrivateAddresses: true })
     const d = await node({ lan: { enabled: false, mdns: false } })

@@ -4,7 +4,7 @@
  * leaving out the one asking (kad-dht excludes the asker from FIND_NODE
  * answers only), and kad-dht adds every peer of an answer to the routing
  * table, pinging it first: a dial to itself ("Can not dial self") at each
- * lookup. `dht-self.ts` keeps the node out; the node still answers as a
+ * lookup. `dht-admission.ts` keeps the node out; the node still answers as a
  * provider of what it holds (the pull tests).
  */
 import assert from 'node:assert/strict'
