@@ -120,6 +120,9 @@ export const MDNS_QUERY_INTERVAL = 10_000
  */
 export const MDNS_REDIAL_AFTER = 60_000
 
+/** Peers found by mDNS dialled at once: a network that answers with many NodeIds gets no more */
+export const MDNS_MAX_DIALS = 8
+
 /** Peers found by mDNS whose failed dial is remembered (oldest forgotten first) */
 export const MDNS_MAX_REMEMBERED = 1024
 

@@ -18,7 +18,7 @@ import { kadDHT } from '@libp2p/kad-dht'
 import { verifyNodeId } from '@provenir/identity'
 import { createPeerInfoMapper } from './address-filter.js'
 import { admission } from './dht-admission.js'
-import { DHT_PROTOCOL, LAN_DHT_PROTOCOL, DEFAULT_DIAL_TIMEOUT, MDNS_MAX_REMEMBERED, MDNS_QUERY_INTERVAL, MDNS_REDIAL_AFTER, MDNS_SERVICE_TAG } from './constants.js'
+import { DHT_PROTOCOL, LAN_DHT_PROTOCOL, DEFAULT_DIAL_TIMEOUT, MDNS_MAX_DIALS, MDNS_MAX_REMEMBERED, MDNS_QUERY_INTERVAL, MDNS_REDIAL_AFTER, MDNS_SERVICE_TAG } from './constants.js'
 import type { Connection, Logger, PeerDiscovery, PeerId, PeerInfo, PeerStore, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { KadDHT, KadDHTComponents, KadDHTInit } from '@libp2p/kad-dht'
@@ -31,7 +31,8 @@ import type { MulticastDNSComponents } from '@libp2p/mdns'
  * are kept out of the main one (with `allowPrivateAddresses` the main DHT
  * already holds LAN peers, and a second would double every query).
  *
- * @param overrides - a test bed's kad-dht settings, for both
+ * @param overrides - a test bed's kad-dht settings (the LAN DHT keeps its own
+ * protocol, prefixes, mode and address rule)
  */
 export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Partial<KadDHTInit> = {}): { dht: (c: KadDHTComponents) => KadDHT, lanDHT?: (c: KadDHTComponents) => KadDHT } {
   const main = admission(kadDHT({
@@ -50,14 +51,15 @@ export function dhtServices (config: NodeConfig, init: KadDHTInit, overrides: Pa
   if (config.lan.enabled) {
     services.lanDHT = admission(kadDHT({
       ...init,
+      ...overrides,
+      // the LAN DHT's own identity and address rule, whatever a test bed overrides
       protocol: LAN_DHT_PROTOCOL,
       // LAN peers are few and near: the DHT answers them whatever the main one's mode
       clientMode: false,
       peerInfoMapper: createLanPeerInfoMapper(config.difficulty),
       logPrefix: 'provenir:dht-lan',
       datastorePrefix: '/provenir-dht-lan',
-      metricsPrefix: 'provenir_dht_lan',
-      ...overrides
+      metricsPrefix: 'provenir_dht_lan'
     }), { lan: true })
   }
   return services
@@ -132,8 +134,10 @@ export interface LanDiscoveryInit {
 
 /**
  * mDNS discovery (@libp2p/mdns under provenir's service name) that dials
- * every peer it finds and is not connected to. A peer whose dial failed (the
- * gater, the swarm key) is tried again only after MDNS_REDIAL_AFTER.
+ * every peer it finds and is not connected to, at most MDNS_MAX_DIALS at once
+ * (a peer skipped is found again at the next answer). A peer whose dial
+ * failed (the gater, the swarm key) is tried again only after
+ * MDNS_REDIAL_AFTER.
  */
 export class LanDiscovery implements Startable {
   private readonly components: LanDiscoveryComponents
@@ -166,7 +170,7 @@ export class LanDiscovery implements Startable {
     const key = peer.id.toString()
     const failedAt = this.failed.get(key)
     if (this.running == null || this.running.signal.aborted) return
-    if (this.dialling.has(key) || this.components.connectionManager.getConnections(peer.id).length > 0) return
+    if (this.dialling.has(key) || this.dialling.size >= MDNS_MAX_DIALS || this.components.connectionManager.getConnections(peer.id).length > 0) return
     if (failedAt != null && Date.now() - failedAt < MDNS_REDIAL_AFTER) return
     this.dialling.add(key)
     try {
@@ -175,6 +179,7 @@ export class LanDiscovery implements Startable {
       this.failed.delete(key)
       this.log('connected to %p, found by mDNS', peer.id)
     } catch (err) {
+      this.failed.delete(key)
       if (this.failed.size >= MDNS_MAX_REMEMBERED) this.failed.delete(this.failed.keys().next().value as string)
       this.failed.set(key, Date.now())
       if (!this.running.signal.aborted) this.log('could not dial %p, found by mDNS at %s - %e', peer.id, peer.multiaddrs.map(String).join(', '), err)
