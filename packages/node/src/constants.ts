@@ -110,23 +110,41 @@ export const LAN_DHT_PROTOCOL = '/provenir/lan/kad/1.0.0'
  */
 export const MDNS_SERVICE_TAG = '_provenir._udp.local'
 
-/** How often the node sends an mDNS query to the local network, in ms (@libp2p/mdns's default) */
+/**
+ * How often the node sends an mDNS query to the local network, in ms (@libp2p/mdns's default)
+ *
+ * @default 10_000
+ */
 export const MDNS_QUERY_INTERVAL = 10_000
 
 /**
  * How long after a failed dial a peer found by mDNS is dialled again, in ms.
  * mDNS answers arrive every MDNS_QUERY_INTERVAL; a peer the gater or the
  * swarm key refuses would otherwise be dialled at every answer.
+ *
+ * @default 60_000
  */
 export const MDNS_REDIAL_AFTER = 60_000
 
-/** Peers found by mDNS dialled at once: a network that answers with many NodeIds gets no more */
+/**
+ * Peers found by mDNS dialled at once: a network that answers with many NodeIds gets no more
+ *
+ * @default 8
+ */
 export const MDNS_MAX_DIALS = 8
 
-/** Peers found by mDNS whose failed dial is remembered (oldest forgotten first) */
+/**
+ * Peers found by mDNS whose failed dial is remembered (oldest forgotten first)
+ *
+ * @default 1024
+ */
 export const MDNS_MAX_REMEMBERED = 1024
 
-/** First wait before bootstrap peers are dialled again while the node has no connection, in ms */
+/**
+ * First wait before bootstrap peers are dialled again while the node has no connection, in ms
+ *
+ * @default 1_000
+ */
 export const BOOTSTRAP_REDIAL_MIN_DELAY = 1_000
 
 /**
@@ -134,5 +152,7 @@ export const BOOTSTRAP_REDIAL_MIN_DELAY = 1_000
  * connection, in ms: the wait doubles from BOOTSTRAP_REDIAL_MIN_DELAY up to
  * this bound, and starts again from the minimum each time the node loses its
  * last connection.
+ *
+ * @default 30_000
  */
 export const BOOTSTRAP_REDIAL_MAX_DELAY = 30_000
