@@ -34,6 +34,8 @@ export interface StartDaemonInit {
   routes?: readonly RpcRoute[]
   /** Serve as a naming registry even when `naming.registry.serve` is false (`provenir daemon --registry`) */
   registry?: boolean
+  /** Run without mDNS discovery whatever `node.lan.mdns` says (`provenir daemon --no-mdns`) */
+  mdns?: boolean
 }
 
 /** A running daemon: the node, its RPC API and the repo they came from */
@@ -223,7 +225,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const refused = gaterRefusedCounter()
   const nodeInit: Parameters<typeof createNode>[0] = {
     privateKey: repo.privateKey,
-    config: config.node,
+    config: init.mdns === false ? { ...config.node, lan: { ...config.node.lan, mdns: false } } : config.node,
     configSource: paths.config,
     datastorePath: paths.datastore,
     blockstorePath: paths.content,
