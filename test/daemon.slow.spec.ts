@@ -210,7 +210,9 @@ describe('provenir daemon on a fresh machine', () => {
       return
     }
     const repo = path.join(root, 'fresh')
-    d = new DaemonProcess(repo)
+    // the defaults listen on 0.0.0.0, where mDNS would multicast onto the host's network: tests send
+    // nothing beyond loopback (test/lan.spec.ts runs mDNS in namespaces it makes)
+    d = new DaemonProcess(repo, ['--no-mdns'])
     const api = await d.ready()
     assert.equal(api, 'http://127.0.0.1:5101')
     const id = await runJson(repo, ['id'])
@@ -229,6 +231,7 @@ describe('provenir daemon on a fresh machine', () => {
     assert.equal(events[0].peerId, id.peerId)
     assert.equal(events[0].keystore, path.join(repo, 'keystore.json'))
     assert.equal(events[1].event, 'ready')
+    assert.deepEqual(events[1].lan, { dht: true, mdns: false }, 'the LAN DHT runs by default; --no-mdns turned mDNS off')
     assert.equal((await d.stop()).code, 0)
   })
 })

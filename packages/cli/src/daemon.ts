@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
-import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
+import { hostOfMirrorPrefix, InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
 import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
 import { createNode, LEGACY_GATEWAY_STATE } from '@provenir/node'
-import { parseApiAddress } from './api-address.js'
+import { formatApiAddress, parseApiAddress } from './api-address.js'
 import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode, readFileBounded } from './fs-util.js'
@@ -34,6 +34,8 @@ export interface StartDaemonInit {
   routes?: readonly RpcRoute[]
   /** Serve as a naming registry even when `naming.registry.serve` is false (`provenir daemon --registry`) */
   registry?: boolean
+  /** Run without mDNS discovery whatever `node.lan.mdns` says (`provenir daemon --no-mdns`) */
+  mdns?: boolean
 }
 
 /** A running daemon: the node, its RPC API and the repo they came from */
@@ -223,7 +225,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const refused = gaterRefusedCounter()
   const nodeInit: Parameters<typeof createNode>[0] = {
     privateKey: repo.privateKey,
-    config: config.node,
+    config: init.mdns === false ? { ...config.node, lan: { ...config.node.lan, mdns: false } } : config.node,
     configSource: paths.config,
     datastorePath: paths.datastore,
     blockstorePath: paths.content,
@@ -235,7 +237,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
       ...config.naming,
       registry: { ...config.naming.registry, serve: config.naming.registry.serve || init.registry === true },
       keys: keystoreKeys(paths.keystore)
-    }
+    },
+    upstream: config.upstream,
+    upstreamBaseDir: paths.root
   }
   if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
   const policy = await loadPolicy(paths.policy)
@@ -265,7 +269,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     const migrated = await node.content?.migrateGatewayState(join(paths.gateway, LEGACY_GATEWAY_STATE))
     if (migrated?.migrated === true) log('migrated the gateway state into the index (%d repositories, %d tags); the old file is %s', migrated.repositories, migrated.tags, migrated.backup)
     const { host, port } = parseApiAddress(config.api, paths.config)
-    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, privateSwarm: repo.swarmKey != null }
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, privateSwarm: repo.swarmKey != null, gatewayUrl: () => gateway?.address != null ? `${gatewayTls ? 'https' : 'http'}://${formatApiAddress(gateway.address)}` : undefined }
     if (init.routes != null) rpcInit.routes = init.routes
     const apiTls = await serverTls(paths.root, config.apiTls, host, 'apiTls')
     if (apiTls != null) {
@@ -305,8 +309,22 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         gatewayInit.onPushed = async (name, tag, _digest, options) => { await publishAfterPush(naming, name, tag, keyName, options, log) }
       }
       gatewayInit.resolveName = async (name, tag, options) => {
-        const { resolution } = await naming.resolve(`${name}:${tag}`, options)
+        // pins, provenir registries and the signed document; the upstream registries when none knows the name
+        const image = await naming.resolveImage(`${name}:${tag}`, options)
+        if (image.provenir == null && image.upstream != null) {
+          const { host, repository, digest } = image.upstream
+          return { manifestDigest: digest, reference: `${host}/${repository}:${tag}`, upstream: { host, repository } }
+        }
+        if (image.provenir == null) return undefined
+        const { resolution } = image.provenir
         return { manifestDigest: resolution.manifestDigest, record: recordFromResolution(resolution), reference: policyReferenceOf(resolution) }
+      }
+      const upstreams = node.upstreams
+      if (upstreams != null) {
+        gatewayInit.mirrorHost = (prefix) => {
+          const host = hostOfMirrorPrefix(prefix)
+          return host != null && upstreams.has(host) ? upstreams.get(host)?.host : undefined
+        }
       }
       gatewayInit.listNames = async (name, options) => naming.tags(name, options)
       gateway = createGateway(gatewayInit)

@@ -36,6 +36,8 @@ export interface RpcContext {
   naming?: Naming
   /** The daemon runs a private swarm (swarm.key) */
   privateSwarm?: boolean
+  /** The registry gateway's base URL, once it listens */
+  gatewayUrl?: () => string | undefined
 }
 
 /**
@@ -77,6 +79,8 @@ export interface IdResponse {
   /** Addresses the node listens on or announces, each ending in /p2p/<NodeId> */
   addresses: string[]
   protocols: string[]
+  /** The registry gateway's base URL (`http://127.0.0.1:5000`), when it runs */
+  gateway?: string
 }
 
 /** `GET /api/v0/peers` */
@@ -120,13 +124,15 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
   {
     method: 'GET',
     url: '/api/v0/id',
-    async handler ({ node }): Promise<IdResponse> {
+    async handler ({ node, gatewayUrl }): Promise<IdResponse> {
+      const gateway = gatewayUrl?.()
       return {
         peerId: node.peerId.toString(),
         difficulty: nodeIdDifficulty(node.peerId),
         swarmDifficulty: node.config.difficulty,
         addresses: node.getMultiaddrs().map(ma => ma.toString()),
-        protocols: node.libp2p.getProtocols()
+        protocols: node.libp2p.getProtocols(),
+        ...(gateway != null ? { gateway } : {})
       }
     }
   },
@@ -202,6 +208,8 @@ export interface RpcServerInit {
   tls?: { cert: string, key: string }
   /** The daemon runs a private swarm (swarm.key): the dashboard shows it */
   privateSwarm?: boolean
+  /** The registry gateway's base URL, once it listens (`id` answers it) */
+  gatewayUrl?: () => string | undefined
 }
 
 export interface RpcServer {
@@ -329,7 +337,7 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
       url: route.url,
       ...(route.timeout != null ? { handlerTimeout: route.timeout } : {}),
       ...(route.bodyLimit != null ? { bodyLimit: route.bodyLimit } : {}),
-      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}), ...(init.privateSwarm != null ? { privateSwarm: init.privateSwarm } : {}) })
+      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}), ...(init.privateSwarm != null ? { privateSwarm: init.privateSwarm } : {}), ...(init.gatewayUrl != null ? { gatewayUrl: init.gatewayUrl } : {}) })
     })
   }
   registerDashboard(fastify as unknown as FastifyInstance, { node: init.node, closing: closing.signal, ...(log != null ? { log } : {}) })

@@ -75,6 +75,34 @@ export interface BulkConfig {
   connectionsPerPeer: number
 }
 
+/**
+ * Peers on the local network (doc/ARCHITECTURE.md, "LAN by default"): a
+ * second DHT that keeps only private addresses, beside the main one that
+ * drops them, and mDNS discovery. Kubo and Helia's dual DHT, under
+ * provenir's own protocol prefix.
+ */
+export interface LanConfig {
+  /**
+   * Run the LAN DHT (`/provenir/lan/kad/1.0.0`): its routing table holds
+   * peers by their private (loopback, RFC 1918, link-local) addresses only,
+   * and nothing from it reaches the main DHT. Provides and lookups go to
+   * both. It runs only while `allowPrivateAddresses` is false: with it true
+   * the main DHT already keeps private addresses.
+   *
+   * @default true
+   */
+  enabled: boolean
+  /**
+   * Find peers on the local network with mDNS (service `_provenir._udp.local`)
+   * and dial them. It runs only when a `listen` address reaches beyond
+   * loopback (0.0.0.0, ::, or a host's address): a node that listens on
+   * loopback alone sends no multicast.
+   *
+   * @default true
+   */
+  mdns: boolean
+}
+
 export interface NodeConfig {
   /**
    * The swarm's difficulty c1: a peer's sha256(NodeId) must have at least
@@ -135,6 +163,7 @@ export interface NodeConfig {
   maxConnections: number
   dht: DHTConfig
   bulk: BulkConfig
+  lan: LanConfig
 }
 
 export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
@@ -157,12 +186,17 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
     enabled: true,
     announce: [],
     connectionsPerPeer: DEFAULT_CONNECTIONS_PER_PEER
+  }),
+  lan: Object.freeze({
+    enabled: true,
+    mdns: true
   })
 }) as NodeConfig
 
 const TOP_KEYS = new Set(Object.keys(DEFAULT_CONFIG))
 const DHT_KEYS = new Set(Object.keys(DEFAULT_CONFIG.dht))
 const BULK_KEYS = new Set(['enabled', 'listen', 'announce', 'connectionsPerPeer'])
+const LAN_KEYS = new Set(Object.keys(DEFAULT_CONFIG.lan))
 
 /** Longest multiaddr accepted in config */
 const MAX_MULTIADDR_LENGTH = 1024
@@ -230,6 +264,7 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
   const clientMode = d.clientMode ?? DEFAULT_CONFIG.dht.clientMode
   if (typeof clientMode !== 'boolean') fail(where, 'dht.clientMode', 'must be true or false')
   const bulk = checkBulk(where, obj.bulk ?? {})
+  const lan = checkLan(where, obj.lan ?? {})
 
   return {
     difficulty: checkInt(where, 'difficulty', obj.difficulty ?? DEFAULT_CONFIG.difficulty, 0, 64),
@@ -247,8 +282,24 @@ export function validateConfig (input: unknown, where = 'config'): NodeConfig {
       alpha: checkInt(where, 'dht.alpha', d.alpha ?? DEFAULT_CONFIG.dht.alpha, 1, 64),
       disjointPaths: checkInt(where, 'dht.disjointPaths', d.disjointPaths ?? DEFAULT_CONFIG.dht.disjointPaths, 1, 64)
     },
-    bulk
+    bulk,
+    lan
   }
+}
+
+function checkLan (where: string, input: unknown): LanConfig {
+  if (typeof input !== 'object' || Array.isArray(input) || input == null) fail(where, 'lan', 'must be an object')
+  const l = input as Record<string, unknown>
+  for (const key of Object.keys(l)) {
+    if (!LAN_KEYS.has(key)) fail(where, `lan.${key}`, 'is not a known LAN setting (enabled, mdns)')
+  }
+  const out = { ...DEFAULT_CONFIG.lan }
+  for (const key of LAN_KEYS as Set<keyof LanConfig>) {
+    const value = l[key] ?? DEFAULT_CONFIG.lan[key]
+    if (typeof value !== 'boolean') fail(where, `lan.${key}`, 'must be true or false')
+    out[key] = value
+  }
+  return out
 }
 
 function checkBulk (where: string, input: unknown): BulkConfig {

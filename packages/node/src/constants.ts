@@ -95,3 +95,91 @@ export const EVICTION_TIMEOUT = 5 * 60 * 1000
 
 /** The largest `storage.maxSize` accepted: 1 PiB */
 export const MAX_STORAGE_SIZE = 2 ** 50
+
+/**
+ * Digests whose upstream registry and repository the upstream source
+ * remembers (from the manifests it fetched), so a blob request, which names
+ * no registry, goes where its manifest came from. About 100 bytes each.
+ *
+ * @default 100_000
+ */
+export const MAX_UPSTREAM_LOCATIONS = 100_000
+
+/**
+ * Images fetched from an upstream whose blobs are not all stored yet: once
+ * the last one is, the image is recorded and provided as a whole (an image
+ * record), so peers can pull it from this node over the swarm.
+ *
+ * @default 10_000
+ */
+export const MAX_PENDING_UPSTREAM_IMAGES = 10_000
+
+/**
+ * How long a tag's resolution on an upstream may take in all, in ms: the
+ * registry client's retries with backoff fit in it, and it is shared by the
+ * requests that ask for the tag meanwhile (each waits under its own signal).
+ *
+ * @default 60_000
+ */
+export const TAG_RESOLVE_TIMEOUT = 60_000
+
+/**
+ * The LAN DHT's protocol: a second kad-dht beside DHT_PROTOCOL whose routing
+ * table keeps peers by their private addresses only (Kubo's `/ipfs/lan/kad/1.0.0`
+ * under provenir's prefix)
+ */
+export const LAN_DHT_PROTOCOL = '/provenir/lan/kad/1.0.0'
+
+/**
+ * The mDNS service name provenir nodes query and answer. Not libp2p's
+ * `_p2p._udp.local`: a provenir node has nothing to say to the Kubo and Helia
+ * nodes on the same network, and they would not pass its difficulty gater.
+ */
+export const MDNS_SERVICE_TAG = '_provenir._udp.local'
+
+/**
+ * How often the node sends an mDNS query to the local network, in ms (@libp2p/mdns's default)
+ *
+ * @default 10_000
+ */
+export const MDNS_QUERY_INTERVAL = 10_000
+
+/**
+ * How long after a failed dial a peer found by mDNS is dialled again, in ms.
+ * mDNS answers arrive every MDNS_QUERY_INTERVAL; a peer the gater or the
+ * swarm key refuses would otherwise be dialled at every answer.
+ *
+ * @default 60_000
+ */
+export const MDNS_REDIAL_AFTER = 60_000
+
+/**
+ * Peers found by mDNS dialled at once: a network that answers with many NodeIds gets no more
+ *
+ * @default 8
+ */
+export const MDNS_MAX_DIALS = 8
+
+/**
+ * Peers found by mDNS whose failed dial is remembered (oldest forgotten first)
+ *
+ * @default 1024
+ */
+export const MDNS_MAX_REMEMBERED = 1024
+
+/**
+ * First wait before bootstrap peers are dialled again while the node has no connection, in ms
+ *
+ * @default 1_000
+ */
+export const BOOTSTRAP_REDIAL_MIN_DELAY = 1_000
+
+/**
+ * Longest wait between two rounds of bootstrap dials while the node has no
+ * connection, in ms: the wait doubles from BOOTSTRAP_REDIAL_MIN_DELAY up to
+ * this bound, and starts again from the minimum each time the node loses its
+ * last connection.
+ *
+ * @default 30_000
+ */
+export const BOOTSTRAP_REDIAL_MAX_DELAY = 30_000

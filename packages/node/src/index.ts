@@ -37,9 +37,12 @@ import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Bulk } from './swarm/bulk/index.js'
+import type { LanDiscovery } from './lan.js'
+import type { BootstrapDialer } from './bootstrap-dialer.js'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Naming, NamingInit, SeqStore } from '@provenir/naming'
+import type { UpstreamConfig, Upstreams, UpstreamsInit } from '@provenir/registry-client'
 import type { Datastore } from 'interface-datastore'
 import type { ImageStatement } from './statements.js'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
@@ -47,11 +50,16 @@ import type { ConnectionManagerInit, ConnectionMonitorInit } from 'libp2p'
 
 export { createNode } from './node.js'
 export { validateConfig, DEFAULT_CONFIG } from './config.js'
-export type { NodeConfig, DHTConfig, BulkConfig, TransportName, EncryptionName } from './config.js'
+export type { NodeConfig, DHTConfig, BulkConfig, LanConfig, TransportName, EncryptionName } from './config.js'
 export { bulk } from './swarm/bulk/index.js'
 export type { Bulk, BulkInit, BulkComponents, BulkBlockstore, BulkProgressEvents } from './swarm/bulk/index.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
+export { createLanPeerInfoMapper, withPublicAddressesOnly, listensBeyondLoopback, lanDiscovery, LanDiscovery } from './lan.js'
+export type { LanDiscoveryInit, LanDiscoveryComponents } from './lan.js'
+export { bootstrapDialer, BootstrapDialer } from './bootstrap-dialer.js'
+export type { BootstrapDialerInit, BootstrapDialerComponents } from './bootstrap-dialer.js'
+export { DualDHT } from './swarm/dual-dht.js'
 export * from './constants.js'
 export { pullImage, digestReference, dhtProviders, STATEMENTS_TIMEOUT, STATEMENT_IDLE_TIMEOUT } from './swarm/pull.js'
 export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './swarm/pull.js'
@@ -88,7 +96,14 @@ export interface ProvenirServices extends Record<string, unknown> {
   imageRecords: ImageRecords
   identify: Identify
   ping: Ping
+  /** The main DHT (`/provenir/kad/1.0.0`); `ProvenirNode.dht` asks it and the LAN DHT as one */
   dht: KadDHT
+  /** The LAN DHT (`/provenir/lan/kad/1.0.0`), when `lan.enabled` and `allowPrivateAddresses` is false */
+  lanDHT?: KadDHT
+  /** mDNS discovery, when `lan.mdns` and a listen address reaches beyond loopback */
+  lanDiscovery?: LanDiscovery
+  /** Dials the bootstrap peers whenever the node has no connection */
+  bootstrapDialer?: BootstrapDialer
 }
 
 export interface CreateNodeInit {
@@ -146,6 +161,18 @@ export interface CreateNodeInit {
    * cannot publish or claim.
    */
   naming?: NamingInit
+  /**
+   * Upstream OCI registries the node resolves names on (and, with the content
+   * path, fetches from): a config validated by `validateUpstreamConfig`
+   * (`@provenir/registry-client`; Docker Hub is in it unless turned off).
+   * Without it the node knows provenir names only. The daemon passes its
+   * config's `upstream` section.
+   */
+  upstream?: UpstreamConfig
+  /** Settings of the upstreams' clients (credentials, timeouts), for tests and embedders */
+  upstreamInit?: UpstreamsInit
+  /** Where relative CA paths in `upstream` start from. @default process.cwd() */
+  upstreamBaseDir?: string
 }
 
 export interface VerifyOptions extends AbortOptions {
@@ -222,4 +249,6 @@ export interface ProvenirNode extends Startable {
   verify(manifestDigest: string, options?: VerifyOptions): Promise<{ report: VerificationReport, statements: ImageStatement[] }>
   /** Peers in the DHT routing table */
   routingTableSize(): number
+  /** The upstream registries (see {@link CreateNodeInit.upstream}), closed with the node */
+  readonly upstreams?: Upstreams
 }

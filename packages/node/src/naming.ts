@@ -5,6 +5,7 @@
 
 import { RepositoryNotFoundError } from '@provenir/naming'
 import { BlobNotFoundError } from './errors.js'
+import { DualDHT } from './swarm/dual-dht.js'
 import type { ProvenirNode } from './index.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
@@ -30,13 +31,18 @@ export function namingBlocks (node: ProvenirNode): BlockGetter {
   }
 }
 
-/** The DHT routing table's size and its `peer:add` events (kad-dht's RoutingTable is an EventTarget) */
+/** The DHT routing tables' size and their `peer:add` events (kad-dht's RoutingTable is an EventTarget; the main and the LAN DHT's both) */
 function dhtPeers (node: ProvenirNode): DhtPeers {
-  const table = (): EventTarget | undefined => (node.dht as SingleKadDHT).routingTable as unknown as EventTarget | undefined
+  const tables = (): EventTarget[] => {
+    const dht = node.dht
+    if (dht instanceof DualDHT) return dht.routingTables()
+    const table = (dht as SingleKadDHT).routingTable as unknown as EventTarget | undefined
+    return table != null ? [table] : []
+  }
   return {
     get size () { return node.routingTableSize() },
-    addEventListener: (type, listener) => { table()?.addEventListener(type, listener) },
-    removeEventListener: (type, listener) => { table()?.removeEventListener(type, listener) }
+    addEventListener: (type, listener) => { for (const t of tables()) t.addEventListener(type, listener) },
+    removeEventListener: (type, listener) => { for (const t of tables()) t.removeEventListener(type, listener) }
   }
 }
 
@@ -56,5 +62,6 @@ export function namingComponents (node: ProvenirNode, privateKey: PrivateKey): N
   if (node.datastore != null) components.datastore = node.datastore
   if (node.blockstore != null) components.blockstore = node.blockstore
   if (node.images != null) components.images = node.images
+  if (node.upstreams != null) components.upstream = node.upstreams
   return components
 }

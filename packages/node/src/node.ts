@@ -1,9 +1,7 @@
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
-import { kadDHT } from '@libp2p/kad-dht'
 import { defaultLogger } from '@libp2p/logger'
 import { memory } from '@libp2p/memory'
 import { preSharedKey } from './pnet.js'
@@ -20,13 +18,17 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { validateConfig } from './config.js'
-import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, DHT_PROTOCOL, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
-import { createPeerInfoMapper } from './address-filter.js'
+import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
+import { bootstrapDialer } from './bootstrap-dialer.js'
+import { dhtServices, lanDiscovery, listensBeyondLoopback } from './lan.js'
+import { DualDHT } from './swarm/dual-dht.js'
 import { imageRecords } from './image-records.js'
 import { ContentService } from './content/service.js'
 import { validateStorageConfig } from './storage-config.js'
 import type { StorageConfig } from './storage-config.js'
+import { UpstreamSource } from './content/upstream-source.js'
 import { namingComponents } from './naming.js'
+import { Upstreams } from '@provenir/registry-client'
 import { checkImageStatement } from './statements.js'
 import { bitswapBadPeers, bitswapService, bitswapTransport } from './swarm/bitswap-transport.js'
 import { providerKey } from './swarm/dht-key.js'
@@ -43,7 +45,7 @@ import type { PullOptions, PulledImage } from './swarm/pull.js'
 import type { BlockTransport } from './swarm/transport.js'
 import type { AbortOptions, Libp2p, Logger, PeerId, PeerInfo } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
-import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, KadDHTInit, SingleKadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ContentBlockstore } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
@@ -60,16 +62,19 @@ class Node implements ProvenirNode {
   readonly content?: ContentService
   readonly datastore?: LevelDatastore
   readonly naming: Naming
+  readonly upstreams?: Upstreams
   trustPolicy?: TrustPolicy
   private readonly storage?: StorageConfig
   private readonly provided = new Set<string>()
   /** Provides still running (a DHT query waits for peers it may not have yet): an unprovide stops them */
   private readonly providing = new Map<string, AbortController>()
   private readonly log: Logger
+  #dual?: DualDHT
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig, upstreams?: Upstreams) {
     this.libp2p = libp2p
     this.storage = storage
+    this.upstreams = upstreams
     this.config = config
     this.gater = gater
     this.seqStore = seqStore
@@ -111,6 +116,8 @@ class Node implements ProvenirNode {
       expectsPeers: () => this.config.bootstrap.length > 0 || this.libp2p.getConnections().length > 0,
       trustPolicy: () => this.trustPolicy
     })
+    // upstream registries come last: a digest is asked of the swarm first, so a rollout costs the upstream one copy
+    const sources = [swarm, ...(this.upstreams != null ? [new UpstreamSource({ upstreams: this.upstreams, logger, trustPolicy: () => this.trustPolicy })] : [])]
     return new ContentService({
       blockstore,
       images,
@@ -123,7 +130,7 @@ class Node implements ProvenirNode {
       statements: async (digest, options) => this.statements(digest, options),
       addStatements: async (digest, envelopes, options) => this.addStatements(digest, envelopes, options),
       storage: this.storage
-    })
+    }, sources)
   }
 
   /**
@@ -244,12 +251,17 @@ class Node implements ProvenirNode {
     return this.libp2p.peerId
   }
 
+  /** The main DHT, or the main and the LAN DHT as one when the LAN DHT runs */
   get dht (): KadDHT {
-    return this.libp2p.services.dht
+    const lan = this.libp2p.services.lanDHT
+    if (lan == null) return this.libp2p.services.dht
+    this.#dual ??= new DualDHT(this.libp2p.services.dht, lan)
+    return this.#dual
   }
 
   routingTableSize (): number {
-    return (this.libp2p.services.dht as SingleKadDHT).routingTable?.size ?? 0
+    const dht = this.dht
+    return dht instanceof DualDHT ? dht.size : (dht as SingleKadDHT).routingTable?.size ?? 0
   }
 
   getMultiaddrs (): Multiaddr[] {
@@ -284,6 +296,7 @@ class Node implements ProvenirNode {
     await this.images?.close()
     await this.blockstore?.close()
     await this.datastore?.close()
+    await this.upstreams?.close()
   }
 }
 
@@ -302,12 +315,15 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   let datastore: LevelDatastore | undefined
   let blockstore: FsBlockstore | undefined
   let images: ImageIndex | undefined
+  let upstreams: Upstreams | undefined
   const closeStores = async (): Promise<void> => {
     await images?.close().catch(() => {})
     await blockstore?.close().catch(() => {})
     await datastore?.close().catch(() => {})
+    await upstreams?.close().catch(() => {})
   }
   try {
+    if (init.upstream != null) upstreams = await Upstreams.create(init.upstream, { logger, ...init.upstreamInit }, init.upstreamBaseDir)
     if (init.datastorePath != null) {
       datastore = new LevelDatastore(init.datastorePath)
       await datastore.open()
@@ -329,16 +345,26 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   if (config.transports.includes('tcp')) transports.push(tcp())
   if (config.transports.includes('memory')) transports.push(memory())
 
-  const peerInfoMapper = createPeerInfoMapper({
-    allowPrivateAddresses: config.allowPrivateAddresses,
-    difficulty: config.difficulty
-  })
-
   const bulkInit = bulkOptions(config, blockstore, bitswapBadPeers(() => services.bitswap))
 
-  const peerDiscovery: any[] = []
-  if (config.bootstrap.length > 0) {
-    peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
+  const dhtInit: KadDHTInit = {
+    clientMode: config.dht.clientMode,
+    kBucketSize: config.dht.kBucketSize,
+    alpha: config.dht.alpha,
+    disjointPaths: config.dht.disjointPaths,
+    querySelfInterval: config.dht.querySelfInterval,
+    // naming: signed repository pointers and registry bindings. The
+    // repo validator refuses a seq lower than the highest this node has
+    // seen (kad-dht's PUT_VALUE consults only the validator, never the
+    // selector, so rollback protection has to live here)
+    validators: {
+      'provenir-repo': createRepoValidator({ seqStore }),
+      'provenir-name': nameValidator
+    },
+    selectors: {
+      'provenir-repo': repoSelector,
+      'provenir-name': nameSelector
+    }
   }
 
   // the bulk channel reports bad peers to bitswap, a sibling service that
@@ -368,7 +394,6 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         ...init.connectionManager
       },
       connectionMonitor: init.connectionMonitor ?? { pingInterval: DEFAULT_CONNECTION_PING_INTERVAL },
-      peerDiscovery,
       metrics: init.metrics === true ? prometheusMetrics({ preserveExistingMetrics: true }) : undefined,
       services: {
         identify: identify(),
@@ -377,35 +402,13 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         bitswap: bitswapService({ blockstore: blockstore ?? new MemoryBlockstore() }),
         imageRecords: imageRecords(),
         ...(bulkInit != null ? { bulk: bulk(bulkInit) } : {}),
-        dht: kadDHT({
-          protocol: DHT_PROTOCOL,
-          clientMode: config.dht.clientMode,
-          kBucketSize: config.dht.kBucketSize,
-          alpha: config.dht.alpha,
-          disjointPaths: config.dht.disjointPaths,
-          querySelfInterval: config.dht.querySelfInterval,
-          peerInfoMapper,
-          // naming: signed repository pointers and registry bindings. The
-          // repo validator refuses a seq lower than the highest this node has
-          // seen (kad-dht's PUT_VALUE consults only the validator, never the
-          // selector, so rollback protection has to live here)
-          validators: {
-            'provenir-repo': createRepoValidator({ seqStore }),
-            'provenir-name': nameValidator
-          },
-          selectors: {
-            'provenir-repo': repoSelector,
-            'provenir-name': nameSelector
-          },
-          logPrefix: 'provenir:dht',
-          datastorePrefix: '/provenir-dht',
-          metricsPrefix: 'provenir_dht',
-          ...init.dht
-        })
+        ...(config.bootstrap.length > 0 ? { bootstrapDialer: bootstrapDialer({ list: config.bootstrap }) } : {}),
+        ...(config.lan.mdns && listensBeyondLoopback(config.listen) ? { lanDiscovery: lanDiscovery() } : {}),
+        ...dhtServices(config, dhtInit, init.dht)
       }
     })
     services = libp2p.services
-    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage)
+    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage, upstreams)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()

@@ -22,7 +22,7 @@ import type { Command } from 'commander'
  * the daemon keeps running; an uncaught exception is logged and exits 1
  * (`process-errors.ts`).
  */
-async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Command): Promise<void> {
+async function runDaemon (opts: JsonOption & { registry?: boolean, mdns?: boolean }, cmd: Command): Promise<void> {
   const { startDaemon } = await import('../daemon.js')
   const { isRepoInitialised } = await import('../repo.js')
   const { installProcessErrorHandlers } = await import('../process-errors.js')
@@ -56,7 +56,7 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
   })
 
   try {
-    daemon = await startDaemon({ repo: root, registry: opts.registry === true })
+    daemon = await startDaemon({ repo: root, registry: opts.registry === true, ...(opts.mdns === false ? { mdns: false } : {}) })
     const ready = await describeReady(daemon)
     if (out.json) {
       out.result({ event: 'ready', ...ready })
@@ -70,6 +70,7 @@ async function runDaemon (opts: JsonOption & { registry?: boolean }, cmd: Comman
         ['RPC API', ready.api],
         ['Registry', ready.gateway ?? 'off'],
         ...(ready.tlsCa != null ? [['TLS CA', `${ready.tlsCa} (clients trust it: see provenir tls ca)`] as [string, string]] : []),
+        ['LAN', `${ready.lan.dht ? 'LAN DHT' : 'no LAN DHT'}, ${ready.lan.mdns ? 'mDNS discovery' : 'no mDNS'}`],
         ['Names', ready.namingRegistry ? 'serving as a naming registry (/provenir/names/1.0.0)' : 'resolver only']
       ])) out.line(row)
       out.line('Listening on:')
@@ -110,6 +111,8 @@ export async function describeReady (daemon: Daemon): Promise<{
   tlsCa: string | null
   /** Serving /provenir/names/1.0.0 */
   namingRegistry: boolean
+  /** The LAN DHT and mDNS discovery run (`node.lan`; see doc/ARCHITECTURE.md, "LAN by default") */
+  lan: { dht: boolean, mdns: boolean }
   addresses: string[]
 }> {
   const { nodeIdDifficulty } = await import('@provenir/identity')
@@ -123,6 +126,7 @@ export async function describeReady (daemon: Daemon): Promise<{
     gateway: daemon.gatewayAddress != null ? `${daemon.gatewayTls ? 'https' : 'http'}://${formatApiAddress(daemon.gatewayAddress)}` : null,
     tlsCa: daemon.caFile ?? null,
     namingRegistry: daemon.naming.registry != null,
+    lan: { dht: daemon.node.libp2p.services.lanDHT != null, mdns: daemon.node.libp2p.services.lanDiscovery != null },
     addresses: daemon.node.getMultiaddrs().map(ma => ma.toString())
   }
 }
@@ -140,6 +144,7 @@ export function registerDaemon (program: Command): void {
   program.command('daemon')
     .description('run the node and its RPC API until SIGINT or SIGTERM (creates the repo on first start)')
     .option('--registry', 'serve as a naming registry for link names (also "naming.registry.serve" in config.json)')
+    .option('--no-mdns', 'do not look for peers on the local network with mDNS this run ("node.lan.mdns": false in config.json turns it off for good)')
     .option('--json', 'print events as JSON lines')
     .action(runDaemon)
 }

@@ -91,6 +91,56 @@ export class Registry {
   }
 
   /**
+   * Records an image manifest a stream source fetched (an upstream's) as an
+   * image record once every blob it names is held: the record lets peers
+   * pull the whole image from this node over the swarm, and the image is
+   * provided. It is listed as cache (fetched for a client): eviction may
+   * remove it; `provenir image pull` keeps it. False while a blob is still missing.
+   */
+  async completeImage (digest: Digest, parsed: ParsedManifest): Promise<boolean> {
+    if (parsed.kind !== 'manifest' || await this.#c.images.has(digest)) return parsed.kind === 'manifest'
+    const entry = await this.#c.registry.manifest(digest) ?? await this.#manifestBlock(digest)
+    if (entry == null) return false
+    const blobs: ImageBlobRecord[] = []
+    const blocks: CID[] = entry.blocks != null ? entry.blocks.map(s => CID.parse(s)) : [CID.parse(entry.root)]
+    for (const d of [parsed.manifest.config, ...parsed.manifest.layers]) {
+      const found = await this.#local.locateBlob(d.digest) ?? await this.#singleBlock(d.digest, d.size)
+      if (found == null) return false
+      blobs.push({ digest: d.digest, size: d.size, root: found.root.toString(), mediaType: d.mediaType })
+      blocks.push(...await this.#blocksOf(d.digest, found.root))
+    }
+    const record: ImageRecord = { manifestDigest: digest, mediaType: parsed.mediaType, blobs: [{ digest, size: entry.size, root: entry.root, mediaType: parsed.mediaType }, ...blobs] }
+    await this.#c.images.add(record, blocks, { cache: true })
+    await this.#c.provideImage(digest).catch((err: Error) => { this.#log.error('providing %s failed - %e', digest, err) })
+    this.#log('recorded upstream image %s (%d blobs)', digest, blobs.length)
+    return true
+  }
+
+  /**
+   * A manifest the swarm answered is not in the registry (the swarm pull
+   * records the whole image); its one block, whose CID is its digest, is
+   * held (checked against the digest on receipt).
+   */
+  async #manifestBlock (digest: string): Promise<{ root: string, size: number, blocks?: string[] } | undefined> {
+    const cid = cidForDigest(digest)
+    if (!await this.#c.blockstore.has(cid)) return undefined
+    const bytes = await getBlockBytes(this.#c.blockstore, cid, { max: DEFAULT_CHUNK_SIZE })
+    return { root: cid.toString(), size: bytes.byteLength }
+  }
+
+  /**
+   * A blob of one chunk is one raw block whose CID is its digest: held
+   * (and checked against the digest when it was stored) once that block is,
+   * whichever way it came (a swarm pull that then failed fetches the config
+   * blob, an upstream the rest).
+   */
+  async #singleBlock (digest: string, size: number): Promise<{ root: CID, size: number } | undefined> {
+    if (size > DEFAULT_CHUNK_SIZE) return undefined
+    const cid = cidForDigest(digest)
+    return await this.#c.blockstore.has(cid) ? { root: cid, size } : undefined
+  }
+
+  /**
    * Stores a manifest or index pushed through a repository, by tag or by
    * digest: checked (media type, schema, digest), refused unless every blob
    * (or, for an index, manifest) it names is held, then stored, recorded
