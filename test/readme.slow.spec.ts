@@ -13,7 +13,7 @@
  * `--map-root-user` when not root), whose loopback no other process uses, so
  * two runs (or a daemon on the host) never collide, and nothing the commands
  * do can reach beyond it. The working directory holds `./img`, a copy of
- * fixtures/out/small/oci (an OCI layout tagged `v1`), which the README's
+ * the small test image's OCI layout (tagged `v1`, fixtures/out/small), which the README's
  * skipped `skopeo copy docker://...` would have made.
  */
 import assert from 'node:assert/strict'
@@ -23,6 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { ROOT, tempDir } from './daemon-helpers.js'
+import { buildFixtures } from './image-helpers.js'
 import { daemonRepoArg, extractCommands, isDaemonCommand } from './readme-commands.js'
 import type { ReadmeCommand } from './readme-commands.js'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -32,7 +33,7 @@ const COMMAND_TIMEOUT_MS = 300_000
 /** The longest a daemon may take to serve /healthz */
 const READY_TIMEOUT_S = 120
 
-const TOOLS = ['bash', 'unshare', 'ip', 'jq', 'curl', 'skopeo']
+const TOOLS = ['bash', 'unshare', 'ip', 'jq', 'curl', 'skopeo', 'umoci']
 
 function missingTools (): string[] {
   return TOOLS.filter(t => spawnSync('sh', ['-c', `command -v ${t} || [ -x /usr/sbin/${t} ]`]).status !== 0)
@@ -140,7 +141,7 @@ function tail (s: string, n = 3000): string {
 }
 
 /** Run the commands of one README in a fresh HOME and working directory */
-async function runReadme (readme: string, root: string): Promise<void> {
+async function runReadme (readme: string, root: string, image: string): Promise<void> {
   const file = path.relative(ROOT, readme)
   const commands = extractCommands(file, await fs.readFile(readme, 'utf8'))
   assert.ok(commands.length > 0, `${file} shows no shell command`)
@@ -150,7 +151,7 @@ async function runReadme (readme: string, root: string): Promise<void> {
   const outDir = path.join(root, 'out')
   for (const d of [home, work, bin, outDir]) await fs.mkdir(d, { recursive: true })
   await fs.symlink(path.join(ROOT, 'packages/cli/bin/provenir'), path.join(bin, 'provenir'))
-  await fs.cp(path.join(ROOT, 'fixtures/out/small/oci'), path.join(work, 'img'), { recursive: true })
+  await fs.cp(image, path.join(work, 'img'), { recursive: true })
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH ?? ''}`, TMPDIR: os.tmpdir() }
   delete env.PROVENIR_PATH
   delete env.DEBUG
@@ -163,8 +164,9 @@ async function runReadme (readme: string, root: string): Promise<void> {
         console.info(`# ${command.file}:${command.line}: skipped (${command.skip}): ${command.text.split('\n')[0]}`)
         continue
       }
-      console.info(`# ${command.file}:${command.line}: $ ${command.text}`)
+      const started = Date.now()
       const outcome = isDaemonCommand(command.text) ? await shell.startDaemon(command) : await shell.run(command.text)
+      console.info(`# ${command.file}:${command.line}: exit ${outcome.code} after ${((Date.now() - started) / 1000).toFixed(1)} s: $ ${command.text}`)
       if (outcome.code !== 0) {
         const daemons = await Promise.all(shell.background.map(async b => `--- log of ${b.command.file}:${b.command.line} (${b.command.text})\n${tail(await readOr(b.log))}`))
         // logs the README itself sends to files in the working directory
@@ -190,7 +192,8 @@ describe('the README commands, run as shown', () => {
     it(`runs every command of ${readme} in order on a fresh repo`, { skip }, async () => {
       const root = await tempDir()
       dirs.push(root)
-      await runReadme(path.join(ROOT, readme), root)
+      const { small } = await buildFixtures('small')
+      await runReadme(path.join(ROOT, readme), root, small.oci)
     })
   }
 })
