@@ -102,6 +102,16 @@ export const MAX_RPC_TAG_LENGTH = 256
 /** How long `GET /api/v0/providers/:digest` looks for providers by default, in ms */
 export const PROVIDERS_TIMEOUT_MS = 20_000
 
+/**
+ * How long `GET /api/v0/providers/:digest` looks when the node has no
+ * connection: the DHT has no peer to ask, so the lookup only finds this
+ * node's own records, and waiting the whole PROVIDERS_TIMEOUT_MS for peers
+ * that are not there made a lone node's `provenir providers` take 20 s.
+ *
+ * @default 2000
+ */
+export const PROVIDERS_LONELY_TIMEOUT_MS = 2_000
+
 /** Most providers `GET /api/v0/providers/:digest` returns */
 export const MAX_PROVIDERS_LISTED = 100
 

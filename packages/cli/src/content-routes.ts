@@ -14,7 +14,7 @@ import {
 import { InvalidConfigError, InvalidParametersError, parsePlatform } from '@provenir/interface'
 import { policyReferenceOf, recordFromResolution, summariseResolution } from '@provenir/naming'
 import {
-  MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_TIMEOUT_MS,
+  MAX_IMAGES_LISTED, MAX_PROVIDERS_LISTED, MAX_RPC_PATH_LENGTH, MAX_RPC_TAG_LENGTH, PROVIDERS_LONELY_TIMEOUT_MS, PROVIDERS_TIMEOUT_MS,
   RPC_CONTENT_BODY_LIMIT, RPC_GC_TIMEOUT_MS, RPC_IMAGE_TIMEOUT_MS, RPC_PROGRESS_INTERVAL_MS
 } from './constants.js'
 import { PathNotFoundError } from './errors.js'
@@ -489,7 +489,8 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
     async handler ({ node, request, signal }): Promise<ProvidersResponse> {
       const digest = digestParam((request.params as { digest?: string }).digest)
       const cid = cidForDigest(digest)
-      const limit = AbortSignal.timeout(PROVIDERS_TIMEOUT_MS)
+      const lonely = node.libp2p.getConnections().length === 0
+      const limit = AbortSignal.timeout(lonely ? PROVIDERS_LONELY_TIMEOUT_MS : PROVIDERS_TIMEOUT_MS)
       const providers: ProvidersResponse['providers'] = []
       let complete = true
       try {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { parseSwarmKey } from '@provenir/node'
-import { TEST_INIT, jsonError, runCli, snapshot, tempDir } from './helpers.js'
+import { BIN, TEST_INIT, jsonError, runCli, snapshot, tempDir } from './helpers.js'
 
 describe('provenir init', () => {
   let root: string
@@ -125,5 +126,22 @@ describe('provenir swarm key gen', () => {
     assert.equal(jsonError(res).name, 'InvalidSwarmKeyError')
     assert.ok(jsonError(res).message.includes(path.join(repo, 'swarm.key')))
     assert.deepEqual(await snapshot(repo), before)
+  })
+})
+
+describe('a reader that goes away', () => {
+  let root: string
+  before(async () => { root = await tempDir() })
+  after(async () => { await fs.rm(root, { recursive: true, force: true }) })
+
+  it('ends the command quietly with exit 0 (`provenir ... | head`), not an EPIPE crash', async () => {
+    // the read end of stdout is closed before the CLI (a fresh node process) writes a byte
+    const child = spawn(process.execPath, [BIN, '--repo', path.join(root, 'r'), 'init', ...TEST_INIT], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    const code = await new Promise<number | null>(resolve => child.once('close', resolve))
+    assert.equal(code, 0, stderr)
+    assert.doesNotMatch(stderr, /EPIPE|Unhandled/)
   })
 })

@@ -29,7 +29,7 @@ const record: ImageRecord = {
 function stubNode (peerId: PeerId, provider: PeerId, onPullAbort: (reason: unknown) => void): ProvenirNode {
   return {
     peerId,
-    libp2p: { status: 'started' },
+    libp2p: { status: 'started', getConnections: () => [] },
     blockstore: { gc: async () => ({ removed: [], bytes: 0, strays: 0 }) },
     images: {
       has: async (d: string) => d === HELD,
