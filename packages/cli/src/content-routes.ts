@@ -23,6 +23,7 @@ import { NamingUnavailableError } from './errors.js'
 import { isExpectedError } from './known-errors.js'
 import { bodyObject, optionalReferenceParam } from './rpc-params.js'
 import { policyParam, statementInfo } from './trust-routes.js'
+import { countImport } from './work-metrics.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { StatementInfo } from './trust-routes.js'
 import type { VerificationReport } from '@provenir/trust'
@@ -346,9 +347,16 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
             progress({ phase: 'import', bytes, total, blob: evt.detail.digest })
           }
         }
-        const records = format === 'oci'
-          ? await importOciLayout(file, blockstore, images, { signal, onProgress })
-          : await importDockerArchive(file, blockstore, images, { signal, onProgress })
+        let records: Awaited<ReturnType<typeof importOciLayout>>
+        try {
+          records = format === 'oci'
+            ? await importOciLayout(file, blockstore, images, { signal, onProgress })
+            : await importDockerArchive(file, blockstore, images, { signal, onProgress })
+        } catch (err) {
+          countImport('error', 0)
+          throw err
+        }
+        countImport('ok', records.reduce((n, r) => n + summarise(r).size, 0))
         progress({ phase: 'import', bytes: total, total })
         for (const record of records) await node.provideImage(record.manifestDigest)
         return { format, images: records.map(summarise) } satisfies ImageImportResult
