@@ -210,15 +210,21 @@ export interface AnsweredRequest {
   remoteAddress?: string
 }
 
+/** Routes polled by machines (Prometheus, health checks), logged at debug when they succeed */
+const QUIET_ROUTES = new Set(['/metrics', '/healthz'])
+
 /**
  * One `info` record per answered request of `server` (the access log): the
  * route's pattern rather than the URL, so no path or query (and nothing a
- * client put in them) reaches the log.
+ * client put in them) reaches the log. `/metrics` and `/healthz` answered
+ * without error are `debug`.
  */
 export function requestLog (root: PinoLogger, server: 'gateway' | 'rpc'): (info: AnsweredRequest) => void {
   const log = root.child({ component: `provenir:${server}` })
   return (info) => {
-    if (!log.isLevelEnabled('info')) return
-    log.info({ method: info.method, route: info.route, status: info.status, ms: Math.round(info.seconds * 1000), remote: info.remoteAddress }, `${info.method} ${info.route} ${info.status}`)
+    // a scraper's or a health check's polls would fill the log: debug, unless they fail
+    const level = QUIET_ROUTES.has(info.route) && info.status < 400 ? 'debug' : 'info'
+    if (!log.isLevelEnabled(level)) return
+    log[level]({ method: info.method, route: info.route, status: info.status, ms: Math.round(info.seconds * 1000), remote: info.remoteAddress }, `${info.method} ${info.route} ${info.status}`)
   }
 }

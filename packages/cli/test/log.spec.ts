@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { createDaemonLog, formatMessage, parseLogLevel, requestLog } from '../src/log.js'
@@ -76,6 +78,32 @@ describe('the daemon log', () => {
     assert.equal(record.route, '/v2/<name>/blobs/<digest>')
     assert.equal(record.status, 200)
     assert.equal(record.ms, 12)
+  })
+
+  it('the access lines of /metrics and /healthz are debug unless they fail', () => {
+    const { lines, log } = capture()
+    const logRequest = requestLog(log.pino, 'rpc')
+    logRequest({ method: 'GET', route: '/metrics', status: 200, seconds: 0.001 })
+    logRequest({ method: 'GET', route: '/healthz', status: 200, seconds: 0.001 })
+    logRequest({ method: 'GET', route: '/metrics', status: 500, seconds: 0.001 })
+    logRequest({ method: 'POST', route: '/api/v0/image/pull', status: 200, seconds: 0.001 })
+    assert.deepEqual(lines.map(l => [JSON.parse(l).route, JSON.parse(l).status]), [['/metrics', 500], ['/api/v0/image/pull', 200]])
+  })
+
+  it('DEBUG=provenir:* still prints the components\' debug lines (beside the pino log)', () => {
+    const module = fileURLToPath(new URL('../src/log.js', import.meta.url))
+    const script = `
+      import { createDaemonLog } from ${JSON.stringify(module)}
+      const log = createDaemonLog({ format: 'json', isTTY: false })
+      log.components.forComponent('provenir:gateway')('a debug line %s', 'here')
+      log.components.forComponent('libp2p:dialer')('a libp2p line')
+    `
+    const res = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, DEBUG: 'provenir:*,libp2p:*' }, encoding: 'utf8' })
+    assert.equal(res.status, 0, res.stderr)
+    assert.match(res.stderr, /provenir:gateway a debug line here/)
+    assert.match(res.stderr, /libp2p:dialer a libp2p line/)
+    const quiet = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, DEBUG: '' }, encoding: 'utf8' })
+    assert.equal(quiet.stderr, '', 'without DEBUG, at info, neither line is written')
   })
 
   it('the pretty format is human lines, not JSON', () => {
