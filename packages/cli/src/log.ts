@@ -109,7 +109,7 @@ export function createDaemonLog (init: DaemonLogInit = {}): DaemonLog {
   const format = init.format ?? 'auto'
   const pretty = format === 'pretty' || (format === 'auto' && (init.isTTY ?? process.stderr.isTTY === true))
   const destination = pretty
-    ? PinoPretty({ destination: init.destination ?? 2, sync: true, colorize: init.destination == null && process.stderr.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', messageKey: 'msg' })
+    ? PinoPretty({ destination: init.destination ?? 2, sync: true, colorize: init.destination == null && process.stderr.isTTY === true, ignore: 'pid,hostname,component', messageFormat: '{if component}{component}: {end}{msg}', translateTime: 'SYS:HH:MM:ss.l', messageKey: 'msg' })
     : init.destination ?? pino.destination({ fd: 2, sync: true })
   const root = pino({
     level: init.level ?? DEFAULT_LOG_LEVEL,
