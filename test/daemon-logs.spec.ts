@@ -135,9 +135,15 @@ describe('the daemon\'s --log-level', { timeout: 180_000 }, () => {
     if (root != null) await fs.rm(root, { recursive: true, force: true })
   })
 
-  async function start (name: string, args: string[]): Promise<DaemonProcess> {
+  async function start (name: string, args: string[], token?: string): Promise<DaemonProcess> {
     const repo = path.join(root, name)
     await runJson(repo, ['init', ...TEST_INIT])
+    if (token != null) {
+      const configFile = path.join(repo, 'config.json')
+      const config = JSON.parse(await fs.readFile(configFile, 'utf8'))
+      config.gateway.token = token
+      await fs.writeFile(configFile, JSON.stringify(config, null, 2))
+    }
     const { DEBUG: _, ...env } = process.env
     process.env = env
     const d = new DaemonProcess(repo, args)
@@ -155,11 +161,21 @@ describe('the daemon\'s --log-level', { timeout: 180_000 }, () => {
     assert.ok(records(d).every(r => r.level >= 40), `nothing below warn: ${d.stderr}`)
   })
 
-  it('debug shows the components\' debug lines', async () => {
-    const d = await start('debug', ['--log-level', 'debug'])
+  it('debug shows the components\' debug lines, and still no token', async () => {
+    const d = await start('debug', ['--log-level', 'debug'], TOKEN)
     const line = await waitFor('a debug line of the gateway', async () => records(d).find(r => r.level === 20 && r.component === 'provenir:gateway' && /^listening on/.test(r.msg)))
     assert.ok(line != null)
     assert.ok(records(d).some(r => r.level === 30), 'info too')
+    // a push refused for a wrong token, and one with the token that fails: both logged at debug, neither with the token
+    const gateway = d.events().find(e => e.event === 'ready').gateway
+    for (const authorization of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN}`, `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`]) {
+      const res = await fetch(`${gateway}/v2/acme/app/manifests/v1`, { method: 'PUT', headers: { authorization, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: '{}', signal: AbortSignal.timeout(30_000) })
+      assert.ok(res.status >= 400)
+    }
+    await waitFor('the three refusals in the log', async () => records(d).filter(r => r.component === 'provenir:gateway' && r.method === 'PUT' && r.status >= 400).length >= 3 ? true : undefined)
+    assert.ok(records(d).some(r => r.level === 20 && r.component === 'provenir:gateway' && /PUT .*manifests/.test(r.msg)), 'the refusals are logged at debug')
+    assert.ok(!d.stderr.includes(TOKEN) && !d.stdout.includes(TOKEN), 'the token is not in the log')
+    assert.ok(!d.stderr.includes(Buffer.from(`x:${TOKEN}`).toString('base64')), 'nor its Basic form')
   })
 
   it('an unknown level is refused by name before the daemon starts', async () => {
