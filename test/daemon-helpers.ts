@@ -31,8 +31,8 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4', '--initial-old-spac
 /** More V8 flags for every daemon a test or bench starts, e.g. `DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` */
 const DAEMON_EXTRA_FLAGS = (process.env.DAEMON_EXTRA_FLAGS ?? '').split(' ').filter(f => f !== '')
 
-/** init flags for a test repo: difficulty 4, loopback swarm and RPC on free ports */
-export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--allow-private-addresses', '--workers', '1']
+/** init flags for a test repo: difficulty 4, loopback swarm and RPC on free ports, no Docker Hub (tests send nothing beyond loopback) */
+export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--allow-private-addresses', '--workers', '1', '--no-docker-hub']
 
 function childEnv (repo: string): NodeJS.ProcessEnv {
   return { ...process.env, PROVENIR_PATH: repo }

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 
-const all = ['puzzle', 'dht', 'blockstore', 'bitswap', 'trust', 'transport', 'pull', 'gateway', 'naming']
+const all = ['puzzle', 'dht', 'blockstore', 'bitswap', 'trust', 'transport', 'pull', 'gateway', 'naming', 'upstream']
 const wanted = process.argv.slice(2)
 for (const name of (wanted.length > 0 ? wanted : all)) {
   const file = new URL(`./${name}.mjs`, import.meta.url)

@@ -1,11 +1,13 @@
 import { InvalidConfigError, parseJson } from '@provenir/interface'
 import { validateNamingConfig } from '@provenir/naming'
 import { validateConfig, validateStorageConfig } from '@provenir/node'
+import { validateUpstreamConfig } from '@provenir/registry-client'
 import { fail, parseApiAddress } from './api-address.js'
 import { CONFIG_VERSION, DEFAULT_API, DEFAULT_GATEWAY, MAX_CONFIG_BYTES, MAX_TLS_PATH_LENGTH } from './constants.js'
 import { errorCode, readFileBounded } from './fs-util.js'
 import type { NamingConfig } from '@provenir/naming'
 import type { NodeConfig, StorageConfig } from '@provenir/node'
+import type { UpstreamConfig } from '@provenir/registry-client'
 
 /**
  * The contents of `<repo>/config.json`.
@@ -19,7 +21,8 @@ import type { NodeConfig, StorageConfig } from '@provenir/node'
  *   "gateway": { "listen": "127.0.0.1:5000", "tls": { "enabled": "auto", "cert": null, "key": null, "ca": null } },
  *   "naming": { "pins": {}, "registries": [], "defaultRegistry": null, "dns": { "servers": [], "timeoutMs": 5000 },
  *               "registry": { "serve": false, "allowClaims": true, "bindings": {} }, "cacheTtlMs": 30000 },
- *   "storage": { "maxSize": null, "highWatermark": 0.9, "lowWatermark": 0.8 }
+ *   "storage": { "maxSize": null, "highWatermark": 0.9, "lowWatermark": 0.8 },
+ *   "upstream": { "registries": [], "dockerHub": true, "tagTtlMs": 300000 }
  * }
  * ```
  *
@@ -51,6 +54,12 @@ export interface RepoConfig {
    * A config.json written before this section existed reads as no limit.
    */
   storage: StorageConfig
+  /**
+   * Upstream OCI registries in priority order, with Docker Hub last unless
+   * `dockerHub` is false (see `UpstreamConfig` in @provenir/registry-client).
+   * Relative CA paths start from the repo directory.
+   */
+  upstream: UpstreamConfig
 }
 
 /**
@@ -118,9 +127,10 @@ export interface RepoConfigInit {
   gateway?: Partial<GatewayConfig>
   naming?: unknown
   storage?: unknown
+  upstream?: unknown
 }
 
-const TOP_KEYS = new Set(['version', 'node', 'api', 'apiTls', 'gateway', 'naming', 'storage'])
+const TOP_KEYS = new Set(['version', 'node', 'api', 'apiTls', 'gateway', 'naming', 'storage', 'upstream'])
 const GATEWAY_KEYS = new Set(['listen', 'token', 'requireTokenOnLoopback', 'signingKey', 'tls'])
 const TLS_KEYS = new Set(['enabled', 'cert', 'key', 'ca'])
 
@@ -231,7 +241,8 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
   const gateway = validateGatewaySection(obj.gateway, where)
   const naming = validateNamingConfig(obj.naming, where)
   const storage = validateStorageConfig(obj.storage, where)
-  return { version: CONFIG_VERSION, node, api: api as string, apiTls, gateway, naming, storage }
+  const upstream = validateUpstreamConfig(obj.upstream, where)
+  return { version: CONFIG_VERSION, node, api: api as string, apiTls, gateway, naming, storage, upstream }
 }
 
 /**
@@ -240,7 +251,7 @@ export function validateRepoConfig (input: unknown, where = 'config.json'): Repo
  * @throws InvalidConfigError when `init` holds a bad value
  */
 export function createRepoConfig (init: RepoConfigInit = {}, where = 'config'): RepoConfig {
-  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, apiTls: init.apiTls ?? {}, gateway: init.gateway ?? {}, naming: init.naming ?? {}, storage: init.storage ?? {} }, where)
+  return validateRepoConfig({ version: CONFIG_VERSION, node: init.node ?? {}, api: init.api ?? DEFAULT_API, apiTls: init.apiTls ?? {}, gateway: init.gateway ?? {}, naming: init.naming ?? {}, storage: init.storage ?? {}, upstream: init.upstream ?? {} }, where)
 }
 
 /** config.json's text: the whole config, every default spelled out, so operators can see what they may change */

@@ -22,8 +22,10 @@ import { errorCode } from './fs-util.js'
 import { NamingUnavailableError } from './errors.js'
 import { isExpectedError } from './known-errors.js'
 import { bodyObject, optionalReferenceParam } from './rpc-params.js'
+import { pullResult } from '@provenir/node'
+import { pullUpstreamImage } from './upstream-pull.js'
 import { policyParam, statementInfo } from './trust-routes.js'
-import { countImport } from './work-metrics.js'
+import { countImport, countPull } from './work-metrics.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { StatementInfo } from './trust-routes.js'
 import type { VerificationReport } from '@provenir/trust'
@@ -90,6 +92,8 @@ export interface ImagePullResult {
   resolved?: ResolveSummary
   /** When the digest named an image index: it, and the platform whose image was pulled */
   index?: { digest: string, platform: string }
+  /** When an upstream registry named the image: where, and how its tag was resolved */
+  upstream?: { host: string, repository: string, tag?: string, digest: string, from: string }
 }
 
 /** `GET /api/v0/providers/:digest` */
@@ -441,7 +445,29 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
         let record: ImageRecord | undefined
         let policyReference = reference
         if (target == null && reference != null && naming != null) {
-          const { resolution, cached, record: from } = await naming.resolve(reference, { signal: sink.signal })
+          // pins, provenir registries and the signed document first; an upstream registry when none knows the name
+          const image = await naming.resolveImage(reference, { signal: sink.signal })
+          if (image.provenir == null && image.upstream != null) {
+            const upstream = image.upstream
+            // counted here: this pull reads through the content service (its bytes count there, by source) rather than node.pull
+            const started = performance.now()
+            let pulled: Awaited<ReturnType<typeof pullUpstreamImage>>
+            try {
+              pulled = await pullUpstreamImage(node, upstream, { signal: sink.signal, progress: sink.progress, ...(platform != null ? { platform } : {}), ...(body.pin === false ? { pin: false } : {}) })
+            } catch (err) {
+              countPull(pullResult(err, sink.signal), (performance.now() - started) / 1000)
+              throw err
+            }
+            countPull('ok', (performance.now() - started) / 1000)
+            return {
+              image: summarise(pulled.record),
+              statements: [],
+              upstream: { host: upstream.host, repository: upstream.repository, ...(upstream.tag != null ? { tag: upstream.tag } : {}), digest: upstream.digest, from: upstream.from },
+              ...(pulled.index != null ? { index: pulled.index } : {})
+            } satisfies ImagePullResult
+          }
+          if (image.provenir == null) throw new InvalidParametersError(`${reference} resolved to nothing`)
+          const { resolution, cached, record: from } = image.provenir
           resolved = summariseResolution(reference, resolution, cached, from)
           target = resolution.manifestDigest
           // the signed document is the trusted record: blob roots and statements

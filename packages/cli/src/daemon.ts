@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
-import { InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
+import { hostOfMirrorPrefix, InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
 import { keystoreKeys, policyReferenceOf, recordFromResolution } from '@provenir/naming'
 import { createNode, LEGACY_GATEWAY_STATE } from '@provenir/node'
-import { parseApiAddress } from './api-address.js'
+import { formatApiAddress, parseApiAddress } from './api-address.js'
 import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode, readFileBounded } from './fs-util.js'
@@ -230,7 +230,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
       registry: { ...config.naming.registry, serve: config.naming.registry.serve || init.registry === true },
       keys: keystoreKeys(paths.keystore),
       ...namingMetrics()
-    }
+    },
+    upstream: config.upstream,
+    upstreamBaseDir: paths.root
   }
   if (repo.swarmKey != null) nodeInit.swarmKey = repo.swarmKey
   const policy = await loadPolicy(paths.policy)
@@ -260,7 +262,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     const migrated = await node.content?.migrateGatewayState(join(paths.gateway, LEGACY_GATEWAY_STATE))
     if (migrated?.migrated === true) log('migrated the gateway state into the index (%d repositories, %d tags); the old file is %s', migrated.repositories, migrated.tags, migrated.backup)
     const { host, port } = parseApiAddress(config.api, paths.config)
-    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, onResponse: requestLog(daemonLog.pino, 'rpc') }
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, onResponse: requestLog(daemonLog.pino, 'rpc'), gatewayUrl: () => gateway?.address != null ? `${gatewayTls ? 'https' : 'http'}://${formatApiAddress(gateway.address)}` : undefined }
     if (init.routes != null) rpcInit.routes = init.routes
     const apiTls = await serverTls(paths.root, config.apiTls, host, 'apiTls')
     if (apiTls != null) {
@@ -301,8 +303,22 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         gatewayInit.onPushed = async (name, tag, _digest, options) => { await publishAfterPush(naming, name, tag, keyName, options, log) }
       }
       gatewayInit.resolveName = async (name, tag, options) => {
-        const { resolution } = await naming.resolve(`${name}:${tag}`, options)
+        // pins, provenir registries and the signed document; the upstream registries when none knows the name
+        const image = await naming.resolveImage(`${name}:${tag}`, options)
+        if (image.provenir == null && image.upstream != null) {
+          const { host, repository, digest } = image.upstream
+          return { manifestDigest: digest, reference: `${host}/${repository}:${tag}`, upstream: { host, repository } }
+        }
+        if (image.provenir == null) return undefined
+        const { resolution } = image.provenir
         return { manifestDigest: resolution.manifestDigest, record: recordFromResolution(resolution), reference: policyReferenceOf(resolution) }
+      }
+      const upstreams = node.upstreams
+      if (upstreams != null) {
+        gatewayInit.mirrorHost = (prefix) => {
+          const host = hostOfMirrorPrefix(prefix)
+          return host != null && upstreams.has(host) ? upstreams.get(host)?.host : undefined
+        }
       }
       gatewayInit.listNames = async (name, options) => naming.tags(name, options)
       gateway = createGateway(gatewayInit)

@@ -7,12 +7,12 @@
  */
 import { isDigest } from '@provenir/content'
 import { InvalidParametersError } from '@provenir/interface'
-import { checkRepoName, isLinkName, isTag, summariseResolution, MAX_REGISTRY_SPEC_LENGTH, MAX_TAGS } from '@provenir/naming'
+import { checkRepoName, isLinkName, isTag, summariseImageResolution, MAX_REGISTRY_SPEC_LENGTH, MAX_TAGS } from '@provenir/naming'
 import { SELF_KEY_NAME, RPC_NAME_PUBLISH_TIMEOUT_MS, RPC_NAME_RESOLVE_TIMEOUT_MS, RPC_NAMING_BODY_LIMIT } from './constants.js'
 import { NamingUnavailableError } from './errors.js'
 import { bodyObject, referenceParam } from './rpc-params.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
-import type { ClaimSummary, Naming, PublishRequest, PublishSummary, ResolveSummary } from '@provenir/naming'
+import type { ClaimSummary, ImageResolveSummary, Naming, PublishRequest, PublishSummary } from '@provenir/naming'
 
 const KEY_NAME = /^[a-zA-Z0-9._-]{1,64}$/
 
@@ -62,13 +62,12 @@ export const NAMING_ROUTES: readonly RpcRoute[] = Object.freeze([
     method: 'POST',
     url: '/api/v0/name/resolve',
     timeout: RPC_NAME_RESOLVE_TIMEOUT_MS,
-    async handler (ctx): Promise<ResolveSummary> {
+    async handler (ctx): Promise<ImageResolveSummary> {
       const body = bodyObject(ctx, ['reference', 'explain'])
       const reference = referenceParam(body.reference)
       if (body.explain !== undefined && typeof body.explain !== 'boolean') throw new InvalidParametersError('"explain" must be true or false')
       const explain = body.explain === true
-      const { resolution, cached, record } = await namingOf(ctx).resolve(reference, { signal: ctx.signal, explain })
-      return summariseResolution(reference, resolution, cached, record)
+      return summariseImageResolution(await namingOf(ctx).resolveImage(reference, { signal: ctx.signal, explain }))
     }
   },
   {

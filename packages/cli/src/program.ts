@@ -7,6 +7,7 @@ import { registerId } from './commands/id.js'
 import { registerImage } from './commands/image.js'
 import { registerInit } from './commands/init.js'
 import { registerKeys, registerPolicy } from './commands/keys.js'
+import { registerMirror } from './commands/mirror.js'
 import { registerName, registerRegistry } from './commands/name.js'
 import { registerPeers } from './commands/peers.js'
 import { registerService } from './commands/service.js'
@@ -50,6 +51,7 @@ export function createProgram (): Command {
   registerTrust(program)
   registerName(program)
   registerRegistry(program)
+  registerMirror(program)
   registerService(program)
   registerTls(program)
   return program

@@ -33,6 +33,8 @@ export interface RpcContext {
   log?: Logger
   /** The daemon's naming (resolver, publisher, registry), when it runs one */
   naming?: Naming
+  /** The registry gateway's base URL, once it listens */
+  gatewayUrl?: () => string | undefined
 }
 
 /**
@@ -74,6 +76,8 @@ export interface IdResponse {
   /** Addresses the node listens on or announces, each ending in /p2p/<NodeId> */
   addresses: string[]
   protocols: string[]
+  /** The registry gateway's base URL (`http://127.0.0.1:5000`), when it runs */
+  gateway?: string
 }
 
 /** `GET /api/v0/peers` */
@@ -117,13 +121,15 @@ export const DEFAULT_ROUTES: readonly RpcRoute[] = Object.freeze([
   {
     method: 'GET',
     url: '/api/v0/id',
-    async handler ({ node }): Promise<IdResponse> {
+    async handler ({ node, gatewayUrl }): Promise<IdResponse> {
+      const gateway = gatewayUrl?.()
       return {
         peerId: node.peerId.toString(),
         difficulty: nodeIdDifficulty(node.peerId),
         swarmDifficulty: node.config.difficulty,
         addresses: node.getMultiaddrs().map(ma => ma.toString()),
-        protocols: node.libp2p.getProtocols()
+        protocols: node.libp2p.getProtocols(),
+        ...(gateway != null ? { gateway } : {})
       }
     }
   },
@@ -196,6 +202,8 @@ export interface RpcServerInit {
   naming?: Naming
   /** Serve TLS with this PEM certificate (chain) and key; plain HTTP without */
   tls?: { cert: string, key: string }
+  /** The registry gateway's base URL, once it listens (`id` answers it) */
+  gatewayUrl?: () => string | undefined
   /** Called once each response is sent: the daemon's request log and metrics (`route` is the route's pattern) */
   onResponse?(info: RequestDone): void
 }
@@ -331,7 +339,7 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
       url: route.url,
       ...(route.timeout != null ? { handlerTimeout: route.timeout } : {}),
       ...(route.bodyLimit != null ? { bodyLimit: route.bodyLimit } : {}),
-      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}) })
+      handler: async (request, reply) => route.handler({ node: init.node, registry, request, reply, signal: handlerSignal(request, reply, closing.signal), ...(log != null ? { log } : {}), ...(init.naming != null ? { naming: init.naming } : {}), ...(init.gatewayUrl != null ? { gatewayUrl: init.gatewayUrl } : {}) })
     })
   }
 

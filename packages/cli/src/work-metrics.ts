@@ -13,7 +13,7 @@
 import { Counter, Histogram, register } from 'prom-client'
 import type { RequestDone } from '@provenir/gateway'
 import type { NamingPublishEvent, NamingResolveEvent } from '@provenir/naming'
-import type { ContentService, PullDetail, PushDetail, TransferDetail } from '@provenir/node'
+import type { ContentService, PullDetail, PullResult, PushDetail, TransferDetail } from '@provenir/node'
 import type { Registry } from 'prom-client'
 
 /** Names of the work metrics */
@@ -80,8 +80,7 @@ export function gatewayRequestMetrics (registry: Registry = register): (info: Re
  */
 export function contentMetrics (content: ContentService, registry: Registry = register): () => void {
   const pullBytes = counter(registry, WORK_METRICS.pullBytes, 'Bytes delivered to pulls and gateway reads, by the source that delivered them (local, swarm, ...)', ['source'])
-  const pulls = counter(registry, WORK_METRICS.pulls, 'Whole-image pulls (provenir image pull), by result', ['result'])
-  const pullDuration = histogram(registry, WORK_METRICS.pullDuration, 'Duration of whole-image pulls, by result', ['result'], PULL_BUCKETS)
+  const { pulls } = pullMetrics(registry)
   const pushes = counter(registry, WORK_METRICS.pushes, 'Manifests and indexes pushed through the gateway')
   const pushBytes = counter(registry, WORK_METRICS.pushBytes, 'Bytes pushed through the gateway (blobs uploaded and manifests)', ['kind'])
   for (const result of PULL_RESULTS) pulls.inc({ result }, 0)
@@ -93,8 +92,7 @@ export function contentMetrics (content: ContentService, registry: Registry = re
   }
   const onPull = (evt: Event): void => {
     const { result, seconds } = (evt as CustomEvent<PullDetail>).detail
-    pulls.inc({ result })
-    pullDuration.observe({ result }, seconds)
+    countPull(result, seconds, registry)
   }
   const onPush = (evt: Event): void => {
     const { kind, bytes } = (evt as CustomEvent<PushDetail>).detail
@@ -109,6 +107,21 @@ export function contentMetrics (content: ContentService, registry: Registry = re
     content.removeEventListener('pull', onPull)
     content.removeEventListener('push', onPush)
   }
+}
+
+/** The whole-image pull counter and duration histogram */
+function pullMetrics (registry: Registry): { pulls: Counter<string>, pullDuration: Histogram<string> } {
+  return {
+    pulls: counter(registry, WORK_METRICS.pulls, 'Whole-image pulls (provenir image pull, from the swarm or an upstream registry), by result', ['result']),
+    pullDuration: histogram(registry, WORK_METRICS.pullDuration, 'Duration of whole-image pulls, by result', ['result'], PULL_BUCKETS)
+  }
+}
+
+/** Counts a whole-image pull that ended with `result` after `seconds` */
+export function countPull (result: PullResult, seconds: number, registry: Registry = register): void {
+  const { pulls, pullDuration } = pullMetrics(registry)
+  pulls.inc({ result })
+  pullDuration.observe({ result }, seconds)
 }
 
 /** Counts an import (`provenir image import`): its result, and the bytes of the images it brought in */

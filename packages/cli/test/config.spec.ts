@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DEFAULT_CONFIG } from '@provenir/node'
-import { createRepoConfig, formatApiAddress, parseApiAddress, validateRepoConfig } from '../src/index.js'
+import { createRepoConfig, formatApiAddress, parseApiAddress, serializeConfig, validateRepoConfig } from '../src/index.js'
 
 const FILE = '/home/me/.provenir/config.json'
 const TLS_DEFAULT = { enabled: 'auto', cert: null, key: null, ca: null }
@@ -25,7 +25,8 @@ describe('config.json validation', () => {
       apiTls: TLS_DEFAULT,
       gateway: { listen: '127.0.0.1:5000', requireTokenOnLoopback: false, signingKey: 'self', tls: TLS_DEFAULT },
       naming: { pins: {}, registries: [], defaultRegistry: null, dns: { servers: [], timeoutMs: 5000 }, registry: { serve: false, allowClaims: true, bindings: {} }, cacheTtlMs: 30000 },
-      storage: { maxSize: null, highWatermark: 0.9, lowWatermark: 0.8 }
+      storage: { maxSize: null, highWatermark: 0.9, lowWatermark: 0.8 },
+      upstream: { registries: [], dockerHub: true, tagTtlMs: 300000 }
     })
     assert.deepEqual(createRepoConfig(), config)
   })
@@ -105,6 +106,22 @@ describe('config.json validation', () => {
     rejects({ version: 1, api: '127.0.0.1' }, '"api"')
     rejects({ version: 1, api: 'example.com:80' }, '"api"', 'IP address')
     rejects({ version: 1, api: '127.0.0.1:70000' }, '"api"', '65535')
+  })
+
+  it('validates the upstream section, naming the file and the field, and round-trips it as written', () => {
+    const upstream = { registries: [{ host: 'quay.io', credentials: { authFile: '/etc/provenir/auth.json' } }, { host: '127.0.0.1:5590', ca: 'ca.pem', unqualified: true }], dockerHub: false, tagTtlMs: 1000 }
+    const config = validateRepoConfig({ version: 1, upstream }, FILE)
+    assert.deepEqual(config.upstream, {
+      registries: [
+        { host: 'quay.io', endpoints: ['https://quay.io'], credentials: { authFile: '/etc/provenir/auth.json' }, unqualified: false },
+        { host: '127.0.0.1:5590', endpoints: ['https://127.0.0.1:5590'], ca: 'ca.pem', unqualified: true }
+      ],
+      dockerHub: false,
+      tagTtlMs: 1000
+    })
+    assert.deepEqual(validateRepoConfig(JSON.parse(serializeConfig(config)), FILE), config)
+    rejects({ version: 1, upstream: { registries: [{ host: 'quay.io', endpoint: 'x' }] } }, '"upstream.registries.0.endpoint"')
+    rejects({ version: 1, upstream: { dockerhub: false } }, '"upstream.dockerhub"')
   })
 
   it('parses and formats API addresses', () => {

@@ -102,4 +102,4 @@ export async function waitFor<T> (what: string, fn: () => Promise<T | undefined>
 }
 
 /** Test-sized init flags: difficulty 4, loopback on a free port, RPC on a free port */
-export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--workers', '1']
+export const TEST_INIT = ['--difficulty', '4', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', '--gateway', '127.0.0.1:0', '--workers', '1', '--no-docker-hub']

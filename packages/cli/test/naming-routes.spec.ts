@@ -28,8 +28,8 @@ describe('the naming routes (stub node and naming)', () => {
         calls.push(['publish', request])
         return { key: 'alice', owner: 'k51', repo: 'app', seq: 1, documentCid: 'bafk', tags: {}, images: 0, expires: '', peers: 0 }
       },
-      async resolve (reference: string, options: { explain?: boolean }) {
-        calls.push(['resolve', reference, options.explain])
+      async resolveImage (reference: string, options: { explain?: boolean }) {
+        calls.push(['resolveImage', reference, options.explain])
         throw Object.assign(new Error(`no pin or registry knows the name ${reference}`), { name: 'NameNotFoundError' })
       },
       async claim (name: string, registry: string, key: string | undefined) {
@@ -87,7 +87,7 @@ describe('the naming routes (stub node and naming)', () => {
     assert.deepEqual(calls, [
       ['publish', { repo: 'app', key: 'alice', tags: { v1: DIGEST } }],
       ['claim', 'alice', 'x.example.org', undefined],
-      ['resolve', 'alice/app:v1', true]
+      ['resolveImage', 'alice/app:v1', true]
     ])
     // the client rebuilds the named error, so the CLI prints it without a stack trace
     await assert.rejects(new RpcClient({ address: withNaming.address }).post('/api/v0/name/resolve', { body: { reference: 'alice/app' } }), { name: 'NameNotFoundError' })

@@ -106,6 +106,15 @@ export interface GatewayInit {
    */
   listNames?(name: string, options: AbortOptions): Promise<string[] | undefined>
   /**
+   * Mirror mode for clients that send no upstream hint (podman, CRI-O): the
+   * upstream registry a request path's first component names (the prefix
+   * `provenir mirror config podman` writes, e.g. `registry.example_5000`),
+   * or undefined when it names none this node fetches from. Such a request
+   * is read from that upstream's repository of the rest of the path, as
+   * containerd's `?ns=<host>` is; it cannot write.
+   */
+  mirrorHost?(prefix: string): string | undefined
+  /**
    * Called once an image pushed by tag is stored, signed and provided: e.g.
    * publish the repository document. It runs in the background (the push is
    * answered without waiting); `close()` aborts `options.signal` and waits
@@ -145,6 +154,8 @@ export interface NamedImage {
   record?: ImageRecord
   /** The name the trust policy sees, `namespace/repo:tag` */
   reference: string
+  /** When an upstream registry named it: that registry's host and repository, where the node fetches it from */
+  upstream?: { host: string, repository: string }
 }
 
 export interface Gateway {

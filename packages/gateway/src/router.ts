@@ -89,11 +89,33 @@ export function checkDigest (digest: string): Digest {
   return digest as Digest
 }
 
+/** Requests whose path named an upstream with a mirror prefix (podman's mirror), and that upstream's host */
+const mirrorNamespaces = new WeakMap<FastifyRequest, string>()
+
+/**
+ * A route whose name starts with a mirror prefix that `mirrorHost` maps to
+ * an upstream: the route without it, the request marked with that upstream
+ * (read by {@link namespaceOf}). Other routes are returned as they are.
+ */
+export function unmirror (r: Route, req: FastifyRequest, mirrorHost?: (prefix: string) => string | undefined): Route {
+  if (mirrorHost == null || !('name' in r)) return r
+  const slash = r.name.indexOf('/')
+  if (slash < 0) return r
+  const host = mirrorHost(r.name.slice(0, slash))
+  if (host == null) return r
+  if (r.kind !== 'manifest' && r.kind !== 'blob' && r.kind !== 'tags') throw new OciError('UNSUPPORTED', 405, `${host} is mirrored read-only: push to the node's own repositories`, { host })
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new OciError('UNSUPPORTED', 405, `${host} is mirrored read-only: ${req.method} is not allowed`, { host })
+  mirrorNamespaces.set(req, host)
+  return { ...r, name: r.name.slice(slash + 1) }
+}
+
 /**
  * The upstream a mirror request names: containerd's `?ns=<registry host>`
  * (a host name, with an optional port). Anything else names none.
  */
 export function namespaceOf (req: FastifyRequest): { namespace?: string } {
+  const mirrored = mirrorNamespaces.get(req)
+  if (mirrored != null) return { namespace: mirrored }
   const ns = query(req).ns
   return ns != null && ns.length <= 255 && /^[a-zA-Z0-9.-]+(:[0-9]{1,5})?$/.test(ns) ? { namespace: ns.toLowerCase() } : {}
 }

@@ -13,7 +13,7 @@ import { InvalidConfigError, isLoopbackHost, loopbackRefusal } from '@provenir/i
 import * as C from './constants.js'
 import { OciError, toErrorResponse } from './errors.js'
 import { presentedToken, tokenMatches } from './http.js'
-import { route, routePattern } from './router.js'
+import { route, routePattern, unmirror } from './router.js'
 import { deleteBlob, getBlob } from './routes/blobs.js'
 import { catalog } from './routes/catalog.js'
 import { deleteManifest, getManifest, putManifest } from './routes/manifests.js'
@@ -144,7 +144,7 @@ export class GatewayServer implements Gateway {
     const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const r = route(req.url)
       if (r == null) throw new OciError('UNSUPPORTED', 404, `no route for ${req.method} ${req.url.split('?')[0]}`)
-      await this.#dispatch(r, req, reply)
+      await this.#dispatch(unmirror(r, req, this.#ctx.init.mirrorHost), req, reply)
     }
     for (const method of ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const) {
       app.route({ method, url: '/v2', handler })

@@ -94,6 +94,16 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorMapping>> = Object.freeze
   RegistryError: row(502, 'UNSUPPORTED'),
   DnsLookupError: row(502, 'UNSUPPORTED'),
   NamingUnavailableError: row(503, 'UNSUPPORTED'),
+  // @provenir/registry-client: an upstream registry, as the node met it (the client's own
+  // credentials are not at fault: the node's are, so never a 401 that would make it log in)
+  UpstreamNotFoundError: row(404, 'MANIFEST_UNKNOWN'),
+  UpstreamNotConfiguredError: row(404, 'NAME_UNKNOWN'),
+  UpstreamAuthError: row(403, 'DENIED'),
+  UpstreamUnavailableError: row(502, 'UNSUPPORTED'),
+  UpstreamTlsError: row(502, 'UNSUPPORTED'),
+  UpstreamResponseError: row(502, 'UNSUPPORTED'),
+  UpstreamDigestMismatchError: row(502, 'DIGEST_INVALID'),
+  CredentialsError: row(502, 'UNSUPPORTED'),
   // @provenir/cli
   PathNotFoundError: row(404, 'UNSUPPORTED')
 })

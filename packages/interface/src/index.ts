@@ -22,6 +22,7 @@
 
 export * from './errors.js'
 export * from './grammar.js'
+export * from './image-name.js'
 export * from './error-table.js'
 export * from './http.js'
 export * from './json.js'

@@ -52,6 +52,8 @@ export class ReferenceInvalidError extends ProvenirError {
 export class NameNotFoundError extends ProvenirError {
   static override name = 'NameNotFoundError'
   override name = 'NameNotFoundError'
+  /** Every source's answer, when the resolver was explaining (`NameAnswer[]`) */
+  answers?: unknown[]
 }
 
 /** A registry already binds the name to another UserId. */

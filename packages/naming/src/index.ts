@@ -31,7 +31,8 @@ import { NamingService } from './naming.js'
 import type { NamingConfig, NamingDnsConfig, RegistryServeConfig } from './config.js'
 import type { NamespaceKeys } from './keys.js'
 import type { Registry, RegistryComponents, RegistryDialer } from './registry.js'
-import type { Resolution, ResolveOptions } from './resolver.js'
+import type { NameAnswer, Resolution, ResolveOptions } from './resolver.js'
+import type { UpstreamNameAnswer, UpstreamNames, UpstreamResolved } from './upstream.js'
 import type { SeqStore } from './seq-store.js'
 import type { ClaimSummary, PublishSummary } from './summary.js'
 import type { AbortOptions, ComponentLogger, PrivateKey, Startable } from '@libp2p/interface'
@@ -71,8 +72,10 @@ export { ResolutionCache } from './cache.js'
 export { keystoreKeys } from './keys.js'
 export type { NamespaceKeys } from './keys.js'
 export { checkRepoName } from './publishing.js'
-export { tagFor, summariseAnswer, summariseResolution, recordFromResolution, policyReferenceOf } from './summary.js'
-export type { PublishSummary, ResolveSummary, AnswerSummary, ClaimSummary } from './summary.js'
+export { planResolution, isNotKnown } from './upstream.js'
+export type { UpstreamNames, UpstreamResolved, UpstreamNameAnswer, ResolutionPlan } from './upstream.js'
+export { tagFor, summariseAnswer, summariseResolution, summariseUpstreamAnswer, summariseImageResolution, recordFromResolution, policyReferenceOf } from './summary.js'
+export type { PublishSummary, ResolveSummary, AnswerSummary, ClaimSummary, UpstreamResolveSummary, ImageResolveSummary } from './summary.js'
 
 /**
  * Gives a block's bytes, verified against its CID: the repository documents
@@ -120,6 +123,13 @@ export interface NamingComponents {
   images?: Pick<ImageIndex, 'ls' | 'get'>
   /** Advertises a CID (a published document) in the DHT */
   provide?(cid: CID): void
+  /**
+   * The upstream OCI registries, asked after every provenir source for a
+   * link name none knows, and for names with a registry host they list
+   * (`@provenir/registry-client`'s `Upstreams`); without it only provenir
+   * names resolve
+   */
+  upstream?: UpstreamNames
 }
 
 /** The service's settings: a naming config (every field optional, with its default) and the rest */
@@ -179,12 +189,35 @@ export interface NamingResolution {
   record: 'local' | 'dht'
 }
 
+/**
+ * A reference resolved by whichever source knew it: provenir's (pins,
+ * registries, the signed document) or an upstream registry's. Exactly one of
+ * `provenir` and `upstream` is set.
+ */
+export interface ImageResolution {
+  reference: string
+  provenir?: NamingResolution
+  upstream?: UpstreamResolved
+  /** Why provenir's sources gave no answer, when an upstream's did */
+  provenirError?: Error
+  /** Explain: provenir's name sources, when they all failed (a winning resolution carries its own) */
+  nameAnswers?: NameAnswer[]
+  /** Explain: every upstream registry's answer, in order */
+  upstreamAnswers?: UpstreamNameAnswer[]
+}
+
 /** Naming as a node runs it; see the package comment */
 export interface Naming extends Startable {
   /** This node's registry, when it serves one */
   readonly registry?: Registry
-  /** Resolves a reference; without `explain` a recent resolution is served from the cache */
+  /** Resolves a provenir reference; without `explain` a recent resolution is served from the cache */
   resolve(reference: string, options?: ResolveOptions): Promise<NamingResolution>
+  /**
+   * Resolves any image reference: pins, provenir registries and the signed
+   * document, then the upstream registries (Docker Hub last by default); a
+   * reference whose host is a configured upstream goes there alone.
+   */
+  resolveImage(reference: string, options?: ResolveOptions): Promise<ImageResolution>
   /**
    * Builds the repository document from the images the node holds and
    * publishes it: stored here first (it resolves here at once), then put in

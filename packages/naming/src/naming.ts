@@ -32,7 +32,9 @@ import { RegistryClients } from './registries.js'
 import { Resolver, dhtPointerSource } from './resolver.js'
 import { isRepoName } from './signed.js'
 import type { NamingConfig, ParsedRegistrySpec } from './config.js'
-import type { Naming, NamingComponents, NamingInit, NamingResolution, PublishRequest } from './index.js'
+import { isNotKnown, planResolution } from './upstream.js'
+import type { ImageResolution, Naming, NamingComponents, NamingInit, NamingResolution, PublishRequest } from './index.js'
+import type { UpstreamNames } from './upstream.js'
 import type { RegistryInit } from './registry.js'
 import type { ResolveOptions } from './resolver.js'
 import type { ClaimSummary, PublishSummary } from './summary.js'
@@ -219,6 +221,59 @@ export class NamingService implements Naming {
     const local = this.publishing.localPointer(resolution.owner, resolution.reference.repo)
     const record = local != null && local.seq === resolution.pointer.seq && local.documentCid === resolution.documentCid.toString() ? 'local' : 'dht'
     return { resolution, cached, record }
+  }
+
+  async resolveImage (reference: string, options: ResolveOptions = {}): Promise<ImageResolution> {
+    const plan = planResolution(reference, this.components.upstream)
+    const out: ImageResolution = { reference }
+    let provenirError: Error | undefined
+    if (plan.provenir != null) {
+      try {
+        out.provenir = await this.resolve(reference, options)
+        if (options.explain === true && plan.upstream != null) out.upstreamAnswers = await this.upstreams().explain(plan.upstream.name, plan.upstream.reference, options)
+        return out
+      } catch (err) {
+        if (plan.upstream == null || !isNotKnown(err)) throw err
+        provenirError = err as Error
+        const answers = (err as { answers?: unknown }).answers
+        if (options.explain === true && Array.isArray(answers)) out.nameAnswers = answers
+      }
+    }
+    const target = plan.upstream
+    if (target == null) throw plan.parseError ?? new InvalidParametersError(`${reference} names nothing to resolve`)
+    try {
+      if (options.explain === true) {
+        out.upstreamAnswers = await this.upstreams().explain(target.name, target.reference, options)
+        const answered = out.upstreamAnswers.find(a => a.resolved != null)?.resolved
+        if (answered == null) throw out.upstreamAnswers.find(a => a.error != null)?.error ?? new InvalidParametersError(`no upstream registry is asked for ${reference}`)
+        out.upstream = answered
+      } else {
+        out.upstream = await this.upstreams().resolve(target.name, target.reference, options)
+      }
+    } catch (err) {
+      if (provenirError == null) throw err
+      // both kinds of source failed: say what each said, as the provenir
+      // error when no upstream has the image either (a name nobody knows is
+      // NameNotFoundError, as on a node without upstreams), else as the
+      // upstream's (unreachable, refused), which is what an operator must fix
+      const e = err as Error
+      const first = e.name === 'UpstreamNotFoundError' ? provenirError : e
+      const Ctor = first.constructor as new (message: string, options?: ErrorOptions) => Error
+      const both = new Ctor(`${provenirError.message}; then ${e.message}`, { cause: e })
+      both.name = first.name
+      throw both
+    }
+    if (provenirError != null) {
+      out.provenirError = provenirError
+      this.log('%s: %s; answered by upstream %s', reference, provenirError.message, out.upstream.host)
+    }
+    return out
+  }
+
+  private upstreams (): UpstreamNames {
+    const upstream = this.components.upstream
+    if (upstream == null) throw new InvalidParametersError('this node has no upstream registries')
+    return upstream
   }
 
   async tags (name: string, options: AbortOptions = {}): Promise<string[] | undefined> {

@@ -252,7 +252,9 @@ export class Resolver {
 
 function notFound (name: string, answers: NameAnswer[]): NameNotFoundError {
   const detail = answers.filter(a => a.error != null).map(a => `${describeSource(a.source)}: ${a.error?.message ?? ''}`)
-  return new NameNotFoundError(`no pin or registry knows the name ${name}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`)
+  const err = new NameNotFoundError(`no pin or registry knows the name ${name}${detail.length > 0 ? ` (${detail.join('; ')})` : ''}`)
+  err.answers = answers
+  return err
 }
 
 /** A source as people read it: `local pin`, `registry <NodeId> (priority 0)`, `default registry <NodeId> found by DNS at <domain>` */

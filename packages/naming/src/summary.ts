@@ -5,7 +5,9 @@
  */
 
 import { describeAnswer } from './resolver.js'
+import type { ImageResolution } from './index.js'
 import type { BindingOrigin, NameAnswer, Resolution } from './resolver.js'
+import type { UpstreamNameAnswer } from './upstream.js'
 import type { ImageRecord } from '@provenir/content'
 import type { UserId } from '@provenir/trust'
 
@@ -29,7 +31,7 @@ export interface PublishSummary {
 export interface AnswerSummary {
   /** The answer's real source, as people read it (see `describeAnswer`) */
   source: string
-  kind: 'pin' | 'registry' | 'default'
+  kind: 'pin' | 'registry' | 'default' | 'upstream'
   /** The registry's NodeId (or the domain whose DNS lookup failed) */
   registry?: string
   /** The domain whose DNS TXT record named the registry */
@@ -39,6 +41,11 @@ export interface AnswerSummary {
   priority?: number
   userId?: string
   bindingSeq?: number
+  /** An upstream registry's answer: the repository asked there, the digest and the endpoint that answered */
+  host?: string
+  repository?: string
+  digest?: string
+  endpoint?: string
   error?: { name: string, message: string }
   winner: boolean
 }
@@ -62,6 +69,27 @@ export interface ResolveSummary {
   /** True when the answer came from the resolution cache */
   cached: boolean
 }
+
+/** A reference an upstream registry answered, as JSON */
+export interface UpstreamResolveSummary {
+  kind: 'upstream'
+  reference: string
+  host: string
+  repository: string
+  tag?: string
+  manifestDigest: string
+  mediaType?: string
+  endpoint: string
+  /** `upstream`: asked now; `cache`: within the tag TTL; `stale`: past it, the registry unreachable; `reference`: the name gave the digest */
+  from: 'upstream' | 'cache' | 'stale' | 'reference'
+  /** Why provenir's sources gave no answer first */
+  provenir?: { name: string, message: string }
+  /** Every answer in priority order, provenir's then the upstreams' (explain only) */
+  answers?: AnswerSummary[]
+}
+
+/** What `name resolve` answers: a provenir resolution, or an upstream registry's */
+export type ImageResolveSummary = (ResolveSummary & { kind?: 'provenir' }) | UpstreamResolveSummary
 
 export interface ClaimSummary {
   name: string
@@ -123,6 +151,40 @@ export function summariseResolution (reference: string, resolution: Resolution, 
     const winner = resolution.name.answer
     out.name = { name: resolution.name.name, userId: resolution.name.userId, source: describeAnswer(winner) }
     if (resolution.name.answers != null) out.answers = resolution.name.answers.map(a => summariseAnswer(a, winner))
+  }
+  return out
+}
+
+/** An upstream registry's answer as `resolve --explain` shows it */
+export function summariseUpstreamAnswer (answer: UpstreamNameAnswer, winner: boolean): AnswerSummary {
+  const out: AnswerSummary = { source: `upstream ${answer.host}`, kind: 'upstream', host: answer.host, repository: answer.repository, winner }
+  if (answer.resolved != null) {
+    out.digest = answer.resolved.digest
+    out.endpoint = answer.resolved.endpoint
+  }
+  if (answer.error != null) out.error = { name: answer.error.name, message: answer.error.message }
+  return out
+}
+
+/** Whichever source answered, as JSON */
+export function summariseImageResolution (res: ImageResolution): ImageResolveSummary {
+  const upstreamAnswers = (winner: string | undefined): AnswerSummary[] =>
+    (res.upstreamAnswers ?? []).map(a => summariseUpstreamAnswer(a, winner != null && a.resolved?.digest === winner && a.host === res.upstream?.host))
+  if (res.provenir != null) {
+    const summary: ImageResolveSummary = summariseResolution(res.reference, res.provenir.resolution, res.provenir.cached, res.provenir.record)
+    if (res.upstreamAnswers != null) summary.answers = [...summary.answers ?? [], ...upstreamAnswers(undefined)]
+    return summary
+  }
+  const up = res.upstream
+  if (up == null) throw new Error('an image resolution without an answer')
+  const out: UpstreamResolveSummary = {
+    kind: 'upstream', reference: res.reference, host: up.host, repository: up.repository, manifestDigest: up.digest, endpoint: up.endpoint, from: up.from
+  }
+  if (up.tag != null) out.tag = up.tag
+  if (up.mediaType != null) out.mediaType = up.mediaType
+  if (res.provenirError != null) out.provenir = { name: res.provenirError.name, message: res.provenirError.message }
+  if (res.nameAnswers != null || res.upstreamAnswers != null) {
+    out.answers = [...(res.nameAnswers ?? []).map(a => summariseAnswer(a, undefined)), ...upstreamAnswers(up.digest)]
   }
   return out
 }

@@ -95,3 +95,30 @@ export const EVICTION_TIMEOUT = 5 * 60 * 1000
 
 /** The largest `storage.maxSize` accepted: 1 PiB */
 export const MAX_STORAGE_SIZE = 2 ** 50
+
+/**
+ * Digests whose upstream registry and repository the upstream source
+ * remembers (from the manifests it fetched), so a blob request, which names
+ * no registry, goes where its manifest came from. About 100 bytes each.
+ *
+ * @default 100_000
+ */
+export const MAX_UPSTREAM_LOCATIONS = 100_000
+
+/**
+ * Images fetched from an upstream whose blobs are not all stored yet: once
+ * the last one is, the image is recorded and provided as a whole (an image
+ * record), so peers can pull it from this node over the swarm.
+ *
+ * @default 10_000
+ */
+export const MAX_PENDING_UPSTREAM_IMAGES = 10_000
+
+/**
+ * How long a tag's resolution on an upstream may take in all, in ms: the
+ * registry client's retries with backoff fit in it, and it is shared by the
+ * requests that ask for the tag meanwhile (each waits under its own signal).
+ *
+ * @default 60_000
+ */
+export const TAG_RESOLVE_TIMEOUT = 60_000

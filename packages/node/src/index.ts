@@ -40,6 +40,7 @@ import type { Bulk } from './swarm/bulk/index.js'
 import type { ContentBlockstore, ImageIndex } from '@provenir/content'
 import type { DifficultyGater } from '@provenir/identity'
 import type { Naming, NamingInit, SeqStore } from '@provenir/naming'
+import type { UpstreamConfig, Upstreams, UpstreamsInit } from '@provenir/registry-client'
 import type { Datastore } from 'interface-datastore'
 import type { ImageStatement } from './statements.js'
 import type { TrustPolicy, VerificationReport } from '@provenir/trust'
@@ -57,6 +58,7 @@ export { pullImage, digestReference, dhtProviders, STATEMENTS_TIMEOUT, STATEMENT
 export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './swarm/pull.js'
 export * from './errors.js'
 export { ContentService } from './content/service.js'
+export { pullResult } from './content/events.js'
 export type { ContentEvents, PullDetail, PullResult, PushDetail, TransferDetail } from './content/events.js'
 export { StorageService } from './content/storage.js'
 export type { StorageComponents, StorageEvents, StorageStat, EvictionDetail, GcDetail } from './content/storage.js'
@@ -147,6 +149,18 @@ export interface CreateNodeInit {
    * cannot publish or claim.
    */
   naming?: NamingInit
+  /**
+   * Upstream OCI registries the node resolves names on (and, with the content
+   * path, fetches from): a config validated by `validateUpstreamConfig`
+   * (`@provenir/registry-client`; Docker Hub is in it unless turned off).
+   * Without it the node knows provenir names only. The daemon passes its
+   * config's `upstream` section.
+   */
+  upstream?: UpstreamConfig
+  /** Settings of the upstreams' clients (credentials, timeouts), for tests and embedders */
+  upstreamInit?: UpstreamsInit
+  /** Where relative CA paths in `upstream` start from. @default process.cwd() */
+  upstreamBaseDir?: string
 }
 
 export interface VerifyOptions extends AbortOptions {
@@ -223,4 +237,6 @@ export interface ProvenirNode extends Startable {
   verify(manifestDigest: string, options?: VerifyOptions): Promise<{ report: VerificationReport, statements: ImageStatement[] }>
   /** Peers in the DHT routing table */
   routingTableSize(): number
+  /** The upstream registries (see {@link CreateNodeInit.upstream}), closed with the node */
+  readonly upstreams?: Upstreams
 }

@@ -56,5 +56,6 @@ export function namingComponents (node: ProvenirNode, privateKey: PrivateKey): N
   if (node.datastore != null) components.datastore = node.datastore
   if (node.blockstore != null) components.blockstore = node.blockstore
   if (node.images != null) components.images = node.images
+  if (node.upstreams != null) components.upstream = node.upstreams
   return components
 }

@@ -26,7 +26,9 @@ import { imageRecords } from './image-records.js'
 import { ContentService } from './content/service.js'
 import { validateStorageConfig } from './storage-config.js'
 import type { StorageConfig } from './storage-config.js'
+import { UpstreamSource } from './content/upstream-source.js'
 import { namingComponents } from './naming.js'
+import { Upstreams } from '@provenir/registry-client'
 import { checkImageStatement } from './statements.js'
 import { bitswapBadPeers, bitswapService, bitswapTransport } from './swarm/bitswap-transport.js'
 import { providerKey } from './swarm/dht-key.js'
@@ -60,6 +62,7 @@ class Node implements ProvenirNode {
   readonly content?: ContentService
   readonly datastore?: LevelDatastore
   readonly naming: Naming
+  readonly upstreams?: Upstreams
   trustPolicy?: TrustPolicy
   private readonly storage?: StorageConfig
   private readonly provided = new Set<string>()
@@ -67,9 +70,10 @@ class Node implements ProvenirNode {
   private readonly providing = new Map<string, AbortController>()
   private readonly log: Logger
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig, upstreams?: Upstreams) {
     this.libp2p = libp2p
     this.storage = storage
+    this.upstreams = upstreams
     this.config = config
     this.gater = gater
     this.seqStore = seqStore
@@ -111,6 +115,8 @@ class Node implements ProvenirNode {
       expectsPeers: () => this.config.bootstrap.length > 0 || this.libp2p.getConnections().length > 0,
       trustPolicy: () => this.trustPolicy
     })
+    // upstream registries come last: a digest is asked of the swarm first, so a rollout costs the upstream one copy
+    const sources = [swarm, ...(this.upstreams != null ? [new UpstreamSource({ upstreams: this.upstreams, logger, trustPolicy: () => this.trustPolicy })] : [])]
     return new ContentService({
       blockstore,
       images,
@@ -123,7 +129,7 @@ class Node implements ProvenirNode {
       statements: async (digest, options) => this.statements(digest, options),
       addStatements: async (digest, envelopes, options) => this.addStatements(digest, envelopes, options),
       storage: this.storage
-    })
+    }, sources)
   }
 
   /**
@@ -284,6 +290,7 @@ class Node implements ProvenirNode {
     await this.images?.close()
     await this.blockstore?.close()
     await this.datastore?.close()
+    await this.upstreams?.close()
   }
 }
 
@@ -302,12 +309,15 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   let datastore: LevelDatastore | undefined
   let blockstore: FsBlockstore | undefined
   let images: ImageIndex | undefined
+  let upstreams: Upstreams | undefined
   const closeStores = async (): Promise<void> => {
     await images?.close().catch(() => {})
     await blockstore?.close().catch(() => {})
     await datastore?.close().catch(() => {})
+    await upstreams?.close().catch(() => {})
   }
   try {
+    if (init.upstream != null) upstreams = await Upstreams.create(init.upstream, { logger, ...init.upstreamInit }, init.upstreamBaseDir)
     if (init.datastorePath != null) {
       datastore = new LevelDatastore(init.datastorePath)
       await datastore.open()
@@ -405,7 +415,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
       }
     })
     services = libp2p.services
-    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage)
+    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage, upstreams)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()

@@ -88,3 +88,15 @@ export const MAX_GLOB_LENGTH = 256
  * lengths)
  */
 export const MAX_POLICY_REFERENCE_LENGTH = 1024
+
+/** Largest cosign simple-signing payload checked. @default 64 KiB */
+export const MAX_COSIGN_PAYLOAD_BYTES = 64 * 1024
+
+/** Cosign signatures checked for one image. @default 32 */
+export const MAX_COSIGN_SIGNATURES_CHECKED = 32
+
+/** Public keys in one upstream rule's `cosign.keys`. @default 16 */
+export const MAX_COSIGN_KEYS = 16
+
+/** Rules in a policy's `upstream` list. @default 1_024 */
+export const MAX_UPSTREAM_RULES = 1024

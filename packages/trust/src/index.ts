@@ -84,6 +84,8 @@ export { provenanceFromHistory, provenanceFromRecipe, parseDockerfile, historySt
 export type { SlsaProvenance, ResourceDescriptor, HistoryStep, RecipeStep, BaseImage, ProvenanceOptions, RecipeProvenanceOptions } from './provenance.js'
 export { toSigstoreBundle, fromSigstoreBundle } from './bundle.js'
 export type { SigstoreBundle } from './bundle.js'
+export { COSIGN_PAYLOAD_TYPE, createCosignSignature, cosignKey, verifyCosignSignatures, findUpstreamRule, upstreamNeedsSignatures, checkUpstreamImage } from './cosign.js'
+export type { CosignSignature, UpstreamRule, CosignRequirement, CosignResult, CheckUpstreamImageOptions } from './cosign.js'
 export { POLICY_SCHEMA, parsePolicy, verifyImage, assertPolicy, formatReport, findRule, repositoryOf, matchGlob } from './policy.js'
 export type {
   TrustPolicy,

@@ -13,7 +13,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { parseManifest, type ImageManifest } from '@provenir/content'
 import { InvalidParametersError, parseJson } from '@provenir/interface'
-import { MAX_GLOB_LENGTH, MAX_POLICY_BYTES, MAX_POLICY_REFERENCE_LENGTH, MAX_POLICY_RULES, MAX_POLICY_SIGNERS, MAX_STATEMENTS, PREDICATE_TYPE_IMAGE_SIGNATURE, PREDICATE_TYPE_LAYER_SIGNATURE, PREDICATE_TYPE_SLSA_PROVENANCE_V1 } from './constants.js'
+import { checkUpstreamRules, type UpstreamRule } from './cosign.js'
+import { MAX_COSIGN_KEYS, MAX_GLOB_LENGTH, MAX_UPSTREAM_RULES, MAX_POLICY_BYTES, MAX_POLICY_REFERENCE_LENGTH, MAX_POLICY_RULES, MAX_POLICY_SIGNERS, MAX_STATEMENTS, PREDICATE_TYPE_IMAGE_SIGNATURE, PREDICATE_TYPE_LAYER_SIGNATURE, PREDICATE_TYPE_SLSA_PROVENANCE_V1 } from './constants.js'
 import { PolicyInvalidError, PolicyViolationError } from './errors.js'
 import { globMatches } from './glob.js'
 import { publicKeyFromUserId, type UserId } from './keys.js'
@@ -83,6 +84,12 @@ export interface TrustPolicy {
    */
   default?: PolicyMode
   rules: PolicyRule[]
+  /**
+   * Rules for images fetched from upstream registries, over
+   * `<host>/<repository>`: verified bytes by default, or cosign signatures
+   * by given keys (`cosign.ts`)
+   */
+  upstream?: UpstreamRule[]
 }
 
 export type CheckResult = 'pass' | 'fail' | 'skip'
@@ -159,6 +166,7 @@ const MODE = { enum: ['enforce', 'audit', 'off'] }
 const SIGNERS = { type: 'array', items: USER_ID, minItems: 1, maxItems: MAX_POLICY_SIGNERS, uniqueItems: true }
 const THRESHOLD = { type: 'integer', minimum: 1, maximum: MAX_POLICY_SIGNERS }
 const GLOB = { type: 'string', minLength: 1, maxLength: MAX_GLOB_LENGTH, pattern: '^[A-Za-z0-9._*?/:-]+$', description: 'a repository glob of A-Z, a-z, 0-9, . _ - / : * ?' }
+const PEM_KEY = { type: 'string', minLength: 1, maxLength: 16384, pattern: '-----BEGIN PUBLIC KEY-----', description: 'a PEM public key (-----BEGIN PUBLIC KEY-----)' }
 
 /** The JSON schema (draft-07) of policy.json. */
 export const POLICY_SCHEMA = {
@@ -170,6 +178,28 @@ export const POLICY_SCHEMA = {
     $schema: { type: 'string' },
     version: { const: 1 },
     default: MODE,
+    upstream: {
+      type: 'array',
+      maxItems: MAX_UPSTREAM_RULES,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['match'],
+        properties: {
+          match: { ...GLOB, type: ['string', 'array'], items: GLOB, minItems: 1, maxItems: 64 },
+          mode: MODE,
+          cosign: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['keys'],
+            properties: {
+              keys: { type: 'array', items: PEM_KEY, minItems: 1, maxItems: MAX_COSIGN_KEYS },
+              threshold: { type: 'integer', minimum: 1, maximum: MAX_COSIGN_KEYS }
+            }
+          }
+        }
+      }
+    },
     rules: {
       type: 'array',
       maxItems: MAX_POLICY_RULES,
@@ -307,6 +337,7 @@ export function parsePolicy (input: string | Uint8Array | unknown, options: Pars
     rule.layers?.forEach((entry, e) => { threshold(entry, `${path}/layers/${e}`) })
     rule.attestations?.forEach((entry, a) => { signers(entry.builders, `${path}/attestations/${a}/builders`) })
   })
+  checkUpstreamRules(policy.upstream ?? [], source)
   return policy
 }
 

@@ -19,13 +19,15 @@ export interface IdResult {
   api?: string
   /** Live addresses (with /p2p/<NodeId>) when online; the configured listen addresses when not */
   addresses: string[]
+  /** The registry gateway's base URL, when online and it runs */
+  gateway?: string
 }
 
 async function identify (root: string): Promise<IdResult> {
   try {
     const client = await RpcClient.fromRepo(root)
     const id = await client.get<IdResponse>('/api/v0/id')
-    return { peerId: id.peerId, difficulty: id.difficulty, swarmDifficulty: id.swarmDifficulty, online: true, api: client.url, addresses: id.addresses }
+    return { peerId: id.peerId, difficulty: id.difficulty, swarmDifficulty: id.swarmDifficulty, online: true, api: client.url, addresses: id.addresses, ...(id.gateway != null ? { gateway: id.gateway } : {}) }
   } catch (err) {
     if (!isError(err, 'DaemonNotRunningError')) throw err
   }

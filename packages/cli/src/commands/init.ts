@@ -20,6 +20,7 @@ interface InitOptions extends JsonOption {
   api?: string
   gateway?: string
   workers?: number
+  dockerHub?: boolean
 }
 
 /**
@@ -92,6 +93,7 @@ export function registerInit (program: Command): void {
     .option('--api <host:port>', `address of the daemon's RPC API (port 0: any free port) (default: ${DEFAULT_API})`)
     .option('--gateway <host:port|off>', `address of the OCI registry gateway, or "off" (default: ${DEFAULT_GATEWAY})`)
     .option('--workers <n>', 'threads for the identity search (default: one per core)', integerIn(1, 256))
+    .option('--no-docker-hub', 'do not ask Docker Hub for names no provenir source knows ("upstream.dockerHub": false; an offline or private swarm)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: InitOptions, cmd: Command) => {
       const out = createOutput(opts.json === true)
@@ -103,6 +105,7 @@ export function registerInit (program: Command): void {
       const config: RepoConfigInit = { node }
       if (opts.api != null) config.api = opts.api
       if (opts.gateway != null) config.gateway = { listen: opts.gateway === 'off' ? null : opts.gateway }
+      if (opts.dockerHub === false) config.upstream = { dockerHub: false }
       const options: Omit<InitRepoOptions, 'signal' | 'onProgress'> = { config, force: opts.force === true }
       if (opts.difficulty != null) options.difficulty = opts.difficulty
       if (opts.workers != null) options.workers = opts.workers

@@ -8,7 +8,7 @@ import { createOutput, table } from '../output.js'
 import { RpcClient } from '../rpc-client.js'
 import { repoOf } from './common.js'
 import type { JsonOption } from './common.js'
-import type { ClaimSummary, PublishSummary, ResolveSummary } from '@provenir/naming'
+import type { AnswerSummary, ClaimSummary, ImageResolveSummary, PublishSummary, ResolveSummary, UpstreamResolveSummary } from '@provenir/naming'
 import type { Command } from 'commander'
 
 interface PublishOptions extends JsonOption {
@@ -52,6 +52,33 @@ export function resolutionLines (res: ResolveSummary): string[] {
   return table(rows)
 }
 
+const UPSTREAM_FROM: Record<UpstreamResolveSummary['from'], string> = {
+  upstream: 'asked now',
+  cache: 'remembered, within the tag TTL',
+  stale: 'remembered: the registry cannot be reached (past the tag TTL)',
+  reference: 'the reference gives the digest'
+}
+
+/** Readable lines for an upstream registry's answer */
+export function upstreamLines (res: UpstreamResolveSummary): string[] {
+  const rows: Array<[string, string]> = [
+    ['Manifest', res.manifestDigest],
+    ['Upstream', `${res.host}/${res.repository}${res.tag != null ? `:${res.tag}` : ''} at ${res.endpoint.replace(/\/$/, '')} (${UPSTREAM_FROM[res.from]})`]
+  ]
+  if (res.mediaType != null) rows.push(['Media type', res.mediaType])
+  if (res.provenir != null) rows.push(['Provenir', `no answer: ${res.provenir.message}`])
+  return table(rows)
+}
+
+function answerLine (a: AnswerSummary): string {
+  if (a.kind === 'upstream') {
+    const what = a.digest != null ? a.digest : a.error != null ? `error ${a.error.name}: ${a.error.message}` : 'no answer'
+    return `${a.source} (${a.repository ?? ''}): ${what}`
+  }
+  const what = a.userId != null ? `${a.userId}${a.bindingSeq != null ? ` (binding seq ${a.bindingSeq})` : ''}` : a.error != null ? `error ${a.error.name}: ${a.error.message}` : 'no binding'
+  return `${a.source}: ${what}`
+}
+
 /** `name publish` and `name resolve`: sign and publish a repository document; resolve a reference */
 export function registerNamePublishing (name: Command): void {
   name.command('publish')
@@ -84,29 +111,26 @@ export function registerNamePublishing (name: Command): void {
     })
 
   name.command('resolve')
-    .description('resolve [registry/]namespace/repo[:tag|@digest] to a manifest digest: pins, registries by priority, the default registry, then the signed document')
-    .argument('<reference>', 'the image reference')
+    .description('resolve a reference to a manifest digest: pins, registries by priority, the default registry and the signed document, then the upstream registries (Docker Hub last); a host the upstream config lists (quay.io/org/app:1) goes to that registry')
+    .argument('<reference>', 'the image reference: [registry/]namespace/repo[:tag|@digest], or an upstream name (alpine, quay.io/org/app:1)')
     .option('--explain', 'ask every source and show every answer in priority order, the winner marked')
     .option('--json', 'print the result as JSON')
     .action(async (reference: string, opts: ResolveOptions, cmd: Command) => {
       const out = createOutput(opts.json === true)
       const client = await RpcClient.fromRepo(repoOf(cmd))
-      const res = await client.post<ResolveSummary>('/api/v0/name/resolve', { body: { reference, explain: opts.explain === true }, timeout: RPC_NAME_RESOLVE_TIMEOUT_MS + 5_000 })
+      const res = await client.post<ImageResolveSummary>('/api/v0/name/resolve', { body: { reference, explain: opts.explain === true }, timeout: RPC_NAME_RESOLVE_TIMEOUT_MS + 5_000 })
       if (out.json) {
         out.result(res)
         return
       }
       out.line(`${reference} -> ${res.manifestDigest}`)
-      for (const row of resolutionLines(res)) out.line(`  ${row}`)
+      for (const row of res.kind === 'upstream' ? upstreamLines(res) : resolutionLines(res as ResolveSummary)) out.line(`  ${row}`)
       if (opts.explain === true) {
         if (res.answers == null) {
-          out.line('  (a UserId namespace: no name sources asked)')
+          out.line(res.kind === 'upstream' ? '  (a registry host: no provenir source asked)' : '  (a UserId namespace: no name sources asked)')
         } else {
           out.line('Answers, in priority order:')
-          for (const a of res.answers) {
-            const what = a.userId != null ? `${a.userId}${a.bindingSeq != null ? ` (binding seq ${a.bindingSeq})` : ''}` : a.error != null ? `error ${a.error.name}: ${a.error.message}` : 'no binding'
-            out.line(`  ${a.winner ? '*' : ' '} ${a.source}: ${what}`)
-          }
+          for (const a of res.answers) out.line(`  ${a.winner ? '*' : ' '} ${answerLine(a)}`)
         }
       }
     })

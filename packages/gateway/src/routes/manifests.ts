@@ -61,11 +61,13 @@ async function find (ctx: RouteContext, name: string, reference: string, req: Fa
   const socket = req.raw.socket
   socket.setTimeout(0)
   const closed = closeSignal(reply)
+  // a name an upstream registry answered: fetched from that registry's repository
+  const where = named?.upstream != null ? { namespace: named.upstream.host } : namespaceOf(req)
   try {
     return await ctx.content.manifest({
       repository: name,
       reference: digest,
-      ...namespaceOf(req),
+      ...where,
       signal: AbortSignal.any([AbortSignal.timeout(ctx.manifestPullTimeout), closed]),
       pullTimeout: ctx.pullTimeout,
       ...(named != null ? { named: { reference: named.reference, ...(named.record != null ? { record: named.record } : {}) } } : {})

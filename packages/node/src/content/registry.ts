@@ -91,6 +91,32 @@ export class Registry {
   }
 
   /**
+   * Records an image manifest a stream source fetched (an upstream's) as an
+   * image record once every blob it names is held: the record lets peers
+   * pull the whole image from this node over the swarm, and the image is
+   * provided. It is listed as cache (fetched for a client): eviction may
+   * remove it; `provenir image pull` keeps it. False while a blob is still missing.
+   */
+  async completeImage (digest: Digest, parsed: ParsedManifest): Promise<boolean> {
+    if (parsed.kind !== 'manifest' || await this.#c.images.has(digest)) return parsed.kind === 'manifest'
+    const entry = await this.#c.registry.manifest(digest)
+    if (entry == null) return false
+    const blobs: ImageBlobRecord[] = []
+    const blocks: CID[] = entry.blocks != null ? entry.blocks.map(s => CID.parse(s)) : [CID.parse(entry.root)]
+    for (const d of [parsed.manifest.config, ...parsed.manifest.layers]) {
+      const found = await this.#local.locateBlob(d.digest)
+      if (found == null) return false
+      blobs.push({ digest: d.digest, size: d.size, root: found.root.toString(), mediaType: d.mediaType })
+      blocks.push(...await this.#blocksOf(d.digest, found.root))
+    }
+    const record: ImageRecord = { manifestDigest: digest, mediaType: parsed.mediaType, blobs: [{ digest, size: entry.size, root: entry.root, mediaType: parsed.mediaType }, ...blobs] }
+    await this.#c.images.add(record, blocks, { cache: true })
+    await this.#c.provideImage(digest).catch((err: Error) => { this.#log.error('providing %s failed - %e', digest, err) })
+    this.#log('recorded upstream image %s (%d blobs)', digest, blobs.length)
+    return true
+  }
+
+  /**
    * Stores a manifest or index pushed through a repository, by tag or by
    * digest: checked (media type, schema, digest), refused unless every blob
    * (or, for an index, manifest) it names is held, then stored, recorded

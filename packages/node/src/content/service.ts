@@ -17,8 +17,8 @@
 import { AccessLog, BufferPool, cidForDigest, isDigest, parseManifest, readBlob } from '@provenir/content'
 import { InvalidParametersError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
-import { BlobNotFoundError, ManifestNotFoundError } from '../errors.js'
-import { DEFAULT_PULL_TIMEOUT, SERVE_BUFFERS } from '../constants.js'
+import { BlobNotFoundError, BlocksUnavailableError, ImageRecordNotFoundError, ManifestNotFoundError } from '../errors.js'
+import { DEFAULT_PULL_TIMEOUT, MAX_PENDING_UPSTREAM_IMAGES, SERVE_BUFFERS } from '../constants.js'
 import { pullResult } from './events.js'
 import { ingest } from './ingest.js'
 import { LocalSource } from './local-source.js'
@@ -41,6 +41,11 @@ function blobsOf (parsed: ParsedManifest): string[] {
   return parsed.kind === 'manifest' ? [parsed.manifest.config.digest, ...parsed.manifest.layers.map(l => l.digest)] : []
 }
 
+/** A source's errors that mean it does not have the content, not that the content is bad */
+function isMiss (err: unknown): boolean {
+  return err instanceof ManifestNotFoundError || err instanceof BlocksUnavailableError || err instanceof ImageRecordNotFoundError
+}
+
 export class ContentService extends EventTarget implements BlockGetter {
   /** The store's size against its limits: stat, eviction, gc, image removal (see `storage.ts`) */
   readonly storage: StorageService
@@ -51,6 +56,8 @@ export class ContentService extends EventTarget implements BlockGetter {
   readonly #log: Logger
   readonly #manifests = new SingleFlight<{ bytes: Uint8Array, parsed: ParsedManifest, source: string }>()
   readonly #ingests = new Map<string, Promise<void>>()
+  /** Image manifests from a stream source waiting for their blobs (see #pendImage) */
+  readonly #pending = new Map<Digest, ParsedManifest>()
   /** The leaf buffers held blobs are served from, shared by every request */
   readonly #buffers = new BufferPool(undefined, SERVE_BUFFERS)
 
@@ -79,7 +86,11 @@ export class ContentService extends EventTarget implements BlockGetter {
 
   /** The digest a tag names in a repository, asked of each source in order; undefined when none knows it */
   async resolveTag (request: ContentRequest & { tag: string }): Promise<TagResolution | undefined> {
-    for (const source of this.#sources) {
+    // a mirror request's namespace names the registry the tag lives in: the node's own repositories
+    // of the same path (pushed, or named by provenir) are another registry's, so only the sources
+    // that fetch from that registry answer
+    const namespaced = request.namespace != null ? this.#sources.filter(s => s.namespaced === true) : []
+    for (const source of namespaced.length > 0 ? namespaced : this.#sources) {
       const found = await source.resolveTag?.(request)
       if (found != null) return found
     }
@@ -133,19 +144,33 @@ export class ContentService extends EventTarget implements BlockGetter {
     if (await this.#c.registry.isDeleted(digest)) throw new ManifestNotFoundError(`manifest ${digest} was deleted from this node`)
     // a source stores the manifest's block before the service records (and pins) it: gc keeps it meanwhile
     const release = this.#c.blockstore.guard([cidForDigest(digest)])
+    // why each source that was asked did not have it, for the error when none had it
+    const misses: Error[] = []
     try {
-      for (const source of this.#sources.slice(1)) {
-        const found = await source.manifest(request)
+      const sources = this.#sources.slice(1)
+      for (const [i, source] of sources.entries()) {
+        let found: SourceManifest | undefined
+        try {
+          found = await source.manifest(request)
+        } catch (err) {
+          // a source that does not have it (the swarm: no provider in time) gives way to the next
+          // (an upstream registry); any other failure (a policy refusal, a bad record) is the answer
+          if (i === sources.length - 1 || !isMiss(err)) throw err
+          misses.push(err as Error)
+          this.#log('manifest %s: %s; asking %s', digest, (err as Error).message, sources[i + 1].name)
+        }
         if (found == null) continue
         // nothing a source returns is answered or recorded before it matched its digest
         const parsed = parseManifest(found.bytes, { expectedDigest: digest })
         await this.#registry.recordFetchedManifest(digest, parsed, found, source.name)
+        if (found.root == null) await this.#pendImage(digest, parsed)
         return { bytes: found.bytes, parsed, source: source.name }
       }
     } finally {
       release()
     }
-    throw new ManifestNotFoundError(`no source has manifest ${digest}`)
+    const why = misses.map(e => e.message).join('; ')
+    throw new ManifestNotFoundError(`no source has manifest ${digest}${why !== '' ? `: ${why}` : ''}`, misses.length > 0 ? { cause: misses[misses.length - 1] } : undefined)
   }
 
   /**
@@ -250,12 +275,20 @@ export class ContentService extends EventTarget implements BlockGetter {
     done.promise.catch(() => {})
     this.#ingests.set(digest, done.promise)
     try {
+      // a reader whose source answered before an ingest of the same blob ended finds it stored
+      const stored = await this.#local.locateBlob(digest)
+      if (stored != null) {
+        done.resolve()
+        yield * readBlob(stored.root, this.#c.blockstore, { signal: options.signal })
+        return
+      }
       yield * ingest(found.open(options), digest, found.size, {
         store: this.#c.blockstore,
         signal: options.signal,
         onStored: async (blob) => {
           await this.#c.registry.putBlob(digest, { size: blob.size, root: blob.root.toString(), blocks: blob.blocks.map(c => c.toString()) })
           this.#c.provide(blob.root)
+          await this.#completeImages(digest)
         }
       })
       done.resolve()
@@ -264,6 +297,29 @@ export class ContentService extends EventTarget implements BlockGetter {
       throw err
     } finally {
       this.#ingests.delete(digest)
+    }
+  }
+
+  /**
+   * An image manifest a stream source fetched waits here until its blobs are
+   * all stored (clients fetch them after the manifest); then it is recorded
+   * as a whole image, so peers can pull it from this node over the swarm.
+   */
+  async #pendImage (digest: Digest, parsed: ParsedManifest): Promise<void> {
+    if (parsed.kind !== 'manifest' || await this.#registry.completeImage(digest, parsed)) return
+    if (this.#pending.size >= MAX_PENDING_UPSTREAM_IMAGES) this.#pending.delete(this.#pending.keys().next().value as Digest)
+    this.#pending.set(digest, parsed)
+  }
+
+  /** Records each pending image whose last missing blob `blob` was */
+  async #completeImages (blob: Digest): Promise<void> {
+    for (const [digest, parsed] of [...this.#pending]) {
+      if (!blobsOf(parsed).includes(blob)) continue
+      try {
+        if (await this.#registry.completeImage(digest, parsed)) this.#pending.delete(digest)
+      } catch (err) {
+        this.#log.error('recording image %s failed - %e', digest, err)
+      }
     }
   }
 

@@ -147,6 +147,11 @@ export type SourceBlob =
 export interface ContentSource {
   /** `local`, `swarm`, `upstream`: in logs and in {@link BlobHandle.source} */
   readonly name: string
+  /**
+   * Whether a request's `namespace` names this source's content (an upstream
+   * registry): a tag asked with a namespace is asked of such sources only
+   */
+  readonly namespaced?: boolean
   /** The digest a tag names in a repository, or undefined when this source knows no such tag */
   resolveTag?(request: ContentRequest & { tag: string }): Promise<TagResolution | undefined>
   /** A manifest or index by digest */
