@@ -70,7 +70,7 @@ describe('the content path in real daemons', { timeout: 5 * 60_000 }, () => {
     await fs.mkdir(file)
     const res = await fetch(`${gw}/v2/acme/broken/blobs/${sha256(layer)}`)
     assert.equal(res.status, 500)
-    await waitFor('the 500 in the daemon\'s log', async () => /provenir:gateway:error .*\/v2\/acme\/broken\/blobs\/.* failed with 500/.test(pair.a.stderr) ? true : undefined, 10_000)
+    await waitFor('the 500 in the daemon\'s log', async () => /"level":50,.*"component":"provenir:gateway".*"msg":"GET \/v2\/acme\/broken\/blobs\/.* failed with 500/.test(pair.a.stderr) ? true : undefined, 10_000)
     assert.match(pair.a.stderr, /EISDIR/, 'with its cause')
   })
 })

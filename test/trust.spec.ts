@@ -89,12 +89,18 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
     const strict = path.join(root, 'strict.json')
     // the base layer must be signed by team, which only signed the app layer
     await fs.writeFile(strict, JSON.stringify(policy({ base: team, rest: team, manifest: team, builder: team })))
+    const before = await runJson(repoB, ['repo', 'stat'])
     const res = await runCli(repoB, ['image', 'pull', small.digest, '--policy', strict])
     assert.equal(res.code, 1, res.stdout)
     assert.match(res.stderr, /the trust policy \(mode enforce\) refuses/)
     assert.match(res.stderr, /rules\[0\]\.layers\[0\]/)
     const ls = await runJson(repoB, ['image', 'ls'])
     assert.deepEqual(ls.images, [], 'nothing recorded')
+    // and nothing stored: the manifest and the statements the pull fetched to check them are gone, not left for gc
+    const after = await runJson(repoB, ['repo', 'stat'])
+    assert.deepEqual([after.usage.blocks, after.usage.bytes], [before.usage.blocks, before.usage.bytes], 'the store holds what it held before the pull')
+    const gc = await runJson(repoB, ['gc'])
+    assert.equal(gc.removed, 0, 'gc finds nothing the refused pull left')
   })
 
   it('B pulls under its enforce policy, with the statements fetched through the swarm, and `verify` prints the chain', async () => {
@@ -108,6 +114,9 @@ describe('trust across two daemons: sign and attest on A, pull under enforce on 
     for (const id of [vendor, team]) assert.ok(res.stdout.includes(id), `the chain names ${id}`)
     assert.match(res.stdout, /https:\/\/slsa\.dev\/provenance\/v1/)
     assert.ok(res.stdout.includes(layers[0]), 'the app layer is in the chain')
+    for (const s of pulled.statements as Array<{ cid: string }>) {
+      assert.equal(res.stdout.split(s.cid).length - 1, 1, `statement ${s.cid} is printed once`)
+    }
     // against a policy it fails, verify prints the report and exits 1
     const other = path.join(root, 'other.json')
     await fs.writeFile(other, JSON.stringify(policy({ base: team, rest: team, manifest: vendor, builder: team })))

@@ -22,9 +22,11 @@ import { errorCode } from './fs-util.js'
 import { NamingUnavailableError } from './errors.js'
 import { isExpectedError } from './known-errors.js'
 import { bodyObject, optionalReferenceParam } from './rpc-params.js'
+import { pullResult } from '@provenir/node'
 import { pullUpstreamImage } from './upstream-pull.js'
 import { policyParam, statementInfo } from './trust-routes.js'
 import { transfersOf } from './transfers.js'
+import { countImport, countPull } from './work-metrics.js'
 import type { RpcContext, RpcRoute } from './rpc-server.js'
 import type { StatementInfo } from './trust-routes.js'
 import type { VerificationReport } from '@provenir/trust'
@@ -350,9 +352,16 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
             progress({ phase: 'import', bytes, total, blob: evt.detail.digest })
           }
         }
-        const records = format === 'oci'
-          ? await importOciLayout(file, blockstore, images, { signal, onProgress })
-          : await importDockerArchive(file, blockstore, images, { signal, onProgress })
+        let records: Awaited<ReturnType<typeof importOciLayout>>
+        try {
+          records = format === 'oci'
+            ? await importOciLayout(file, blockstore, images, { signal, onProgress })
+            : await importDockerArchive(file, blockstore, images, { signal, onProgress })
+        } catch (err) {
+          countImport('error', 0)
+          throw err
+        }
+        countImport('ok', records.reduce((n, r) => n + summarise(r).size, 0))
         progress({ phase: 'import', bytes: total, total })
         for (const record of records) await node.provideImage(record.manifestDigest)
         return { format, images: records.map(summarise) } satisfies ImageImportResult
@@ -441,7 +450,16 @@ export const CONTENT_ROUTES: readonly RpcRoute[] = Object.freeze([
           const image = await naming.resolveImage(reference, { signal: sink.signal })
           if (image.provenir == null && image.upstream != null) {
             const upstream = image.upstream
-            const pulled = await pullUpstreamImage(node, upstream, { signal: sink.signal, progress: sink.progress, ...(platform != null ? { platform } : {}), ...(body.pin === false ? { pin: false } : {}) })
+            // counted here: this pull reads through the content service (its bytes count there, by source) rather than node.pull
+            const started = performance.now()
+            let pulled: Awaited<ReturnType<typeof pullUpstreamImage>>
+            try {
+              pulled = await pullUpstreamImage(node, upstream, { signal: sink.signal, progress: sink.progress, ...(platform != null ? { platform } : {}), ...(body.pin === false ? { pin: false } : {}) })
+            } catch (err) {
+              countPull(pullResult(err, sink.signal), (performance.now() - started) / 1000)
+              throw err
+            }
+            countPull('ok', (performance.now() - started) / 1000)
             return {
               image: summarise(pulled.record),
               statements: [],

@@ -1,5 +1,4 @@
 import { join } from 'node:path'
-import { defaultLogger } from '@libp2p/logger'
 import { Keystore, nodeIdDifficulty, SELF_KEY_NAME } from '@provenir/identity'
 import { hostOfMirrorPrefix, InsufficientDifficultyError, InvalidConfigError } from '@provenir/interface'
 import { createGateway } from '@provenir/gateway'
@@ -9,8 +8,10 @@ import { formatApiAddress, parseApiAddress } from './api-address.js'
 import { GATEWAY_PUBLISH_TIMEOUT_MS, STARTUP_PROVIDE_CONCURRENCY } from './constants.js'
 import { ApiAddressInUseError, DaemonAlreadyRunningError, DatastoreOpenError } from './errors.js'
 import { errorCode, readFileBounded } from './fs-util.js'
+import { createDaemonLog, requestLog } from './log.js'
 import { MAX_POLICY_BYTES, parsePolicy, PolicyInvalidError } from '@provenir/trust'
 import { gaterRefusedCounter, storeMetrics } from './metrics.js'
+import { contentMetrics, gatewayRequestMetrics, importMetrics, namingMetrics } from './work-metrics.js'
 import { removeApiFile, writeApiFile } from './repo-paths.js'
 import { openRepo } from './repo.js'
 import { RpcClient } from './rpc-client.js'
@@ -18,6 +19,7 @@ import { createRpcServer } from './rpc-server.js'
 import { serverTls } from './tls.js'
 import type { ApiAddress } from './api-address.js'
 import type { Repo } from './repo.js'
+import type { DaemonLog } from './log.js'
 import type { RpcRoute, RpcServer } from './rpc-server.js'
 import type { Gateway, GatewayInit } from '@provenir/gateway'
 import type { AbortOptions, ComponentLogger, Logger, PrivateKey } from '@libp2p/interface'
@@ -28,7 +30,9 @@ import type { TrustPolicy } from '@provenir/trust'
 export interface StartDaemonInit {
   /** The repo directory; it must be initialised (see `initRepo`) */
   repo: string
-  /** @default daemonLogger(): @libp2p/logger's, with the errors of the daemon's own servers and content always printed */
+  /** The daemon's log (`provenir daemon --log-level`) @default createDaemonLog(): info and above, to stderr */
+  log?: DaemonLog
+  /** The components' logger @default the `log`'s ComponentLogger view */
   logger?: ComponentLogger
   /** RPC routes; @default DEFAULT_ROUTES */
   routes?: readonly RpcRoute[]
@@ -63,24 +67,13 @@ export interface Daemon {
   stop(): Promise<void>
 }
 
-/** Components whose `.error` lines the daemon's logger prints without DEBUG: failures a client was answered with */
-const ALWAYS_LOGGED_ERRORS = ['provenir:daemon', 'provenir:rpc', 'provenir:gateway', 'provenir:content', 'provenir:swarm', 'provenir:node']
-
-/**
- * The daemon's default logger: @libp2p/logger's (debug namespaces, on with
- * `DEBUG=provenir:*,libp2p:*`), except that the `.error` lines of the
- * daemon's own servers and of its content service always print, to stderr:
- * an error answered to a client, or a push's publish that failed, must
- * reach the daemon's log with its cause even when no one set DEBUG.
- */
-export function daemonLogger (): ComponentLogger {
-  const base = defaultLogger()
-  return {
-    forComponent (name: string): Logger {
-      const log = base.forComponent(name)
-      if (ALWAYS_LOGGED_ERRORS.some(prefix => name === prefix || name.startsWith(`${prefix}:`))) (log.error as unknown as { enabled: boolean }).enabled = true
-      return log
-    }
+/** The gateway's `onResponse`: one access-log record and the request metrics */
+function observeGateway (log: DaemonLog): GatewayInit['onResponse'] {
+  const logRequest = requestLog(log.pino, 'gateway')
+  const count = gatewayRequestMetrics()
+  return (info) => {
+    count(info)
+    logRequest(info)
   }
 }
 
@@ -212,7 +205,8 @@ export async function assertDaemonNotRunning (root: string): Promise<void> {
 export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const repo = await openRepo(init.repo)
   const { paths, config } = repo
-  const logger = init.logger ?? daemonLogger()
+  const daemonLog = init.log ?? createDaemonLog()
+  const logger = init.logger ?? daemonLog.components
   const log = logger.forComponent('provenir:daemon')
 
   const own = nodeIdDifficulty(repo.peerId)
@@ -236,7 +230,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     naming: {
       ...config.naming,
       registry: { ...config.naming.registry, serve: config.naming.registry.serve || init.registry === true },
-      keys: keystoreKeys(paths.keystore)
+      keys: keystoreKeys(paths.keystore),
+      ...namingMetrics()
     },
     upstream: config.upstream,
     upstreamBaseDir: paths.root
@@ -269,7 +264,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
     const migrated = await node.content?.migrateGatewayState(join(paths.gateway, LEGACY_GATEWAY_STATE))
     if (migrated?.migrated === true) log('migrated the gateway state into the index (%d repositories, %d tags); the old file is %s', migrated.repositories, migrated.tags, migrated.backup)
     const { host, port } = parseApiAddress(config.api, paths.config)
-    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, privateSwarm: repo.swarmKey != null, gatewayUrl: () => gateway?.address != null ? `${gatewayTls ? 'https' : 'http'}://${formatApiAddress(gateway.address)}` : undefined }
+    const rpcInit: Parameters<typeof createRpcServer>[0] = { node, host, port, logger, naming, privateSwarm: repo.swarmKey != null, onResponse: requestLog(daemonLog.pino, 'rpc'), gatewayUrl: () => gateway?.address != null ? `${gatewayTls ? 'https' : 'http'}://${formatApiAddress(gateway.address)}` : undefined }
     if (init.routes != null) rpcInit.routes = init.routes
     const apiTls = await serverTls(paths.root, config.apiTls, host, 'apiTls')
     if (apiTls != null) {
@@ -294,7 +289,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         dataPath: paths.gateway,
         uploadsPath: join(paths.gateway, 'uploads'),
         requireTokenOnLoopback: config.gateway.requireTokenOnLoopback,
-        logger
+        logger,
+        onResponse: observeGateway(daemonLog)
       }
       const tls = await serverTls(paths.root, config.gateway.tls, host, 'gateway.tls')
       if (tls != null) {
@@ -352,6 +348,8 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
   const provideAbort = new AbortController()
   const providing = provideHeldImages(node, provideAbort.signal, log)
   const stopStoreMetrics = node.content != null ? storeMetrics(node.content.storage) : () => {}
+  const stopContentMetrics = node.content != null ? contentMetrics(node.content) : () => {}
+  importMetrics()
   const limits = node.content?.storage.limits
   if (limits?.maxSize != null) log('store limit %d bytes: cached content is evicted above %d%% of it, down to %d%%', limits.maxSize, limits.highWatermark * 100, limits.lowWatermark * 100)
 
@@ -373,6 +371,7 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
           await gateway?.close()
           await server.close()
           stopStoreMetrics()
+          stopContentMetrics()
           await node.stop()
         } finally {
           await removeApiFile(paths.root, server.address)

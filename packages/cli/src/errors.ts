@@ -81,6 +81,12 @@ export function errorClassesByName (values: unknown[]): Map<string, ErrorClass> 
   return new Map(values.filter(isErrorClass).map((cls): [string, ErrorClass] => [cls.name, cls]))
 }
 
+/** `--log-level`, `--log-format` or their environment variables name no level or format. */
+export class InvalidLogLevelError extends ProvenirError {
+  static override name = 'InvalidLogLevelError'
+  override name = 'InvalidLogLevelError'
+}
+
 /**
  * The error classes of @provenir/interface and of this package, by name:
  * the ones an RPC client has at hand without loading anything more.
@@ -88,7 +94,7 @@ export function errorClassesByName (values: unknown[]): Map<string, ErrorClass> 
 export const LOCAL_ERRORS: ReadonlyMap<string, ErrorClass> = errorClassesByName([
   ...Object.values(interfaceModule),
   FileExistsError, DaemonAlreadyRunningError, ApiAddressInUseError, DatastoreOpenError, PathNotFoundError,
-  NamingUnavailableError, BundleInvalidError, TlsMaterialError
+  NamingUnavailableError, BundleInvalidError, TlsMaterialError, InvalidLogLevelError
 ])
 
 /**

@@ -17,6 +17,8 @@
  */
 
 import { Counter, register } from 'prom-client'
+import { errorText } from './log.js'
+import type { PinoLogger } from './log.js'
 import type { Registry } from 'prom-client'
 
 /** Name of the counter of rejections nothing handled */
@@ -79,7 +81,9 @@ export function unhandledRejectionsCounter (registry: Registry = register): Coun
 }
 
 export interface ProcessErrorHandlersInit {
-  /** Where the descriptions go @default process.stderr */
+  /** The daemon's log: when given, each error is one record (level error or fatal) with the error and its causes in `err` */
+  log?: PinoLogger
+  /** Where the descriptions go when there is no `log` @default process.stderr */
   write?(text: string): void
   /** Called after an uncaught exception was logged, before the process exits 1 */
   onFatal?(): void
@@ -95,12 +99,18 @@ export function installProcessErrorHandlers (init: ProcessErrorHandlersInit = {}
   const write = init.write ?? ((text: string) => { process.stderr.write(text) })
   const exit = init.exit ?? ((code: number) => { process.exit(code) })
   const counter = unhandledRejectionsCounter()
+  const log = init.log
   const onRejection = (reason: unknown): void => {
     counter.inc()
+    if (log != null) {
+      log.error({ err: reason }, `unhandled rejection (a bug; the daemon keeps running): ${errorText(reason)}`)
+      return
+    }
     write(`${new Date().toISOString()} provenir daemon: unhandled rejection (a bug; the daemon keeps running):\n${describeError(reason)}\n`)
   }
   const onException = (err: unknown, origin: string): void => {
-    write(`${new Date().toISOString()} provenir daemon: uncaught exception (${origin}); exiting:\n${describeError(err)}\n`)
+    if (log != null) log.fatal({ err }, `uncaught exception (${origin}); exiting: ${errorText(err)}`)
+    else write(`${new Date().toISOString()} provenir daemon: uncaught exception (${origin}); exiting:\n${describeError(err)}\n`)
     try {
       init.onFatal?.()
     } finally {

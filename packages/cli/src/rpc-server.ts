@@ -16,6 +16,7 @@ import type { Naming } from '@provenir/naming'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { ProvenirNode } from '@provenir/node'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RequestDone } from '@provenir/gateway'
 import type { Registry } from 'prom-client'
 
 /** What a route handler gets */
@@ -210,6 +211,8 @@ export interface RpcServerInit {
   privateSwarm?: boolean
   /** The registry gateway's base URL, once it listens (`id` answers it) */
   gatewayUrl?: () => string | undefined
+  /** Called once each response is sent: the daemon's request log and metrics (`route` is the route's pattern) */
+  onResponse?(info: RequestDone): void
 }
 
 export interface RpcServer {
@@ -281,6 +284,13 @@ export async function createRpcServer (init: RpcServerInit): Promise<RpcServer> 
     return503OnClosing: true,
     routerOptions: { maxParamLength: RPC_MAX_PARAM_LENGTH }
   })
+
+  const onResponse = init.onResponse
+  if (onResponse != null) {
+    fastify.addHook('onResponse', async (request, reply) => {
+      onResponse({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode, seconds: reply.elapsedTime / 1000, remoteAddress: request.ip })
+    })
+  }
 
   let boundPort = port
   // aborted by close(): long work in progress (a pull, an import) is cancelled rather than awaited

@@ -5,13 +5,15 @@ import { fileURLToPath } from 'node:url'
 import { describeError } from '../src/process-errors.js'
 
 const MODULE = fileURLToPath(new URL('../src/process-errors.js', import.meta.url))
+const LOG_MODULE = fileURLToPath(new URL('../src/log.js', import.meta.url))
 
 /** Runs `body` as an ES module in a fresh node process with the daemon's handlers installed */
-async function runWithHandlers (body: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+async function runWithHandlers (body: string, withLog = false): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const script = `
     import { installProcessErrorHandlers } from ${JSON.stringify(MODULE)}
+    import { createDaemonLog } from ${JSON.stringify(LOG_MODULE)}
     import { register } from 'prom-client'
-    installProcessErrorHandlers({ onFatal: () => { process.stdout.write('fatal-hook\\n') } })
+    installProcessErrorHandlers({ onFatal: () => { process.stdout.write('fatal-hook\\n') }${withLog ? ', log: createDaemonLog({ format: \'json\' }).pino' : ''} })
     ${body}
   `
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('.', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] })
@@ -70,5 +72,28 @@ describe('process-level error handlers of the daemon', () => {
     assert.match(res.stderr, /uncaught exception/)
     assert.match(res.stderr, /RangeError: WebAssembly\.Memory\.grow/)
     assert.match(res.stderr, /inside an event listener/)
+  })
+
+  it('with the daemon\'s log, each is one JSON record with the error and its cause chain', async () => {
+    const rejected = await runWithHandlers(`
+      Promise.reject(new Error('stream closed', { cause: new Error('the root cause') }))
+      setTimeout(() => { process.stdout.write('still running\\n') }, 50)
+    `, true)
+    assert.equal(rejected.code, 0, rejected.stderr)
+    assert.match(rejected.stdout, /still running/)
+    const lines = rejected.stderr.trim().split('\n')
+    assert.equal(lines.length, 1, rejected.stderr)
+    const record = JSON.parse(lines[0])
+    assert.equal(record.level, 50)
+    assert.match(record.msg, /unhandled rejection .*Error: stream closed <- Error: the root cause/)
+    assert.match(record.err.stack, /caused by: Error: the root cause/)
+    const thrown = await runWithHandlers(`
+      setTimeout(() => { throw new RangeError('out of memory', { cause: new Error('inside a listener') }) }, 0)
+    `, true)
+    assert.equal(thrown.code, 1)
+    assert.match(thrown.stdout, /fatal-hook/)
+    const fatal = JSON.parse(thrown.stderr.trim().split('\n')[0])
+    assert.equal(fatal.level, 60)
+    assert.match(fatal.msg, /uncaught exception .*RangeError: out of memory <- Error: inside a listener/)
   })
 })

@@ -30,6 +30,7 @@ import type { ImageRecord } from '@provenir/content'
 import type { ProvenirNode } from '@provenir/node'
 
 export * from './constants.js'
+export { routePattern } from './router.js'
 export { OciError, ERROR_TABLE, MESSAGES, toErrorResponse } from './errors.js'
 export type { OciErrorCode, ErrorBody } from './errors.js'
 export { ANNOTATION_BUNDLE_PREDICATE_TYPE, ANNOTATION_STATEMENT, ANNOTATION_SIGNERS } from '@provenir/node'
@@ -127,6 +128,23 @@ export interface GatewayInit {
    * error's message.
    */
   logger?: ComponentLogger
+  /**
+   * Called once each response is sent (or the client went away): the
+   * daemon's request log and metrics. `route` is the route's pattern
+   * (`/v2/<name>/blobs/<digest>`), never the path, so labels stay few.
+   */
+  onResponse?(info: RequestDone): void
+}
+
+/** A request the gateway answered, for `onResponse` */
+export interface RequestDone {
+  method: string
+  /** The route's pattern (see `routePattern`), `unknown` when no route matched */
+  route: string
+  status: number
+  seconds: number
+  /** The client's address */
+  remoteAddress?: string
 }
 
 /** What a name resolves to */

@@ -52,6 +52,33 @@ export function route (url: string): Route | undefined {
   return undefined
 }
 
+/** The pattern of each route kind, for logs and metric labels */
+const PATTERNS: Record<Route['kind'], string> = {
+  base: '/v2/',
+  catalog: '/v2/_catalog',
+  tags: '/v2/<name>/tags/list',
+  manifest: '/v2/<name>/manifests/<reference>',
+  uploads: '/v2/<name>/blobs/uploads/',
+  upload: '/v2/<name>/blobs/uploads/<id>',
+  blob: '/v2/<name>/blobs/<digest>',
+  referrers: '/v2/<name>/referrers/<digest>'
+}
+
+/**
+ * The route pattern a URL matches (`/v2/<name>/manifests/<reference>`), the
+ * token endpoint's path, or `unknown`: a bounded set, whatever the URL.
+ */
+export function routePattern (url: string): string {
+  const path = url.split('?')[0]
+  if (path === C.TOKEN_PATH) return C.TOKEN_PATH
+  try {
+    const r = route(url)
+    return r != null ? PATTERNS[r.kind] : 'unknown'
+  } catch {
+    return 'invalid'
+  }
+}
+
 /** A digest from a path or query: `sha256:` or `sha512:`, else DIGEST_INVALID */
 export function checkDigest (digest: string): Digest {
   try {

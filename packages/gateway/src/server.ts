@@ -13,7 +13,7 @@ import { InvalidConfigError, isLoopbackHost, loopbackRefusal } from '@provenir/i
 import * as C from './constants.js'
 import { OciError, toErrorResponse } from './errors.js'
 import { presentedToken, tokenMatches } from './http.js'
-import { route, unmirror } from './router.js'
+import { route, routePattern, unmirror } from './router.js'
 import { deleteBlob, getBlob } from './routes/blobs.js'
 import { catalog } from './routes/catalog.js'
 import { deleteManifest, getManifest, putManifest } from './routes/manifests.js'
@@ -134,6 +134,12 @@ export class GatewayServer implements Gateway {
       void reply.code(404).header('Content-Type', 'application/json').send({ errors: [{ code: 'UNSUPPORTED', message: `no route for ${req.method} ${req.url.split('?')[0]}`, detail: null }] })
     })
     app.addHook('onRequest', async (req, reply) => { this.#admit(req, reply) })
+    const onResponse = this.#init.onResponse
+    if (onResponse != null) {
+      app.addHook('onResponse', async (req, reply) => {
+        onResponse({ method: req.method, route: routePattern(req.url), status: reply.statusCode, seconds: reply.elapsedTime / 1000, ...(req.ip != null ? { remoteAddress: req.ip } : {}) })
+      })
+    }
     app.get(C.TOKEN_PATH, async (req, reply) => { await this.#token(req, reply) })
     const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const r = route(req.url)

@@ -149,6 +149,24 @@ export interface NamingInit extends Partial<Omit<NamingConfig, 'dns' | 'registry
   republishInterval?: number
   /** @default DEFAULT_RECORD_LIFETIME (48 h) */
   lifetime?: number
+  /** Called after each publish with how it ended (the daemon's metrics); it must not throw */
+  onPublish?(event: NamingPublishEvent): void
+  /** Called after each resolution with how it ended (the daemon's metrics); it must not throw */
+  onResolve?(event: NamingResolveEvent): void
+}
+
+/**
+ * How a publish ended: `dht` (DHT peers stored the pointer), `local` (stored
+ * here only, put in the DHT when peers appear), or `error`
+ */
+export interface NamingPublishEvent {
+  result: 'dht' | 'local' | 'error'
+}
+
+/** How a resolution ended: `ok` or the name of the error that ended it; `cached` when the cache answered */
+export interface NamingResolveEvent {
+  result: 'ok' | 'not-found' | 'error'
+  cached: boolean
 }
 
 export interface PublishRequest {

@@ -42,6 +42,13 @@ import type { AbortOptions, Logger, PrivateKey } from '@libp2p/interface'
 import type { UserId } from '@provenir/trust'
 import type { CID } from 'multiformats/cid'
 
+/** Errors that mean the name, its owner or its document is not there (a resolution `not-found`) */
+const NOT_FOUND_ERRORS = new Set(['RepositoryNotFoundError', 'NameNotFoundError', 'TagNotFoundError'])
+
+function isNotFound (err: unknown): boolean {
+  return NOT_FOUND_ERRORS.has((err as Error | undefined)?.name ?? '')
+}
+
 export class NamingService implements Naming {
   readonly registry?: Registry
   private readonly components: NamingComponents
@@ -59,7 +66,7 @@ export class NamingService implements Naming {
   private started = false
 
   constructor (components: NamingComponents, init: NamingInit = {}) {
-    const { keys: _keys, nodeKeyName: _node, republishInterval, lifetime, ...settings } = init
+    const { keys: _keys, nodeKeyName: _node, republishInterval, lifetime, onPublish: _onPublish, onResolve: _onResolve, ...settings } = init
     this.config = validateNamingConfig(settings, 'naming')
     const interval = republishInterval ?? DEFAULT_REPUBLISH_INTERVAL
     const life = lifetime ?? DEFAULT_RECORD_LIFETIME
@@ -193,6 +200,17 @@ export class NamingService implements Naming {
   }
 
   async resolve (reference: string, options: ResolveOptions = {}): Promise<NamingResolution> {
+    try {
+      const resolved = await this.resolveUncounted(reference, options)
+      this.init.onResolve?.({ result: 'ok', cached: resolved.cached })
+      return resolved
+    } catch (err) {
+      this.init.onResolve?.({ result: isNotFound(err) ? 'not-found' : 'error', cached: false })
+      throw err
+    }
+  }
+
+  private async resolveUncounted (reference: string, options: ResolveOptions): Promise<NamingResolution> {
     let resolution = options.explain === true ? undefined : this.cache.get(reference)
     const cached = resolution != null
     if (resolution == null) {
@@ -273,7 +291,14 @@ export class NamingService implements Naming {
   }
 
   async publish (request: PublishRequest, options: AbortOptions = {}): Promise<PublishSummary> {
-    return this.publishing.publish(request, options)
+    try {
+      const published = await this.publishing.publish(request, options)
+      this.init.onPublish?.({ result: published.peers > 0 ? 'dht' : 'local' })
+      return published
+    } catch (err) {
+      this.init.onPublish?.({ result: 'error' })
+      throw err
+    }
   }
 
   async publishPushed (name: string, keyName: string, options: AbortOptions = {}): Promise<PublishSummary | undefined> {

@@ -65,6 +65,8 @@ export { pullImage, digestReference, dhtProviders, STATEMENTS_TIMEOUT, STATEMENT
 export type { PullOptions, PulledImage, PullProgressEvents, PullContext, PullReady } from './swarm/pull.js'
 export * from './errors.js'
 export { ContentService } from './content/service.js'
+export { pullResult } from './content/events.js'
+export type { ContentEvents, PullDetail, PullResult, PushDetail, TransferDetail } from './content/events.js'
 export { StorageService } from './content/storage.js'
 export type { StorageComponents, StorageEvents, StorageStat, EvictionDetail, GcDetail } from './content/storage.js'
 export { validateStorageConfig, parseSize, DEFAULT_STORAGE_CONFIG } from './storage-config.js'

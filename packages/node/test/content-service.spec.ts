@@ -145,6 +145,28 @@ describe('the content service over a source that returns bytes', () => {
     assert.ok(range.bytes.equals(layer.subarray(1_000_000, 1_100_001)))
   })
 
+  it('reports the bytes of each read by the name of the source that delivered them (transfer events)', async () => {
+    const seen: Array<{ source: string, bytes: number }> = []
+    const onTransfer = (evt: Event): void => { seen.push((evt as CustomEvent<{ source: string, bytes: number }>).detail) }
+    service.addEventListener('transfer', onTransfer)
+    source.blobs.set(sha256(config), config)
+    try {
+      const fetched = await service.blob({ repository: 'mirror/app', digest: sha256(config) })
+      assert.equal(fetched.source, 'upstream')
+      assert.ok((await readAll(fetched.read())).bytes.equals(config))
+      const held = await service.blob({ repository: 'mirror/app', digest: sha256(config) })
+      assert.ok((await readAll(held.read({ start: 0, end: 9 }))).bytes.equals(config.subarray(0, 10)))
+      await service.manifest({ repository: 'mirror/app', reference: sha256(manifest) })
+      assert.deepEqual(seen, [
+        { source: 'upstream', bytes: config.byteLength },
+        { source: 'local', bytes: 10 },
+        { source: 'local', bytes: manifest.byteLength }
+      ])
+    } finally {
+      service.removeEventListener('transfer', onTransfer)
+    }
+  })
+
   it('a blob whose bytes do not match breaks its stream short of its size and is not stored', async () => {
     const blob = await service.blob({ repository: 'mirror/app', digest: badLayer })
     const read = await readAll(blob.read())

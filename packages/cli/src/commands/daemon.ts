@@ -7,6 +7,7 @@ import { repoOf, signalExitCode } from './common.js'
 import { initWithProgress, printInit } from './init.js'
 import type { JsonOption } from './common.js'
 import type { Daemon } from '../daemon.js'
+import type { DaemonLog } from '../log.js'
 import type { Command } from 'commander'
 
 /**
@@ -22,8 +23,9 @@ import type { Command } from 'commander'
  * the daemon keeps running; an uncaught exception is logged and exits 1
  * (`process-errors.ts`).
  */
-async function runDaemon (opts: JsonOption & { registry?: boolean, mdns?: boolean }, cmd: Command): Promise<void> {
+async function runDaemon (opts: JsonOption & { registry?: boolean, mdns?: boolean, logLevel?: string, logFormat?: string }, cmd: Command): Promise<void> {
   const { startDaemon } = await import('../daemon.js')
+  const log = await daemonLog(opts, cmd)
   const { isRepoInitialised } = await import('../repo.js')
   const { installProcessErrorHandlers } = await import('../process-errors.js')
   const out = createOutput(opts.json === true)
@@ -52,11 +54,12 @@ async function runDaemon (opts: JsonOption & { registry?: boolean, mdns?: boolea
   process.on('SIGTERM', onSignal)
   // an error nothing handled is logged with its cause chain (see process-errors.ts)
   const removeErrorHandlers = installProcessErrorHandlers({
+    log: log.pino,
     onFatal: () => { if (daemon != null) forceRemoveApiFile(root, formatApiAddress(daemon.apiAddress)) }
   })
 
   try {
-    daemon = await startDaemon({ repo: root, registry: opts.registry === true, ...(opts.mdns === false ? { mdns: false } : {}) })
+    daemon = await startDaemon({ repo: root, registry: opts.registry === true, log, ...(opts.mdns === false ? { mdns: false } : {}) })
     const ready = await describeReady(daemon)
     if (out.json) {
       out.result({ event: 'ready', ...ready })
@@ -131,6 +134,23 @@ export async function describeReady (daemon: Daemon): Promise<{
   }
 }
 
+/**
+ * The daemon's log from `--log-level`/`--log-format`, where the command line
+ * gave one, else PROVENIR_LOG_LEVEL/PROVENIR_LOG_FORMAT, else info and auto.
+ */
+async function daemonLog (opts: { logLevel?: string, logFormat?: string }, cmd: Command): Promise<DaemonLog> {
+  const { createDaemonLog, parseLogFormat, parseLogLevel } = await import('../log.js')
+  const fromCli = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli'
+  const levelSource = fromCli('logLevel') ? '--log-level' : 'PROVENIR_LOG_LEVEL'
+  const formatSource = fromCli('logFormat') ? '--log-format' : 'PROVENIR_LOG_FORMAT'
+  const level = fromCli('logLevel') ? opts.logLevel : process.env.PROVENIR_LOG_LEVEL
+  const format = fromCli('logFormat') ? opts.logFormat : process.env.PROVENIR_LOG_FORMAT
+  return createDaemonLog({
+    ...(level != null && level !== '' ? { level: parseLogLevel(level, levelSource) } : {}),
+    ...(format != null && format !== '' ? { format: parseLogFormat(format, formatSource) } : {})
+  })
+}
+
 /** On a forced exit: remove `<repo>/api` if it is still ours, synchronously */
 function forceRemoveApiFile (root: string, ours: string): void {
   const file = repoPaths(root).api
@@ -146,5 +166,7 @@ export function registerDaemon (program: Command): void {
     .option('--registry', 'serve as a naming registry for link names (also "naming.registry.serve" in config.json)')
     .option('--no-mdns', 'do not look for peers on the local network with mDNS this run ("node.lan.mdns": false in config.json turns it off for good)')
     .option('--json', 'print events as JSON lines')
+    .option('--log-level <level>', 'the log\'s level: trace, debug, info, warn, error, fatal or silent (also PROVENIR_LOG_LEVEL)', 'info')
+    .option('--log-format <format>', 'auto (human on a terminal, JSON lines otherwise), json or pretty (also PROVENIR_LOG_FORMAT)', 'auto')
     .action(runDaemon)
 }

@@ -189,9 +189,10 @@ export function registerTrust (program: Command): void {
         out.result(res)
       } else {
         const { formatReport } = await import('@provenir/trust')
+        // each statement's rows start with its CID ("Statement"): a header naming it again would print it twice
         for (const s of res.statements) {
-          out.line(`statement ${s.cid}`)
-          for (const row of statementRows(s)) out.line(`  ${row}`)
+          for (const row of statementRows(s)) out.line(row)
+          out.line('')
         }
         out.line(formatReport(res.report))
       }

@@ -19,6 +19,7 @@ import { InvalidParametersError } from '@provenir/interface'
 import { CID } from 'multiformats/cid'
 import { BlobNotFoundError, BlocksUnavailableError, ImageRecordNotFoundError, ManifestNotFoundError } from '../errors.js'
 import { DEFAULT_PULL_TIMEOUT, MAX_PENDING_UPSTREAM_IMAGES, SERVE_BUFFERS } from '../constants.js'
+import { pullResult } from './events.js'
 import { ingest } from './ingest.js'
 import { LocalSource } from './local-source.js'
 import { listReferrers } from './referrers.js'
@@ -28,6 +29,7 @@ import { migrateGatewayState } from './migrate.js'
 import { StorageService } from './storage.js'
 import { DEFAULT_STORAGE_CONFIG } from '../storage-config.js'
 import type { ContentServiceComponents } from './components.js'
+import type { PullDetail, PullResult, PushDetail, TransferDetail } from './events.js'
 import type { MigrationResult } from './migrate.js'
 import type { BlobHandle, BlobRequest, BlockGetter, ByteRange, ContentRequest, ContentSource, ManifestRequest, ManifestResult, PutManifestRequest, PutManifestResult, ReferrerDescriptor, SourceBlob, SourceManifest, TagResolution, UploadedBlob } from './types.js'
 import type { PulledImage, PullOptions } from '../swarm/pull.js'
@@ -44,7 +46,7 @@ function isMiss (err: unknown): boolean {
   return err instanceof ManifestNotFoundError || err instanceof BlocksUnavailableError || err instanceof ImageRecordNotFoundError
 }
 
-export class ContentService implements BlockGetter {
+export class ContentService extends EventTarget implements BlockGetter {
   /** The store's size against its limits: stat, eviction, gc, image removal (see `storage.ts`) */
   readonly storage: StorageService
   readonly #c: ContentServiceComponents
@@ -60,6 +62,7 @@ export class ContentService implements BlockGetter {
   readonly #buffers = new BufferPool(undefined, SERVE_BUFFERS)
 
   constructor (components: ContentServiceComponents, sources: ContentSource[] = [components.swarm]) {
+    super()
     this.#c = components
     this.#local = new LocalSource(components)
     this.#sources = [this.#local, ...sources]
@@ -125,6 +128,7 @@ export class ContentService implements BlockGetter {
       release()
     }
     this.storage.touch(digest)
+    this.#transferred(fetched.source, fetched.bytes.byteLength)
     if (fetched.source !== 'local' || !await this.#c.registry.isLinked(request.repository, digest)) {
       // the repository now holds it and the blobs it names (with no tag: tags name what was pushed,
       // or resolve by name); an index's manifests join when they are fetched through it
@@ -201,18 +205,28 @@ export class ContentService implements BlockGetter {
   /** The handle with each read holding its digest from eviction and recording its use */
   #held (handle: BlobHandle): BlobHandle {
     const storage = this.storage
+    const transferred = (bytes: number): void => { this.#transferred(handle.source, bytes) }
     return {
       ...handle,
       read: (range, options) => (async function * () {
         const release = storage.hold(handle.digest)
+        let bytes = 0
         try {
           storage.touch(handle.digest)
-          yield * handle.read(range, options)
+          for await (const chunk of handle.read(range, options)) {
+            bytes += chunk.byteLength
+            yield chunk
+          }
         } finally {
           release()
+          transferred(bytes)
         }
       })()
     }
+  }
+
+  #transferred (source: string, bytes: number): void {
+    if (bytes > 0) this.dispatchEvent(new CustomEvent<TransferDetail>('transfer', { detail: { source, bytes } }))
   }
 
   #handle (digest: Digest, found: SourceBlob, source: string): BlobHandle {
@@ -354,7 +368,9 @@ export class ContentService implements BlockGetter {
 
   /** Stores a manifest or index pushed through a repository (see `Registry.putManifest`) */
   async putManifest (request: PutManifestRequest, options: { signer?: PrivateKey } = {}): Promise<PutManifestResult> {
-    return this.#registry.putManifest(request, options)
+    const result = await this.#registry.putManifest(request, options)
+    this.dispatchEvent(new CustomEvent<PushDetail>('push', { detail: { kind: 'manifest', bytes: request.bytes.byteLength } }))
+    return result
   }
 
   /**
@@ -364,6 +380,7 @@ export class ContentService implements BlockGetter {
    */
   async commitBlob (request: BlobRequest, blob?: UploadedBlob): Promise<void> {
     await this.#registry.commitBlob(request, blob)
+    if (blob != null) this.dispatchEvent(new CustomEvent<PushDetail>('push', { detail: { kind: 'blob', bytes: blob.size } }))
   }
 
   /** Links a blob `from` holds into the repository; false when `from` does not hold it */
@@ -388,11 +405,24 @@ export class ContentService implements BlockGetter {
 
   /** Pulls a whole image from the swarm on purpose (the CLI's pull): a digest deleted before may come back */
   async pull (manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
-    const pulled = await this.#c.swarm.pull(manifestDigest, options)
-    this.storage.touch(...pulled.record.blobs.map(b => b.digest))
-    await this.#c.registry.undelete(manifestDigest)
-    if (pulled.index != null) await this.#c.registry.undelete(pulled.index.digest)
-    return pulled
+    const started = performance.now()
+    const ended = (result: PullResult): void => {
+      this.dispatchEvent(new CustomEvent<PullDetail>('pull', { detail: { manifestDigest, result, seconds: (performance.now() - started) / 1000 } }))
+    }
+    try {
+      // an image held already is answered from the store; the bytes are counted by where they came from
+      const held = await this.#c.images.get(manifestDigest, options) != null
+      const pulled = await this.#c.swarm.pull(manifestDigest, options)
+      this.storage.touch(...pulled.record.blobs.map(b => b.digest))
+      await this.#c.registry.undelete(manifestDigest)
+      if (pulled.index != null) await this.#c.registry.undelete(pulled.index.digest)
+      this.#transferred(held ? this.#local.name : this.#c.swarm.name, pulled.record.blobs.reduce((n, b) => n + b.size, 0))
+      ended('ok')
+      return pulled
+    } catch (err) {
+      ended(pullResult(err, options.signal))
+      throw err
+    }
   }
 
   /** Migrates a gateway `state.json` of an earlier release into the index, once (see `migrate.ts`) */

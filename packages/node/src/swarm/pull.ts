@@ -417,7 +417,12 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
   // every block is guarded from gc() before it is fetched, until the image
   // record (which pins them) is written or the pull fails
   const guards: Array<() => void> = []
-  const guard = (cids: CID[]): void => { guards.push(ctx.blockstore.guard(cids)) }
+  const guarded: CID[] = []
+  const guard = (cids: CID[]): void => {
+    guarded.push(...cids)
+    guards.push(ctx.blockstore.guard(cids))
+  }
+  let refused = false
   try {
     guard([cidForDigest(manifestDigest)])
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
@@ -468,6 +473,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
         reference: options.reference ?? digestReference(manifestDigest)
       })
       options.onProgress?.(new CustomProgressEvent('pull:verified', report))
+      refused = !report.allowed
       assertPolicy(report)
     }
 
@@ -493,5 +499,17 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
   } finally {
     session.close()
     for (const release of guards) release()
+    // a refused image is never recorded: what its pull wrote (the manifest, its statements) goes
+    // now rather than at the next gc; blocks something else pins or guards stay (collect's rule)
+    if (refused) await discardRefused(ctx, guarded)
+  }
+}
+
+/** Deletes the blocks a refused pull wrote that nothing pins or guards; a failure is logged, not thrown over the refusal */
+async function discardRefused (ctx: PullContext, cids: CID[]): Promise<void> {
+  try {
+    await ctx.blockstore.collect(cids)
+  } catch (err) {
+    ctx.log.error('removing the blocks of a refused pull failed (gc removes them) - %e', err)
   }
 }
