@@ -7,12 +7,12 @@
  * image and names an unknown one; an image a gateway client fetched is cache.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli, runJson, startDaemonPair, waitFor } from './daemon-helpers.js'
 import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
+import { writeLayout } from './image-helpers.js'
 
 const MiB = 1024 * 1024
 const MAX_SIZE = 10 * MiB
@@ -22,28 +22,7 @@ const HIGH = 0.9
 // blocks when it runs (at 0.6 it took the newest cached image too when it ran after that pull)
 const LOW = 0.8
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-/** Writes an OCI layout of one image with a random layer of `size` bytes; returns its manifest digest */
-async function writeLayout (dir: string, size: number, tag: string): Promise<string> {
-  const layer = randomBytes(size)
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] } }))
-  const desc = (b: Uint8Array, mediaType: string): object => ({ mediaType, digest: `sha256:${sha256(b)}`, size: b.byteLength })
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: desc(config, 'application/vnd.oci.image.config.v1+json'),
-    layers: [desc(layer, 'application/vnd.oci.image.layer.v1.tar+gzip')]
-  }))
-  await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true })
-  for (const b of [layer, config, manifest]) await fs.writeFile(path.join(dir, 'blobs', 'sha256', sha256(b)), b)
-  await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
-  await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ ...desc(manifest, 'application/vnd.oci.image.manifest.v1+json'), annotations: { 'org.opencontainers.image.ref.name': tag } }]
-  }))
-  return `sha256:${sha256(manifest)}`
-}
 
 function apiOf (d: DaemonProcess): string {
   const api: string = d.events().find(e => e.event === 'ready').api
@@ -71,7 +50,7 @@ describe('storage limits: eviction between the watermarks, repo stat, image rm, 
     })
     for (const name of Object.keys(digests) as Array<keyof typeof digests>) {
       const dir = path.join(pair.root, `layout-${name}`)
-      digests[name] = await writeLayout(dir, 3.5 * MiB, `example/${name}:1`)
+      digests[name] = (await writeLayout(dir, 3.5 * MiB, `example/${name}:1`)).digest
       await runJson(pair.repoA, ['image', 'import', dir])
     }
     for (const digest of Object.values(digests)) {

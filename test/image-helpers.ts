@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -128,4 +128,27 @@ export async function duBytes (dir: string): Promise<number> {
   }
   await walk(dir)
   return total
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** Writes an OCI layout of one image with a random layer of `size` bytes; returns its digest and size (manifest, config, layer) */
+export async function writeLayout (dir: string, size: number, tag: string): Promise<{ digest: string, size: number, manifest: number }> {
+  const layer = randomBytes(size)
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] } }))
+  const desc = (b: Uint8Array, mediaType: string): object => ({ mediaType, digest: `sha256:${sha256(b)}`, size: b.byteLength })
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: desc(config, 'application/vnd.oci.image.config.v1+json'),
+    layers: [desc(layer, 'application/vnd.oci.image.layer.v1.tar+gzip')]
+  }))
+  await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true })
+  for (const b of [layer, config, manifest]) await fs.writeFile(path.join(dir, 'blobs', 'sha256', sha256(b)), b)
+  await fs.writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
+  await fs.writeFile(path.join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ ...desc(manifest, 'application/vnd.oci.image.manifest.v1+json'), annotations: { 'org.opencontainers.image.ref.name': tag } }]
+  }))
+  return { digest: `sha256:${sha256(manifest)}`, size: layer.byteLength + config.byteLength + manifest.byteLength, manifest: manifest.byteLength }
 }

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runJson, tempDir, waitFor } from '../daemon-helpers.js'
-import { useStandIn } from './daemons.js'
+import { runJson, tempDir, type DaemonProcess } from '../daemon-helpers.js'
+import { startUpstreamPair } from './daemons.js'
 import { pushNewImage, type MadeImage } from './push.js'
 import { startStandIn, type StandIn } from './stand-in.js'
 
@@ -32,16 +32,7 @@ describe('an upstream image whose manifest a peer holds without its image record
     dir = await tempDir()
     hub = await startStandIn(path.join(dir, 'hub'))
     made = await pushNewImage(hub, 'library/partial', 'v1')
-    await runJson(repoA(), ['init', ...TEST_INIT])
-    await useStandIn(repoA(), hub)
-    a = new DaemonProcess(repoA())
-    await a.ready()
-    const idA = await runJson(repoA(), ['id'])
-    await runJson(repoB(), ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])
-    await useStandIn(repoB(), hub)
-    b = new DaemonProcess(repoB())
-    await b.ready()
-    await waitFor('B to connect to A', async () => (await runJson(repoB(), ['peers'])).peers.some((p: { peerId: string }) => p.peerId === idA.peerId) ? true : undefined)
+    ;({ a, b } = await startUpstreamPair(dir, hub))
   })
 
   after(async () => {

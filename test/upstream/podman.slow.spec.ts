@@ -11,8 +11,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
-import { useStandIn } from './daemons.js'
+import { DaemonProcess, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
+import { startUpstreamPair } from './daemons.js'
 import { FIXTURES, startStandIn, type StandIn } from './stand-in.js'
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
@@ -44,16 +44,7 @@ describe('podman through provenir as its mirror, the upstream the Docker Hub sta
   before(async () => {
     dir = await tempDir()
     hub = await startStandIn(path.join(dir, 'hub'), { images: [[SMALL, 'library/small', 'v1']] })
-    await runJson(repoA(), ['init', ...TEST_INIT])
-    await useStandIn(repoA(), hub)
-    a = new DaemonProcess(repoA())
-    await a.ready()
-    const idA = await runJson(repoA(), ['id'])
-    await runJson(repoB(), ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])
-    await useStandIn(repoB(), hub)
-    b = new DaemonProcess(repoB())
-    await b.ready()
-    await waitFor('B to connect to A', async () => (await runJson(repoB(), ['peers'])).peers.some((p: { peerId: string }) => p.peerId === idA.peerId) ? true : undefined)
+    ;({ a, b } = await startUpstreamPair(dir, hub))
   })
 
   after(async () => {
