@@ -65,6 +65,12 @@ async function exportAndCheck (lab: Lab, host: HostState, digest: string, origin
   return checked
 }
 
+/** Block bytes a daemon has sent over its bulk channel, from its metrics */
+function bulkBytesSent (metrics: string): number {
+  const line = metrics.split('\n').find(l => l.startsWith('provenir_bulk_events_total{event="bytes-sent"}'))
+  return line != null ? Number(line.trim().split(/\s+/).at(-1)) : 0
+}
+
 /** `provenir image pull <digest>` in the host's namespace, as a pulling user runs it */
 function pullCommand (digest: string) {
   return (h: HostState) => ({ cmd: process.execPath, args: [PROVENIR_BIN, 'image', 'pull', digest, '--json'], env: { ...process.env, PROVENIR_PATH: h.repo } })
@@ -167,8 +173,27 @@ describe('lab: hosts in network namespaces with capped links', { skip: unavailab
       }, 60_000)
     }
 
+    // the bulk channel is on by default: what each seeder has sent over it, read while h1 still answers
+    const bulkSent = { origin: 0, h1: 0 }
+    const sampling = new AbortController()
+    const sampler = (async () => {
+      while (!sampling.signal.aborted) {
+        for (const seeder of ['origin', 'h1'] as const) {
+          try {
+            bulkSent[seeder] = Math.max(bulkSent[seeder], bulkBytesSent(await lab.snapshotMetrics(seeder, 'kill-phase')))
+          } catch {
+            // h1 is dead once the fault fired
+          }
+        }
+        await new Promise(resolve => setTimeout(resolve, 500))
+      }
+    })()
     const run = await runPhase(lab, 'pull', pullers, pullCommand(large.digest), [parseFault('kill h1 at 40MB')])
-    t.diagnostic(`pulls: ${run.runs.map(r => `${r.name} ${r.seconds.toFixed(1)} s`).join(', ')}; ${run.fired.map(f => `${f.spec} fired at ${f.at.toFixed(1)} s`).join('')}`)
+    sampling.abort()
+    await sampler
+    t.diagnostic(`pulls: ${run.runs.map(r => `${r.name} ${r.seconds.toFixed(1)} s`).join(', ')}; ${run.fired.map(f => `${f.spec} fired at ${f.at.toFixed(1)} s`).join('')}; bulk bytes sent: origin ${bulkSent.origin}, h1 ${bulkSent.h1} (before it died)`)
+    assert.ok(bulkSent.h1 > 0, 'h1 served over the bulk channel before it was killed')
+    assert.ok(bulkSent.origin > 0, 'the origin served over the bulk channel')
     assert.equal(run.fired.length, 1)
     const kill = run.fired[0]
     assert.equal(kill.error, undefined)

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { nodeIdDifficulty } from '@provenir/identity'
+import { exchangeLedger, exchangeLedgers } from '@provenir/node'
 import { MAX_PEERS_DETAILED } from './constants.js'
 import { transfersOf } from './transfers.js'
 import type { RpcRoute } from './rpc-server.js'
@@ -91,7 +92,7 @@ export function markStarted (node: ProvenirNode): void {
 export function bandwidthSample (node: ProvenirNode): BandwidthSample {
   let bytesIn = transfersOf(node).bulkBytesIn
   let bytesOut = 0
-  for (const ledger of node.libp2p.services.bitswap.ledgers()) {
+  for (const ledger of exchangeLedgers(node.libp2p)) {
     bytesIn += ledger.bytesReceived
     bytesOut += ledger.bytesSent
   }
@@ -100,7 +101,6 @@ export function bandwidthSample (node: ProvenirNode): BandwidthSample {
 
 function peersDetail (node: ProvenirNode): PeersDetailResponse {
   const byPeer = new Map<string, PeerDetail>()
-  const bitswap = node.libp2p.services.bitswap
   const bulk = transfersOf(node).bulkByPeer
   const swarmDifficulty = node.config.difficulty
   for (const conn of node.libp2p.getConnections()) {
@@ -108,7 +108,7 @@ function peersDetail (node: ProvenirNode): PeersDetailResponse {
     let peer = byPeer.get(id)
     if (peer == null) {
       if (byPeer.size >= MAX_PEERS_DETAILED) continue
-      const ledger = bitswap.ledger(conn.remotePeer)
+      const ledger = exchangeLedger(node.libp2p, conn.remotePeer)
       const difficulty = nodeIdDifficulty(conn.remotePeer)
       peer = {
         peerId: id,

@@ -83,6 +83,8 @@ export type {
 } from './content/types.js'
 export { SwarmSource } from './swarm/source.js'
 export { bitswapTransport } from './swarm/bitswap-transport.js'
+export { exchangeLedgers, exchangeLedger } from './swarm/ledgers.js'
+export type { ExchangeLedger } from './swarm/ledgers.js'
 export type { SwarmSourceComponents } from './swarm/source.js'
 export type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions, TransportBlock, TransportProgressEvents, ProvidersFunction } from './swarm/transport.js'
 export { imageRecords, ImageRecords, IMAGE_RECORD_PROTOCOL, ImageRecordInvalidError, encodeImageRecord, decodeImageRecord } from './image-records.js'
