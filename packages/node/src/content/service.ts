@@ -410,9 +410,12 @@ export class ContentService extends EventTarget implements BlockGetter {
       this.dispatchEvent(new CustomEvent<PullDetail>('pull', { detail: { manifestDigest, result, seconds: (performance.now() - started) / 1000 } }))
     }
     try {
-      // an image held already is answered from the store; the bytes are counted by where they came from
-      const held = await this.#c.images.get(manifestDigest, options) != null
-      const pulled = await this.#c.swarm.pull(manifestDigest, options)
+      // an image held already is answered from the store, with its own record (checked when it was
+      // stored) rather than one asked of peers; the bytes are counted by where they came from
+      const stored = await this.#c.images.get(manifestDigest, options)
+      const held = stored != null
+      const record = options.record ?? stored
+      const pulled = await this.#c.swarm.pull(manifestDigest, record != null ? { ...options, record } : options)
       this.storage.touch(...pulled.record.blobs.map(b => b.digest))
       await this.#c.registry.undelete(manifestDigest)
       if (pulled.index != null) await this.#c.registry.undelete(pulled.index.digest)
