@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { matchGlob } from '@provenir/trust'
 import fc from 'fast-check'
-import { FuzzWorker, TIME_LIMIT_MS, fuzzTarget, judge, readRegressions } from './fuzz/harness.js'
+import { FuzzWorker, TIME_LIMIT_MS, fuzzTarget, readRegressions, runAndJudge } from './fuzz/harness.js'
 import { loadTargets } from './fuzz/targets.js'
 import type { FuzzTarget } from './fuzz/targets.js'
 
@@ -31,7 +31,7 @@ describe(`fuzzing the parsers of outside input (${TIME_LIMIT_MS} ms per input)`,
   for (const target of targets) {
     it(`${target.name}: every regression case, and ${RUNS} generated inputs up to ${target.limit} bytes`, async () => {
       for (const regression of await readRegressions(target.name)) {
-        const verdict = judge(await worker.run(target.name, regression.recipe), HANG_MS)
+        const verdict = await runAndJudge(worker, target.name, regression.recipe, HANG_MS)
         assert.ok(verdict.ok, `regression (${regression.note}) now: ${verdict.reason}`)
         assert.notEqual(verdict.skipped, true, `the regression's input could not be built: ${verdict.result?.prepareError}`)
       }

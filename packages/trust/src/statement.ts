@@ -125,6 +125,18 @@ export function layerSignatureStatement (layerDigests: Array<Digest | string>, p
 }
 
 /**
+ * A value from outside, named in an error: a string (cut to 100
+ * characters) or its kind. Never stringified whole: a value nested a
+ * hundred thousand deep overflows JSON.stringify's stack, and a long one
+ * would fill the log.
+ */
+function describeValue (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v)
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v)
+  return Array.isArray(v) ? 'an array' : `a${typeof v === 'object' ? 'n object' : ` ${typeof v}`}`
+}
+
+/**
  * Checks that `value` is an in-toto Statement v1 and returns it.
  *
  * @throws StatementInvalidError naming the bad field
@@ -132,7 +144,7 @@ export function layerSignatureStatement (layerDigests: Array<Digest | string>, p
 export function checkStatement (value: unknown): Statement {
   if (!isObject(value)) throw new StatementInvalidError('statement must be a JSON object')
   if (value._type !== IN_TOTO_STATEMENT_V1) {
-    throw new StatementInvalidError(`statement._type must be ${IN_TOTO_STATEMENT_V1}, got ${JSON.stringify(value._type)}`)
+    throw new StatementInvalidError(`statement._type must be ${IN_TOTO_STATEMENT_V1}, got ${describeValue(value._type)}`)
   }
   if (!Array.isArray(value.subject) || value.subject.length === 0) {
     throw new StatementInvalidError('statement.subject must be a non-empty array')
