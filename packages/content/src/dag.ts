@@ -375,13 +375,24 @@ export class BufferPool {
   readonly #keep: number
   readonly #free: Uint8Array[] = []
   readonly #ours = new WeakSet<ArrayBufferLike>()
+  readonly #idleMs?: number
+  #timer?: ReturnType<typeof setTimeout>
+  #used = false
 
-  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16) {
+  /**
+   * `idleMs`: free buffers are dropped once nothing was taken for that long,
+   * so a pool that served one transfer does not hold its memory until the
+   * next (the process's peak stays the transfer's, not the transfer's plus
+   * whatever runs after it).
+   */
+  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16, options: { idleMs?: number } = {}) {
     this.#size = size
     this.#keep = keep
+    this.#idleMs = options.idleMs
   }
 
   take (): Uint8Array {
+    this.#used = true
     const buffer = this.#free.pop()
     if (buffer != null) return buffer
     const made = new Uint8Array(this.#size)
@@ -393,6 +404,21 @@ export class BufferPool {
     if (!this.#ours.has(chunk.buffer) || this.#free.length >= this.#keep) return
     if (this.#free.some(b => b.buffer === chunk.buffer)) return
     this.#free.push(new Uint8Array(chunk.buffer, 0, this.#size))
+    this.#armTrim()
+  }
+
+  #armTrim (): void {
+    if (this.#idleMs == null || this.#timer != null) return
+    this.#used = false
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (this.#used) {
+        this.#armTrim()
+        return
+      }
+      this.#free.length = 0
+    }, this.#idleMs)
+    this.#timer.unref?.()
   }
 
   /** Buffers waiting to be taken */

@@ -332,6 +332,34 @@ describe('blob <-> DAG', () => {
     await assert.rejects(read(), { name: 'BlockVerificationError' })
   })
 
+  it('a BufferPool with idleMs drops its free buffers once nothing was taken for that long, and keeps them while they are taken', async () => {
+    const pool = new BufferPool(1024, 4, { idleMs: 60 })
+    const a = pool.take()
+    const b = pool.take()
+    pool.release(a)
+    pool.release(b)
+    assert.equal(pool.free, 2)
+    // taken and given back every 20 ms: never idle for 60 ms, so the buffers stay
+    for (let i = 0; i < 6; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      pool.release(pool.take())
+    }
+    assert.equal(pool.free, 2, 'a pool in use keeps its buffers')
+    const c = pool.take()
+    assert.ok(c === a || c === b || c.buffer === a.buffer || c.buffer === b.buffer, 'a kept buffer is reused')
+    pool.release(c)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(pool.free, 0, 'an idle pool dropped its buffers')
+    // and works as before afterwards
+    const d = pool.take()
+    pool.release(d)
+    assert.equal(pool.free, 1)
+    const plain = new BufferPool(1024, 4)
+    plain.release(plain.take())
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(plain.free, 1, 'without idleMs the pool keeps its buffers')
+  })
+
   it('readBlob verifies each block: a corrupt leaf fails the read, and a DAG of another shape reads through the exporter', async () => {
     const blob = new Uint8Array(randomBytes(2 * MIB))
     const result = await importBlob(stream(blob), store, { expectedDigest: computeDigest(blob) })

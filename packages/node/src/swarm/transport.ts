@@ -55,6 +55,12 @@ export interface TransportWantOptions extends AbortOptions, ProgressOptions<Tran
   ordered?: boolean
   /** The caller found none of these blocks in the store: do not look each one up first */
   notHeld?: boolean
+  /**
+   * The caller is done with a block's bytes once it asks for the next one (it
+   * hashed them, say): a transport may then reuse their buffer for another
+   * block. A transport that keeps no buffers ignores it.
+   */
+  transient?: boolean
 }
 
 /** A block a transport delivered: checked against its CID and stored */

@@ -165,6 +165,13 @@ export const SERVE_BUFFER_SIZE = 1024 * 1024
  */
 export const RECEIVE_BUFFERS = 32
 
+/**
+ * The serving and receiving pools drop their free buffers once none was
+ * taken for this long (ms): between transfers the daemon does not hold 64 MiB
+ * of idle buffers (a pull then an export peaked 15-20 MiB higher with them).
+ */
+export const BUFFER_IDLE_MS = 2_000
+
 /** Window of a session when its creator gives none: blocks in flight per `want()` */
 export const DEFAULT_SESSION_WINDOW = 32
 

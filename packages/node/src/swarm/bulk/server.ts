@@ -16,7 +16,7 @@ import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { CID } from 'multiformats/cid'
 import { collect } from './blocks.js'
-import { MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
+import { BUFFER_IDLE_MS, MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
 import { serverOptions, verifyRemote } from './tls.js'
@@ -70,7 +70,7 @@ export class BulkServer {
   readonly #init: BulkServerInit
   readonly #server: Server
   readonly #byPeer = new Map<string, Set<ServedConnection>>()
-  readonly #pool = new BufferPool(SERVE_BUFFER_SIZE, SERVE_BUFFERS)
+  readonly #pool = new BufferPool(SERVE_BUFFER_SIZE, SERVE_BUFFERS, { idleMs: BUFFER_IDLE_MS })
   readonly #sockets = new Set<Socket>()
 
   constructor (init: BulkServerInit) {

@@ -75,7 +75,7 @@ export class BulkService implements Bulk {
   readonly #announce: Array<Uint8Array<ArrayBuffer>>
   readonly peers: BulkPeers
   readonly #verified = new VerifiedCertificates()
-  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS), { size: C.SERVE_BUFFER_SIZE })
+  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS, { idleMs: C.BUFFER_IDLE_MS }), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
   #server?: BulkServer

@@ -34,13 +34,11 @@ import type { CID } from 'multiformats/cid'
 import type { ProgressEvent } from 'progress-events'
 
 /**
- * A want's options as the bulk transport reads them: the seam's, and
- * `transient`: the caller is done with a block's bytes once it asks for the
- * next block (it hashed them, say), so their buffer can take another block.
+ * A want's options as the bulk transport reads them: the seam's. With
+ * `transient` each block's buffer goes back to the receive pool once the
+ * caller asks for the next block.
  */
-export interface BulkWantOptions extends TransportWantOptions {
-  transient?: boolean
-}
+export type BulkWantOptions = TransportWantOptions
 
 /** Progress the bulk transport reports: one event per block, as every transport does */
 export type BulkProgressEvents = ProgressEvent<'bulk:block', { cid: CID, peer?: PeerId, bytes: number, local: boolean }>
