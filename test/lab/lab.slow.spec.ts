@@ -176,19 +176,20 @@ describe('lab: hosts in network namespaces with capped links', { skip: unavailab
     // the bulk channel is on by default: what each seeder has sent over it, read while h1 still answers
     const bulkSent = { origin: 0, h1: 0 }
     const sampling = new AbortController()
-    const sampler = (async () => {
+    // each seeder on its own loop, every 200 ms: a read through the namespace takes up to a second
+    // under load, and h1 must be seen serving before it dies. The kill waits for 80 MB on h1's link
+    // (of the 4 x 315 MB the pullers fetch), so the sampler has seen it serve a few times first
+    const sampler = Promise.all((['origin', 'h1'] as const).map(async seeder => {
       while (!sampling.signal.aborted) {
-        for (const seeder of ['origin', 'h1'] as const) {
-          try {
-            bulkSent[seeder] = Math.max(bulkSent[seeder], bulkBytesSent(await lab.snapshotMetrics(seeder, 'kill-phase')))
-          } catch {
-            // h1 is dead once the fault fired
-          }
+        try {
+          bulkSent[seeder] = Math.max(bulkSent[seeder], bulkBytesSent(await lab.snapshotMetrics(seeder, `kill-phase-${seeder}`)))
+        } catch {
+          // h1 is dead once the fault fired
         }
-        await new Promise(resolve => setTimeout(resolve, 500))
+        await new Promise(resolve => setTimeout(resolve, 200))
       }
-    })()
-    const run = await runPhase(lab, 'pull', pullers, pullCommand(large.digest), [parseFault('kill h1 at 40MB')])
+    }))
+    const run = await runPhase(lab, 'pull', pullers, pullCommand(large.digest), [parseFault('kill h1 at 80MB')])
     sampling.abort()
     await sampler
     t.diagnostic(`pulls: ${run.runs.map(r => `${r.name} ${r.seconds.toFixed(1)} s`).join(', ')}; ${run.fired.map(f => `${f.spec} fired at ${f.at.toFixed(1)} s`).join('')}; bulk bytes sent: origin ${bulkSent.origin}, h1 ${bulkSent.h1} (before it died)`)

@@ -24,7 +24,7 @@
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
-import { MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT } from './constants.js'
+import { MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT, SEED_MIN_HITS } from './constants.js'
 import { WantRun } from './want-run.js'
 import type { BulkPeers } from './peers.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
@@ -168,6 +168,12 @@ export class BulkSession implements TransportSession {
     if (hit) stats.hits++
     else stats.misses++
     this.#answers.set(peer, stats)
+  }
+
+  /** A peer that answered SEED_MIN_HITS of this session's wants with a block and none with DONT_HAVE */
+  isSeed (peer: PeerId): boolean {
+    const stats = this.#answers.get(peer)
+    return stats != null && stats.misses === 0 && stats.hits >= SEED_MIN_HITS
   }
 
   /** The share of wants `peer` answered with a block in this session (a half before it answered any) */

@@ -7,7 +7,7 @@
 import { PeerMap } from '@libp2p/peer-collections'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { MAX_MISSES_PER_BLOCK } from './constants.js'
+import { MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -159,7 +159,9 @@ export class WantRun {
     for (const p of bulk) load.set(p, peers.load(p))
     for (let i = 0; i < this.#queue.length;) {
       const item = this.#queue[i]
-      const choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? [] : bulk.filter(p => item.lacking.get(p) == null)
+      // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds it
+      const untried = bulk.filter(p => item.lacking.get(p) == null)
+      const choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? untried.filter(p => this.#session.isSeed(p)) : untried
       if (choices.length === 0) {
         if (settled) {
           this.#queue.splice(i, 1)
@@ -181,15 +183,21 @@ export class WantRun {
    * The peer most likely to answer soonest with the block: the share of
    * this session's wants it answered with a block, over its requests in
    * flight (random among equals). A puller that holds little of the blob
-   * yet is asked less until it holds more.
+   * yet is asked less until it holds more. A seed counts SEED_EXTRA_LOAD
+   * busier while a peer that is no seed may hold the block, so that the
+   * pullers of a rollout trade and the origin sends what only it holds.
    */
   #choose (choices: PeerId[], load: PeerMap<number>): PeerId {
+    const seeds = choices.map(p => this.#session.isSeed(p))
+    const others = seeds.some(seed => !seed)
     const start = Math.floor(Math.random() * choices.length)
     let best = choices[start]
     let bestScore = -1
     for (let i = 0; i < choices.length; i++) {
-      const p = choices[(start + i) % choices.length]
-      const score = this.#session.hitRate(p) / (1 + (load.get(p) ?? 0))
+      const at = (start + i) % choices.length
+      const p = choices[at]
+      const extra = others && seeds[at] ? SEED_EXTRA_LOAD : 0
+      const score = this.#session.hitRate(p) / (1 + (load.get(p) ?? 0) + extra)
       if (score > bestScore) {
         best = p
         bestScore = score
