@@ -16,6 +16,7 @@ import { InvalidConfigError, InvalidParametersError } from '@provenir/interface'
 import { verifyImage } from '@provenir/trust'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { LevelDatastore } from 'datastore-level'
+import { PeerCacheDatastore } from './peer-cache-datastore.js'
 import { createLibp2p } from 'libp2p'
 import { validateConfig } from './config.js'
 import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
@@ -70,9 +71,11 @@ class Node implements ProvenirNode {
   private readonly providing = new Map<string, AbortController>()
   private readonly log: Logger
   #dual?: DualDHT
+  readonly #peerCache?: PeerCacheDatastore
 
-  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig, upstreams?: Upstreams) {
+  constructor (libp2p: Libp2p<ProvenirServices>, config: NodeConfig, gater: DifficultyGater, seqStore: SeqStore, createNaming: (node: ProvenirNode) => Naming, datastore?: LevelDatastore, blockstore?: ContentBlockstore, images?: ImageIndex, storage?: StorageConfig, upstreams?: Upstreams, peerCache?: PeerCacheDatastore) {
     this.libp2p = libp2p
+    this.#peerCache = peerCache
     this.storage = storage
     this.upstreams = upstreams
     this.config = config
@@ -295,6 +298,7 @@ class Node implements ProvenirNode {
     await this.libp2p.stop()
     await this.images?.close()
     await this.blockstore?.close()
+    await this.#peerCache?.close()
     await this.datastore?.close()
     await this.upstreams?.close()
   }
@@ -313,12 +317,14 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
   })
 
   let datastore: LevelDatastore | undefined
+  let peerCache: PeerCacheDatastore | undefined
   let blockstore: FsBlockstore | undefined
   let images: ImageIndex | undefined
   let upstreams: Upstreams | undefined
   const closeStores = async (): Promise<void> => {
     await images?.close().catch(() => {})
     await blockstore?.close().catch(() => {})
+    await peerCache?.close().catch(() => {})
     await datastore?.close().catch(() => {})
     await upstreams?.close().catch(() => {})
   }
@@ -327,6 +333,8 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
     if (init.datastorePath != null) {
       datastore = new LevelDatastore(init.datastorePath)
       await datastore.open()
+      const log = logger.forComponent('provenir:peer-cache')
+      peerCache = new PeerCacheDatastore(datastore, { onError: (err) => { log.error('writing peer records to the datastore failed (tried again) - %e', err) } })
     }
     if (init.blockstorePath != null) {
       blockstore = new FsBlockstore({ path: init.blockstorePath })
@@ -375,7 +383,8 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
       privateKey: init.privateKey,
       start: false,
       logger,
-      datastore: datastore as Datastore | undefined,
+      // the peer store's records in memory, written behind (peer-cache-datastore.ts)
+      datastore: peerCache as Datastore | undefined,
       addresses: {
         listen: config.listen,
         announce: config.announce
@@ -408,7 +417,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
       }
     })
     services = libp2p.services
-    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage, upstreams)
+    const node = new Node(libp2p, config, gater, seqStore, (n) => naming(init.naming)(namingComponents(n, init.privateKey)), datastore, blockstore, images, storage, upstreams, peerCache)
     if (init.trustPolicy != null) node.trustPolicy = init.trustPolicy
     if (init.start !== false) {
       await node.start()
