@@ -15,6 +15,9 @@ import { nsRun, poll } from './sys.js'
 import type { HostState, LabState } from './state.js'
 import type { RunOptions } from './sys.js'
 
+/** More V8 flags for every lab daemon, as the tests' `DAEMON_EXTRA_FLAGS`: e.g. `DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` */
+const DAEMON_EXTRA_FLAGS = (process.env.DAEMON_EXTRA_FLAGS ?? '').split(' ').filter(f => f !== '')
+
 /** The provenir binary the lab runs (this workspace's build) */
 export const PROVENIR_BIN = fileURLToPath(new URL('./bin.js', import.meta.resolve('@provenir/cli')))
 
@@ -99,7 +102,7 @@ export async function startHostDaemon (state: LabState, host: HostState, options
   let pid: number
   try {
     await err.write(`--- ${new Date().toISOString()} lab: starting the daemon of ${host.name} in ${host.ns}\n`)
-    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, ...DAEMON_NODE_FLAGS, PROVENIR_BIN, 'daemon', '--json'], {
+    const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, ...DAEMON_NODE_FLAGS, ...DAEMON_EXTRA_FLAGS, PROVENIR_BIN, 'daemon', '--json'], {
       detached: true,
       stdio: ['ignore', out.fd, err.fd],
       env: { ...process.env, PROVENIR_PATH: host.repo, DEBUG: state.debug }
