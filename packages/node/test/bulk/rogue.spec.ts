@@ -25,6 +25,18 @@ class LyingStore extends MemoryBlockstore {
   }
 }
 
+/** A store that records every buffer the server reads into (it holds only what is put) */
+class TargetRecordingStore extends MemoryBlockstore {
+  readonly targets = new Set<ArrayBufferLike>()
+  async readInto (cid: CID, target: Uint8Array, options?: AbortOptions): Promise<Uint8Array> {
+    this.targets.add(target.buffer)
+    const bytes = await all(this.get(cid, options))
+    const out = target.subarray(0, bytes[0].byteLength)
+    out.set(bytes[0])
+    return out
+  }
+}
+
 /** Never settles until `signal` aborts */
 async function never (signal?: AbortSignal): Promise<never> {
   return new Promise((_resolve, reject) => {
@@ -139,6 +151,30 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
       assert.equal(puller.services.bitswap.ledger(staller.peerId)?.badBlocks ?? 0, 0)
     } finally {
       await Promise.all([staller.stop(), puller.stop()])
+    }
+  })
+
+  it('a server answering DONT_HAVE gives the buffer it read into back: 64 misses and 8 blocks use no more than its read-ahead', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const store = new TargetRecordingStore()
+    const provider = await bulkNode({ blockstore: store })
+    const puller = await bulkNode({ privateKey: key })
+    try {
+      const held = await storeBlocks(store, 8, 100_000)
+      const missing = await Promise.all(Array.from({ length: 64 }, async () => randomBlock(1000)))
+      await connect(puller, provider)
+      const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      try {
+        // asked one at a time: each is read and answered before the next
+        for (const m of missing) assert.deepEqual(await conn.request(m.cid), { kind: 'dont-have' })
+        for (const h of held) assert.equal((await conn.request(h.cid)).kind, 'block')
+      } finally {
+        conn.close()
+      }
+      // before, each DONT_HAVE kept its buffer from the pool, and the next read took a fresh one
+      assert.ok(store.targets.size <= 4, `${store.targets.size} buffers for 72 reads`)
+    } finally {
+      await Promise.all([provider.stop(), puller.stop()])
     }
   })
 

@@ -236,10 +236,11 @@ class ServedConnection {
     if (want.cancelled) return undefined
     const { blockstore, blockstoreTimeout, maxBlockSize, log } = this.#init
     const signal = AbortSignal.timeout(blockstoreTimeout)
+    let target: Uint8Array | undefined
     try {
       let bytes: Uint8Array
       if (blockstore.readInto != null) {
-        const target = this.#pool.take()
+        target = this.#pool.take()
         bytes = await blockstore.readInto(want.cid, target, { signal, verify: true })
         if (bytes.buffer !== target.buffer) this.#pool.release(target)
       } else {
@@ -251,6 +252,9 @@ class ServedConnection {
       }
       return bytes
     } catch (err: any) {
+      // a block not held (DONT_HAVE, the common answer of a puller in a rollout) gives its buffer
+      // back: it was kept before, and every such answer then cost a fresh, zeroed 1 MiB buffer
+      if (target != null) this.#pool.release(target)
       if (err?.name !== 'NotFoundError') log.error('cannot serve %c over the bulk channel - %e', want.cid, err)
       return undefined
     }
