@@ -421,6 +421,11 @@ export class BufferPool {
     this.#timer.unref?.()
   }
 
+  /** Drops the free buffers (those taken still come back, and are kept again) */
+  trim (): void {
+    this.#free.length = 0
+  }
+
   /** Buffers waiting to be taken */
   get free (): number {
     return this.#free.length

@@ -20,9 +20,10 @@ export interface FetchBlobOptions extends ProgressOptions<TransportProgressEvent
   onFirstBlock?(root: CID): void
   /**
    * Finds peers that advertise the blob's root. While a multi-block blob is
-   * fetched it is asked every {@link PROVIDER_REFRESH_INTERVAL} ms, and new
-   * peers join the session: in a rollout the pullers that started earlier
-   * serve the ones that started later.
+   * fetched it is asked again {@link PROVIDER_REFRESH_INTERVAL} ms after each
+   * lookup, twice as long after one that found no new peer (up to
+   * {@link MAX_PROVIDER_REFRESH_INTERVAL}), and new peers join the session: in
+   * a rollout the pullers that started earlier serve the ones that started later.
    */
   findProviders?(root: CID, options: { signal: AbortSignal }): AsyncIterable<PeerId>
   /** Ask for the blocks in DAG order instead of a shuffled order (see `PullOptions.sequential`) */
@@ -31,26 +32,38 @@ export interface FetchBlobOptions extends ProgressOptions<TransportProgressEvent
   guard?(cids: CID[]): void
 }
 
-/** How often a blob fetch looks for more peers holding the blob, in ms */
+/** How soon a blob fetch looks again for more peers holding the blob after a lookup that found one, in ms */
 export const PROVIDER_REFRESH_INTERVAL = 1_000
 
 /**
+ * The longest wait between two lookups of a blob's providers, in ms: after
+ * a lookup that found no new peer the wait doubles up to this. A lookup
+ * every second by every puller of a 16-host rollout kept the DHT, the peer
+ * store and their garbage among the daemons' largest costs.
+ */
+export const MAX_PROVIDER_REFRESH_INTERVAL = 8_000
+
+/**
  * Keep adding the providers of `root` to the session until `signal` aborts.
- * Each lookup is bounded by the refresh interval's timeout.
+ * Each lookup is bounded by 5 s.
  */
 async function refreshProviders (session: TransportSession, root: CID, find: NonNullable<FetchBlobOptions['findProviders']>, signal: AbortSignal): Promise<void> {
   const known = new Set(session.peers().map(p => p.toString()))
+  let wait = PROVIDER_REFRESH_INTERVAL
   while (!signal.aborted) {
     const lookup = AbortSignal.any([signal, AbortSignal.timeout(5 * PROVIDER_REFRESH_INTERVAL)])
+    let found = false
     try {
       for await (const peer of find(root, { signal: lookup })) {
         if (known.has(peer.toString())) continue
         known.add(peer.toString())
         session.addPeer(peer)
+        found = true
       }
     } catch {}
+    wait = found ? PROVIDER_REFRESH_INTERVAL : Math.min(wait * 2, MAX_PROVIDER_REFRESH_INTERVAL)
     await new Promise<void>(resolve => {
-      const t = setTimeout(resolve, PROVIDER_REFRESH_INTERVAL)
+      const t = setTimeout(resolve, wait)
       signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
     })
   }

@@ -26,6 +26,8 @@ export interface BulkTransportComponents {
   defaultWindow: number
   /** Takes back a received block's buffer once its caller is done with it */
   release(bytes: Uint8Array): void
+  /** Called when a transient `want()` starts; the function it returns, when that `want()` ends */
+  receiving?(): () => void
 }
 
 /**

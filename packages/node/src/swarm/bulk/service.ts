@@ -78,6 +78,8 @@ export class BulkService implements Bulk {
   readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS, { idleMs: C.BUFFER_IDLE_MS }), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
+  /** Transient fetches running (they share the receive pool) */
+  #receiving = 0
   #server?: BulkServer
   #address?: { host: string, port: number }
   #started = false
@@ -217,7 +219,18 @@ export class BulkService implements Bulk {
       log: this.#log,
       discoveryWait: this.#settings.discoveryWait,
       defaultWindow: this.#settings.window,
-      release: (bytes) => { this.#buffers.release(bytes) }
+      release: (bytes) => { this.#buffers.release(bytes) },
+      // once no transient fetch runs, the receive pool lets its buffers go: a pull followed at
+      // once by an export peaked with the pool's 32 MiB on top (267-276 MiB against 241-246)
+      receiving: () => {
+        this.#receiving++
+        let ended = false
+        return () => {
+          if (ended) return
+          ended = true
+          if (--this.#receiving === 0) this.#buffers.trim()
+        }
+      }
     })
   }
 

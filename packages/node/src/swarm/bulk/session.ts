@@ -56,6 +56,8 @@ export interface BulkSessionComponents {
   fetching(cid: CID): (stored: boolean) => void
   /** Takes back a received block's buffer */
   release(bytes: Uint8Array): void
+  /** Called when a transient `want()` starts; the function it returns, when that `want()` ends */
+  receiving?(): () => void
 }
 
 type PeerStatus = 'probing' | 'bulk' | 'none'

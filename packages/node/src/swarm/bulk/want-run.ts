@@ -65,6 +65,7 @@ export class WantRun {
 
   async * run (cids: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<TransportBlock, void, undefined> {
     void this.#feed(cids).catch((err: Error) => { this.#fail(err) })
+    const received = this.#options.transient === true ? this.#session.components.receiving?.() : undefined
     try {
       while (true) {
         if (this.#error != null) throw this.#error
@@ -82,6 +83,7 @@ export class WantRun {
         await new Promise<void>(resolve => { this.#changed = resolve })
       }
     } finally {
+      received?.()
       this.#controller.abort()
       clearTimeout(this.#timer)
       for (const item of this.#items.values()) item.done(false)
