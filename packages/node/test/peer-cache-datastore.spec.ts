@@ -82,6 +82,12 @@ describe('PeerCacheDatastore (peer records in memory, written behind to level)',
     await ds.flush()
     assert.equal(await ds.has(new Key('/peers/a')), false)
     assert.equal(await level.has(new Key('/peers/a')), false, 'the pending write of a deleted record is dropped')
+    // a delete while a write-behind of the record is under way lands after it
+    await ds.put(new Key('/peers/b'), bytes('B2'))
+    const flushing = ds.flush()
+    await ds.delete(new Key('/peers/b'))
+    await flushing
+    assert.equal(await level.has(new Key('/peers/b')), false, 'deleted after the write-behind')
     await ds.close()
   })
 

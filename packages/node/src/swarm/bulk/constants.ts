@@ -183,8 +183,9 @@ export const RECEIVE_BUFFERS = 32
 
 /**
  * The serving and receiving pools drop their free buffers once none was
- * taken for this long (ms): between transfers the daemon does not hold 64 MiB
- * of idle buffers (a pull then an export peaked 15-20 MiB higher with them).
+ * taken for this long (ms): between transfers the daemon does not hold up to
+ * 64 MiB of idle buffers. (The receive pool is also dropped as soon as no
+ * transient fetch runs.)
  */
 export const BUFFER_IDLE_MS = 2_000
 
