@@ -28,7 +28,7 @@ import * as zlib from 'node:zlib'
 import { CID } from 'multiformats/cid'
 import tar from 'tar-stream'
 import { MAX_MANIFEST_SIZE } from './constants.js'
-import { exportBlob } from './dag.js'
+import { exportBlob } from './read.js'
 import {
   BlobSizeMismatchError,
   DigestMismatchError,

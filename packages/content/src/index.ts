@@ -80,8 +80,11 @@ export type {
   ParseOptions
 } from './oci.js'
 export { selectPlatform, platformsOf } from './platform.js'
-export { importBlob, importChunks, exportBlob, verifyBlob, BlobVerifier, BufferPool, copiesOnPut, readBlob, cidForDigest, BLOCK_READ_CONCURRENCY } from './dag.js'
-export type { ImportBlobOptions, ImportChunksOptions, ImportBlobResult, ExportBlobOptions, VerifyBlobOptions, ReadBlobOptions, BlobWriter, BlobReader } from './dag.js'
+export { importBlob, importChunks, copiesOnPut, cidForDigest } from './dag.js'
+export { exportBlob, verifyBlob, BlobVerifier, readBlob, BLOCK_READ_CONCURRENCY } from './read.js'
+export { BufferPool } from './buffer-pool.js'
+export type { ImportBlobOptions, ImportChunksOptions, ImportBlobResult, BlobWriter, BlobReader } from './dag.js'
+export type { ExportBlobOptions, VerifyBlobOptions, ReadBlobOptions } from './read.js'
 export { ImageIndex } from './image-index.js'
 export { AccessLog } from './access-log.js'
 export type { AccessLogInit } from './access-log.js'
