@@ -29,7 +29,8 @@ import { InvalidParametersError, isDigest } from '@provenir/interface'
 import { MAX_COSIGN_PAYLOAD_BYTES, MAX_COSIGN_SIGNATURES_CHECKED } from './constants.js'
 import { PolicyInvalidError } from './errors.js'
 import { signKeyFor } from './keys.js'
-import { matchGlob, type PolicyMode, type TrustPolicy, type VerificationReport } from './policy.js'
+import { matchGlob, type PolicyMode, type TrustPolicy } from './policy.js'
+import type { VerificationReport } from './verify-image.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 /** The `critical.type` of a cosign signature payload */

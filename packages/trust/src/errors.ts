@@ -5,7 +5,7 @@
  */
 
 import { ProvenirError } from '@provenir/interface'
-import type { VerificationReport } from './policy.js'
+import type { VerificationReport } from './verify-image.js'
 
 /** A DSSE envelope (or Sigstore bundle) is malformed, too large, or breaks a bound. */
 export class EnvelopeInvalidError extends ProvenirError {

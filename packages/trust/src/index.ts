@@ -86,7 +86,8 @@ export { toSigstoreBundle, fromSigstoreBundle } from './bundle.js'
 export type { SigstoreBundle } from './bundle.js'
 export { COSIGN_PAYLOAD_TYPE, createCosignSignature, cosignKey, verifyCosignSignatures, findUpstreamRule, upstreamNeedsSignatures, checkUpstreamImage } from './cosign.js'
 export type { CosignSignature, UpstreamRule, CosignRequirement, CosignResult, CheckUpstreamImageOptions } from './cosign.js'
-export { POLICY_SCHEMA, parsePolicy, verifyImage, assertPolicy, formatReport, findRule, repositoryOf, matchGlob } from './policy.js'
+export { POLICY_SCHEMA, parsePolicy, findRule, repositoryOf, matchGlob } from './policy.js'
+export { verifyImage, assertPolicy, formatReport } from './verify-image.js'
 export type {
   TrustPolicy,
   PolicyRule,
@@ -95,10 +96,6 @@ export type {
   SignerRequirement,
   LayerRequirement,
   AttestationRequirement,
-  VerificationReport,
-  ObjectCheck,
-  CheckResult,
-  StatementSummary,
-  VerifyImageOptions,
   ParsePolicyOptions
 } from './policy.js'
+export type { VerificationReport, ObjectCheck, CheckResult, StatementSummary, VerifyImageOptions } from './verify-image.js'
