@@ -7,7 +7,8 @@
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
-import { OutgoingMessage, cidToPrefix, decodeCID } from './message.js'
+import { cidToPrefix, decodeCID } from './message.js'
+import { OutgoingMessage } from './outgoing.js'
 import { cidKey, readBlock } from './utils.js'
 import type { WantlistEntry } from './index.js'
 import type { Ledgers, Strategy } from './ledger.js'

@@ -66,7 +66,8 @@ export * from './constants.js'
 export * from './errors.js'
 export { serveAll, debtRatio, debtRatioProbability } from './ledger.js'
 /** @internal the wire codec and decoders, exported for the project's fuzzer and rogue-peer tests */
-export { decodeMessage, decodePrefix, decodeCID, cidToPrefix, encodeVarint, LengthPrefixedDecoder } from './message.js'
+export { decodeMessage, decodePrefix, decodeCID, cidToPrefix, encodeVarint } from './message.js'
+export { LengthPrefixedDecoder } from './framing.js'
 /** @internal */
 export { Message } from './pb/message.js'
 export type { DebtRatioInit, Ledger, ServeRequest, Strategy }

@@ -20,7 +20,7 @@ import { AbortError, InvalidParametersError, NoHonestProviderError, NotStartedEr
 import { cidKey, readBlock } from './utils.js'
 import type { BitswapWantProgressEvents, BlockResult, ProvidersFunction, Session, WantOptions } from './index.js'
 import type { Hashers } from './utils.js'
-import type { WantType } from './message.js'
+import type { WantType } from './outgoing.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 

@@ -11,9 +11,9 @@
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
-import { OutgoingMessage } from './message.js'
+import { OutgoingMessage } from './outgoing.js'
 import { cidKey } from './utils.js'
-import type { WantType } from './message.js'
+import type { WantType } from './outgoing.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
