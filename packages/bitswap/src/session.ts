@@ -17,7 +17,9 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
 import { AbortError, InvalidParametersError, NoHonestProviderError, NotStartedError, SessionStalledError } from './errors.js'
+import { effectiveLoad, isSeed } from './peer-choice.js'
 import { cidKey, readBlock } from './utils.js'
+import { WantFetch } from './want-fetch.js'
 import type { BitswapWantProgressEvents, BlockResult, ProvidersFunction, Session, WantOptions } from './index.js'
 import type { Hashers } from './utils.js'
 import type { WantType } from './outgoing.js'
@@ -98,7 +100,7 @@ interface SessionPeer {
 }
 
 interface Waiter {
-  fetch: Fetch
+  fetch: WantFetch
   index: number
   cid: CID
 }
@@ -123,133 +125,8 @@ interface SessionWant {
   waiters: Waiter[]
 }
 
-/** The state of one `want()` call */
-class Fetch {
-  readonly ordered: boolean
-  readonly notHeld: boolean
-  /** blocks in flight now (slow start), at most `limit` */
-  window: number
-  readonly limit: number
-  readonly onProgress?: (evt: BitswapWantProgressEvents) => void
-  outstanding: number
-  inputDone: boolean
-  closed: boolean
-  error?: Error
-  lastProgressAt: number
-  private readonly ready: BlockResult[]
-  private readonly reorder: Map<number, BlockResult>
-  private nextIndex: number
-  private changed?: PromiseWithResolvers<void>
-  private slot?: PromiseWithResolvers<void>
-
-  constructor (options: WantOptions, window: number, initialWindow = window) {
-    this.ordered = options.ordered === true
-    this.notHeld = options.notHeld === true
-    this.limit = window
-    this.window = Math.max(1, Math.min(window, initialWindow))
-    this.onProgress = options.onProgress
-    this.outstanding = 0
-    this.inputDone = false
-    this.closed = false
-    this.lastProgressAt = Date.now()
-    this.ready = []
-    this.reorder = new Map()
-    this.nextIndex = 0
-  }
-
-  deliver (index: number, result: BlockResult): void {
-    if (this.closed) return
-    if (this.ordered) {
-      this.reorder.set(index, result)
-    } else {
-      this.ready.push(result)
-    }
-    this.lastProgressAt = Date.now()
-    this.wake()
-  }
-
-  take (): BlockResult | undefined {
-    if (this.ordered) {
-      const result = this.reorder.get(this.nextIndex)
-      if (result != null) {
-        this.reorder.delete(this.nextIndex)
-        this.nextIndex++
-      }
-      return result
-    }
-    return this.ready.shift()
-  }
-
-  get hasReady (): boolean {
-    return this.ordered ? this.reorder.has(this.nextIndex) : this.ready.length > 0
-  }
-
-  fail (err: Error): void {
-    if (this.error == null && !this.closed) {
-      this.error = err
-      this.wake()
-    }
-  }
-
-  progress (evt: BitswapWantProgressEvents): void {
-    try {
-      this.onProgress?.(evt)
-    } catch {
-      // a throwing progress handler must not break the fetch
-    }
-  }
-
-  wake (): void {
-    this.changed?.resolve()
-    this.changed = undefined
-    this.slot?.resolve()
-    this.slot = undefined
-  }
-
-  async waitForChange (): Promise<void> {
-    this.changed ??= Promise.withResolvers<void>()
-    await this.changed.promise
-  }
-
-  async waitForSlot (): Promise<void> {
-    this.slot ??= Promise.withResolvers<void>()
-    await this.slot.promise
-  }
-}
-
 let sessionCounter = 0
 const MIN_PEER_CAP = 2
-
-/**
- * A peer that has said Have to at least this many of our want-haves and
- * DontHave to none holds everything we want so far: a seed, such as the
- * origin of a rollout.
- */
-const SEED_MIN_HAVES = 8
-
-/**
- * A seed counts as this many want-blocks busier than it is when another
- * peer also has the block. In a rollout the pullers that hold a block then
- * serve it and the origin sends what only it holds; between peers that are
- * all seeds nothing changes.
- */
-const SEED_PENALTY = 3
-
-/**
- * A peer's load as the choice of where to send a want-block sees it: a seed
- * counts SEED_PENALTY busier when `holders` (the peers that said Have for
- * the block) include another peer.
- *
- * @internal
- */
-export function effectiveLoad (peer: Pick<SessionPeer, 'load' | 'haves' | 'dontHaves'>, holders: number): number {
-  return peer.load + (holders > 1 && isSeed(peer) ? SEED_PENALTY : 0)
-}
-
-/** A peer that has said Have to at least SEED_MIN_HAVES of the session's want-haves and DontHave to none */
-function isSeed (peer: Pick<SessionPeer, 'haves' | 'dontHaves'>): boolean {
-  return peer.dontHaves === 0 && peer.haves >= SEED_MIN_HAVES
-}
 
 /** A want-block is moved to a less busy peer that says Have only after it has waited this long (ms) at the first */
 const MOVE_AFTER = 25
@@ -261,7 +138,7 @@ export class BitswapSession implements Session, WantListener {
   private readonly log: Logger
   private readonly sessionPeers: PeerMap<SessionPeer>
   private readonly wants: Map<string, SessionWant>
-  private readonly fetches: Set<Fetch>
+  private readonly fetches: Set<WantFetch>
   private readonly controller: AbortController
   private readonly activate: (session: BitswapSession, active: boolean) => void
   private assignScheduled: boolean
@@ -335,7 +212,7 @@ export class BitswapSession implements Session, WantListener {
     if (this.closed) throw new NotStartedError('Session is closed')
     if (!this.components.network.isRunning) throw new NotStartedError('Bitswap is not started')
     options.signal?.throwIfAborted()
-    const fetch = new Fetch(options, this.init.window, this.init.initialWindow)
+    const fetch = new WantFetch(options, this.init.window, this.init.initialWindow)
     this.fetches.add(fetch)
     const onAbort = (): void => { fetch.fail(new AbortError('Want aborted')) }
     options.signal?.addEventListener('abort', onAbort)
@@ -373,7 +250,7 @@ export class BitswapSession implements Session, WantListener {
 
   // ------------------------------------------------------------ input
 
-  private async pump (fetch: Fetch, cids: Iterable<CID> | AsyncIterable<CID>): Promise<void> {
+  private async pump (fetch: WantFetch, cids: Iterable<CID> | AsyncIterable<CID>): Promise<void> {
     const iterator: Iterator<CID> | AsyncIterator<CID> = Symbol.asyncIterator in cids
       ? (cids as AsyncIterable<CID>)[Symbol.asyncIterator]()
       : (cids as Iterable<CID>)[Symbol.iterator]()
@@ -411,7 +288,7 @@ export class BitswapSession implements Session, WantListener {
   }
 
   /** Starts fetching one CID: inline, local, joined to a running want, or new */
-  private async start (fetch: Fetch, cid: CID, index: number): Promise<void> {
+  private async start (fetch: WantFetch, cid: CID, index: number): Promise<void> {
     if (cid.multihash.code === 0x00) {
       // identity: the bytes are the digest
       fetch.deliver(index, { cid, bytes: cid.multihash.digest })
@@ -436,7 +313,7 @@ export class BitswapSession implements Session, WantListener {
     }
   }
 
-  private joinWant (key: string, fetch: Fetch, index: number, cid: CID): boolean {
+  private joinWant (key: string, fetch: WantFetch, index: number, cid: CID): boolean {
     const want = this.wants.get(key)
     if (want == null) return false
     want.waiters.push({ fetch, index, cid })
