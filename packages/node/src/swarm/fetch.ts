@@ -138,8 +138,8 @@ export async function fetchBlob (session: TransportSession, blockstore: ContentB
         const sequential = options.sequential === true
         // in order, a sequential fetch's leaves are hashed for the digest as they arrive
         // transient: each block is hashed (or passed over) before the next is asked for, so the
-        // transport may reuse its buffer: a fresh 1 MiB buffer per block cost the puller a page
-        // fault per 4 KiB and the garbage collector's time (315 MB: 3.3-3.9 s -> 2.9-3.3 s)
+        // transport may reuse its buffer: a fresh 1 MiB buffer per block costs the puller a page
+        // fault per 4 KiB and the garbage collector's time
         for await (const block of session.want(depth > 0 && !sequential ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh, ordered: sequential, transient: true })) {
           verifier?.offer(block.cid, block.bytes)
           if (first) {

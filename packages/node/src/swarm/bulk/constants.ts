@@ -163,8 +163,8 @@ export const SEED_MIN_HITS = 8
  * A seed counts as this many requests busier than it is when a peer that is
  * no seed may also hold the block (as bitswap's `SEED_PENALTY`): pullers
  * of a rollout are asked first, and the origin sends what only it holds.
- * Without it the origin, which answers every want with a block, was chosen
- * for most of them: 8 pullers of a 16 MiB image took 4.82x the image from it.
+ * Otherwise the origin, which answers every want with a block, is chosen for
+ * most of them.
  */
 export const SEED_EXTRA_LOAD = 3
 
@@ -182,10 +182,9 @@ export const SERVE_BUFFER_SIZE = 1024 * 1024
 export const RECEIVE_BUFFERS = 32
 
 /**
- * The serving and receiving pools drop their free buffers once none was
- * taken for this long (ms): between transfers the daemon does not hold up to
- * 64 MiB of idle buffers. (The receive pool is also dropped as soon as no
- * transient fetch runs.)
+ * The serving pool drops its free buffers once none was taken for this long
+ * (ms): between transfers the daemon does not hold up to 32 MiB of idle
+ * buffers. (The receive pool is dropped as soon as no transient fetch runs.)
  */
 export const BUFFER_IDLE_MS = 2_000
 

@@ -253,7 +253,8 @@ class ServedConnection {
       return bytes
     } catch (err: any) {
       // a block not held (DONT_HAVE, the common answer of a puller in a rollout) gives its buffer
-      // back: it was kept before, and every such answer then cost a fresh, zeroed 1 MiB buffer
+      // back, or every such answer would leave the pool one short and the next read would zero a
+      // fresh 1 MiB buffer
       if (target != null) this.#pool.release(target)
       if (err?.name !== 'NotFoundError') log.error('cannot serve %c over the bulk channel - %e', want.cid, err)
       return undefined

@@ -75,7 +75,7 @@ export class BulkService implements Bulk {
   readonly #announce: Array<Uint8Array<ArrayBuffer>>
   readonly peers: BulkPeers
   readonly #verified = new VerifiedCertificates()
-  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS, { idleMs: C.BUFFER_IDLE_MS }), { size: C.SERVE_BUFFER_SIZE })
+  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
   /** Transient fetches running (they share the receive pool) */
@@ -220,8 +220,8 @@ export class BulkService implements Bulk {
       discoveryWait: this.#settings.discoveryWait,
       defaultWindow: this.#settings.window,
       release: (bytes) => { this.#buffers.release(bytes) },
-      // once no transient fetch runs, the receive pool lets its buffers go: a pull followed at
-      // once by an export peaked with the pool's 32 MiB on top (267-276 MiB against 241-246)
+      // once no transient fetch runs, the receive pool lets its buffers go, so what runs next
+      // (an export, say) does not peak with the pool's 32 MiB on top
       receiving: () => {
         this.#receiving++
         let ended = false
