@@ -10,7 +10,7 @@ import { bytesLevel, bytesSublevel } from './level.js'
 import { SyncQueue } from './sync-queue.js'
 import { BlockVerificationError } from './errors.js'
 import { verifyBlock, verifyMultihash } from './verify.js'
-import { isErrno, readFully } from './fs-util.js'
+import { isErrno, readFully, writeFully } from './fs-util.js'
 import type { BytesSublevel } from './level.js'
 import type { BlockstoreInit } from './blockstore.js'
 import type { CID } from 'multiformats/cid'
@@ -212,9 +212,7 @@ export class FsBlockstore extends BaseContentBlockstore {
     try {
       const file = await open(tmp, 'wx')
       try {
-        for (let offset = 0; offset < bytes.byteLength;) {
-          offset += (await file.write(bytes, offset, bytes.byteLength - offset, offset)).bytesWritten
-        }
+        await writeFully(file, bytes, 0)
       } finally {
         await file.close()
       }
