@@ -245,7 +245,7 @@ export class ContentService extends EventTarget implements BlockGetter {
           ...base,
           read: (range, options) => {
             const signal = options?.signal ?? AbortSignal.timeout(DEFAULT_PULL_TIMEOUT)
-            return withheldEnd(readBlob(found.root, found.reader(signal), { ...bounds(range), signal, verifyBlocks: false }), found.verified)
+            return withheldEnd(readBlob(found.root, found.reader(signal), { ...bounds(range), signal, verifyBlocks: false, buffers }), found.verified)
           }
         }
       case 'stream':

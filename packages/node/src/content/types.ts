@@ -6,7 +6,7 @@
  */
 
 import type { AbortOptions } from '@libp2p/interface'
-import type { BlobReader, Digest, ImageRecord } from '@provenir/content'
+import type { BlobReader, ContentBlockstore, Digest, ImageRecord } from '@provenir/content'
 import type { CID } from 'multiformats/cid'
 
 /** What every request is about, beyond the object itself */
@@ -128,14 +128,14 @@ export interface SourceBlobRequest extends ContentRequest {
  *   was stored; the service reads its blocks (each checked by CID);
  * - `arriving`: a DAG the source is filling block by block (each block
  *   checked against its CID on receipt), which `reader` reads while it
- *   arrives; `verified` settles once the source has checked the whole blob
+ *   arrives (into the service's pooled buffers: no garbage per block); `verified` settles once the source has checked the whole blob
  *   against its digest;
  * - `stream`: bytes the service must check against the digest itself while
  *   it streams them (an upstream registry's), storing them as blocks.
  */
 export type SourceBlob =
   { kind: 'stored', root: CID, size: number } |
-  { kind: 'arriving', root: CID, size: number, reader(signal: AbortSignal): BlobReader, verified: Promise<void> } |
+  { kind: 'arriving', root: CID, size: number, reader(signal: AbortSignal): BlobReader & Pick<ContentBlockstore, 'readInto'>, verified: Promise<void> } |
   { kind: 'stream', size: number, open(options: AbortOptions): AsyncIterable<Uint8Array> }
 
 /**

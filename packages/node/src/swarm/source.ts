@@ -190,14 +190,21 @@ export class SwarmSource implements ContentSource {
    * in order, a few ahead, so the blob streams while it arrives, beside the
    * pull fetching the same blocks.
    */
-  #fetchingReader (signal: AbortSignal): BlobReader {
+  #fetchingReader (signal: AbortSignal): BlobReader & Pick<ContentBlockstore, 'readInto'> {
     const store = this.#components.blockstore
     const transport = this.#components.transport
+    const held = async (cid: CID): Promise<void> => {
+      if (!await store.has(cid)) await transport.want(cid, { signal })
+    }
     return {
       get: (cid, options) => (async function * () {
-        if (!await store.has(cid)) await transport.want(cid, { signal })
+        await held(cid)
         yield * store.get(cid, { ...options, signal })
-      })()
+      })(),
+      readInto: async (cid, target, options) => {
+        await held(cid)
+        return store.readInto(cid, target, { ...options, signal })
+      }
     }
   }
 
