@@ -57,6 +57,13 @@ export async function processCpu (pid) {
   return { user: Number(f[11]) / TICKS_PER_SECOND, sys: Number(f[12]) / TICKS_PER_SECOND }
 }
 
+/** Bytes a process has read and written so far through system calls (files and sockets alike), from /proc/<pid>/io */
+export async function processIo (pid) {
+  const io = await fs.readFile(`/proc/${pid}/io`, 'utf8')
+  const field = name => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)[1])
+  return { read: field('rchar'), written: field('wchar') }
+}
+
 /** A process's peak RSS so far (VmHWM), in MiB */
 export async function vmHWM (pid) {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')

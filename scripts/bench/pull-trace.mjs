@@ -9,10 +9,11 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, startPuller, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
-import { processCpu } from './lib.mjs'
+import { processCpu, processIo } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
 const RUNS = Number(values.runs)
+const mb = (x, y) => `read ${((y.read - x.read) / 1e6).toFixed(0)} MB, wrote ${((y.written - x.written) / 1e6).toFixed(0)} MB`
 const diff = (x, y) => `${(y.user + y.sys - x.user - x.sys).toFixed(2)} s (user ${(y.user - x.user).toFixed(2)}, sys ${(y.sys - x.sys).toFixed(2)})`
 
 const { large } = await buildFixtures('large')
@@ -27,15 +28,15 @@ const digest = imported.images[0].digest
 for (let r = 0; r < RUNS; r++) {
   const repoB = path.join(work, `b${r}`)
   const b = await startPuller(repoB, idA.addresses[0], digest)
-  const ca = await processCpu(a.child.pid); const cb = await processCpu(b.child.pid)
+  const ca = await processCpu(a.child.pid); const cb = await processCpu(b.child.pid); const ia = await processIo(a.child.pid); const ib = await processIo(b.child.pid)
   const perf = process.env.PERF_OUT != null ? (await import('node:child_process')).spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(process.env.PERF_WHO === 'a' ? a.child.pid : b.child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
   const t0 = performance.now()
   await runJson(repoB, ['image', 'pull', digest])
   if (perf != null) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
   const wall = (performance.now() - t0) / 1000
-  const da = await processCpu(a.child.pid); const db = await processCpu(b.child.pid)
-  console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}`)
+  const da = await processCpu(a.child.pid); const db = await processCpu(b.child.pid); const ja = await processIo(a.child.pid); const jb = await processIo(b.child.pid)
+  console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}; A ${mb(ia, ja)}; B ${mb(ib, jb)}`)
   await b.stop()
 }
 await a.stop()

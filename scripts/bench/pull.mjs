@@ -72,6 +72,8 @@ for (let r = 0; r < RUNS; r++) {
   ours.export.push((performance.now() - te) / 1000)
   ours.rssB.push(await vmHWM(b.child.pid))
   await b.stop()
+  // as the baseline removes what skopeo pulled: each run writes into memory the last one freed
+  await fs.rm(repoB, { recursive: true, force: true })
   await fs.rm(path.join(work, `export-${r}`), { recursive: true, force: true })
 }
 const rssA = await vmHWM(a.child.pid)
