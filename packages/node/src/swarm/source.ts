@@ -201,8 +201,14 @@ export class SwarmSource implements ContentSource {
         await held(cid)
         yield * store.get(cid, { ...options, signal })
       })(),
+      // the store looks the block up anyway: ask the transport only when it says it has none
       readInto: async (cid, target, options) => {
-        await held(cid)
+        try {
+          return await store.readInto(cid, target, { ...options, signal })
+        } catch (err: any) {
+          if (err?.name !== 'NotFoundError') throw err
+        }
+        await transport.want(cid, { signal })
         return store.readInto(cid, target, { ...options, signal })
       }
     }
