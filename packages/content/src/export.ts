@@ -28,6 +28,7 @@ import * as zlib from 'node:zlib'
 import { CID } from 'multiformats/cid'
 import tar from 'tar-stream'
 import { MAX_MANIFEST_SIZE } from './constants.js'
+import { writeFully } from './fs-util.js'
 import { exportBlob } from './read.js'
 import {
   BlobSizeMismatchError,
@@ -98,17 +99,15 @@ function tempName (path: string): string {
 /**
  * Writes an (async) iterable of bytes to a new file, one chunk at a time, and
  * flushes it to disk. (Plain positional writes, not a write stream: each chunk
- * is released as soon as it is written.)
+ * is released as soon as it is written; at most `FILE_WRITE_CHUNK` bytes a call.)
  */
 async function writeFileFrom (path: string, source: AsyncIterable<Uint8Array>): Promise<void> {
   const fh = await open(path, 'wx')
   try {
+    let position = 0
     for await (const chunk of source) {
-      let offset = 0
-      while (offset < chunk.byteLength) {
-        const { bytesWritten } = await fh.write(chunk, offset, chunk.byteLength - offset)
-        offset += bytesWritten
-      }
+      await writeFully(fh, chunk, position)
+      position += chunk.byteLength
     }
     await fh.sync()
   } finally {
