@@ -163,8 +163,9 @@ export class SwarmSource implements ContentSource {
       verified.catch(() => {})
       return { kind: 'arriving', root, size: blob.size, reader: (signal) => this.#fetchingReader(signal), verified }
     }
-    if (this.#pulls.size === 0) return undefined
-    // else wait for the pulls in flight, and look for it among what they recorded
+    // wait for the pulls in flight, and look for it among what they recorded: also with none
+    // left, since one may have ended (recorded, and gone from the map) after the local source
+    // looked and before this did
     await Promise.allSettled([...this.#pulls.values()].map(async p => p.done))
     const record = await this.#components.images.getBlob(request.digest)
     if (record == null) return undefined
