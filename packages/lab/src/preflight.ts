@@ -8,7 +8,7 @@ import { deleteLink, deleteNamespace } from './network.js'
 import { run } from './sys.js'
 
 export interface PreflightOptions {
-  /** Also require skopeo (rollouts pull with it) @default true */
+  /** Also require skopeo and curl (rollouts pull with them) @default true */
   skopeo?: boolean
 }
 
@@ -60,6 +60,7 @@ async function check (options: PreflightOptions): Promise<string | undefined> {
   if (!await hasTool('tc', ['-V'])) missing.push('tc (apt-get install iproute2)')
   if (!await hasTool('docker-registry', ['--version'])) missing.push('docker-registry, the origin registry (apt-get install docker-registry)')
   if (options.skopeo !== false && !await hasTool('skopeo', ['--version'])) missing.push('skopeo (apt-get install skopeo)')
+  if (options.skopeo !== false && !await hasTool('curl', ['--version'])) missing.push('curl, which asks each daemon for a rollout\'s pull (apt-get install curl)')
   if (missing.length > 0) return `the lab cannot run: missing ${missing.join(', ')}`
   const kernel = await probeKernel()
   return kernel != null ? `the lab cannot run: this kernel or container lacks ${kernel}` : undefined

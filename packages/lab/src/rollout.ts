@@ -4,8 +4,12 @@
  *
  * - `central`: every host `skopeo copy`s it from the origin's docker-registry.
  * - `pull`: the origin's daemon imports it (from disk: no link carries it),
- *   then every host runs `provenir image pull <digest>`: providers from the
- *   DHT, blocks from the origin and from each other.
+ *   then every host asks its daemon to pull it: providers from the DHT,
+ *   blocks from the origin and from each other. The request is the one
+ *   `provenir image pull <digest>` sends to the daemon's RPC API, sent with
+ *   curl: 16 Node.js CLI processes starting at once on the lab's 2 cores,
+ *   beside 17 daemons, sent the last request 12 s after the first (hosts
+ *   that each have their own CPU start theirs in 0.2 s).
  * - `gateway`: the same, but every host `skopeo copy`s it by digest from its
  *   own daemon's gateway, which pulls it through the swarm.
  *
@@ -23,7 +27,7 @@ import { analysePhase, limits } from './analysis.js'
 import { IMPORT_TIMEOUT_MS, LOG_TAIL_LINES, PROVIDERS_TIMEOUT_MS, START_CONCURRENCY } from './constants.js'
 import { CommandFailedError } from './errors.js'
 import { heal, setHostLink } from './faults.js'
-import { hostFiles, PROVENIR_BIN, runsIn, tailLines } from './hosts.js'
+import { apiAddress, hostFiles, runsIn, tailLines } from './hosts.js'
 import { readLayoutImage } from './layout.js'
 import { linkIsUp } from './network.js'
 import { pushToRegistry, startRegistry } from './origin.js'
@@ -87,10 +91,23 @@ function outDir (h: HostState, mode: RolloutMode): string {
   return path.join(h.dir, 'out', mode)
 }
 
-function commandFor (mode: RolloutMode, image: LayoutImage, ref: string | undefined): (h: HostState) => PullerCommand {
+/**
+ * POSTs a pull to the daemon's RPC API at `$1` with body `$2`, as the CLI
+ * does, and succeeds only when the answer's last line is the pull's `done`
+ * (the answer is a stream of progress lines; a failed pull ends with an
+ * error line, which goes to stderr).
+ */
+const PULL_BY_API = `curl -sS -N --fail-with-body -X POST -H 'content-type: application/json' --data "$2" "$1" | tail -n 1 | {
+  IFS= read -r last
+  case "$last" in *'"event":"done"'*) exit 0 ;; esac
+  echo "pull failed: \${last:-no answer}" >&2
+  exit 1
+}`
+
+function commandFor (mode: RolloutMode, image: LayoutImage, ref: string | undefined, api: Map<string, string>): (h: HostState) => PullerCommand {
   return h => {
     if (mode === 'central') return { cmd: 'skopeo', args: ['copy', '-q', '--src-tls-verify=false', `docker://${ref!}`, `oci:${outDir(h, mode)}:${image.tag}`] }
-    if (mode === 'pull') return { cmd: process.execPath, args: [PROVENIR_BIN, 'image', 'pull', image.digest, '--json'], env: { ...process.env, PROVENIR_PATH: h.repo } }
+    if (mode === 'pull') return { cmd: 'sh', args: ['-c', PULL_BY_API, 'sh', `http://${api.get(h.name) ?? ''}/api/v0/image/pull`, JSON.stringify({ digest: image.digest })] }
     const gateway = (h.gateway ?? '').replace(/^http:\/\//, '')
     return { cmd: 'skopeo', args: ['copy', '-q', '--src-tls-verify=false', `docker://${gateway}/lab/${imageName(image.layout)}@${image.digest}`, `oci:${outDir(h, mode)}`] }
   }
@@ -148,7 +165,9 @@ export async function rollout (lab: Lab, options: RolloutOptions): Promise<Rollo
     }
     say(`${mode}: ${n} hosts fetch ${image.digest} at once`)
     await Promise.all(pullers.map(async h => fs.mkdir(path.dirname(outDir(h, mode)), { recursive: true })))
-    const run = await runPhase(lab, mode, pullers, commandFor(mode, image, ref), options.faults ?? [], options.signal)
+    // each daemon's RPC address, as it is after the restart above
+    const api = new Map(mode === 'pull' ? await Promise.all(pullers.map(async h => [h.name, await apiAddress(h)] as const)) : [])
+    const run = await runPhase(lab, mode, pullers, commandFor(mode, image, ref, api), options.faults ?? [], options.signal)
     await fs.writeFile(path.join(dir, `${mode}.samples.json`), JSON.stringify(run.samples))
     const report = await analysePhase(run, {
       mode,
