@@ -24,7 +24,7 @@ import path from 'node:path'
 import { InvalidParametersError } from '@provenir/interface'
 import pMap from 'p-map'
 import { analysePhase, limits } from './analysis.js'
-import { IMPORT_TIMEOUT_MS, LOG_TAIL_LINES, PROVIDERS_TIMEOUT_MS, START_CONCURRENCY } from './constants.js'
+import { IMPORT_TIMEOUT_MS, LOG_TAIL_LINES, PROVIDERS_TIMEOUT_MS, PULL_TIMEOUT_MS, START_CONCURRENCY } from './constants.js'
 import { CommandFailedError } from './errors.js'
 import { heal, setHostLink } from './faults.js'
 import { apiAddress, hostFiles, runsIn, tailLines } from './hosts.js'
@@ -93,11 +93,11 @@ function outDir (h: HostState, mode: RolloutMode): string {
 
 /**
  * POSTs a pull to the daemon's RPC API at `$1` with body `$2`, as the CLI
- * does, and succeeds only when the answer's last line is the pull's `done`
- * (the answer is a stream of progress lines; a failed pull ends with an
- * error line, which goes to stderr).
+ * does, for at most `$3` seconds, and succeeds only when the answer's last
+ * line is the pull's `done` (the answer is a stream of progress lines; a
+ * failed pull ends with an error line, which goes to stderr).
  */
-const PULL_BY_API = `curl -sS -N --fail-with-body -X POST -H 'content-type: application/json' --data "$2" "$1" | tail -n 1 | {
+const PULL_BY_API = `curl -sS -N --fail-with-body --connect-timeout 10 --max-time "$3" -X POST -H 'content-type: application/json' --data "$2" "$1" | tail -n 1 | {
   IFS= read -r last
   case "$last" in *'"event":"done"'*) exit 0 ;; esac
   echo "pull failed: \${last:-no answer}" >&2
@@ -107,7 +107,7 @@ const PULL_BY_API = `curl -sS -N --fail-with-body -X POST -H 'content-type: appl
 function commandFor (mode: RolloutMode, image: LayoutImage, ref: string | undefined, api: Map<string, string>): (h: HostState) => PullerCommand {
   return h => {
     if (mode === 'central') return { cmd: 'skopeo', args: ['copy', '-q', '--src-tls-verify=false', `docker://${ref!}`, `oci:${outDir(h, mode)}:${image.tag}`] }
-    if (mode === 'pull') return { cmd: 'sh', args: ['-c', PULL_BY_API, 'sh', `http://${api.get(h.name) ?? ''}/api/v0/image/pull`, JSON.stringify({ digest: image.digest })] }
+    if (mode === 'pull') return { cmd: 'sh', args: ['-c', PULL_BY_API, 'sh', `http://${api.get(h.name) ?? ''}/api/v0/image/pull`, JSON.stringify({ digest: image.digest }), String(PULL_TIMEOUT_MS / 1000)] }
     const gateway = (h.gateway ?? '').replace(/^http:\/\//, '')
     return { cmd: 'skopeo', args: ['copy', '-q', '--src-tls-verify=false', `docker://${gateway}/lab/${imageName(image.layout)}@${image.digest}`, `oci:${outDir(h, mode)}`] }
   }

@@ -128,8 +128,9 @@ export interface SourceBlobRequest extends ContentRequest {
  *   was stored; the service reads its blocks (each checked by CID);
  * - `arriving`: a DAG the source is filling block by block (each block
  *   checked against its CID on receipt), which `reader` reads while it
- *   arrives (into the service's pooled buffers: no garbage per block); `verified` settles once the source has checked the whole blob
- *   against its digest;
+ *   arrives (into the service's pooled buffers: no garbage per block);
+ *   `verified` settles once the source has checked the whole blob against
+ *   its digest;
  * - `stream`: bytes the service must check against the digest itself while
  *   it streams them (an upstream registry's), storing them as blocks.
  */
