@@ -299,6 +299,11 @@ export class FsBlockstore extends BaseContentBlockstore {
     return bytes
   }
 
+  protected override blockFile (key: Uint8Array): string {
+    const { shard, name } = blockPath(key)
+    return join(this.#blocks, shard, name)
+  }
+
   protected override async readBlockInto (key: Uint8Array, target: Uint8Array): Promise<Uint8Array | undefined> {
     if (!(await this.index.has(key))) {
       return undefined

@@ -183,6 +183,15 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
    * @throws BlockVerificationError with `verify` when the bytes do not match
    */
   readInto(cid: CID, target: Uint8Array, options?: AbortOptions & VerifyOptions): Promise<Uint8Array>
+
+  /**
+   * The files holding these blocks' bytes, in the order given, when the
+   * store keeps each block as a file of its own and holds every one of
+   * them; otherwise undefined. For a reader on another thread (the digest
+   * worker) that reads the bytes without checking them against their CIDs,
+   * as `readInto` without `verify` does.
+   */
+  blockFiles(cids: CID[], options?: AbortOptions): Promise<string[] | undefined>
 }
 
 export { getBlockBytes } from './block-bytes.js'
@@ -272,6 +281,11 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
    */
   protected async readBlockInto (key: Uint8Array, _target: Uint8Array): Promise<Uint8Array | undefined> {
     return this.readBlock(key)
+  }
+
+  /** The file holding a block's bytes, when the store keeps one per block (see `blockFiles`) */
+  protected blockFile (_key: Uint8Array): string | undefined {
+    return undefined
   }
 
   /** Deletes the index entry and then (or atomically with it) the bytes. */
@@ -413,6 +427,17 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     const bytes = options?.verify === true ? await this.readVerified(key, cid, target) : await this.readBlockInto(key, target)
     if (bytes == null) throw new NotFoundError(`Block ${cid} not found`)
     return bytes
+  }
+
+  async blockFiles (cids: CID[], options?: AbortOptions): Promise<string[] | undefined> {
+    this.assertOpen(options)
+    const files: string[] = []
+    for (const cid of cids) {
+      const file = this.blockFile(cid.multihash.bytes)
+      if (file == null || !(await this.index.has(cid.multihash.bytes))) return undefined
+      files.push(file)
+    }
+    return files
   }
 
   async blockSize (cid: CID, options?: AbortOptions): Promise<number | undefined> {

@@ -12,6 +12,7 @@ import { InvalidParametersError } from '@provenir/interface'
 import { getBlockBytes } from './blockstore.js'
 import { DEFAULT_CHUNK_SIZE } from './constants.js'
 import { BlobSizeMismatchError, DigestMismatchError, NotABlobError } from './errors.js'
+import { digestFiles } from './file-digest.js'
 import { parseDigest } from './oci.js'
 import type { ContentBlockstore } from './blockstore.js'
 import type { AbortOptions } from '@provenir/interface'
@@ -221,6 +222,13 @@ export async function * readBlob (root: CID, blockstore: BlobReader & Partial<Pi
 }
 
 /**
+ * Leaves left to read back from which `BlobVerifier.finish` hashes on the
+ * digest worker rather than on the event loop: below it, the worker's round
+ * trip costs about what it saves.
+ */
+export const WORKER_DIGEST_MIN_LEAVES = 8
+
+/**
  * Checks a blob against its digest and size, taking its leaves in order as
  * they arrive (`offer`) and reading the rest back from the store (`finish`):
  * the check that makes a fetched blob complete. A fetch that gets the leaves
@@ -231,11 +239,17 @@ export async function * readBlob (root: CID, blockstore: BlobReader & Partial<Pi
  * UnixFS file over raw leaves, where each node's block sizes must match what
  * is under it (so a ranged export reads the same bytes). Leaves are not
  * re-hashed against their CIDs: each was checked when it was stored.
+ *
+ * From a store that keeps each block as a file (`blockFiles`), a read-back
+ * of at least {@link WORKER_DIGEST_MIN_LEAVES} leaves is hashed on the
+ * digest worker (`file-digest.ts`), from the first leaf: the reads and the
+ * hash leave the event loop free for the transfers still running.
  */
 export class BlobVerifier {
   readonly #root: CID
   readonly #store: BlobReader
   readonly #readInto?: ContentBlockstore['readInto']
+  readonly #blockFiles?: ContentBlockstore['blockFiles']
   readonly #options: VerifyBlobOptions
   readonly #algorithm: string
   readonly #leaves: Array<{ cid: CID, size: number }>
@@ -245,10 +259,11 @@ export class BlobVerifier {
   #length = 0
   #finished = false
 
-  private constructor (root: CID, store: BlobReader, readInto: ContentBlockstore['readInto'] | undefined, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }) {
+  private constructor (root: CID, store: BlobReader, access: Partial<Pick<ContentBlockstore, 'readInto' | 'blockFiles'>>, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }) {
     this.#root = root
     this.#store = store
-    this.#readInto = readInto
+    this.#readInto = access.readInto
+    this.#blockFiles = access.blockFiles
     this.#options = options
     this.#algorithm = algorithm
     this.#leaves = found.leaves
@@ -262,13 +277,17 @@ export class BlobVerifier {
    * shape (inline data, dag-pb leaves, inconsistent sizes): check those with
    * {@link verifyBlob} once every block is held.
    */
-  static async open (root: CID, blockstore: BlobReader & Partial<Pick<ContentBlockstore, 'readInto'>>, options: VerifyBlobOptions): Promise<BlobVerifier | undefined> {
+  static async open (root: CID, blockstore: BlobReader & Partial<Pick<ContentBlockstore, 'readInto' | 'blockFiles'>>, options: VerifyBlobOptions): Promise<BlobVerifier | undefined> {
     const { algorithm } = parseDigest(options.expectedDigest)
     const unverified: BlobReader = { get: (cid, opts) => blockstore.get(cid, { ...opts, verify: false }) }
-    // a provenir store reads the leaves back into a few reused buffers: no garbage per leaf
-    const readInto = typeof blockstore.readInto === 'function' ? blockstore.readInto.bind(blockstore) : undefined
+    const access = {
+      // a provenir store reads the leaves back into a few reused buffers: no garbage per leaf
+      readInto: typeof blockstore.readInto === 'function' ? blockstore.readInto.bind(blockstore) : undefined,
+      // and an FsBlockstore's files can be hashed on the digest worker
+      blockFiles: typeof blockstore.blockFiles === 'function' ? blockstore.blockFiles.bind(blockstore) : undefined
+    }
     try {
-      return new BlobVerifier(root, unverified, readInto, options, algorithm, await leavesOf(root, unverified, options.signal))
+      return new BlobVerifier(root, unverified, access, options, algorithm, await leavesOf(root, unverified, options.signal))
     } catch (err) {
       if (err instanceof UnusualShape) return undefined
       throw err
@@ -313,6 +332,7 @@ export class BlobVerifier {
     this.#finished = true
     const options = this.#options
     const leaves = this.#leaves
+    if (leaves.length - this.#cursor >= WORKER_DIGEST_MIN_LEAVES && await this.#finishOnWorker()) return
     const ahead = Math.max(1, options.readAhead ?? 4)
     const reads: Array<Promise<Uint8Array>> = []
     // read `ahead` at a time, leaf i into buffer i % ahead: a leaf is hashed (synchronously)
@@ -332,10 +352,45 @@ export class BlobVerifier {
       }
       this.#take(leaves[this.#cursor], await (reads.shift() as Promise<Uint8Array>))
     }
-    const length = this.#length
+    this.#check(this.#length, this.#hash.digest('hex'))
+  }
+
+  /**
+   * Hashes every leaf, from the first, on the digest worker; returns false
+   * (nothing checked) when the store keeps no files or the worker could
+   * not read them: `finish` then reads them here, and a missing block
+   * throws its own error there.
+   */
+  async #finishOnWorker (): Promise<boolean> {
+    const options = this.#options
+    const leaves = this.#leaves
+    const files = await this.#blockFiles?.(leaves.map(leaf => leaf.cid), { signal: options.signal })
+    if (files == null) return false
+    let result
+    try {
+      result = await digestFiles(files, this.#algorithm, { signal: options.signal })
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      if ((err as Error).name === 'FileDigestError') return false
+      throw err
+    }
+    let length = 0
+    for (let i = 0; i < leaves.length; i++) {
+      const leaf = leaves[i]
+      const size = result.sizes[i]
+      if (leaf.size !== -1 && size !== leaf.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest}: leaf ${leaf.cid} is ${size} bytes, its parent says ${leaf.size}`)
+      length += size
+    }
+    this.#check(length, result.digest)
+    return true
+  }
+
+  /** The whole blob's size against its root's and the expected one, then its digest */
+  #check (length: number, hex: string): void {
+    const options = this.#options
     if (this.#total !== -1 && this.#total !== length) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, its root says ${this.#total}`)
     if (length !== options.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest} is ${length} bytes, expected ${options.size}`)
-    const actual = `${this.#algorithm}:${this.#hash.digest('hex')}`
+    const actual = `${this.#algorithm}:${hex}`
     if (actual !== options.expectedDigest) throw new DigestMismatchError(`Blob ${this.#root} has digest ${actual}, expected ${options.expectedDigest}`)
   }
 }

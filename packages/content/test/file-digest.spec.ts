@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { FsBlockstore } from '../src/blockstore-fs.js'
+import { LevelBlockstore } from '../src/blockstore-level.js'
+import { importBlob } from '../src/dag.js'
+import { digestFiles } from '../src/file-digest.js'
+import { BlobVerifier, WORKER_DIGEST_MIN_LEAVES, verifyBlob } from '../src/read.js'
+import { computeDigest } from '../src/oci.js'
+import { tempDir } from './fixtures.js'
+import type { ContentBlockstore } from '../src/blockstore.js'
+import type { CID } from 'multiformats/cid'
+
+const MIB = 1024 * 1024
+
+async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes
+}
+
+describe('digest worker', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let store: FsBlockstore
+
+  beforeEach(async () => {
+    dir = await tempDir()
+    store = new FsBlockstore({ path: join(dir.path, 'repo') })
+    await store.open()
+  })
+
+  afterEach(async () => {
+    await store.close()
+    await dir.remove()
+  })
+
+  /** A blob of `leaves` 1 MiB leaves (the last one shorter) stored in `store` */
+  async function storedBlob (leaves: number): Promise<{ root: CID, digest: string, size: number, blocks: CID[] }> {
+    const bytes = new Uint8Array(randomBytes(leaves * MIB - 5))
+    const digest = computeDigest(bytes)
+    const { root, blocks } = await importBlob(once(bytes), store, { expectedDigest: digest })
+    return { root, digest, size: bytes.byteLength, blocks }
+  }
+
+  /** What BlobVerifier reads of the store, counting the calls to its `blockFiles` and those that gave files */
+  type Spy = Pick<ContentBlockstore, 'get' | 'readInto' | 'blockFiles'> & { asked: number, given: number }
+  function counting (inner: ContentBlockstore, files?: (cids: CID[]) => string[]): Spy {
+    const spy: Spy = {
+      asked: 0,
+      given: 0,
+      get: inner.get.bind(inner),
+      readInto: inner.readInto.bind(inner),
+      blockFiles: async (cids, options) => {
+        spy.asked++
+        const found = files != null ? files(cids) : await inner.blockFiles(cids, options)
+        if (found != null) spy.given++
+        return found
+      }
+    }
+    return spy
+  }
+
+  it('hashes files in order as one stream, with each file\'s size', async () => {
+    const parts = [randomBytes(3 * MIB + 1), randomBytes(0), randomBytes(17)]
+    const paths = parts.map((_, i) => join(dir.path, `part${i}`))
+    for (let i = 0; i < parts.length; i++) await writeFile(paths[i], parts[i])
+    const expected = createHash('sha256')
+    for (const part of parts) expected.update(part)
+    const result = await digestFiles(paths, 'sha256')
+    assert.equal(result.digest, expected.digest('hex'))
+    assert.deepEqual(result.sizes, parts.map(p => p.byteLength))
+    // and another algorithm, in reverse order
+    const reversed = createHash('sha512')
+    for (const part of [...parts].reverse()) reversed.update(part)
+    assert.equal((await digestFiles([...paths].reverse(), 'sha512')).digest, reversed.digest('hex'))
+  })
+
+  it('names a file it cannot read with its system error code, and an aborted job rejects', async () => {
+    const missing = join(dir.path, 'missing')
+    await assert.rejects(digestFiles([missing], 'sha256'), (err: any) => err.name === 'FileDigestError' && err.code === 'ENOENT')
+    await assert.rejects(digestFiles([dir.path], 'sha256'), (err: any) => err.name === 'FileDigestError' && err.code === 'EISDIR')
+    const controller = new AbortController()
+    controller.abort()
+    await assert.rejects(digestFiles([missing], 'sha256', { signal: controller.signal }), { name: 'AbortError' })
+    // the worker still serves after those
+    await writeFile(join(dir.path, 'x'), 'x')
+    assert.equal((await digestFiles([join(dir.path, 'x')], 'sha256')).digest, createHash('sha256').update('x').digest('hex'))
+  })
+
+  it('an FsBlockstore gives its blocks\' files only when it holds every one; a LevelBlockstore gives none', async () => {
+    const { root } = await storedBlob(2)
+    const files = await store.blockFiles([root])
+    assert.equal(files?.length, 1)
+    assert.equal((await stat(files[0])).isFile(), true)
+    await store.delete(root)
+    assert.equal(await store.blockFiles([root]), undefined)
+    const level = new LevelBlockstore({ path: join(dir.path, 'level') })
+    await level.open()
+    try {
+      const bytes = new Uint8Array(randomBytes(2 * MIB))
+      const imported = await importBlob(once(bytes), level, { expectedDigest: computeDigest(bytes) })
+      assert.equal(await level.blockFiles([imported.root]), undefined)
+    } finally {
+      await level.close()
+    }
+  })
+
+  it(`BlobVerifier reads back ${WORKER_DIGEST_MIN_LEAVES} leaves or more on the worker, and still finds a wrong digest, size or byte`, async () => {
+    const { root, digest, size, blocks } = await storedBlob(WORKER_DIGEST_MIN_LEAVES + 2)
+    const spy = counting(store)
+    const verifier = await BlobVerifier.open(root, spy, { expectedDigest: digest, size })
+    assert.ok(verifier != null)
+    await verifier.finish()
+    assert.equal(spy.given, 1)
+
+    for (const [expectedDigest, wrongSize, name] of [[digest, size + 1, 'BlobSizeMismatchError'], [computeDigest(new Uint8Array()), size, 'DigestMismatchError']] as const) {
+      const wrong = counting(store)
+      await assert.rejects(verifyBlob(root, wrong, { expectedDigest, size: wrongSize }), { name })
+      assert.equal(wrong.given, 1)
+    }
+
+    // a leaf's file overwritten on disk (same size): the worker hashes what the store holds
+    // (the blocks in write order: the leaves first)
+    const leaf = (await store.blockFiles([blocks[3]]))?.[0]
+    assert.ok(leaf != null)
+    await writeFile(leaf, new Uint8Array((await stat(leaf)).size))
+    const corrupt = counting(store)
+    await assert.rejects(verifyBlob(root, corrupt, { expectedDigest: digest, size }), { name: 'DigestMismatchError' })
+    assert.equal(corrupt.given, 1)
+  })
+
+  it('BlobVerifier reads back fewer leaves on the event loop, and falls back to it when the worker cannot read a file', async () => {
+    const small = await storedBlob(WORKER_DIGEST_MIN_LEAVES - 1)
+    const spy = counting(store)
+    await verifyBlob(small.root, spy, { expectedDigest: small.digest, size: small.size })
+    assert.equal(spy.asked, 0)
+
+    // files that are not there: the worker fails, the event loop reads the blocks from the store and passes
+    const large = await storedBlob(WORKER_DIGEST_MIN_LEAVES + 1)
+    const lost = counting(store, cids => cids.map((_, i) => join(dir.path, `gone-${i}`)))
+    await verifyBlob(large.root, lost, { expectedDigest: large.digest, size: large.size })
+    assert.equal(lost.given, 1)
+  })
+})
