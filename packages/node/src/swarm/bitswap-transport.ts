@@ -65,6 +65,14 @@ export function bitswapTransport (service: Bitswap): BlockTransport {
       } catch (err) {
         throw translate(err)
       }
+    },
+    // bitswap stores what it fetches; its want reads a held block from the store
+    hold: async (cid, options) => {
+      try {
+        await service.want(cid, options)
+      } catch (err) {
+        throw translate(err)
+      }
     }
   }
 }

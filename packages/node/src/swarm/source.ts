@@ -142,7 +142,7 @@ export class SwarmSource implements ContentSource {
     options = { signal: options.signal ?? AbortSignal.timeout(BLOCK_FETCH_TIMEOUT) }
     const cid = cidForDigest(digest)
     const store = this.#components.blockstore
-    if (!await store.has(cid, options)) await this.#components.transport.want(cid, options)
+    if (!await store.has(cid, options)) await this.#components.transport.hold(cid, options)
     const bytes = await getBlockBytes(store, cid, { signal: options.signal, max: MAX_MANIFEST_SIZE })
     if (parseManifest(bytes, { expectedDigest: digest }).kind !== 'index') throw new ManifestNotFoundError(`${digest} from the swarm is not an image index`)
     return { bytes, root: cid }
@@ -195,7 +195,7 @@ export class SwarmSource implements ContentSource {
     const store = this.#components.blockstore
     const transport = this.#components.transport
     const held = async (cid: CID): Promise<void> => {
-      if (!await store.has(cid)) await transport.want(cid, { signal })
+      if (!await store.has(cid)) await transport.hold(cid, { signal })
     }
     return {
       get: (cid, options) => (async function * () {
@@ -209,7 +209,7 @@ export class SwarmSource implements ContentSource {
         } catch (err: any) {
           if (err?.name !== 'NotFoundError') throw err
         }
-        await transport.want(cid, { signal })
+        await transport.hold(cid, { signal })
         return store.readInto(cid, target, { ...options, signal })
       }
     }

@@ -90,4 +90,12 @@ export interface BlockTransport {
   createSession(init?: TransportSessionInit): TransportSession
   /** One block from any connected peer (a stream that reads a block the pull has not delivered yet) */
   want(cid: CID, options?: TransportWantOptions): Promise<Uint8Array>
+  /**
+   * Resolves once the node's blockstore holds the block (checked against its
+   * CID), fetched as `want` fetches it when it is not held yet: for a caller
+   * that reads the block from the store itself, into a buffer of its own,
+   * and has no use for the transport's copy (the gateway's stream of a blob
+   * still arriving).
+   */
+  hold(cid: CID, options?: TransportWantOptions): Promise<void>
 }

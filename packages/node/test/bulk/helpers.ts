@@ -111,6 +111,13 @@ export function bitswapFallback (service: Bitswap): BlockTransport {
       } catch (err) {
         throw translate(err)
       }
+    },
+    hold: async (cid, options) => {
+      try {
+        await service.want(cid, options)
+      } catch (err) {
+        throw translate(err)
+      }
     }
   }
 }

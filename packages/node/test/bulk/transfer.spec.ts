@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import all from 'it-all'
+import { collect } from '../../src/swarm/bulk/blocks.js'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { TransportBlock, TransportWantOptions } from '../../src/swarm/transport.js'
@@ -179,6 +180,34 @@ describe('bulk channel: transfer', () => {
     }
   })
 
+  it('hold stores a block from a known bulk peer, else from the fallback, and resolves at once for one held', async () => {
+    const fresh = await bulkNode()
+    try {
+      await connect(fresh, a)
+      await connect(fresh, plain)
+      const transport = transportOf(fresh)
+      const session = transport.createSession({ peers: [a.peerId] })
+      await all(session.want([blocks[1].cid]))
+      session.close()
+      const signal = AbortSignal.timeout(10_000)
+      assert.equal(await fresh.blockstore.has(blocks[3].cid), false)
+      await transport.hold(blocks[3].cid, { signal })
+      assert.deepEqual(new Uint8Array(await collect(fresh.blockstore.get(blocks[3].cid))), new Uint8Array(blocks[3].bytes))
+      assert.ok(fresh.services.bulk.connections(a.peerId).outbound >= 1)
+      const only = await randomBlock(2000)
+      await plain.blockstore.put(only.cid, only.bytes)
+      await transport.hold(only.cid, { signal })
+      assert.deepEqual(new Uint8Array(await collect(fresh.blockstore.get(only.cid))), new Uint8Array(only.bytes))
+      // over a fallback that finds nothing: a held block resolves, one nobody has fails as a want does
+      const stalling = fresh.services.bulk.transport(transportOfStalling(fresh))
+      await stalling.hold(blocks[1].cid, { signal })
+      const nowhere = await randomBlock()
+      await assert.rejects(stalling.hold(nowhere.cid, { signal }), { name: 'BlocksUnavailableError' })
+    } finally {
+      await fresh.stop()
+    }
+  })
+
   it('a want nobody serves fails with the fallback\'s BlocksUnavailableError', async () => {
     const nowhere = await randomBlock()
     const fresh = await bulkNode()
@@ -234,6 +263,7 @@ function transportOfStalling (node: BulkTestNode): ReturnType<typeof transportOf
       peers: () => [],
       close: () => {}
     }),
-    want: async () => fail()
+    want: async () => fail(),
+    hold: async () => { fail() }
   }
 }

@@ -99,10 +99,27 @@ export class BulkTransport implements BlockTransport {
    * `/provenir/bulk/1.0.0`); else from the fallback.
    */
   async want (cid: CID, options: TransportWantOptions = {}): Promise<Uint8Array> {
-    const { blockstore, peers, fallback } = this.#c
-    if (await blockstore.has(cid, options)) return collect(blockstore.get(cid, options))
+    const { blockstore, fallback } = this.#c
+    if (await this.#held(cid, options)) return collect(blockstore.get(cid, options))
+    return await this.#fromPeers(cid, options) ?? fallback.want(cid, options)
+  }
+
+  /** As `want`, without reading the block back from the store once it is there */
+  async hold (cid: CID, options: TransportWantOptions = {}): Promise<void> {
+    if (await this.#held(cid, options)) return
+    if (await this.#fromPeers(cid, options) == null) await this.#c.fallback.hold(cid, options)
+  }
+
+  /** Whether the store holds the block, once a session's fetch of it in flight has ended */
+  async #held (cid: CID, options: TransportWantOptions): Promise<boolean> {
+    if (await this.#c.blockstore.has(cid, options)) return true
     const fetching = this.#fetches.get(cid)
-    if (fetching != null && await raced(fetching, options.signal)) return collect(blockstore.get(cid, options))
+    return fetching != null && await raced(fetching, options.signal)
+  }
+
+  /** The block from the first peer whose bulk channel is known that has it, stored; undefined from none */
+  async #fromPeers (cid: CID, options: TransportWantOptions): Promise<Uint8Array | undefined> {
+    const { blockstore, peers } = this.#c
     const signal = options.signal ?? AbortSignal.timeout(this.#c.discoveryWait * 5)
     for (const peer of peers.known()) {
       try {
@@ -114,6 +131,6 @@ export class BulkTransport implements BlockTransport {
         if (signal.aborted) break
       }
     }
-    return fallback.want(cid, options)
+    return undefined
   }
 }
