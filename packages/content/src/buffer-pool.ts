@@ -13,6 +13,7 @@ export class BufferPool {
   readonly #free: Uint8Array[] = []
   readonly #ours = new WeakSet<ArrayBufferLike>()
   readonly #idleMs?: number
+  readonly #shared: boolean
   #timer?: ReturnType<typeof setTimeout>
   #used = false
 
@@ -21,18 +22,22 @@ export class BufferPool {
    * so a pool that served one transfer does not hold its memory until the
    * next (the process's peak stays the transfer's, not the transfer's plus
    * whatever runs after it).
+   *
+   * `shared`: the buffers are in shared memory (`SharedArrayBuffer`), which
+   * a worker thread reads without a copy (`off-thread-hash.ts`).
    */
-  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16, options: { idleMs?: number } = {}) {
+  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16, options: { idleMs?: number, shared?: boolean } = {}) {
     this.#size = size
     this.#keep = keep
     this.#idleMs = options.idleMs
+    this.#shared = options.shared === true
   }
 
   take (): Uint8Array {
     this.#used = true
     const buffer = this.#free.pop()
     if (buffer != null) return buffer
-    const made = new Uint8Array(this.#size)
+    const made = this.#shared ? new Uint8Array(new SharedArrayBuffer(this.#size)) : new Uint8Array(this.#size)
     this.#ours.add(made.buffer)
     return made
   }

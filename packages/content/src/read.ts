@@ -371,7 +371,7 @@ export class BlobVerifier {
       result = await digestFiles(files, this.#algorithm, { signal: options.signal })
     } catch (err) {
       options.signal?.throwIfAborted()
-      if ((err as Error).name === 'FileDigestError') return false
+      if ((err as Error).name === 'WorkerCallError' || (err as Error).name === 'WorkerFailedError') return false
       throw err
     }
     let length = 0

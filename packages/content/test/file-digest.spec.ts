@@ -77,8 +77,8 @@ describe('digest worker', () => {
 
   it('names a file it cannot read with its system error code, and an aborted job rejects', async () => {
     const missing = join(dir.path, 'missing')
-    await assert.rejects(digestFiles([missing], 'sha256'), (err: any) => err.name === 'FileDigestError' && err.code === 'ENOENT')
-    await assert.rejects(digestFiles([dir.path], 'sha256'), (err: any) => err.name === 'FileDigestError' && err.code === 'EISDIR')
+    await assert.rejects(digestFiles([missing], 'sha256'), (err: any) => err.name === 'WorkerCallError' && err.code === 'ENOENT')
+    await assert.rejects(digestFiles([dir.path], 'sha256'), (err: any) => err.name === 'WorkerCallError' && err.code === 'EISDIR')
     const controller = new AbortController()
     controller.abort()
     await assert.rejects(digestFiles([missing], 'sha256', { signal: controller.signal }), { name: 'AbortError' })

@@ -12,6 +12,7 @@
 
 import { createHash } from 'node:crypto'
 import { connect } from 'node:tls'
+import { hashOffThread, isShared } from '@provenir/content'
 import { equals } from 'uint8arrays/equals'
 import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
@@ -48,6 +49,9 @@ interface Receiving {
   request: Pending
   buffer: Uint8Array
   filled: number
+  /** a cancelled want's block: read off the wire and dropped */
+  drop: boolean
+  /** hashed as it arrives; without one (a buffer in shared memory) the hash worker hashes the whole block */
   hash?: Hash
 }
 
@@ -255,9 +259,12 @@ export class BulkConnection {
     if (frame.type !== Frame.Type.BLOCK) throw new BulkProtocolError(`unexpected ${frame.type} frame`)
     if (frame.length > this.#init.maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#init.maxBlockSize}`)
     // a cancelled want's block is read off the wire and dropped, unhashed
-    this.#receiving = head.cancelled
-      ? { request: head, buffer: new Uint8Array(0), filled: 0 }
-      : { request: head, buffer: this.#buffer(frame.length), filled: 0, hash: createHash(head.algorithm) }
+    if (head.cancelled) {
+      this.#receiving = { request: head, buffer: new Uint8Array(0), filled: 0, drop: true }
+      return
+    }
+    const buffer = this.#buffer(frame.length)
+    this.#receiving = { request: head, buffer, filled: 0, drop: false, ...(isShared(buffer) ? {} : { hash: createHash(head.algorithm) }) }
   }
 
   #buffer (length: number): Uint8Array {
@@ -267,10 +274,10 @@ export class BulkConnection {
 
   #onBody (piece: Uint8Array): void {
     const r = this.#receiving
-    if (r?.hash == null) return
+    if (r == null || r.drop) return
     r.buffer.set(piece, r.filled)
     r.filled += piece.byteLength
-    r.hash.update(piece)
+    r.hash?.update(piece)
   }
 
   #onBodyEnd (): void {
@@ -278,10 +285,25 @@ export class BulkConnection {
     if (r == null) return
     this.#receiving = undefined
     this.#answered()
-    if (r.hash == null) return
-    const digest = r.hash.digest()
+    if (r.drop) return
+    if (r.hash != null) {
+      this.#check(r, r.hash.digest())
+      return
+    }
+    // the next blocks arrive while the worker hashes this one
+    hashOffThread(r.buffer, r.request.algorithm).then(digest => { this.#check(r, digest) }, (err: Error) => {
+      // no fault of the peer's: the want fails, and is asked again
+      this.#init.buffers?.release(r.buffer)
+      r.request.reject(err)
+    })
+  }
+
+  /** Hands on a block that hashed to its CID; a block that did not closes the connection */
+  #check (r: Receiving, digest: Uint8Array): void {
     if (equals(digest, r.request.cid.multihash.digest)) {
-      r.request.resolve({ kind: 'block', bytes: r.buffer })
+      // a want cancelled while its block was hashed has no taker
+      if (r.request.cancelled) this.#init.buffers?.release(r.buffer)
+      else r.request.resolve({ kind: 'block', bytes: r.buffer })
       return
     }
     const err = new BulkBadBlockError(`peer ${this.peer.toString()} sent ${r.filled} bytes for ${r.request.cid.toString()} that do not hash to it`)

@@ -75,7 +75,8 @@ export class BulkService implements Bulk {
   readonly #announce: Array<Uint8Array<ArrayBuffer>>
   readonly peers: BulkPeers
   readonly #verified = new VerifiedCertificates()
-  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS), { size: C.SERVE_BUFFER_SIZE })
+  // in shared memory: each received block is hashed against its CID on the hash worker, off the event loop
+  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS, { shared: true }), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
   /** Transient fetches running (they share the receive pool) */
