@@ -30,6 +30,16 @@ import type { ProgressEvent, ProgressOptions } from 'progress-events'
 export const BLOB_CONCURRENCY = 2
 
 /**
+ * Blobs fetched at once by a `sequential` pull, which serves registry
+ * clients streaming the blobs while they arrive: the clients download
+ * several layers at once (skopeo, containerd and docker 3 or more), and a
+ * blob the pull has not started yet streams block by block through single
+ * wants. Through the gateway (315 MB, 3 layers) 4 at once read 650 MB at B
+ * against 750 MB with 2, and B used 0.1-0.3 s less CPU.
+ */
+export const CLIENT_BLOB_CONCURRENCY = 4
+
+/**
  * Blocks in flight per blob fetch. The window is per `session.want()` call,
  * so a pull holds at most BLOB_CONCURRENCY x SESSION_WINDOW blocks (1 MiB
  * each) in flight: this bounds the puller's memory.
@@ -345,7 +355,8 @@ async function pullBlobs (ctx: PullContext, session: TransportSession, digest: s
       options.onProgress?.(new CustomProgressEvent('pull:blob-complete', { digest: d.digest, size: d.size, root: root.toString() }))
     }
   }
-  await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, descriptors.length) }, worker))
+  const concurrency = options.sequential === true ? CLIENT_BLOB_CONCURRENCY : BLOB_CONCURRENCY
+  await Promise.all(Array.from({ length: Math.min(concurrency, descriptors.length) }, worker))
   return { blobs, blocks }
 }
 
