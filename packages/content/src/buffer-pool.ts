@@ -10,42 +10,49 @@ import { DEFAULT_CHUNK_SIZE } from './constants.js'
 export class BufferPool {
   readonly #size: number
   readonly #keep: number
-  readonly #free: Uint8Array[] = []
+  readonly #free: Array<Uint8Array<ArrayBuffer>> = []
   readonly #ours = new WeakSet<ArrayBufferLike>()
   readonly #idleMs?: number
-  readonly #shared: boolean
   #timer?: ReturnType<typeof setTimeout>
   #used = false
+  #made = 0
 
   /**
    * `idleMs`: free buffers are dropped once nothing was taken for that long,
    * so a pool that served one transfer does not hold its memory until the
    * next (the process's peak stays the transfer's, not the transfer's plus
    * whatever runs after it).
-   *
-   * `shared`: the buffers are in shared memory (`SharedArrayBuffer`), which
-   * a worker thread reads without a copy (`off-thread-hash.ts`).
    */
-  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16, options: { idleMs?: number, shared?: boolean } = {}) {
+  constructor (size = DEFAULT_CHUNK_SIZE, keep = 16, options: { idleMs?: number } = {}) {
     this.#size = size
     this.#keep = keep
     this.#idleMs = options.idleMs
-    this.#shared = options.shared === true
   }
 
-  take (): Uint8Array {
+  take (): Uint8Array<ArrayBuffer> {
     this.#used = true
     const buffer = this.#free.pop()
     if (buffer != null) return buffer
-    const made = this.#shared ? new Uint8Array(new SharedArrayBuffer(this.#size)) : new Uint8Array(this.#size)
+    const made = new Uint8Array(this.#size)
+    this.#made++
     this.#ours.add(made.buffer)
     return made
+  }
+
+  /**
+   * Takes `chunk` as the pool's own: a view of one of its buffers that moved
+   * to a worker thread and back (`hashTransferring`), whose memory is the
+   * same but whose buffer object is new. Its buffer must be the pool's size.
+   */
+  adopt (chunk: Uint8Array): void {
+    if (chunk.buffer.byteLength === this.#size) this.#ours.add(chunk.buffer)
   }
 
   release (chunk: Uint8Array): void {
     if (!this.#ours.has(chunk.buffer) || this.#free.length >= this.#keep) return
     if (this.#free.some(b => b.buffer === chunk.buffer)) return
-    this.#free.push(new Uint8Array(chunk.buffer, 0, this.#size))
+    // only ArrayBuffers are the pool's own
+    this.#free.push(new Uint8Array(chunk.buffer as ArrayBuffer, 0, this.#size))
     this.#armTrim()
   }
 
@@ -66,6 +73,11 @@ export class BufferPool {
   /** Drops the free buffers (those taken still come back, and are kept again) */
   trim (): void {
     this.#free.length = 0
+  }
+
+  /** Buffers the pool made since it was created: fewer than it handed out when they were reused */
+  get made (): number {
+    return this.#made
   }
 
   /** Buffers waiting to be taken */

@@ -1,22 +1,76 @@
 /**
- * The worker thread behind `off-thread-hash.ts`: hashes the bytes of each
- * message it is sent and answers with the digest, in the order received.
- * Bytes in shared memory (a `SharedArrayBuffer`) are read where they are,
- * not copied.
+ * The worker thread behind `off-thread-hash.ts`. Two kinds of job:
+ *
+ * - `block`: hashes the bytes it is sent and sends them back with the
+ *   digest; their buffer is transferred both ways, never copied;
+ * - `files`: hashes files in order as one stream, and answers with the
+ *   digest and each file's size. Reads are synchronous, one file at a time,
+ *   and the worker takes the `block` jobs waiting between two files, so a
+ *   long read-back does not hold up the blocks being received.
  *
  * @internal
  */
 
 import { createHash } from 'node:crypto'
+import { closeSync, openSync, readSync } from 'node:fs'
+import { setImmediate } from 'node:timers/promises'
 import { parentPort } from 'node:worker_threads'
-import type { HashRequest, HashAnswer } from './off-thread-hash.js'
+import type { BlockJob, FilesJob, HashAnswer } from './off-thread-hash.js'
 
-parentPort?.on('message', (request: HashRequest) => {
-  let out: HashAnswer
+/** Bytes read per call, into one buffer reused for every file */
+const READ_SIZE = 1024 * 1024
+
+const buffer = Buffer.allocUnsafe(READ_SIZE)
+
+function reply (answer: HashAnswer, transfer: ArrayBuffer[] = []): void {
+  parentPort?.postMessage(answer, transfer)
+}
+
+function failure (id: number, err: any): HashAnswer {
+  return { id, error: { message: String(err?.message ?? err), ...(typeof err?.code === 'string' ? { code: err.code } : {}) } }
+}
+
+function block (job: BlockJob): void {
   try {
-    out = { id: request.id, digest: createHash(request.algorithm).update(request.bytes).digest() }
-  } catch (err: any) {
-    out = { id: request.id, error: { message: String(err?.message ?? err) } }
+    const digest = createHash(job.algorithm).update(new Uint8Array(job.buffer, job.offset, job.length)).digest()
+    reply({ id: job.id, digest, buffer: job.buffer }, [job.buffer])
+  } catch (err) {
+    reply({ ...failure(job.id, err), buffer: job.buffer }, [job.buffer])
   }
-  parentPort?.postMessage(out)
+}
+
+/** Hashes one file into `hash`; returns its size */
+function hashFile (path: string, hash: ReturnType<typeof createHash>): number {
+  const fd = openSync(path, 'r')
+  let size = 0
+  try {
+    for (let n = readSync(fd, buffer, 0, READ_SIZE, null); n > 0; n = readSync(fd, buffer, 0, READ_SIZE, null)) {
+      hash.update(buffer.subarray(0, n))
+      size += n
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return size
+}
+
+async function files (job: FilesJob): Promise<HashAnswer> {
+  const cancelled = new Int32Array(job.cancel)
+  const hash = createHash(job.algorithm)
+  const sizes: number[] = []
+  for (const path of job.paths) {
+    // the block jobs that came meanwhile go first
+    await setImmediate()
+    if (Atomics.load(cancelled, 0) !== 0) return { id: job.id, cancelled: true }
+    sizes.push(hashFile(path, hash))
+  }
+  return { id: job.id, hex: hash.digest('hex'), sizes }
+}
+
+parentPort?.on('message', (job: BlockJob | FilesJob) => {
+  if (job.kind === 'block') {
+    block(job)
+    return
+  }
+  files(job).then(reply, (err: unknown) => { reply(failure(job.id, err)) })
 })

@@ -8,6 +8,7 @@
  */
 
 import { Worker } from 'node:worker_threads'
+import type { TransferListItem } from 'node:worker_threads'
 import { ProvenirError } from '@provenir/interface'
 
 /** A worker stops once it has had no call for this long, in ms */
@@ -56,18 +57,19 @@ export class LazyWorker {
 
   /**
    * Posts `message` with a fresh `id` and resolves with the worker's answer.
+   * What is in `transfer` moves to the worker (it is detached here).
    *
    * @throws WorkerCallError when the worker answers with an error
    * @throws WorkerFailedError when the worker fails or exits first
    */
-  async call<A extends WorkerAnswer> (message: Record<string, unknown>): Promise<A> {
+  async call<A extends WorkerAnswer> (message: Record<string, unknown>, transfer: TransferListItem[] = []): Promise<A> {
     const worker = this.#worker ?? this.#start()
     clearTimeout(this.#idleTimer)
     const id = this.#nextId++
     const answer = new Promise<A>((resolve, reject) => { this.#pending.set(id, { resolve, reject }) })
     // a call in flight holds the process open; an idle worker does not
     worker.ref()
-    worker.postMessage({ ...message, id })
+    worker.postMessage({ ...message, id }, transfer)
     return answer
   }
 

@@ -12,7 +12,7 @@ import { InvalidParametersError } from '@provenir/interface'
 import { getBlockBytes } from './blockstore.js'
 import { DEFAULT_CHUNK_SIZE } from './constants.js'
 import { BlobSizeMismatchError, DigestMismatchError, NotABlobError } from './errors.js'
-import { digestFiles } from './file-digest.js'
+import { digestFiles } from './off-thread-hash.js'
 import { parseDigest } from './oci.js'
 import type { ContentBlockstore } from './blockstore.js'
 import type { AbortOptions } from '@provenir/interface'
@@ -223,7 +223,7 @@ export async function * readBlob (root: CID, blockstore: BlobReader & Partial<Pi
 
 /**
  * Leaves left to read back from which `BlobVerifier.finish` hashes on the
- * digest worker rather than on the event loop: below it, the worker's round
+ * hash worker rather than on the event loop: below it, the worker's round
  * trip costs about what it saves.
  */
 export const WORKER_DIGEST_MIN_LEAVES = 8
@@ -242,7 +242,7 @@ export const WORKER_DIGEST_MIN_LEAVES = 8
  *
  * From a store that keeps each block as a file (`blockFiles`), a read-back
  * of at least {@link WORKER_DIGEST_MIN_LEAVES} leaves is hashed on the
- * digest worker (`file-digest.ts`), from the first leaf: the reads and the
+ * hash worker (`off-thread-hash.ts`), from the first leaf: the reads and the
  * hash leave the event loop free for the transfers still running.
  */
 export class BlobVerifier {
@@ -283,7 +283,7 @@ export class BlobVerifier {
     const access = {
       // a provenir store reads the leaves back into a few reused buffers: no garbage per leaf
       readInto: typeof blockstore.readInto === 'function' ? blockstore.readInto.bind(blockstore) : undefined,
-      // and an FsBlockstore's files can be hashed on the digest worker
+      // and an FsBlockstore's files can be hashed on the hash worker
       blockFiles: typeof blockstore.blockFiles === 'function' ? blockstore.blockFiles.bind(blockstore) : undefined
     }
     try {
@@ -356,7 +356,7 @@ export class BlobVerifier {
   }
 
   /**
-   * Hashes every leaf, from the first, on the digest worker; returns false
+   * Hashes every leaf, from the first, on the hash worker; returns false
    * (nothing checked) when the store keeps no files or the worker could
    * not read them: `finish` then reads them here, and a missing block
    * throws its own error there.

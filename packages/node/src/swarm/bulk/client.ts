@@ -12,7 +12,7 @@
 
 import { createHash } from 'node:crypto'
 import { connect } from 'node:tls'
-import { hashOffThread, isShared } from '@provenir/content'
+import { hashTransferring } from '@provenir/content'
 import { equals } from 'uint8arrays/equals'
 import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
@@ -51,7 +51,7 @@ interface Receiving {
   filled: number
   /** a cancelled want's block: read off the wire and dropped */
   drop: boolean
-  /** hashed as it arrives; without one (a buffer in shared memory) the hash worker hashes the whole block */
+  /** hashed as it arrives; without one (a pooled buffer) the hash worker hashes the whole block */
   hash?: Hash
 }
 
@@ -59,8 +59,10 @@ interface Receiving {
 export interface ReceiveBuffers {
   /** Size of each pooled buffer; a larger block gets one of its own */
   readonly size: number
-  take(): Uint8Array
+  take(): Uint8Array<ArrayBuffer>
   release(buffer: Uint8Array): void
+  /** Takes back as its own a pooled buffer that moved to the hash worker and back */
+  adopt(buffer: Uint8Array): void
 }
 
 export interface ConnectInit {
@@ -263,13 +265,11 @@ export class BulkConnection {
       this.#receiving = { request: head, buffer: new Uint8Array(0), filled: 0, drop: true }
       return
     }
-    const buffer = this.#buffer(frame.length)
-    this.#receiving = { request: head, buffer, filled: 0, drop: false, ...(isShared(buffer) ? {} : { hash: createHash(head.algorithm) }) }
-  }
-
-  #buffer (length: number): Uint8Array {
     const pool = this.#init.buffers
-    return pool != null && length <= pool.size ? pool.take().subarray(0, length) : Buffer.allocUnsafeSlow(length)
+    // a pooled buffer is hashed whole on the hash worker once the block is in; any other as it arrives, here
+    this.#receiving = pool != null && frame.length <= pool.size
+      ? { request: head, buffer: pool.take().subarray(0, frame.length), filled: 0, drop: false }
+      : { request: head, buffer: Buffer.allocUnsafeSlow(frame.length), filled: 0, drop: false, hash: createHash(head.algorithm) }
   }
 
   #onBody (piece: Uint8Array): void {
@@ -290,10 +290,13 @@ export class BulkConnection {
       this.#check(r, r.hash.digest())
       return
     }
-    // the next blocks arrive while the worker hashes this one
-    hashOffThread(r.buffer, r.request.algorithm).then(digest => { this.#check(r, digest) }, (err: Error) => {
-      // no fault of the peer's: the want fails, and is asked again
-      this.#init.buffers?.release(r.buffer)
+    // the next blocks arrive while the worker hashes this one; the buffer moves there and back
+    hashTransferring(r.buffer as Uint8Array<ArrayBuffer>, r.request.algorithm).then(({ digest, bytes }) => {
+      this.#init.buffers?.adopt(bytes)
+      r.buffer = bytes
+      this.#check(r, digest)
+    }, (err: Error) => {
+      // no fault of the peer's (the worker failed, and the buffer with it): the want fails, and is asked again
       r.request.reject(err)
     })
   }

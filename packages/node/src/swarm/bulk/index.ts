@@ -213,6 +213,8 @@ export interface Bulk extends Startable {
 
   /** Blocks and their bytes this node's listener has sent since it started */
   served(): { blocks: number, bytes: number }
+  /** The receive pool: buffers it made since the start, and those waiting to be taken (for tests and metrics) */
+  receiveBuffers(): { made: number, free: number }
 
   /** Bulk connections `peer` holds to us and we to it */
   connections(peer: PeerId): { inbound: number, outbound: number }

@@ -75,8 +75,7 @@ export class BulkService implements Bulk {
   readonly #announce: Array<Uint8Array<ArrayBuffer>>
   readonly peers: BulkPeers
   readonly #verified = new VerifiedCertificates()
-  // in shared memory: each received block is hashed against its CID on the hash worker, off the event loop
-  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS, { shared: true }), { size: C.SERVE_BUFFER_SIZE })
+  readonly #buffers = Object.assign(new BufferPool(C.SERVE_BUFFER_SIZE, C.RECEIVE_BUFFERS), { size: C.SERVE_BUFFER_SIZE })
   readonly #events?: CounterGroup
   #credentials?: Promise<BulkCredentials>
   /** Transient fetches running (they share the receive pool) */
@@ -238,6 +237,10 @@ export class BulkService implements Bulk {
   /** Blocks and their bytes this node's listener sent since it started (a node without metrics has these too) */
   served (): { blocks: number, bytes: number } {
     return { ...this.#served }
+  }
+
+  receiveBuffers (): { made: number, free: number } {
+    return { made: this.#buffers.made, free: this.#buffers.free }
   }
 
   /** Bulk connections `peer` holds to us and we hold to it (for tests and metrics) */

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import { FsBlockstore } from '../src/blockstore-fs.js'
 import { LevelBlockstore } from '../src/blockstore-level.js'
 import { importBlob } from '../src/dag.js'
-import { digestFiles } from '../src/file-digest.js'
+import { digestFiles } from '../src/off-thread-hash.js'
 import { BlobVerifier, WORKER_DIGEST_MIN_LEAVES, verifyBlob } from '../src/read.js'
 import { computeDigest } from '../src/oci.js'
 import { tempDir } from './fixtures.js'
@@ -19,7 +19,7 @@ async function * once (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes
 }
 
-describe('digest worker', () => {
+describe('hash worker: files', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
   let store: FsBlockstore
 
