@@ -187,11 +187,12 @@ export interface ContentBlockstore extends Blockstore<{}, VerifyOptions, VerifyO
   /**
    * The files holding these blocks' bytes, in the order given, when the
    * store keeps each block as a file of its own and holds every one of
-   * them; otherwise undefined. For a reader on another thread (the digest
+   * them; otherwise undefined. For a reader on another thread (the hash
    * worker) that reads the bytes without checking them against their CIDs,
-   * as `readInto` without `verify` does.
+   * as `readInto` without `verify` does. With `held: false` the blocks are
+   * not looked up: the files a block is kept in once it is stored.
    */
-  blockFiles(cids: CID[], options?: AbortOptions): Promise<string[] | undefined>
+  blockFiles(cids: CID[], options?: AbortOptions & { held?: boolean }): Promise<string[] | undefined>
 }
 
 export { getBlockBytes } from './block-bytes.js'
@@ -429,12 +430,12 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     return bytes
   }
 
-  async blockFiles (cids: CID[], options?: AbortOptions): Promise<string[] | undefined> {
+  async blockFiles (cids: CID[], options?: AbortOptions & { held?: boolean }): Promise<string[] | undefined> {
     this.assertOpen(options)
     const files: string[] = []
     for (const cid of cids) {
       const file = this.blockFile(cid.multihash.bytes)
-      if (file == null || !(await this.index.has(cid.multihash.bytes))) return undefined
+      if (file == null || (options?.held !== false && !(await this.index.has(cid.multihash.bytes)))) return undefined
       files.push(file)
     }
     return files

@@ -1,12 +1,15 @@
 /**
- * The worker thread behind `off-thread-hash.ts`. Two kinds of job:
+ * The worker thread behind `off-thread-hash.ts`. Three kinds of job:
  *
  * - `block`: hashes the bytes it is sent and sends them back with the
  *   digest; their buffer is transferred both ways, never copied;
  * - `files`: hashes files in order as one stream, and answers with the
  *   digest and each file's size. Reads are synchronous, one file at a time,
  *   and the worker takes the `block` jobs waiting between two files, so a
- *   long read-back does not hold up the blocks being received.
+ *   long read-back does not hold up the blocks being received;
+ * - `stream-add` / `stream-end`: the same, one file per message, as a fetch
+ *   stores a blob's leaves in order; `stream-end` answers with the digest
+ *   and the sizes. A file that cannot be read ends the stream.
  *
  * @internal
  */
@@ -15,12 +18,17 @@ import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { setImmediate } from 'node:timers/promises'
 import { parentPort } from 'node:worker_threads'
-import type { BlockJob, FilesJob, HashAnswer } from './off-thread-hash.js'
+import type { BlockJob, FilesJob, HashAnswer, StreamAddJob, StreamEndJob } from './off-thread-hash.js'
 
 /** Bytes read per call, into one buffer reused for every file */
 const READ_SIZE = 1024 * 1024
 
 const buffer = Buffer.allocUnsafe(READ_SIZE)
+
+/** Streams kept at once: one a fetch left (it failed) goes with the oldest */
+const MAX_STREAMS = 256
+
+const streams = new Map<number, { hash: ReturnType<typeof createHash>, sizes: number[] }>()
 
 function reply (answer: HashAnswer, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(answer, transfer)
@@ -67,10 +75,45 @@ async function files (job: FilesJob): Promise<HashAnswer> {
   return { id: job.id, hex: hash.digest('hex'), sizes }
 }
 
-parentPort?.on('message', (job: BlockJob | FilesJob) => {
-  if (job.kind === 'block') {
-    block(job)
-    return
+function streamAdd (job: StreamAddJob): HashAnswer {
+  let stream = streams.get(job.stream)
+  if (stream == null) {
+    // a stream this worker did not start (it was restarted, or ended it) cannot go on
+    if (!job.first) throw new Error(`hash stream ${job.stream} is unknown to this worker`)
+    stream = { hash: createHash(job.algorithm), sizes: [] }
+    streams.set(job.stream, stream)
+    if (streams.size > MAX_STREAMS) streams.delete(streams.keys().next().value as number)
   }
-  files(job).then(reply, (err: unknown) => { reply(failure(job.id, err)) })
+  try {
+    stream.sizes.push(hashFile(job.path, stream.hash))
+  } catch (err) {
+    streams.delete(job.stream)
+    throw err
+  }
+  return { id: job.id }
+}
+
+function streamEnd (job: StreamEndJob): HashAnswer {
+  const stream = streams.get(job.stream)
+  streams.delete(job.stream)
+  if (job.drop === true) return { id: job.id }
+  if (stream == null) throw new Error(`hash stream ${job.stream} is unknown to this worker`)
+  return { id: job.id, hex: stream.hash.digest('hex'), sizes: stream.sizes }
+}
+
+parentPort?.on('message', (job: BlockJob | FilesJob | StreamAddJob | StreamEndJob) => {
+  switch (job.kind) {
+    case 'block':
+      block(job)
+      return
+    case 'files':
+      files(job).then(reply, (err: unknown) => { reply(failure(job.id, err)) })
+      return
+    default:
+      try {
+        reply(job.kind === 'stream-add' ? streamAdd(job) : streamEnd(job))
+      } catch (err) {
+        reply(failure(job.id, err))
+      }
+  }
 })

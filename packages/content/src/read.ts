@@ -12,7 +12,7 @@ import { InvalidParametersError } from '@provenir/interface'
 import { getBlockBytes } from './blockstore.js'
 import { DEFAULT_CHUNK_SIZE } from './constants.js'
 import { BlobSizeMismatchError, DigestMismatchError, NotABlobError } from './errors.js'
-import { digestFiles } from './off-thread-hash.js'
+import { FileDigestStream, digestFiles } from './off-thread-hash.js'
 import { parseDigest } from './oci.js'
 import type { ContentBlockstore } from './blockstore.js'
 import type { AbortOptions } from '@provenir/interface'
@@ -92,6 +92,13 @@ export interface VerifyBlobOptions extends AbortOptions {
   size: number
   /** Leaves read ahead of the hash. @default 4 */
   readAhead?: number
+  /**
+   * Each leaf `BlobVerifier.offer` is given is already in the store, with
+   * the bytes offered (a transport's blocks: checked against their CIDs and
+   * stored before they are handed on). The verifier may then hash a leaf's
+   * file instead of the bytes, on the hash worker.
+   */
+  offeredAreStored?: boolean
 }
 
 /** A DAG this walk reads directly: dag-pb UnixFS file nodes with no inline data, raw leaves, consistent sizes */
@@ -222,9 +229,9 @@ export async function * readBlob (root: CID, blockstore: BlobReader & Partial<Pi
 }
 
 /**
- * Leaves left to read back from which `BlobVerifier.finish` hashes on the
- * hash worker rather than on the event loop: below it, the worker's round
- * trip costs about what it saves.
+ * Leaves from which `BlobVerifier` hashes a blob on the hash worker rather
+ * than on the event loop (the leaves offered, or a read-back of this many):
+ * below it, the worker's round trips cost about what they save.
  */
 export const WORKER_DIGEST_MIN_LEAVES = 8
 
@@ -240,26 +247,32 @@ export const WORKER_DIGEST_MIN_LEAVES = 8
  * is under it (so a ranged export reads the same bytes). Leaves are not
  * re-hashed against their CIDs: each was checked when it was stored.
  *
- * From a store that keeps each block as a file (`blockFiles`), a read-back
- * of at least {@link WORKER_DIGEST_MIN_LEAVES} leaves is hashed on the
- * hash worker (`off-thread-hash.ts`), from the first leaf: the reads and the
- * hash leave the event loop free for the transfers still running.
+ * From a store that keeps each block as a file (`blockFiles`), a blob of at
+ * least {@link WORKER_DIGEST_MIN_LEAVES} leaves is hashed on the hash worker
+ * (`off-thread-hash.ts`), which reads the files itself: the event loop is
+ * left to the transfers still running. The leaves offered in order are
+ * hashed from their files as they are offered when the caller says they are
+ * stored as offered (`offeredAreStored`: a transport's blocks), and a
+ * read-back of that many leaves or more, from the first leaf. If the worker
+ * fails, the blob is read back and hashed on the event loop.
  */
 export class BlobVerifier {
   readonly #root: CID
   readonly #store: BlobReader
   readonly #readInto?: ContentBlockstore['readInto']
   readonly #blockFiles?: ContentBlockstore['blockFiles']
+  /** the leaves' files, and the worker's hash of those offered: a blob of WORKER_DIGEST_MIN_LEAVES leaves or more */
+  #files?: { paths: string[], stream: FileDigestStream }
   readonly #options: VerifyBlobOptions
   readonly #algorithm: string
   readonly #leaves: Array<{ cid: CID, size: number }>
   readonly #total: number
-  readonly #hash: ReturnType<typeof createHash>
+  #hash: ReturnType<typeof createHash>
   #cursor = 0
   #length = 0
   #finished = false
 
-  private constructor (root: CID, store: BlobReader, access: Partial<Pick<ContentBlockstore, 'readInto' | 'blockFiles'>>, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }) {
+  private constructor (root: CID, store: BlobReader, access: Partial<Pick<ContentBlockstore, 'readInto' | 'blockFiles'>>, options: VerifyBlobOptions, algorithm: string, found: { leaves: Array<{ cid: CID, size: number }>, total: number }, paths: string[] | undefined) {
     this.#root = root
     this.#store = store
     this.#readInto = access.readInto
@@ -269,6 +282,7 @@ export class BlobVerifier {
     this.#leaves = found.leaves
     this.#total = found.total
     this.#hash = createHash(algorithm)
+    if (paths != null) this.#files = { paths, stream: new FileDigestStream(algorithm) }
   }
 
   /**
@@ -287,7 +301,9 @@ export class BlobVerifier {
       blockFiles: typeof blockstore.blockFiles === 'function' ? blockstore.blockFiles.bind(blockstore) : undefined
     }
     try {
-      return new BlobVerifier(root, unverified, access, options, algorithm, await leavesOf(root, unverified, options.signal))
+      const found = await leavesOf(root, unverified, options.signal)
+      const paths = options.offeredAreStored === true && found.leaves.length >= WORKER_DIGEST_MIN_LEAVES ? await access.blockFiles?.(found.leaves.map(leaf => leaf.cid), { held: false, signal: options.signal }) : undefined
+      return new BlobVerifier(root, unverified, access, options, algorithm, found, paths)
     } catch (err) {
       if (err instanceof UnusualShape) return undefined
       throw err
@@ -308,17 +324,61 @@ export class BlobVerifier {
   offer (cid: CID, bytes: Uint8Array): boolean {
     const leaf = this.#leaves[this.#cursor]
     if (this.#finished || leaf == null || !leaf.cid.equals(cid)) return false
-    this.#take(leaf, bytes)
+    if (this.#files == null) {
+      this.#take(leaf, bytes)
+      return true
+    }
+    this.#checkLeaf(leaf, bytes.byteLength)
+    this.#files.stream.add(this.#files.paths[this.#cursor])
+    this.#length += bytes.byteLength
+    this.#cursor++
     return true
   }
 
-  #take (leaf: { cid: CID, size: number }, bytes: Uint8Array): void {
-    if (leaf.size !== -1 && bytes.byteLength !== leaf.size) {
-      throw new BlobSizeMismatchError(`Blob ${this.#options.expectedDigest}: leaf ${leaf.cid} is ${bytes.byteLength} bytes, its parent says ${leaf.size}`)
+  #checkLeaf (leaf: { cid: CID, size: number }, size: number): void {
+    if (leaf.size !== -1 && size !== leaf.size) {
+      throw new BlobSizeMismatchError(`Blob ${this.#options.expectedDigest}: leaf ${leaf.cid} is ${size} bytes, its parent says ${leaf.size}`)
     }
+  }
+
+  /** Hashes a leaf here */
+  #take (leaf: { cid: CID, size: number }, bytes: Uint8Array): void {
+    this.#checkLeaf(leaf, bytes.byteLength)
     this.#hash.update(bytes)
     this.#length += bytes.byteLength
     this.#cursor++
+  }
+
+  /**
+   * The worker's hash of the leaves offered, when every leaf was: undefined
+   * (and nothing checked) after a gap or when the worker lost the hash;
+   * `finish` then reads the leaves back from the first.
+   */
+  async #finishStream (files: { paths: string[], stream: FileDigestStream }): Promise<boolean> {
+    if (this.#cursor < this.#leaves.length) {
+      files.stream.drop()
+      return false
+    }
+    let result
+    try {
+      result = await files.stream.digest()
+    } catch (err) {
+      this.#options.signal?.throwIfAborted()
+      if ((err as Error).name === 'WorkerCallError' || (err as Error).name === 'WorkerFailedError') return false
+      throw err
+    }
+    this.#check(this.#checkSizes(result.sizes), result.digest)
+    return true
+  }
+
+  /** The sizes of the leaves' files, against those their parents declare; returns their total */
+  #checkSizes (sizes: number[]): number {
+    let length = 0
+    for (let i = 0; i < this.#leaves.length; i++) {
+      this.#checkLeaf(this.#leaves[i], sizes[i])
+      length += sizes[i]
+    }
+    return length
   }
 
   /**
@@ -332,6 +392,15 @@ export class BlobVerifier {
     this.#finished = true
     const options = this.#options
     const leaves = this.#leaves
+    if (this.#files != null) {
+      const files = this.#files
+      this.#files = undefined
+      if (await this.#finishStream(files)) return
+      // the leaves offered were hashed there only: read back from the first
+      this.#hash = createHash(this.#algorithm)
+      this.#cursor = 0
+      this.#length = 0
+    }
     if (leaves.length - this.#cursor >= WORKER_DIGEST_MIN_LEAVES && await this.#finishOnWorker()) return
     const ahead = Math.max(1, options.readAhead ?? 4)
     const reads: Array<Promise<Uint8Array>> = []
@@ -374,14 +443,7 @@ export class BlobVerifier {
       if ((err as Error).name === 'WorkerCallError' || (err as Error).name === 'WorkerFailedError') return false
       throw err
     }
-    let length = 0
-    for (let i = 0; i < leaves.length; i++) {
-      const leaf = leaves[i]
-      const size = result.sizes[i]
-      if (leaf.size !== -1 && size !== leaf.size) throw new BlobSizeMismatchError(`Blob ${options.expectedDigest}: leaf ${leaf.cid} is ${size} bytes, its parent says ${leaf.size}`)
-      length += size
-    }
-    this.#check(length, result.digest)
+    this.#check(this.#checkSizes(result.sizes), result.digest)
     return true
   }
 

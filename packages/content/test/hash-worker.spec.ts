@@ -3,15 +3,18 @@ import { createHash, randomBytes } from 'node:crypto'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
+import { getBlockBytes } from '../src/block-bytes.js'
 import { FsBlockstore } from '../src/blockstore-fs.js'
 import { LevelBlockstore } from '../src/blockstore-level.js'
 import { importBlob } from '../src/dag.js'
-import { digestFiles } from '../src/off-thread-hash.js'
+import { FileDigestStream, digestFiles } from '../src/off-thread-hash.js'
 import { BlobVerifier, WORKER_DIGEST_MIN_LEAVES, verifyBlob } from '../src/read.js'
 import { computeDigest } from '../src/oci.js'
 import { tempDir } from './fixtures.js'
 import type { ContentBlockstore } from '../src/blockstore.js'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 
 const MIB = 1024 * 1024
 
@@ -35,16 +38,19 @@ describe('hash worker: files', () => {
   })
 
   /** A blob of `leaves` 1 MiB leaves (the last one shorter) stored in `store` */
-  async function storedBlob (leaves: number): Promise<{ root: CID, digest: string, size: number, blocks: CID[] }> {
+  async function storedBlob (leaves: number): Promise<{ root: CID, digest: string, size: number, blocks: CID[], leaves: CID[] }> {
     const bytes = new Uint8Array(randomBytes(leaves * MIB - 5))
     const digest = computeDigest(bytes)
     const { root, blocks } = await importBlob(once(bytes), store, { expectedDigest: digest })
-    return { root, digest, size: bytes.byteLength, blocks }
+    // the leaves in order: raw blocks of 1 MiB chunks
+    const inOrder: CID[] = []
+    for (let offset = 0; offset < bytes.byteLength; offset += MIB) inOrder.push(CID.createV1(raw.code, await sha256.digest(bytes.subarray(offset, offset + MIB))))
+    return { root, digest, size: bytes.byteLength, blocks, leaves: inOrder }
   }
 
   /** What BlobVerifier reads of the store, counting the calls to its `blockFiles` and those that gave files */
   type Spy = Pick<ContentBlockstore, 'get' | 'readInto' | 'blockFiles'> & { asked: number, given: number }
-  function counting (inner: ContentBlockstore, files?: (cids: CID[]) => string[]): Spy {
+  function counting (inner: ContentBlockstore, files?: (cids: CID[], held: boolean) => string[] | undefined): Spy {
     const spy: Spy = {
       asked: 0,
       given: 0,
@@ -52,7 +58,7 @@ describe('hash worker: files', () => {
       readInto: inner.readInto.bind(inner),
       blockFiles: async (cids, options) => {
         spy.asked++
-        const found = files != null ? files(cids) : await inner.blockFiles(cids, options)
+        const found = files != null ? files(cids, options?.held !== false) : await inner.blockFiles(cids, options)
         if (found != null) spy.given++
         return found
       }
@@ -140,5 +146,78 @@ describe('hash worker: files', () => {
     const lost = counting(store, cids => cids.map((_, i) => join(dir.path, `gone-${i}`)))
     await verifyBlob(large.root, lost, { expectedDigest: large.digest, size: large.size })
     assert.equal(lost.given, 1)
+  })
+
+  it('a stream hashes the files added, in order, and names one it cannot read', async () => {
+    const parts = [randomBytes(MIB + 3), randomBytes(10), randomBytes(0)]
+    const paths = parts.map((_, i) => join(dir.path, `s${i}`))
+    for (let i = 0; i < parts.length; i++) await writeFile(paths[i], parts[i])
+    const expected = createHash('sha256')
+    for (const part of parts) expected.update(part)
+    const stream = new FileDigestStream('sha256')
+    for (const path of paths) stream.add(path)
+    assert.deepEqual(await stream.digest(), { digest: expected.digest('hex'), sizes: parts.map(p => p.byteLength) })
+    assert.equal((await new FileDigestStream('sha256').digest()).digest, createHash('sha256').digest('hex'))
+    const broken = new FileDigestStream('sha256')
+    broken.add(paths[0])
+    broken.add(join(dir.path, 'missing'))
+    broken.add(paths[1])
+    await assert.rejects(broken.digest(), (err: any) => err.name === 'WorkerCallError')
+    // a dropped stream is gone from the worker
+    const dropped = new FileDigestStream('sha256')
+    dropped.add(paths[0])
+    dropped.drop()
+    await assert.rejects(dropped.digest(), { name: 'WorkerCallError' })
+  })
+
+  for (const [what, offered] of [['stored as offered: their files, as offered', true], ['not said to be stored: the bytes', false]] as const) {
+    it(`BlobVerifier hashes leaves offered in order and ${what}`, async () => {
+      const { root, digest, size, leaves } = await storedBlob(WORKER_DIGEST_MIN_LEAVES + 2)
+      const bytesOf = async (cid: CID): Promise<Uint8Array> => getBlockBytes(store, cid)
+      const spy = counting(store)
+      const verifier = await BlobVerifier.open(root, spy, { expectedDigest: digest, size, offeredAreStored: offered })
+      assert.ok(verifier != null)
+      for (const cid of leaves) assert.equal(verifier.offer(cid, await bytesOf(cid)), true)
+      await verifier.finish()
+      // the leaves' files were asked for once (not looked up) to be read as offered; no read-back
+      assert.equal(spy.asked, offered ? 1 : 0)
+
+      // a leaf's file other than the bytes offered (same size): the file is what is hashed, or the bytes
+      const changed = await BlobVerifier.open(root, store, { expectedDigest: digest, size, offeredAreStored: offered })
+      assert.ok(changed != null)
+      const file = (await store.blockFiles([leaves[2]]))?.[0]
+      assert.ok(file != null)
+      const original = await bytesOf(leaves[2])
+      await writeFile(file, new Uint8Array(original.byteLength))
+      for (const cid of leaves) changed.offer(cid, cid.equals(leaves[2]) ? original : await bytesOf(cid))
+      try {
+        if (offered) await assert.rejects(changed.finish(), { name: 'DigestMismatchError' })
+        else await changed.finish()
+      } finally {
+        await writeFile(file, original)
+      }
+    })
+  }
+
+  it('BlobVerifier, stored as offered: a gap, or files the worker cannot read, are read back from the first leaf', async () => {
+    const { root, digest, size, leaves } = await storedBlob(WORKER_DIGEST_MIN_LEAVES + 2)
+    // a gap: leaves 0 and 1 offered, then 3
+    const gap = counting(store)
+    const verifier = await BlobVerifier.open(root, gap, { expectedDigest: digest, size, offeredAreStored: true })
+    assert.ok(verifier != null)
+    for (const i of [0, 1, 3]) verifier.offer(leaves[i], await getBlockBytes(store, leaves[i]))
+    assert.equal(verifier.hashed, 2)
+    await verifier.finish()
+    // once to offer, once to read back (from the first leaf, on the worker)
+    assert.equal(gap.asked, 2)
+    assert.equal(gap.given, 2)
+
+    // the files given to offer are not there: every leaf offered, the read-back still passes
+    const lost = counting(store, (cids, held) => held ? undefined : cids.map((_, i) => join(dir.path, `gone-${i}`)))
+    const missing = await BlobVerifier.open(root, lost, { expectedDigest: digest, size, offeredAreStored: true })
+    assert.ok(missing != null)
+    for (const cid of leaves) missing.offer(cid, await getBlockBytes(store, cid))
+    await missing.finish()
+    assert.equal(lost.asked, 2)
   })
 })

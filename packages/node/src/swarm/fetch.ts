@@ -127,7 +127,8 @@ export async function fetchBlob (session: TransportSession, blockstore: ContentB
     }
     if (!opened && level.every(cid => cid.code === raw.code)) {
       opened = true
-      verifier = await BlobVerifier.open(root, blockstore, { expectedDigest: digest, size, signal: options.signal })
+      // the transport stored each leaf before it handed it on: the hash worker may read its file
+      verifier = await BlobVerifier.open(root, blockstore, { expectedDigest: digest, size, signal: options.signal, offeredAreStored: true })
     }
     if (missing.length > 0) {
       const stopRefresh = new AbortController()
