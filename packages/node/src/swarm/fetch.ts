@@ -24,8 +24,11 @@ export interface FetchBlobOptions extends ProgressOptions<TransportProgressEvent
    * lookup, twice as long after one that found no new peer (up to
    * {@link MAX_PROVIDER_REFRESH_INTERVAL}), and new peers join the session: in
    * a rollout the pullers that started earlier serve the ones that started later.
+   * The lookups stop once the session knows {@link ENOUGH_BLOB_PROVIDERS} peers.
    */
   findProviders?(root: CID, options: { signal: AbortSignal }): AsyncIterable<PeerId>
+  /** Called once, when the first block below the root arrives (a multi-block blob's first leaf, for the pull's timings) */
+  onFirstLeaf?(): void
   /** Ask for the blocks in DAG order instead of a shuffled order (see `PullOptions.sequential`) */
   sequential?: boolean
   /** Called with each level's blocks before they are fetched: keeps them from gc() until they are pinned */
@@ -44,13 +47,28 @@ export const PROVIDER_REFRESH_INTERVAL = 1_000
 export const MAX_PROVIDER_REFRESH_INTERVAL = 8_000
 
 /**
- * Keep adding the providers of `root` to the session until `signal` aborts.
- * Each lookup is bounded by 5 s.
+ * Peers a blob fetch's session knows before it stops looking for more: as
+ * many uplinks as that already serve a puller at its link's rate, and one
+ * more lookup only finds pullers that started later. In the lab's 16-host
+ * rollout the pullers' lookups, every one of them sent to every other
+ * daemon, whose answers each name every daemon to the peer store, were the
+ * daemons' largest cost; stopping at 6 known peers took the rollout from
+ * 42.6-44.9 s to 33.9 s (BENCHMARKS.md, issue 17).
+ */
+export const ENOUGH_BLOB_PROVIDERS = 8
+
+/**
+ * Keep adding the providers of `root` to the session until `signal` aborts
+ * or the session knows ENOUGH_BLOB_PROVIDERS peers. Each lookup is bounded
+ * by 5 s.
  */
 async function refreshProviders (session: TransportSession, root: CID, find: NonNullable<FetchBlobOptions['findProviders']>, signal: AbortSignal): Promise<void> {
   const known = new Set(session.peers().map(p => p.toString()))
   let wait = PROVIDER_REFRESH_INTERVAL
   while (!signal.aborted) {
+    // peers the session met otherwise (the image record's providers) count too
+    for (const peer of session.peers()) known.add(peer.toString())
+    if (known.size >= ENOUGH_BLOB_PROVIDERS) return
     const lookup = AbortSignal.any([signal, AbortSignal.timeout(5 * PROVIDER_REFRESH_INTERVAL)])
     let found = false
     try {
@@ -59,6 +77,8 @@ async function refreshProviders (session: TransportSession, root: CID, find: Non
         known.add(peer.toString())
         session.addPeer(peer)
         found = true
+        // the rest of the lookup would cost every daemon it reaches and bring nothing needed
+        if (known.size >= ENOUGH_BLOB_PROVIDERS) return
       }
     } catch {}
     wait = found ? PROVIDER_REFRESH_INTERVAL : Math.min(wait * 2, MAX_PROVIDER_REFRESH_INTERVAL)
@@ -107,6 +127,7 @@ export async function fetchBlob (session: TransportSession, blockstore: ContentB
   const all: CID[] = []
   let level: CID[] = [root]
   let first = true
+  let leafSeen = false
   // a blob whose root was not held is fetched whole without asking the store
   // about each block first, here or in the session
   let fresh = false
@@ -143,6 +164,10 @@ export async function fetchBlob (session: TransportSession, blockstore: ContentB
         // fault per 4 KiB and the garbage collector's time
         for await (const block of session.want(depth > 0 && !sequential ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh, ordered: sequential, transient: true })) {
           verifier?.offer(block.cid, block.bytes)
+          if (depth > 0 && !leafSeen) {
+            leafSeen = true
+            options.onFirstLeaf?.()
+          }
           if (first) {
             first = false
             options.onFirstBlock?.(root)

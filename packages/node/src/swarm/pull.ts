@@ -309,7 +309,17 @@ async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, s
  */
 const WRONG_ROOT = new Set([DigestMismatchError.name, BlobSizeMismatchError.name, NotABlobError.name, BlobDagInvalidError.name, BlocksUnavailableError.name, NoHonestProviderError.name])
 
-async function pullBlobs (ctx: PullContext, session: TransportSession, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+/** When each step of a pull ended, in ms from its start */
+interface PullTimings {
+  manifest?: number
+  record?: number
+  statements?: number
+  /** the first block of a blob larger than one chunk below its root */
+  firstLeaf?: number
+  blobs?: number
+}
+
+async function pullBlobs (ctx: PullContext, session: TransportSession, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions, onLeaf?: () => void): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
   const rootsOf = async (d: Descriptor): Promise<CID[]> => {
     const single = cidForDigest(d.digest)
@@ -339,6 +349,7 @@ async function pullBlobs (ctx: PullContext, session: TransportSession, digest: s
             // provide while downloading: peers pulling the same image find us as
             // soon as we hold part of it
             onFirstBlock: (cid) => { ctx.provide(cid) },
+            onFirstLeaf: onLeaf,
             findProviders: dhtProviders(ctx.dht, ctx.self),
             sequential: options.sequential,
             guard
@@ -434,10 +445,14 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     guards.push(ctx.blockstore.guard(cids))
   }
   let refused = false
+  // when each step of the pull ended, for its log line (a rollout's slow start is read from these)
+  const started = Date.now()
+  const timings: PullTimings = {}
   try {
     guard([cidForDigest(manifestDigest)])
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
     const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
+    timings.manifest = Date.now() - started
     const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
     if (manifest.kind === 'index') {
       if (options.platform == null) {
@@ -473,7 +488,9 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       })
     }
 
+    timings.record = Date.now() - started
     const statements = await fetchStatements(ctx, session, image, source?.statements ?? [], guard, options)
+    timings.statements = Date.now() - started
     let report: VerificationReport | undefined
     if (options.policy != null) {
       report = await verifyImage({
@@ -497,7 +514,8 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
         return { digest: d.digest, size: d.size, mediaType: d.mediaType, ...(root != null ? { root } : {}) }
       })
     }))
-    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, guard, options)
+    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, guard, options, () => { timings.firstLeaf ??= Date.now() - started })
+    timings.blobs = Date.now() - started
     const record: ImageRecord = {
       manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
       mediaType: manifest.mediaType,
@@ -506,6 +524,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     }
     const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal, cache: options.pin === false })
     for (const s of statements) ctx.provide(s.cid)
+    ctx.log('pulled %s in %d ms from %d peers: manifest at %d ms, record %d, statements %d, first leaf %s, blobs %d', manifestDigest, Date.now() - started, session.peers().length, timings.manifest, timings.record, timings.statements, timings.firstLeaf ?? '-', timings.blobs)
     return { record: stored, manifest, blocks: [cid, ...blocks], statements, ...(report != null ? { report } : {}) }
   } finally {
     session.close()
