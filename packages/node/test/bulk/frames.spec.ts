@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import * as varint from 'uint8-varint'
-import { MAX_FRAME_HEADER } from '../../src/swarm/bulk/constants.js'
+import { MAX_FRAME_HEADER, MAX_HOLDERS, MAX_HOLDER_SIZE } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame, FrameReader } from '../../src/swarm/bulk/frames.js'
 
 interface Seen { frames: Frame[], bodies: Uint8Array[] }
@@ -89,5 +89,16 @@ describe('bulk frames', () => {
     assert.throws(() => { reader().reader.push(new Uint8Array([2, 8, 9])) }, { name: 'BulkProtocolError' })
     // field 3 (cid) announces 10 bytes, holds 1
     assert.throws(() => { reader().reader.push(new Uint8Array([3, 26, 10, 1])) }, { name: 'BulkProtocolError' })
+  })
+
+  it(`reads a DONT_HAVE's holders and a WANT's redirect_ok; refuses more than ${MAX_HOLDERS} holders, one over ${MAX_HOLDER_SIZE} bytes, or holders on another frame`, () => {
+    const holders = Array.from({ length: MAX_HOLDERS }, (_, i) => new Uint8Array(38).fill(i))
+    const { reader: r, seen } = reader()
+    r.push(Buffer.concat([encodeFrame({ type: Frame.Type.WANT, id: 7, redirectOk: true }), encodeFrame({ type: Frame.Type.DONT_HAVE, id: 7, holders })]))
+    assert.equal(seen.frames[0].redirectOk, true)
+    assert.deepEqual(seen.frames[1].holders.map(h => [...h]), holders.map(h => [...h]))
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, holders: [...holders, new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, holders: [new Uint8Array(MAX_HOLDER_SIZE + 1)] })) }, { name: 'BulkProtocolError' })
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.BLOCK, id: 1, holders: [holders[0]] })) }, { name: 'BulkProtocolError' })
   })
 })

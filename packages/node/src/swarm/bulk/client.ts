@@ -12,7 +12,9 @@
 
 import { createHash } from 'node:crypto'
 import { connect } from 'node:tls'
+import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { hashTransferring } from '@provenir/content'
+import * as Digest from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
 import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
@@ -31,8 +33,23 @@ export function hashAlgorithm (cid: CID): string | undefined {
   return undefined
 }
 
-/** What a peer answered to a want: the block (checked against its CID), or that it does not hold it */
-export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have' }
+/**
+ * What a peer answered to a want: the block (checked against its CID), or
+ * that it does not hold it, or (to a want with `redirectOk`) the peers it
+ * sent the block to lately, to ask first
+ */
+export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have', holders?: PeerId[] }
+
+/** The holders a DONT_HAVE names, as PeerIds; any that does not parse is left out */
+function parseHolders (holders: Uint8Array[]): PeerId[] | undefined {
+  const out: PeerId[] = []
+  for (const bytes of holders) {
+    try {
+      out.push(peerIdFromMultihash(Digest.decode(bytes)))
+    } catch {}
+  }
+  return out.length > 0 ? out : undefined
+}
 
 interface Pending {
   id: number
@@ -192,7 +209,7 @@ export class BulkConnection {
    * then), with the error that closed the connection, or with the signal's
    * reason (the want is cancelled on the wire).
    */
-  async request (cid: CID, signal?: AbortSignal): Promise<BulkAnswer> {
+  async request (cid: CID, signal?: AbortSignal, redirectOk = false): Promise<BulkAnswer> {
     if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
     signal?.throwIfAborted()
     const algorithm = hashAlgorithm(cid)
@@ -217,7 +234,7 @@ export class BulkConnection {
       this.#pending.push(request)
       // from idle to waiting: the stall clock starts now
       if (this.#pending.length === 1) this.#rearm()
-      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes }))
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk }))
     })
   }
 
@@ -255,7 +272,10 @@ export class BulkConnection {
     if (head == null || frame.id !== head.id) throw new BulkProtocolError(`answer ${frame.id} out of order (expected ${head?.id ?? 'none'})`)
     if (frame.type === Frame.Type.DONT_HAVE) {
       this.#answered()
-      if (!head.cancelled) head.resolve({ kind: 'dont-have' })
+      if (!head.cancelled) {
+        const holders = parseHolders(frame.holders)
+        head.resolve(holders != null ? { kind: 'dont-have', holders } : { kind: 'dont-have' })
+      }
       return
     }
     if (frame.type !== Frame.Type.BLOCK) throw new BulkProtocolError(`unexpected ${frame.type} frame`)

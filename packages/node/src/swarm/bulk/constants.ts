@@ -168,6 +168,30 @@ export const SEED_MIN_HITS = 8
  */
 export const SEED_EXTRA_LOAD = 3
 
+/**
+ * A server sends a block to this many peers (each asking with
+ * `redirect_ok`) within `REDIRECT_WINDOW`, then answers the next asker with
+ * DONT_HAVE naming them as holders: the origin of a rollout sends each block
+ * a few times and the pullers pass it on, a tree of fan-out 2, instead of
+ * every puller that asked it first being sent its own copy.
+ */
+export const REDIRECT_AFTER_COPIES = 2
+
+/** How long a server remembers whom it sent a block to, for redirects (ms) */
+export const REDIRECT_WINDOW = 30_000
+
+/** Blocks whose recipients a server remembers at once (the oldest go first) */
+export const MAX_REDIRECT_BLOCKS = 4_096
+
+/** Peers a session adds because servers named them as holders (each may cost a libp2p dial) */
+export const MAX_HINTED_PEERS = 16
+
+/** Holders named in one DONT_HAVE */
+export const MAX_HOLDERS = 4
+
+/** Largest PeerId (bytes) accepted as a holder: an Ed25519 identity PeerId is 38 bytes */
+export const MAX_HOLDER_SIZE = 64
+
 /** Buffers the server keeps for reading blocks into (all connections), 1 MiB each */
 export const SERVE_BUFFERS = 32
 

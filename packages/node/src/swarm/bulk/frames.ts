@@ -11,7 +11,7 @@
  */
 
 import * as varint from 'uint8-varint'
-import { MAX_CID_SIZE, MAX_FRAME_HEADER } from './constants.js'
+import { MAX_CID_SIZE, MAX_FRAME_HEADER, MAX_HOLDERS, MAX_HOLDER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { Frame } from './pb/bulk.js'
 
@@ -21,7 +21,7 @@ const FRAME_TYPES = new Set<string>([Frame.Type.READY, Frame.Type.WANT, Frame.Ty
 
 /** One frame on the wire: its length prefix and header, ready to write before any block bytes */
 export function encodeFrame (frame: Partial<Frame> & { type: Frame.Type }): Uint8Array {
-  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, ...frame })
+  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], ...frame })
   const out = new Uint8Array(varint.encodingLength(header.byteLength) + header.byteLength)
   varint.encodeUint8Array(header.byteLength, out, 0)
   out.set(header, out.byteLength - header.byteLength)
@@ -107,7 +107,7 @@ export class FrameReader {
     try {
       // a copy: the decoded CID is a view of what it is decoded from, and
       // the header buffer is reused for the next frame
-      frame = Frame.decode(bytes.slice())
+      frame = Frame.decode(bytes.slice(), { limits: { holders: MAX_HOLDERS } })
     } catch (err: any) {
       throw new BulkProtocolError(`malformed frame: ${err.message}`, { cause: err })
     }
@@ -115,6 +115,8 @@ export class FrameReader {
     this.#headerLength = -1
     if (!FRAME_TYPES.has(frame.type)) throw new BulkProtocolError('frame of an unknown type')
     if (frame.cid.byteLength > MAX_CID_SIZE) throw new BulkProtocolError(`CID of ${frame.cid.byteLength} bytes exceeds ${MAX_CID_SIZE}`)
+    if (frame.holders.length > 0 && frame.type !== Frame.Type.DONT_HAVE) throw new BulkProtocolError(`a ${frame.type} frame names no holders`)
+    if (frame.holders.some(h => h.byteLength > MAX_HOLDER_SIZE)) throw new BulkProtocolError(`a holder's PeerId over ${MAX_HOLDER_SIZE} bytes`)
     if (frame.type === Frame.Type.BLOCK) {
       if (frame.length > this.#maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#maxBlockSize}`)
       this.#remaining = frame.length

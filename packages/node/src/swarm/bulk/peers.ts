@@ -200,17 +200,19 @@ export class BulkPeers {
   }
 
   /**
-   * Asks `peer` for `cid` over one of its bulk connections.
+   * Asks `peer` for `cid` over one of its bulk connections. With
+   * `redirectOk` the peer may answer with the holders it sent the block to
+   * instead of the block.
    *
    * @throws BulkUnavailableError when the peer cannot be asked (no channel, backing off, banned, dial failed)
    * @throws BulkBadBlockError when it sent bytes that do not hash to `cid` (it is banned and reported by then)
    */
-  async request (peer: PeerId, cid: CID, signal: AbortSignal): Promise<BulkAnswer> {
+  async request (peer: PeerId, cid: CID, signal: AbortSignal, redirectOk = false): Promise<BulkAnswer> {
     const state = this.#state(peer)
     state.lastUsed = Date.now()
     const conn = await this.#slot(state, signal)
     try {
-      return await conn.request(cid, signal)
+      return await conn.request(cid, signal, redirectOk)
     } catch (err: any) {
       if (err?.name === 'BulkBadBlockError') this.#bad(state, err.message)
       else if (!signal.aborted && state.bannedUntil <= Date.now()) this.#failed(state, err)

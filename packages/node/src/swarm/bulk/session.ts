@@ -24,7 +24,7 @@
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
-import { MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT, SEED_MIN_HITS } from './constants.js'
+import { MAX_HINTED_PEERS, MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT, SEED_MIN_HITS } from './constants.js'
 import { WantRun } from './want-run.js'
 import type { BulkPeers } from './peers.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
@@ -73,6 +73,7 @@ export class BulkSession implements TransportSession {
   #discoveryStarted = 0
   #lookupDone = false
   #probing = 0
+  #hinted = 0
 
   constructor (components: BulkSessionComponents, init: TransportSessionInit = {}) {
     this.#c = components
@@ -162,6 +163,25 @@ export class BulkSession implements TransportSession {
 
   peers (): PeerId[] {
     return [...this.#status.keys()]
+  }
+
+  /**
+   * Adds a peer a server named as a holder of a block. A server's word may
+   * add at most MAX_HINTED_PEERS peers to a session (each one a libp2p dial
+   * when not connected); false when `peer` is not in the session and was
+   * not added.
+   */
+  addHolder (peer: PeerId): boolean {
+    if (this.#status.has(peer)) return true
+    if (this.#hinted >= MAX_HINTED_PEERS || this.#closed.signal.aborted) return false
+    this.#hinted++
+    this.addPeer(peer)
+    return true
+  }
+
+  /** Whether `peer` is being asked where its bulk channel is */
+  probing (peer: PeerId): boolean {
+    return this.#status.get(peer) === 'probing'
   }
 
   /** Counts a peer's answer: a block, or DONT_HAVE */

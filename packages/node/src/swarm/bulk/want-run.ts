@@ -22,6 +22,10 @@ interface Item {
   positions: number[]
   /** bulk peers that said DONT_HAVE or failed for it in this want */
   lacking: PeerMap<true>
+  /** peers a server named as holders of it instead of sending it (to ask before others) */
+  hints: PeerId[]
+  /** peers that redirected it once: asked again, they are asked without `redirectOk` */
+  direct: PeerMap<true>
   state: 'queued' | 'asking' | 'fallback' | 'done'
   /** tells the transport how the fetch ended */
   done(stored: boolean): void
@@ -140,7 +144,7 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), state: 'queued', done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], direct: new PeerMap(), state: 'queued', done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -161,9 +165,22 @@ export class WantRun {
     for (const p of bulk) load.set(p, peers.load(p))
     for (let i = 0; i < this.#queue.length;) {
       const item = this.#queue[i]
-      // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds it
       const untried = bulk.filter(p => item.lacking.get(p) == null)
-      const choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? untried.filter(p => this.#session.isSeed(p)) : untried
+      let choices: PeerId[]
+      if (item.hints.length > 0) {
+        // a server named holders: ask them first (one still being probed is waited for), then
+        // the server again, which sends it then
+        item.hints = item.hints.filter(p => item.lacking.get(p) == null && (this.#session.probing(p) || untried.some(u => u.equals(p))))
+        if (item.hints.some(p => this.#session.probing(p)) && !item.hints.some(p => untried.some(u => u.equals(p)))) {
+          i++
+          continue
+        }
+        choices = item.hints.length > 0 ? item.hints : untried.filter(p => item.direct.get(p) != null)
+        if (choices.length === 0) choices = untried
+      } else {
+        // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds it
+        choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? untried.filter(p => this.#session.isSeed(p)) : untried
+      }
       if (choices.length === 0) {
         if (settled) {
           this.#queue.splice(i, 1)
@@ -219,7 +236,12 @@ export class WantRun {
   #ask (item: Item, peer: PeerId): void {
     item.state = 'asking'
     const { peers, blockstore } = this.#session.components
-    peers.request(peer, item.cid, this.#signal).then(async answer => {
+    peers.request(peer, item.cid, this.#signal, item.direct.get(peer) == null).then(async answer => {
+      if (answer.kind === 'dont-have' && answer.holders != null) {
+        // it holds the block and sent it to others lately: neither a hit nor a miss
+        this.#redirected(item, peer, answer.holders)
+        return
+      }
       this.#session.answered(peer, answer.kind === 'block')
       if (answer.kind === 'dont-have') {
         this.#retry(item, peer)
@@ -235,6 +257,19 @@ export class WantRun {
     }).catch((err: Error) => {
       if (!this.#signal.aborted) this.#fail(err)
     })
+  }
+
+  /** `peer` named `holders` instead of sending the block: they are asked first, then `peer` without redirect */
+  #redirected (item: Item, peer: PeerId, holders: PeerId[]): void {
+    if (this.#signal.aborted || item.state !== 'asking') return
+    item.direct.set(peer, true)
+    for (const holder of holders) {
+      if (item.lacking.get(holder) != null || item.direct.get(holder) != null || item.hints.some(h => h.equals(holder))) continue
+      if (this.#session.addHolder(holder)) item.hints.push(holder)
+    }
+    item.state = 'queued'
+    this.#queue.push(item)
+    this.dispatch()
   }
 
   #retry (item: Item, peer: PeerId): void {
