@@ -111,24 +111,29 @@ describe('bulk channel: a server that sent a block to others names them instead'
     assert.equal(origin.services.bulk.served().blocks, sentBefore + fresh.length)
   })
 
-  it('a single want (no redirect asked) is sent by the server whoever it sent the block to', async () => {
-    const [b, c] = await storeBlocks(origin.blockstore, 2, 4096)
+  it('a single want (the gateway\'s stream) follows the holders too, and the server sends it when they lack it', async () => {
+    const [b, c, d] = await storeBlocks(origin.blockstore, 3, 4096)
     for (const puller of [p1, p2]) {
       const session = transportOf(puller).createSession({ peers: [origin.peerId] })
-      await all(session.want([b.cid]))
+      await all(session.want([b.cid, d.cid]))
       session.close()
     }
+    await (p1.blockstore as FsBlockstore).delete(d.cid)
+    await (p2.blockstore as FsBlockstore).delete(d.cid)
     const other = await bulkNode()
     try {
-      await connect(other, origin)
-      // a session's want makes the origin's bulk channel known to `other`
-      const session = transportOf(other).createSession({ peers: [origin.peerId] })
+      await Promise.all([connect(other, origin), connect(other, p1), connect(other, p2)])
+      // a session's wants make the bulk channels of the origin and both pullers known to `other`
+      const session = transportOf(other).createSession({ peers: [origin.peerId, p1.peerId, p2.peerId] })
       await all(session.want([c.cid]))
       session.close()
       const sentBefore = origin.services.bulk.served().blocks
       const bytes = await transportOf(other).want(b.cid, { signal: AbortSignal.timeout(10_000) })
       assert.deepEqual(new Uint8Array(bytes), new Uint8Array(b.bytes))
-      assert.equal(origin.services.bulk.served().blocks, sentBefore + 1, 'sent over the bulk channel by the origin')
+      assert.equal(origin.services.bulk.served().blocks, sentBefore, 'sent by a holder, not by the origin')
+      const again = await transportOf(other).want(d.cid, { signal: AbortSignal.timeout(10_000) })
+      assert.deepEqual(new Uint8Array(again), new Uint8Array(d.bytes))
+      assert.equal(origin.services.bulk.served().blocks, sentBefore + 1, 'the holders lacked it: the origin sent it')
     } finally {
       await other.stop()
     }

@@ -8,6 +8,7 @@
  * `BlocksUnavailableError`.
  */
 
+import { PeerSet } from '@libp2p/peer-collections'
 import { blockKey, collect } from './blocks.js'
 import { BulkSession } from './session.js'
 import type { BulkSessionComponents } from './session.js'
@@ -117,14 +118,36 @@ export class BulkTransport implements BlockTransport {
     return fetching != null && await raced(fetching, options.signal)
   }
 
-  /** The block from the first peer whose bulk channel is known that has it, stored; undefined from none */
+  /**
+   * The block from the first peer whose bulk channel is known that has it,
+   * stored; undefined from none. A peer that names holders instead (it sent
+   * the block to others lately, see `Recipients`) is asked again without
+   * `redirectOk` after them: a gateway's stream in a rollout otherwise has
+   * the origin send every block it asks for, as many times as there are
+   * hosts.
+   */
   async #fromPeers (cid: CID, options: TransportWantOptions): Promise<Uint8Array | undefined> {
     const { blockstore, peers } = this.#c
     const signal = options.signal ?? AbortSignal.timeout(this.#c.discoveryWait * 5)
-    for (const peer of peers.known()) {
+    const order = peers.known()
+    // peers asked once with redirectOk that named holders: asked again without, after the holders
+    const direct = new PeerSet()
+    const asked = new PeerSet()
+    for (let i = 0; i < order.length; i++) {
+      const peer = order[i]
+      const redirectOk = !direct.has(peer)
+      if (redirectOk && asked.has(peer)) continue
+      asked.add(peer)
       try {
-        const answer = await peers.request(peer, cid, signal)
-        if (answer.kind === 'dont-have') continue
+        const answer = await peers.request(peer, cid, signal, redirectOk)
+        if (answer.kind === 'dont-have') {
+          if (answer.holders != null && redirectOk) {
+            direct.add(peer)
+            const next = answer.holders.filter(h => !asked.has(h) && peers.usable(h) === true)
+            order.splice(i + 1, 0, ...next, peer)
+          }
+          continue
+        }
         await blockstore.put(cid, answer.bytes, { signal, verify: false })
         return answer.bytes
       } catch {
