@@ -52,8 +52,7 @@ export const MAX_PROVIDER_REFRESH_INTERVAL = 8_000
  * more lookup only finds pullers that started later. In the lab's 16-host
  * rollout the pullers' lookups, every one of them sent to every other
  * daemon, whose answers each name every daemon to the peer store, were the
- * daemons' largest cost; stopping at 6 known peers took the rollout from
- * 42.6-44.9 s to 33.9 s (BENCHMARKS.md, issue 17).
+ * daemons' largest cost (BENCHMARKS.md, "The rollout's costs").
  */
 export const ENOUGH_BLOB_PROVIDERS = 8
 

@@ -15,7 +15,7 @@
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { CID } from 'multiformats/cid'
-import { collect } from './blocks.js'
+import { blockKey, collect } from './blocks.js'
 import { BUFFER_IDLE_MS, MAX_HOLDERS, MAX_QUEUED_REQUESTS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_WINDOW, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
@@ -75,16 +75,15 @@ interface Want {
  * peers were sent a block within REDIRECT_WINDOW, a client that asks for it
  * with `redirect_ok` is told to ask them (a DONT_HAVE naming them), so the
  * origin of a rollout sends each block a few times and the pullers pass it
- * on (in the 16-host lab rollout, without redirects, the origin sent 4.2-4.7
- * times the image; with them 2.2).
- * Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten first.
+ * on, instead of sending it to every puller that asks it first (about half
+ * of what it sent in the lab's rollouts, BENCHMARKS.md). Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten first.
  */
 export class Recipients {
   readonly #blocks = new Map<string, { peers: PeerId[], at: number }>()
 
   /** `peer` was sent all of `cid` (the socket took its last byte) */
   sent (cid: CID, peer: PeerId): void {
-    const key = cid.toString()
+    const key = blockKey(cid)
     const entry = this.#blocks.get(key)
     const now = Date.now()
     const peers = entry != null && now - entry.at <= REDIRECT_WINDOW ? entry.peers.filter(p => !p.equals(peer)) : []
@@ -101,7 +100,7 @@ export class Recipients {
 
   /** The peers to name instead of sending `cid` to `asker`; undefined when it is to be sent */
   holders (cid: CID, asker: PeerId): PeerId[] | undefined {
-    const entry = this.#blocks.get(cid.toString())
+    const entry = this.#blocks.get(blockKey(cid))
     if (entry == null || Date.now() - entry.at > REDIRECT_WINDOW) return undefined
     const others = entry.peers.filter(p => !p.equals(asker))
     return others.length >= REDIRECT_AFTER_COPIES ? others : undefined

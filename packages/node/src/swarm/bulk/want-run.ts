@@ -4,7 +4,7 @@
  * yielded in.
  */
 
-import { PeerMap } from '@libp2p/peer-collections'
+import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
 import { MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
@@ -167,15 +167,17 @@ export class WantRun {
       const item = this.#queue[i]
       const untried = bulk.filter(p => item.lacking.get(p) == null)
       let choices: PeerId[]
-      if (item.hints.length > 0) {
-        // a server named holders: ask them first (one still being probed is waited for), then
-        // the server again, which sends it then
-        item.hints = item.hints.filter(p => item.lacking.get(p) == null && (this.#session.probing(p) || untried.some(u => u.equals(p))))
-        if (item.hints.some(p => this.#session.probing(p)) && !item.hints.some(p => untried.some(u => u.equals(p)))) {
+      if (item.direct.size > 0) {
+        // a server named holders: ask them first (waiting for one still being probed), then the
+        // server that named them, which holds it and sends it when asked directly
+        const usable = new PeerSet(untried)
+        item.hints = item.hints.filter(p => item.lacking.get(p) == null && (usable.has(p) || this.#session.probing(p)))
+        const ready = item.hints.filter(p => usable.has(p))
+        if (ready.length === 0 && item.hints.length > 0) {
           i++
           continue
         }
-        choices = item.hints.length > 0 ? item.hints : untried.filter(p => item.direct.get(p) != null)
+        choices = ready.length > 0 ? ready : untried.filter(p => item.direct.get(p) != null)
         if (choices.length === 0) choices = untried
       } else {
         // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds it
