@@ -79,7 +79,11 @@ export interface GatewayInit {
   sweepInterval?: number
   /** Time to receive a whole request, in ms. @default DEFAULT_REQUEST_TIMEOUT (1 h) */
   requestTimeout?: number
-  /** Idle socket timeout, in ms. @default DEFAULT_IDLE_TIMEOUT (60 s) */
+  /**
+   * How long a client may send nothing of its request, or read nothing of the answer, before its
+   * connection is cut, in ms. A wait for the gateway itself (a blob the swarm still fetches) does not
+   * count; `pullTimeout` bounds that (see `idle.ts`). @default DEFAULT_IDLE_TIMEOUT (60 s)
+   */
   idleTimeout?: number
   /** Time a pull a GET starts may run in all, and a blob stream while it arrives, in ms. @default DEFAULT_PULL_TIMEOUT (10 min) */
   pullTimeout?: number

@@ -13,6 +13,7 @@ import { InvalidConfigError, isLoopbackHost, loopbackRefusal } from '@provenir/i
 import * as C from './constants.js'
 import { OciError, toErrorResponse } from './errors.js'
 import { presentedToken, tokenMatches } from './http.js'
+import { IdleGuard } from './idle.js'
 import { route, routePattern, unmirror } from './router.js'
 import { deleteBlob, getBlob } from './routes/blobs.js'
 import { catalog } from './routes/catalog.js'
@@ -41,6 +42,7 @@ export class GatewayServer implements Gateway {
   readonly #host: string
   readonly #port: number
   readonly #closing = new AbortController()
+  readonly #idle: IdleGuard
   #address?: { host: string, port: number }
 
   constructor (init: GatewayInit) {
@@ -82,7 +84,9 @@ export class GatewayServer implements Gateway {
       background: new Set(),
       writeAuthorized: (req) => init.token != null && tokenMatches(presentedToken(req.headers.authorization), init.token)
     }
+    this.#idle = new IdleGuard(this.#ctx.idleTimeout, this.#ctx.pullTimeout, this.#ctx.log)
     this.#app = this.#build()
+    this.#idle.attach(this.#app.server)
   }
 
   get address (): { host: string, port: number } | undefined {
@@ -133,7 +137,10 @@ export class GatewayServer implements Gateway {
       this.#ctx.log('%s %s: no route', req.method, req.url)
       void reply.code(404).header('Content-Type', 'application/json').send({ errors: [{ code: 'UNSUPPORTED', message: `no route for ${req.method} ${req.url.split('?')[0]}`, detail: null }] })
     })
-    app.addHook('onRequest', async (req, reply) => { this.#admit(req, reply) })
+    app.addHook('onRequest', async (req, reply) => {
+      this.#idle.track(req.raw, reply.raw)
+      this.#admit(req, reply)
+    })
     const onResponse = this.#init.onResponse
     if (onResponse != null) {
       app.addHook('onResponse', async (req, reply) => {

@@ -3,8 +3,10 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { cidForDigest, importBlob, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST } from '@provenir/content'
 import { createSwarm } from '@provenir/testbed'
+import * as raw from 'multiformats/codecs/raw'
 import { sha256, startGateway, stopAll } from './helpers.js'
 import type { CID } from 'multiformats/cid'
+import type { GatewayInit } from '../src/index.js'
 import type { ImageRecord } from '@provenir/content'
 import type { Swarm } from '@provenir/testbed'
 
@@ -25,17 +27,20 @@ function oneLayerImage (layer: Uint8Array): { config: Uint8Array, manifest: Uint
  * as the layer's root (the layer itself, or a decoy of the same size), and
  * provides it.
  */
-async function seed (a: Swarm['nodes'][number], layer: Uint8Array, served: Uint8Array): Promise<void> {
+async function seed (a: Swarm['nodes'][number], layer: Uint8Array, served: Uint8Array): Promise<{ layerBlocks: CID[] }> {
   const { config, manifest, digest } = oneLayerImage(layer)
   const blobs: ImageRecord['blobs'] = []
   const blocks: CID[] = []
+  let layerBlocks: CID[] = []
   for (const [bytes, mediaType, named] of [[manifest, MEDIA_TYPE_OCI_MANIFEST, manifest], [config, MEDIA_TYPE_OCI_CONFIG, config], [served, MEDIA_TYPE_OCI_LAYER_GZIP, layer]] as const) {
     const res = await importBlob((async function * () { for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20)) })(), a.blockstore!, { expectedDigest: sha256(bytes) })
     blobs.push({ digest: sha256(named) as ImageRecord['manifestDigest'], size: named.byteLength, root: res.root.toString(), mediaType })
     blocks.push(...res.blocks)
+    layerBlocks = res.blocks
   }
   await a.images!.add({ manifestDigest: digest as ImageRecord['manifestDigest'], mediaType: MEDIA_TYPE_OCI_MANIFEST, blobs }, blocks)
   await a.provideImage(digest)
+  return { layerBlocks }
 }
 
 /**
@@ -43,13 +48,13 @@ async function seed (a: Swarm['nodes'][number], layer: Uint8Array, served: Uint8
  * image (see `seed`) and node 1 runs a gateway and holds nothing; stopped
  * after the suite. Read its fields in tests, once `before` has run.
  */
-function seedAndServe (layer: Uint8Array, served: Uint8Array): { swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> } {
-  const ctx = {} as { swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>> }
+function seedAndServe (layer: Uint8Array, served: Uint8Array, gateway: Partial<GatewayInit> = {}): { swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>>, layerBlocks: CID[] } {
+  const ctx = {} as { swarm: Swarm, b: Awaited<ReturnType<typeof startGateway>>, layerBlocks: CID[] }
   before(async () => {
     ctx.swarm = await createSwarm({ size: 2, transport: 'tcp', difficulty: 4, topology: 'line', blockstores: true })
     await ctx.swarm.waitForRoutingTables(1)
-    await seed(ctx.swarm.nodes[0], layer, served)
-    ctx.b = await startGateway(ctx.swarm.nodes[1])
+    ctx.layerBlocks = (await seed(ctx.swarm.nodes[0], layer, served)).layerBlocks
+    ctx.b = await startGateway(ctx.swarm.nodes[1], gateway)
   })
   after(async () => {
     await stopAll(ctx.swarm, [ctx.b])
@@ -109,6 +114,92 @@ describe('pull-through streams: the manifest is answered once checked, and a blo
     // the pull still completes and records the image
     for (let i = 0; i < 100 && !await node.images!.has(digest); i++) await new Promise(resolve => setTimeout(resolve, 100))
     assert.equal(await node.images!.has(digest), true)
+  })
+})
+
+describe('pull-through streams: the idle timeout is the client\'s, not the swarm\'s', () => {
+  const layer = randomBytes(6 * 1024 * 1024)
+  const { digest } = oneLayerImage(layer)
+  const IDLE = 400
+  const STALL = 4 * IDLE
+  const served = seedAndServe(layer, layer, { idleTimeout: IDLE })
+
+  it('a blob whose next block is late from the swarm for longer than the idle timeout still streams whole', async () => {
+    // the provider is slow with one leaf in the middle of the layer: B's response waits for it with nothing to send
+    const a = served.swarm.nodes[0].blockstore!
+    const slow = served.layerBlocks.filter(cid => cid.code === raw.code)[3]
+    assert.ok(slow != null, 'the layer has a middle leaf')
+    let delayed = 0
+    const late = async (cid: CID): Promise<void> => {
+      if (!cid.equals(slow)) return
+      delayed++
+      await new Promise(resolve => setTimeout(resolve, STALL))
+    }
+    const { get, readInto } = a
+    a.get = (cid, options) => (async function * () { await late(cid); yield * get.call(a, cid, options) })()
+    if (readInto != null) a.readInto = async (cid, target, options) => { await late(cid); return readInto.call(a, cid, target, options) }
+    try {
+      const res = await fetch(`${served.b.url}/v2/acme/slow/manifests/${digest}`)
+      assert.equal(res.status, 200)
+      await res.arrayBuffer()
+      const started = Date.now()
+      const blob = await fetch(`${served.b.url}/v2/acme/slow/blobs/${sha256(layer)}`)
+      assert.equal(blob.status, 200)
+      const body = new Uint8Array(await blob.arrayBuffer())
+      assert.ok(delayed > 0, 'the provider was asked for the slow leaf')
+      assert.ok(Date.now() - started >= STALL, 'the response waited longer than the idle timeout')
+      assert.equal(sha256(body), sha256(layer), 'byte for byte')
+    } finally {
+      a.get = get
+      if (readInto != null) a.readInto = readInto
+    }
+  })
+
+  it('a client that reads nothing for longer than the idle timeout is cut off', async () => {
+    const { request } = await import('node:http')
+    const url = new URL(`${served.b.url}/v2/acme/slow/blobs/${sha256(layer)}`)
+    const closed = await new Promise<{ received: number, error?: Error }>((resolve, reject) => {
+      const req = request(url, (res) => {
+        assert.equal(res.statusCode, 200)
+        let received = 0
+        // read a little, then nothing for three idle timeouts: the socket's buffers fill and the server's writes stall
+        res.once('data', (chunk: Buffer) => {
+          received += chunk.byteLength
+          res.pause()
+          setTimeout(() => {
+            res.on('data', (c: Buffer) => { received += c.byteLength })
+            res.resume()
+          }, 3 * IDLE)
+        })
+        res.on('end', () => { resolve({ received }) })
+        res.on('error', (error) => { resolve({ received, error }) })
+        res.on('aborted', () => { resolve({ received, error: new Error('aborted') }) })
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    assert.ok(closed.error != null, 'the body ended in an error')
+    assert.ok(closed.received < layer.byteLength, `the client got ${closed.received} of ${layer.byteLength} bytes`)
+  })
+
+  it('a connection with half a request is cut after the idle timeout, unanswered', async () => {
+    const { connect } = await import('node:net')
+    const url = new URL(served.b.url)
+    const closesAfter = async (send: string): Promise<{ ms: number, received: string }> => new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname)
+      let received = ''
+      const started = Date.now()
+      socket.setEncoding('utf8')
+      socket.on('data', (d: string) => { received += d })
+      socket.on('error', reject)
+      socket.on('close', () => { resolve({ ms: Date.now() - started, received }) })
+      socket.write(send)
+      // far past the idle timeout: the test fails rather than hangs
+      setTimeout(() => { socket.destroy(new Error('still open after 20 idle timeouts')) }, 20 * IDLE).unref()
+    })
+    const half = await closesAfter(`GET /v2/ HTTP/1.1\r\nHost: ${url.host}\r\n`)
+    assert.equal(half.received, '', 'no answer to half a request')
+    assert.ok(half.ms >= IDLE * 0.9, `cut after ${half.ms} ms`)
   })
 })
 
