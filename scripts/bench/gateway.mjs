@@ -29,7 +29,15 @@ const { large } = await buildFixtures('large')
 const src = `oci:${large.oci}:v1`
 const work = await tempDir()
 const reg = { push: [], pull: [] }
-const ours = { push: [], warm: [], cold: [], rssPush: [] }
+const ours = { push: [], warm: [], cold: [], rssPush: [], coldSent: [] }
+const IMAGE_BYTES = 315 * 1e6
+
+/** Bytes of blocks `daemon` sent so far over the bulk channel and bitswap, from its metrics */
+async function blockBytesSent (daemon) {
+  const text = await (await fetch(`${await daemon.ready()}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  const value = re => Number(text.match(re)?.[1] ?? 0)
+  return value(/^provenir_bulk_events_total\{event="bytes-sent"\} (\d+)/m) + value(/^provenir_bitswap_data_sent_bytes_total (\d+)/m)
+}
 const hasRegistry = hasDockerRegistry()
 
 for (let r = 0; r < RUNS; r++) {
@@ -59,7 +67,9 @@ for (let r = 0; r < RUNS; r++) {
   for (let i = 0; i < 100; i++) {
     if ((await runJson(repoB, ['providers', digest])).providers.length > 0) break
   }
+  const sentBefore = await blockBytesSent(a)
   ours.cold.push(skopeo('--src-tls-verify=false', `docker://${gwB}/bench/large@${digest}`, `oci:${path.join(work, `cold-${r}`)}`))
+  ours.coldSent.push((await blockBytesSent(a) - sentBefore) / IMAGE_BYTES)
   await b.stop()
   await a.stop()
   await fs.rm(path.join(work, `warm-${r}`), { recursive: true, force: true })
@@ -75,5 +85,6 @@ row('push', median(ours.push), hasRegistry ? median(reg.push) : null, '<= 1.5x')
 row('warm pull (the node holds the image)', median(ours.warm), hasRegistry ? median(reg.pull) : null, '<= 1.1x')
 row('cold pull through B (A -> B over the swarm)', median(ours.cold), hasRegistry ? median(reg.pull) : null, '<= 1.5x')
 console.log(`\npeak RSS of daemon A during the push: ${ours.rssPush.map(x => x.toFixed(0)).join(', ')} MiB (goal <= 300 MB)`)
+console.log(`blocks A sent during the cold pull through B: ${ours.coldSent.map(x => x.toFixed(2)).join(', ')}x the image`)
 console.log(`raw: push ${ours.push.map(x => x.toFixed(2)).join(', ')}; warm ${ours.warm.map(x => x.toFixed(2)).join(', ')}; cold ${ours.cold.map(x => x.toFixed(2)).join(', ')}; registry push ${reg.push.map(x => x.toFixed(2)).join(', ')}, pull ${reg.pull.map(x => x.toFixed(2)).join(', ')}`)
 await fs.rm(work, { recursive: true, force: true })
