@@ -91,11 +91,15 @@ describe('bulk frames', () => {
     assert.throws(() => { reader().reader.push(new Uint8Array([3, 26, 10, 1])) }, { name: 'BulkProtocolError' })
   })
 
-  it(`reads a DONT_HAVE's holders and a WANT's redirect_ok; refuses more than ${MAX_HOLDERS} holders, one over ${MAX_HOLDER_SIZE} bytes, or holders on another frame`, () => {
+  it(`reads a DONT_HAVE's holders and a WANT's redirect_ok and early_dont_have; refuses more than ${MAX_HOLDERS} holders, one over ${MAX_HOLDER_SIZE} bytes, or holders on another frame`, () => {
     const holders = Array.from({ length: MAX_HOLDERS }, (_, i) => new Uint8Array(38).fill(i))
     const { reader: r, seen } = reader()
     r.push(Buffer.concat([encodeFrame({ type: Frame.Type.WANT, id: 7, redirectOk: true }), encodeFrame({ type: Frame.Type.DONT_HAVE, id: 7, holders })]))
     assert.equal(seen.frames[0].redirectOk, true)
+    assert.equal(seen.frames[0].earlyDontHave, false, 'unset: every answer in order')
+    const early = reader()
+    early.reader.push(encodeFrame({ type: Frame.Type.WANT, id: 8, earlyDontHave: true }))
+    assert.equal(early.seen.frames[0].earlyDontHave, true)
     assert.deepEqual(seen.frames[1].holders.map(h => [...h]), holders.map(h => [...h]))
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, holders: [...holders, new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, holders: [new Uint8Array(MAX_HOLDER_SIZE + 1)] })) }, { name: 'BulkProtocolError' })

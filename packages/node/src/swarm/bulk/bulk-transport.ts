@@ -139,7 +139,7 @@ export class BulkTransport implements BlockTransport {
       if (redirectOk && asked.has(peer)) continue
       asked.add(peer)
       try {
-        const answer = await peers.request(peer, cid, signal, redirectOk)
+        const answer = await peers.request(peer, cid, signal, { redirectOk })
         if (answer.kind === 'dont-have') {
           if (answer.holders != null && redirectOk) {
             direct.add(peer)

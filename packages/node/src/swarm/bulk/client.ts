@@ -59,6 +59,17 @@ interface Pending {
   reject(err: Error): void
   /** the caller gave up; the answer is still read off the wire, and dropped */
   cancelled: boolean
+  /** asked with `earlyDontHave`: its DONT_HAVE may come ahead of older wants' answers */
+  early: boolean
+}
+
+/** How a want is asked */
+export interface BulkRequestOptions {
+  signal?: AbortSignal
+  /** The server may name the peers it sent the block to lately instead of sending it (see `Recipients`) */
+  redirectOk?: boolean
+  /** The server may answer DONT_HAVE as soon as it knows, ahead of older wants' answers */
+  earlyDontHave?: boolean
 }
 
 /** A block being received */
@@ -104,7 +115,7 @@ export class BulkConnection {
   readonly peer: PeerId
   readonly #socket: TLSSocket
   readonly #init: ConnectInit
-  /** requests in the order sent; the server answers them in that order */
+  /** requests in the order sent; the server answers them in that order (an early DONT_HAVE aside) */
   readonly #pending: Pending[] = []
   #receiving?: Receiving
   #nextId = 1
@@ -209,7 +220,8 @@ export class BulkConnection {
    * then), with the error that closed the connection, or with the signal's
    * reason (the want is cancelled on the wire).
    */
-  async request (cid: CID, signal?: AbortSignal, redirectOk = false): Promise<BulkAnswer> {
+  async request (cid: CID, options: BulkRequestOptions = {}): Promise<BulkAnswer> {
+    const { signal, redirectOk = false, earlyDontHave = false } = options
     if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
     signal?.throwIfAborted()
     const algorithm = hashAlgorithm(cid)
@@ -227,6 +239,7 @@ export class BulkConnection {
         cid,
         algorithm,
         cancelled: false,
+        early: earlyDontHave,
         resolve: (answer) => { signal?.removeEventListener('abort', onAbort); resolve(answer) },
         reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
       }
@@ -234,7 +247,7 @@ export class BulkConnection {
       this.#pending.push(request)
       // from idle to waiting: the stall clock starts now
       if (this.#pending.length === 1) this.#rearm()
-      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk }))
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave }))
     })
   }
 
@@ -269,13 +282,17 @@ export class BulkConnection {
 
   #onFrame (frame: Frame): void {
     const head = this.#pending[0]
+    if (frame.type === Frame.Type.DONT_HAVE && head != null && frame.id !== head.id) {
+      // ahead of older wants' answers: only for a want that allowed it
+      const at = this.#pending.findIndex(r => r.id === frame.id)
+      if (at < 0 || !this.#pending[at].early) throw new BulkProtocolError(`DONT_HAVE ${frame.id} out of order (expected ${head.id})`)
+      this.#dontHave(this.#pending.splice(at, 1)[0], frame)
+      return
+    }
     if (head == null || frame.id !== head.id) throw new BulkProtocolError(`answer ${frame.id} out of order (expected ${head?.id ?? 'none'})`)
     if (frame.type === Frame.Type.DONT_HAVE) {
       this.#answered()
-      if (!head.cancelled) {
-        const holders = parseHolders(frame.holders)
-        head.resolve(holders != null ? { kind: 'dont-have', holders } : { kind: 'dont-have' })
-      }
+      this.#dontHave(head, frame)
       return
     }
     if (frame.type !== Frame.Type.BLOCK) throw new BulkProtocolError(`unexpected ${frame.type} frame`)
@@ -290,6 +307,12 @@ export class BulkConnection {
     this.#receiving = pool != null && frame.length <= pool.size
       ? { request: head, buffer: pool.take().subarray(0, frame.length), filled: 0, drop: false }
       : { request: head, buffer: Buffer.allocUnsafeSlow(frame.length), filled: 0, drop: false, hash: createHash(head.algorithm) }
+  }
+
+  #dontHave (request: Pending, frame: Frame): void {
+    if (request.cancelled) return
+    const holders = parseHolders(frame.holders)
+    request.resolve(holders != null ? { kind: 'dont-have', holders } : { kind: 'dont-have' })
   }
 
   #onBody (piece: Uint8Array): void {

@@ -20,7 +20,7 @@ import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, MAX_FAILURE_BACKOFF, MAX_INFO_ADDRS, 
 import { BulkConnection } from './client.js'
 import { BulkUnavailableError } from './errors.js'
 import { Info } from './pb/bulk.js'
-import type { BulkAnswer, ReceiveBuffers } from './client.js'
+import type { BulkAnswer, BulkRequestOptions, ReceiveBuffers } from './client.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -202,17 +202,18 @@ export class BulkPeers {
   /**
    * Asks `peer` for `cid` over one of its bulk connections. With
    * `redirectOk` the peer may answer with the holders it sent the block to
-   * instead of the block.
+   * instead of the block; with `earlyDontHave` it may answer DONT_HAVE ahead
+   * of older wants' answers.
    *
    * @throws BulkUnavailableError when the peer cannot be asked (no channel, backing off, banned, dial failed)
    * @throws BulkBadBlockError when it sent bytes that do not hash to `cid` (it is banned and reported by then)
    */
-  async request (peer: PeerId, cid: CID, signal: AbortSignal, redirectOk = false): Promise<BulkAnswer> {
+  async request (peer: PeerId, cid: CID, signal: AbortSignal, options: Omit<BulkRequestOptions, 'signal'> = {}): Promise<BulkAnswer> {
     const state = this.#state(peer)
     state.lastUsed = Date.now()
     const conn = await this.#slot(state, signal)
     try {
-      return await conn.request(cid, signal, redirectOk)
+      return await conn.request(cid, { ...options, signal })
     } catch (err: any) {
       if (err?.name === 'BulkBadBlockError') this.#bad(state, err.message)
       else if (!signal.aborted && state.bannedUntil <= Date.now()) this.#failed(state, err)

@@ -66,6 +66,8 @@ interface Want {
   redirectOk: boolean
   /** peers this server sent the block to lately, named instead of sending it again */
   holders?: PeerId[]
+  /** the client takes a DONT_HAVE for it ahead of older wants' answers */
+  early: boolean
   /** the block, read ahead; undefined when not held or not servable */
   read?: Promise<Uint8Array | undefined>
 }
@@ -203,7 +205,7 @@ export class BulkServer {
   }
 }
 
-/** One admitted client connection: wants in, blocks out, in order */
+/** One admitted client connection: wants in, blocks out, in order (a DONT_HAVE asked early aside) */
 class ServedConnection {
   readonly #socket: TLSSocket
   readonly #peer: PeerId
@@ -255,8 +257,38 @@ class ServedConnection {
     } catch (err: any) {
       throw new BulkProtocolError(`malformed CID in want ${frame.id}: ${err.message}`, { cause: err })
     }
-    this.#queue.push({ id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk })
+    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave }
+    this.#queue.push(want)
+    if (want.early && this.#queue.length > 1) {
+      void this.#answerEarly(want).catch((err: Error) => {
+        this.#init.log('bulk serving to %p failed - %e', this.#peer, err)
+        this.close()
+      })
+    }
     void this.#pump()
+  }
+
+  /**
+   * A want whose client takes an early DONT_HAVE, behind others: when the
+   * block is not held, or goes to holders named instead, it is answered now
+   * rather than after the blocks asked before it. One whose read has begun
+   * is left to the queue.
+   */
+  async #answerEarly (want: Want): Promise<void> {
+    if (want.redirectOk) want.holders = this.#recipients.holders(want.cid, this.#peer)
+    if (want.holders == null) {
+      const { blockstore, blockstoreTimeout } = this.#init
+      try {
+        if (await blockstore.has(want.cid, { signal: AbortSignal.timeout(blockstoreTimeout) })) return
+      } catch {
+        // the queue's read answers it, and logs why
+        return
+      }
+    }
+    const at = this.#queue.indexOf(want)
+    if (this.#closed || at < 0 || want.read != null) return
+    this.#queue.splice(at, 1)
+    await this.#send(want, undefined)
   }
 
   /** Answers the queue in order, reading up to `readAhead` blocks ahead */
@@ -269,6 +301,7 @@ class ServedConnection {
         for (let i = 0; i < ahead; i++) this.#queue[i].read ??= this.#read(this.#queue[i])
         const want = this.#queue[0]
         const bytes = await want.read
+        // an early answer takes only wants not being read: the head is still this one
         this.#queue.shift()
         await this.#send(want, bytes)
       }
@@ -284,7 +317,7 @@ class ServedConnection {
   async #read (want: Want): Promise<Uint8Array | undefined> {
     if (want.cancelled) return undefined
     if (want.redirectOk) {
-      want.holders = this.#recipients.holders(want.cid, this.#peer)
+      want.holders ??= this.#recipients.holders(want.cid, this.#peer)
       if (want.holders != null) return undefined
     }
     const { blockstore, blockstoreTimeout, maxBlockSize, log } = this.#init

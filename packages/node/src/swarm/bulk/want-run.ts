@@ -238,7 +238,8 @@ export class WantRun {
   #ask (item: Item, peer: PeerId): void {
     item.state = 'asking'
     const { peers, blockstore } = this.#session.components
-    peers.request(peer, item.cid, this.#signal, item.direct.get(peer) == null).then(async answer => {
+    // a seed holds every block: only a peer that may not have it is asked for an early DONT_HAVE
+    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: !this.#session.isSeed(peer) }).then(async answer => {
       if (answer.kind === 'dont-have' && answer.holders != null) {
         // it holds the block and sent it to others lately: neither a hit nor a miss
         this.#redirected(item, peer, answer.holders)

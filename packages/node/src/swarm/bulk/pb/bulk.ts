@@ -11,6 +11,7 @@ export interface Frame {
   length: number
   redirectOk: boolean
   holders: Uint8Array<ArrayBuffer>[]
+  earlyDontHave: boolean
 }
 
 export namespace Frame {
@@ -77,6 +78,11 @@ export namespace Frame {
           }
         }
 
+        if ((obj.earlyDontHave != null && obj.earlyDontHave !== false)) {
+          w.uint32(56)
+          w.bool(obj.earlyDontHave)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -87,7 +93,8 @@ export namespace Frame {
           cid: uint8ArrayAlloc(0),
           length: 0,
           redirectOk: false,
-          holders: []
+          holders: [],
+          earlyDontHave: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -122,6 +129,10 @@ export namespace Frame {
               }
 
               obj.holders.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.earlyDontHave = reader.bool()
               break
             }
             default: {
@@ -193,6 +204,13 @@ export namespace Frame {
 
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.earlyDontHave`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -236,6 +254,11 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FrameEarlyDontHaveFieldEvent {
+    field: '$.earlyDontHave'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -244,7 +267,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { logger } from '@libp2p/logger'
+import { BulkConnection } from '../../src/swarm/bulk/client.js'
+import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
+import { bulkNode, connect, randomBlock, storeBlocks } from './helpers.js'
+import type { BulkRequestOptions } from '../../src/swarm/bulk/client.js'
+import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { CID } from 'multiformats/cid'
+
+/** How long the provider takes to read each block it holds (ms) */
+const READ_DELAY = 150
+
+/** `node`'s store reads each block it holds READ_DELAY ms late: the blocks asked first keep the connection busy */
+function slowReads (node: BulkTestNode): void {
+  const store = node.blockstore
+  const { get, readInto } = store
+  const late = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, READ_DELAY)) }
+  store.get = (cid, options) => (async function * () { await late(); yield * get.call(store, cid, options) })()
+  if (readInto != null) store.readInto = async (cid, target, options) => { await late(); return readInto.call(store, cid, target, options) }
+}
+
+/** Asks for `held` then `missing` on one connection at once; the order the answers came in, by CID */
+async function answerOrder (conn: BulkConnection, held: TestBlock[], missing: CID, options: Omit<BulkRequestOptions, 'signal'>): Promise<string[]> {
+  const order: string[] = []
+  const asked = [...held.map(h => h.cid), missing].map(async (cid, i) => {
+    const answer = await conn.request(cid, { signal: AbortSignal.timeout(10_000), ...(i === held.length ? options : {}) })
+    order.push(cid.toString())
+    return answer
+  })
+  const answers = await Promise.all(asked)
+  for (let i = 0; i < held.length; i++) {
+    assert.equal(answers[i].kind, 'block')
+    const bytes = answers[i].kind === 'block' ? (answers[i] as { bytes: Uint8Array }).bytes : new Uint8Array()
+    assert.deepEqual(new Uint8Array(bytes), new Uint8Array(held[i].bytes), 'each block is the one asked for')
+  }
+  assert.deepEqual(answers[held.length], { kind: 'dont-have' })
+  return order
+}
+
+describe('bulk channel: an early DONT_HAVE', () => {
+  it('comes ahead of the blocks asked before it when the want allows it; in order when it does not (an older client)', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const provider = await bulkNode()
+    const puller = await bulkNode({ privateKey: key })
+    try {
+      const held = await storeBlocks(provider.blockstore, 4, 256 * 1024)
+      slowReads(provider)
+      await connect(puller, provider)
+      const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      try {
+        const missing = (await randomBlock()).cid
+        const early = await answerOrder(conn, held, missing, { earlyDontHave: true })
+        assert.equal(early[0], missing.toString(), `answers: ${early.join(', ')}`)
+        const missingToo = (await randomBlock()).cid
+        const inOrder = await answerOrder(conn, held, missingToo, {})
+        assert.deepEqual(inOrder, [...held.map(h => h.cid.toString()), missingToo.toString()])
+        // the blocks still come in the order asked after an early answer, and the connection stays usable
+        const again = await conn.request(held[0].cid, { earlyDontHave: true })
+        assert.equal(again.kind, 'block')
+      } finally {
+        conn.close()
+      }
+      assert.equal(provider.services.bulk.served().blocks, 2 * held.length + 1)
+    } finally {
+      await Promise.all([provider.stop(), puller.stop()])
+    }
+  })
+
+  it('names the holders early too, for a want that takes them', async () => {
+    const provider = await bulkNode()
+    const keys = [await generateKeyPair('Ed25519'), await generateKeyPair('Ed25519')]
+    const first = await bulkNode({ privateKey: keys[0] })
+    const second = await bulkNode({ privateKey: keys[1] })
+    const key = await generateKeyPair('Ed25519')
+    const late = await bulkNode({ privateKey: key })
+    try {
+      const held = await storeBlocks(provider.blockstore, 4, 256 * 1024)
+      const [shared] = await storeBlocks(provider.blockstore, 1, 1024)
+      await Promise.all([connect(first, provider), connect(second, provider), connect(late, provider)])
+      // two peers were sent `shared`: a third asking with redirect_ok is named them
+      for (const k of keys) {
+        const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(k), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+        assert.equal((await conn.request(shared.cid)).kind, 'block')
+        conn.close()
+      }
+      slowReads(provider)
+      const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      try {
+        const order: string[] = []
+        const blocks = held.map(async h => {
+          const answer = await conn.request(h.cid)
+          order.push('block')
+          return answer
+        })
+        const redirect = conn.request(shared.cid, { redirectOk: true, earlyDontHave: true }).then(answer => {
+          order.push('redirect')
+          return answer
+        })
+        const answer = await redirect
+        await Promise.all(blocks)
+        assert.equal(order[0], 'redirect', `answers: ${order.join(', ')}`)
+        assert.ok(answer.kind === 'dont-have' && answer.holders != null)
+        assert.deepEqual(new Set(answer.holders.map(String)), new Set([first.peerId, second.peerId].map(String)))
+      } finally {
+        conn.close()
+      }
+    } finally {
+      await Promise.all([provider, first, second, late].map(async n => n.stop()))
+    }
+  })
+})
