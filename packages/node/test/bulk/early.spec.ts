@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { logger } from '@libp2p/logger'
-import { BulkConnection } from '../../src/swarm/bulk/client.js'
-import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
-import { bulkNode, connect, randomBlock, storeBlocks } from './helpers.js'
-import type { BulkRequestOptions } from '../../src/swarm/bulk/client.js'
+import { bulkNode, connect, openBulkConnection, randomBlock, storeBlocks } from './helpers.js'
+import type { BulkConnection, BulkRequestOptions } from '../../src/swarm/bulk/client.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { CID } from 'multiformats/cid'
 
@@ -48,7 +45,7 @@ describe('bulk channel: an early DONT_HAVE', () => {
       const held = await storeBlocks(provider.blockstore, 4, 256 * 1024)
       slowReads(provider)
       await connect(puller, provider)
-      const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      const conn = await openBulkConnection(provider, key)
       try {
         const missing = (await randomBlock()).cid
         const early = await answerOrder(conn, held, missing, { earlyDontHave: true })
@@ -81,12 +78,12 @@ describe('bulk channel: an early DONT_HAVE', () => {
       await Promise.all([connect(first, provider), connect(second, provider), connect(late, provider)])
       // two peers were sent `shared`: a third asking with redirect_ok is named them
       for (const k of keys) {
-        const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(k), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+        const conn = await openBulkConnection(provider, k)
         assert.equal((await conn.request(shared.cid)).kind, 'block')
         conn.close()
       }
       slowReads(provider)
-      const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      const conn = await openBulkConnection(provider, key)
       try {
         const order: string[] = []
         const blocks = held.map(async h => {

@@ -22,7 +22,10 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { parseSwarmKey } from '../../src/swarm-key.js'
+import { logger } from '@libp2p/logger'
+import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { bulk } from '../../src/swarm/bulk/index.js'
+import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
 import type { Bulk, BulkBlockstore, BulkInit } from '../../src/swarm/bulk/index.js'
 import type { BlockTransport } from '../../src/swarm/transport.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -149,6 +152,11 @@ export async function randomBlock (size = 1024): Promise<TestBlock> {
 
 export async function connect (from: BulkTestNode, to: BulkTestNode): Promise<void> {
   await from.dial(to.getMultiaddrs()[0], { signal: AbortSignal.timeout(10_000) })
+}
+
+/** A bulk connection of our own to `to`'s listener under `key` (the node of that key must hold a libp2p connection to it) */
+export async function openBulkConnection (to: BulkTestNode, key: PrivateKey): Promise<BulkConnection> {
+  return BulkConnection.open({ peer: to.peerId, ...to.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
 }
 
 /** Polls `fn` until it returns true; fails after `timeout` ms */

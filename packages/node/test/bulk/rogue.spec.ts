@@ -8,7 +8,7 @@ import all from 'it-all'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
-import { bulkNode, connect, randomBlock, storeBlocks, transportOf, waitUntil } from './helpers.js'
+import { bulkNode, connect, openBulkConnection, randomBlock, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { TransportWantOptions } from '../../src/swarm/transport.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -163,7 +163,7 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
       const held = await storeBlocks(store, 8, 100_000)
       const missing = await Promise.all(Array.from({ length: 64 }, async () => randomBlock(1000)))
       await connect(puller, provider)
-      const conn = await BulkConnection.open({ peer: provider.peerId, ...provider.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      const conn = await openBulkConnection(provider, key)
       try {
         // asked one at a time: each is read and answered before the next
         for (const m of missing) assert.deepEqual(await conn.request(m.cid), { kind: 'dont-have' })
@@ -196,7 +196,7 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
       }
       const [good] = await storeBlocks(rotten.blockstore, 1, 100_000)
       await connect(puller, rotten)
-      const conn = await BulkConnection.open({ peer: rotten.peerId, ...rotten.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+      const conn = await openBulkConnection(rotten, key)
       try {
         assert.deepEqual(await conn.request(block.cid), { kind: 'dont-have' })
         const served = await conn.request(good.cid)
