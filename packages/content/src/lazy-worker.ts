@@ -73,6 +73,22 @@ export class LazyWorker {
     return answer
   }
 
+  /** Whether a worker thread is up (started, not yet stopped for idleness or failed) */
+  get running (): boolean {
+    return this.#worker != null
+  }
+
+  /**
+   * Starts the worker now if it is not running, so that a call expected soon
+   * does not wait for its start (~90 ms on an idle machine): it stops again
+   * after the idle time if no call comes.
+   */
+  warm (): void {
+    if (this.#worker != null) return
+    this.#start()
+    this.#stopWhenIdle()
+  }
+
   #start (): Worker {
     const worker = new Worker(this.#url)
     this.#worker = worker

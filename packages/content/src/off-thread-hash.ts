@@ -106,6 +106,14 @@ export async function hashTransferring (bytes: Uint8Array<ArrayBuffer>, algorith
 }
 
 /**
+ * Starts the hash worker if it is not running: a transfer about to begin
+ * calls this so its first block does not wait ~90 ms for the worker's start.
+ */
+export function warmHashWorker (): void {
+  worker.warm()
+}
+
+/**
  * Hashes the files at `paths`, in that order, as one stream of bytes.
  *
  * @throws WorkerCallError when a file cannot be read (its `code` says why: ENOENT, EISDIR, ...)

@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { connect as tlsConnect } from 'node:tls'
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { logger } from '@libp2p/logger'
 import { generateIdentity, nodeIdDifficulty } from '@provenir/identity'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateSwarmKey } from '../../src/swarm-key.js'
 import { BulkConnection } from '../../src/swarm/bulk/client.js'
-import { BULK_ALPN, MAX_QUEUED_REQUESTS } from '../../src/swarm/bulk/constants.js'
+import { BULK_ALPN, MAX_EARLY_BYTES, MAX_QUEUED_REQUESTS } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame } from '../../src/swarm/bulk/frames.js'
-import { bulkCredentials, clientOptions, VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
+import { bulkCredentials, clientOptions, serverOptions, VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
 import { bulkNode, connect, storeBlocks, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { PrivateKey } from '@libp2p/interface'
+import type { AddressInfo } from 'node:net'
 
 interface Exchange {
   /** application bytes the server sent after the handshake */
@@ -150,6 +151,34 @@ describe('bulk channel: authentication and admission', () => {
     await assert.rejects(BulkConnection.open({ ...init, peer: peerIdFromPrivateKey(other), signal: AbortSignal.timeout(10_000) }), { name: 'BulkAuthenticationError' })
     const again = await BulkConnection.open({ ...init, peer: a.peerId, signal: AbortSignal.timeout(10_000) })
     again.close()
+  })
+
+  it('a server that floods a client in place of its READY fails the connection (held at most MAX_EARLY_BYTES before the identity check, refused by the frame reader after it)', async () => {
+    // a server with a valid libp2p certificate that floods as soon as the handshake is done
+    const rogueKey = await generateKeyPair('Ed25519')
+    const flood = Buffer.alloc(4 * MAX_EARLY_BYTES, 0x80)
+    const server = createTlsServer(serverOptions(await bulkCredentials(rogueKey), 5_000), socket => {
+      socket.on('error', () => {})
+      socket.end(flood)
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      // which of the two refuses depends on whether the flood is read before the check ends
+      await assert.rejects(BulkConnection.open({
+        peer: peerIdFromPrivateKey(rogueKey),
+        host: '127.0.0.1',
+        port,
+        credentials: await bulkCredentials(memberKey),
+        maxBlockSize: 2 << 20,
+        stallTimeout: 5_000,
+        idleTimeout: 5_000,
+        signal: AbortSignal.timeout(10_000),
+        log: logger('test')
+      }), { name: 'BulkProtocolError', message: new RegExp(`over ${MAX_EARLY_BYTES} bytes before its identity was checked|frame header length prefix over 3 bytes`) })
+    } finally {
+      server.close()
+    }
   })
 
   it('a server holds at most connectionsPerPeer connections of one peer', async () => {

@@ -7,6 +7,7 @@ import { logger } from '@libp2p/logger'
 import all from 'it-all'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { BulkConnection } from '../../src/swarm/bulk/client.js'
+import { INLINE_HASH_LIMIT } from '../../src/swarm/bulk/constants.js'
 import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
 import { bulkNode, connect, openBulkConnection, randomBlock, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
@@ -58,10 +59,13 @@ class StallingStore extends MemoryBlockstore {
 describe('bulk channel: lying, stalled and rotted providers', () => {
   let honest: BulkTestNode
   let blocks: TestBlock[]
+  /** blocks hashed on the event loop as they arrive, not on the hash worker */
+  let small: TestBlock[]
 
   before(async () => {
     honest = await bulkNode()
     blocks = await storeBlocks(honest.blockstore, 12, 256 * 1024)
+    small = await storeBlocks(honest.blockstore, 12, INLINE_HASH_LIMIT / 2)
   })
 
   after(async () => {
@@ -108,30 +112,33 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
     }
   })
 
-  it('a transient caller\'s blocks, received into reused buffers, catch a liar as well', async () => {
-    const lying = new LyingStore()
-    for (const b of blocks) await lying.put(b.cid, b.bytes)
-    const rogue = await bulkNode({ blockstore: lying })
-    const puller = await bulkNode()
-    try {
-      await connect(puller, rogue)
-      await connect(puller, honest)
-      const session = transportOf(puller).createSession({ peers: [rogue.peerId, honest.peerId] })
-      let n = 0
-      for await (const block of session.want(blocks.map(b => b.cid), { signal: AbortSignal.timeout(30_000), transient: true } as TransportWantOptions)) {
-        const want = blocks.find(b => b.cid.equals(block.cid))
-        assert.deepEqual(new Uint8Array(block.bytes), new Uint8Array(want?.bytes ?? []))
-        assert.ok(block.from?.equals(honest.peerId))
-        n++
+  for (const kind of ['pooled', 'small'] as const) {
+    it(`a transient caller's blocks catch a liar as well: ${kind === 'pooled' ? 'received into reused buffers, hashed on the hash worker' : `blocks under ${INLINE_HASH_LIMIT} bytes, hashed as they arrive`}`, async () => {
+      const wanted = kind === 'pooled' ? blocks : small
+      const lying = new LyingStore()
+      for (const b of wanted) await lying.put(b.cid, b.bytes)
+      const rogue = await bulkNode({ blockstore: lying })
+      const puller = await bulkNode()
+      try {
+        await connect(puller, rogue)
+        await connect(puller, honest)
+        const session = transportOf(puller).createSession({ peers: [rogue.peerId, honest.peerId] })
+        let n = 0
+        for await (const block of session.want(wanted.map(b => b.cid), { signal: AbortSignal.timeout(30_000), transient: true } as TransportWantOptions)) {
+          const want = wanted.find(b => b.cid.equals(block.cid))
+          assert.deepEqual(new Uint8Array(block.bytes), new Uint8Array(want?.bytes ?? []))
+          assert.ok(block.from?.equals(honest.peerId))
+          n++
+        }
+        session.close()
+        assert.equal(n, wanted.length)
+        assert.ok((puller.services.bitswap.ledger(rogue.peerId)?.badBlocks ?? 0) >= 1)
+        await waitUntil('the rogue to be disconnected', () => puller.getConnections(rogue.peerId).length === 0)
+      } finally {
+        await Promise.all([rogue.stop(), puller.stop()])
       }
-      session.close()
-      assert.equal(n, blocks.length)
-      assert.ok((puller.services.bitswap.ledger(rogue.peerId)?.badBlocks ?? 0) >= 1)
-      await waitUntil('the rogue to be disconnected', () => puller.getConnections(rogue.peerId).length === 0)
-    } finally {
-      await Promise.all([rogue.stop(), puller.stop()])
-    }
-  })
+    })
+  }
 
   it('a provider that stops answering loses its wants to another after the stall timeout', async () => {
     const stalling = new StallingStore()

@@ -24,6 +24,26 @@ export const DEFAULT_CONNECTIONS_PER_PEER = 2
 export const MAX_CONNECTIONS_PER_PEER = 8
 
 /**
+ * Bytes of the TLS stream a client connection reads at a time, into a
+ * buffer of its own reused for every read (`onread`)
+ */
+export const READ_BUFFER_SIZE = 64 * 1024
+
+/**
+ * Blocks up to this size are hashed on the event loop as they arrive, in a
+ * buffer of their own; larger ones go into the receive pool's buffers and to
+ * the hash worker
+ */
+export const INLINE_HASH_LIMIT = 64 * 1024
+
+/**
+ * Most bytes a server may send before the client has checked its identity:
+ * its READY is a few bytes, and nothing else comes before the client's
+ * wants. More closes the connection.
+ */
+export const MAX_EARLY_BYTES = 64 * 1024
+
+/**
  * Most inbound bulk connections the listener holds at once, counting those
  * still in their TLS handshake.
  *

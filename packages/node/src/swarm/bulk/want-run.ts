@@ -5,6 +5,7 @@
  */
 
 import { PeerMap, PeerSet } from '@libp2p/peer-collections'
+import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
 import { MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
@@ -68,6 +69,8 @@ export class WantRun {
   }
 
   async * run (cids: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<TransportBlock, void, undefined> {
+    // blocks of a pooled size are hashed on the hash worker: started now, not with the first of them
+    warmHashWorker()
     void this.#feed(cids).catch((err: Error) => { this.#fail(err) })
     const received = this.#options.transient === true ? this.#session.components.receiving?.() : undefined
     try {
