@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls'
+import { connect as tlsConnect } from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { logger } from '@libp2p/logger'
 import { generateIdentity, nodeIdDifficulty } from '@provenir/identity'
@@ -9,11 +9,10 @@ import { generateSwarmKey } from '../../src/swarm-key.js'
 import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { BULK_ALPN, MAX_EARLY_BYTES, MAX_QUEUED_REQUESTS } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame } from '../../src/swarm/bulk/frames.js'
-import { bulkCredentials, clientOptions, serverOptions, VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
-import { bulkNode, connect, storeBlocks, waitUntil } from './helpers.js'
+import { bulkCredentials, clientOptions, VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
+import { bulkNode, connect, openBulkConnection, rogueBulkServer, storeBlocks, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { PrivateKey } from '@libp2p/interface'
-import type { AddressInfo } from 'node:net'
 
 interface Exchange {
   /** application bytes the server sent after the handshake */
@@ -132,50 +131,25 @@ describe('bulk channel: authentication and admission', () => {
   })
 
   it('a client checks the server\'s certificate against the peer it meant to reach', async () => {
-    const other = await generateKeyPair('Ed25519')
-    await assert.rejects(BulkConnection.open({
-      peer: peerIdFromPrivateKey(other),
-      ...a.services.bulk.address!,
-      credentials: await bulkCredentials(memberKey),
-      maxBlockSize: 2 << 20,
-      stallTimeout: 5_000,
-      idleTimeout: 5_000,
-      signal: AbortSignal.timeout(10_000),
-      log: logger('test')
-    }), { name: 'BulkAuthenticationError' })
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const atA = a.services.bulk.address!
+    await assert.rejects(openBulkConnection({ peer: other, ...atA }, memberKey), { name: 'BulkAuthenticationError' })
     // once A's certificate is known (checked and remembered by its bytes), it still proves only A
     const verified = new VerifiedCertificates()
-    const init = { ...a.services.bulk.address!, credentials: await bulkCredentials(memberKey), verified, maxBlockSize: 2 << 20, stallTimeout: 5_000, idleTimeout: 5_000, log: logger('test') }
-    const good = await BulkConnection.open({ ...init, peer: a.peerId, signal: AbortSignal.timeout(10_000) })
+    const good = await openBulkConnection(a, memberKey, { verified })
     good.close()
-    await assert.rejects(BulkConnection.open({ ...init, peer: peerIdFromPrivateKey(other), signal: AbortSignal.timeout(10_000) }), { name: 'BulkAuthenticationError' })
-    const again = await BulkConnection.open({ ...init, peer: a.peerId, signal: AbortSignal.timeout(10_000) })
+    await assert.rejects(openBulkConnection({ peer: other, ...atA }, memberKey, { verified }), { name: 'BulkAuthenticationError' })
+    const again = await openBulkConnection(a, memberKey, { verified })
     again.close()
   })
 
   it('a server that floods a client in place of its READY fails the connection (held at most MAX_EARLY_BYTES before the identity check, refused by the frame reader after it)', async () => {
     // a server with a valid libp2p certificate that floods as soon as the handshake is done
-    const rogueKey = await generateKeyPair('Ed25519')
     const flood = Buffer.alloc(4 * MAX_EARLY_BYTES, 0x80)
-    const server = createTlsServer(serverOptions(await bulkCredentials(rogueKey), 5_000), socket => {
-      socket.on('error', () => {})
-      socket.end(flood)
-    })
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const server = await rogueBulkServer(await generateKeyPair('Ed25519'), socket => { socket.end(flood) })
     try {
-      const { port } = server.address() as AddressInfo
       // which of the two refuses depends on whether the flood is read before the check ends
-      await assert.rejects(BulkConnection.open({
-        peer: peerIdFromPrivateKey(rogueKey),
-        host: '127.0.0.1',
-        port,
-        credentials: await bulkCredentials(memberKey),
-        maxBlockSize: 2 << 20,
-        stallTimeout: 5_000,
-        idleTimeout: 5_000,
-        signal: AbortSignal.timeout(10_000),
-        log: logger('test')
-      }), { name: 'BulkProtocolError', message: new RegExp(`over ${MAX_EARLY_BYTES} bytes before its identity was checked|frame header length prefix over 3 bytes`) })
+      await assert.rejects(openBulkConnection(server, memberKey), { name: 'BulkProtocolError', message: new RegExp(`over ${MAX_EARLY_BYTES} bytes before its identity was checked|frame header length prefix over 3 bytes`) })
     } finally {
       server.close()
     }

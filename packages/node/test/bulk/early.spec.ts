@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createServer as createTlsServer } from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { logger } from '@libp2p/logger'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { encodeFrame, Frame, FrameReader } from '../../src/swarm/bulk/frames.js'
-import { bulkCredentials, serverOptions } from '../../src/swarm/bulk/tls.js'
-import { bulkNode, connect, openBulkConnection, randomBlock, storeBlocks } from './helpers.js'
-import type { BulkRequestOptions } from '../../src/swarm/bulk/client.js'
+import { bulkNode, connect, openBulkConnection, randomBlock, rogueBulkServer, storeBlocks } from './helpers.js'
+import type { BulkConnection, BulkRequestOptions } from '../../src/swarm/bulk/client.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { CID } from 'multiformats/cid'
-import type { AddressInfo } from 'node:net'
 
 /** How long the provider takes to read each block it holds (ms) */
 const READ_DELAY = 150
@@ -118,12 +112,11 @@ describe('bulk channel: an early DONT_HAVE', () => {
 
 describe('bulk channel: a server that answers out of order', () => {
   /**
-   * A TLS server with a valid libp2p certificate that sends READY, reads two
-   * WANTs and answers the second first, with DONT_HAVE, then nothing
+   * A bulk server with a valid libp2p certificate that sends READY, reads
+   * two WANTs and answers the second first, with DONT_HAVE, then nothing
    */
-  async function outOfOrderServer (key: Awaited<ReturnType<typeof generateKeyPair>>): Promise<{ port: number, close(): void }> {
-    const server = createTlsServer(serverOptions(await bulkCredentials(key), 5_000), socket => {
-      socket.on('error', () => {})
+  async function outOfOrderServer (): Promise<Awaited<ReturnType<typeof rogueBulkServer>>> {
+    return rogueBulkServer(await generateKeyPair('Ed25519'), socket => {
       const ids: number[] = []
       const reader = new FrameReader({
         onFrame: (frame) => {
@@ -137,28 +130,15 @@ describe('bulk channel: a server that answers out of order', () => {
       socket.on('data', (chunk: Uint8Array) => { reader.push(chunk) })
       socket.write(encodeFrame({ type: Frame.Type.READY }))
     })
-    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-    return { port: (server.address() as AddressInfo).port, close: () => { server.close() } }
   }
 
   for (const early of [false, true]) {
     it(early
       ? 'a DONT_HAVE ahead of older wants is taken for a want that allowed it (the control)'
       : 'a DONT_HAVE ahead of older wants, for a want that did not allow it, closes the connection with a protocol error', async () => {
-      const key = await generateKeyPair('Ed25519')
-      const server = await outOfOrderServer(key)
+      const server = await outOfOrderServer()
       const [first, second] = [await randomBlock(100), await randomBlock(100)]
-      const conn = await BulkConnection.open({
-        peer: peerIdFromPrivateKey(key),
-        host: '127.0.0.1',
-        port: server.port,
-        credentials: await bulkCredentials(await generateKeyPair('Ed25519')),
-        maxBlockSize: 2 << 20,
-        stallTimeout: 2_000,
-        idleTimeout: 5_000,
-        signal: AbortSignal.timeout(10_000),
-        log: logger('test')
-      })
+      const conn = await openBulkConnection(server, await generateKeyPair('Ed25519'), { stallTimeout: 2_000 })
       try {
         const one = conn.request(first.cid, { signal: AbortSignal.timeout(10_000) })
         const two = conn.request(second.cid, { signal: AbortSignal.timeout(10_000), earlyDontHave: early })

@@ -8,8 +8,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer as createTlsServer } from 'node:tls'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { identify } from '@libp2p/identify'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -25,10 +27,13 @@ import { parseSwarmKey } from '../../src/swarm-key.js'
 import { logger } from '@libp2p/logger'
 import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { bulk } from '../../src/swarm/bulk/index.js'
-import { bulkCredentials } from '../../src/swarm/bulk/tls.js'
+import { bulkCredentials, serverOptions } from '../../src/swarm/bulk/tls.js'
 import type { Bulk, BulkBlockstore, BulkInit } from '../../src/swarm/bulk/index.js'
 import type { BlockTransport } from '../../src/swarm/transport.js'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Bitswap } from '@provenir/bitswap'
 import type { Blockstore } from 'interface-blockstore'
 
@@ -154,9 +159,31 @@ export async function connect (from: BulkTestNode, to: BulkTestNode): Promise<vo
   await from.dial(to.getMultiaddrs()[0], { signal: AbortSignal.timeout(10_000) })
 }
 
-/** A bulk connection of our own to `to`'s listener under `key` (the node of that key must hold a libp2p connection to it) */
-export async function openBulkConnection (to: BulkTestNode, key: PrivateKey): Promise<BulkConnection> {
-  return BulkConnection.open({ peer: to.peerId, ...to.services.bulk.address!, credentials: await bulkCredentials(key), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+/** Where a test dials a bulk listener: a node's, or any server's as the peer it expects there */
+export interface BulkTarget { peer: PeerId, host: string, port: number }
+
+/**
+ * A bulk connection of our own to `to`'s listener under `key` (the node of
+ * that key must hold a libp2p connection to it)
+ */
+export async function openBulkConnection (to: BulkTestNode | BulkTarget, key: PrivateKey, options: { stallTimeout?: number, verified?: VerifiedCertificates } = {}): Promise<BulkConnection> {
+  const target = 'services' in to ? { peer: to.peerId, ...to.services.bulk.address! } : to
+  return BulkConnection.open({ ...target, credentials: await bulkCredentials(key), ...(options.verified != null ? { verified: options.verified } : {}), maxBlockSize: 2 << 20, stallTimeout: options.stallTimeout ?? 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+}
+
+/**
+ * A TLS server presenting `key`'s libp2p certificate on loopback, which
+ * hands each connection to `serve` once the handshake is done: a bulk
+ * listener that answers as no provenir node would
+ */
+export async function rogueBulkServer (key: PrivateKey, serve: (socket: TLSSocket) => void): Promise<BulkTarget & { close(): void }> {
+  const server = createTlsServer(serverOptions(await bulkCredentials(key), 5_000), socket => {
+    socket.on('error', () => {})
+    serve(socket)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { peer: peerIdFromPrivateKey(key), host: '127.0.0.1', port, close: () => { server.close() } }
 }
 
 /** Polls `fn` until it returns true; fails after `timeout` ms */
