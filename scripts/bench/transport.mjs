@@ -4,7 +4,8 @@
 //     (plain HTTP) into an OCI layout, verified and written to disk;
 //   - the same number of bytes between two Node processes over TCP loopback, doing nothing
 //     else with them: plain TCP; TLS 1.3 on the socket itself (node's native TLSWrap), read with
-//     'data' events and into one reused buffer (`onread`, as the bulk client reads); TLS 1.3
+//     'data' events and into one reused buffer (`onread`, as the bulk client reads; and so with
+//     a sha256 of each 1 MiB, the check the bulk client must make); TLS 1.3
 //     over a JavaScript stream (JSStreamSocket, what @libp2p/tls does under libp2p); and a
 //     libp2p stream over TLS 1.3 and yamux (`bitswap.mjs --only raw`), the transport every
 //     provenir pull rides on.
@@ -62,7 +63,7 @@ if (role === 'server' || role === 'client') {
   if (role === 'server') {
     const server = net.createServer(raw => {
       let s = raw
-      if (mode === 'native' || mode === 'native-work' || mode === 'native-onread') s = new tls.TLSSocket(raw, { isServer: true, key, cert, minVersion: 'TLSv1.3' })
+      if (mode === 'native' || mode === 'native-work' || mode.startsWith('native-onread')) s = new tls.TLSSocket(raw, { isServer: true, key, cert, minVersion: 'TLSv1.3' })
       if (mode === 'js-stream') s = new tls.TLSSocket(jsStream(raw), { isServer: true, key, cert, minVersion: 'TLSv1.3' })
       const chunk = Buffer.alloc(256 * 1024, 7)
       let sent = 0
@@ -86,8 +87,22 @@ if (role === 'server' || role === 'client') {
     let got = 0
     // node reads a TLS socket it created itself into one reused buffer (`onread`), as the bulk
     // client does, instead of a new buffer for each 'data' event
-    let s = mode === 'native-onread'
-      ? tls.connect({ host: '127.0.0.1', port: Number(portArg), rejectUnauthorized: false, minVersion: 'TLSv1.3', onread: { buffer: Buffer.allocUnsafeSlow(64 * 1024), callback: n => { got += n; return true } } })
+    // with -hash, each 1 MiB is copied out and hashed, as the bulk client checks each block against its CID
+    const block = Buffer.allocUnsafeSlow(1024 * 1024)
+    let filled = 0
+    let hash = createHash('sha256')
+    const take = (buf, n) => {
+      for (let off = 0; off < n;) {
+        const part = Math.min(n - off, block.length - filled)
+        block.set(buf.subarray(off, off + part), filled)
+        hash.update(buf.subarray(off, off + part))
+        filled += part
+        off += part
+        if (filled === block.length) { hash.digest(); hash = createHash('sha256'); filled = 0 }
+      }
+    }
+    let s = mode.startsWith('native-onread')
+      ? tls.connect({ host: '127.0.0.1', port: Number(portArg), rejectUnauthorized: false, minVersion: 'TLSv1.3', onread: { buffer: Buffer.allocUnsafeSlow(64 * 1024), callback: (n, buf) => { got += n; if (mode === 'native-onread-hash') take(buf, n); return true } } })
       : net.connect(Number(portArg), '127.0.0.1')
     if (mode === 'native' || mode === 'native-work') s = tls.connect({ socket: s, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
     if (mode === 'js-stream') s = tls.connect({ socket: jsStream(s), rejectUnauthorized: false, minVersion: 'TLSv1.3' })
@@ -99,7 +114,7 @@ if (role === 'server' || role === 'client') {
       process.exit(0)
     }
     if (mode !== 'native-work') {
-      if (mode !== 'native-onread') s.on('data', d => { got += d.length })
+      if (!mode.startsWith('native-onread')) s.on('data', d => { got += d.length })
       s.on('end', done)
     } else {
       // what a puller must do besides receiving: hash each 1 MiB leaf (its CID) and the whole
@@ -147,7 +162,7 @@ if (role === 'server' || role === 'client') {
 } else {
   const arg = (name, fallback) => process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback
   const runs = Number(arg('--runs', 3))
-  const only = new Set(arg('--only', 'baseline,tcp,native,native-onread,native-work,js-stream,libp2p,bulk-mem,bulk,bulk-store').split(','))
+  const only = new Set(arg('--only', 'baseline,tcp,native,native-onread,native-onread-hash,native-work,js-stream,libp2p,bulk-mem,bulk,bulk-store').split(','))
   const window = arg('--window', '16')
   const perPeer = arg('--connections', '2')
   const { buildFixtures } = await import('../../test/dist/image-helpers.js')
@@ -203,7 +218,7 @@ if (role === 'server' || role === 'client') {
     return res.seconds * scale
   }
 
-  const results = { baseline: [], tcp: [], native: [], 'native-onread': [], 'native-work': [], 'js-stream': [], libp2p: [], 'bulk-mem': [], bulk: [], 'bulk-store': [] }
+  const results = { baseline: [], tcp: [], native: [], 'native-onread': [], 'native-onread-hash': [], 'native-work': [], 'js-stream': [], libp2p: [], 'bulk-mem': [], bulk: [], 'bulk-store': [] }
   const registry = hasDockerRegistry() ? await startDockerRegistry(path.join(work, 'registry')) : undefined
   const port = registry?.port
   if (registry != null) {
@@ -218,7 +233,7 @@ if (role === 'server' || role === 'client') {
         results.baseline.push((performance.now() - t0) / 1000)
         fs.rmSync(out, { recursive: true, force: true })
       }
-      for (const mode of ['tcp', 'native', 'native-onread', 'native-work', 'js-stream']) {
+      for (const mode of ['tcp', 'native', 'native-onread', 'native-onread-hash', 'native-work', 'js-stream']) {
         if (only.has(mode)) results[mode].push(await transfer(mode))
       }
       for (const mode of ['bulk-mem', 'bulk', 'bulk-store']) {
@@ -250,6 +265,7 @@ if (role === 'server' || role === 'client') {
   row('plain TCP, nothing else', 'tcp')
   row('TLS 1.3 on the socket (native TLSWrap)', 'native')
   row('TLS 1.3 on the socket, read into one reused buffer (onread, as the bulk client reads)', 'native-onread')
+  row('the same, each 1 MiB copied out and hashed (sha256) on arrival, as the bulk client checks a block against its CID', 'native-onread-hash')
   row('TLS 1.3 on the socket (data events), and the puller hashes each 1 MiB leaf and the whole blob and writes each leaf to a file', 'native-work')
   row('TLS 1.3 over a JavaScript stream (as @libp2p/tls)', 'js-stream')
   row('libp2p stream: TLS 1.3 + yamux (every provenir pull)', 'libp2p')
@@ -261,7 +277,7 @@ if (role === 'server' || role === 'client') {
     console.log(`${what} moves ${(100 * median(results[floor]) / median(results[mode])).toFixed(0)}% of the bytes per second TLS on the socket (${floor}) does (goal >= 80%); runs paired: ${results[mode].map((x, i) => (100 * results[floor][i] / x).toFixed(0) + '%').join(', ')}`)
   }
   console.log()
-  for (const floor of ['native', 'native-onread']) {
+  for (const floor of ['native', 'native-onread', 'native-onread-hash']) {
     against('bulk-mem', 'the bulk channel alone', floor)
     against('bulk', 'the bulk channel from a store', floor)
   }
