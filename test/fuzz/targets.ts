@@ -20,7 +20,7 @@ import {
   nameValidator, parseReference, parseRegistryRef, parseRegistrySpec, repoValidator, verifyBinding, verifyClaim, verifyRepoDocument,
   NAME_BINDING_PAYLOAD_TYPE, NAME_CLAIM_PAYLOAD_TYPE, REPO_DOCUMENT_PAYLOAD_TYPE, REPO_POINTER_PAYLOAD_TYPE
 } from '@provenir/naming'
-import { DEFAULT_CONFIG, decodeImageRecord, parseSwarmKey, validateConfig } from '@provenir/node'
+import { BulkFrame, BulkFrameReader, DEFAULT_CONFIG, bulkWantedCid, decodeImageRecord, encodeBulkFrame, parseSwarmKey, validateConfig } from '@provenir/node'
 import {
   checkStatement, encodeEnvelope, findRule, fromSigstoreBundle, matchGlob, parseDockerfile, parseEnvelope, parsePolicy,
   publicKeyFromUserId, signEnvelope, toSigstoreBundle, userIdFromKey
@@ -219,6 +219,52 @@ export async function loadTargets (): Promise<Array<FuzzTarget<any, any>>> {
             decodeMessage(frame, { maxMessageSize: 4 * MiB, maxEntriesPerMessage: 8192 })
           }
         }
+      }
+    },
+    {
+      // what a bulk connection's peer sends, at either end: the frames (raw bytes, or frames made
+      // well with fuzzed fields) cut anywhere, as the TLS stream delivers them; a WANT's CID is
+      // decoded as the server does
+      name: 'bulk-frames',
+      limit: 4 * MiB,
+      arbitrary: fc.record({
+        raw: fc.option(bytesRecipe(4 * MiB), { nil: undefined }),
+        frames: fc.array(fc.record({
+          type: fc.constantFrom(BulkFrame.Type.READY, BulkFrame.Type.WANT, BulkFrame.Type.CANCEL, BulkFrame.Type.BLOCK, BulkFrame.Type.DONT_HAVE),
+          flag: fc.boolean(),
+          id: fc.nat(),
+          cid: bytesRecipe(200),
+          length: fc.nat({ max: 3 * MiB }),
+          body: fc.nat({ max: 2 * MiB }),
+          holders: fc.array(bytesRecipe(80), { maxLength: 6 })
+        }), { maxLength: 12 }),
+        cuts: fc.array(fc.nat(), { maxLength: 8 })
+      }),
+      prepare: (r: { raw?: TextRecipe, frames: Array<{ type: BulkFrame.Type, flag: boolean, id: number, cid: TextRecipe, length: number, body: number, holders: TextRecipe[] }>, cuts: number[] }) => {
+        const all = r.raw != null
+          ? bytes(r.raw, 4 * MiB + 16)
+          : concat(r.frames.flatMap(f => [
+            encodeBulkFrame({ type: f.type, id: f.id, cid: new Uint8Array(bytes(f.cid, 200)), length: f.length, holders: f.holders.map(h => new Uint8Array(bytes(h, 80))), redirectOk: f.flag, earlyDontHave: f.flag }),
+            new Uint8Array(Math.min(f.body, f.length))
+          ])).subarray(0, 4 * MiB + 16)
+        const points = [...new Set(r.cuts.map(c => c % (all.byteLength + 1)))].sort((a, b) => a - b)
+        const chunks: Uint8Array[] = []
+        let last = 0
+        for (const p of [...points, all.byteLength]) {
+          chunks.push(all.subarray(last, p))
+          last = p
+        }
+        return chunks
+      },
+      parse (chunks: Uint8Array[]) {
+        let received = 0
+        const reader = new BulkFrameReader({
+          onFrame: (frame) => { if (frame.type === BulkFrame.Type.WANT) bulkWantedCid(frame) },
+          onBody: (piece) => { received += piece.byteLength },
+          onBodyEnd: () => {}
+        }, 2 * MiB)
+        for (const chunk of chunks) reader.push(chunk)
+        return received
       }
     },
     jsonBytesTarget('oci-manifest', 4 * MiB, [manifest, index, docker], bytes => parseManifest(bytes), [PRINTABLE, HEX]),

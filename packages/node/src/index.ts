@@ -53,6 +53,8 @@ export { validateConfig, DEFAULT_CONFIG } from './config.js'
 export type { NodeConfig, DHTConfig, BulkConfig, LanConfig, TransportName, EncryptionName } from './config.js'
 export { bulk } from './swarm/bulk/index.js'
 export type { Bulk, BulkInit, BulkComponents, BulkBlockstore, BulkProgressEvents } from './swarm/bulk/index.js'
+/** @internal the bulk channel's frame parser, for the fuzz tests of what a peer can send */
+export { FrameReader as BulkFrameReader, encodeFrame as encodeBulkFrame, wantedCid as bulkWantedCid, Frame as BulkFrame } from './swarm/bulk/frames.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export { createLanPeerInfoMapper, withPublicAddressesOnly, listensBeyondLoopback, lanDiscovery, LanDiscovery } from './lan.js'

@@ -10,6 +10,7 @@
  * message showed in the bitswap pull's profile (BENCHMARKS.md, issue 4).
  */
 
+import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
 import { MAX_CID_SIZE, MAX_FRAME_HEADER, MAX_HOLDERS, MAX_HOLDER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
@@ -26,6 +27,19 @@ export function encodeFrame (frame: Partial<Frame> & { type: Frame.Type }): Uint
   varint.encodeUint8Array(header.byteLength, out, 0)
   out.set(header, out.byteLength - header.byteLength)
   return out
+}
+
+/**
+ * The CID a WANT frame asks for.
+ *
+ * @throws BulkProtocolError when its bytes are no CID
+ */
+export function wantedCid (frame: Frame): CID {
+  try {
+    return CID.decode(frame.cid)
+  } catch (err: any) {
+    throw new BulkProtocolError(`malformed CID in want ${frame.id}: ${err.message}`, { cause: err })
+  }
 }
 
 export interface FrameHandlers {

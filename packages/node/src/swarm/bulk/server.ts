@@ -14,16 +14,16 @@
 
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
-import { CID } from 'multiformats/cid'
 import { blockKey, collect } from './blocks.js'
 import { BUFFER_IDLE_MS, MAX_HOLDERS, MAX_QUEUED_REQUESTS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_WINDOW, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
-import { encodeFrame, Frame, FrameReader } from './frames.js'
+import { encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
 import { serverOptions, verifyRemote } from './tls.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { ContentBlockstore } from '@provenir/content'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 import type { Socket } from 'node:net'
 import type { Server, TLSSocket } from 'node:tls'
 
@@ -251,12 +251,7 @@ class ServedConnection {
     }
     if (frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a client sent a ${frame.type} frame`)
     if (this.#queue.length >= MAX_QUEUED_REQUESTS) throw new BulkProtocolError(`more than ${MAX_QUEUED_REQUESTS} wants unanswered`)
-    let cid: CID
-    try {
-      cid = CID.decode(frame.cid)
-    } catch (err: any) {
-      throw new BulkProtocolError(`malformed CID in want ${frame.id}: ${err.message}`, { cause: err })
-    }
+    const cid = wantedCid(frame)
     const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave }
     this.#queue.push(want)
     if (want.early && this.#queue.length > 1) {
