@@ -166,7 +166,7 @@ export class BulkConnection {
     // the socket decrypts into one buffer of the connection's own, which
     // `#onRead` copies out of: node's 'data' events allocated a new buffer
     // for each read, and the puller paid its page faults and collection
-    // (receiving 315 MB: 0.65 s of CPU against 0.31 s, BENCHMARKS.md)
+    // (receiving 315 MB: 0.61-0.78 s of CPU against 0.23-0.36 s, BENCHMARKS.md)
     let conn: BulkConnection | undefined
     const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_SIZE), callback: (n: number, buffer: Uint8Array) => {
       if (conn != null) conn.#onRead(buffer.subarray(0, n))
