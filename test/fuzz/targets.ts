@@ -197,17 +197,7 @@ export async function loadTargets (): Promise<Array<FuzzTarget<any, any>>> {
       name: 'bitswap-framing',
       limit: 4 * MiB,
       arbitrary: fc.record({ data: bytesRecipe(4 * MiB), cuts: fc.array(fc.nat(), { maxLength: 8 }) }),
-      prepare: (r: { data: TextRecipe, cuts: number[] }) => {
-        const all = bytes(r.data, 4 * MiB + 16)
-        const points = [...new Set(r.cuts.map(c => c % (all.byteLength + 1)))].sort((a, b) => a - b)
-        const chunks: Uint8Array[] = []
-        let last = 0
-        for (const p of [...points, all.byteLength]) {
-          chunks.push(all.subarray(last, p))
-          last = p
-        }
-        return chunks
-      },
+      prepare: (r: { data: TextRecipe, cuts: number[] }) => cutAt(bytes(r.data, 4 * MiB + 16), r.cuts),
       parse (chunks: Uint8Array[]) {
         // as the network takes a peer's stream: frames one at a time, within the peer's message rate
         const decoder = new LengthPrefixedDecoder(4 * MiB)
@@ -247,14 +237,7 @@ export async function loadTargets (): Promise<Array<FuzzTarget<any, any>>> {
             encodeBulkFrame({ type: f.type, id: f.id, cid: new Uint8Array(bytes(f.cid, 200)), length: f.length, holders: f.holders.map(h => new Uint8Array(bytes(h, 80))), redirectOk: f.flag, earlyDontHave: f.flag }),
             new Uint8Array(Math.min(f.body, f.length))
           ])).subarray(0, 4 * MiB + 16)
-        const points = [...new Set(r.cuts.map(c => c % (all.byteLength + 1)))].sort((a, b) => a - b)
-        const chunks: Uint8Array[] = []
-        let last = 0
-        for (const p of [...points, all.byteLength]) {
-          chunks.push(all.subarray(last, p))
-          last = p
-        }
-        return chunks
+        return cutAt(all, r.cuts)
       },
       parse (chunks: Uint8Array[]) {
         let received = 0
@@ -448,6 +431,18 @@ function varint (n: number): Uint8Array {
   }
   out.push(n)
   return Uint8Array.from(out)
+}
+
+/** `all` in pieces, cut at each of `cuts` (modulo its length), as a stream delivers it */
+function cutAt (all: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map(c => c % (all.byteLength + 1)))].sort((a, b) => a - b)
+  const chunks: Uint8Array[] = []
+  let last = 0
+  for (const p of [...points, all.byteLength]) {
+    chunks.push(all.subarray(last, p))
+    last = p
+  }
+  return chunks
 }
 
 function concat (parts: Uint8Array[]): Uint8Array {
