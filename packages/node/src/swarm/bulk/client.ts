@@ -164,8 +164,8 @@ export class BulkConnection {
   static async open (init: ConnectInit): Promise<BulkConnection> {
     init.signal.throwIfAborted()
     // the socket decrypts into one buffer of the connection's own, which
-    // `#onRead` copies out of: node's 'data' events allocated a new buffer
-    // for each read, and the puller paid its page faults and collection
+    // `#onRead` copies out of: 'data' events would allocate a new buffer
+    // for each read, whose page faults and collection the puller pays
     // (receiving 315 MB: 0.61-0.78 s of CPU against 0.23-0.36 s, BENCHMARKS.md)
     let conn: BulkConnection | undefined
     const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_SIZE), callback: (n: number, buffer: Uint8Array) => {
