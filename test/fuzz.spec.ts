@@ -7,10 +7,14 @@
  * `npm run fuzz` runs the same targets at length (scripts/fuzz.mjs).
  */
 import assert from 'node:assert/strict'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { matchGlob } from '@provenir/trust'
 import fc from 'fast-check'
-import { FuzzWorker, TIME_LIMIT_MS, fuzzTarget, readRegressions, runAndJudge } from './fuzz/harness.js'
+import { FuzzWorker, TIME_LIMIT_MS, fuzzTarget, judge, readRegressions, runAndJudge } from './fuzz/harness.js'
 import { loadTargets } from './fuzz/targets.js'
 import type { FuzzTarget } from './fuzz/targets.js'
 
@@ -41,6 +45,39 @@ describe(`fuzzing the parsers of outside input (${TIME_LIMIT_MS} ms per input)`,
       assert.ok(report.runs > 0)
     })
   }
+
+  it('the harness reports a worker that dies as such, not as a hang, and removes its scratch directory on close', async () => {
+    // a stand-in worker: it names its scratch directory, or exits mid-input as a worker out of memory would
+    const dir = await mkdtemp(join(tmpdir(), 'provenir-fuzz-spec-'))
+    const script = join(dir, 'dying-worker.mjs')
+    await writeFile(script, `import { parentPort, workerData } from 'node:worker_threads'
+parentPort.on('message', ({ id, target }) => {
+  if (target === 'exit') process.exit(3)
+  parentPort.postMessage({ id, prepareError: workerData.scratch })
+})
+parentPort.postMessage({ ready: true })
+`)
+    const dying = new FuzzWorker(HANG_MS, pathToFileURL(script))
+    try {
+      const scratch = (await dying.run('scratch', null)).result?.prepareError
+      assert.ok(scratch != null && (await stat(scratch)).isDirectory(), `scratch ${scratch}`)
+      const started = performance.now()
+      const run = await dying.run('exit', null)
+      assert.equal(run.died, 'exited with code 3')
+      assert.ok(performance.now() - started < HANG_MS / 3, 'the death is seen when it happens, not at the hang bound')
+      const verdict = judge(run, HANG_MS)
+      assert.equal(verdict.ok, false)
+      assert.notEqual(verdict.hang, true)
+      assert.match(verdict.reason ?? '', /the fuzz worker exited with code 3/)
+      // a new worker after the death, with the same scratch directory
+      assert.equal((await dying.run('scratch', null)).result?.prepareError, scratch)
+      await dying.close()
+      await assert.rejects(stat(scratch), { code: 'ENOENT' })
+    } finally {
+      await dying.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 
   it('the linear glob matcher agrees with the regular expression it replaced, on inputs short enough for both', () => {
     // the old matcher, for comparison only: it backtracks on long inputs

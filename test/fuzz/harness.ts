@@ -18,7 +18,9 @@
  * A failing input's recipe can be appended to `regressions/<target>.json`,
  * which `test/fuzz.spec.ts` replays in every `npm test`.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import type { FuzzTarget } from './targets.js'
@@ -57,48 +59,76 @@ export interface Verdict {
   skipped?: boolean
 }
 
-/** One worker thread, restarted after a hang */
+/** What became of one input: its result, a hang, or the worker's death (`died` says how) */
+export interface WorkerRun { result?: WorkerResult, hang?: boolean, died?: string }
+
+/**
+ * One worker thread, restarted after a hang or a death. It owns one scratch
+ * directory (targets that parse files write their inputs there), which
+ * outlives restarts and is removed by close(): a terminated worker runs no
+ * cleanup of its own.
+ */
 export class FuzzWorker {
   private worker?: Worker
+  private scratch?: string
   private nextId = 0
   private readonly hangMs: number
+  private readonly script: URL
 
-  constructor (hangMs = 10_000) {
+  /** `script`: the worker's module (tests of the harness give their own) */
+  constructor (hangMs = 10_000, script = new URL('./worker.js', import.meta.url)) {
     this.hangMs = hangMs
+    this.script = script
   }
 
   private async started (): Promise<Worker> {
     if (this.worker != null) return this.worker
-    const worker = new Worker(new URL('./worker.js', import.meta.url))
+    this.scratch ??= await mkdtemp(join(tmpdir(), 'provenir-fuzz-'))
+    const worker = new Worker(this.script, { workerData: { scratch: this.scratch } })
     await new Promise<void>((resolve, reject) => {
+      const onExit = (code: number): void => { reject(new Error(`the fuzz worker exited with code ${code} before it was ready`)) }
       const onMessage = (m: { ready?: boolean }): void => {
-        if (m.ready === true) { worker.off('error', reject); resolve() }
+        if (m.ready !== true) return
+        worker.off('error', reject)
+        worker.off('exit', onExit)
+        resolve()
       }
       worker.once('message', onMessage)
       worker.once('error', reject)
+      worker.once('exit', onExit)
     })
     this.worker = worker
     return worker
   }
 
-  /** Parses one input; `hang` when it did not finish within `hangMs` */
-  async run (target: string, recipe: unknown, repeat = 5): Promise<{ result?: WorkerResult, hang?: boolean }> {
+  /**
+   * Parses one input; `hang` when it did not finish within `hangMs`, `died`
+   * when the worker failed or exited first (an out-of-memory, say), which
+   * would otherwise look like a hang.
+   */
+  async run (target: string, recipe: unknown, repeat = 5): Promise<WorkerRun> {
     const worker = await this.started()
     const id = this.nextId++
     return new Promise(resolve => {
-      const timer = setTimeout(() => {
-        worker.off('message', onMessage)
-        this.worker = undefined
-        void worker.terminate()
-        resolve({ hang: true })
-      }, this.hangMs)
-      const onMessage = (m: WorkerResult): void => {
-        if (m.id !== id) return
+      const done = (run: WorkerRun): void => {
         clearTimeout(timer)
         worker.off('message', onMessage)
-        resolve({ result: m })
+        worker.off('error', onError)
+        worker.off('exit', onExit)
+        resolve(run)
       }
+      const lost = (run: WorkerRun): void => {
+        if (this.worker === worker) this.worker = undefined
+        void worker.terminate()
+        done(run)
+      }
+      const timer = setTimeout(() => { lost({ hang: true }) }, this.hangMs)
+      const onMessage = (m: WorkerResult): void => { if (m.id === id) done({ result: m }) }
+      const onError = (err: Error): void => { lost({ died: `failed: ${err.stack ?? err.message}` }) }
+      const onExit = (code: number): void => { lost({ died: `exited with code ${code}` }) }
       worker.on('message', onMessage)
+      worker.once('error', onError)
+      worker.once('exit', onExit)
       worker.postMessage({ id, target, recipe, repeat, slowMs: TIME_LIMIT_MS } satisfies WorkerRequest)
     })
   }
@@ -106,11 +136,14 @@ export class FuzzWorker {
   async close (): Promise<void> {
     await this.worker?.terminate()
     this.worker = undefined
+    if (this.scratch != null) await rm(this.scratch, { recursive: true, force: true })
+    this.scratch = undefined
   }
 }
 
-export function judge (run: { result?: WorkerResult, hang?: boolean }, hangMs: number): Verdict {
+export function judge (run: WorkerRun, hangMs: number): Verdict {
   if (run.hang === true) return { ok: false, hang: true, reason: `still running after ${hangMs} ms (terminated)` }
+  if (run.died != null) return { ok: false, reason: `the fuzz worker ${run.died}` }
   const result = run.result
   if (result == null) return { ok: false, reason: 'no result' }
   if (result.prepareError != null) return { ok: true, skipped: true, result }

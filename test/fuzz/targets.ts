@@ -7,8 +7,7 @@
  * signs fuzzed payloads so that the checks behind a signature are reached
  * too), and the `parse` step the harness times and judges.
  */
-import { writeFile, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -68,7 +67,12 @@ function signedJsonTarget (name: string, limit: number, bases: unknown[], payloa
   }
 }
 
-export async function loadTargets (): Promise<Array<FuzzTarget<any, any>>> {
+/**
+ * Every fuzz target. `scratch`: a directory for targets that parse files
+ * (the worker gets one from FuzzWorker, which removes it); without it such a
+ * target's inputs cannot be prepared.
+ */
+export async function loadTargets (options: { scratch?: string } = {}): Promise<Array<FuzzTarget<any, any>>> {
   const owner = await seededKey(1)
   const registryKey = await seededKey(2)
   const claimant = await seededKey(3)
@@ -153,7 +157,6 @@ export async function loadTargets (): Promise<Array<FuzzTarget<any, any>>> {
   repoConfig.naming.pins = { alice: claimantId }
   repoConfig.naming.registries = [{ id: registryNodeId, addrs: ['/ip4/10.0.0.1/tcp/4101'] }]
   const nodeConfig = { ...JSON.parse(JSON.stringify(DEFAULT_CONFIG)), bootstrap: [`/ip4/10.0.0.1/tcp/4101/p2p/${registryNodeId}`] }
-  const tarDir = await mkdtemp(join(tmpdir(), 'provenir-fuzz-tar-'))
   let tarCount = 0
 
   const targets: Array<FuzzTarget<any, any>> = [
@@ -261,7 +264,8 @@ export async function loadTargets (): Promise<Array<FuzzTarget<any, any>>> {
         fc.record({ headers: fc.array(fc.record({ name: textRecipe({ limit: 200, alphabets: [PRINTABLE] }), type: fc.constantFrom('0', '5', '2', '1', 'x', 'g', 'L', 'K', '\0'), size: fc.nat({ max: 2 * MiB }), body: bytesRecipe(MiB) }), { maxLength: 6 }) })
       ),
       async prepare (r: any): Promise<string> {
-        const file = join(tarDir, `t${tarCount++}.tar`)
+        if (options.scratch == null) throw new Error('docker-archive-tar writes its inputs to a scratch directory: loadTargets({ scratch })')
+        const file = join(options.scratch, `t${tarCount++}.tar`)
         await writeFile(file, r.raw != null ? bytes(r.raw, MiB) : tarOf(r.headers))
         return file
       },

@@ -5,13 +5,13 @@
  * (up to `repeat` times) and the fastest kept, so a GC pause or a JIT warm-up
  * is not taken for a slow parser.
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { loadTargets } from './targets.js'
 import type { WorkerRequest, WorkerResult } from './harness.js'
 
 const port = parentPort
 if (port == null) throw new Error('worker.ts runs as a worker thread')
-const targets = new Map((await loadTargets()).map(t => [t.name, t]))
+const targets = new Map((await loadTargets({ scratch: (workerData as { scratch: string }).scratch })).map(t => [t.name, t]))
 
 function cpuMs (since: NodeJS.CpuUsage): number {
   const used = process.threadCpuUsage(since)
