@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import all from 'it-all'
-import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES } from '../../src/swarm/bulk/constants.js'
+import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
 import { Recipients } from '../../src/swarm/bulk/server.js'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
@@ -18,13 +18,13 @@ describe('bulk channel: recipients of a block, for redirects', () => {
     const { cid } = await randomBlock()
     const [p1, p2, p3] = [await newPeer(), await newPeer(), await newPeer()]
     assert.equal(r.holders(cid, p3), undefined, 'sent to nobody: sent')
-    r.sent(cid, p1)
+    r.sent(cid, p1, REDIRECT_MIN_SIZE)
     assert.equal(r.holders(cid, p3), undefined, 'sent to one: sent again')
-    r.sent(cid, p2)
+    r.sent(cid, p2, REDIRECT_MIN_SIZE)
     assert.deepEqual(r.holders(cid, p3)?.map(String), [p1, p2].map(String))
     // p1 asking again is sent it: the only other holder is p2
     assert.equal(r.holders(cid, p1), undefined)
-    r.sent(cid, p2)
+    r.sent(cid, p2, REDIRECT_MIN_SIZE)
     assert.deepEqual(r.holders(cid, p3)?.map(String), [p1, p2].map(String), 'a peer sent it twice is named once')
   })
 
@@ -34,19 +34,29 @@ describe('bulk channel: recipients of a block, for redirects', () => {
     const peers: PeerId[] = []
     for (let i = 0; i < MAX_HOLDERS + 2; i++) {
       peers.push(await newPeer())
-      r.sent(cid, peers[i])
+      r.sent(cid, peers[i], REDIRECT_MIN_SIZE)
     }
     assert.deepEqual(r.holders(cid, await newPeer())?.map(String), peers.slice(2).map(String))
+  })
+
+  it(`never names holders of a block under ${REDIRECT_MIN_SIZE} bytes: it is sent`, async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const [p1, p2, p3] = [await newPeer(), await newPeer(), await newPeer()]
+    r.sent(cid, p1, REDIRECT_MIN_SIZE - 1)
+    r.sent(cid, p2, REDIRECT_MIN_SIZE - 1)
+    assert.equal(r.holders(cid, p3), undefined)
+    assert.equal(r.size, 0, 'not remembered at all')
   })
 
   it(`remembers at most ${MAX_REDIRECT_BLOCKS} blocks`, async () => {
     const r = new Recipients()
     const peer = await newPeer()
     const first = await randomBlock(8)
-    r.sent(first.cid, peer)
-    for (let i = 0; i < MAX_REDIRECT_BLOCKS; i++) r.sent((await randomBlock(8)).cid, peer)
+    r.sent(first.cid, peer, REDIRECT_MIN_SIZE)
+    for (let i = 0; i < MAX_REDIRECT_BLOCKS; i++) r.sent((await randomBlock(8)).cid, peer, REDIRECT_MIN_SIZE)
     assert.equal(r.size, MAX_REDIRECT_BLOCKS)
-    r.sent(first.cid, await newPeer())
+    r.sent(first.cid, await newPeer(), REDIRECT_MIN_SIZE)
     assert.equal(r.holders(first.cid, await newPeer()), undefined, 'the first block was forgotten: one recipient known now')
   })
 })
@@ -90,8 +100,24 @@ describe('bulk channel: a server that sent a block to others names them instead'
     assert.deepEqual(origin.services.bulk.served(), sentBefore, 'the origin sent nothing more')
   })
 
+  it(`a block under ${REDIRECT_MIN_SIZE} bytes (a manifest, a DAG root) is sent by the server however many peers it sent it to`, async () => {
+    const small = await storeBlocks(origin.blockstore, 2, 4096)
+    for (const puller of [p1, p2]) {
+      const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+      await all(session.want(small.map(b => b.cid)))
+      session.close()
+    }
+    const sentBefore = origin.services.bulk.served().blocks
+    const session = transportOf(late).createSession({ peers: [origin.peerId] })
+    const got = await all(session.want(small.map(b => b.cid)))
+    session.close()
+    assert.equal(got.length, small.length)
+    assert.ok(got.every(g => g.from?.equals(origin.peerId)), `from: ${got.map(g => g.from?.toString()).join(', ')}`)
+    assert.equal(origin.services.bulk.served().blocks, sentBefore + small.length)
+  })
+
   it('a holder that does not have the block sends the puller back to the server, which sends it then', async () => {
-    const fresh = await storeBlocks(origin.blockstore, 2, 64 * 1024)
+    const fresh = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
     for (const puller of [p1, p2]) {
       const session = transportOf(puller).createSession({ peers: [origin.peerId] })
       await all(session.want(fresh.map(b => b.cid)))
@@ -112,7 +138,7 @@ describe('bulk channel: a server that sent a block to others names them instead'
   })
 
   it('a single want (the gateway\'s stream) follows the holders too, and the server sends it when they lack it', async () => {
-    const [b, c, d] = await storeBlocks(origin.blockstore, 3, 4096)
+    const [b, c, d] = await storeBlocks(origin.blockstore, 3, REDIRECT_MIN_SIZE)
     for (const puller of [p1, p2]) {
       const session = transportOf(puller).createSession({ peers: [origin.peerId] })
       await all(session.want([b.cid, d.cid]))

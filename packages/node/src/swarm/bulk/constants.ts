@@ -197,6 +197,16 @@ export const SEED_EXTRA_LOAD = 3
  */
 export const REDIRECT_AFTER_COPIES = 2
 
+/**
+ * Blocks smaller than this are always sent, never redirected: a manifest, a
+ * config, a DAG's root. A redirect saves the server the block's bytes and
+ * costs the asker a round trip (and often a dial) to a puller that may pass
+ * it on again; for a small block the round trip is the larger cost. In the
+ * lab's 16-host rollout the manifest (about 500 bytes) took up to four
+ * redirects and 5-13 s, where asking the origin took 1-2.5 s (BENCHMARKS.md).
+ */
+export const REDIRECT_MIN_SIZE = 128 * 1024
+
 /** How long a server remembers whom it sent a block to, for redirects (ms) */
 export const REDIRECT_WINDOW = 30_000
 

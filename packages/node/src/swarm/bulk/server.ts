@@ -15,7 +15,7 @@
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { blockKey, collect } from './blocks.js'
-import { BUFFER_IDLE_MS, MAX_HOLDERS, MAX_QUEUED_REQUESTS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_WINDOW, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
+import { BUFFER_IDLE_MS, MAX_HOLDERS, MAX_QUEUED_REQUESTS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, REDIRECT_WINDOW, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
 import { serverOptions, verifyRemote } from './tls.js'
@@ -78,13 +78,16 @@ interface Want {
  * with `redirect_ok` is told to ask them (a DONT_HAVE naming them), so the
  * origin of a rollout sends each block a few times and the pullers pass it
  * on, instead of sending it to every puller that asks it first (about half
- * of what it sent in the lab's rollouts, BENCHMARKS.md). Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten first.
+ * of what it sent in the lab's rollouts, BENCHMARKS.md). Only blocks of
+ * REDIRECT_MIN_SIZE bytes or more are remembered, so a small block is always
+ * sent. Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten first.
  */
 export class Recipients {
   readonly #blocks = new Map<string, { peers: PeerId[], at: number }>()
 
-  /** `peer` was sent all of `cid` (the socket took its last byte) */
-  sent (cid: CID, peer: PeerId): void {
+  /** `peer` was sent all of `cid`, `size` bytes (the socket took its last byte) */
+  sent (cid: CID, peer: PeerId, size: number): void {
+    if (size < REDIRECT_MIN_SIZE) return
     const key = blockKey(cid)
     const entry = this.#blocks.get(key)
     const now = Date.now()
@@ -359,9 +362,10 @@ class ServedConnection {
     socket.cork()
     socket.write(encodeFrame({ type: Frame.Type.BLOCK, id: want.id, length: bytes.byteLength }))
     const peer = this.#peer
+    const size = bytes.byteLength
     const flowing = socket.write(bytes, (err) => {
       this.#pool.release(bytes)
-      if (err == null) this.#recipients.sent(want.cid, peer)
+      if (err == null) this.#recipients.sent(want.cid, peer, size)
     })
     socket.uncork()
     if (!flowing) await this.#drained()
