@@ -16,7 +16,20 @@
  *   answer, not connected yet, is judged by the mapper's private addresses
  *   and the routing table's ping.
  *
- * `test/dht-admission.spec.ts` fails if a kad-dht release renames the method.
+ *
+ * And one economy: **a peer an answer names again, with the same addresses,
+ * within PEER_REPEAT_WINDOW, is not handed on again.** kad-dht turns every
+ * peer of every answer into a `peer` event: a routing-table update and, as a
+ * peer discovery, a peer-store merge (a lock, a record decoded and compared).
+ * In a swarm of a few dozen nodes each answer names nearly all of them, so a
+ * lookup or a provide (about one query per node) costs a merge per node per
+ * node. In the lab's 16-host rollout this was about a tenth of the daemons'
+ * CPU while the pulls started (BENCHMARKS.md). What is dropped changes
+ * nothing: the peer store already holds those addresses, and the routing
+ * table was offered the peer moments ago.
+ *
+ * `test/dht-admission.spec.ts` fails if a kad-dht release renames what these
+ * hooks replace.
  */
 
 import { isPrivate } from '@libp2p/utils'
@@ -25,6 +38,36 @@ import type { PeerInfo } from '@libp2p/interface'
 
 interface PeerConnectHook {
   onPeerConnect?(peer: PeerInfo): Promise<void>
+  /** kad-dht's network, which dispatches a `peer` event for each peer of each answer */
+  network?: { safeDispatchEvent?(type: string, detail?: { detail?: unknown }): boolean }
+}
+
+/** How long a peer named again with the same addresses is not handed on again (ms) */
+export const PEER_REPEAT_WINDOW = 30_000
+
+/** Peers remembered for that; the oldest are forgotten first */
+export const MAX_RECENT_PEERS = 4_096
+
+/**
+ * Peers named lately and the addresses they were named with: `fresh` is
+ * true for a peer not named with these addresses within PEER_REPEAT_WINDOW.
+ */
+export class RecentPeers {
+  readonly #seen = new Map<string, { addrs: string, at: number }>()
+
+  fresh (peer: PeerInfo, now = Date.now()): boolean {
+    const id = peer.id.toString()
+    const addrs = peer.multiaddrs.map(ma => ma.toString()).sort().join(' ')
+    const last = this.#seen.get(id)
+    if (last != null && last.addrs === addrs && now - last.at < PEER_REPEAT_WINDOW) return false
+    this.#seen.delete(id)
+    this.#seen.set(id, { addrs, at: now })
+    if (this.#seen.size > MAX_RECENT_PEERS) {
+      const oldest = this.#seen.keys().next()
+      if (oldest.done !== true) this.#seen.delete(oldest.value)
+    }
+    return true
+  }
 }
 
 export interface AdmissionInit {
@@ -37,6 +80,16 @@ export function admission (factory: (components: KadDHTComponents) => KadDHT, in
   return (components) => {
     const dht = factory(components)
     const hooked = dht as unknown as PeerConnectHook
+    const network = hooked.network
+    const dispatch = network?.safeDispatchEvent?.bind(network)
+    if (network != null && dispatch != null) {
+      const recent = new RecentPeers()
+      network.safeDispatchEvent = (type, detail) => {
+        const peer = detail?.detail as PeerInfo | undefined
+        if (type === 'peer' && peer?.id != null && Array.isArray(peer.multiaddrs) && !recent.fresh(peer)) return true
+        return dispatch(type, detail)
+      }
+    }
     const onPeerConnect = hooked.onPeerConnect?.bind(dht)
     if (onPeerConnect == null) return dht
     hooked.onPeerConnect = async (peer) => {

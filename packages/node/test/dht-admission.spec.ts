@@ -10,9 +10,12 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { MAX_RECENT_PEERS, PEER_REPEAT_WINDOW, RecentPeers } from '../src/dht-admission.js'
 import { createNode } from '../src/index.js'
 import type { NodeConfig, ProvenirNode } from '../src/index.js'
 import type { PeerId } from '@libp2p/interface'
@@ -81,4 +84,45 @@ describe('a node never adds itself to its routing table', () => {
       assert.ok(provider?.equals(a.peerId), 'B finds A as the provider')
     })
   }
+})
+
+describe('a peer an answer names again is not handed on again', () => {
+  const nodes: ProvenirNode[] = []
+  after(async () => { await Promise.all(nodes.map(async n => n.stop())) })
+
+  it(`RecentPeers: the same addresses within ${PEER_REPEAT_WINDOW} ms are a repeat; new addresses or a later time are not`, async () => {
+    const recent = new RecentPeers()
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const a = multiaddr('/ip4/10.0.0.1/tcp/4001')
+    const b = multiaddr('/ip4/10.0.0.2/tcp/4001')
+    assert.equal(recent.fresh({ id, multiaddrs: [a, b] }, 0), true)
+    assert.equal(recent.fresh({ id, multiaddrs: [b, a] }, 1), false, 'the same addresses in another order')
+    assert.equal(recent.fresh({ id, multiaddrs: [a] }, 2), true, 'an address fewer')
+    assert.equal(recent.fresh({ id, multiaddrs: [a] }, 2 + PEER_REPEAT_WINDOW), true, 'the window passed')
+    for (let i = 0; i < MAX_RECENT_PEERS; i++) recent.fresh({ id: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), multiaddrs: [a] }, 3 + PEER_REPEAT_WINDOW)
+    assert.equal(recent.fresh({ id, multiaddrs: [a] }, 4 + PEER_REPEAT_WINDOW), true, 'forgotten: the oldest go first')
+  })
+
+  it('a second lookup within the window hands on no peer its answers named in the first', async () => {
+    const [a, b, c] = [await node({ allowPrivateAddresses: true }), await node({ allowPrivateAddresses: true }), await node({ allowPrivateAddresses: true })]
+    nodes.push(a, b, c)
+    const dht = b.libp2p.services.dht as unknown as EventTarget & { network: { safeDispatchEvent: unknown }, findProviders: ProvenirNode['libp2p']['services']['dht']['findProviders'] }
+    assert.equal(typeof dht.network?.safeDispatchEvent, 'function', 'kad-dht still dispatches the peers of answers from its network')
+    const table = (n: ProvenirNode): number => (n.libp2p.services.dht as any).routingTable.size
+    await c.libp2p.dial(a.getMultiaddrs()[0])
+    await until('A and C in each other\'s routing table', () => table(a) >= 1 && table(c) >= 1)
+    await b.libp2p.dial(a.getMultiaddrs()[0])
+    await until('A in B\'s routing table', () => table(b) >= 1)
+    const named: string[] = []
+    dht.addEventListener('peer', (evt) => { named.push((evt as CustomEvent<{ id: PeerId }>).detail.id.toString()) })
+    const lookup = async (text: string): Promise<void> => {
+      const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
+      for await (const _ of dht.findProviders(cid, { signal: AbortSignal.timeout(10_000) })) { /* drain */ }
+    }
+    await lookup('nobody provides this, first')
+    assert.ok(named.includes(c.peerId.toString()), `the first lookup learned of C from A's answer (named: ${named.join(', ')})`)
+    named.length = 0
+    await lookup('nobody provides this, second')
+    assert.deepEqual(named, [], 'the second lookup named the same peers with the same addresses: none handed on')
+  })
 })
