@@ -28,13 +28,19 @@
  * nothing: the peer store already holds those addresses, and the routing
  * table was offered the peer moments ago.
  *
+ * And a second: **the DHT reuses a peer record it read from the peer store
+ * for up to PEER_RECORD_REUSE**, until the peer changes (`peer:update`).
+ * Answering a query, kad-dht reads the record of every peer it names (a
+ * lock, a read and a protobuf decode each): the largest single cost of the
+ * rollout's start once the repeats above were gone.
+ *
  * `test/dht-admission.spec.ts` fails if a kad-dht release renames what these
  * hooks replace.
  */
 
 import { isPrivate } from '@libp2p/utils'
 import type { KadDHT, KadDHTComponents } from '@libp2p/kad-dht'
-import type { PeerInfo } from '@libp2p/interface'
+import type { AbortOptions, Peer, PeerId, PeerInfo } from '@libp2p/interface'
 
 interface PeerConnectHook {
   onPeerConnect?(peer: PeerInfo): Promise<void>
@@ -75,9 +81,70 @@ export interface AdmissionInit {
   lan?: boolean
 }
 
+/** How long the DHT reuses a peer record read from the peer store (ms); a change to the peer drops it at once */
+export const PEER_RECORD_REUSE = 2_000
+
+/** Peer records the DHT keeps for that; the oldest are dropped first */
+export const MAX_REUSED_RECORDS = 1_024
+
+/**
+ * `components` with a peer store whose `get` and `getInfo` reuse a record
+ * read within PEER_RECORD_REUSE, dropped when the peer store reports the peer
+ * changed or the peer is deleted through it. Everything else goes to the
+ * peer store as it is.
+ */
+export function withPeerRecordReuse<C extends Pick<KadDHTComponents, 'peerStore' | 'events'>> (components: C): C {
+  const store = components.peerStore
+  const records = new Map<string, { peer: Promise<Peer>, at: number }>()
+  const drop = (id: PeerId): void => { records.delete(id.toString()) }
+  components.events.addEventListener('peer:update', (evt) => { drop(evt.detail.peer.id) })
+  const get = async (id: PeerId, options?: AbortOptions): Promise<Peer> => {
+    const key = id.toString()
+    const now = Date.now()
+    const known = records.get(key)
+    if (known != null && now - known.at < PEER_RECORD_REUSE) return known.peer
+    const peer = store.get(id, options)
+    records.delete(key)
+    records.set(key, { peer, at: now })
+    if (records.size > MAX_REUSED_RECORDS) {
+      const oldest = records.keys().next()
+      if (oldest.done !== true) records.delete(oldest.value)
+    }
+    // a failed read (not found, aborted) is not reused
+    peer.catch(() => { if (records.get(key)?.peer === peer) records.delete(key) })
+    return peer
+  }
+  const reusing = new Proxy(store, {
+    get (target, prop, receiver) {
+      if (prop === 'get') return get
+      if (prop === 'getInfo') {
+        return async (id: PeerId, options?: AbortOptions): Promise<PeerInfo> => {
+          const peer = await get(id, options)
+          return { id: peer.id, multiaddrs: peer.addresses.map(({ multiaddr }) => multiaddr) }
+        }
+      }
+      if (prop === 'delete') {
+        return async (id: PeerId, options?: AbortOptions): Promise<void> => {
+          drop(id)
+          await target.delete(id, options)
+        }
+      }
+      const value = Reflect.get(target, prop, receiver)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  return new Proxy(components, {
+    get (target, prop, receiver) {
+      if (prop === 'peerStore') return reusing
+      return Reflect.get(target, prop, receiver)
+    }
+  })
+}
+
 /** Wraps a kad-dht factory with the admission rules above */
 export function admission (factory: (components: KadDHTComponents) => KadDHT, init: AdmissionInit = {}): (components: KadDHTComponents) => KadDHT {
-  return (components) => {
+  return (outer) => {
+    const components = withPeerRecordReuse(outer)
     const dht = factory(components)
     const hooked = dht as unknown as PeerConnectHook
     const network = hooked.network

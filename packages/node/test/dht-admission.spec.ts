@@ -15,10 +15,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { MAX_RECENT_PEERS, PEER_REPEAT_WINDOW, RecentPeers } from '../src/dht-admission.js'
+import { MAX_RECENT_PEERS, PEER_RECORD_REUSE, PEER_REPEAT_WINDOW, RecentPeers, withPeerRecordReuse } from '../src/dht-admission.js'
 import { createNode } from '../src/index.js'
 import type { NodeConfig, ProvenirNode } from '../src/index.js'
-import type { PeerId } from '@libp2p/interface'
+import type { Libp2pEvents, Peer, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 
 async function node (config: Partial<NodeConfig>): Promise<ProvenirNode> {
   return createNode({ privateKey: await generateKeyPair('Ed25519'), config: { difficulty: 0, listen: ['/ip4/127.0.0.1/tcp/0'], ...config } })
@@ -124,5 +124,51 @@ describe('a peer an answer names again is not handed on again', () => {
     named.length = 0
     await lookup('nobody provides this, second')
     assert.deepEqual(named, [], 'the second lookup named the same peers with the same addresses: none handed on')
+  })
+})
+
+describe('the DHT reuses a peer record for a moment', () => {
+  /** A peer store that counts its reads; `fail` makes the next read throw */
+  function countingStore (): { store: PeerStore, reads: () => number, fail: (yes: boolean) => void, addr: (ma: string) => void } {
+    let reads = 0
+    let failing = false
+    let addrs = ['/ip4/10.0.0.1/tcp/4001']
+    const store = {
+      get: async (id: PeerId): Promise<Peer> => {
+        reads++
+        if (failing) throw Object.assign(new Error('not found'), { name: 'NotFoundError' })
+        return { id, addresses: addrs.map(a => ({ multiaddr: multiaddr(a), isCertified: false })), protocols: [], metadata: new Map(), tags: new Map() }
+      },
+      has: async () => true
+    } as unknown as PeerStore
+    return { store, reads: () => reads, fail: (yes) => { failing = yes }, addr: (ma) => { addrs = [ma] } }
+  }
+
+  it(`reads a peer once within ${PEER_RECORD_REUSE} ms, again after a peer:update, after a failed read, and after the time`, async () => {
+    const { store, reads, fail, addr } = countingStore()
+    const events = new EventTarget() as unknown as TypedEventTarget<Libp2pEvents>
+    const { peerStore } = withPeerRecordReuse({ peerStore: store, events })
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const first = await peerStore.getInfo(id)
+    await peerStore.get(id)
+    assert.equal(reads(), 1, 'the second read reused the first')
+    assert.equal(first.multiaddrs[0].toString(), '/ip4/10.0.0.1/tcp/4001')
+    assert.equal(await peerStore.has(id), true, 'everything else goes to the store')
+
+    addr('/ip4/10.0.0.2/tcp/4001')
+    events.dispatchEvent(new CustomEvent('peer:update', { detail: { peer: { id } as unknown as Peer } }))
+    assert.equal((await peerStore.getInfo(id)).multiaddrs[0].toString(), '/ip4/10.0.0.2/tcp/4001', 'the change is read at once')
+    assert.equal(reads(), 2)
+
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    fail(true)
+    await assert.rejects(peerStore.get(other), { name: 'NotFoundError' })
+    fail(false)
+    await peerStore.get(other)
+    assert.equal(reads(), 4, 'a failed read is not reused')
+
+    await new Promise(resolve => setTimeout(resolve, PEER_RECORD_REUSE + 50))
+    await peerStore.get(id)
+    assert.equal(reads(), 5, 'read again once the time passed')
   })
 })
