@@ -16,7 +16,6 @@
  *   answer, not connected yet, is judged by the mapper's private addresses
  *   and the routing table's ping.
  *
- *
  * And one economy: **a peer an answer names again, with the same addresses,
  * within PEER_REPEAT_WINDOW, is not handed on again.** kad-dht turns every
  * peer of every answer into a `peer` event: a routing-table update and, as a
