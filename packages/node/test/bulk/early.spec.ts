@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame, FrameReader } from '../../src/swarm/bulk/frames.js'
 import { bulkNode, connect, openBulkConnection, randomBlock, rogueBulkServer, storeBlocks } from './helpers.js'
 import type { BulkConnection, BulkRequestOptions } from '../../src/swarm/bulk/client.js'
@@ -75,7 +76,8 @@ describe('bulk channel: an early DONT_HAVE', () => {
     const late = await bulkNode({ privateKey: key })
     try {
       const held = await storeBlocks(provider.blockstore, 4, 256 * 1024)
-      const [shared] = await storeBlocks(provider.blockstore, 1, 1024)
+      // large enough to be redirected (a smaller block is always sent)
+      const [shared] = await storeBlocks(provider.blockstore, 1, REDIRECT_MIN_SIZE)
       await Promise.all([connect(first, provider), connect(second, provider), connect(late, provider)])
       // two peers were sent `shared`: a third asking with redirect_ok is named them
       for (const k of keys) {
