@@ -38,6 +38,7 @@
  */
 
 import { isPrivate } from '@libp2p/utils'
+import { withMembers } from './with-members.js'
 import type { KadDHT, KadDHTComponents } from '@libp2p/kad-dht'
 import type { AbortOptions, Peer, PeerId, PeerInfo } from '@libp2p/interface'
 
@@ -113,31 +114,18 @@ export function withPeerRecordReuse<C extends Pick<KadDHTComponents, 'peerStore'
     peer.catch(() => { if (records.get(key)?.peer === peer) records.delete(key) })
     return peer
   }
-  const reusing = new Proxy(store, {
-    get (target, prop, receiver) {
-      if (prop === 'get') return get
-      if (prop === 'getInfo') {
-        return async (id: PeerId, options?: AbortOptions): Promise<PeerInfo> => {
-          const peer = await get(id, options)
-          return { id: peer.id, multiaddrs: peer.addresses.map(({ multiaddr }) => multiaddr) }
-        }
-      }
-      if (prop === 'delete') {
-        return async (id: PeerId, options?: AbortOptions): Promise<void> => {
-          drop(id)
-          await target.delete(id, options)
-        }
-      }
-      const value = Reflect.get(target, prop, receiver)
-      return typeof value === 'function' ? value.bind(target) : value
+  const reusing = withMembers(store, {
+    get,
+    getInfo: async (id: PeerId, options?: AbortOptions): Promise<PeerInfo> => {
+      const peer = await get(id, options)
+      return { id: peer.id, multiaddrs: peer.addresses.map(({ multiaddr }) => multiaddr) }
+    },
+    delete: async (id: PeerId, options?: AbortOptions): Promise<void> => {
+      drop(id)
+      await store.delete(id, options)
     }
   })
-  return new Proxy(components, {
-    get (target, prop, receiver) {
-      if (prop === 'peerStore') return reusing
-      return Reflect.get(target, prop, receiver)
-    }
-  })
+  return withMembers(components, { peerStore: reusing } as Partial<Record<keyof C, unknown>>)
 }
 
 /** Wraps a kad-dht factory with the admission rules above */

@@ -18,6 +18,7 @@ import { kadDHT } from '@libp2p/kad-dht'
 import { verifyNodeId } from '@provenir/identity'
 import { createPeerInfoMapper } from './address-filter.js'
 import { admission } from './dht-admission.js'
+import { withMembers } from './with-members.js'
 import { DHT_PROTOCOL, LAN_DHT_PROTOCOL, DEFAULT_DIAL_TIMEOUT, MDNS_MAX_DIALS, MDNS_MAX_REMEMBERED, MDNS_QUERY_INTERVAL, MDNS_REDIAL_AFTER, MDNS_SERVICE_TAG } from './constants.js'
 import type { Connection, Logger, PeerDiscovery, PeerId, PeerInfo, PeerStore, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -84,19 +85,8 @@ export function createLanPeerInfoMapper (difficulty: number): (peer: PeerInfo) =
  */
 export function withPublicAddressesOnly<C extends { addressManager: { getAddresses(): Multiaddr[] } }> (components: C): C {
   const manager = components.addressManager
-  const publicOnly = new Proxy(manager, {
-    get (target, prop, receiver) {
-      if (prop === 'getAddresses') return () => target.getAddresses().filter(ma => !isPrivate(ma))
-      const value = Reflect.get(target, prop, receiver)
-      return typeof value === 'function' ? value.bind(target) : value
-    }
-  })
-  return new Proxy(components, {
-    get (target, prop, receiver) {
-      if (prop === 'addressManager') return publicOnly
-      return Reflect.get(target, prop, receiver)
-    }
-  })
+  const publicOnly = withMembers(manager, { getAddresses: () => manager.getAddresses().filter(ma => !isPrivate(ma)) })
+  return withMembers(components, { addressManager: publicOnly } as Partial<Record<keyof C, unknown>>)
 }
 
 /**
