@@ -29,6 +29,24 @@ async function listening (port: number): Promise<Server> {
   return server
 }
 
+/**
+ * A free port whose next port is held by a listener here. Other suites take
+ * ports meanwhile, so the next port may be in use already: then another pair
+ * is tried.
+ */
+async function adjacentPorts (): Promise<{ port: number, taken: Server }> {
+  for (let attempt = 1; ; attempt++) {
+    const probe = await listening(0)
+    const port = (probe.address() as { port: number }).port
+    await new Promise(resolve => probe.close(resolve))
+    try {
+      return { port, taken: await listening(port + 1) }
+    } catch (err: any) {
+      if (err?.code !== 'EADDRINUSE' || attempt >= 20) throw err
+    }
+  }
+}
+
 describe('bulk channel: config', () => {
   it('is on by default, its listener derived from the first TCP listen address', () => {
     const config = validateConfig({})
@@ -97,10 +115,7 @@ describe('bulk channel: in createNode', () => {
   })
 
   it('a derived port that is taken falls back to one the OS picks; a configured one that is taken fails the start', async () => {
-    const probe = await listening(0)
-    const port = (probe.address() as { port: number }).port
-    probe.close()
-    const taken = await listening(port + 1)
+    const { port, taken } = await adjacentPorts()
     try {
       const derived = await node(join(dir, 'derived'), { listen: [`/ip4/127.0.0.1/tcp/${port}`] })
       try {
