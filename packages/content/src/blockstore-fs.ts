@@ -4,13 +4,15 @@ import { join } from 'node:path'
 import { base32upper } from 'multiformats/bases/base32'
 import { InvalidConfigError } from '@provenir/interface'
 import { BaseContentBlockstore, decodeInfo } from './blockstore.js'
-import { DEFAULT_VERIFIED_FILES, SYNC_BATCH_SIZE, SYNC_CONCURRENCY, MAX_UNSYNCED_BLOCKS } from './constants.js'
+import { DEFAULT_VERIFIED_FILES, SYNC_BATCH_SIZE, SYNC_CONCURRENCY, MAX_UNSYNCED_BLOCKS, OFF_THREAD_WRITE_MAX, OFF_THREAD_WRITE_MIN, OFF_THREAD_WRITE_SLOTS } from './constants.js'
 import { VerifiedFiles, probeFineTimestamps } from './file-stamps.js'
 import { bytesLevel, bytesSublevel } from './level.js'
 import { SyncQueue } from './sync-queue.js'
 import { BlockVerificationError } from './errors.js'
 import { verifyBlock, verifyMultihash } from './verify.js'
-import { isErrno, readFully, writeFully } from './fs-util.js'
+import { FILE_WRITE_CHUNK, isErrno, readFully, writeFully } from './fs-util.js'
+import { OffThreadWrites } from './off-thread-hash.js'
+import { WorkerFailedError } from './lazy-worker.js'
 import type { BytesSublevel } from './level.js'
 import type { BlockstoreInit } from './blockstore.js'
 import type { CID } from 'multiformats/cid'
@@ -57,6 +59,9 @@ function keyOf (name: string): Uint8Array | undefined {
   }
 }
 
+/** One set of shared buffers for every store of the process, as there is one hash worker */
+const offThread = new OffThreadWrites(OFF_THREAD_WRITE_MAX, OFF_THREAD_WRITE_SLOTS)
+
 /**
  * Blocks stored as files in sharded directories, with `level` holding the
  * index and the pins. A block is written to `tmp/`, renamed into its shard,
@@ -89,6 +94,8 @@ export class FsBlockstore extends BaseContentBlockstore {
   #verified: VerifiedFiles
   /** Verified reads since this store was made: hashed, or skipped because the file was unchanged */
   readonly verifiedReads = { hashed: 0, unchanged: 0 }
+  /** Block files written since this store was made: on the hash worker, or from the event loop (small or large blocks, or the worker failed) */
+  readonly fileWrites = { offThread: 0, eventLoop: 0 }
   /** Keys of blocks written but not yet known durable */
   readonly #dirty: BytesSublevel
   /** Makes written blocks durable in the background (only when `sync`); a new one for each open */
@@ -209,20 +216,25 @@ export class FsBlockstore extends BaseContentBlockstore {
     }
     const tmp = join(this.#tmp, `${randomUUID()}.tmp`)
     const path = join(dir, name)
-    try {
-      const file = await open(tmp, 'wx')
-      try {
-        await writeFully(file, bytes, 0)
-      } finally {
-        await file.close()
-      }
-      await rename(tmp, path)
-    } catch (err) {
-      await rm(tmp, { force: true })
-      throw err
-    }
     // the bytes were checked against the key before this write (put verifies, or its caller hashed them)
-    await this.#verified.rememberPath(name, path).catch(() => {})
+    if (bytes.byteLength >= OFF_THREAD_WRITE_MIN && bytes.byteLength <= OFF_THREAD_WRITE_MAX && await this.#writeOffThread(tmp, path, name, bytes)) {
+      this.fileWrites.offThread++
+    } else {
+      try {
+        const file = await open(tmp, 'wx')
+        try {
+          await writeFully(file, bytes, 0)
+        } finally {
+          await file.close()
+        }
+        await rename(tmp, path)
+      } catch (err) {
+        await rm(tmp, { force: true })
+        throw err
+      }
+      this.fileWrites.eventLoop++
+      await this.#verified.rememberPath(name, path).catch(() => {})
+    }
     if (this.#queue == null) {
       await this.db.batch([{ type: 'put', sublevel: this.index, key, value: info }], { sync: false })
       return
@@ -233,6 +245,25 @@ export class FsBlockstore extends BaseContentBlockstore {
       { type: 'put', sublevel: this.#dirty, key, value: new Uint8Array(0) }
     ], { sync: false })
     await this.#queue.add({ key, path, dir })
+  }
+
+  /**
+   * The block file written on the hash worker, its stamp remembered. False
+   * when the worker failed before it was done: the caller writes it then.
+   *
+   * @throws what the write threw (its `code`: ENOSPC, EACCES, ...); no file is left in tmp
+   */
+  async #writeOffThread (tmp: string, path: string, name: string, bytes: Uint8Array): Promise<boolean> {
+    let stamp
+    try {
+      stamp = await offThread.write(tmp, path, bytes, FILE_WRITE_CHUNK)
+    } catch (err) {
+      await rm(tmp, { force: true })
+      if (err instanceof WorkerFailedError) return false
+      throw err
+    }
+    this.#verified.remember(name, stamp)
+    return true
   }
 
   protected async readBlock (key: Uint8Array): Promise<Uint8Array | undefined> {

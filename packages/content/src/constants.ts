@@ -19,6 +19,18 @@ export const SYNC_CONCURRENCY = 2
  */
 export const MAX_UNSYNCED_BLOCKS = 256
 
+/**
+ * Blocks `FsBlockstore` writes on the hash worker (`OffThreadWrites`): larger
+ * than 64 KiB (a smaller one, a manifest or a DAG node, is written from the
+ * event loop: a worker that is not running yet would take ~90 ms to start),
+ * and at most 1 MiB, the leaves of a blob.
+ */
+export const OFF_THREAD_WRITE_MIN = 64 * 1024 + 1
+export const OFF_THREAD_WRITE_MAX = DEFAULT_CHUNK_SIZE
+
+/** Block writes handed to the hash worker at once, each holding a shared buffer of OFF_THREAD_WRITE_MAX bytes. */
+export const OFF_THREAD_WRITE_SLOTS = 8
+
 /** 2 MiB: the largest block a blockstore accepts. */
 export const MAX_BLOCK_SIZE = 2 * 1024 * 1024
 

@@ -30,7 +30,10 @@ import type { BigIntStats } from 'node:fs'
 export const COARSE_STAMP_AGE_MS = 1000
 
 /** The identity and change times of a file, as one string */
-export function stampOf (st: BigIntStats): string {
+/** What a file's stamp is taken from: a `stat` with `bigint: true`, or those of its fields */
+export type StampStats = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'ctimeNs' | 'mtimeNs'>
+
+export function stampOf (st: StampStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`
 }
 
@@ -85,7 +88,7 @@ export class VerifiedFiles {
   }
 
   /** Whether the file's stamp is the one remembered for `key` */
-  matches (key: string, st: BigIntStats): boolean {
+  matches (key: string, st: StampStats): boolean {
     const entry = this.#stamps.get(key)
     if (entry == null || entry.stamp !== stampOf(st)) return false
     this.#stamps.delete(key)
@@ -104,7 +107,7 @@ export class VerifiedFiles {
    * `COARSE_STAMP_AGE_MS` is not remembered: a rewrite in the same tick would
    * not show.
    */
-  remember (key: string, st: BigIntStats, now = Date.now()): void {
+  remember (key: string, st: StampStats, now = Date.now()): void {
     if (this.#max === 0) return
     if (!this.#fine && Number(st.ctimeNs / 1_000_000n) > now - COARSE_STAMP_AGE_MS) return
     this.#stamps.delete(key)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { appendFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import { base32upper } from 'multiformats/bases/base32'
 import { FsBlockstore, blockPath } from '../src/blockstore-fs.js'
 import { COARSE_STAMP_AGE_MS, VerifiedFiles, probeFineTimestamps } from '../src/file-stamps.js'
+import { OFF_THREAD_WRITE_MAX, OFF_THREAD_WRITE_MIN } from '../src/constants.js'
 import { assertBytes } from './blockstore-suite.js'
 import { makeBlock, makeBlocks, readAll, tempDir } from './fixtures.js'
 import type { TestBlock } from './fixtures.js'
@@ -47,6 +48,40 @@ describe('FsBlockstore on disk', () => {
       await store.put(cid, bytes)
     }
     assert.deepEqual(await readdir(join(dir.path, 'tmp')), [])
+  })
+
+  it('writes a leaf-sized block on the hash worker and a small one from the event loop, both whole and stamped', async () => {
+    const fine = await probeFineTimestamps(dir.path)
+    const leaf = await makeBlock(OFF_THREAD_WRITE_MAX)
+    const small = await makeBlock(OFF_THREAD_WRITE_MIN - 1)
+    await store.put(leaf.cid, leaf.bytes)
+    await store.put(small.cid, small.bytes)
+    assert.deepEqual(store.fileWrites, { offThread: 1, eventLoop: 1 })
+    assertBytes(await readFile(fileOf(leaf.cid)), leaf.bytes)
+    assertBytes(await readAll(store.get(leaf.cid, { verify: true })), leaf.bytes)
+    assertBytes(await readAll(store.get(small.cid, { verify: true })), small.bytes)
+    // the worker's stamp of the file it wrote is trusted as the event loop's is
+    assert.deepEqual(store.verifiedReads, fine ? { hashed: 0, unchanged: 2 } : { hashed: 2, unchanged: 0 })
+    assert.deepEqual(await readdir(join(dir.path, 'tmp')), [])
+    // indexed: a reopened store still has it
+    await store.close()
+    await store.open()
+    assertBytes(await readAll(store.get(leaf.cid, { verify: true })), leaf.bytes)
+  })
+
+  it('an off-thread write that fails fails the put with its cause, and leaves neither a file nor an index entry', async () => {
+    const leaf = await makeBlock(OFF_THREAD_WRITE_MAX)
+    // a directory where the block's file goes: the rename onto it fails once the bytes are in tmp
+    await mkdir(fileOf(leaf.cid), { recursive: true })
+    await assert.rejects(store.put(leaf.cid, leaf.bytes), (err: any) => err.name === 'WorkerCallError' && typeof err.code === 'string' && /EISDIR|ENOTEMPTY|EEXIST/.test(err.code))
+    assert.deepEqual(store.fileWrites, { offThread: 0, eventLoop: 0 })
+    assert.equal(await store.has(leaf.cid), false)
+    assert.deepEqual(await readdir(join(dir.path, 'tmp')), [])
+    // the worker goes on: once the way is clear the same block is written
+    await rm(fileOf(leaf.cid), { recursive: true })
+    await store.put(leaf.cid, leaf.bytes)
+    assertBytes(await readAll(store.get(leaf.cid, { verify: true })), leaf.bytes)
+    assert.deepEqual(store.fileWrites, { offThread: 1, eventLoop: 0 })
   })
 
   it('removes temporary files left by a crash when it opens', async () => {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { BufferPool } from '../src/buffer-pool.js'
-import { hashTransferring } from '../src/off-thread-hash.js'
+import { OffThreadWrites, hashTransferring } from '../src/off-thread-hash.js'
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const MIB = 1024 * 1024
 
@@ -53,5 +56,25 @@ describe('off-thread hash', () => {
     pool.adopt(foreign)
     pool.release(foreign)
     assert.equal(pool.free, 0)
+  })
+
+  it('OffThreadWrites: more writes than slots all land whole, each renamed into place with its stamp', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'provenir-offthread-'))
+    try {
+      const writes = new OffThreadWrites(64 * 1024, 2)
+      const blocks = Array.from({ length: 7 }, (_, i) => new Uint8Array(randomBytes(i === 0 ? 64 * 1024 : 1000 + i)))
+      const stamps = await Promise.all(blocks.map(async (b, i) => writes.write(join(dir, `${i}.tmp`), join(dir, `${i}.data`), b, 4096)))
+      for (let i = 0; i < blocks.length; i++) {
+        assert.deepEqual(new Uint8Array(await readFile(join(dir, `${i}.data`))), blocks[i])
+        const st = await stat(join(dir, `${i}.data`), { bigint: true })
+        assert.deepEqual(stamps[i], { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs })
+      }
+      assert.deepEqual((await readdir(dir)).filter(f => f.endsWith('.tmp')), [])
+      await assert.rejects(writes.write(join(dir, 'x.tmp'), join(dir, 'x.data'), new Uint8Array(64 * 1024 + 1), 4096), RangeError)
+      // an existing tmp is not overwritten (O_EXCL), and the error names its cause
+      await assert.rejects(writes.write(join(dir, '0.data'), join(dir, 'y.data'), blocks[1], 4096), { name: 'WorkerCallError', code: 'EEXIST' })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
