@@ -131,11 +131,10 @@ export async function hashTransferring (bytes: Uint8Array<ArrayBuffer>, algorith
  * calls. On the event loop the same write is ~20 trips through libuv's
  * thread pool (open, a write per chunk, close, rename, stat), each a
  * promise and a thread woken: a 315 MB pull spent ~0.25 s of its main
- * thread's time there, and its kernel time on futex wake-ups. Measured as
- * writes made synchronously on the event loop instead, in alternated pulls:
- * 1.68 s against 1.88 s median, B's CPU 1.76 s against 2.04 s
- * (BENCHMARKS.md, "Block files written on the hash worker"). On the worker
- * the event loop does not wait for the disk.
+ * thread's time there. Alternated pulls, 12 each: 1.80 s against 1.85 s
+ * median, B's CPU 1.94 s against 1.98 s (the same writes made synchronously
+ * on the event loop measured 1.68 s against 1.88 s, but block the loop for
+ * the disk; BENCHMARKS.md, "Block files written on the hash worker").
  */
 export class OffThreadWrites {
   /** The largest block written this way; a larger one is the caller's to write */
