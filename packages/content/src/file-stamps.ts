@@ -29,10 +29,10 @@ import type { BigIntStats } from 'node:fs'
 /** How old a file's ctime must be before its stamp is trusted where timestamps are coarse */
 export const COARSE_STAMP_AGE_MS = 1000
 
-/** The identity and change times of a file, as one string */
 /** What a file's stamp is taken from: a `stat` with `bigint: true`, or those of its fields */
 export type StampStats = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'ctimeNs' | 'mtimeNs'>
 
+/** The identity and change times of a file, as one string */
 export function stampOf (st: StampStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`
 }

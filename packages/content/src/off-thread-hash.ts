@@ -11,10 +11,11 @@
  *   the next blob waited);
  * - `FileDigestStream`: the same check while a fetch stores the leaves in
  *   order (the gateway's), each leaf's file read there as it is added.
- * - `writeFileOffThread`: an FsBlockstore's block file, written there
- *   (`OffThreadWrites`).
+ * - `OffThreadWrites`: an FsBlockstore's block files of 64 KiB-1 MiB,
+ *   written there (open, write, close, rename, stat) instead of through
+ *   libuv's pool from the event loop.
  *
- * One worker serves both (`lazy-worker.ts`: started on first use, stopped
+ * One worker serves them all (`lazy-worker.ts`: started on first use, stopped
  * once idle, never keeping the process alive); a second one would cost
  * another 12-18 MB of the daemon's memory.
  *
