@@ -10,7 +10,7 @@ import { bytesLevel, bytesSublevel } from './level.js'
 import { SyncQueue } from './sync-queue.js'
 import { BlockVerificationError } from './errors.js'
 import { verifyBlock, verifyMultihash } from './verify.js'
-import { FILE_WRITE_CHUNK, isErrno, readFully, writeFully } from './fs-util.js'
+import { isErrno, readFully, writeFully } from './fs-util.js'
 import { OffThreadWrites } from './off-thread-hash.js'
 import { WorkerFailedError } from './lazy-worker.js'
 import type { BytesSublevel } from './level.js'
@@ -256,7 +256,7 @@ export class FsBlockstore extends BaseContentBlockstore {
   async #writeOffThread (tmp: string, path: string, name: string, bytes: Uint8Array): Promise<boolean> {
     let stamp
     try {
-      stamp = await offThread.write(tmp, path, bytes, FILE_WRITE_CHUNK)
+      stamp = await offThread.write(tmp, path, bytes)
     } catch (err) {
       await rm(tmp, { force: true })
       if (err instanceof WorkerFailedError) return false

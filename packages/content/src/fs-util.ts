@@ -4,6 +4,7 @@
  * @internal
  */
 
+import { writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 
 /** Whether `err` is a system error with this `code` (ENOENT, ENOTDIR, ...) */
@@ -45,5 +46,12 @@ export async function writeFully (file: FileHandle, bytes: Uint8Array, position:
   for (let offset = 0; offset < bytes.byteLength;) {
     const length = Math.min(FILE_WRITE_CHUNK, bytes.byteLength - offset)
     offset += (await file.write(bytes, offset, length, position + offset)).bytesWritten
+  }
+}
+
+/** `writeFully` with synchronous calls on a file descriptor, for a worker thread */
+export function writeFullySync (fd: number, bytes: Uint8Array, position: number): void {
+  for (let offset = 0; offset < bytes.byteLength;) {
+    offset += writeSync(fd, bytes, offset, Math.min(FILE_WRITE_CHUNK, bytes.byteLength - offset), position + offset)
   }
 }

@@ -11,7 +11,7 @@
  *   stores a blob's leaves in order; `stream-end` answers with the digest
  *   and the sizes. A file that cannot be read ends the stream.
  * - `write`: writes a block's bytes, shared with the caller, to a new
- *   temporary file in chunks, renames it into place and answers with the
+ *   temporary file (`writeFullySync`), renames it into place and answers with the
  *   file's stamp (synchronous calls here, one message there and back, where
  *   the event loop would make ~20 trips through libuv's pool).
  *
@@ -19,9 +19,10 @@
  */
 
 import { createHash } from 'node:crypto'
-import { closeSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readSync, renameSync, statSync } from 'node:fs'
 import { setImmediate } from 'node:timers/promises'
 import { parentPort } from 'node:worker_threads'
+import { writeFullySync } from './fs-util.js'
 import type { BlockJob, FilesJob, HashAnswer, StreamAddJob, StreamEndJob, WriteJob } from './off-thread-hash.js'
 
 /** Bytes read per call, into one buffer reused for every file */
@@ -110,9 +111,7 @@ function write (job: WriteJob): HashAnswer {
   const bytes = new Uint8Array(job.buffer, 0, job.length)
   const fd = openSync(job.tmp, 'wx')
   try {
-    for (let offset = 0; offset < bytes.byteLength;) {
-      offset += writeSync(fd, bytes, offset, Math.min(job.chunk, bytes.byteLength - offset), offset)
-    }
+    writeFullySync(fd, bytes, 0)
   } finally {
     closeSync(fd)
   }

@@ -83,8 +83,6 @@ export interface WriteJob {
   tmp: string
   /** renamed to once written */
   path: string
-  /** the most bytes per write call */
-  chunk: number
 }
 
 export interface HashAnswer extends WorkerAnswer {
@@ -131,11 +129,9 @@ export async function hashTransferring (bytes: Uint8Array<ArrayBuffer>, algorith
  * temporary file, renames it into place and stats it, with synchronous
  * calls. On the event loop the same write is ~20 trips through libuv's
  * thread pool (open, a write per chunk, close, rename, stat), each a
- * promise and a thread woken: a 315 MB pull spent ~0.25 s of its main
- * thread's time there. Alternated pulls, 12 each: 1.80 s against 1.85 s
- * median, B's CPU 1.94 s against 1.98 s (the same writes made synchronously
- * on the event loop measured 1.68 s against 1.88 s, but block the loop for
- * the disk; BENCHMARKS.md, "Block files written on the hash worker").
+ * promise and a thread woken; on the worker it is one message there and
+ * back, and the event loop never waits on the pool for a block's file
+ * (BENCHMARKS.md, "Block files written on the hash worker").
  */
 export class OffThreadWrites {
   /** The largest block written this way; a larger one is the caller's to write */
@@ -170,12 +166,12 @@ export class OffThreadWrites {
    * @throws WorkerCallError when a file operation fails (its `code` says why); `tmp` may be left
    * @throws WorkerFailedError when the worker fails first; `tmp` may be left
    */
-  async write (tmp: string, path: string, bytes: Uint8Array, chunk: number): Promise<StampStats> {
+  async write (tmp: string, path: string, bytes: Uint8Array): Promise<StampStats> {
     if (bytes.byteLength > this.maxSize) throw new RangeError(`${bytes.byteLength} bytes is more than the ${this.maxSize} an off-thread write takes`)
     const buffer = await this.#take()
     try {
       new Uint8Array(buffer, 0, bytes.byteLength).set(bytes)
-      const answer = await worker.call<HashAnswer>({ kind: 'write', buffer, length: bytes.byteLength, tmp, path, chunk })
+      const answer = await worker.call<HashAnswer>({ kind: 'write', buffer, length: bytes.byteLength, tmp, path })
       if (answer.stamp == null) throw new Error('the hash worker gave no stamp')
       return answer.stamp
     } finally {

@@ -63,16 +63,16 @@ describe('off-thread hash', () => {
     try {
       const writes = new OffThreadWrites(64 * 1024, 2)
       const blocks = Array.from({ length: 7 }, (_, i) => new Uint8Array(randomBytes(i === 0 ? 64 * 1024 : 1000 + i)))
-      const stamps = await Promise.all(blocks.map(async (b, i) => writes.write(join(dir, `${i}.tmp`), join(dir, `${i}.data`), b, 4096)))
+      const stamps = await Promise.all(blocks.map(async (b, i) => writes.write(join(dir, `${i}.tmp`), join(dir, `${i}.data`), b)))
       for (let i = 0; i < blocks.length; i++) {
         assert.deepEqual(new Uint8Array(await readFile(join(dir, `${i}.data`))), blocks[i])
         const st = await stat(join(dir, `${i}.data`), { bigint: true })
         assert.deepEqual(stamps[i], { dev: st.dev, ino: st.ino, size: st.size, ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs })
       }
       assert.deepEqual((await readdir(dir)).filter(f => f.endsWith('.tmp')), [])
-      await assert.rejects(writes.write(join(dir, 'x.tmp'), join(dir, 'x.data'), new Uint8Array(64 * 1024 + 1), 4096), RangeError)
+      await assert.rejects(writes.write(join(dir, 'x.tmp'), join(dir, 'x.data'), new Uint8Array(64 * 1024 + 1)), RangeError)
       // an existing tmp is not overwritten (O_EXCL), and the error names its cause
-      await assert.rejects(writes.write(join(dir, '0.data'), join(dir, 'y.data'), blocks[1], 4096), { name: 'WorkerCallError', code: 'EEXIST' })
+      await assert.rejects(writes.write(join(dir, '0.data'), join(dir, 'y.data'), blocks[1]), { name: 'WorkerCallError', code: 'EEXIST' })
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
