@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises'
-import { rootCertificates } from 'node:tls'
+import { createRequire } from 'node:module'
 import { AbortError, DaemonNotRunningError, ProvenirError, TimeoutError } from '@provenir/interface'
 import { formatApiAddress } from './api-address.js'
 import { MAX_PEM_BYTES, RPC_CLIENT_MAX_LINE_BYTES, RPC_CLIENT_MAX_RESPONSE_BYTES, RPC_CLIENT_TIMEOUT_MS } from './constants.js'
 import { knownErrorClass, RpcError, TlsMaterialError } from './errors.js'
 import { readApiFile, repoPaths } from './repo-paths.js'
 import type { ApiEndpoint } from './api-address.js'
-import type { Dispatcher } from 'undici'
+import type { IncomingMessage } from 'node:http'
+import type { RequestOptions } from 'node:https'
 
 export interface RpcClientInit {
   /** The daemon's RPC address; with `tls`, https, trusting the system's CAs and `caFile` */
@@ -43,11 +44,18 @@ function connectHost (host: string): string {
 }
 
 /**
- * An undici dispatcher that trusts the system's CAs and the one in `caFile`
- * (the repo's CA): node's fetch has no other way to take a CA. undici's own
- * fetch is used with it, so the two always agree on the dispatcher interface.
+ * node's HTTP modules, loaded when the first call is made and through
+ * `require`: an ESM import of `node:http` builds its namespace by reading
+ * every export, and the lazy `WebSocket`/`EventSource` getters among them load
+ * undici (~40 ms of every CLI command; `require` is ~7 ms). node's `fetch` is
+ * undici too (~65 ms to load and compile), which is why the client does not
+ * use it.
  */
-async function tlsFetch (caFile: string | undefined): Promise<(url: string, init: RequestInit) => Promise<Response>> {
+const load = createRequire(import.meta.url)
+
+/** The CAs a TLS call trusts: the system's and the one in `caFile` (the repo's CA) */
+async function tlsCas (caFile: string | undefined): Promise<string[]> {
+  const { rootCertificates } = load('node:tls') as typeof import('node:tls')
   const ca = [...rootCertificates]
   if (caFile != null) {
     try {
@@ -59,9 +67,22 @@ async function tlsFetch (caFile: string | undefined): Promise<(url: string, init
       throw new TlsMaterialError(`cannot read the daemon's CA ${caFile}: ${(err as Error).message}`, { cause: err })
     }
   }
-  const { Agent, fetch } = await import('undici')
-  const dispatcher: Dispatcher = new Agent({ connect: { ca } })
-  return async (url, init) => await fetch(url, { ...(init as Parameters<typeof fetch>[1]), dispatcher }) as unknown as Response
+  return ca
+}
+
+/**
+ * One request on its own connection (no keep-alive: a CLI makes one or two
+ * calls, and an idle pooled socket would hold a library caller's process
+ * open). Resolves with the response once its head arrived; `signal` aborts
+ * the request or the reading of its body.
+ */
+async function send (url: URL, options: RequestOptions & { signal: AbortSignal }, body: string | undefined): Promise<IncomingMessage> {
+  const { request } = load(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http')
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...options, agent: false }, resolve)
+    req.once('error', reject)
+    req.end(body)
+  })
 }
 
 /** node's codes for a certificate that does not verify */
@@ -76,13 +97,12 @@ function networkCode (err: unknown): string | undefined {
   return undefined
 }
 
-async function readBounded (response: Response, max: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? '0')
+async function readBounded (response: IncomingMessage, max: number): Promise<string> {
+  const declared = Number(response.headers['content-length'] ?? '0')
   if (declared > max) throw new ProvenirError(`daemon response is ${declared} bytes; the limit is ${max}`)
-  if (response.body == null) return ''
   const chunks: Uint8Array[] = []
   let length = 0
-  for await (const chunk of response.body) {
+  for await (const chunk of response as AsyncIterable<Buffer>) {
     length += chunk.byteLength
     if (length > max) throw new ProvenirError(`daemon response is over ${max} bytes`)
     chunks.push(chunk)
@@ -99,7 +119,7 @@ export class RpcClient {
   readonly address: ApiEndpoint
   private readonly timeout: number
   private readonly source?: string
-  private fetcher?: Promise<(url: string, init: RequestInit) => Promise<Response>>
+  private cas?: Promise<string[]>
 
   constructor (init: RpcClientInit) {
     this.address = init.address
@@ -173,17 +193,15 @@ export class RpcClient {
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
     const where = `${this.url}${this.source != null ? ` (from ${this.source})` : ''}`
-    let response: Response
+    let response: IncomingMessage
     let text: string
     try {
-      const init: RequestInit = { method, signal, headers: { accept: 'application/json' } }
-      if (options.body !== undefined) {
-        init.body = JSON.stringify(options.body)
-        init.headers = { ...init.headers, 'content-type': 'application/json' }
-      }
-      const fetcher = this.address.tls === true ? await (this.fetcher ??= tlsFetch(this.address.caFile)) : fetch
-      response = await fetcher(`${this.url}${path}`, init)
-      text = response.ok && onLine != null
+      const headers: Record<string, string> = { accept: 'application/json' }
+      const body = options.body !== undefined ? JSON.stringify(options.body) : undefined
+      if (body !== undefined) headers['content-type'] = 'application/json'
+      const ca = this.address.tls === true ? await (this.cas ??= tlsCas(this.address.caFile)) : undefined
+      response = await send(new URL(`${this.url}${path}`), { method, headers, signal, ca }, body)
+      text = ok(response) && onLine != null
         ? await readLines(response, RPC_CLIENT_MAX_LINE_BYTES, onLine)
         : await readBounded(response, RPC_CLIENT_MAX_RESPONSE_BYTES)
     } catch (err) {
@@ -195,22 +213,28 @@ export class RpcClient {
       if (code != null && TLS_VERIFY_CODES.has(code)) {
         throw new TlsMaterialError(`cannot verify the TLS certificate of the daemon at ${where} (${code}): it is not signed by ${this.address.caFile ?? 'a CA this machine trusts'}, or does not name ${this.address.host}`, { cause: err })
       }
-      if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'UND_ERR_SOCKET') {
+      if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'EPIPE') {
         throw new DaemonNotRunningError(`the daemon is not running: nothing answers at ${where} (${code})`, { cause: err })
       }
       throw err
     }
-    if (response.ok) return text
+    if (ok(response)) return text
 
+    const status = response.statusCode ?? 0
     let name = 'RpcError'
-    let message = `${method} ${path}: HTTP ${response.status}`
+    let message = `${method} ${path}: HTTP ${status}`
     try {
       const body = JSON.parse(text)
       if (typeof body?.error?.name === 'string') name = body.error.name
       if (typeof body?.error?.message === 'string') message = body.error.message
     } catch {}
-    throw await rebuildError(name, message, response.status)
+    throw await rebuildError(name, message, status)
   }
+}
+
+function ok (response: IncomingMessage): boolean {
+  const status = response.statusCode ?? 0
+  return status >= 200 && status < 300
 }
 
 /** The error the daemon named, as its own class when it is a known one */
@@ -223,11 +247,10 @@ async function rebuildError (name: unknown, message: string, status: number): Pr
 }
 
 /** Read an NDJSON body line by line, each line at most `maxLine` bytes; returns '' */
-async function readLines (response: Response, maxLine: number, onLine: (line: string) => void): Promise<string> {
-  if (response.body == null) return ''
+async function readLines (response: IncomingMessage, maxLine: number, onLine: (line: string) => void): Promise<string> {
   const decoder = new TextDecoder()
   let buffered = ''
-  for await (const chunk of response.body) {
+  for await (const chunk of response as AsyncIterable<Buffer>) {
     buffered += decoder.decode(chunk, { stream: true })
     let nl: number
     while ((nl = buffered.indexOf('\n')) >= 0) {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
+import { createServer } from 'node:http'
 import module from 'node:module'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { BIN, tempDir } from './helpers.js'
+import type { AddressInfo } from 'node:net'
 
 /**
  * The packages an RPC client must not load: they cost hundreds of ms at every
@@ -16,17 +18,22 @@ const HEAVY = ['@provenir/node', '@provenir/naming', '@provenir/trust', '@proven
 const RECORDER = `import { registerHooks } from 'node:module'
 const urls = new Set()
 registerHooks({ resolve (specifier, context, next) { const r = next(specifier, context); urls.add(r.url); return r } })
-process.on('exit', () => { process.stderr.write('\\nLOADED ' + JSON.stringify([...urls]) + '\\n') })
+process.on('exit', () => {
+  process.stderr.write('\\nLOADED ' + JSON.stringify([...urls]) + '\\n')
+  process.stderr.write('\\nINTERNAL ' + JSON.stringify(process.moduleLoadList.filter(m => m.startsWith('NativeModule '))) + '\\n')
+})
 `
 
-/** The module URLs the CLI resolves running `args` */
-async function modulesLoaded (recorder: string, args: string[], repo: string): Promise<string[]> {
+/** The module URLs the CLI resolves running `args`, and node's own modules it loaded (`NativeModule …`) */
+async function modulesLoaded (recorder: string, args: string[], repo: string, internal: string[] = []): Promise<string[]> {
   const child = spawn(process.execPath, ['--import', recorder, BIN, ...args], { env: { ...process.env, PROVENIR_PATH: repo }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   await new Promise(resolve => child.once('close', resolve))
   const line = stderr.split('\n').find(l => l.startsWith('LOADED '))
   assert.ok(line != null, stderr)
+  const native = stderr.split('\n').find(l => l.startsWith('INTERNAL '))
+  if (native != null) internal.push(...JSON.parse(native.slice('INTERNAL '.length)))
   return JSON.parse(line.slice('LOADED '.length))
 }
 
@@ -57,4 +64,27 @@ describe('CLI start-up', { skip: typeof (module as { registerHooks?: unknown }).
       assert.deepEqual(heavy, [])
     })
   }
+
+  it('a call to the daemon does not load undici (node\'s fetch, or an ESM import of node:http: ~40-65 ms of every command)', async () => {
+    // a stand-in daemon that answers `image ls`
+    const seen: string[] = []
+    const server = createServer((req, res) => {
+      seen.push(`${req.method ?? ''} ${req.url ?? ''}`)
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ images: [], truncated: false }))
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const repo = path.join(root, 'answered')
+      await fs.mkdir(repo, { recursive: true })
+      await fs.writeFile(path.join(repo, 'api'), `127.0.0.1:${(server.address() as AddressInfo).port}\n`)
+      const internal: string[] = []
+      await modulesLoaded(recorder, ['image', 'ls', '--json'], repo, internal)
+      assert.deepEqual(seen, ['GET /api/v0/image/ls'])
+      assert.ok(internal.includes('NativeModule http'), 'the call went through node:http')
+      assert.deepEqual(internal.filter(m => m.includes('undici')), [])
+    } finally {
+      await new Promise<void>(resolve => server.close(() => { resolve() }))
+    }
+  })
 })
