@@ -57,6 +57,67 @@ export const SESSION_INITIAL_WINDOW = 2
 /** Time to find an image record among the providers, in ms */
 export const RECORD_LOOKUP_TIMEOUT = 30_000
 
+/**
+ * How long a pull holds back each DHT provide it makes (its manifest, each
+ * blob's root once the blob's first block is in), in ms. A provide is a DHT
+ * query and a record sent to the closest peers, each a stream over libp2p; a
+ * pull's first four came within 150 ms of its start, on the event loop its
+ * first blocks wait for. Held back 1 s, two daemons' cold pull of 315 MB had
+ * its first leaf at 203 ms instead of 250 (medians of 18 pulls each,
+ * alternated); the whole pull took the same (the transfer is CPU-bound and
+ * the provides still run), and so did the 16-host lab rollout
+ * (BENCHMARKS.md). Peers pulling the same image still find this node while
+ * it downloads.
+ */
+export const PULL_PROVIDE_DELAY = 1_000
+
+/**
+ * The provides of one pull, each made `delay` ms after it was asked for.
+ * Those still held when the pull ends are made then if it succeeded, and
+ * dropped if it failed (a failed or refused pull advertises nothing it did
+ * not already).
+ */
+export class HeldProvides {
+  readonly #provide: (cid: CID) => void
+  readonly #delay: number
+  readonly #held = new Map<string, { cid: CID, timer: ReturnType<typeof setTimeout> }>()
+
+  constructor (provide: (cid: CID) => void, delay = PULL_PROVIDE_DELAY) {
+    this.#provide = provide
+    this.#delay = delay
+  }
+
+  add (cid: CID): void {
+    const key = cid.toString()
+    if (this.#held.has(key)) return
+    const timer = setTimeout(() => {
+      this.#held.delete(key)
+      this.#provide(cid)
+    }, this.#delay)
+    this.#held.set(key, { cid, timer })
+  }
+
+  /** Provide everything still held, now */
+  flush (): void {
+    for (const { cid, timer } of this.#held.values()) {
+      clearTimeout(timer)
+      this.#provide(cid)
+    }
+    this.#held.clear()
+  }
+
+  /** Drop everything still held */
+  cancel (): void {
+    for (const { timer } of this.#held.values()) clearTimeout(timer)
+    this.#held.clear()
+  }
+
+  /** CIDs waiting to be provided */
+  get size (): number {
+    return this.#held.size
+  }
+}
+
 export { ImageRecordNotFoundError, PlatformNotFoundError }
 
 /**
@@ -223,7 +284,6 @@ async function fetchManifest (ctx: PullContext, session: TransportSession, diges
       stop.abort()
     }
   }
-  ctx.provide(cid)
   return { bytes: await getBlockBytes(ctx.blockstore, cid, { signal: options.signal }), cid }
 }
 
@@ -319,7 +379,7 @@ interface PullTimings {
   blobs?: number
 }
 
-async function pullBlobs (ctx: PullContext, session: TransportSession, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, options: PullOptions, onLeaf?: () => void): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
+async function pullBlobs (ctx: PullContext, session: TransportSession, digest: string, manifest: ParsedImageManifest, record: MergedRecord | undefined, recordError: Error | undefined, guard: (cids: CID[]) => void, provides: HeldProvides, options: PullOptions, onLeaf?: () => void): Promise<{ blobs: ImageBlobRecord[], blocks: CID[] }> {
   const descriptors: Descriptor[] = [manifest.manifest.config, ...manifest.manifest.layers]
   const rootsOf = async (d: Descriptor): Promise<CID[]> => {
     const single = cidForDigest(d.digest)
@@ -348,7 +408,7 @@ async function pullBlobs (ctx: PullContext, session: TransportSession, digest: s
             onProgress: options.onProgress,
             // provide while downloading: peers pulling the same image find us as
             // soon as we hold part of it
-            onFirstBlock: (cid) => { ctx.provide(cid) },
+            onFirstBlock: (cid) => { provides.add(cid) },
             onFirstLeaf: onLeaf,
             findProviders: dhtProviders(ctx.dht, ctx.self),
             sequential: options.sequential,
@@ -445,6 +505,8 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     guards.push(ctx.blockstore.guard(cids))
   }
   let refused = false
+  // the manifest and each blob's root are advertised while the pull runs, but not at its busy start
+  const provides = new HeldProvides(cid => { ctx.provide(cid) })
   // when each step of the pull ended, for its log line (a rollout's slow start is read from these)
   const started = Date.now()
   const timings: PullTimings = {}
@@ -452,6 +514,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     guard([cidForDigest(manifestDigest)])
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
     const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
+    provides.add(cid)
     timings.manifest = Date.now() - started
     const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
     if (manifest.kind === 'index') {
@@ -465,6 +528,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       // the image itself; an index inside an index is refused there
       const { platform: _, ...rest } = options
       const child = await pullImage(ctx, entry.digest, { ...rest, ...(options.record?.manifestDigest === entry.digest ? {} : { record: undefined }) })
+      provides.flush()
       return { ...child, index: { digest: manifestDigest, platform: formatPlatform(entry.platform as Platform) } }
     }
     const image: Pick<ImageRecord, 'manifestDigest' | 'blobs'> = {
@@ -514,7 +578,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
         return { digest: d.digest, size: d.size, mediaType: d.mediaType, ...(root != null ? { root } : {}) }
       })
     }))
-    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, guard, options, () => { timings.firstLeaf ??= Date.now() - started })
+    const { blobs, blocks } = await pullBlobs(ctx, session, manifestDigest, manifest, source, recordError, guard, provides, options, () => { timings.firstLeaf ??= Date.now() - started })
     timings.blobs = Date.now() - started
     const record: ImageRecord = {
       manifestDigest: manifestDigest as ImageRecord['manifestDigest'],
@@ -524,9 +588,12 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     }
     const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal, cache: options.pin === false })
     for (const s of statements) ctx.provide(s.cid)
+    provides.flush()
     ctx.log('pulled %s in %d ms from %d peers: manifest at %d ms, record %d, statements %d, first leaf %s, blobs %d', manifestDigest, Date.now() - started, session.peers().length, timings.manifest, timings.record, timings.statements, timings.firstLeaf ?? '-', timings.blobs)
     return { record: stored, manifest, blocks: [cid, ...blocks], statements, ...(report != null ? { report } : {}) }
   } finally {
+    // flushed above when the pull succeeded
+    provides.cancel()
     session.close()
     for (const release of guards) release()
     // a refused image is never recorded: what its pull wrote (the manifest, its statements) goes
