@@ -1,10 +1,14 @@
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import { ProvenirError } from '@provenir/interface'
 
+/** node:crypto, loaded by the first temporary name: most commands write no file, and its ESM import costs ~7 ms of every start */
+const load = createRequire(import.meta.url)
+
 /** A unique temporary name beside `file`, in the same directory (so rename is atomic). */
 export function tmpName (file: string): string {
+  const { randomBytes } = load('node:crypto') as typeof import('node:crypto')
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
 }
 

@@ -65,7 +65,7 @@ describe('CLI start-up', { skip: typeof (module as { registerHooks?: unknown }).
     })
   }
 
-  it('a call to the daemon does not load undici (node\'s fetch, or an ESM import of node:http: ~40-65 ms of every command)', async () => {
+  it('a call to the daemon does not load undici (node\'s fetch, or an ESM import of node:http: ~40-65 ms of every command), cli-progress or node:crypto', async () => {
     // a stand-in daemon that answers `image ls`
     const seen: string[] = []
     const server = createServer((req, res) => {
@@ -79,10 +79,13 @@ describe('CLI start-up', { skip: typeof (module as { registerHooks?: unknown }).
       await fs.mkdir(repo, { recursive: true })
       await fs.writeFile(path.join(repo, 'api'), `127.0.0.1:${(server.address() as AddressInfo).port}\n`)
       const internal: string[] = []
-      await modulesLoaded(recorder, ['image', 'ls', '--json'], repo, internal)
+      const packages = new Set((await modulesLoaded(recorder, ['image', 'ls', '--json'], repo, internal)).map(packageOf))
       assert.deepEqual(seen, ['GET /api/v0/image/ls'])
       assert.ok(internal.includes('NativeModule http'), 'the call went through node:http')
       assert.deepEqual(internal.filter(m => m.includes('undici')), [])
+      // loaded when used: a progress bar on a terminal, a temporary file's random name
+      assert.ok(!packages.has('cli-progress'))
+      assert.ok(!internal.includes('NativeModule crypto'))
     } finally {
       await new Promise<void>(resolve => server.close(() => { resolve() }))
     }

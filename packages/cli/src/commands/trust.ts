@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import path from 'node:path'
 import { InvalidParametersError, isDigest, KeyNotFoundError, ProvenirError } from '@provenir/interface'
 import { SELF_KEY_NAME } from '../constants.js'
@@ -156,7 +155,7 @@ export function registerTrust (program: Command): void {
       const { digest, name } = await resolveImage(client, image)
       const { manifest, config } = await client.get<ImageInspectResponse>(`/api/v0/image/inspect?digest=${encodeURIComponent(digest)}`)
       const baseImages = [...baseImagesFromManifest(manifest as ImageManifest), ...(opts.base ?? [])]
-      const common = { manifestDigest: digest, builder: userIdFromKey(key), invocationId: randomUUID(), baseImages, ...(name != null ? { name } : {}) }
+      const common = { manifestDigest: digest, builder: userIdFromKey(key), invocationId: globalThis.crypto.randomUUID(), baseImages, ...(name != null ? { name } : {}) }
       let statement: Statement<unknown>
       if (opts.recipe != null) {
         const file = path.resolve(opts.recipe)
