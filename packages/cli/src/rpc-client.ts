@@ -80,7 +80,8 @@ async function send (url: URL, options: RequestOptions & { signal: AbortSignal }
   const { request } = load(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof import('node:http')
   return new Promise((resolve, reject) => {
     const req = request(url, { ...options, agent: false }, resolve)
-    req.once('error', reject)
+    // kept for the request's life: an error after the head arrived (a reset mid-body) must not go unhandled
+    req.on('error', reject)
     req.end(body)
   })
 }
@@ -193,7 +194,7 @@ export class RpcClient {
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout
     const where = `${this.url}${this.source != null ? ` (from ${this.source})` : ''}`
-    let response: IncomingMessage
+    let response: IncomingMessage | undefined
     let text: string
     try {
       const headers: Record<string, string> = { accept: 'application/json' }
@@ -214,6 +215,7 @@ export class RpcClient {
         throw new TlsMaterialError(`cannot verify the TLS certificate of the daemon at ${where} (${code}): it is not signed by ${this.address.caFile ?? 'a CA this machine trusts'}, or does not name ${this.address.host}`, { cause: err })
       }
       if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'EPIPE') {
+        if (response != null) throw new DaemonNotRunningError(`the daemon at ${where} broke off its answer to ${method} ${path} (${code}); has it stopped? Its log says why`, { cause: err })
         throw new DaemonNotRunningError(`the daemon is not running: nothing answers at ${where} (${code})`, { cause: err })
       }
       throw err

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -168,6 +169,24 @@ describe('the RPC server and client', () => {
     } finally {
       for (const socket of sockets) socket.destroy()
       await new Promise<void>(resolve => silent.close(() => { resolve() }))
+    }
+  })
+
+  it('a daemon that breaks off a streamed answer: DaemonNotRunningError naming the call, after the lines that came', async () => {
+    const broken = createHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      res.write('{"event":"progress","n":1}\n')
+      setTimeout(() => { req.socket.destroy() }, 50)
+    })
+    await new Promise<void>(resolve => broken.listen(0, '127.0.0.1', resolve))
+    try {
+      const client = new RpcClient({ address: { host: '127.0.0.1', port: (broken.address() as { port: number }).port }, timeout: 5_000 })
+      const lines: unknown[] = []
+      await assert.rejects(client.stream('/api/v0/image/pull', { onProgress: line => { lines.push(line) } }),
+        (err: Error) => isError(err, 'DaemonNotRunningError') && err.message.includes('broke off its answer to POST /api/v0/image/pull'))
+      assert.deepEqual(lines, [{ event: 'progress', n: 1 }])
+    } finally {
+      await new Promise<void>(resolve => broken.close(() => { resolve() }))
     }
   })
 })
