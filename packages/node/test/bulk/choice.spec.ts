@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import * as dagPb from '@ipld/dag-pb'
+import all from 'it-all'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { bulkNode, connect, storeBlocks, transportOf, waitUntil } from './helpers.js'
+import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** A dag-pb node (a blob DAG's inner node) of `size` random bytes of data, stored in each of `stores` */
+async function dagNode (stores: BulkTestNode[], size = 2048): Promise<TestBlock> {
+  const bytes = dagPb.encode(dagPb.prepare({ Data: randomBytes(size), Links: [] }))
+  const cid = CID.createV1(dagPb.code, await sha256.digest(bytes))
+  for (const n of stores) await n.blockstore.put(cid, bytes)
+  return { cid, bytes }
+}
+
+describe('bulk channel: which peer a DAG node is asked of', () => {
+  let origin: BulkTestNode
+  let holder: BulkTestNode
+  let puller: BulkTestNode
+
+  before(async () => {
+    origin = await bulkNode()
+    holder = await bulkNode()
+    puller = await bulkNode()
+    await Promise.all([connect(puller, origin), connect(puller, holder)])
+  })
+
+  after(async () => {
+    await Promise.all([origin, holder, puller].map(async n => n?.stop()))
+  })
+
+  it('a peer already connected over the bulk channel, not one that needs a dial, while both hold it', async () => {
+    // as in a rollout's pull: the session has had blocks from the origin, knows where a puller's
+    // channel is without having dialled it, and has a request in flight to the origin when it asks
+    // for a blob's root. By the score alone (hits over requests in flight) the puller would be asked.
+    const [first, busy] = await storeBlocks(origin.blockstore, 2, 256 * 1024)
+    const node = await dagNode([origin, holder])
+    const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+    await all(session.want([first.cid]))
+    assert.equal(puller.services.bulk.connections(origin.peerId).outbound, 1)
+    session.addPeer(holder.peerId)
+    await waitUntil('the holder\'s channel is known', () => (puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }).peers.usable(holder.peerId) === true)
+    await sleep(20)
+    const got = await all(session.want([busy.cid, node.cid]))
+    session.close()
+    const dag = got.find(g => g.cid.equals(node.cid))
+    assert.deepEqual(new Uint8Array(dag?.bytes ?? []), new Uint8Array(node.bytes))
+    assert.ok(dag?.from?.equals(origin.peerId), `the DAG node came from ${dag?.from?.toString() ?? 'nobody'}`)
+    assert.equal(puller.services.bulk.connections(holder.peerId).outbound, 0, 'the holder was never dialled')
+    assert.equal(holder.services.bulk.served().blocks, 0)
+  })
+
+  it('a DAG node only an unconnected peer holds is still asked of it, once the connected one lacks it', async () => {
+    const node = await dagNode([holder])
+    const session = transportOf(puller).createSession({ peers: [origin.peerId, holder.peerId] })
+    const [got] = await all(session.want([node.cid]))
+    session.close()
+    assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(node.bytes))
+    assert.ok(got.from?.equals(holder.peerId))
+    assert.equal(puller.services.bulk.connections(holder.peerId).outbound, 1)
+  })
+})
