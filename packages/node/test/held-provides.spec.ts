@@ -4,7 +4,7 @@ import { describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { HeldProvides } from '../src/swarm/pull.js'
+import { HeldProvides } from '../src/swarm/held-provides.js'
 
 const cidOf = async (text: string): Promise<CID> => CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
 

@@ -200,7 +200,7 @@ export class WantRun {
       if (item.cid.code === DAG_PB_CODE) {
         // a DAG node is a few KiB and its blob's fetch waits for it: a peer already connected
         // answers it in a round trip, where a dial to a puller busy with everyone's dials took
-        // seconds (the 16-host lab: a blob's root asked at ~4 s came at 8-10 s)
+        // seconds (the 16-host lab: 1.4-4.5 s for a layer's root, BENCHMARKS.md)
         const open = choices.filter(p => peers.connections(p) > 0)
         if (open.length > 0) choices = open
       }
