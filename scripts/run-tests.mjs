@@ -7,7 +7,9 @@
 //   node scripts/run-tests.mjs --package X  only packages/X
 //   node scripts/run-tests.mjs [--fast] FILTER...   only files whose path contains a FILTER
 //
-// Run `npm run build` (tsc -b) first; `npm test` does both.
+// Run `npm run build` (tsc -b) first; `npm test` does both. The CLI's bundle
+// (packages/cli/build.mjs) is made again here, so it is never older than the
+// files tsc just built.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -58,6 +60,9 @@ if (files.length === 0) {
   console.error('run-tests: no test files matched')
   process.exit(1)
 }
+
+// the tests run the CLI as users do, from its bundle
+await (await import('../packages/cli/build.mjs')).bundleCli()
 
 const concurrency = process.env.PROVENIR_TEST_CONCURRENCY ?? '2'
 const res = spawnSync(process.execPath, [

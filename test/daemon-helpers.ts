@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** The compiled CLI, relative to ROOT */
-export const BIN = 'packages/cli/dist/src/bin.js'
+export const BIN = 'packages/cli/dist/src/provenir.js'
 
 /**
  * The V8 flags a daemon runs with, as `npm start` and the `provenir` binary's

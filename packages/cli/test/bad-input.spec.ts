@@ -1,6 +1,6 @@
 /**
  * Bad input gives a clear error, exit code 1, and leaves the disk unchanged.
- * The CLI runs as a real process (bin.js) in each case.
+ * The CLI runs as a real process (the built provenir.js) in each case.
  */
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'

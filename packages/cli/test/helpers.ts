@@ -5,8 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The compiled `provenir` binary */
-export const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url))
+/** The built `provenir` command: bin.js bundled by build.mjs, as `bin/provenir` runs it */
+export const BIN = fileURLToPath(new URL('../src/provenir.js', import.meta.url))
 
 export interface CliResult {
   code: number | null

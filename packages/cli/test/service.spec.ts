@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { launcherPath, systemdUnit } from '../src/commands/service.js'
+import { systemdUnit } from '../src/commands/service.js'
+import { launcherPath } from '../src/launcher.js'
 import { runCli, tempDir } from './helpers.js'
 
 const analyze = spawnSync('sh', ['-c', 'command -v systemd-analyze']).status === 0

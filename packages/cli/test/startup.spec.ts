@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import { createServer } from 'node:http'
 import module from 'node:module'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { BIN, tempDir } from './helpers.js'
 import type { AddressInfo } from 'node:net'
@@ -58,8 +59,12 @@ describe('CLI start-up', { skip: typeof (module as { registerHooks?: unknown }).
   for (const args of [['--help'], ['--version'], ['image', 'ls', '--json'], ['image', 'pull', `sha256:${'a'.repeat(64)}`], ['peers'], ['name', 'resolve', 'a/b']]) {
     it(`provenir ${args.join(' ')} loads none of the node's packages`, async () => {
       // no daemon runs on this repo: the client gets as far as reading the api file
-      const packages = new Set((await modulesLoaded(recorder, args, path.join(root, 'repo'))).map(packageOf))
-      assert.ok(packages.has('commander'))
+      const urls = await modulesLoaded(recorder, args, path.join(root, 'repo'))
+      // the CLI runs from its bundle (commander inside it), and loads none of its own modules apart from it
+      assert.ok(urls.includes(pathToFileURL(BIN).href), urls.join('\n'))
+      assert.deepEqual(urls.filter(u => u.includes('/packages/cli/') && !/\/dist\/src\/provenir(-chunk-[A-Z0-9]+)?\.js$/.test(u)), [])
+      const packages = new Set(urls.map(packageOf))
+      assert.ok(!packages.has('commander'))
       const heavy = [...packages].filter(p => HEAVY.some(h => h.endsWith('/') ? p.startsWith(h) : p === h))
       assert.deepEqual(heavy, [])
     })

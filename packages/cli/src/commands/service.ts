@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { InvalidParametersError } from '@provenir/interface'
+import { launcherPath } from '../launcher.js'
 import { createOutput } from '../output.js'
 import type { JsonOption } from './common.js'
 import type { Command } from 'commander'
@@ -11,12 +11,6 @@ interface UnitOptions extends JsonOption {
   repo?: string
   exec?: string
   output?: string
-}
-
-/** The launcher this CLI was installed with: `bin/provenir` of the cli package */
-export function launcherPath (): string {
-  // this file runs from packages/cli/dist/src/commands
-  return fileURLToPath(new URL('../../../bin/provenir', import.meta.url))
 }
 
 /** A user name systemd accepts (`User=`), without shell or unit-file specials */
