@@ -41,8 +41,12 @@ export interface StandIn {
   issuer: TokenIssuer
   /** The registry's storage, for a test that serves its blobs from elsewhere */
   storage: string
-  /** Every request the registry logged, in order */
-  accessLog(): Promise<AccessEntry[]>
+  /**
+   * Every request the registry logged so far, in order. With `until`, read again every 50 ms
+   * until it holds (at most `timeoutMs`): a line reaches the file after the response, through the
+   * registry's output pipe and this process's write stream.
+   */
+  accessLog(until?: (entries: AccessEntry[]) => boolean, timeoutMs?: number): Promise<AccessEntry[]>
   /** Pushes an OCI layout's image as `<repository>:<tag>` with skopeo */
   push(layout: string, repository: string, tag: string): Promise<void>
   /** Stops the registry process (the token issuer keeps running) */
@@ -149,13 +153,17 @@ export async function startStandIn (dir: string, init: StandInInit = {}): Promis
     pki,
     issuer,
     storage: path.join(dir, 'storage'),
-    async accessLog () {
-      const text = await fs.readFile(logFile, 'utf8')
-      const out: AccessEntry[] = []
-      for (const m of text.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})(?: \S+ "[^"]*" "([^"]*)")?/g)) {
-        out.push({ method: m[1], path: m[2], status: Number(m[3]), ...(m[4] != null ? { userAgent: m[4] } : {}) })
+    async accessLog (until, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const text = await fs.readFile(logFile, 'utf8')
+        const out: AccessEntry[] = []
+        for (const m of text.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3})(?: \S+ "[^"]*" "([^"]*)")?/g)) {
+          out.push({ method: m[1], path: m[2], status: Number(m[3]), ...(m[4] != null ? { userAgent: m[4] } : {}) })
+        }
+        if (until == null || until(out) || Date.now() >= deadline) return out
+        await new Promise(resolve => setTimeout(resolve, 50))
       }
-      return out
     },
     async push (layout, repository, tag) {
       await run('skopeo', ['copy', '--quiet', '--dest-cert-dir', pki.certDir, '--dest-creds', `${PUSHER.username}:${PUSHER.password}`,
