@@ -1,9 +1,9 @@
 // Bundles the CLI into dist/src/provenir.js, which bin/provenir runs: bin.js and
 // every module of the CLI it imports statically, with commander, in one file,
 // and what a command imports dynamically (the daemon, `init`, the key store) in
-// chunks beside it, loaded when needed. Node's ES module loader costs ~1 ms for
-// each file it resolves, reads and links, and a command loaded 39 files before
-// it did anything; from the bundle it loads 15 (BENCHMARKS.md, twelfth session).
+// chunks beside it, loaded when needed: Node's ES module loader costs ~1 ms for
+// each file it resolves, reads and links before a command can do anything
+// (BENCHMARKS.md, "the CLI as a bundle").
 //
 // Run by the root build (scripts/postbuild.mjs) and by scripts/run-tests.mjs,
 // so the bundle is never older than the files tsc built.
