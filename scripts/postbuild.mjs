@@ -3,7 +3,7 @@ import fs from 'node:fs'
 fs.chmodSync(new URL('../packages/cli/dist/src/bin.js', import.meta.url), 0o755)
 fs.chmodSync(new URL('../packages/lab/dist/src/bin.js', import.meta.url), 0o755)
 
-// the CLI's start in one file (dist/src/provenir.js), which bin/provenir runs
+// the CLI's bundle (dist/src/provenir.js and its chunks), which bin/provenir runs
 await (await import('../packages/cli/build.mjs')).bundleCli()
 
 // the dashboard's static files, which the daemon serves at / (Preact + uPlot, bundled by esbuild)
