@@ -3,22 +3,13 @@ import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame, FrameReader } from '../../src/swarm/bulk/frames.js'
-import { bulkNode, connect, openBulkConnection, randomBlock, rogueBulkServer, storeBlocks } from './helpers.js'
+import { bulkNode, connect, openBulkConnection, randomBlock, rogueBulkServer, slowReads, storeBlocks } from './helpers.js'
 import type { BulkConnection, BulkRequestOptions } from '../../src/swarm/bulk/client.js'
-import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { TestBlock } from './helpers.js'
 import type { CID } from 'multiformats/cid'
 
 /** How long the provider takes to read each block it holds (ms) */
 const READ_DELAY = 150
-
-/** `node`'s store reads each block it holds READ_DELAY ms late: the blocks asked first keep the connection busy */
-function slowReads (node: BulkTestNode): void {
-  const store = node.blockstore
-  const { get, readInto } = store
-  const late = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, READ_DELAY)) }
-  store.get = (cid, options) => (async function * () { await late(); yield * get.call(store, cid, options) })()
-  if (readInto != null) store.readInto = async (cid, target, options) => { await late(); return readInto.call(store, cid, target, options) }
-}
 
 /** Asks for `held` then `missing` on one connection at once; the order the answers came in, by CID */
 async function answerOrder (conn: BulkConnection, held: TestBlock[], missing: CID, options: Omit<BulkRequestOptions, 'signal'>): Promise<string[]> {
@@ -45,7 +36,7 @@ describe('bulk channel: an early DONT_HAVE', () => {
     const puller = await bulkNode({ privateKey: key })
     try {
       const held = await storeBlocks(provider.blockstore, 4, 256 * 1024)
-      slowReads(provider)
+      slowReads(provider, READ_DELAY)
       await connect(puller, provider)
       const conn = await openBulkConnection(provider, key)
       try {
@@ -85,7 +76,7 @@ describe('bulk channel: an early DONT_HAVE', () => {
         assert.equal((await conn.request(shared.cid)).kind, 'block')
         conn.close()
       }
-      slowReads(provider)
+      slowReads(provider, READ_DELAY)
       const conn = await openBulkConnection(provider, key)
       try {
         const order: string[] = []

@@ -186,6 +186,23 @@ export async function rogueBulkServer (key: PrivateKey, serve: (socket: TLSSocke
   return { peer: peerIdFromPrivateKey(key), host: '127.0.0.1', port, close: () => { server.close() } }
 }
 
+/**
+ * `node`'s store reads each block it holds `delay` ms late: the blocks asked
+ * first keep a connection busy. Returns the CIDs (as strings) whose reads began.
+ */
+export function slowReads (node: BulkTestNode, delay: number): Set<string> {
+  const store = node.blockstore
+  const { get, readInto } = store
+  const read = new Set<string>()
+  const late = async (cid: CID): Promise<void> => {
+    read.add(cid.toString())
+    await new Promise(resolve => setTimeout(resolve, delay))
+  }
+  store.get = (cid, options) => (async function * () { await late(cid); yield * get.call(store, cid, options) })()
+  if (readInto != null) store.readInto = async (cid, target, options) => { await late(cid); return readInto.call(store, cid, target, options) }
+  return read
+}
+
 /** Polls `fn` until it returns true; fails after `timeout` ms */
 export async function waitUntil (what: string, fn: () => boolean | Promise<boolean>, timeout = 10_000): Promise<void> {
   const deadline = Date.now() + timeout

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import all from 'it-all'
-import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
+import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, RELAY_REDIRECT_AFTER_COPIES } from '../../src/swarm/bulk/constants.js'
 import { Recipients } from '../../src/swarm/bulk/server.js'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
@@ -13,19 +13,56 @@ import type { FsBlockstore } from '@provenir/content'
 const newPeer = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 
 describe('bulk channel: recipients of a block, for redirects', () => {
-  it(`names the peers a block was sent to once ${REDIRECT_AFTER_COPIES} others have it, never the asker`, async () => {
+  it(`names the peers a block was sent to once ${REDIRECT_AFTER_COPIES} other has it, never the asker`, async () => {
+    assert.equal(REDIRECT_AFTER_COPIES, 1, 'this test is written for a server that sends each block once')
     const r = new Recipients()
     const { cid } = await randomBlock()
     const [p1, p2, p3] = [await newPeer(), await newPeer(), await newPeer()]
     assert.equal(r.holders(cid, p3), undefined, 'sent to nobody: sent')
     r.sent(cid, p1, REDIRECT_MIN_SIZE)
-    assert.equal(r.holders(cid, p3), undefined, 'sent to one: sent again')
-    r.sent(cid, p2, REDIRECT_MIN_SIZE)
+    assert.equal(r.holders(cid, p1), undefined, 'the only holder asking again is sent it')
+    r.sent(cid, p1, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(cid, p2)?.map(String), [p1].map(String), 'a peer sent it twice is named once')
+  })
+
+  it('names a peer it sent to the holders to those asking after it (it is fetching the block), never to those before it', async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const [p1, p2, p3, p4] = [await newPeer(), await newPeer(), await newPeer(), await newPeer()]
+    r.sent(cid, p1, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(cid, p2)?.map(String), [p1].map(String))
     assert.deepEqual(r.holders(cid, p3)?.map(String), [p1, p2].map(String))
-    // p1 asking again is sent it: the only other holder is p2
-    assert.equal(r.holders(cid, p1), undefined)
-    r.sent(cid, p2, REDIRECT_MIN_SIZE)
-    assert.deepEqual(r.holders(cid, p3)?.map(String), [p1, p2].map(String), 'a peer sent it twice is named once')
+    assert.deepEqual(r.holders(cid, p4)?.map(String), [p1, p2, p3].map(String))
+    // p2, asking again, is named only the holders named before it: never p3 or p4, which may be waiting for p2
+    assert.deepEqual(r.holders(cid, p2)?.map(String), [p1].map(String))
+    assert.deepEqual(r.holders(cid, p4)?.map(String), [p1, p2, p3].map(String))
+  })
+
+  it(`names the peers it sent the block to first, then up to ${MAX_HOLDERS} in all with the latest askers before this one`, async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const peers: PeerId[] = []
+    for (let i = 0; i < 8; i++) peers.push(await newPeer())
+    r.sent(cid, peers[0], REDIRECT_MIN_SIZE)
+    for (let i = 1; i < 7; i++) r.holders(cid, peers[i])
+    assert.deepEqual(r.holders(cid, peers[7])?.map(String), [peers[0], peers[4], peers[5], peers[6]].map(String))
+    r.sent(cid, peers[1], REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(cid, peers[3])?.map(String), [peers[0], peers[1], peers[2]].map(String), 'peers[1] was sent it: named as a holder')
+  })
+
+  it(`as a relay (it fetched the block lately), sends it to ${RELAY_REDIRECT_AFTER_COPIES} peers, then names only those`, async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const peers: PeerId[] = []
+    for (let i = 0; i < RELAY_REDIRECT_AFTER_COPIES + 2; i++) peers.push(await newPeer())
+    const asker = peers[RELAY_REDIRECT_AFTER_COPIES + 1]
+    for (let i = 0; i < RELAY_REDIRECT_AFTER_COPIES; i++) {
+      assert.equal(r.holders(cid, asker, true), undefined, `sent to ${i}: sent`)
+      r.sent(cid, peers[i], REDIRECT_MIN_SIZE)
+    }
+    const sent = peers.slice(0, RELAY_REDIRECT_AFTER_COPIES).map(String)
+    assert.deepEqual(r.holders(cid, peers[RELAY_REDIRECT_AFTER_COPIES], true)?.map(String), sent)
+    assert.deepEqual(r.holders(cid, asker, true)?.map(String), sent, 'an asker redirected before is not named: it may be waiting')
   })
 
   it(`names at most ${MAX_HOLDERS} holders, the latest`, async () => {
@@ -56,8 +93,9 @@ describe('bulk channel: recipients of a block, for redirects', () => {
     r.sent(first.cid, peer, REDIRECT_MIN_SIZE)
     for (let i = 0; i < MAX_REDIRECT_BLOCKS; i++) r.sent((await randomBlock(8)).cid, peer, REDIRECT_MIN_SIZE)
     assert.equal(r.size, MAX_REDIRECT_BLOCKS)
-    r.sent(first.cid, await newPeer(), REDIRECT_MIN_SIZE)
-    assert.equal(r.holders(first.cid, await newPeer()), undefined, 'the first block was forgotten: one recipient known now')
+    const second = await newPeer()
+    r.sent(first.cid, second, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(first.cid, await newPeer())?.map(String), [second].map(String), 'the first block was forgotten: its first recipient is not named')
   })
 })
 
@@ -74,30 +112,31 @@ describe('bulk channel: a server that sent a block to others names them instead'
     p2 = await bulkNode()
     late = await bulkNode()
     blocks = await storeBlocks(origin.blockstore, 8, 256 * 1024)
-    await Promise.all([connect(p1, origin), connect(p2, origin), connect(late, origin), connect(late, p1), connect(late, p2)])
+    await Promise.all([connect(p1, origin), connect(p2, origin), connect(p2, p1), connect(late, origin), connect(late, p1), connect(late, p2)])
   })
 
   after(async () => {
     await Promise.all([origin, p1, p2, late].map(async n => n?.stop()))
   })
 
-  it('a late puller gets the blocks from the pullers the origin sent them to, and the origin sends it none', async () => {
+  it('a second puller is sent to the first, a late one to either, and the origin sends each block once', async () => {
     const cids = blocks.map(b => b.cid)
-    for (const puller of [p1, p2]) {
+    const fromWhom = async (puller: BulkTestNode): Promise<Array<PeerId | undefined>> => {
+      // each puller knows only the origin: the holders it asks are found through the redirects
       const session = transportOf(puller).createSession({ peers: [origin.peerId] })
-      await all(session.want(cids))
+      const got = await all(session.want(cids))
       session.close()
+      assert.equal(got.length, blocks.length)
+      for (const b of blocks) assert.deepEqual(new Uint8Array(got.find(g => g.cid.equals(b.cid))?.bytes ?? []), new Uint8Array(b.bytes))
+      return got.map(g => g.from)
     }
-    const sentBefore = origin.services.bulk.served()
-    assert.equal(sentBefore.blocks, 2 * blocks.length)
-    // the late puller knows only the origin: the holders it names are found through the redirect
-    const session = transportOf(late).createSession({ peers: [origin.peerId] })
-    const got = await all(session.want(cids))
-    session.close()
-    assert.equal(got.length, blocks.length)
-    for (const b of blocks) assert.deepEqual(new Uint8Array(got.find(g => g.cid.equals(b.cid))?.bytes ?? []), new Uint8Array(b.bytes))
-    assert.ok(got.every(g => g.from?.equals(p1.peerId) === true || g.from?.equals(p2.peerId) === true), `from: ${got.map(g => g.from?.toString()).join(', ')}`)
-    assert.deepEqual(origin.services.bulk.served(), sentBefore, 'the origin sent nothing more')
+    assert.ok((await fromWhom(p1)).every(from => from?.equals(origin.peerId) === true))
+    assert.equal(origin.services.bulk.served().blocks, blocks.length)
+    const second = await fromWhom(p2)
+    assert.ok(second.every(from => from?.equals(p1.peerId) === true), `from: ${second.map(String).join(', ')}`)
+    const last = await fromWhom(late)
+    assert.ok(last.every(from => from?.equals(p1.peerId) === true || from?.equals(p2.peerId) === true), `from: ${last.map(String).join(', ')}`)
+    assert.equal(origin.services.bulk.served().blocks, blocks.length, 'the origin sent each block once')
   })
 
   it(`a block under ${REDIRECT_MIN_SIZE} bytes (a manifest, a DAG root) is sent by the server however many peers it sent it to`, async () => {

@@ -9,8 +9,9 @@
  */
 
 import { PeerSet } from '@libp2p/peer-collections'
-import { blockKey, collect } from './blocks.js'
+import { collect } from './blocks.js'
 import { BulkSession } from './session.js'
+import type { Fetches } from './fetches.js'
 import type { BulkSessionComponents } from './session.js'
 import type { BulkPeers } from './peers.js'
 import type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
@@ -29,40 +30,8 @@ export interface BulkTransportComponents {
   release(bytes: Uint8Array): void
   /** Called when a transient `want()` starts; the function it returns, when that `want()` ends */
   receiving?(): () => void
-}
-
-/**
- * Blocks some session is fetching: a single `want()` of one waits for that
- * fetch instead of starting its own, then reads the block from the store
- * (the session's bytes may be a buffer it reuses).
- */
-class Fetches {
-  readonly #fetches = new Map<string, { promise: Promise<boolean>, resolve(stored: boolean): void, refs: number }>()
-
-  begin (cid: CID): (stored: boolean) => void {
-    const key = blockKey(cid)
-    let entry = this.#fetches.get(key)
-    if (entry == null) {
-      const { promise, resolve } = Promise.withResolvers<boolean>()
-      entry = { promise, resolve, refs: 0 }
-      this.#fetches.set(key, entry)
-    }
-    const fetch = entry
-    fetch.refs++
-    let ended = false
-    return (stored) => {
-      if (ended) return
-      ended = true
-      fetch.refs--
-      if (!stored && fetch.refs > 0) return
-      if (this.#fetches.get(key) === fetch) this.#fetches.delete(key)
-      fetch.resolve(stored)
-    }
-  }
-
-  get (cid: CID): Promise<boolean> | undefined {
-    return this.#fetches.get(blockKey(cid))?.promise
-  }
+  /** The blocks being fetched, shared with the listener */
+  fetches: Fetches
 }
 
 /** Settles with `promise`, or rejects with the signal's reason once it aborts */
@@ -83,14 +52,14 @@ async function raced<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> 
 export class BulkTransport implements BlockTransport {
   readonly name = 'bulk'
   readonly #c: BulkTransportComponents
-  readonly #fetches = new Fetches()
 
   constructor (components: BulkTransportComponents) {
     this.#c = components
   }
 
   createSession (init: TransportSessionInit = {}): TransportSession {
-    const components: BulkSessionComponents = { ...this.#c, fetching: (cid) => this.#fetches.begin(cid) }
+    const { fetches } = this.#c
+    const components: BulkSessionComponents = { ...this.#c, fetching: (cid) => fetches.begin(cid), asking: (cid, peer) => fetches.asking(cid, peer) }
     return new BulkSession(components, init)
   }
 
@@ -102,19 +71,34 @@ export class BulkTransport implements BlockTransport {
   async want (cid: CID, options: TransportWantOptions = {}): Promise<Uint8Array> {
     const { blockstore, fallback } = this.#c
     if (await this.#held(cid, options)) return collect(blockstore.get(cid, options))
-    return await this.#fromPeers(cid, options) ?? fallback.want(cid, options)
+    return this.#fetching(cid, async () => await this.#fromPeers(cid, options) ?? fallback.want(cid, options))
   }
 
   /** As `want`, without reading the block back from the store once it is there */
   async hold (cid: CID, options: TransportWantOptions = {}): Promise<void> {
     if (await this.#held(cid, options)) return
-    if (await this.#fromPeers(cid, options) == null) await this.#c.fallback.hold(cid, options)
+    await this.#fetching(cid, async () => {
+      if (await this.#fromPeers(cid, options) == null) await this.#c.fallback.hold(cid, options)
+    })
+  }
+
+  /** Runs a single fetch of `cid`, known to the listener meanwhile (a peer asking for the block waits for it) */
+  async #fetching<T> (cid: CID, fetch: () => Promise<T>): Promise<T> {
+    const done = this.#c.fetches.begin(cid)
+    let stored = false
+    try {
+      const result = await fetch()
+      stored = true
+      return result
+    } finally {
+      done(stored)
+    }
   }
 
   /** Whether the store holds the block, once a session's fetch of it in flight has ended */
   async #held (cid: CID, options: TransportWantOptions): Promise<boolean> {
     if (await this.#c.blockstore.has(cid, options)) return true
-    const fetching = this.#fetches.get(cid)
+    const fetching = this.#c.fetches.get(cid)
     return fetching != null && await raced(fetching, options.signal)
   }
 
@@ -138,8 +122,9 @@ export class BulkTransport implements BlockTransport {
       const redirectOk = !direct.has(peer)
       if (redirectOk && asked.has(peer)) continue
       asked.add(peer)
+      const ended = this.#c.fetches.asking(cid, peer)
       try {
-        const answer = await peers.request(peer, cid, signal, { redirectOk })
+        const answer = await peers.request(peer, cid, signal, { redirectOk, anyOrder: true })
         if (answer.kind === 'dont-have') {
           if (answer.holders != null && redirectOk) {
             direct.add(peer)
@@ -152,6 +137,8 @@ export class BulkTransport implements BlockTransport {
         return answer.bytes
       } catch {
         if (signal.aborted) break
+      } finally {
+        ended()
       }
     }
     return undefined

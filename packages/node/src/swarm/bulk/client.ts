@@ -63,6 +63,8 @@ interface Pending {
   cancelled: boolean
   /** asked with `earlyDontHave`: its DONT_HAVE may come ahead of older wants' answers */
   early: boolean
+  /** asked with `anyOrder`: any answer to it may come ahead of older wants' answers, and later wants' answers ahead of it */
+  anyOrder: boolean
 }
 
 /** How a want is asked */
@@ -72,6 +74,12 @@ export interface BulkRequestOptions {
   redirectOk?: boolean
   /** The server may answer DONT_HAVE as soon as it knows, ahead of older wants' answers */
   earlyDontHave?: boolean
+  /**
+   * Any answer, a block too, may come ahead of older wants' answers, and
+   * later wants' answers ahead of it: a server fetching the block itself
+   * sends it once it lands, and the blocks asked after it meanwhile
+   */
+  anyOrder?: boolean
 }
 
 /** A block being received */
@@ -256,7 +264,7 @@ export class BulkConnection {
    * reason (the want is cancelled on the wire).
    */
   async request (cid: CID, options: BulkRequestOptions = {}): Promise<BulkAnswer> {
-    const { signal, redirectOk = false, earlyDontHave = false } = options
+    const { signal, redirectOk = false, earlyDontHave = false, anyOrder = false } = options
     if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
     signal?.throwIfAborted()
     const algorithm = hashAlgorithm(cid)
@@ -275,6 +283,7 @@ export class BulkConnection {
         algorithm,
         cancelled: false,
         early: earlyDontHave,
+        anyOrder,
         resolve: (answer) => { signal?.removeEventListener('abort', onAbort); resolve(answer) },
         reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
       }
@@ -282,7 +291,7 @@ export class BulkConnection {
       this.#pending.push(request)
       // from idle to waiting: the stall clock starts now
       if (this.#pending.length === 1) this.#rearm()
-      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave }))
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder }))
     })
   }
 
@@ -317,24 +326,28 @@ export class BulkConnection {
 
   #onFrame (frame: Frame): void {
     const head = this.#pending[0]
-    if (frame.type === Frame.Type.DONT_HAVE && head != null && frame.id !== head.id) {
-      // ahead of older wants' answers: only for a want that allowed it
+    let request = head
+    if (head != null && frame.id !== head.id) {
+      // ahead of older wants' answers: only for a want that allowed it, or past wants that all did
       const at = this.#pending.findIndex(r => r.id === frame.id)
-      if (at < 0 || !this.#pending[at].early) throw new BulkProtocolError(`DONT_HAVE ${frame.id} out of order (expected ${head.id})`)
-      this.#dontHave(this.#pending.splice(at, 1)[0], frame)
-      return
+      const dontHave = frame.type === Frame.Type.DONT_HAVE
+      const allowed = at >= 0 && (this.#pending[at].anyOrder || (dontHave && this.#pending[at].early) || this.#pending.slice(0, at).every(r => r.anyOrder))
+      if (!allowed) {
+        throw new BulkProtocolError(`${dontHave ? 'DONT_HAVE' : 'answer'} ${frame.id} out of order (expected ${head.id})`)
+      }
+      request = this.#pending[at]
     }
-    if (head == null || frame.id !== head.id) throw new BulkProtocolError(`answer ${frame.id} out of order (expected ${head?.id ?? 'none'})`)
+    if (request == null) throw new BulkProtocolError(`answer ${frame.id} out of order (expected none)`)
     if (frame.type === Frame.Type.DONT_HAVE) {
-      this.#answered()
-      this.#dontHave(head, frame)
+      this.#answered(request)
+      this.#dontHave(request, frame)
       return
     }
     if (frame.type !== Frame.Type.BLOCK) throw new BulkProtocolError(`unexpected ${frame.type} frame`)
     if (frame.length > this.#init.maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#init.maxBlockSize}`)
     // a cancelled want's block is read off the wire and dropped, unhashed
-    if (head.cancelled) {
-      this.#receiving = { request: head, buffer: new Uint8Array(0), filled: 0, drop: true }
+    if (request.cancelled) {
+      this.#receiving = { request, buffer: new Uint8Array(0), filled: 0, drop: true }
       return
     }
     const pool = this.#init.buffers
@@ -342,8 +355,8 @@ export class BulkConnection {
     // (a manifest, a config, a DAG node: a message to the worker and back costs more) or one
     // larger than the pool's buffers as it arrives, here
     this.#receiving = pool != null && frame.length <= pool.size && frame.length > INLINE_HASH_LIMIT
-      ? { request: head, buffer: pool.take().subarray(0, frame.length), filled: 0, drop: false }
-      : { request: head, buffer: Buffer.allocUnsafeSlow(frame.length), filled: 0, drop: false, hash: createHash(head.algorithm) }
+      ? { request, buffer: pool.take().subarray(0, frame.length), filled: 0, drop: false }
+      : { request, buffer: Buffer.allocUnsafeSlow(frame.length), filled: 0, drop: false, hash: createHash(request.algorithm) }
   }
 
   #dontHave (request: Pending, frame: Frame): void {
@@ -364,7 +377,7 @@ export class BulkConnection {
     const r = this.#receiving
     if (r == null) return
     this.#receiving = undefined
-    this.#answered()
+    this.#answered(r.request)
     if (r.drop) return
     if (r.hash != null) {
       this.#check(r, r.hash.digest())
@@ -395,9 +408,10 @@ export class BulkConnection {
     this.close(err)
   }
 
-  /** The oldest request is answered; with none left the idle clock starts */
-  #answered (): void {
-    this.#pending.shift()
+  /** A request is answered (the oldest, but for one that allowed otherwise); with none left the idle clock starts */
+  #answered (request: Pending): void {
+    const at = this.#pending.indexOf(request)
+    if (at >= 0) this.#pending.splice(at, 1)
     if (this.#pending.length === 0) this.#rearm()
   }
 

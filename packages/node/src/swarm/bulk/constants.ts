@@ -114,6 +114,15 @@ export const DEFAULT_IDLE_TIMEOUT = 30_000
 export const DEFAULT_BLOCKSTORE_TIMEOUT = 10_000
 
 /**
+ * Longest a want of a block this node is fetching itself waits for that
+ * fetch before it is answered DONT_HAVE (ms): under the client's
+ * `stallTimeout`, so a connection whose wants all wait is not taken for
+ * stalled.
+ * @default 5000
+ */
+export const DEFAULT_IN_FLIGHT_WAIT = 5_000
+
+/**
  * How long a peer's bulk address (or its lack of one) is remembered (ms).
  *
  * @default 60000
@@ -191,11 +200,22 @@ export const SEED_EXTRA_LOAD = 3
 /**
  * A server sends a block to this many peers (each asking with
  * `redirect_ok`) within `REDIRECT_WINDOW`, then answers the next asker with
- * DONT_HAVE naming them as holders: the origin of a rollout sends each block
- * a few times and the pullers pass it on, a tree of fan-out 2, instead of
- * every puller that asked it first being sent its own copy.
+ * DONT_HAVE naming the latest of them, and names that asker to the next
+ * (`Recipients`): the origin of a rollout sends each block once and the
+ * pullers pass it on, instead of every puller that asked it first being
+ * sent its own copy.
  */
-export const REDIRECT_AFTER_COPIES = 2
+export const REDIRECT_AFTER_COPIES = 1
+
+/**
+ * A server that fetched a block itself lately (a puller of the rollout
+ * passing it on) sends it to this many peers, then names them, and only
+ * them: a peer it names holds the block or is being sent it by this server,
+ * and never waits for another. Waiting askers are named only by a server
+ * that held the block before (the origin), in the one order it saw them
+ * ask, so no ring of peers waits for one another (BENCHMARKS.md).
+ */
+export const RELAY_REDIRECT_AFTER_COPIES = 2
 
 /**
  * Blocks smaller than this are always sent, never redirected: a manifest, a
@@ -218,6 +238,9 @@ export const MAX_HINTED_PEERS = 16
 
 /** Holders named in one DONT_HAVE */
 export const MAX_HOLDERS = 4
+
+/** Askers of a block told to go to its holders that a server names to later askers (`Recipients`) */
+export const MAX_REDIRECTED = 32
 
 /** Largest PeerId (bytes) accepted as a holder: an Ed25519 identity PeerId is 38 bytes */
 export const MAX_HOLDER_SIZE = 64

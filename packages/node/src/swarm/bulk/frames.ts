@@ -22,7 +22,7 @@ const FRAME_TYPES = new Set<string>([Frame.Type.READY, Frame.Type.WANT, Frame.Ty
 
 /** One frame on the wire: its length prefix and header, ready to write before any block bytes */
 export function encodeFrame (frame: Partial<Frame> & { type: Frame.Type }): Uint8Array {
-  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], earlyDontHave: false, ...frame })
+  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], earlyDontHave: false, anyOrder: false, ...frame })
   const out = new Uint8Array(varint.encodingLength(header.byteLength) + header.byteLength)
   varint.encodeUint8Array(header.byteLength, out, 0)
   out.set(header, out.byteLength - header.byteLength)

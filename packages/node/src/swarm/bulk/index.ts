@@ -163,6 +163,15 @@ export interface BulkInit {
   blockstoreTimeout?: number
 
   /**
+   * Longest a want of a block this node is fetching itself waits for it
+   * before the answer is DONT_HAVE (ms). A server of a rollout names the
+   * peers it is sending a block to as its holders; they serve it as it lands.
+   *
+   * @default 5000
+   */
+  inFlightWait?: number
+
+  /**
    * How long a peer's bulk address, or its lack of one, is remembered (ms).
    *
    * @default 60000

@@ -9,13 +9,16 @@
  * blocks ahead of the one being sent into pooled buffers, each block checked
  * against its CID as it is read (free for a block file unchanged since the
  * store wrote it, see `FsBlockstore`): a block rotted on disk is answered
- * DONT_HAVE, not sent to be taken for a lie.
+ * DONT_HAVE, not sent to be taken for a lie. A want of a block this node
+ * is fetching itself is answered once the block lands (within
+ * `inFlightWait`): out of order when the client allows it (`any_order`),
+ * the blocks asked after it going on meanwhile; in its place otherwise.
  */
 
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { blockKey, collect } from './blocks.js'
-import { BUFFER_IDLE_MS, MAX_HOLDERS, MAX_QUEUED_REQUESTS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, REDIRECT_WINDOW, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
+import { BUFFER_IDLE_MS, MAX_HOLDERS, MAX_QUEUED_REQUESTS, MAX_REDIRECT_BLOCKS, MAX_REDIRECTED, REDIRECT_AFTER_COPIES, RELAY_REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, REDIRECT_WINDOW, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
 import { serverOptions, verifyRemote } from './tls.js'
@@ -53,6 +56,15 @@ export interface BulkServerInit {
   idleTimeout: number
   handshakeTimeout: number
   blockstoreTimeout: number
+  /** Longest a want waits for a block this node is fetching itself (ms) */
+  inFlightWait: number
+  /**
+   * This node's own fetch of `cid` in flight (settles with whether it stored
+   * the block); undefined when none runs, or when it asks `asker` for it
+   */
+  fetching?(cid: CID, asker: PeerId): Promise<boolean> | undefined
+  /** Whether this node fetched `cid` itself lately: it passes the block on as a relay (`Recipients`) */
+  relaying?(cid: CID): boolean
   log: Logger
   /** Counts what the server does (metrics) */
   count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'protocol-error', bytes?: number): void
@@ -68,47 +80,125 @@ interface Want {
   holders?: PeerId[]
   /** the client takes a DONT_HAVE for it ahead of older wants' answers */
   early: boolean
+  /** the client takes any answer to it, a block too, ahead of older wants' answers */
+  anyOrder: boolean
   /** the block, read ahead; undefined when not held or not servable */
   read?: Promise<Uint8Array | undefined>
+  /** this node's own fetch of the block, which the want is answered after (out of order) */
+  later?: Promise<boolean>
+  /** ends the read of the block begun to send it (`Recipients.reading`), once it ended (`#counted`) */
+  counted?: () => void
 }
 
 /**
- * Whom this server sent each block to lately. Once REDIRECT_AFTER_COPIES
- * peers were sent a block within REDIRECT_WINDOW, a client that asks for it
- * with `redirect_ok` is told to ask them (a DONT_HAVE naming them), so the
- * origin of a rollout sends each block a few times and the pullers pass it
- * on, instead of sending it to every puller that asks it first (about half
- * of what it sent in the lab's rollouts, BENCHMARKS.md). Only blocks of
- * REDIRECT_MIN_SIZE bytes or more are remembered, so a small block is always
- * sent. Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten first.
+ * Whom this server sent each block to lately, and whom it told to get it
+ * from them. Once REDIRECT_AFTER_COPIES peers were sent a block within
+ * REDIRECT_WINDOW, a client that asks for it with `redirect_ok` is told to
+ * ask them instead (a DONT_HAVE naming them), and is itself named to those
+ * that ask after it: it is fetching the block, and a peer fetching a block
+ * answers a want of it once it lands (`inFlightWait`). An asker is named
+ * only to later askers, never to earlier ones, so no two of them are told
+ * to wait for each other. So the origin of a rollout sends each block about
+ * once and the pullers pass it on among themselves, instead of it sending
+ * the block to every puller that asks it first (BENCHMARKS.md). Only blocks
+ * of REDIRECT_MIN_SIZE bytes or more are remembered, so a small block is
+ * always sent. Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten
+ * first, each with its last MAX_HOLDERS recipients and its first
+ * MAX_REDIRECTED askers.
  */
 export class Recipients {
-  readonly #blocks = new Map<string, { peers: PeerId[], at: number }>()
+  readonly #blocks = new Map<string, { sent: PeerId[], redirected: PeerId[], at: number }>()
+  readonly #reading = new Map<string, { count: number, idle: PromiseWithResolvers<void> }>()
 
-  /** `peer` was sent all of `cid`, `size` bytes (the socket took its last byte) */
+  /**
+   * A block is being read to be sent: a peer asking for it meanwhile waits
+   * (`settled`) until the read ended and its peer was counted (`sent`),
+   * instead of being sent a copy of its own because the first was not
+   * counted yet. Call the function returned once the read ended.
+   */
+  reading (cid: CID): () => void {
+    const key = blockKey(cid)
+    let entry = this.#reading.get(key)
+    if (entry == null) {
+      entry = { count: 0, idle: Promise.withResolvers<void>() }
+      this.#reading.set(key, entry)
+    }
+    const reading = entry
+    reading.count++
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      if (--reading.count > 0) return
+      if (this.#reading.get(key) === reading) this.#reading.delete(key)
+      reading.idle.resolve()
+    }
+  }
+
+  /** Whether a read of `cid` to send it is under way */
+  isReading (cid: CID): boolean {
+    return this.#reading.has(blockKey(cid))
+  }
+
+  /** Resolves once the reads of `cid` under way now ended, or after `timeout` ms */
+  async settled (cid: CID, timeout: number): Promise<void> {
+    const reading = this.#reading.get(blockKey(cid))
+    if (reading == null) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      await Promise.race([reading.idle.promise, new Promise<void>(resolve => { timer = setTimeout(resolve, timeout) })])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** `peer` is to be sent `cid`, `size` bytes, read for it (it waits for them when asked for the block meanwhile) */
   sent (cid: CID, peer: PeerId, size: number): void {
     if (size < REDIRECT_MIN_SIZE) return
+    const entry = this.#entry(blockKey(cid))
+    const sent = entry.sent.filter(p => !p.equals(peer))
+    sent.push(peer)
+    // the latest few: they are likely still connected
+    if (sent.length > MAX_HOLDERS) sent.shift()
+    entry.sent = sent
+  }
+
+  /**
+   * The peers to name instead of sending `cid` to `asker`, those sent it
+   * first; undefined when it is to be sent. An asker told to go to them is
+   * named to those asking after it, unless this server is a `relay` of the
+   * block (it fetched it lately): a relay sends it to
+   * RELAY_REDIRECT_AFTER_COPIES peers and names only those.
+   */
+  holders (cid: CID, asker: PeerId, relay = false): PeerId[] | undefined {
     const key = blockKey(cid)
-    const entry = this.#blocks.get(key)
+    const found = this.#blocks.get(key)
+    if (found == null || Date.now() - found.at > REDIRECT_WINDOW) return undefined
+    const sent = found.sent.filter(p => !p.equals(asker))
+    if (sent.length < (relay ? RELAY_REDIRECT_AFTER_COPIES : REDIRECT_AFTER_COPIES)) return undefined
+    if (relay) return sent
+    const entry = this.#entry(key)
+    const at = entry.redirected.findIndex(p => p.equals(asker))
+    const before = entry.redirected.slice(0, at < 0 ? entry.redirected.length : at)
+    if (at < 0 && entry.redirected.length < MAX_REDIRECTED) entry.redirected.push(asker)
+    const waiting = before.filter(p => !sent.some(q => q.equals(p)))
+    const room = Math.max(0, MAX_HOLDERS - sent.length)
+    return [...sent, ...(room > 0 ? waiting.slice(-room) : [])]
+  }
+
+  /** The block's entry, made anew when none is remembered within REDIRECT_WINDOW; its time moves to now */
+  #entry (key: string): { sent: PeerId[], redirected: PeerId[], at: number } {
     const now = Date.now()
-    const peers = entry != null && now - entry.at <= REDIRECT_WINDOW ? entry.peers.filter(p => !p.equals(peer)) : []
-    peers.push(peer)
-    // the latest few: they stored it last, and are likely still connected
-    if (peers.length > MAX_HOLDERS) peers.shift()
+    let entry = this.#blocks.get(key)
+    if (entry == null || now - entry.at > REDIRECT_WINDOW) entry = { sent: [], redirected: [], at: now }
+    entry.at = now
     this.#blocks.delete(key)
-    this.#blocks.set(key, { peers, at: now })
+    this.#blocks.set(key, entry)
     if (this.#blocks.size > MAX_REDIRECT_BLOCKS) {
       const oldest = this.#blocks.keys().next()
       if (oldest.done !== true) this.#blocks.delete(oldest.value)
     }
-  }
-
-  /** The peers to name instead of sending `cid` to `asker`; undefined when it is to be sent */
-  holders (cid: CID, asker: PeerId): PeerId[] | undefined {
-    const entry = this.#blocks.get(blockKey(cid))
-    if (entry == null || Date.now() - entry.at > REDIRECT_WINDOW) return undefined
-    const others = entry.peers.filter(p => !p.equals(asker))
-    return others.length >= REDIRECT_AFTER_COPIES ? others : undefined
+    return entry
   }
 
   /** Blocks remembered (for tests) */
@@ -217,6 +307,8 @@ class ServedConnection {
   readonly #recipients: Recipients
   readonly #onClose: () => void
   readonly #queue: Want[] = []
+  /** wants taken out of the queue until this node's own fetch of their block ends */
+  readonly #waiting = new Set<Want>()
   #pumping = false
   #closed = false
 
@@ -248,14 +340,14 @@ class ServedConnection {
 
   #onFrame (frame: Frame): void {
     if (frame.type === Frame.Type.CANCEL) {
-      const want = this.#queue.find(w => w.id === frame.id)
+      const want = this.#queue.find(w => w.id === frame.id) ?? [...this.#waiting].find(w => w.id === frame.id)
       if (want != null) want.cancelled = true
       return
     }
     if (frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a client sent a ${frame.type} frame`)
-    if (this.#queue.length >= MAX_QUEUED_REQUESTS) throw new BulkProtocolError(`more than ${MAX_QUEUED_REQUESTS} wants unanswered`)
+    if (this.#queue.length + this.#waiting.size >= MAX_QUEUED_REQUESTS) throw new BulkProtocolError(`more than ${MAX_QUEUED_REQUESTS} wants unanswered`)
     const cid = wantedCid(frame)
-    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave }
+    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder }
     this.#queue.push(want)
     if (want.early && this.#queue.length > 1) {
       void this.#answerEarly(want).catch((err: Error) => {
@@ -269,12 +361,13 @@ class ServedConnection {
   /**
    * A want whose client takes an early DONT_HAVE, behind others: when the
    * block is not held, or goes to holders named instead, it is answered now
-   * rather than after the blocks asked before it. One whose read has begun
-   * is left to the queue.
+   * rather than after the blocks asked before it; when this node is
+   * fetching the block itself, once it arrived. One whose read has begun is
+   * left to the queue.
    */
   async #answerEarly (want: Want): Promise<void> {
-    if (want.redirectOk) want.holders = this.#recipients.holders(want.cid, this.#peer)
-    if (want.holders == null) {
+    let fetching: Promise<boolean> | undefined
+    if (!await this.#redirected(want, false)) {
       const { blockstore, blockstoreTimeout } = this.#init
       try {
         if (await blockstore.has(want.cid, { signal: AbortSignal.timeout(blockstoreTimeout) })) return
@@ -282,11 +375,14 @@ class ServedConnection {
         // the queue's read answers it, and logs why
         return
       }
+      fetching = this.#init.fetching?.(want.cid, this.#peer)
     }
+    // a client that takes blocks only in order has its want wait in the queue (`#read`)
+    if (fetching != null && !want.anyOrder) return
     const at = this.#queue.indexOf(want)
     if (this.#closed || at < 0 || want.read != null) return
     this.#queue.splice(at, 1)
-    await this.#send(want, undefined)
+    await (fetching != null ? this.#answerLater(want, fetching) : this.#send(want, undefined))
   }
 
   /** Answers the queue in order, reading up to `readAhead` blocks ahead */
@@ -301,6 +397,14 @@ class ServedConnection {
         const bytes = await want.read
         // an early answer takes only wants not being read: the head is still this one
         this.#queue.shift()
+        if (want.later != null) {
+          const later = want.later
+          void this.#answerLater(want, later).catch((err: Error) => {
+            this.#init.log('bulk serving to %p failed - %e', this.#peer, err)
+            this.close()
+          })
+          continue
+        }
         await this.#send(want, bytes)
       }
     } catch (err: any) {
@@ -311,13 +415,82 @@ class ServedConnection {
     }
   }
 
-  /** The block, checked against its CID; undefined when it is not held or cannot be served */
+  /**
+   * The block, checked against its CID; undefined when it is not held or
+   * cannot be served. A block this node is fetching itself is waited for:
+   * out of the queue when the client takes answers out of order (`later`),
+   * else in its place.
+   */
   async #read (want: Want): Promise<Uint8Array | undefined> {
-    if (want.cancelled) return undefined
-    if (want.redirectOk) {
-      want.holders ??= this.#recipients.holders(want.cid, this.#peer)
-      if (want.holders != null) return undefined
+    if (want.cancelled || await this.#redirected(want, true)) return undefined
+    const bytes = await this.#readHeld(want.cid)
+    this.#counted(want, bytes)
+    if (bytes != null) return bytes
+    const fetching = this.#init.fetching?.(want.cid, this.#peer)
+    if (fetching == null) return undefined
+    if (want.anyOrder) {
+      want.later = fetching
+      return undefined
     }
+    if (!await this.#arrived(fetching) || want.cancelled) return undefined
+    const landed = await this.#readHeld(want.cid)
+    this.#counted(want, landed)
+    return landed
+  }
+
+  /**
+   * Whether holders are named to a want that takes them instead of its
+   * block, decided once the reads of the block under way for other peers
+   * ended (each counts its peer as a recipient, `#counted`). With `claim`, a
+   * want to be sent registers its own read in the same step, with no await
+   * between, so the peers asking meanwhile wait for it in turn.
+   */
+  async #redirected (want: Want, claim: boolean): Promise<boolean> {
+    // its read is registered already: to be sent
+    if (want.counted != null) return false
+    if (want.redirectOk && want.holders == null) {
+      const deadline = Date.now() + this.#init.blockstoreTimeout
+      while (this.#recipients.isReading(want.cid) && Date.now() < deadline) {
+        await this.#recipients.settled(want.cid, deadline - Date.now())
+      }
+      want.holders = this.#recipients.holders(want.cid, this.#peer, this.#init.relaying?.(want.cid))
+    }
+    if (want.holders != null) return true
+    if (claim) want.counted = this.#recipients.reading(want.cid)
+    return false
+  }
+
+  /** A read for `want` ended: its peer is counted as a recipient when there are bytes to send it */
+  #counted (want: Want, bytes: Uint8Array | undefined): void {
+    if (bytes != null) this.#recipients.sent(want.cid, this.#peer, bytes.byteLength)
+    want.counted?.()
+  }
+
+  /** Whether a block this node is fetching arrived, waited for at most `inFlightWait` ms */
+  async #arrived (fetching: Promise<boolean>): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      return await Promise.race([fetching, new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, this.#init.inFlightWait) })])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Answers, out of the queue's order, a want of a block this node is fetching: once it arrived, or DONT_HAVE */
+  async #answerLater (want: Want, fetching: Promise<boolean>): Promise<void> {
+    this.#waiting.add(want)
+    try {
+      const stored = await this.#arrived(fetching)
+      const bytes = stored && !want.cancelled && !this.#closed ? await this.#readHeld(want.cid) : undefined
+      this.#counted(want, bytes)
+      await this.#send(want, bytes)
+    } finally {
+      this.#waiting.delete(want)
+    }
+  }
+
+  /** The block from the store, checked against its CID; undefined when it is not held or cannot be served */
+  async #readHeld (cid: CID): Promise<Uint8Array | undefined> {
     const { blockstore, blockstoreTimeout, maxBlockSize, log } = this.#init
     const signal = AbortSignal.timeout(blockstoreTimeout)
     let target: Uint8Array | undefined
@@ -325,10 +498,10 @@ class ServedConnection {
       let bytes: Uint8Array
       if (blockstore.readInto != null) {
         target = this.#pool.take()
-        bytes = await blockstore.readInto(want.cid, target, { signal, verify: true })
+        bytes = await blockstore.readInto(cid, target, { signal, verify: true })
         if (bytes.buffer !== target.buffer) this.#pool.release(target)
       } else {
-        bytes = await collect(blockstore.get(want.cid, { signal, verify: true }))
+        bytes = await collect(blockstore.get(cid, { signal, verify: true }))
       }
       if (bytes.byteLength > maxBlockSize) {
         this.#pool.release(bytes)
@@ -340,12 +513,21 @@ class ServedConnection {
       // back, or every such answer would leave the pool one short and the next read would zero a
       // fresh 1 MiB buffer
       if (target != null) this.#pool.release(target)
-      if (err?.name !== 'NotFoundError') log.error('cannot serve %c over the bulk channel - %e', want.cid, err)
+      if (err?.name !== 'NotFoundError') log.error('cannot serve %c over the bulk channel - %e', cid, err)
       return undefined
     }
   }
 
+  /** Sends the block, or DONT_HAVE when there is none; the want's read is ended either way (`counted`) */
   async #send (want: Want, bytes: Uint8Array | undefined): Promise<void> {
+    try {
+      await this.#write(want, bytes)
+    } finally {
+      want.counted?.()
+    }
+  }
+
+  async #write (want: Want, bytes: Uint8Array | undefined): Promise<void> {
     const socket = this.#socket
     if (this.#closed) {
       if (bytes != null) this.#pool.release(bytes)
@@ -361,11 +543,8 @@ class ServedConnection {
     this.#init.count?.('block', bytes.byteLength)
     socket.cork()
     socket.write(encodeFrame({ type: Frame.Type.BLOCK, id: want.id, length: bytes.byteLength }))
-    const peer = this.#peer
-    const size = bytes.byteLength
-    const flowing = socket.write(bytes, (err) => {
+    const flowing = socket.write(bytes, () => {
       this.#pool.release(bytes)
-      if (err == null) this.#recipients.sent(want.cid, peer, size)
     })
     socket.uncork()
     if (!flowing) await this.#drained()
@@ -387,6 +566,7 @@ class ServedConnection {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    for (const want of [...this.#queue, ...this.#waiting]) want.counted?.()
     this.#socket.destroy()
     this.#onClose()
   }

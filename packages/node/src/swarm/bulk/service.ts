@@ -12,6 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { BufferPool } from '@provenir/content'
 import { InvalidConfigError } from '@provenir/interface'
 import { BulkTransport } from './bulk-transport.js'
+import { Fetches } from './fetches.js'
 import * as C from './constants.js'
 import { BulkPeers, tcpAddress } from './peers.js'
 import { Info } from './pb/bulk.js'
@@ -43,6 +44,7 @@ export function bulkSettings (init: BulkInit): Settings {
     stallTimeout: bounded('stallTimeout', init.stallTimeout, C.DEFAULT_STALL_TIMEOUT, 1),
     idleTimeout: bounded('idleTimeout', init.idleTimeout, C.DEFAULT_IDLE_TIMEOUT, 1),
     blockstoreTimeout: bounded('blockstoreTimeout', init.blockstoreTimeout, C.DEFAULT_BLOCKSTORE_TIMEOUT, 1),
+    inFlightWait: bounded('inFlightWait', init.inFlightWait, C.DEFAULT_IN_FLIGHT_WAIT, 0, C.DEFAULT_STALL_TIMEOUT),
     infoTtl: bounded('infoTtl', init.infoTtl, C.DEFAULT_INFO_TTL, 0),
     failureBackoff: bounded('failureBackoff', init.failureBackoff, C.DEFAULT_FAILURE_BACKOFF, 0),
     badPeerBackoff: bounded('badPeerBackoff', init.badPeerBackoff, C.DEFAULT_BAD_PEER_BACKOFF, 0),
@@ -84,6 +86,8 @@ export class BulkService implements Bulk {
   #address?: { host: string, port: number }
   #started = false
   readonly #served = { blocks: 0, bytes: 0 }
+  /** What this node's pulls are fetching: its transport's sessions record it, its listener waits on it */
+  readonly #fetches = new Fetches()
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#server?.closePeer(evt.detail)
     this.peers.closePeer(evt.detail)
@@ -144,6 +148,8 @@ export class BulkService implements Bulk {
         credentials: await this.#credentialsOnce(),
         verified: this.#verified,
         blockstore: this.#init.blockstore,
+        fetching: (cid, asker) => this.#fetches.get(cid, asker),
+        relaying: (cid) => this.#fetches.storedLately(cid),
         handshakeTimeout: this.#settings.connectTimeout,
         admit: (peer) => this.#admit(peer),
         log: this.#log,
@@ -216,6 +222,7 @@ export class BulkService implements Bulk {
       peers: this.peers,
       blockstore,
       fallback,
+      fetches: this.#fetches,
       log: this.#log,
       discoveryWait: this.#settings.discoveryWait,
       defaultWindow: this.#settings.window,

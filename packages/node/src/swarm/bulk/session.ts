@@ -54,6 +54,8 @@ export interface BulkSessionComponents {
   defaultWindow: number
   /** Tells the transport a block is being fetched (a single `want()` of it waits for this), and then whether it was stored */
   fetching(cid: CID): (stored: boolean) => void
+  /** Tells the transport a peer is being asked for a block, and then that the request ended */
+  asking(cid: CID, peer: PeerId): () => void
   /** Takes back a received block's buffer */
   release(bytes: Uint8Array): void
   /** Called when a transient `want()` starts; the function it returns, when that `want()` ends */

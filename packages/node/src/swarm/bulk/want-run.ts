@@ -249,8 +249,11 @@ export class WantRun {
   #ask (item: Item, peer: PeerId): void {
     item.state = 'asking'
     const { peers, blockstore } = this.#session.components
-    // a seed holds every block: only a peer that may not have it is asked for an early DONT_HAVE
-    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: !this.#session.isSeed(peer) }).then(async answer => {
+    // a seed holds every block: only a peer that may not have it is asked for an early DONT_HAVE,
+    // or for the block as soon as it lands when it is fetching it itself
+    const early = !this.#session.isSeed(peer)
+    const ended = this.#session.components.asking(item.cid, peer)
+    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: early, anyOrder: early }).then(async answer => {
       if (answer.kind === 'dont-have' && answer.holders != null) {
         // it holds the block and sent it to others lately: neither a hit nor a miss
         this.#redirected(item, peer, answer.holders)
@@ -270,7 +273,7 @@ export class WantRun {
       this.#retry(item, peer)
     }).catch((err: Error) => {
       if (!this.#signal.aborted) this.#fail(err)
-    })
+    }).finally(ended)
   }
 
   /** `peer` named `holders` instead of sending the block: they are asked first, then `peer` without redirect */

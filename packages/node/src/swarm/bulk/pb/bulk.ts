@@ -12,6 +12,7 @@ export interface Frame {
   redirectOk: boolean
   holders: Uint8Array<ArrayBuffer>[]
   earlyDontHave: boolean
+  anyOrder: boolean
 }
 
 export namespace Frame {
@@ -83,6 +84,11 @@ export namespace Frame {
           w.bool(obj.earlyDontHave)
         }
 
+        if ((obj.anyOrder != null && obj.anyOrder !== false)) {
+          w.uint32(64)
+          w.bool(obj.anyOrder)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -94,7 +100,8 @@ export namespace Frame {
           length: 0,
           redirectOk: false,
           holders: [],
-          earlyDontHave: false
+          earlyDontHave: false,
+          anyOrder: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -133,6 +140,10 @@ export namespace Frame {
             }
             case 7: {
               obj.earlyDontHave = reader.bool()
+              break
+            }
+            case 8: {
+              obj.anyOrder = reader.bool()
               break
             }
             default: {
@@ -211,6 +222,13 @@ export namespace Frame {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.anyOrder`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -259,6 +277,11 @@ export namespace Frame {
     value: boolean
   }
 
+  export interface FrameAnyOrderFieldEvent {
+    field: '$.anyOrder'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -267,7 +290,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import all from 'it-all'
+import { REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
+import { bulkNode, connect, openBulkConnection, slowReads, storeBlocks, transportOf, waitUntil } from './helpers.js'
+import type { BulkTestNode, TestBlock } from './helpers.js'
+
+/** How long the origin takes to read each block it holds (ms) */
+const READ_DELAY = 600
+
+describe('bulk channel: a want of a block the server is fetching itself', () => {
+  /** `puller` fetching `blocks` from `origin`; resolves once the origin began reading the first (slowly) */
+  async function fetching (puller: BulkTestNode, origin: BulkTestNode, reads: Set<string>, blocks: TestBlock[]): Promise<{ pulled: Promise<unknown> }> {
+    const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+    const done = all(session.want(blocks.map(b => b.cid))).finally(() => { session.close() })
+    await waitUntil('the origin reading the block', () => reads.has(blocks[0].cid.toString()))
+    // wrapped: an async function's promise would take on this one's, resolving when the pull ends
+    return { pulled: done }
+  }
+
+  it('is answered with the block once it lands, not DONT_HAVE; a block not being fetched is DONT_HAVE at once', async () => {
+    const origin = await bulkNode()
+    const puller = await bulkNode()
+    const key = await generateKeyPair('Ed25519')
+    const asker = await bulkNode({ privateKey: key })
+    try {
+      const [block, other] = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
+      await Promise.all([connect(puller, origin), connect(asker, puller)])
+      const reads = slowReads(origin, READ_DELAY)
+      // opened first: a connection's first certificate takes a while to make
+      const conn = await openBulkConnection(puller, key)
+      const { pulled } = await fetching(puller, origin, reads, [block])
+      try {
+        const t0 = Date.now()
+        const [answer, miss] = await Promise.all([
+          conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) }),
+          conn.request(other.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) }).then(a => ({ ...a, at: Date.now() - t0 }))
+        ])
+        assert.equal(answer.kind, 'block')
+        assert.deepEqual(new Uint8Array(answer.kind === 'block' ? answer.bytes : []), new Uint8Array(block.bytes))
+        assert.equal(miss.kind, 'dont-have')
+        assert.ok(miss.at < READ_DELAY, `the block not being fetched was answered after ${miss.at} ms, behind the one waited for`)
+        // the same for a client that takes answers only in order: the want waits in its place
+        const again = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
+        const { pulled: pulledAgain } = await fetching(puller, origin, reads, again)
+        const inOrder = await conn.request(again[0].cid, { signal: AbortSignal.timeout(10_000) })
+        assert.equal(inOrder.kind, 'block')
+        await pulledAgain
+      } finally {
+        conn.close()
+        await pulled
+      }
+      assert.equal(puller.services.bulk.served().blocks, 2)
+    } finally {
+      await Promise.all([origin, puller, asker].map(async n => n.stop()))
+    }
+  })
+
+  it('is answered DONT_HAVE after inFlightWait when the fetch takes longer', async () => {
+    const origin = await bulkNode()
+    const puller = await bulkNode({ bulk: { inFlightWait: 100 } })
+    const key = await generateKeyPair('Ed25519')
+    const asker = await bulkNode({ privateKey: key })
+    try {
+      const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
+      await Promise.all([connect(puller, origin), connect(asker, puller)])
+      const reads = slowReads(origin, READ_DELAY * 2)
+      const conn = await openBulkConnection(puller, key)
+      const { pulled } = await fetching(puller, origin, reads, [block])
+      try {
+        const t0 = Date.now()
+        const answer = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
+        const took = Date.now() - t0
+        assert.deepEqual(answer, { kind: 'dont-have' })
+        assert.ok(took >= 90 && took < READ_DELAY * 2, `answered after ${took} ms`)
+      } finally {
+        conn.close()
+        await pulled
+      }
+    } finally {
+      await Promise.all([origin, puller, asker].map(async n => n.stop()))
+    }
+  })
+
+  it('a rollout: pullers asking the origin at once get every block, and the origin sends each about once', async () => {
+    const origin = await bulkNode()
+    // a ring of pullers waiting for each other would hold the pull up for this long
+    const inFlightWait = 8_000
+    const pullers = await Promise.all(Array.from({ length: 5 }, async () => bulkNode({ bulk: { inFlightWait } })))
+    try {
+      const blocks = await storeBlocks(origin.blockstore, 16, 256 * 1024)
+      const nodes = [origin, ...pullers]
+      const links: Array<Promise<void>> = []
+      for (let i = 0; i < nodes.length; i++) {
+        for (let j = i + 1; j < nodes.length; j++) links.push(connect(nodes[j], nodes[i]))
+      }
+      await Promise.all(links)
+      // the origin reads slowly, so the pullers' wants of a block overlap its first send
+      slowReads(origin, 50)
+      const t0 = Date.now()
+      await Promise.all(pullers.map(async puller => {
+        const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+        try {
+          const got = await all(session.want(blocks.map(b => b.cid)))
+          assert.equal(got.length, blocks.length)
+          for (const b of blocks) assert.deepEqual(new Uint8Array(got.find(g => g.cid.equals(b.cid))?.bytes ?? []), new Uint8Array(b.bytes))
+        } finally {
+          session.close()
+        }
+      }))
+      const took = Date.now() - t0
+      assert.ok(took < inFlightWait, `the pulls took ${took} ms: some want waited for a peer that waited in turn`)
+      const sent = origin.services.bulk.served().blocks
+      const relayed = pullers.reduce((n, p) => n + p.services.bulk.served().blocks, 0)
+      // before a peer fetching a block served it, the origin sent every block at least twice (two
+      // copies before naming holders, and again to each asker whose holders still lacked it)
+      assert.ok(sent < 1.5 * blocks.length, `the origin sent ${sent} blocks for ${blocks.length}`)
+      assert.equal(sent + relayed >= pullers.length * blocks.length, true, `${sent} + ${relayed} blocks sent for ${pullers.length} x ${blocks.length}`)
+    } finally {
+      await Promise.all([origin, ...pullers].map(async n => n.stop()))
+    }
+  })
+})
