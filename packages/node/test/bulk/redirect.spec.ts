@@ -176,6 +176,30 @@ describe('bulk channel: a server that sent a block to others names them instead'
     assert.equal(origin.services.bulk.served().blocks, sentBefore + fresh.length)
   })
 
+  it('a single want follows holders whose bulk channel it did not know yet, asking them where it is', async () => {
+    const [b] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
+    const session = transportOf(p1).createSession({ peers: [origin.peerId] })
+    await all(session.want([b.cid]))
+    session.close()
+    const other = await bulkNode()
+    try {
+      await Promise.all([connect(other, origin), connect(other, p1)])
+      // only the origin's channel is known to `other`: a session asked it alone
+      const [c] = await storeBlocks(origin.blockstore, 1, 1024)
+      const known = transportOf(other).createSession({ peers: [origin.peerId] })
+      await all(known.want([c.cid]))
+      known.close()
+      assert.equal(other.services.bulk.connections(p1.peerId).outbound, 0)
+      const sentBefore = origin.services.bulk.served().blocks
+      const bytes = await transportOf(other).want(b.cid, { signal: AbortSignal.timeout(10_000) })
+      assert.deepEqual(new Uint8Array(bytes), new Uint8Array(b.bytes))
+      assert.equal(origin.services.bulk.served().blocks, sentBefore, 'sent by the holder the origin named, not by the origin')
+      assert.equal(other.services.bulk.connections(p1.peerId).outbound, 1)
+    } finally {
+      await other.stop()
+    }
+  })
+
   it('a single want (the gateway\'s stream) follows the holders too, and the server sends it when they lack it', async () => {
     const [b, c, d] = await storeBlocks(origin.blockstore, 3, REDIRECT_MIN_SIZE)
     for (const puller of [p1, p2]) {

@@ -128,7 +128,8 @@ export class BulkTransport implements BlockTransport {
         if (answer.kind === 'dont-have') {
           if (answer.holders != null && redirectOk) {
             direct.add(peer)
-            const next = answer.holders.filter(h => !asked.has(h) && peers.usable(h) === true)
+            // a holder whose channel is not known yet is asked where it is first (`request` probes it)
+            const next = answer.holders.filter(h => !asked.has(h) && peers.usable(h) !== false)
             order.splice(i + 1, 0, ...next, peer)
           }
           continue
