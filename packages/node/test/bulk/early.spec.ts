@@ -152,3 +152,65 @@ describe('bulk channel: a server that answers out of order', () => {
     })
   }
 })
+
+describe('bulk channel: a block ahead of older wants (any_order)', () => {
+  /** Reads two WANTs and answers the second first, with its block, then the first with its block */
+  async function blockFirstServer (blocks: TestBlock[]): Promise<Awaited<ReturnType<typeof rogueBulkServer>>> {
+    return rogueBulkServer(await generateKeyPair('Ed25519'), socket => {
+      const ids: number[] = []
+      const send = (id: number, bytes: Uint8Array): void => {
+        socket.write(encodeFrame({ type: Frame.Type.BLOCK, id, length: bytes.byteLength }))
+        socket.write(bytes)
+      }
+      const reader = new FrameReader({
+        onFrame: (frame) => {
+          if (frame.type !== Frame.Type.WANT) return
+          ids.push(frame.id)
+          if (ids.length === 2) {
+            send(ids[1], blocks[1].bytes)
+            send(ids[0], blocks[0].bytes)
+          }
+        },
+        onBody: () => {},
+        onBodyEnd: () => {}
+      }, 0)
+      socket.on('data', (chunk: Uint8Array) => { reader.push(chunk) })
+      socket.write(encodeFrame({ type: Frame.Type.READY }))
+    })
+  }
+
+  const cases = [
+    { name: 'is taken for a want that allowed it', first: {}, second: { anyOrder: true }, ok: true },
+    { name: 'is taken when every older want allowed being passed', first: { anyOrder: true }, second: {}, ok: true },
+    { name: 'closes the connection with a protocol error otherwise (an early DONT_HAVE allows no block)', first: {}, second: { earlyDontHave: true }, ok: false }
+  ]
+  for (const c of cases) {
+    it(c.name, async () => {
+      const blocks = [await randomBlock(100), await randomBlock(100)]
+      const server = await blockFirstServer(blocks)
+      const conn = await openBulkConnection(server, await generateKeyPair('Ed25519'), { stallTimeout: 2_000 })
+      try {
+        const answers = [
+          conn.request(blocks[0].cid, { signal: AbortSignal.timeout(10_000), ...c.first }),
+          conn.request(blocks[1].cid, { signal: AbortSignal.timeout(10_000), ...c.second })
+        ]
+        if (c.ok) {
+          const got = await Promise.all(answers)
+          for (let i = 0; i < 2; i++) {
+            const answer = got[i]
+            assert.equal(answer.kind, 'block')
+            assert.deepEqual(new Uint8Array(answer.kind === 'block' ? answer.bytes : []), new Uint8Array(blocks[i].bytes), 'each answer is the block asked under its id')
+          }
+          assert.equal(conn.closed, false)
+        } else {
+          await assert.rejects(answers[1], { name: 'BulkProtocolError', message: /out of order/ })
+          await assert.rejects(answers[0], { name: 'BulkProtocolError', message: /out of order/ })
+          assert.equal(conn.closed, true)
+        }
+      } finally {
+        conn.close()
+        server.close()
+      }
+    })
+  }
+})
