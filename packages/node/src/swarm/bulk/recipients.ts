@@ -1,0 +1,128 @@
+/**
+ * The redirect policy of the bulk listener: whom it sent each block to, and
+ * whom it told to get the block from them (see `Recipients`).
+ */
+
+import { blockKey } from './blocks.js'
+import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, MAX_REDIRECTED, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, REDIRECT_WINDOW, RELAY_REDIRECT_AFTER_COPIES } from './constants.js'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * Whom this server sent each block to lately, and whom it told to get it
+ * from them. Once REDIRECT_AFTER_COPIES peers were sent a block within
+ * REDIRECT_WINDOW, a client that asks for it with `redirect_ok` is told to
+ * ask them instead (a DONT_HAVE naming them), and is itself named to those
+ * that ask after it: it is fetching the block, and a peer fetching a block
+ * answers a want of it once it lands (`inFlightWait`). An asker is named
+ * only to later askers, never to earlier ones, so no two of them are told
+ * to wait for each other. A relay (a server that fetched the block itself
+ * lately) sends it to RELAY_REDIRECT_AFTER_COPIES peers and names only
+ * those. So the origin of a rollout sends each block about once and the
+ * pullers pass it on among themselves, instead of it sending
+ * the block to every puller that asks it first (BENCHMARKS.md). Only blocks
+ * of REDIRECT_MIN_SIZE bytes or more are remembered, so a small block is
+ * always sent. Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten
+ * first, each with its last MAX_HOLDERS recipients and its first
+ * MAX_REDIRECTED askers.
+ */
+export class Recipients {
+  readonly #blocks = new Map<string, { sent: PeerId[], redirected: PeerId[], at: number }>()
+  readonly #reading = new Map<string, { count: number, idle: PromiseWithResolvers<void> }>()
+
+  /**
+   * A block is being read to be sent: a peer asking for it meanwhile waits
+   * (`settled`) until the read ended and its peer was counted (`sent`),
+   * instead of being sent a copy of its own because the first was not
+   * counted yet. Call the function returned once the read ended.
+   */
+  reading (cid: CID): () => void {
+    const key = blockKey(cid)
+    let entry = this.#reading.get(key)
+    if (entry == null) {
+      entry = { count: 0, idle: Promise.withResolvers<void>() }
+      this.#reading.set(key, entry)
+    }
+    const reading = entry
+    reading.count++
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      if (--reading.count > 0) return
+      if (this.#reading.get(key) === reading) this.#reading.delete(key)
+      reading.idle.resolve()
+    }
+  }
+
+  /** Whether a read of `cid` to send it is under way */
+  isReading (cid: CID): boolean {
+    return this.#reading.has(blockKey(cid))
+  }
+
+  /** Resolves once the reads of `cid` under way now ended, or after `timeout` ms */
+  async settled (cid: CID, timeout: number): Promise<void> {
+    const reading = this.#reading.get(blockKey(cid))
+    if (reading == null) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      await Promise.race([reading.idle.promise, new Promise<void>(resolve => { timer = setTimeout(resolve, timeout) })])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** `peer` is to be sent `cid`, `size` bytes, read for it (it waits for them when asked for the block meanwhile) */
+  sent (cid: CID, peer: PeerId, size: number): void {
+    if (size < REDIRECT_MIN_SIZE) return
+    const entry = this.#entry(blockKey(cid))
+    const sent = entry.sent.filter(p => !p.equals(peer))
+    sent.push(peer)
+    // the latest few: they are likely still connected
+    if (sent.length > MAX_HOLDERS) sent.shift()
+    entry.sent = sent
+  }
+
+  /**
+   * The peers to name instead of sending `cid` to `asker`, those sent it
+   * first; undefined when it is to be sent. An asker told to go to them is
+   * named to those asking after it, unless this server is a `relay` of the
+   * block (it fetched it lately): a relay sends it to
+   * RELAY_REDIRECT_AFTER_COPIES peers and names only those.
+   */
+  holders (cid: CID, asker: PeerId, relay = false): PeerId[] | undefined {
+    const key = blockKey(cid)
+    const found = this.#blocks.get(key)
+    if (found == null || Date.now() - found.at > REDIRECT_WINDOW) return undefined
+    const sent = found.sent.filter(p => !p.equals(asker))
+    if (sent.length < (relay ? RELAY_REDIRECT_AFTER_COPIES : REDIRECT_AFTER_COPIES)) return undefined
+    if (relay) return sent
+    const entry = this.#entry(key)
+    const at = entry.redirected.findIndex(p => p.equals(asker))
+    const before = entry.redirected.slice(0, at < 0 ? entry.redirected.length : at)
+    if (at < 0 && entry.redirected.length < MAX_REDIRECTED) entry.redirected.push(asker)
+    const waiting = before.filter(p => !sent.some(q => q.equals(p)))
+    const room = Math.max(0, MAX_HOLDERS - sent.length)
+    return [...sent, ...(room > 0 ? waiting.slice(-room) : [])]
+  }
+
+  /** The block's entry, made anew when none is remembered within REDIRECT_WINDOW; its time moves to now */
+  #entry (key: string): { sent: PeerId[], redirected: PeerId[], at: number } {
+    const now = Date.now()
+    let entry = this.#blocks.get(key)
+    if (entry == null || now - entry.at > REDIRECT_WINDOW) entry = { sent: [], redirected: [], at: now }
+    entry.at = now
+    this.#blocks.delete(key)
+    this.#blocks.set(key, entry)
+    if (this.#blocks.size > MAX_REDIRECT_BLOCKS) {
+      const oldest = this.#blocks.keys().next()
+      if (oldest.done !== true) this.#blocks.delete(oldest.value)
+    }
+    return entry
+  }
+
+  /** Blocks remembered (for tests) */
+  get size (): number {
+    return this.#blocks.size
+  }
+}
