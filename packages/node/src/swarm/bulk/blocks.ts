@@ -14,3 +14,23 @@ export async function collect (source: AsyncIterable<Uint8Array> | Iterable<Uint
   for await (const chunk of source) chunks.push(chunk)
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }
+
+/** Settles as `promise` does, or with `fallback` once `ms` have passed */
+export async function within<T> (promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([promise, new Promise<T>(resolve => { timer = setTimeout(() => { resolve(fallback) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Sets `key` as the newest entry of `map`, dropping the oldest past `max` (a Map keeps insertion order) */
+export function setNewest<K, V> (map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > max) {
+    const oldest = map.keys().next()
+    if (oldest.done !== true) map.delete(oldest.value)
+  }
+}

@@ -8,7 +8,7 @@
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
-import { blockKey } from './blocks.js'
+import { blockKey, setNewest } from './blocks.js'
 import { MAX_REDIRECT_BLOCKS, REDIRECT_WINDOW } from './constants.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -44,7 +44,7 @@ export class Fetches {
       fetch.refs--
       if (!stored && fetch.refs > 0) return
       if (this.#fetches.get(key) === fetch) this.#fetches.delete(key)
-      if (stored) this.#remember(key)
+      if (stored) setNewest(this.#stored, key, Date.now(), MAX_REDIRECT_BLOCKS)
       fetch.resolve(stored)
     }
   }
@@ -53,15 +53,6 @@ export class Fetches {
   storedLately (cid: CID): boolean {
     const at = this.#stored.get(blockKey(cid))
     return at != null && Date.now() - at <= REDIRECT_WINDOW
-  }
-
-  #remember (key: string): void {
-    this.#stored.delete(key)
-    this.#stored.set(key, Date.now())
-    if (this.#stored.size > MAX_REDIRECT_BLOCKS) {
-      const oldest = this.#stored.keys().next()
-      if (oldest.done !== true) this.#stored.delete(oldest.value)
-    }
   }
 
   /** A fetch of `cid` asks `peer` for it; the function returned tells that the request ended */

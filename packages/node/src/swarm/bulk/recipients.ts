@@ -3,7 +3,7 @@
  * whom it told to get the block from them (see `Recipients`).
  */
 
-import { blockKey } from './blocks.js'
+import { blockKey, setNewest, within } from './blocks.js'
 import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, MAX_REDIRECTED, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, REDIRECT_WINDOW, RELAY_REDIRECT_AFTER_COPIES } from './constants.js'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -63,13 +63,7 @@ export class Recipients {
   /** Resolves once the reads of `cid` under way now ended, or after `timeout` ms */
   async settled (cid: CID, timeout: number): Promise<void> {
     const reading = this.#reading.get(blockKey(cid))
-    if (reading == null) return
-    let timer: ReturnType<typeof setTimeout> | undefined
-    try {
-      await Promise.race([reading.idle.promise, new Promise<void>(resolve => { timer = setTimeout(resolve, timeout) })])
-    } finally {
-      clearTimeout(timer)
-    }
+    if (reading != null) await within(reading.idle.promise, timeout, undefined)
   }
 
   /** `peer` is to be sent `cid`, `size` bytes, read for it (it waits for them when asked for the block meanwhile) */
@@ -112,12 +106,7 @@ export class Recipients {
     let entry = this.#blocks.get(key)
     if (entry == null || now - entry.at > REDIRECT_WINDOW) entry = { sent: [], redirected: [], at: now }
     entry.at = now
-    this.#blocks.delete(key)
-    this.#blocks.set(key, entry)
-    if (this.#blocks.size > MAX_REDIRECT_BLOCKS) {
-      const oldest = this.#blocks.keys().next()
-      if (oldest.done !== true) this.#blocks.delete(oldest.value)
-    }
+    setNewest(this.#blocks, key, entry, MAX_REDIRECT_BLOCKS)
     return entry
   }
 

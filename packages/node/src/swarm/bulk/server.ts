@@ -17,7 +17,7 @@
 
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
-import { collect } from './blocks.js'
+import { collect, within } from './blocks.js'
 import { BUFFER_IDLE_MS, MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
@@ -334,6 +334,8 @@ class ServedConnection {
     if (want.counted != null) return false
     if (want.redirectOk && want.holders == null) {
       const deadline = Date.now() + this.#init.blockstoreTimeout
+      // checked here, not inside `settled`: its own return would be one more await between the
+      // check and the decision below, and waiters woken together would all decide to send
       while (this.#recipients.isReading(want.cid) && Date.now() < deadline) {
         await this.#recipients.settled(want.cid, deadline - Date.now())
       }
@@ -352,12 +354,7 @@ class ServedConnection {
 
   /** Whether a block this node is fetching arrived, waited for at most `inFlightWait` ms */
   async #arrived (fetching: Promise<boolean>): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    try {
-      return await Promise.race([fetching, new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, this.#init.inFlightWait) })])
-    } finally {
-      clearTimeout(timer)
-    }
+    return within(fetching, this.#init.inFlightWait, false)
   }
 
   /** Answers, out of the queue's order, a want of a block this node is fetching: once it arrived, or DONT_HAVE */
