@@ -113,8 +113,8 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
       assert.ok(took < inFlightWait, `the pulls took ${took} ms: some want waited for a peer that waited in turn`)
       const sent = origin.services.bulk.served().blocks
       const relayed = pullers.reduce((n, p) => n + p.services.bulk.served().blocks, 0)
-      // before a peer fetching a block served it, the origin sent every block at least twice (two
-      // copies before naming holders, and again to each asker whose holders still lacked it)
+      // the bound: a server whose named holders do not serve what they are still fetching must send
+      // each block at least twice (to name two holders that have it) and again to each asker they fail
       assert.ok(sent < 1.5 * blocks.length, `the origin sent ${sent} blocks for ${blocks.length}`)
       assert.equal(sent + relayed >= pullers.length * blocks.length, true, `${sent} + ${relayed} blocks sent for ${pullers.length} x ${blocks.length}`)
     } finally {
