@@ -1,17 +1,19 @@
 // Warm pull through the gateway, N times, against docker-registry in the same run, with the
 // wall time and the CPU of the serving process and of skopeo (children's rusage).
-//   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5]
+// With --cold, each run pulls through a fresh node B that fetches from A over the swarm, and also
+// prints A's and B's CPU and B's bytes read and written.
+//   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5] [--cold]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemon
 //   PERF_OUT=FILE to record the daemon with `perf record -g` during each pull (FILE.<run>)
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
-import { processCpu, startDockerRegistry } from './lib.mjs'
+import { processCpu, processIo, startDockerRegistry } from './lib.mjs'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, cold: { type: 'boolean', default: false } } })
 const RUNS = Number(values.runs)
 
 /** CPU seconds of a process so far */
@@ -46,21 +48,45 @@ const repoA = path.join(work, 'a')
 await runJson(repoA, ['init', ...TEST_INIT])
 const a = new DaemonProcess(repoA)
 await a.ready()
-const gwAddr = a.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+const gateway = daemon => daemon.events().find(e => e.event === 'ready').gateway.replace(/^http:\/\//, '')
+const gwAddr = gateway(a)
 await skopeo(['--dest-tls-verify=false', src, `docker://${gwAddr}/bench/large:v1`])
+const digest = values.cold ? JSON.parse(spawnSync('skopeo', ['inspect', '--tls-verify=false', `docker://${gwAddr}/bench/large:v1`], { encoding: 'utf8' }).stdout).Digest : undefined
+const idA = values.cold ? await runJson(repoA, ['id']) : undefined
 for (let r = 0; r < RUNS; r++) {
   const outR = path.join(work, `reg-${r}`)
   const rc0 = await cpu(registry.pid)
   const reg = await skopeo(['--src-tls-verify=false', `docker://127.0.0.1:${port}/bench/large:v1`, `oci:${outR}:v1`])
   const rc = await cpu(registry.pid) - rc0
   const outP = path.join(work, `ours-${r}`)
+  let b
+  if (values.cold) {
+    const repoB = path.join(work, `b${r}`)
+    await runJson(repoB, ['init', ...TEST_INIT, '--bootstrap', idA.addresses[0]])
+    b = new DaemonProcess(repoB)
+    await b.ready()
+    for (let i = 0; i < 100; i++) {
+      if ((await runJson(repoB, ['providers', digest])).providers.length > 0) break
+    }
+  }
+  const server = b ?? a
   const ac0 = await cpu(a.child.pid)
-  const perf = process.env.PERF_OUT != null ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(a.child.pid)], { stdio: 'ignore' }) : undefined
+  const bc0 = b != null ? await cpu(b.child.pid) : 0
+  const bio0 = b != null ? await processIo(b.child.pid) : undefined
+  const perf = process.env.PERF_OUT != null ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(server.child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
-  const ours = await skopeo(['--src-tls-verify=false', `docker://${gwAddr}/bench/large:v1`, `oci:${outP}:v1`])
+  const from = b != null ? `docker://${gateway(b)}/bench/large@${digest}` : `docker://${gwAddr}/bench/large:v1`
+  const ours = await skopeo(['--src-tls-verify=false', from, b != null ? `oci:${outP}` : `oci:${outP}:v1`])
   if (perf != null) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
   const ac = await cpu(a.child.pid) - ac0
-  console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (daemon CPU ${ac.toFixed(2)}, skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}`)
+  let cold = ''
+  if (b != null) {
+    const bc = await cpu(b.child.pid) - bc0
+    const bio = await processIo(b.child.pid)
+    cold = `; cold through B: A CPU ${ac.toFixed(2)}, B CPU ${bc.toFixed(2)}, B read (files and sockets) ${((bio.read - bio0.read) / 1e6).toFixed(0)} MB, wrote ${((bio.written - bio0.written) / 1e6).toFixed(0)} MB`
+    await b.stop()
+  }
+  console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (${b == null ? `daemon CPU ${ac.toFixed(2)}, ` : ''}skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}${cold}`)
   await fs.rm(outR, { recursive: true }); await fs.rm(outP, { recursive: true })
 }
 await registry.stop()

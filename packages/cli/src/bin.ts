@@ -1,4 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=96
+// first: the thread pool's size, before anything uses the pool
+import './threadpool.js'
 import { run } from './program.js'
 
 // `npm run provenir -- …` runs in the workspace root; relative paths given on

@@ -6,6 +6,7 @@ import module from 'node:module'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
+import { DAEMON_THREADPOOL_SIZE } from '../src/threadpool.js'
 import { BIN, tempDir } from './helpers.js'
 import type { AddressInfo } from 'node:net'
 
@@ -55,6 +56,29 @@ describe('CLI start-up', { skip: typeof (module as { registerHooks?: unknown }).
     await fs.writeFile(recorder, RECORDER)
   })
   after(async () => { await fs.rm(root, { recursive: true, force: true }) })
+
+  it('runs libuv\'s pool with DAEMON_THREADPOOL_SIZE threads, or the size the environment gives', { skip: process.platform !== 'linux' && 'counts threads in /proc' }, async () => {
+    // printed at exit: the process's libuv threads (the pool starts on first use: reading the api file)
+    const counter = path.join(root, 'threads.mjs')
+    await fs.writeFile(counter, `import { readdirSync, readFileSync } from 'node:fs'
+process.on('exit', () => {
+  const n = readdirSync('/proc/self/task').filter(t => readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() === 'libuv-worker').length
+  process.stderr.write('\\nTHREADS ' + n + '\\n')
+})
+`)
+    const threads = async (env: NodeJS.ProcessEnv): Promise<number> => {
+      const child = spawn(process.execPath, ['--import', counter, BIN, 'image', 'ls', '--json'], { env: { ...env, PROVENIR_PATH: path.join(root, 'repo') }, stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+      await new Promise(resolve => child.once('close', resolve))
+      const line = stderr.split('\n').find(l => l.startsWith('THREADS '))
+      assert.ok(line != null, stderr)
+      return Number(line.slice('THREADS '.length))
+    }
+    const { UV_THREADPOOL_SIZE: _, ...env } = process.env
+    assert.equal(await threads(env), DAEMON_THREADPOOL_SIZE)
+    assert.equal(await threads({ ...env, UV_THREADPOOL_SIZE: '5' }), 5)
+  })
 
   for (const args of [['--help'], ['--version'], ['image', 'ls', '--json'], ['image', 'pull', `sha256:${'a'.repeat(64)}`], ['peers'], ['name', 'resolve', 'a/b']]) {
     it(`provenir ${args.join(' ')} loads none of the node's packages`, async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { base32upper } from 'multiformats/bases/base32'
 import { InvalidConfigError } from '@provenir/interface'
 import { BaseContentBlockstore, decodeInfo } from './blockstore.js'
-import { DEFAULT_VERIFIED_FILES, SYNC_BATCH_SIZE, SYNC_CONCURRENCY, MAX_UNSYNCED_BLOCKS, OFF_THREAD_WRITE_MAX, OFF_THREAD_WRITE_MIN, OFF_THREAD_WRITE_SLOTS } from './constants.js'
+import { DEFAULT_VERIFIED_FILES, SYNC_BATCH_SIZE, MAX_UNSYNCED_BLOCKS, syncConcurrency, OFF_THREAD_WRITE_MAX, OFF_THREAD_WRITE_MIN, OFF_THREAD_WRITE_SLOTS } from './constants.js'
 import { VerifiedFiles, probeFineTimestamps } from './file-stamps.js'
 import { bytesLevel, bytesSublevel } from './level.js'
 import { SyncQueue } from './sync-queue.js'
@@ -132,7 +132,7 @@ export class FsBlockstore extends BaseContentBlockstore {
     this.#verified = new VerifiedFiles(this.#maxVerified, this.#maxVerified > 0 && await probeFineTimestamps(this.#tmp))
     this.recovered = await this.#recover()
     // a queue that failed before a close (its dirty marks left for the recovery above) does not outlive it
-    this.#queue = this.sync ? new SyncQueue({ db: this.db, dirty: this.#dirty, batchSize: SYNC_BATCH_SIZE, concurrency: SYNC_CONCURRENCY, maxUnsynced: MAX_UNSYNCED_BLOCKS }) : undefined
+    this.#queue = this.sync ? new SyncQueue({ db: this.db, dirty: this.#dirty, batchSize: SYNC_BATCH_SIZE, concurrency: syncConcurrency(), maxUnsynced: MAX_UNSYNCED_BLOCKS }) : undefined
   }
 
   /**

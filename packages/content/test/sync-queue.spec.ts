@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { bytesLevel, bytesSublevel } from '../src/level.js'
+import { SYNC_SPARE_THREADS, syncConcurrency } from '../src/constants.js'
 import { SyncQueue } from '../src/sync-queue.js'
 import { tempDir } from './fixtures.js'
 import type { BytesLevel, BytesSublevel } from '../src/level.js'
@@ -73,5 +74,25 @@ describe('SyncQueue (group commit)', () => {
     await queue.add({ ...block, dir: join(block.path, 'not-a-dir') })
     await assert.rejects(within(5_000, queue.flush()), { code: 'ENOTDIR' })
     assert.equal((await dirty.keys().all()).length, 1)
+  })
+})
+
+describe('syncConcurrency: the group commit\'s share of libuv\'s pool', () => {
+  it('leaves SYNC_SPARE_THREADS threads to other I/O, and runs 2 to 8 syncs', (t) => {
+    const before = process.env.UV_THREADPOOL_SIZE
+    t.after(() => {
+      if (before == null) delete process.env.UV_THREADPOOL_SIZE
+      else process.env.UV_THREADPOOL_SIZE = before
+    })
+    const expect: Array<[string | undefined, number]> = [
+      [undefined, 2], // libuv's default of 4
+      ['4', 2], ['6', 2], [String(SYNC_SPARE_THREADS + 5), 5], ['12', 8], ['128', 8],
+      ['0', 2], ['-3', 2], ['2.5', 2], ['many', 2]
+    ]
+    for (const [size, concurrency] of expect) {
+      if (size == null) delete process.env.UV_THREADPOOL_SIZE
+      else process.env.UV_THREADPOOL_SIZE = size
+      assert.equal(syncConcurrency(), concurrency, `UV_THREADPOOL_SIZE=${size}`)
+    }
   })
 })
