@@ -14,7 +14,7 @@ import fs from 'node:fs/promises'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, afterEach, before, describe, it } from 'node:test'
 import puppeteer from 'puppeteer-core'
 import { ROOT, runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
@@ -83,6 +83,18 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
       // root in CI has no user namespace for Chromium's sandbox
       args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage']
     })
+  })
+
+  // a failed test keeps what the daemons printed (their errors and warnings), beside the screenshots
+  // (`passed` is node's since 21.7, not yet in our @types/node)
+  afterEach(async (t) => {
+    if ((t as { passed?: boolean }).passed !== false || pair == null) return
+    const name = t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)
+    for (const [who, daemon] of [['a', pair.a], ['b', pair.b]] as const) {
+      const file = path.join(SHOTS, `failed-${name}-daemon-${who}.log`)
+      await fs.writeFile(file, daemon.stderr)
+      console.error(`daemon ${who}'s stderr (whole in ${file}), last lines:\n${daemon.stderr.split('\n').slice(-40).join('\n')}`)
+    }
   })
 
   after(async () => {
