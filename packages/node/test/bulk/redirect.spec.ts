@@ -50,6 +50,27 @@ describe('bulk channel: recipients of a block, for redirects', () => {
     assert.deepEqual(r.holders(cid, peers[3])?.map(String), [peers[0], peers[1], peers[2]].map(String), 'peers[1] was sent it: named as a holder')
   })
 
+  it('names and counts only peers still live: a recipient that left is not named, and the block is sent', async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const [p1, p2, p3, p4, p5] = [await newPeer(), await newPeer(), await newPeer(), await newPeer(), await newPeer()]
+    const gone = new Set<string>()
+    const live = (p: PeerId): boolean => !gone.has(p.toString())
+    r.sent(cid, p1, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(cid, p2, false, live)?.map(String), [p1].map(String))
+    assert.deepEqual(r.holders(cid, p3, false, live)?.map(String), [p1, p2].map(String))
+    // p1, the only recipient, left: the next asker is sent the block
+    gone.add(p1.toString())
+    assert.equal(r.holders(cid, p4, false, live), undefined, 'no live recipient: sent')
+    r.sent(cid, p4, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(cid, p5, false, live)?.map(String), [p4, p2, p3].map(String), 'p1 is not named')
+    // an asker redirected before that left is not named either
+    gone.add(p2.toString())
+    assert.deepEqual(r.holders(cid, p5, false, live)?.map(String), [p4, p3].map(String))
+    // as a relay, only live recipients count towards its copies
+    assert.equal(r.holders(cid, p5, true, live), undefined)
+  })
+
   it(`as a relay (it fetched the block lately), sends it to ${RELAY_REDIRECT_AFTER_COPIES} peers, then names only those`, async () => {
     const r = new Recipients()
     const { cid } = await randomBlock()
@@ -132,7 +153,9 @@ describe('bulk channel: a server that sent a block to others names them instead'
     }
     assert.ok((await fromWhom(p1)).every(from => from?.equals(origin.peerId) === true))
     assert.equal(origin.services.bulk.served().blocks, blocks.length)
+    const redirects = origin.services.bulk.served().redirects
     const second = await fromWhom(p2)
+    assert.ok(origin.services.bulk.served().redirects >= redirects + blocks.length, 'p2 was told of p1 for each block')
     assert.ok(second.every(from => from?.equals(p1.peerId) === true), `from: ${second.map(String).join(', ')}`)
     const last = await fromWhom(late)
     assert.ok(last.every(from => from?.equals(p1.peerId) === true || from?.equals(p2.peerId) === true), `from: ${last.map(String).join(', ')}`)
@@ -197,6 +220,36 @@ describe('bulk channel: a server that sent a block to others names them instead'
       assert.equal(other.services.bulk.connections(p1.peerId).outbound, 1)
     } finally {
       await other.stop()
+    }
+  })
+
+  it('a puller that left is not named: the next puller is sent every block by the server, without asking it', async () => {
+    const fresh = await storeBlocks(origin.blockstore, 4, REDIRECT_MIN_SIZE)
+    const cids = fresh.map(b => b.cid)
+    const gone = await bulkNode()
+    const next = await bulkNode()
+    try {
+      await Promise.all([connect(gone, origin), connect(next, origin)])
+      const first = transportOf(gone).createSession({ peers: [origin.peerId] })
+      assert.equal((await all(first.want(cids))).length, cids.length)
+      first.close()
+      await gone.stop()
+      for (let i = 0; i < 100 && origin.getConnections(gone.peerId).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+      assert.equal(origin.getConnections(gone.peerId).length, 0)
+      const before = origin.services.bulk.served()
+      const session = transportOf(next).createSession({ peers: [origin.peerId] })
+      const got = await all(session.want(cids))
+      session.close()
+      assert.equal(got.length, cids.length)
+      assert.ok(got.every(g => g.from?.equals(origin.peerId) === true), `from: ${got.map(g => g.from?.toString()).join(', ')}`)
+      const after = origin.services.bulk.served()
+      assert.equal(after.blocks, before.blocks + cids.length)
+      assert.equal(after.redirects, before.redirects, 'no want was answered naming the peer that left')
+      // it never tried the peer that left
+      assert.equal(next.getConnections(gone.peerId).length, 0)
+      assert.equal(next.services.bulk.connections(gone.peerId).outbound, 0)
+    } finally {
+      await Promise.all([gone.stop(), next.stop()])
     }
   })
 

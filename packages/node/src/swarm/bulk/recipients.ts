@@ -24,7 +24,9 @@ import type { CID } from 'multiformats/cid'
  * of REDIRECT_MIN_SIZE bytes or more are remembered, so a small block is
  * always sent. Bounded by MAX_REDIRECT_BLOCKS blocks, the oldest forgotten
  * first, each with its last MAX_HOLDERS recipients and its first
- * MAX_REDIRECTED askers.
+ * MAX_REDIRECTED askers. Only peers still `live` (admitted by this node:
+ * connected, not banned) are named or counted: a recipient that left is not
+ * sent askers that would find nobody there.
  */
 export class Recipients {
   readonly #blocks = new Map<string, { sent: PeerId[], redirected: PeerId[], at: number }>()
@@ -82,20 +84,21 @@ export class Recipients {
    * first; undefined when it is to be sent. An asker told to go to them is
    * named to those asking after it, unless this server is a `relay` of the
    * block (it fetched it lately): a relay sends it to
-   * RELAY_REDIRECT_AFTER_COPIES peers and names only those.
+   * RELAY_REDIRECT_AFTER_COPIES peers and names only those. Peers for which
+   * `live` is false (gone from this node) are neither named nor counted.
    */
-  holders (cid: CID, asker: PeerId, relay = false): PeerId[] | undefined {
+  holders (cid: CID, asker: PeerId, relay = false, live: (peer: PeerId) => boolean = () => true): PeerId[] | undefined {
     const key = blockKey(cid)
     const found = this.#blocks.get(key)
     if (found == null || Date.now() - found.at > REDIRECT_WINDOW) return undefined
-    const sent = found.sent.filter(p => !p.equals(asker))
+    const sent = found.sent.filter(p => !p.equals(asker) && live(p))
     if (sent.length < (relay ? RELAY_REDIRECT_AFTER_COPIES : REDIRECT_AFTER_COPIES)) return undefined
     if (relay) return sent
     const entry = this.#entry(key)
     const at = entry.redirected.findIndex(p => p.equals(asker))
     const before = entry.redirected.slice(0, at < 0 ? entry.redirected.length : at)
     if (at < 0 && entry.redirected.length < MAX_REDIRECTED) entry.redirected.push(asker)
-    const waiting = before.filter(p => !sent.some(q => q.equals(p)))
+    const waiting = before.filter(p => !sent.some(q => q.equals(p)) && live(p))
     const room = Math.max(0, MAX_HOLDERS - sent.length)
     return [...sent, ...(room > 0 ? waiting.slice(-room) : [])]
   }

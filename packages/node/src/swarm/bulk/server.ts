@@ -339,7 +339,7 @@ class ServedConnection {
       while (this.#recipients.isReading(want.cid) && Date.now() < deadline) {
         await this.#recipients.settled(want.cid, deadline - Date.now())
       }
-      want.holders = this.#recipients.holders(want.cid, this.#peer, this.#init.relaying?.(want.cid))
+      want.holders = this.#recipients.holders(want.cid, this.#peer, this.#init.relaying?.(want.cid), peer => this.#init.admit(peer) == null)
     }
     if (want.holders != null) return true
     if (claim) want.counted = this.#recipients.reading(want.cid)
