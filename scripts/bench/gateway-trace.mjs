@@ -3,8 +3,8 @@
 // With --cold, each run pulls through a fresh node B that fetches from A over the swarm, and also
 // prints A's and B's CPU and B's bytes read and written.
 //   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5] [--cold]
-//   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemon
-//   PERF_OUT=FILE to record the daemon with `perf record -g` during each pull (FILE.<run>)
+//   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemons
+//   PERF_OUT=FILE to record the daemon (B with --cold) with `perf record -g` during each pull (FILE.<run>)
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
