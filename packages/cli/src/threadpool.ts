@@ -5,10 +5,11 @@
  *
  * The daemon's pool runs its file reads and writes, level's reads and
  * writes, and the group commit of its block store (`FsBlockstore`), whose
- * fdatasyncs hold a thread each for the disk's time: 8 at once with this
- * pool (`syncConcurrency()` in @provenir/content), 2 with libuv's default
- * of 4, which left a pull's block files syncing ~0.35 s after its last
- * block. A size set in the environment is kept.
+ * fdatasyncs hold a thread each for the disk's time. The store runs all of
+ * the pool but 4 threads as syncs (`syncConcurrency()` in
+ * @provenir/content): 8 with this pool, enough to keep up with a pull, so
+ * its pin does not wait for the disk after the last block; libuv's default
+ * of 4 would give 2. A size set in the environment is kept.
  */
 export const DAEMON_THREADPOOL_SIZE = 12
 

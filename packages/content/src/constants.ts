@@ -15,9 +15,10 @@ export const SYNC_BATCH_SIZE = 64
  * libuv's threads for the disk's time: all but {@link SYNC_SPARE_THREADS} of
  * the pool (`UV_THREADPOOL_SIZE`, read when a store opens), between 2 and 8.
  * Each file's sync is three trips through the event loop (open, fdatasync,
- * close); while a pull keeps the loop busy, 2 at a time made ~150 MB/s
- * durable, behind the transfer, and the pin waited ~0.35 s for the rest
- * after the last block of a 315 MB pull; 8 at a time kept up (~20 ms).
+ * close), so while a transfer keeps the loop busy the syncs run at the
+ * loop's pace: 2 at a time fall behind a pull (~150 MB/s), 8 keep up, and
+ * the pin after the pull's last block then waits ~20 ms instead of ~0.35 s
+ * for 315 MB (BENCHMARKS.md, "The group commit behind the pull").
  */
 export function syncConcurrency (): number {
   const pool = Number(process.env.UV_THREADPOOL_SIZE)
