@@ -334,6 +334,9 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
         throw err
       }
     }
+    // logged before the api file appears: whoever waits for that file (a script, `provenir`
+    // itself) finds the start line in the log already
+    log('started %p, RPC API on %s', node.peerId, rpc.url)
     await writeApiFile(paths.root, { ...rpc.address, ...(rpc.tls ? { tls: true, ...(apiCaFile != null ? { caFile: apiCaFile } : {}) } : {}) })
   } catch (err) {
     await gateway?.close().catch(() => {})
@@ -344,7 +347,6 @@ export async function startDaemon (init: StartDaemonInit): Promise<Daemon> {
 
   const server = rpc
   let stopping: Promise<void> | undefined
-  log('started %p, RPC API on %s', node.peerId, server.url)
   const provideAbort = new AbortController()
   const providing = provideHeldImages(node, provideAbort.signal, log)
   const stopStoreMetrics = node.content != null ? storeMetrics(node.content.storage) : () => {}
