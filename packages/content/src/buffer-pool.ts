@@ -48,6 +48,11 @@ export class BufferPool {
     if (chunk.buffer.byteLength === this.#size) this.#ours.add(chunk.buffer)
   }
 
+  /** Whether `chunk` is a view of one of the pool's buffers */
+  owns (chunk: Uint8Array): boolean {
+    return this.#ours.has(chunk.buffer)
+  }
+
   release (chunk: Uint8Array): void {
     if (!this.#ours.has(chunk.buffer) || this.#free.length >= this.#keep) return
     if (this.#free.some(b => b.buffer === chunk.buffer)) return

@@ -334,6 +334,19 @@ describe('blob <-> DAG', () => {
     await assert.rejects(read(), { name: 'BlockVerificationError' })
   })
 
+  it('a BufferPool owns views of the buffers it made, and a view released goes back as its whole buffer', async () => {
+    const pool = new BufferPool(1024, 4)
+    const a = pool.take()
+    assert.ok(pool.owns(a))
+    assert.ok(pool.owns(a.subarray(64, 100)))
+    assert.equal(pool.owns(new Uint8Array(1024)), false)
+    pool.release(a.subarray(64, 100))
+    const again = pool.take()
+    assert.equal(again.buffer, a.buffer)
+    assert.equal(again.byteOffset, 0)
+    assert.equal(again.byteLength, 1024)
+  })
+
   it('a BufferPool with idleMs drops its free buffers once nothing was taken for that long, and keeps them while they are taken', async () => {
     const pool = new BufferPool(1024, 4, { idleMs: 60 })
     const a = pool.take()

@@ -50,6 +50,24 @@ describe('bulk channel: transfer', () => {
     assert.ok(a.services.bulk.connections(b.peerId).inbound <= 2)
   })
 
+  it('blocks of every size around a serving buffer and its header room come whole', async () => {
+    // up to 1 MiB a block goes out with its frame header in one buffer; a larger one in two
+    const sizes = [1, 63, 64, 65, MIB - 1, MIB, MIB + 1, 1.5 * MIB, 2 * MIB]
+    const edge = (await Promise.all(sizes.map(async size => storeBlocks(a.blockstore, 1, size)))).flat()
+    const fresh = await bulkNode()
+    try {
+      await connect(fresh, a)
+      const session = transportOf(fresh).createSession({ peers: [a.peerId] })
+      const got = await all(session.want(edge.map(x => x.cid)))
+      session.close()
+      assertSame(got, edge)
+      assert.ok(got.every(x => x.from?.equals(a.peerId)))
+      assert.equal(a.services.bitswap.ledger(fresh.peerId)?.bytesSent ?? 0, 0)
+    } finally {
+      await fresh.stop()
+    }
+  })
+
   it('a transient caller gets every block right while their buffers are reused', async () => {
     const fresh = await bulkNode()
     try {

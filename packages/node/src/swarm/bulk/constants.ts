@@ -252,6 +252,14 @@ export const SERVE_BUFFERS = 32
 export const SERVE_BUFFER_SIZE = 1024 * 1024
 
 /**
+ * Bytes a serving buffer keeps ahead of the block read into it, for the
+ * BLOCK frame's header (~10 bytes): header and block go to the socket as one
+ * buffer, where two would be copied into one by node's TLS (`TLSWrap::DoWrite`
+ * joins the buffers of a `writev`), 1 MiB per block.
+ */
+export const SERVE_FRAME_ROOM = 64
+
+/**
  * Buffers kept for receiving blocks into (all connections), 1 MiB each: a
  * caller that is done with each block when it asks for the next one
  * (`transient`) gives its buffer back, and the next block reuses it.

@@ -18,7 +18,7 @@
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { collect, within } from './blocks.js'
-import { BUFFER_IDLE_MS, MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE } from './constants.js'
+import { BUFFER_IDLE_MS, MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE, SERVE_FRAME_ROOM } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
 import { Recipients } from './recipients.js'
@@ -95,7 +95,7 @@ export class BulkServer {
   readonly #init: BulkServerInit
   readonly #server: Server
   readonly #byPeer = new Map<string, Set<ServedConnection>>()
-  readonly #pool = new BufferPool(SERVE_BUFFER_SIZE, SERVE_BUFFERS, { idleMs: BUFFER_IDLE_MS })
+  readonly #pool = new BufferPool(SERVE_FRAME_ROOM + SERVE_BUFFER_SIZE, SERVE_BUFFERS, { idleMs: BUFFER_IDLE_MS })
   readonly #sockets = new Set<Socket>()
   readonly #recipients = new Recipients()
 
@@ -379,7 +379,8 @@ class ServedConnection {
       let bytes: Uint8Array
       if (blockstore.readInto != null) {
         target = this.#pool.take()
-        bytes = await blockstore.readInto(cid, target, { signal, verify: true })
+        // read after the room for the frame's header (`#write`)
+        bytes = await blockstore.readInto(cid, target.subarray(SERVE_FRAME_ROOM), { signal, verify: true })
         if (bytes.buffer !== target.buffer) this.#pool.release(target)
       } else {
         bytes = await collect(blockstore.get(cid, { signal, verify: true }))
@@ -422,12 +423,20 @@ class ServedConnection {
       return
     }
     this.#init.count?.('block', bytes.byteLength)
-    socket.cork()
-    socket.write(encodeFrame({ type: Frame.Type.BLOCK, id: want.id, length: bytes.byteLength }))
-    const flowing = socket.write(bytes, () => {
-      this.#pool.release(bytes)
-    })
-    socket.uncork()
+    const header = encodeFrame({ type: Frame.Type.BLOCK, id: want.id, length: bytes.byteLength })
+    const release = (): void => { this.#pool.release(bytes) }
+    let flowing: boolean
+    if (bytes.byteOffset === SERVE_FRAME_ROOM && header.byteLength <= SERVE_FRAME_ROOM && this.#pool.owns(bytes)) {
+      // read into a serving buffer after its room for the header: one buffer, written as it is
+      const framed = new Uint8Array(bytes.buffer, SERVE_FRAME_ROOM - header.byteLength, header.byteLength + bytes.byteLength)
+      framed.set(header, 0)
+      flowing = socket.write(framed, release)
+    } else {
+      socket.cork()
+      socket.write(header)
+      flowing = socket.write(bytes, release)
+      socket.uncork()
+    }
     if (!flowing) await this.#drained()
   }
 
