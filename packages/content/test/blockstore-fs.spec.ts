@@ -161,6 +161,24 @@ describe('FsBlockstore on disk', () => {
     assertBytes(b, big.bytes)
   })
 
+  it('readInto fills a buffer the block fits exactly, and a view at an offset of a larger one', async () => {
+    const block = await makeBlock(4096)
+    await store.put(block.cid, block.bytes)
+    const exact = new Uint8Array(4096)
+    const a = await store.readInto(block.cid, exact)
+    assert.equal(a.buffer, exact.buffer)
+    assert.equal(a.byteLength, 4096)
+    assertBytes(a, block.bytes)
+    const whole = new Uint8Array(64 + 8192).fill(7)
+    const b = await store.readInto(block.cid, whole.subarray(64))
+    assert.equal(b.buffer, whole.buffer)
+    assert.equal(b.byteOffset, 64)
+    assertBytes(b, block.bytes)
+    // nothing before the view, nor after the block, was written
+    assert.ok(whole.subarray(0, 64).every(x => x === 7))
+    assert.ok(whole.subarray(64 + 4096).every(x => x === 7))
+  })
+
   it('delete removes the file as well as the index entry', async () => {
     const { cid, bytes } = await makeBlock(100)
     await store.put(cid, bytes)
