@@ -1,4 +1,4 @@
-import { BlobSizeMismatchError, cidForDigest, DigestMismatchError, getBlockBytes, MAX_IMAGE_STATEMENTS, NotABlobError, parseManifest, platformsOf, selectPlatform, UnsupportedMediaTypeError } from '@provenir/content'
+import { BlobSizeMismatchError, cidForDigest, DigestMismatchError, getBlockBytes, MAX_IMAGE_STATEMENTS, NotABlobError, parseManifest, platformsOf, selectPlatform, UnsupportedMediaTypeError, warmHashWorker } from '@provenir/content'
 import { CID } from 'multiformats/cid'
 import { AbortError, formatPlatform, parsePlatform } from '@provenir/interface'
 import { assertPolicy, verifyImage } from '@provenir/trust'
@@ -435,6 +435,9 @@ async function fetchStatements (ctx: PullContext, session: TransportSession, ima
  * @throws UnsupportedMediaTypeError for an image index (multi-arch): pull each platform's manifest
  */
 export async function pullImage (ctx: PullContext, manifestDigest: string, options: PullOptions = {}): Promise<PulledImage> {
+  // the layers' leaves are hashed and written on the hash worker: it starts (~60 ms) while the
+  // manifest and the record come, not when the first leaf is waiting for it
+  warmHashWorker()
   const session = ctx.transport.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
   // every block is guarded from gc() before it is fetched, until the image
   // record (which pins them) is written or the pull fails
