@@ -4,7 +4,8 @@
 // prints A's and B's CPU and B's bytes read and written.
 //   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5] [--cold]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemons
-//   PERF_OUT=FILE to record the daemon (B with --cold) with `perf record -g` during each pull (FILE.<run>)
+//   PERF_OUT=FILE to record the daemon (B with --cold) with `perf record -g` during each pull (FILE.<run>);
+//   PERF_WHO=a records A instead of B
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -73,7 +74,7 @@ for (let r = 0; r < RUNS; r++) {
   const ac0 = await cpu(a.child.pid)
   const bc0 = b != null ? await cpu(b.child.pid) : 0
   const bio0 = b != null ? await processIo(b.child.pid) : undefined
-  const perf = process.env.PERF_OUT != null ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String(server.child.pid)], { stdio: 'ignore' }) : undefined
+  const perf = process.env.PERF_OUT != null ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String((process.env.PERF_WHO === 'a' ? a : server).child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
   const from = b != null ? `docker://${gateway(b)}/bench/large@${digest}` : `docker://${gwAddr}/bench/large:v1`
   const ours = await skopeo(['--src-tls-verify=false', from, b != null ? `oci:${outP}` : `oci:${outP}:v1`])
