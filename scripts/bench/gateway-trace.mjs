@@ -5,7 +5,7 @@
 //   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5] [--cold]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemons
 //   PERF_OUT=FILE to record the daemon (B with --cold) with `perf record -g` during each pull (FILE.<run>);
-//   PERF_WHO=a records A instead of B
+//   PERF_WHO=a records A instead of B; PROVENIR_LOG_LEVEL=debug prints B's log line of the pull (its steps' times)
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -85,7 +85,14 @@ for (let r = 0; r < RUNS; r++) {
     const bc = await cpu(b.child.pid) - bc0
     const bio = await processIo(b.child.pid)
     cold = `; cold through B: A CPU ${ac.toFixed(2)}, B CPU ${bc.toFixed(2)}, B read (files and sockets) ${((bio.read - bio0.read) / 1e6).toFixed(0)} MB, wrote ${((bio.written - bio0.written) / 1e6).toFixed(0)} MB`
+    // the pull the gateway started ends after the stream (the image recorded): its log line then
+    if (process.env.PROVENIR_LOG_LEVEL === 'debug') {
+      for (let i = 0; i < 100 && !b.stderr.includes('pulled sha256:'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    }
     await b.stop()
+    // with PROVENIR_LOG_LEVEL=debug, B's own account of the pull the gateway started
+    const pulled = b.stderr.split('\n').find(l => l.includes('pulled sha256:'))
+    if (pulled != null) cold += `; B: ${JSON.parse(pulled).msg.replace(/sha256:[0-9a-f]+/, 'the image')}`
   }
   console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (${b == null ? `daemon CPU ${ac.toFixed(2)}, ` : ''}skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}${cold}`)
   await fs.rm(outR, { recursive: true }); await fs.rm(outP, { recursive: true })
