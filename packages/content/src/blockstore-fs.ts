@@ -349,7 +349,8 @@ export class FsBlockstore extends BaseContentBlockstore {
       throw err
     }
     try {
-      // a larger block is read whole; a file longer or shorter than its index entry fails a check of its bytes
+      // a larger block is read whole; of a file longer than its index entry only the indexed size is
+      // read, and one shorter gives fewer bytes, which a check of them (size or hash) refuses
       if (size > target.byteLength) return await file.readFile()
       return target.subarray(0, await readFully(file, target.subarray(0, size)))
     } finally {
