@@ -11,10 +11,13 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { RpcClient } from '@provenir/cli'
-import { DaemonProcess, TEST_INIT, fileExists, runCli, runJson, tempDir } from './daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, fileExists, keepDaemonLogs, runCli, runJson, tempDir } from './daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures, duBytes } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 import type { ProgressLine } from '@provenir/cli'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const KILLS = 20
 const LONG = 5 * 60_000

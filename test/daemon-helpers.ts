@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { afterEach, beforeEach } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 
@@ -72,6 +73,38 @@ export async function startPuller (repo: string, bootstrap: string, digest: stri
   return daemon
 }
 
+/** Every daemon this process started, for `keepDaemonLogs` */
+const daemons = new Set<DaemonProcess>()
+
+/** Where `keepDaemonLogs` writes the daemons' stderr of a failed test */
+export const DAEMON_LOGS = path.join(ROOT, 'test-output', 'daemon-logs')
+
+/**
+ * For the calling test file: when a test fails, every daemon that ran during
+ * it (started in it or before it, and not stopped before it began) has its
+ * stderr (its errors and warnings) written to `DAEMON_LOGS` and its last
+ * lines printed beside the failure, so a failure in CI says what the daemons
+ * saw. Call once, at the top level of the file.
+ */
+export function keepDaemonLogs (file: string): void {
+  const name = path.basename(file.startsWith('file:') ? fileURLToPath(file) : file).replace(/\.js$/, '')
+  let began = 0
+  beforeEach(() => { began = Date.now() })
+  afterEach(async (t) => {
+    // `passed` is node's since 21.7, not yet in our @types/node
+    if ((t as { passed?: boolean }).passed !== false) return
+    const ran = [...daemons].filter(d => d.exitedAt == null || d.exitedAt >= began)
+    if (ran.length === 0) return
+    await fs.mkdir(DAEMON_LOGS, { recursive: true })
+    const test = t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)
+    for (const [i, daemon] of ran.entries()) {
+      const out = path.join(DAEMON_LOGS, `${name}-${test}-${i}.log`)
+      await fs.writeFile(out, daemon.stderr)
+      console.error(`daemon ${i} of the failed test (repo ${daemon.repo}, ${daemon.running ? 'running' : 'exited'}): its stderr is in ${out}; the last lines:\n${daemon.stderr.split('\n').slice(-30).join('\n')}`)
+    }
+  })
+}
+
 /** A daemon running as a child process */
 export class DaemonProcess {
   readonly repo: string
@@ -80,6 +113,8 @@ export class DaemonProcess {
   stderr = ''
   /** Resolves with the exit code and signal once the process has exited */
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** When the process exited (ms since the epoch) */
+  exitedAt?: number
 
   /** `extraArgs` go after `daemon --json` (e.g. `--registry`) */
   constructor (repo: string, extraArgs: string[] = []) {
@@ -88,8 +123,12 @@ export class DaemonProcess {
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => { this.stdout += d })
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
     this.exited = new Promise(resolve => {
-      this.child.once('exit', (code, signal) => { resolve({ code, signal }) })
+      this.child.once('exit', (code, signal) => {
+        this.exitedAt = Date.now()
+        resolve({ code, signal })
+      })
     })
+    daemons.add(this)
   }
 
   /** The JSON events the daemon printed so far */

@@ -7,7 +7,10 @@ import { connect, createServer } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DEFAULT_DIFFICULTY } from '@provenir/interface'
-import { DaemonProcess, TEST_INIT, fileExists, getJson, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, fileExists, getJson, keepDaemonLogs, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 /** True when this process can listen on host:port (then it closes it again) */
 async function canBind (host: string, port: number): Promise<boolean> {

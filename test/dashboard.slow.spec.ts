@@ -14,14 +14,17 @@ import fs from 'node:fs/promises'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
-import { after, afterEach, before, describe, it } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import puppeteer from 'puppeteer-core'
-import { ROOT, runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
+import { ROOT, keepDaemonLogs, runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
 import type { DaemonPair } from './daemon-helpers.js'
 import type { Fixture } from './image-helpers.js'
 import type { Browser, Page } from 'puppeteer-core'
 import type { AddressInfo } from 'node:net'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 /** The page's document, in functions puppeteer runs in the browser (the test project has no DOM types) */
 declare const document: any
@@ -83,18 +86,6 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
       // root in CI has no user namespace for Chromium's sandbox
       args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage']
     })
-  })
-
-  // a failed test keeps what the daemons printed (their errors and warnings), beside the screenshots
-  // (`passed` is node's since 21.7, not yet in our @types/node)
-  afterEach(async (t) => {
-    if ((t as { passed?: boolean }).passed !== false || pair == null) return
-    const name = t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)
-    for (const [who, daemon] of [['a', pair.a], ['b', pair.b]] as const) {
-      const file = path.join(SHOTS, `failed-${name}-daemon-${who}.log`)
-      await fs.writeFile(file, daemon.stderr)
-      console.error(`daemon ${who}'s stderr (whole in ${file}), last lines:\n${daemon.stderr.split('\n').slice(-40).join('\n')}`)
-    }
   })
 
   after(async () => {

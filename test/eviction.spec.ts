@@ -10,9 +10,12 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli, runJson, startDaemonPair, waitFor } from './daemon-helpers.js'
+import { keepDaemonLogs, runCli, runJson, startDaemonPair, waitFor } from './daemon-helpers.js'
 import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { writeLayout } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const MiB = 1024 * 1024
 const MAX_SIZE = 10 * MiB

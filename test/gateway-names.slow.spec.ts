@@ -10,10 +10,13 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli, runJson, runTool, startDaemonPair, waitFor } from './daemon-helpers.js'
+import { keepDaemonLogs, runCli, runJson, runTool, startDaemonPair, waitFor } from './daemon-helpers.js'
 import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 async function skopeo (...args: string[]): ReturnType<typeof runTool> {
   return runTool('skopeo', args)

@@ -10,10 +10,13 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { RpcClient } from '@provenir/cli'
-import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures, duBytes, rssOf, skopeoInspect } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 import type { ProgressLine } from '@provenir/cli'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const LONG = 5 * 60_000
 

@@ -11,10 +11,13 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, assertNoUnhandled, runCli, runJson, tempDir } from './daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, assertNoUnhandled, keepDaemonLogs, runCli, runJson, tempDir } from './daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures, rssOf } from './image-helpers.js'
 import { RoguePeer } from './rogue-peer.js'
 import type { Fixture } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const LONG = 10 * 60_000
 const MiB = 1024 * 1024

@@ -18,10 +18,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
-import { DaemonProcess, TEST_INIT, assertNoUnhandled, getJson, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, assertNoUnhandled, getJson, keepDaemonLogs, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
 import { blobPath, buildFixtures, rssOf } from './image-helpers.js'
 import { RoguePeer, leafCids, wantBlock, writeAll } from './rogue-peer.js'
 import type { Fixture } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const LONG = 10 * 60_000
 const MiB = 1024 * 1024

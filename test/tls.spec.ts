@@ -13,9 +13,12 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, runCli, runJson, runTool, TEST_INIT } from './daemon-helpers.js'
+import { DaemonProcess, keepDaemonLogs, runCli, runJson, runTool, TEST_INIT } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const TOKEN = 'tls-test-token-4f9a2c7e1b8d'
 

@@ -11,10 +11,13 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
+import { keepDaemonLogs, runCli, runJson, runTool, startDaemonPair } from './daemon-helpers.js'
 import type { DaemonPair } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 describe('trust across two daemons: sign and attest on A, pull under enforce on B', { timeout: 240_000 }, () => {
   let root: string

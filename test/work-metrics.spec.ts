@@ -8,9 +8,12 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli, runJson, runTool, startDaemonPair, waitFor } from './daemon-helpers.js'
+import { keepDaemonLogs, runCli, runJson, runTool, startDaemonPair, waitFor } from './daemon-helpers.js'
 import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { writeLayout } from './image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const PUSHED_LAYER = 768 * 1024 + 5
 
