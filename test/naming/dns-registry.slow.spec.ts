@@ -10,11 +10,14 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from '../daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson, tempDir, waitFor } from '../daemon-helpers.js'
 import { buildFixtures } from '../image-helpers.js'
 import type { Fixture } from '../image-helpers.js'
 import { DNSMASQ, startDnsmasq } from './fixtures.js'
 import type { Dnsmasq } from './fixtures.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 describe('a registry named by a domain (DNS TXT from dnsmasq), real daemons', { timeout: 5 * 60_000, skip: DNSMASQ == null ? 'dnsmasq is not installed (apt-get install dnsmasq)' : false }, () => {
   let root: string

@@ -12,9 +12,12 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runCli, runJson, tempDir, waitFor } from '../daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson, tempDir, waitFor } from '../daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures } from '../image-helpers.js'
 import type { Fixture } from '../image-helpers.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 async function freePort (): Promise<number> {
   const server = net.createServer()

@@ -11,9 +11,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, fileExists, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, fileExists, keepDaemonLogs, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
 import { useStandIn } from './daemons.js'
 import { FIXTURES, startStandIn, type StandIn } from './stand-in.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const LARGE = path.join(FIXTURES, 'large', 'oci')
 

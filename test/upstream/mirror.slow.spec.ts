@@ -15,10 +15,13 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { publicKeyToPem } from '@provenir/trust'
-import { DaemonProcess, TEST_INIT, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { pushCosignSignature, pushNewImage, type MadeImage } from './push.js'
 import { ALICE, FIXTURES, startStandIn, type StandIn } from './stand-in.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
 const SMALL_DIGEST = 'sha256:46e5cc9546ec373375142efc4e9ea8f44326ce54611ae3e87d8b8d091ffc0901'

@@ -12,10 +12,13 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runJson, tempDir, type DaemonProcess } from '../daemon-helpers.js'
+import { keepDaemonLogs, runJson, tempDir, type DaemonProcess } from '../daemon-helpers.js'
 import { startUpstreamPair } from './daemons.js'
 import { pushNewImage, type MadeImage } from './push.js'
 import { startStandIn, type StandIn } from './stand-in.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 

@@ -11,9 +11,12 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
+import { DaemonProcess, keepDaemonLogs, runCli, runJson, runTool, tempDir, waitFor } from '../daemon-helpers.js'
 import { startUpstreamPair } from './daemons.js'
 import { FIXTURES, startStandIn, type StandIn } from './stand-in.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
 const DIGEST = 'sha256:46e5cc9546ec373375142efc4e9ea8f44326ce54611ae3e87d8b8d091ffc0901'

@@ -11,8 +11,11 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { DaemonProcess, TEST_INIT, runCli, runJson } from '../daemon-helpers.js'
+import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson } from '../daemon-helpers.js'
 import { ALICE, FIXTURES, startStandIn, type AccessEntry, type StandIn } from './stand-in.js'
+
+// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
+keepDaemonLogs(import.meta.url)
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
 const DIGEST = 'sha256:46e5cc9546ec373375142efc4e9ea8f44326ce54611ae3e87d8b8d091ffc0901'
