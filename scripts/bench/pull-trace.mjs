@@ -4,6 +4,7 @@
 //   npm exec -- node scripts/bench/pull-trace.mjs [--runs 3]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile both daemons
 //   PERF_OUT=FILE to record B (A with PERF_WHO=a) with `perf record -g` during each pull (FILE.<run>)
+//   PROVENIR_LOG_LEVEL=debug to print B's log line of each pull (manifest, record, first leaf, blobs)
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,7 +37,10 @@ for (let r = 0; r < RUNS; r++) {
   if (perf != null) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
   const wall = (performance.now() - t0) / 1000
   const da = await processCpu(a.child.pid); const db = await processCpu(b.child.pid); const ja = await processIo(a.child.pid); const jb = await processIo(b.child.pid)
-  console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}; A ${mb(ia, ja)}; B ${mb(ib, jb)}`)
+  // with PROVENIR_LOG_LEVEL=debug, B's own account of the pull (its steps' times)
+  const pulled = b.stderr.split('\n').find(l => l.includes('pulled sha256:'))
+  const steps = pulled != null ? `; B: ${JSON.parse(pulled).msg.replace(/sha256:[0-9a-f]+/, 'the image')}` : ''
+  console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}; A ${mb(ia, ja)}; B ${mb(ib, jb)}${steps}`)
   await b.stop()
 }
 await a.stop()
