@@ -12,7 +12,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
-import { processCpu, processIo, startDockerRegistry } from './lib.mjs'
+import { processCpu, processIo, pullLogLine, startDockerRegistry } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, cold: { type: 'boolean', default: false } } })
 const RUNS = Number(values.runs)
@@ -91,8 +91,8 @@ for (let r = 0; r < RUNS; r++) {
     }
     await b.stop()
     // with PROVENIR_LOG_LEVEL=debug, B's own account of the pull the gateway started
-    const pulled = b.stderr.split('\n').find(l => l.includes('pulled sha256:'))
-    if (pulled != null) cold += `; B: ${JSON.parse(pulled).msg.replace(/sha256:[0-9a-f]+/, 'the image')}`
+    const pulled = pullLogLine(b.stderr)
+    if (pulled !== '') cold += `; B: ${pulled}`
   }
   console.log(`run ${r}: registry ${reg.wall.toFixed(2)} s (server CPU ${rc.toFixed(2)}, skopeo ${reg.cpu.toFixed(2)}); provenir ${ours.wall.toFixed(2)} s (${b == null ? `daemon CPU ${ac.toFixed(2)}, ` : ''}skopeo ${ours.cpu.toFixed(2)}); ratio ${(ours.wall / reg.wall).toFixed(2)}${cold}`)
   await fs.rm(outR, { recursive: true }); await fs.rm(outP, { recursive: true })

@@ -69,3 +69,12 @@ export async function vmHWM (pid) {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024
 }
+
+/**
+ * A daemon's own account of its last pull, from its stderr: the `pulled ...` line it logs at
+ * `PROVENIR_LOG_LEVEL=debug` (the pull's steps' times), with the digest left out; '' without one
+ */
+export function pullLogLine (stderr) {
+  const line = stderr.split('\n').findLast(l => l.includes('pulled sha256:'))
+  return line != null ? JSON.parse(line).msg.replace(/sha256:[0-9a-f]+/, 'the image') : ''
+}

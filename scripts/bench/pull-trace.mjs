@@ -10,7 +10,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, startPuller, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
-import { processCpu, processIo } from './lib.mjs'
+import { processCpu, processIo, pullLogLine } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
 const RUNS = Number(values.runs)
@@ -38,8 +38,8 @@ for (let r = 0; r < RUNS; r++) {
   const wall = (performance.now() - t0) / 1000
   const da = await processCpu(a.child.pid); const db = await processCpu(b.child.pid); const ja = await processIo(a.child.pid); const jb = await processIo(b.child.pid)
   // with PROVENIR_LOG_LEVEL=debug, B's own account of the pull (its steps' times)
-  const pulled = b.stderr.split('\n').find(l => l.includes('pulled sha256:'))
-  const steps = pulled != null ? `; B: ${JSON.parse(pulled).msg.replace(/sha256:[0-9a-f]+/, 'the image')}` : ''
+  const pulled = pullLogLine(b.stderr)
+  const steps = pulled !== '' ? `; B: ${pulled}` : ''
   console.log(`run ${r}: pull ${wall.toFixed(2)} s; CPU A ${diff(ca, da)}, B ${diff(cb, db)}; A ${mb(ia, ja)}; B ${mb(ib, jb)}${steps}`)
   await b.stop()
 }
