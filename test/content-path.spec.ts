@@ -13,7 +13,6 @@ import { base32upper } from 'multiformats/bases/base32'
 import { DaemonProcess, ROOT, TEST_INIT, fileExists, keepDaemonLogs, runCli, runJson, startDaemonPair, tempDir, waitFor } from './daemon-helpers.js'
 import type { DaemonPair } from './daemon-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const sha256 = (b: Uint8Array | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`

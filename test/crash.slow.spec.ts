@@ -16,7 +16,6 @@ import { assertLayoutMatches, buildFixtures, duBytes } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 import type { ProgressLine } from '@provenir/cli'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const KILLS = 20

@@ -12,7 +12,6 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DaemonProcess, keepDaemonLogs, runCli, runJson, TEST_INIT, waitFor } from './daemon-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const TOKEN = 'logs-test-token-8c1d5e3a9f20'

@@ -9,7 +9,6 @@ import { after, before, describe, it } from 'node:test'
 import { DEFAULT_DIFFICULTY } from '@provenir/interface'
 import { DaemonProcess, TEST_INIT, fileExists, getJson, keepDaemonLogs, runCli, runJson, tempDir, waitFor } from './daemon-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 /** True when this process can listen on host:port (then it closes it again) */

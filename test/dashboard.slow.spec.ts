@@ -23,7 +23,6 @@ import type { Fixture } from './image-helpers.js'
 import type { Browser, Page } from 'puppeteer-core'
 import type { AddressInfo } from 'node:net'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 /** The page's document, in functions puppeteer runs in the browser (the test project has no DOM types) */

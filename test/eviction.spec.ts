@@ -14,7 +14,6 @@ import { keepDaemonLogs, runCli, runJson, startDaemonPair, waitFor } from './dae
 import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { writeLayout } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const MiB = 1024 * 1024

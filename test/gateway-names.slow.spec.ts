@@ -15,7 +15,6 @@ import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { assertLayoutMatches, buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 async function skopeo (...args: string[]): ReturnType<typeof runTool> {

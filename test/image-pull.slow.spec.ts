@@ -15,7 +15,6 @@ import { assertLayoutMatches, buildFixtures, duBytes, rssOf, skopeoInspect } fro
 import type { Fixture } from './image-helpers.js'
 import type { ProgressLine } from '@provenir/cli'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const LONG = 5 * 60_000

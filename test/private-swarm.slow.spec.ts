@@ -16,7 +16,6 @@ import { assertLayoutMatches, buildFixtures, rssOf } from './image-helpers.js'
 import { RoguePeer } from './rogue-peer.js'
 import type { Fixture } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const LONG = 10 * 60_000

@@ -23,7 +23,6 @@ import { blobPath, buildFixtures, rssOf } from './image-helpers.js'
 import { RoguePeer, leafCids, wantBlock, writeAll } from './rogue-peer.js'
 import type { Fixture } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const LONG = 10 * 60_000

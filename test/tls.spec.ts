@@ -17,7 +17,6 @@ import { DaemonProcess, keepDaemonLogs, runCli, runJson, runTool, TEST_INIT } fr
 import { buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const TOKEN = 'tls-test-token-4f9a2c7e1b8d'

@@ -16,7 +16,6 @@ import type { DaemonPair } from './daemon-helpers.js'
 import { buildFixtures } from './image-helpers.js'
 import type { Fixture } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 describe('trust across two daemons: sign and attest on A, pull under enforce on B', { timeout: 240_000 }, () => {

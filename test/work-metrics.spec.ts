@@ -12,7 +12,6 @@ import { keepDaemonLogs, runCli, runJson, runTool, startDaemonPair, waitFor } fr
 import type { DaemonPair, DaemonProcess } from './daemon-helpers.js'
 import { writeLayout } from './image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const PUSHED_LAYER = 768 * 1024 + 5

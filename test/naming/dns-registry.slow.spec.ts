@@ -16,7 +16,6 @@ import type { Fixture } from '../image-helpers.js'
 import { DNSMASQ, startDnsmasq } from './fixtures.js'
 import type { Dnsmasq } from './fixtures.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 describe('a registry named by a domain (DNS TXT from dnsmasq), real daemons', { timeout: 5 * 60_000, skip: DNSMASQ == null ? 'dnsmasq is not installed (apt-get install dnsmasq)' : false }, () => {

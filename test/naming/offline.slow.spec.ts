@@ -14,7 +14,6 @@ import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson, runTool, tem
 import { buildFixtures } from '../image-helpers.js'
 import type { Fixture } from '../image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 function gatewayOf (d: DaemonProcess): string {

@@ -16,7 +16,6 @@ import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson, tempDir, wai
 import { assertLayoutMatches, buildFixtures } from '../image-helpers.js'
 import type { Fixture } from '../image-helpers.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 async function freePort (): Promise<number> {

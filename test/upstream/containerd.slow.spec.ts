@@ -15,7 +15,6 @@ import { DaemonProcess, TEST_INIT, fileExists, keepDaemonLogs, runCli, runJson, 
 import { useStandIn } from './daemons.js'
 import { FIXTURES, startStandIn, type StandIn } from './stand-in.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const LARGE = path.join(FIXTURES, 'large', 'oci')

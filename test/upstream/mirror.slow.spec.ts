@@ -20,7 +20,6 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy.js'
 import { pushCosignSignature, pushNewImage, type MadeImage } from './push.js'
 import { ALICE, FIXTURES, startStandIn, type StandIn } from './stand-in.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')

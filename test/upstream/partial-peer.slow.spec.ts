@@ -17,7 +17,6 @@ import { startUpstreamPair } from './daemons.js'
 import { pushNewImage, type MadeImage } from './push.js'
 import { startStandIn, type StandIn } from './stand-in.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'

@@ -15,7 +15,6 @@ import { DaemonProcess, keepDaemonLogs, runCli, runJson, runTool, tempDir, waitF
 import { startUpstreamPair } from './daemons.js'
 import { FIXTURES, startStandIn, type StandIn } from './stand-in.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')

@@ -14,7 +14,6 @@ import { after, before, describe, it } from 'node:test'
 import { DaemonProcess, TEST_INIT, keepDaemonLogs, runCli, runJson } from '../daemon-helpers.js'
 import { ALICE, FIXTURES, startStandIn, type AccessEntry, type StandIn } from './stand-in.js'
 
-// a failed test prints what its daemons logged, and keeps it in test-output/daemon-logs
 keepDaemonLogs(import.meta.url)
 
 const SMALL = path.join(FIXTURES, 'small', 'oci')
