@@ -6,6 +6,7 @@ import * as dagPb from '@ipld/dag-pb'
 import all from 'it-all'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { MAX_MISSES_PER_BLOCK, REDIRECT_MIN_SIZE, SEED_MIN_HITS } from '../../src/swarm/bulk/constants.js'
 import { bulkNode, connect, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { PeerId } from '@libp2p/interface'
@@ -63,5 +64,60 @@ describe('bulk channel: which peer a DAG node is asked of', () => {
     assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(node.bytes))
     assert.ok(got.from?.equals(holder.peerId))
     assert.equal(puller.services.bulk.connections(holder.peerId).outbound, 1)
+  })
+})
+
+describe('bulk channel: an origin that named holders is a seed', () => {
+  const nodes: BulkTestNode[] = []
+  let origin: BulkTestNode
+  let relay: BulkTestNode
+  let puller: BulkTestNode
+  let lackers: BulkTestNode[]
+
+  before(async () => {
+    origin = await bulkNode()
+    relay = await bulkNode()
+    puller = await bulkNode()
+    lackers = await Promise.all(Array.from({ length: MAX_MISSES_PER_BLOCK }, async () => bulkNode()))
+    nodes.push(origin, relay, puller, ...lackers)
+    await Promise.all([connect(relay, origin), connect(puller, origin), connect(puller, relay), ...lackers.map(async l => connect(puller, l))])
+  })
+
+  after(async () => {
+    await Promise.all(nodes.map(async n => n.stop()))
+  })
+
+  it(`a block ${MAX_MISSES_PER_BLOCK} pullers lacked goes to it over the bulk channel, not to bitswap`, async () => {
+    // as in a rollout on slow links: the origin answered this puller only by naming holders (it had
+    // sent each block to another puller), so it never sent it a block; the pullers asked for a block
+    // only the origin holds answer DONT_HAVE. Counted as held blocks, the origin's redirects make it
+    // a seed, which is asked once the pullers lacked the block; counted as nothing, it was no seed,
+    // and the block went to bitswap, whose want-have fetched it from the origin as a second copy.
+    const named = await storeBlocks(origin.blockstore, SEED_MIN_HITS, REDIRECT_MIN_SIZE)
+    const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
+    const relayed = transportOf(relay).createSession({ peers: [origin.peerId] })
+    await all(relayed.want([...named, ...warm].map(b => b.cid)))
+    relayed.close()
+    const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+    const redirectsBefore = origin.services.bulk.served().redirects
+    const got = await all(session.want(named.map(b => b.cid)))
+    assert.ok(got.every(g => g.from?.equals(relay.peerId) === true), 'the origin named the relay for each block')
+    assert.equal(origin.services.bulk.served().redirects, redirectsBefore + named.length)
+    for (const l of lackers) session.addPeer(l.peerId)
+    const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
+    await waitUntil('the lackers\' channels are known', () => lackers.every(l => bulkPeers.peers.usable(l.peerId) === true))
+    // the pullers sent this session blocks before (the first wants go one to each peer): each
+    // answered more of its wants with a block than the origin, which named the relay again
+    for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
+    await all(session.want(warm.map(b => b.cid)))
+    const only = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
+    const sentBefore = origin.services.bulk.served().blocks
+    for (const b of only) {
+      const [got] = await all(session.want([b.cid]))
+      assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(b.bytes))
+      assert.ok(got.from?.equals(origin.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
+    }
+    session.close()
+    assert.equal(origin.services.bulk.served().blocks, sentBefore + only.length, 'the origin sent each block over the bulk channel')
   })
 })

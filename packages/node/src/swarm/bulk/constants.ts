@@ -183,8 +183,8 @@ export const MAX_MISSES_PER_BLOCK = 4
 
 /**
  * A seed of a session: a peer that answered this many of its wants with a
- * block and none with DONT_HAVE (a rollout's origin). As bitswap's
- * `SEED_MIN_HAVES`.
+ * block, or with holders to ask instead (it held the block), and none with
+ * DONT_HAVE (a rollout's origin). As bitswap's `SEED_MIN_HAVES`.
  */
 export const SEED_MIN_HITS = 8
 

@@ -68,7 +68,7 @@ export class BulkSession implements TransportSession {
   readonly #c: BulkSessionComponents
   readonly #init: TransportSessionInit
   readonly #status = new PeerMap<PeerStatus>()
-  readonly #answers = new PeerMap<{ hits: number, misses: number }>()
+  readonly #answers = new PeerMap<{ hits: number, misses: number, redirects: number }>()
   readonly #runs = new Set<{ dispatch(): void }>()
   readonly #closed = new AbortController()
   #fallback?: TransportSession
@@ -186,21 +186,29 @@ export class BulkSession implements TransportSession {
     return this.#status.get(peer) === 'probing'
   }
 
-  /** Counts a peer's answer: a block, or DONT_HAVE */
-  answered (peer: PeerId, hit: boolean): void {
-    const stats = this.#answers.get(peer) ?? { hits: 0, misses: 0 }
-    if (hit) stats.hits++
-    else stats.misses++
+  /**
+   * Counts a peer's answer: a block, DONT_HAVE, or a DONT_HAVE naming
+   * holders (`redirect`: it holds the block and sent it to others lately)
+   */
+  answered (peer: PeerId, answer: 'hit' | 'miss' | 'redirect'): void {
+    const stats = this.#answers.get(peer) ?? { hits: 0, misses: 0, redirects: 0 }
+    if (answer === 'hit') stats.hits++
+    else if (answer === 'miss') stats.misses++
+    else stats.redirects++
     this.#answers.set(peer, stats)
   }
 
-  /** A peer that answered SEED_MIN_HITS of this session's wants with a block and none with DONT_HAVE */
+  /**
+   * A peer that held every block this session asked it for, SEED_MIN_HITS
+   * of them at least: it sent them or named holders (a rollout's origin
+   * names pullers for most blocks), and answered none with DONT_HAVE
+   */
   isSeed (peer: PeerId): boolean {
     const stats = this.#answers.get(peer)
-    return stats != null && stats.misses === 0 && stats.hits >= SEED_MIN_HITS
+    return stats != null && stats.misses === 0 && stats.hits + stats.redirects >= SEED_MIN_HITS
   }
 
-  /** The share of wants `peer` answered with a block in this session (a half before it answered any) */
+  /** The share of wants `peer` answered with a block or DONT_HAVE that it answered with a block (a half before it answered any) */
   hitRate (peer: PeerId): number {
     const stats = this.#answers.get(peer)
     return ((stats?.hits ?? 0) + 1) / ((stats?.hits ?? 0) + (stats?.misses ?? 0) + 2)

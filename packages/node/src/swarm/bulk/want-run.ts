@@ -255,11 +255,13 @@ export class WantRun {
     const ended = this.#session.components.asking(item.cid, peer)
     peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: early, anyOrder: early }).then(async answer => {
       if (answer.kind === 'dont-have' && answer.holders != null) {
-        // it holds the block and sent it to others lately: neither a hit nor a miss
+        // it holds the block and sent it to others lately: neither a hit nor a miss of its rate,
+        // but a block it held (a seed)
+        this.#session.answered(peer, 'redirect')
         this.#redirected(item, peer, answer.holders)
         return
       }
-      this.#session.answered(peer, answer.kind === 'block')
+      this.#session.answered(peer, answer.kind === 'block' ? 'hit' : 'miss')
       if (answer.kind === 'dont-have') {
         this.#retry(item, peer)
         return
