@@ -57,10 +57,39 @@ export interface PhaseReport {
   originSentRatio: number
   /** What the pullers sent (to each other), bytes */
   hostsSent: number
+  /** What the origin's daemon sent, by channel, from its metrics (provenir modes) */
+  originDaemon?: OriginDaemonSent
   slowest?: SlowestHost
   faults: FiredFault[]
   cpuBusy: number
   loadavg: [number, number]
+}
+
+/**
+ * Blocks the origin's daemon sent over the bulk channel and over bitswap, and
+ * how often it named holders instead of sending: a block sent twice or over
+ * bitswap shows here where the link's bytes do not say why
+ */
+export interface OriginDaemonSent {
+  bulkBlocks: number
+  bulkBytes: number
+  redirects: number
+  bitswapBlocks: number
+  bitswapBytes: number
+}
+
+/** The origin daemon's counters from its metrics text; undefined when it has none of them */
+export function originDaemonSent (metrics: string): OriginDaemonSent | undefined {
+  const bulk = (event: string): number | undefined => prometheusValue(metrics, 'provenir_bulk_events_total', `event="${event}"`)
+  const values = {
+    bulkBlocks: bulk('block'),
+    bulkBytes: bulk('bytes-sent'),
+    redirects: bulk('redirect'),
+    bitswapBlocks: prometheusValue(metrics, 'provenir_bitswap_blocks_sent_total'),
+    bitswapBytes: prometheusValue(metrics, 'provenir_bitswap_data_sent_bytes_total')
+  }
+  if (Object.values(values).every(v => v == null)) return undefined
+  return { bulkBlocks: values.bulkBlocks ?? 0, bulkBytes: values.bulkBytes ?? 0, redirects: values.redirects ?? 0, bitswapBlocks: values.bitswapBlocks ?? 0, bitswapBytes: values.bitswapBytes ?? 0 }
 }
 
 export interface PhaseContext {
@@ -171,6 +200,7 @@ export async function analysePhase (run: PhaseRun, ctx: PhaseContext): Promise<P
   const limit = ctx.mode === 'central' ? lim.central : lim.swarm
   const max = percentile(times, 1)
   const origin = delta(run.samples, 'origin')
+  const originDaemon = run.originMetrics != null ? originDaemonSent(run.originMetrics) : undefined
   return {
     mode: ctx.mode,
     pullers: run.runs.length,
@@ -186,6 +216,7 @@ export async function analysePhase (run: PhaseRun, ctx: PhaseContext): Promise<P
     originSent: origin.sent,
     originSentRatio: origin.sent / ctx.size,
     hostsSent: hosts.reduce((a, h) => a + h.sent, 0),
+    ...(originDaemon != null ? { originDaemon } : {}),
     ...(await slowest(run, hosts, ctx, run.cpuBusy).then(s => s != null ? { slowest: s } : {})),
     faults: run.fired,
     cpuBusy: run.cpuBusy,

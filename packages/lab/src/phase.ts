@@ -3,7 +3,9 @@
  * (inside its own namespace), while the lab reads every link's counters every
  * SAMPLE_INTERVAL_MS and fires the scheduled faults. When one puller is left,
  * its daemon's metrics are kept (`<host>/metrics/<mode>-last.prom`): the
- * rollout summary says what the slowest host was waiting on.
+ * rollout summary says what the slowest host was waiting on. At the end of a
+ * provenir phase the origin's daemon's metrics are kept too
+ * (`origin/metrics/<mode>-end.prom`): what it sent over which channel.
  */
 import fs from 'node:fs/promises'
 import { PULL_TIMEOUT_MS, SAMPLE_INTERVAL_MS } from './constants.js'
@@ -42,6 +44,8 @@ export interface PhaseRun {
   loadavg: [number, number]
   /** The puller left last, and its daemon's metrics when it was */
   lastStanding?: { name: string, at: number, metrics?: string }
+  /** The origin's daemon's metrics at the end of a provenir phase (its daemon starts afresh with each) */
+  originMetrics?: string
 }
 
 /** What a puller runs: a command inside its namespace */
@@ -110,6 +114,7 @@ export async function runPhase (lab: Lab, mode: string, pullers: HostState[], co
   await snapshot
   samples.push({ t: now(), c: toRecord(await lab.counters()) })
   const cpu1 = await cpuTimes()
+  const originMetrics = mode !== 'central' && lab.origin.daemonPid != null ? await lab.snapshotMetrics(lab.origin.name, `${mode}-end`).catch(() => undefined) : undefined
   return {
     started,
     runs,
@@ -117,6 +122,7 @@ export async function runPhase (lab: Lab, mode: string, pullers: HostState[], co
     fired,
     cpuBusy: (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total),
     loadavg: [load0, await loadavg()],
-    ...(lastStanding != null ? { lastStanding } : {})
+    ...(lastStanding != null ? { lastStanding } : {}),
+    ...(originMetrics != null ? { originMetrics } : {})
   }
 }

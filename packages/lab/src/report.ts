@@ -38,6 +38,8 @@ export function formatRollout (r: RolloutReport): string[] {
   }
   out.push('')
   for (const p of r.phases) {
+    const o = p.originDaemon
+    if (o != null) out.push(`${p.mode}: the origin's daemon sent ${o.bulkBlocks} blocks (${formatBytes(o.bulkBytes)}) over the bulk channel and ${o.bitswapBlocks} (${formatBytes(o.bitswapBytes)}) over bitswap, and named holders ${o.redirects} times`)
     if (p.faults.length > 0) out.push(`${p.mode} faults: ${p.faults.map(f => `${f.spec} fired at ${f.at.toFixed(1)} s${f.error != null ? ` (failed: ${f.error})` : ''}`).join('; ')}`)
     const s = p.slowest
     if (s == null) continue

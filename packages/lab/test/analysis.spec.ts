@@ -94,6 +94,24 @@ describe('lab rollout analysis', () => {
     assert.equal(report.slowest?.name, 'h2')
     assert.match(report.slowest!.waitingOn, /was killed/)
     assert.deepEqual(report.slowest?.logTail, ['log of h2'])
+    assert.equal(report.originDaemon, undefined, 'no origin metrics, no counters')
+  })
+
+  it('gives what the origin\'s daemon sent over each channel, from its metrics', async () => {
+    const s = samples(['origin', 'h1'], 2, (n, t) => n === 'h1' ? t * 12.5 * MB : 0, (n, t) => n === 'origin' ? t * 12.5 * MB : 0)
+    const originMetrics = [
+      'provenir_bulk_events_total{event="block"} 139',
+      'provenir_bulk_events_total{event="bytes-sent"} 95480480',
+      'provenir_bulk_events_total{event="redirect"} 154',
+      'provenir_bulk_events_total{event="admitted"} 36',
+      'provenir_bitswap_blocks_sent_total 79',
+      'provenir_bitswap_data_sent_bytes_total 82837504'
+    ].join('\n')
+    const run: PhaseRun = { started: '', runs: [{ name: 'h1', code: 0, signal: null, seconds: 1, stderr: '' }], samples: s, fired: [], cpuBusy: 0.5, loadavg: [0, 0], originMetrics }
+    const report = await analysePhase(run, { mode: 'pull', size: 12.5 * MB, rate: R, originRate: R, logTail: async () => [] })
+    assert.deepEqual(report.originDaemon, { bulkBlocks: 139, bulkBytes: 95480480, redirects: 154, bitswapBlocks: 79, bitswapBytes: 82837504 })
+    const none = await analysePhase({ ...run, originMetrics: 'provenir_other 1' }, { mode: 'pull', size: 12.5 * MB, rate: R, originRate: R, logTail: async () => [] })
+    assert.equal(none.originDaemon, undefined)
   })
 
   it('says the host\'s own link when it received at R to the end', async () => {

@@ -101,4 +101,18 @@ describe('lab metrics', () => {
     assert.equal(prometheusValue(text, 'provenir_bitswap_wantlist_size'), 9)
     assert.equal(prometheusValue(text, 'provenir_missing'), undefined)
   })
+
+  it('sums only the series with a label when given one, whatever its other labels and their order', () => {
+    const text = [
+      'provenir_bulk_events_total{event="block"} 139',
+      'provenir_bulk_events_total{event="blocks"} 1000',
+      'provenir_bulk_events_total{peer="x, event=\\"block\\"",event="redirect"} 154',
+      'provenir_bulk_events_total{event="redirect",peer="y"} 6',
+      'provenir_bulk_events_total 7'
+    ].join('\n')
+    assert.equal(prometheusValue(text, 'provenir_bulk_events_total', 'event="block"'), 139)
+    assert.equal(prometheusValue(text, 'provenir_bulk_events_total', 'event="redirect"'), 160)
+    assert.equal(prometheusValue(text, 'provenir_bulk_events_total', 'event="dont-have"'), undefined)
+    assert.equal(prometheusValue(text, 'provenir_bulk_events_total'), 1306)
+  })
 })
