@@ -67,7 +67,7 @@ describe('bulk channel: which peer a DAG node is asked of', () => {
   })
 })
 
-describe('bulk channel: an origin that named holders is a seed', () => {
+describe('bulk channel: a block the pullers lacked goes to the origin, not to bitswap', () => {
   const nodes: BulkTestNode[] = []
   let origin: BulkTestNode
   let relay: BulkTestNode
@@ -110,6 +110,34 @@ describe('bulk channel: an origin that named holders is a seed', () => {
     // answered more of its wants with a block than the origin, which named the relay again
     for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
     await all(session.want(warm.map(b => b.cid)))
+    const only = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
+    const sentBefore = origin.services.bulk.served().blocks
+    for (const b of only) {
+      const [got] = await all(session.want([b.cid]))
+      assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(b.bytes))
+      assert.ok(got.from?.equals(origin.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
+    }
+    session.close()
+    assert.equal(origin.services.bulk.served().blocks, sentBefore + only.length, 'the origin sent each block over the bulk channel')
+  })
+
+  it(`early in a pull, a block ${MAX_MISSES_PER_BLOCK} pullers lacked goes to a peer that held every block asked of it, not to bitswap`, async () => {
+    // the origin named holders for the few wants it was asked (fewer than a seed's answers, none
+    // DONT_HAVE); each puller answered one or more with a block. The pullers lack the next block.
+    const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
+    const relayed = transportOf(relay).createSession({ peers: [origin.peerId] })
+    await all(relayed.want(warm.map(b => b.cid)))
+    relayed.close()
+    for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
+    const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+    for (const l of lackers) session.addPeer(l.peerId)
+    const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
+    await waitUntil('the lackers\' channels are known', () => lackers.every(l => bulkPeers.peers.usable(l.peerId) === true))
+    await sleep(20)
+    const redirectsBefore = origin.services.bulk.served().redirects
+    await all(session.want(warm.map(b => b.cid)))
+    const redirects = origin.services.bulk.served().redirects - redirectsBefore
+    assert.ok(redirects > 0 && redirects < SEED_MIN_HITS, `the origin named holders ${redirects} times`)
     const only = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
     const sentBefore = origin.services.bulk.served().blocks
     for (const b of only) {

@@ -208,6 +208,16 @@ export class BulkSession implements TransportSession {
     return stats != null && stats.misses === 0 && stats.hits + stats.redirects >= SEED_MIN_HITS
   }
 
+  /**
+   * A peer that answered some of this session's wants and held every block
+   * it was asked for (it sent them or named holders), fewer than a seed's
+   * SEED_MIN_HITS: a rollout's origin early in a pull
+   */
+  neverLacked (peer: PeerId): boolean {
+    const stats = this.#answers.get(peer)
+    return stats != null && stats.misses === 0 && stats.hits + stats.redirects > 0
+  }
+
   /** The share of wants `peer` answered with a block or DONT_HAVE that it answered with a block (a half before it answered any) */
   hitRate (peer: PeerId): number {
     const stats = this.#answers.get(peer)

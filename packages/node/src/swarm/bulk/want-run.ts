@@ -184,8 +184,14 @@ export class WantRun {
         choices = ready.length > 0 ? ready : untried.filter(p => item.direct.get(p) != null)
         if (choices.length === 0) choices = untried
       } else {
-        // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds it
-        choices = item.lacking.size >= MAX_MISSES_PER_BLOCK ? untried.filter(p => this.#session.isSeed(p)) : untried
+        // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds
+        // it, or early in a pull a peer that held every block it was asked for (the origin). Only
+        // then the fallback, whose want-have has the origin send it as a copy of its own.
+        choices = untried
+        if (item.lacking.size >= MAX_MISSES_PER_BLOCK) {
+          choices = untried.filter(p => this.#session.isSeed(p))
+          if (choices.length === 0) choices = untried.filter(p => this.#session.neverLacked(p))
+        }
       }
       if (choices.length === 0) {
         if (settled) {
