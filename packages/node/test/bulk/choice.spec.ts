@@ -9,6 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { MAX_MISSES_PER_BLOCK, REDIRECT_MIN_SIZE, SEED_MIN_HITS } from '../../src/swarm/bulk/constants.js'
 import { bulkNode, connect, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { TransportSession } from '../../src/swarm/transport.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** A dag-pb node (a blob DAG's inner node) of `size` random bytes of data, stored in each of `stores` */
@@ -87,29 +88,23 @@ describe('bulk channel: a block the pullers lacked goes to the origin, not to bi
     await Promise.all(nodes.map(async n => n.stop()))
   })
 
-  it(`a block ${MAX_MISSES_PER_BLOCK} pullers lacked goes to it over the bulk channel, not to bitswap`, async () => {
-    // as in a rollout on slow links: the origin answered this puller only by naming holders (it had
-    // sent each block to another puller), so it never sent it a block; the pullers asked for a block
-    // only the origin holds answer DONT_HAVE. Counted as held blocks, the origin's redirects make it
-    // a seed, which is asked once the pullers lacked the block; counted as nothing, it was no seed,
-    // and the block went to bitswap, whose want-have fetched it from the origin as a second copy.
-    const named = await storeBlocks(origin.blockstore, SEED_MIN_HITS, REDIRECT_MIN_SIZE)
-    const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
+  /** The relay fetches `blocks` from the origin, which then names it to later askers */
+  async function relayFetches (blocks: TestBlock[]): Promise<void> {
     const relayed = transportOf(relay).createSession({ peers: [origin.peerId] })
-    await all(relayed.want([...named, ...warm].map(b => b.cid)))
+    await all(relayed.want(blocks.map(b => b.cid)))
     relayed.close()
-    const session = transportOf(puller).createSession({ peers: [origin.peerId] })
-    const redirectsBefore = origin.services.bulk.served().redirects
-    const got = await all(session.want(named.map(b => b.cid)))
-    assert.ok(got.every(g => g.from?.equals(relay.peerId) === true), 'the origin named the relay for each block')
-    assert.equal(origin.services.bulk.served().redirects, redirectsBefore + named.length)
+  }
+
+  /** The lackers join `session`, their bulk channels known */
+  async function lackersJoin (session: TransportSession): Promise<void> {
     for (const l of lackers) session.addPeer(l.peerId)
     const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
     await waitUntil('the lackers\' channels are known', () => lackers.every(l => bulkPeers.peers.usable(l.peerId) === true))
-    // the pullers sent this session blocks before (the first wants go one to each peer): each
-    // answered more of its wants with a block than the origin, which named the relay again
-    for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
-    await all(session.want(warm.map(b => b.cid)))
+    await sleep(20)
+  }
+
+  /** Two blocks only the origin holds, each wanted alone: each comes from the origin over the bulk channel */
+  async function onlyTheOriginHolds (session: TransportSession): Promise<void> {
     const only = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
     const sentBefore = origin.services.bulk.served().blocks
     for (const b of only) {
@@ -117,35 +112,46 @@ describe('bulk channel: a block the pullers lacked goes to the origin, not to bi
       assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(b.bytes))
       assert.ok(got.from?.equals(origin.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
     }
-    session.close()
     assert.equal(origin.services.bulk.served().blocks, sentBefore + only.length, 'the origin sent each block over the bulk channel')
+  }
+
+  it(`a block ${MAX_MISSES_PER_BLOCK} pullers lacked goes to it over the bulk channel, not to bitswap`, async () => {
+    // as in a rollout on slow links: the origin answered this puller only by naming holders (it had
+    // sent each block to another puller), so it never sent it a block; the pullers, asked for a
+    // block only the origin holds, answer DONT_HAVE. Counted as held blocks, the origin's redirects
+    // make it a seed, which is asked once the pullers lacked the block; counted as nothing, it was
+    // no seed, and the block went to bitswap, whose want-have fetched it from the origin as a
+    // second copy.
+    const named = await storeBlocks(origin.blockstore, SEED_MIN_HITS, REDIRECT_MIN_SIZE)
+    const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
+    await relayFetches([...named, ...warm])
+    const session = transportOf(puller).createSession({ peers: [origin.peerId] })
+    const redirectsBefore = origin.services.bulk.served().redirects
+    const got = await all(session.want(named.map(b => b.cid)))
+    assert.ok(got.every(g => g.from?.equals(relay.peerId) === true), 'the origin named the relay for each block')
+    assert.equal(origin.services.bulk.served().redirects, redirectsBefore + named.length)
+    await lackersJoin(session)
+    // the pullers sent this session blocks before (the first wants go one to each peer): each
+    // answered more of its wants with a block than the origin, which named the relay again
+    for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
+    await all(session.want(warm.map(b => b.cid)))
+    await onlyTheOriginHolds(session)
+    session.close()
   })
 
   it(`early in a pull, a block ${MAX_MISSES_PER_BLOCK} pullers lacked goes to a peer that held every block asked of it, not to bitswap`, async () => {
     // the origin named holders for the few wants it was asked (fewer than a seed's answers, none
     // DONT_HAVE); each puller answered one or more with a block. The pullers lack the next block.
     const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
-    const relayed = transportOf(relay).createSession({ peers: [origin.peerId] })
-    await all(relayed.want(warm.map(b => b.cid)))
-    relayed.close()
+    await relayFetches(warm)
     for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
     const session = transportOf(puller).createSession({ peers: [origin.peerId] })
-    for (const l of lackers) session.addPeer(l.peerId)
-    const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
-    await waitUntil('the lackers\' channels are known', () => lackers.every(l => bulkPeers.peers.usable(l.peerId) === true))
-    await sleep(20)
+    await lackersJoin(session)
     const redirectsBefore = origin.services.bulk.served().redirects
     await all(session.want(warm.map(b => b.cid)))
     const redirects = origin.services.bulk.served().redirects - redirectsBefore
     assert.ok(redirects > 0 && redirects < SEED_MIN_HITS, `the origin named holders ${redirects} times`)
-    const only = await storeBlocks(origin.blockstore, 2, REDIRECT_MIN_SIZE)
-    const sentBefore = origin.services.bulk.served().blocks
-    for (const b of only) {
-      const [got] = await all(session.want([b.cid]))
-      assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(b.bytes))
-      assert.ok(got.from?.equals(origin.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
-    }
+    await onlyTheOriginHolds(session)
     session.close()
-    assert.equal(origin.services.bulk.served().blocks, sentBefore + only.length, 'the origin sent each block over the bulk channel')
   })
 })
