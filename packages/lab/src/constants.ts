@@ -72,10 +72,11 @@ export const DEFAULT_SEED_HOSTS = 1
 
 /**
  * The `DEBUG` pattern a lab daemon logs with (`@libp2p/logger`): provenir's
- * own lines (sessions, dials, pulls, failures) and every component's errors,
- * but not the DHT's per-query lines, which outnumber the rest 10 to 1.
+ * own lines (sessions, dials, pulls, failures, the bulk channel's refused and
+ * failed connections and its backoffs) and every component's errors, but not
+ * the DHT's per-query lines, which outnumber the rest 10 to 1.
  */
-export const DEFAULT_DEBUG = 'provenir:daemon*,provenir:node*,provenir:swarm,provenir:gateway,provenir:bitswap*,provenir:image-records*,provenir:rpc*,provenir:gater*,provenir:naming*,provenir:registry*,*:error'
+export const DEFAULT_DEBUG = 'provenir:daemon*,provenir:node*,provenir:swarm,provenir:bulk,provenir:gateway,provenir:bitswap*,provenir:image-records*,provenir:rpc*,provenir:gater*,provenir:naming*,provenir:registry*,*:error'
 
 /**
  * The V8 flags every daemon runs with, as `npm start` and the binary's
