@@ -204,8 +204,7 @@ export class BulkSession implements TransportSession {
    * names pullers for most blocks), and answered none with DONT_HAVE
    */
   isSeed (peer: PeerId): boolean {
-    const stats = this.#answers.get(peer)
-    return stats != null && stats.misses === 0 && stats.hits + stats.redirects >= SEED_MIN_HITS
+    return this.#heldAll(peer) >= SEED_MIN_HITS
   }
 
   /**
@@ -214,8 +213,13 @@ export class BulkSession implements TransportSession {
    * SEED_MIN_HITS: a rollout's origin early in a pull
    */
   neverLacked (peer: PeerId): boolean {
+    return this.#heldAll(peer) > 0
+  }
+
+  /** The blocks `peer` held of those this session asked it for (sent or named holders); 0 once it lacked one */
+  #heldAll (peer: PeerId): number {
     const stats = this.#answers.get(peer)
-    return stats != null && stats.misses === 0 && stats.hits + stats.redirects > 0
+    return stats == null || stats.misses > 0 ? 0 : stats.hits + stats.redirects
   }
 
   /** The share of wants `peer` answered with a block or DONT_HAVE that it answered with a block (a half before it answered any) */
