@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { matchGlob } from '@provenir/trust'
 import fc from 'fast-check'
-import { FuzzWorker, TIME_LIMIT_MS, fuzzTarget, judge, readRegressions, runAndJudge } from './fuzz/harness.js'
+import { FuzzWorker, SLOW_RETRY_PAUSE_MS, TIME_LIMIT_MS, fuzzTarget, judge, readRegressions, runAndJudge } from './fuzz/harness.js'
 import { loadTargets } from './fuzz/targets.js'
 import type { FuzzTarget } from './fuzz/targets.js'
 
@@ -75,6 +75,36 @@ parentPort.postMessage({ ready: true })
       await assert.rejects(stat(scratch), { code: 'ENOENT' })
     } finally {
       await dying.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a target whose time runs out mid-input finishes that input before its test ends, and a closed worker starts no other', async () => {
+    // a stand-in worker whose every parse is slow: each input is tried again SLOW_RETRIES times, a second apart,
+    // long after fast-check's time limit has ended the run (the property's promise outlives fc.check)
+    const dir = await mkdtemp(join(tmpdir(), 'provenir-fuzz-spec-'))
+    const script = join(dir, 'slow-worker.mjs')
+    await writeFile(script, `import { parentPort } from 'node:worker_threads'
+parentPort.on('message', ({ id }) => { parentPort.postMessage({ id, cpuMs: 4 * ${TIME_LIMIT_MS}, wallMs: 4 * ${TIME_LIMIT_MS} }) })
+parentPort.postMessage({ ready: true })
+`)
+    const slow = new FuzzWorker(HANG_MS, pathToFileURL(script))
+    try {
+      const target: FuzzTarget<number, number> = { name: 'slow', limit: 1, arbitrary: fc.nat(), prepare: n => n, parse: () => {} }
+      const report = await fuzzTarget(slow, target, { runs: 5, timeMs: 100, hangMs: HANG_MS })
+      // the input in flight when the time ran out was judged, and its failure reported
+      assert.equal(report.runs, 1)
+      assert.equal(report.failures.length, 1)
+      assert.match(report.failures[0].verdict.reason ?? '', new RegExp(`^took ${4 * TIME_LIMIT_MS}\\.0 ms of CPU`))
+      assert.equal(slow.started, 1)
+      await slow.close()
+      // nothing of the target still runs: no worker is started after close (one would keep the test's process alive)
+      await new Promise(resolve => setTimeout(resolve, SLOW_RETRY_PAUSE_MS * 1.5))
+      assert.equal(slow.started, 1)
+      assert.equal((await slow.run('slow', 1)).died, 'was closed')
+      assert.equal(slow.started, 1)
+    } finally {
+      await slow.close()
       await rm(dir, { recursive: true, force: true })
     }
   })

@@ -72,6 +72,8 @@ export class FuzzWorker {
   private worker?: Worker
   private scratch?: string
   private nextId = 0
+  private threads = 0
+  private closed = false
   private readonly hangMs: number
   private readonly script: URL
 
@@ -81,10 +83,14 @@ export class FuzzWorker {
     this.script = script
   }
 
-  private async started (): Promise<Worker> {
+  /** How many worker threads it has started */
+  get started (): number { return this.threads }
+
+  private async ready (): Promise<Worker> {
     if (this.worker != null) return this.worker
     this.scratch ??= await mkdtemp(join(tmpdir(), 'provenir-fuzz-'))
     const worker = new Worker(this.script, { workerData: { scratch: this.scratch } })
+    this.threads++
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number): void => { reject(new Error(`the fuzz worker exited with code ${code} before it was ready`)) }
       const onMessage = (m: { ready?: boolean }): void => {
@@ -107,7 +113,9 @@ export class FuzzWorker {
    * would otherwise look like a hang.
    */
   async run (target: string, recipe: unknown, repeat = 5): Promise<WorkerRun> {
-    const worker = await this.started()
+    // a run after close() starts no thread: nothing would close it, and it would keep the process alive
+    if (this.closed) return { died: 'was closed' }
+    const worker = await this.ready()
     const id = this.nextId++
     return new Promise(resolve => {
       const done = (run: WorkerRun): void => {
@@ -133,7 +141,9 @@ export class FuzzWorker {
     })
   }
 
+  /** Stops the thread and removes the scratch directory; later runs fail as `died: 'was closed'` */
   async close (): Promise<void> {
+    this.closed = true
     await this.worker?.terminate()
     this.worker = undefined
     if (this.scratch != null) await rm(this.scratch, { recursive: true, force: true })
@@ -202,7 +212,6 @@ export interface FuzzRunReport {
   seed: number
 }
 
-/** Generates inputs for `target` with fast-check and judges each */
 /**
  * Runs and judges one input; an input that failed only on CPU time is tried
  * again SLOW_RETRIES times, SLOW_RETRY_PAUSE_MS apart (see the module comment).
@@ -221,9 +230,15 @@ function isOnlySlow (verdict: Verdict): boolean {
   return verdict.hang !== true && verdict.result != null && (verdict.result.cpuMs ?? 0) > TIME_LIMIT_MS && verdict.reason?.startsWith('took ') === true
 }
 
+/**
+ * Generates inputs for `target` with fast-check and judges each. It returns
+ * only when no input is left running: fast-check's time limit ends the run
+ * without waiting for the input in flight (it races that input's promise),
+ * which would go on being judged, and retried, into the next test.
+ */
 export async function fuzzTarget (worker: FuzzWorker, target: FuzzTarget, options: FuzzRunOptions): Promise<FuzzRunReport> {
   const report: FuzzRunReport = { target: target.name, runs: 0, skipped: 0, failures: [], seed: options.seed ?? Date.now() }
-  const property = fc.asyncProperty(target.arbitrary, async (recipe) => {
+  const judgeOne = async (recipe: unknown): Promise<void> => {
     report.runs++
     const verdict = await runAndJudge(worker, target.name, recipe, options.hangMs)
     if (verdict.skipped === true) report.skipped++
@@ -233,12 +248,22 @@ export async function fuzzTarget (worker: FuzzWorker, target: FuzzTarget, option
       await options.onFailure?.(recipe, verdict)
       if (options.continueOnFailure !== true) throw new Error(verdict.reason)
     }
+  }
+  let inFlight: Promise<unknown> = Promise.resolve()
+  const property = fc.asyncProperty(target.arbitrary, (recipe) => {
+    const run = judgeOne(recipe)
+    inFlight = run.catch(() => {})
+    return run
   })
-  await fc.check(property, {
-    numRuns: options.runs,
-    seed: report.seed,
-    endOnFailure: true,
-    ...(options.timeMs != null ? { interruptAfterTimeLimit: options.timeMs, markInterruptAsFailure: false } : {})
-  })
+  try {
+    await fc.check(property, {
+      numRuns: options.runs,
+      seed: report.seed,
+      endOnFailure: true,
+      ...(options.timeMs != null ? { interruptAfterTimeLimit: options.timeMs, markInterruptAsFailure: false } : {})
+    })
+  } finally {
+    await inFlight
+  }
   return report
 }
