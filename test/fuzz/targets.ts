@@ -19,7 +19,7 @@ import {
   nameValidator, parseReference, parseRegistryRef, parseRegistrySpec, repoValidator, verifyBinding, verifyClaim, verifyRepoDocument,
   NAME_BINDING_PAYLOAD_TYPE, NAME_CLAIM_PAYLOAD_TYPE, REPO_DOCUMENT_PAYLOAD_TYPE, REPO_POINTER_PAYLOAD_TYPE
 } from '@provenir/naming'
-import { BulkFrame, BulkFrameReader, DEFAULT_CONFIG, bulkWantedCid, decodeImageRecord, encodeBulkFrame, parseSwarmKey, validateConfig } from '@provenir/node'
+import { BulkClientFrameRules, BulkFrame, BulkFrameReader, BulkProtocolError, DEFAULT_BULK_REQUESTS_PER_CONNECTION, DEFAULT_CONFIG, bulkWantedCid, decodeImageRecord, encodeBulkFrame, parseSwarmKey, validateConfig } from '@provenir/node'
 import {
   checkStatement, encodeEnvelope, findRule, fromSigstoreBundle, matchGlob, parseDockerfile, parseEnvelope, parsePolicy,
   publicKeyFromUserId, signEnvelope, toSigstoreBundle, userIdFromKey
@@ -244,13 +244,49 @@ export async function loadTargets (options: { scratch?: string } = {}): Promise<
         return cutAt(all, r.cuts)
       },
       parse (chunks: Uint8Array[]) {
+        // read as each end reads it until it closes the connection: a server takes a client's WANTs
+        // and CANCELs by its rules (none answered here); a client takes READY, then answers, at most
+        // one to each of its requests in flight (as if it had its most in flight: the ids match)
+        const rules = new BulkClientFrameRules()
+        let wants = 0
+        const server = new BulkFrameReader({
+          onFrame: (frame) => {
+            rules.check(frame, wants)
+            if (frame.type === BulkFrame.Type.WANT) {
+              bulkWantedCid(frame)
+              wants++
+            }
+          },
+          onBody: () => {},
+          onBodyEnd: () => {}
+        }, 0)
+        let ready = false
+        let answers = 0
         let received = 0
-        const reader = new BulkFrameReader({
-          onFrame: (frame) => { if (frame.type === BulkFrame.Type.WANT) bulkWantedCid(frame) },
+        const client = new BulkFrameReader({
+          onFrame: (frame) => {
+            if (!ready) {
+              if (frame.type !== BulkFrame.Type.READY) throw new BulkProtocolError(`${frame.type} frame before READY`)
+              ready = true
+            } else if (frame.type !== BulkFrame.Type.BLOCK && frame.type !== BulkFrame.Type.DONT_HAVE) {
+              throw new BulkProtocolError(`unexpected ${frame.type} frame`)
+            } else if (++answers > DEFAULT_BULK_REQUESTS_PER_CONNECTION) {
+              throw new BulkProtocolError('an answer to no request')
+            }
+          },
           onBody: (piece) => { received += piece.byteLength },
           onBodyEnd: () => {}
         }, 2 * MiB)
-        for (const chunk of chunks) reader.push(chunk)
+        const errors: Error[] = []
+        for (const reader of [server, client]) {
+          try {
+            for (const chunk of chunks) reader.push(chunk)
+          } catch (err) {
+            errors.push(err as Error)
+          }
+        }
+        // a named error from either end, as its connection would close with it
+        if (errors.length > 0) throw errors[0]
         return received
       }
     },

@@ -54,7 +54,9 @@ export type { NodeConfig, DHTConfig, BulkConfig, LanConfig, TransportName, Encry
 export { bulk } from './swarm/bulk/index.js'
 export type { Bulk, BulkInit, BulkComponents, BulkBlockstore, BulkProgressEvents } from './swarm/bulk/index.js'
 /** @internal the bulk channel's frame parser, for the fuzz tests of what a peer can send */
-export { FrameReader as BulkFrameReader, encodeFrame as encodeBulkFrame, wantedCid as bulkWantedCid, Frame as BulkFrame } from './swarm/bulk/frames.js'
+export { DEFAULT_REQUESTS_PER_CONNECTION as DEFAULT_BULK_REQUESTS_PER_CONNECTION } from './swarm/bulk/constants.js'
+export { BulkProtocolError } from './swarm/bulk/errors.js'
+export { ClientFrameRules as BulkClientFrameRules, FrameReader as BulkFrameReader, encodeFrame as encodeBulkFrame, wantedCid as bulkWantedCid, Frame as BulkFrame } from './swarm/bulk/frames.js'
 export { parseSwarmKey, generateSwarmKey } from './swarm-key.js'
 export { createPeerInfoMapper } from './address-filter.js'
 export { createLanPeerInfoMapper, withPublicAddressesOnly, listensBeyondLoopback, lanDiscovery, LanDiscovery } from './lan.js'

@@ -181,4 +181,21 @@ describe('bulk channel: authentication and admission', () => {
     assert.ok(result.received < 1000, `received ${result.received} bytes`)
     assert.equal(a.services.bulk.connections(member.peerId).inbound, 0)
   })
+
+  it('a client that sends more CANCELs than WANTs is disconnected at once; a CANCEL for each want is no fault', async () => {
+    const want = encodeFrame({ type: Frame.Type.WANT, id: 1, cid: blocks[0].cid.bytes })
+    const cancel = (id: number): Uint8Array => encodeFrame({ type: Frame.Type.CANCEL, id })
+    const timed = async (send: Uint8Array): Promise<Exchange & { ms: number }> => {
+      const started = performance.now()
+      const result = await exchange(a.services.bulk.address!, memberKey, send)
+      return { ...result, ms: performance.now() - started }
+    }
+    // frames that ask nothing, each a header to read: the fuzz test's 3.7 MB of them took 60-120 ms of CPU
+    const flood = await timed(Buffer.concat([want, cancel(1), ...Array.from({ length: 1_000 }, (_, i) => cancel(i + 2))]))
+    assert.ok(flood.received < 1000, `received ${flood.received} bytes: READY and nothing more`)
+    assert.ok(flood.ms < 900, `closed after ${flood.ms.toFixed(0)} ms, not at once`)
+    // the control: one want cancelled stays open until the idle timeout (1 s)
+    const fair = await timed(Buffer.concat([want, cancel(1)]))
+    assert.ok(fair.ms >= 950, `closed after ${fair.ms.toFixed(0)} ms, before the idle timeout`)
+  })
 })

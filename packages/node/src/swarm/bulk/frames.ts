@@ -12,7 +12,7 @@
 
 import { CID } from 'multiformats/cid'
 import * as varint from 'uint8-varint'
-import { MAX_CID_SIZE, MAX_FRAME_HEADER, MAX_HOLDERS, MAX_HOLDER_SIZE } from './constants.js'
+import { MAX_CID_SIZE, MAX_FRAME_HEADER, MAX_HOLDERS, MAX_HOLDER_SIZE, MAX_QUEUED_REQUESTS } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { Frame } from './pb/bulk.js'
 
@@ -39,6 +39,32 @@ export function wantedCid (frame: Frame): CID {
     return CID.decode(frame.cid)
   } catch (err: any) {
     throw new BulkProtocolError(`malformed CID in want ${frame.id}: ${err.message}`, { cause: err })
+  }
+}
+
+/**
+ * What a server takes of a client's frames: WANTs, at most
+ * MAX_QUEUED_REQUESTS of them unanswered, and a CANCEL for each at most.
+ * A client that sends more CANCELs than WANTs sends frames that ask
+ * nothing: the fuzz test's 3.7 MB of header-only frames took 60-120 ms of
+ * the server's CPU to read, with no work asked for.
+ */
+export class ClientFrameRules {
+  #wants = 0
+  #cancels = 0
+
+  /**
+   * @param unanswered - the client's wants the server has not answered yet
+   * @throws BulkProtocolError when the frame breaks a rule
+   */
+  check (frame: Frame, unanswered: number): void {
+    if (frame.type === Frame.Type.CANCEL) {
+      if (++this.#cancels > this.#wants) throw new BulkProtocolError(`a CANCEL beyond the ${this.#wants} wants sent`)
+      return
+    }
+    if (frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a client sent a ${frame.type} frame`)
+    if (unanswered >= MAX_QUEUED_REQUESTS) throw new BulkProtocolError(`more than ${MAX_QUEUED_REQUESTS} wants unanswered`)
+    this.#wants++
   }
 }
 

@@ -18,9 +18,9 @@
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { collect, within } from './blocks.js'
-import { BUFFER_IDLE_MS, MAX_QUEUED_REQUESTS, SERVE_BUFFERS, SERVE_BUFFER_SIZE, SERVE_FRAME_ROOM } from './constants.js'
+import { BUFFER_IDLE_MS, SERVE_BUFFERS, SERVE_BUFFER_SIZE, SERVE_FRAME_ROOM } from './constants.js'
 import { BulkProtocolError } from './errors.js'
-import { encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
+import { ClientFrameRules, encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
 import { Recipients } from './recipients.js'
 import { serverOptions, verifyRemote } from './tls.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
@@ -193,6 +193,7 @@ class ServedConnection {
   readonly #queue: Want[] = []
   /** wants taken out of the queue until this node's own fetch of their block ends */
   readonly #waiting = new Set<Want>()
+  readonly #rules = new ClientFrameRules()
   #pumping = false
   #closed = false
 
@@ -223,13 +224,12 @@ class ServedConnection {
   }
 
   #onFrame (frame: Frame): void {
+    this.#rules.check(frame, this.#queue.length + this.#waiting.size)
     if (frame.type === Frame.Type.CANCEL) {
       const want = this.#queue.find(w => w.id === frame.id) ?? [...this.#waiting].find(w => w.id === frame.id)
       if (want != null) want.cancelled = true
       return
     }
-    if (frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a client sent a ${frame.type} frame`)
-    if (this.#queue.length + this.#waiting.size >= MAX_QUEUED_REQUESTS) throw new BulkProtocolError(`more than ${MAX_QUEUED_REQUESTS} wants unanswered`)
     const cid = wantedCid(frame)
     const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder }
     this.#queue.push(want)
