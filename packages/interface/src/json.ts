@@ -86,3 +86,16 @@ export function parseJson (input: string | Uint8Array, limits: JsonLimits = {}):
   checkJsonShape(input, limits)
   return JSON.parse(typeof input === 'string' ? input : utf8.decode(input))
 }
+
+/**
+ * A value from outside, named in an error: a string (cut to 100
+ * characters), a number, a boolean or null, or else its kind. Never
+ * stringified whole: a value nested a hundred thousand deep overflows
+ * JSON.stringify's stack (or takes tens of ms to stringify), and a long one
+ * would fill the log.
+ */
+export function describeValue (v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v)
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v)
+  return Array.isArray(v) ? 'an array' : `a${typeof v === 'object' ? 'n object' : ` ${typeof v}`}`
+}

@@ -15,7 +15,7 @@
 import { isIP } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { InvalidConfigError } from '@provenir/interface'
+import { describeValue, InvalidConfigError } from '@provenir/interface'
 import { isUserId } from '@provenir/trust'
 import {
   DEFAULT_NAMING_CACHE_TTL_MS, DNS_TIMEOUT, MAX_DNS_SERVERS, MAX_NAMING_CACHE_TTL_MS, MAX_NAMING_DNS_TIMEOUT_MS, MAX_NAMING_PINS,
@@ -82,7 +82,7 @@ function fail (where: string, field: string, why: string): never {
  * @throws InvalidConfigError naming `where` and `field`
  */
 export function parseRegistrySpec (value: unknown, where = 'registry', field = 'registry'): ParsedRegistrySpec {
-  if (typeof value !== 'string' || value === '') fail(where, field, `must be a NodeId, a multiaddr ending in /p2p/<NodeId>, or a domain; got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string' || value === '') fail(where, field, `must be a NodeId, a multiaddr ending in /p2p/<NodeId>, or a domain; got ${describeValue(value)}`)
   if (value.length > MAX_REGISTRY_SPEC_LENGTH) fail(where, field, `is over ${MAX_REGISTRY_SPEC_LENGTH} characters`)
   if (value.startsWith('/')) {
     let nodeId: string | undefined
@@ -96,14 +96,14 @@ export function parseRegistrySpec (value: unknown, where = 'registry', field = '
     } catch (err: any) {
       fail(where, field, `is not a valid multiaddr: ${String(err?.message ?? err)}`)
     }
-    if (nodeId == null) fail(where, field, `must end in /p2p/<Ed25519 NodeId>, got ${JSON.stringify(value)}`)
+    if (nodeId == null) fail(where, field, `must end in /p2p/<Ed25519 NodeId>, got ${describeValue(value)}`)
     return { kind: 'node', nodeId, addrs: [value] }
   }
   try {
     const ref = parseRegistryRef(value)
     return ref.kind === 'node' ? { kind: 'node', nodeId: ref.nodeId, addrs: [] } : ref
   } catch {
-    return fail(where, field, `must be an Ed25519 NodeId (12D3KooW...), a multiaddr ending in /p2p/<NodeId>, or a domain name; got ${JSON.stringify(value)}`)
+    return fail(where, field, `must be an Ed25519 NodeId (12D3KooW...), a multiaddr ending in /p2p/<NodeId>, or a domain name; got ${describeValue(value)}`)
   }
 }
 
@@ -127,7 +127,7 @@ function nameMap (input: unknown, where: string, field: string, max: number): Re
   const out: Record<string, string> = {}
   for (const [name, userId] of entries) {
     if (!isLinkName(name)) fail(where, `${field}.${name}`, 'is not a link name (lowercase letters, digits and inner hyphens, at most 63)')
-    if (!isUserId(userId)) fail(where, `${field}.${name}`, `must be a UserId (k51qzi5uqu5...), got ${JSON.stringify(userId)}`)
+    if (!isUserId(userId)) fail(where, `${field}.${name}`, `must be a UserId (k51qzi5uqu5...), got ${describeValue(userId)}`)
     out[name] = userId
   }
   return out
@@ -136,11 +136,11 @@ function nameMap (input: unknown, where: string, field: string, max: number): Re
 /** A DNS server: an IP address, or `IP:port` / `[v6]:port` with a port from 1 */
 function dnsServer (value: unknown, where: string, field: string): string {
   if (typeof value === 'string' && isIP(value) !== 0) return value
-  if (typeof value !== 'string') fail(where, field, `must be an IP address or "IP:port", got ${JSON.stringify(value)}`)
+  if (typeof value !== 'string') fail(where, field, `must be an IP address or "IP:port", got ${describeValue(value)}`)
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value)
-  if (m == null) fail(where, field, `must be an IP address or "IP:port" (or "[v6]:port"), got ${JSON.stringify(value)}`)
+  if (m == null) fail(where, field, `must be an IP address or "IP:port" (or "[v6]:port"), got ${describeValue(value)}`)
   const host = m[1] ?? m[2]
-  if (m[1] != null ? isIP(host) !== 6 : isIP(host) !== 4) fail(where, field, `host must be an IP address, got ${JSON.stringify(host)}`)
+  if (m[1] != null ? isIP(host) !== 6 : isIP(host) !== 4) fail(where, field, `host must be an IP address, got ${describeValue(host)}`)
   const port = Number(m[3])
   if (port < 1 || port > 65535) fail(where, field, `port must be from 1 to 65535, got ${port}`)
   return value
@@ -173,7 +173,7 @@ function dnsOf (input: unknown, where: string): NamingDnsConfig {
   let timeoutMs = DNS_TIMEOUT
   if (dnsIn.timeoutMs !== undefined) {
     if (!Number.isInteger(dnsIn.timeoutMs) || (dnsIn.timeoutMs as number) < 100 || (dnsIn.timeoutMs as number) > MAX_NAMING_DNS_TIMEOUT_MS) {
-      fail(where, 'naming.dns.timeoutMs', `must be an integer from 100 to ${MAX_NAMING_DNS_TIMEOUT_MS}, got ${JSON.stringify(dnsIn.timeoutMs)}`)
+      fail(where, 'naming.dns.timeoutMs', `must be an integer from 100 to ${MAX_NAMING_DNS_TIMEOUT_MS}, got ${describeValue(dnsIn.timeoutMs)}`)
     }
     timeoutMs = dnsIn.timeoutMs as number
   }
@@ -214,7 +214,7 @@ export function validateNamingConfig (input: unknown, where = 'config'): NamingC
   let cacheTtlMs = DEFAULT_NAMING_CACHE_TTL_MS
   if (obj.cacheTtlMs !== undefined) {
     if (!Number.isInteger(obj.cacheTtlMs) || (obj.cacheTtlMs as number) < 0 || (obj.cacheTtlMs as number) > MAX_NAMING_CACHE_TTL_MS) {
-      fail(where, 'naming.cacheTtlMs', `must be an integer from 0 to ${MAX_NAMING_CACHE_TTL_MS}, got ${JSON.stringify(obj.cacheTtlMs)}`)
+      fail(where, 'naming.cacheTtlMs', `must be an integer from 0 to ${MAX_NAMING_CACHE_TTL_MS}, got ${describeValue(obj.cacheTtlMs)}`)
     }
     cacheTtlMs = obj.cacheTtlMs as number
   }

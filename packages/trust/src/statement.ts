@@ -11,7 +11,7 @@
  */
 
 import { parseDigest, type Digest, type DigestAlgorithm } from '@provenir/content'
-import { parseJson } from '@provenir/interface'
+import { describeValue, parseJson } from '@provenir/interface'
 import { IN_TOTO_STATEMENT_V1, MAX_SUBJECTS, PAYLOAD_TYPE_IN_TOTO, PREDICATE_TYPE_IMAGE_SIGNATURE, PREDICATE_TYPE_LAYER_SIGNATURE } from './constants.js'
 import { signEnvelope, verifyEnvelope, type Envelope, type EnvelopeLimits } from './dsse.js'
 import { EnvelopeInvalidError, KeyIdMismatchError, StatementInvalidError, SubjectMismatchError } from './errors.js'
@@ -122,18 +122,6 @@ export function layerSignatureStatement (layerDigests: Array<Digest | string>, p
     throw new StatementInvalidError('layer digests must not repeat')
   }
   return createStatement(layerDigests.map(digest => ({ digest })), PREDICATE_TYPE_LAYER_SIGNATURE, predicate)
-}
-
-/**
- * A value from outside, named in an error: a string (cut to 100
- * characters) or its kind. Never stringified whole: a value nested a
- * hundred thousand deep overflows JSON.stringify's stack, and a long one
- * would fill the log.
- */
-function describeValue (v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v)
-  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v)
-  return Array.isArray(v) ? 'an array' : `a${typeof v === 'object' ? 'n object' : ` ${typeof v}`}`
 }
 
 /**
