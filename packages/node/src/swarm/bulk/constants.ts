@@ -182,6 +182,21 @@ export const DEFAULT_DISCOVERY_WAIT = 2_000
 export const MAX_MISSES_PER_BLOCK = 4
 
 /**
+ * Times a block the fallback gave up on (bitswap's stall: no block for its
+ * progress timeout) goes back to the session's bulk peers, before the want
+ * fails with the fallback's error. Each time the bulk peers are asked anew,
+ * whatever they answered before (pullers hold more by then), a peer whose
+ * channel failed once its backoff ends; then the fallback again.
+ */
+export const MAX_FALLBACK_RETRIES = 2
+
+/**
+ * A block the fallback gave up on waits at most this long for a bulk peer's
+ * failure backoff to end before it goes to the fallback again (ms)
+ */
+export const MAX_BACKOFF_WAIT = 60_000
+
+/**
  * A seed of a session: a peer that answered this many of its wants with a
  * block, or with holders to ask instead (it held the block), and none with
  * DONT_HAVE (a rollout's origin). As bitswap's `SEED_MIN_HAVES`.

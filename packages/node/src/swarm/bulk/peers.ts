@@ -137,6 +137,17 @@ export class BulkPeers {
     return state.endpoints.length > 0
   }
 
+  /**
+   * When `peer`'s failure backoff ends, while it backs off after a failure
+   * (not banned); undefined otherwise
+   */
+  retryAt (peer: PeerId): number | undefined {
+    const state = this.#states.get(peer.toString())
+    const now = Date.now()
+    if (state == null || state.bannedUntil > now || state.failedUntil <= now) return undefined
+    return state.failedUntil
+  }
+
   /** Asks `peer` for its bulk address if not known lately; resolves with whether it can be asked now */
   async probe (peer: PeerId): Promise<boolean> {
     const known = this.usable(peer)

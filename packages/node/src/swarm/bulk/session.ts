@@ -111,6 +111,24 @@ export class BulkSession implements TransportSession {
   }
 
   /**
+   * The soonest a bulk peer of this session (of those `include` keeps) that
+   * backs off after a failure is usable again; undefined when none backs off
+   */
+  bulkRetryAt (include: (peer: PeerId) => boolean = () => true): number | undefined {
+    let soonest: number | undefined
+    for (const [peer, status] of this.#status.entries()) {
+      const at = status === 'bulk' && include(peer) ? this.#c.peers.retryAt(peer) : undefined
+      if (at != null && (soonest == null || at < soonest)) soonest = at
+    }
+    return soonest
+  }
+
+  /** Whether some peer of this session has a bulk channel, usable now or after its failure backoff */
+  hasBulkPeers (): boolean {
+    return this.bulkPeers().length > 0 || this.bulkRetryAt() != null
+  }
+
+  /**
    * True once waiting longer for a bulk peer is pointless: no peer is being
    * probed, and the lookup ended or some peer answered; or `discoveryWait`
    * has passed.

@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
+import { MAX_BACKOFF_WAIT, MAX_FALLBACK_RETRIES, MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -22,13 +22,15 @@ interface Item {
   key: string
   /** places in the caller's list (a CID given twice is fetched once) */
   positions: number[]
-  /** bulk peers that said DONT_HAVE or failed for it in this want */
+  /** bulk peers that said DONT_HAVE or failed for it in this round (since the fallback last gave up on it) */
   lacking: PeerMap<true>
   /** peers a server named as holders of it instead of sending it (to ask before others) */
   hints: PeerId[]
   /** peers that redirected it once: asked again, they are asked without `redirectOk` */
   direct: PeerMap<true>
   state: 'queued' | 'asking' | 'fallback' | 'done'
+  /** times the fallback gave up on it (see MAX_FALLBACK_RETRIES) */
+  fallbacks: number
   /** tells the transport how the fetch ended */
   done(stored: boolean): void
 }
@@ -54,6 +56,7 @@ export class WantRun {
   #changed?: () => void
   #room?: () => void
   #timer?: ReturnType<typeof setTimeout>
+  #timerAt = 0
   #fallbackBatch: Item[] = []
 
   constructor (session: BulkSession, options: BulkWantOptions) {
@@ -148,7 +151,7 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], direct: new PeerMap(), state: 'queued', done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], direct: new PeerMap(), state: 'queued', fallbacks: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -194,13 +197,20 @@ export class WantRun {
         }
       }
       if (choices.length === 0) {
-        if (settled) {
-          this.#queue.splice(i, 1)
-          this.#toFallback(item)
-        } else {
-          this.#waitForDiscovery()
+        if (!settled) {
+          this.#dispatchAt(this.#session.discoveryDeadline)
           i++
+          continue
         }
+        // the fallback gave up on it before: a bulk peer whose channel failed is asked once its backoff ends
+        const retryAt = item.fallbacks > 0 ? this.#session.bulkRetryAt(p => item.lacking.get(p) == null) : undefined
+        if (retryAt != null && retryAt - Date.now() <= MAX_BACKOFF_WAIT) {
+          this.#dispatchAt(retryAt)
+          i++
+          continue
+        }
+        this.#queue.splice(i, 1)
+        this.#toFallback(item)
         continue
       }
       if (item.cid.code === DAG_PB_CODE) {
@@ -244,12 +254,15 @@ export class WantRun {
     return best
   }
 
-  #waitForDiscovery (): void {
-    if (this.#timer != null) return
+  /** Dispatches again at `at` (ms since the epoch), or sooner when a dispatch is set for sooner */
+  #dispatchAt (at: number): void {
+    if (this.#timer != null && this.#timerAt <= at) return
+    clearTimeout(this.#timer)
+    this.#timerAt = at
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       this.dispatch()
-    }, Math.max(10, this.#session.discoveryDeadline - Date.now()))
+    }, Math.max(10, at - Date.now()))
   }
 
   #ask (item: Item, peer: PeerId): void {
@@ -319,11 +332,35 @@ export class WantRun {
     })
   }
 
+  /**
+   * The fallback's blocks, delivered as they come. When it gives up (no
+   * block for its stall timeout: on slow links, wants asked of a peer whose
+   * connections are starved), its blocks go back to the bulk peers for
+   * another round, MAX_FALLBACK_RETRIES times at most; then the want fails
+   * with the fallback's error.
+   */
   async #runFallback (batch: Item[]): Promise<void> {
-    const wants = this.#session.fallback().want(batch.map(i => i.cid), { signal: this.#signal, onProgress: this.#options.onProgress, notHeld: true })
-    for await (const block of wants) {
-      const item = this.#items.get(blockKey(block.cid))
-      if (item?.state === 'fallback') this.#deliver(item, block.bytes, block.from)
+    try {
+      const wants = this.#session.fallback().want(batch.map(i => i.cid), { signal: this.#signal, onProgress: this.#options.onProgress, notHeld: true })
+      for await (const block of wants) {
+        const item = this.#items.get(blockKey(block.cid))
+        if (item?.state === 'fallback') this.#deliver(item, block.bytes, block.from)
+      }
+    } catch (err: any) {
+      if (this.#signal.aborted || err?.name !== 'BlocksUnavailableError') throw err
+      const left = batch.filter(item => item.state === 'fallback')
+      if (left.length === 0) return
+      if (!this.#session.hasBulkPeers() || left.some(item => item.fallbacks >= MAX_FALLBACK_RETRIES)) throw err
+      this.#session.components.log('the fallback gave up on %d block(s), asking the bulk peers again - %e', left.length, err)
+      for (const item of left) {
+        item.fallbacks++
+        item.lacking.clear()
+        item.direct.clear()
+        item.hints = []
+        item.state = 'queued'
+        this.#queue.push(item)
+      }
+      this.dispatch()
     }
   }
 

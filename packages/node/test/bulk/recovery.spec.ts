@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import all from 'it-all'
+import { MemoryBlockstore } from 'blockstore-core/memory'
+import { MAX_FALLBACK_RETRIES } from '../../src/swarm/bulk/constants.js'
+import { bulkNode, connect, storeBlocks } from './helpers.js'
+import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { BlockTransport } from '../../src/swarm/transport.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * An origin whose uplink is starved, as at 25 Mbit/s among 16 pullers: it
+ * holds the blocks and reads none while `stalling`, on either channel
+ */
+class StarvedStore extends MemoryBlockstore {
+  stalling = true
+
+  async readInto (cid: CID, target: Uint8Array, options?: AbortOptions): Promise<Uint8Array> {
+    const bytes = await all(this.get(cid, options))
+    const out = target.subarray(0, bytes[0].byteLength)
+    out.set(bytes[0])
+    return out
+  }
+
+  async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
+    while (this.stalling) {
+      options?.signal?.throwIfAborted()
+      await sleep(20)
+    }
+    yield * super.get(cid, options)
+  }
+}
+
+/**
+ * A fallback that finds nothing: after `delay` ms each want fails as the
+ * bitswap adapter does once its session stalls. `onWant` sees each want's CIDs.
+ */
+function givingUp (delay: number, onWant: (cids: CID[]) => void): BlockTransport {
+  const fail = (): never => { throw Object.assign(new Error('No block arrived for 60000 ms'), { name: 'BlocksUnavailableError' }) }
+  return {
+    name: 'giving-up',
+    createSession: () => ({
+      async * want (cids) {
+        const list: CID[] = []
+        for await (const cid of cids) list.push(cid)
+        onWant(list)
+        await sleep(delay)
+        fail()
+      },
+      addPeer: () => {},
+      peers: () => [],
+      close: () => {}
+    }),
+    want: async () => fail(),
+    hold: async () => { fail() }
+  }
+}
+
+describe('bulk channel: blocks the fallback gave up on', () => {
+  let store: StarvedStore
+  let origin: BulkTestNode
+  let blocks: TestBlock[]
+
+  before(async () => {
+    store = new StarvedStore()
+    origin = await bulkNode({ blockstore: store, bulk: { blockstoreTimeout: 60_000 } })
+    blocks = await storeBlocks(store, 4, 64 * 1024)
+  })
+
+  after(async () => {
+    await origin?.stop()
+  })
+
+  it('go back to the bulk peer whose channel stalled once its backoff ends, and the pull completes from it', async () => {
+    store.stalling = true
+    // the bulk connection stalls, the origin backs off for a second, and the blocks go to the fallback
+    const puller = await bulkNode({ bulk: { stallTimeout: 500, failureBackoff: 1_000 } })
+    const asked: CID[] = []
+    try {
+      await connect(puller, origin)
+      const fallback = givingUp(200, cids => {
+        asked.push(...cids)
+        // the origin's link recovers while bitswap finds nothing
+        store.stalling = false
+      })
+      const session = puller.services.bulk.transport(fallback).createSession({ peers: [origin.peerId] })
+      const started = Date.now()
+      const got = await all(session.want(blocks.map(b => b.cid), { signal: AbortSignal.timeout(20_000) }))
+      session.close()
+      assert.equal(got.length, blocks.length)
+      assert.ok(got.every(g => g.from?.equals(origin.peerId)), 'every block from the origin over the bulk channel')
+      for (const b of blocks) assert.deepEqual(await all(puller.blockstore.get(b.cid)), [b.bytes])
+      // blocks went to the fallback, once each, and came from the origin after its backoff (a block
+      // asked on a second connection, which stalls later, may find the origin recovered already)
+      const wanted = new Set(blocks.map(b => b.cid.toString()))
+      assert.ok(asked.length > 0 && asked.every(c => wanted.has(c.toString())), `${asked.length} blocks asked of the fallback`)
+      assert.equal(new Set(asked.map(c => c.toString())).size, asked.length)
+      assert.ok(Date.now() - started >= 1_000, `${Date.now() - started} ms: not before the backoff ended`)
+    } finally {
+      store.stalling = false
+      await puller.stop()
+    }
+  })
+
+  it(`fail the want with the fallback's error once it gave up ${1 + MAX_FALLBACK_RETRIES} times, when the bulk peer never recovers`, async () => {
+    store.stalling = true
+    const puller = await bulkNode({ bulk: { stallTimeout: 300, failureBackoff: 500 } })
+    const asked = new Map<string, number>()
+    try {
+      await connect(puller, origin)
+      const fallback = givingUp(100, cids => { for (const c of cids) asked.set(c.toString(), (asked.get(c.toString()) ?? 0) + 1) })
+      const session = puller.services.bulk.transport(fallback).createSession({ peers: [origin.peerId] })
+      const started = Date.now()
+      await assert.rejects(all(session.want([blocks[0].cid], { signal: AbortSignal.timeout(30_000) })), { name: 'BlocksUnavailableError' })
+      session.close()
+      assert.deepEqual([...asked.entries()], [[blocks[0].cid.toString(), 1 + MAX_FALLBACK_RETRIES]])
+      // each round: a stall timeout, the fallback's delay, and the wait for the backoff; not the want's own timeout
+      assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`)
+    } finally {
+      store.stalling = false
+      await puller.stop()
+    }
+  })
+})
