@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import all from 'it-all'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { MAX_FALLBACK_RETRIES } from '../../src/swarm/bulk/constants.js'
-import { bulkNode, connect, storeBlocks } from './helpers.js'
+import { MAX_FALLBACK_RETRIES, MAX_MISSES_PER_BLOCK } from '../../src/swarm/bulk/constants.js'
+import { bulkNode, connect, randomBlock, storeBlocks, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { BlockTransport } from '../../src/swarm/transport.js'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -101,6 +101,32 @@ describe('bulk channel: blocks the fallback gave up on', () => {
     } finally {
       store.stalling = false
       await puller.stop()
+    }
+  })
+
+  it(`are asked of every bulk peer, a peer that lacked blocks before too, once ${MAX_MISSES_PER_BLOCK} pullers lacked them again`, async () => {
+    // as in the 10 Mbit/s lab: bitswap gave up on a block the origin holds; the origin is no seed
+    // for this puller (it lacked blocks asked of it), and the pullers asked first lack the block
+    store.stalling = false
+    const puller = await bulkNode()
+    const lackers = await Promise.all(Array.from({ length: MAX_MISSES_PER_BLOCK }, async () => bulkNode()))
+    const asked: string[] = []
+    try {
+      await Promise.all([connect(puller, origin), ...lackers.map(async l => connect(puller, l))])
+      const session = puller.services.bulk.transport(givingUp(100, cids => { asked.push(...cids.map(String)) })).createSession({ peers: [origin.peerId] })
+      // a block nobody holds: the origin lacks it in every round, and the want fails
+      const nowhere = await randomBlock()
+      await assert.rejects(all(session.want([nowhere.cid], { signal: AbortSignal.timeout(20_000) })), { name: 'BlocksUnavailableError' })
+      for (const l of lackers) session.addPeer(l.peerId)
+      const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
+      await waitUntil('the lackers\' channels are known', () => lackers.every(l => bulkPeers.peers.usable(l.peerId) === true))
+      asked.length = 0
+      const [got] = await all(session.want([blocks[0].cid], { signal: AbortSignal.timeout(20_000) }))
+      session.close()
+      assert.ok(got.from?.equals(origin.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
+      assert.deepEqual(asked, [blocks[0].cid.toString()], 'bitswap was asked once, and gave up')
+    } finally {
+      await Promise.all([puller, ...lackers].map(async n => n.stop()))
     }
   })
 

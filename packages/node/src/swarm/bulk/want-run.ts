@@ -194,6 +194,9 @@ export class WantRun {
         if (item.lacking.size >= MAX_MISSES_PER_BLOCK) {
           choices = untried.filter(p => this.#session.isSeed(p))
           if (choices.length === 0) choices = untried.filter(p => this.#session.neverLacked(p))
+          // bitswap gave up on it before: every bulk peer is asked before it goes back there (an
+          // origin that lacked a block once is no seed, and bitswap asked it over a starved link)
+          if (choices.length === 0 && item.fallbacks > 0) choices = untried
         }
       }
       if (choices.length === 0) {
