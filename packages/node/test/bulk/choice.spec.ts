@@ -122,14 +122,17 @@ describe('bulk channel: a block the pullers lacked goes to the origin, not to bi
     // make it a seed, which is asked once the pullers lacked the block; counted as nothing, it was
     // no seed, and the block went to bitswap, whose want-have fetched it from the origin as a
     // second copy.
-    const named = await storeBlocks(origin.blockstore, SEED_MIN_HITS, REDIRECT_MIN_SIZE)
+    // more than a seed's answers: a want added once the relay is known (the puller's feed is slow
+    // under load: 7 of 8 were redirects in one CI run) goes to the relay without a redirect
+    const named = await storeBlocks(origin.blockstore, SEED_MIN_HITS + 4, REDIRECT_MIN_SIZE)
     const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
     await relayFetches([...named, ...warm])
     const session = transportOf(puller).createSession({ peers: [origin.peerId] })
     const redirectsBefore = origin.services.bulk.served().redirects
     const got = await all(session.want(named.map(b => b.cid)))
     assert.ok(got.every(g => g.from?.equals(relay.peerId) === true), 'the origin named the relay for each block')
-    assert.equal(origin.services.bulk.served().redirects, redirectsBefore + named.length)
+    const redirects = origin.services.bulk.served().redirects - redirectsBefore
+    assert.ok(redirects >= SEED_MIN_HITS && redirects <= named.length, `the origin named holders ${redirects} times`)
     await lackersJoin(session)
     // the pullers sent this session blocks before (the first wants go one to each peer): each
     // answered more of its wants with a block than the origin, which named the relay again
