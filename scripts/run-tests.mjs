@@ -67,7 +67,7 @@ await (await import('../packages/cli/build.mjs')).bundleCli()
 const concurrency = process.env.PROVENIR_TEST_CONCURRENCY ?? '2'
 // A test or suite still running after 10 minutes fails, named (the longest, the lab's suite, takes
 // about 2); a file whose tests have all ended exits even if something it started still holds its
-// event loop (a leaked worker thread once kept the fuzz suite's process up until CI's time ran out)
+// event loop, so a leaked handle fails nothing and cannot hold the whole run past CI's time
 const timeoutMs = process.env.PROVENIR_TEST_TIMEOUT_MS ?? '600000'
 const res = spawnSync(process.execPath, [
   '--test',

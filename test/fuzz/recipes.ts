@@ -146,8 +146,8 @@ export function value (recipe: ValueRecipe, limit: number): unknown {
     const one = value(recipe.a, limit)
     const size = Math.max(1, expandedLength(JSON.stringify(one) ?? ''))
     const n = Math.min(recipe.t, Math.floor(limit / size) + 1)
-    // copies, not one object n times: a later edit through one element would grow every element
-    // (a 512 KiB string put in one of 68,691 shared objects made a 36 GB document, a hang in prepare)
+    // copies, not one object n times: a later edit through one element would grow every element,
+    // and the serialised document by n times the edit
     return one !== null && typeof one === 'object' ? Array.from({ length: n }, () => structuredClone(one)) : new Array(n).fill(one)
   }
   if ('d' in recipe) return deepPlaceholder(Math.max(1, Math.min(recipe.d, Math.floor(limit / 6))), recipe.o)

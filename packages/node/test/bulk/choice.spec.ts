@@ -123,7 +123,7 @@ describe('bulk channel: a block the pullers lacked goes to the origin, not to bi
     // no seed, and the block went to bitswap, whose want-have fetched it from the origin as a
     // second copy.
     // more than a seed's answers: a want added once the relay is known (the puller's feed is slow
-    // under load: 7 of 8 were redirects in one CI run) goes to the relay without a redirect
+    // under load) goes to the relay without a redirect
     const named = await storeBlocks(origin.blockstore, SEED_MIN_HITS + 4, REDIRECT_MIN_SIZE)
     const warm = await storeBlocks(origin.blockstore, 2 * lackers.length, REDIRECT_MIN_SIZE)
     await relayFetches([...named, ...warm])

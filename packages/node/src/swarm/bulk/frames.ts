@@ -46,8 +46,8 @@ export function wantedCid (frame: Frame): CID {
  * What a server takes of a client's frames: WANTs, at most
  * MAX_QUEUED_REQUESTS of them unanswered, and a CANCEL for each at most.
  * A client that sends more CANCELs than WANTs sends frames that ask
- * nothing: the fuzz test's 3.7 MB of header-only frames took 60-120 ms of
- * the server's CPU to read, with no work asked for.
+ * nothing: each still costs the server a header to read (tens of ms of CPU
+ * per few MB), with no work asked for.
  */
 export class ClientFrameRules {
   #wants = 0
