@@ -59,6 +59,8 @@ export interface PhaseReport {
   hostsSent: number
   /** What the origin's daemon sent, by channel, from its metrics (provenir modes) */
   originDaemon?: OriginDaemonSent
+  /** How the pullers' bulk listeners answered, summed over their metrics (provenir modes) */
+  pullersAnswered?: PullersAnswered
   slowest?: SlowestHost
   faults: FiredFault[]
   cpuBusy: number
@@ -76,6 +78,36 @@ export interface OriginDaemonSent {
   redirects: number
   bitswapBlocks: number
   bitswapBytes: number
+}
+
+/**
+ * The pullers' bulk listeners' answers to each other, summed: blocks sent,
+ * DONT_HAVEs naming holders, DONT_HAVEs saying the block was still being
+ * fetched (past `inFlightWait`), and plain DONT_HAVEs
+ */
+export interface PullersAnswered {
+  blocks: number
+  redirects: number
+  fetching: number
+  dontHave: number
+}
+
+/** The pullers' bulk answers summed over their metrics texts; undefined when none has those counters */
+export function pullersAnswered (metrics: string[]): PullersAnswered | undefined {
+  const sum: PullersAnswered = { blocks: 0, redirects: 0, fetching: 0, dontHave: 0 }
+  let any = false
+  for (const text of metrics) {
+    const bulk = (event: string): number => {
+      const v = prometheusValue(text, 'provenir_bulk_events_total', `event="${event}"`)
+      if (v != null) any = true
+      return v ?? 0
+    }
+    sum.blocks += bulk('block')
+    sum.redirects += bulk('redirect')
+    sum.fetching += bulk('fetching')
+    sum.dontHave += bulk('dont-have')
+  }
+  return any ? sum : undefined
 }
 
 /** The origin daemon's counters from its metrics text; undefined when it has none of them */
@@ -201,6 +233,7 @@ export async function analysePhase (run: PhaseRun, ctx: PhaseContext): Promise<P
   const max = percentile(times, 1)
   const origin = delta(run.samples, 'origin')
   const originDaemon = run.originMetrics != null ? originDaemonSent(run.originMetrics) : undefined
+  const answered = run.pullerMetrics != null ? pullersAnswered(run.pullerMetrics) : undefined
   return {
     mode: ctx.mode,
     pullers: run.runs.length,
@@ -217,6 +250,7 @@ export async function analysePhase (run: PhaseRun, ctx: PhaseContext): Promise<P
     originSentRatio: origin.sent / ctx.size,
     hostsSent: hosts.reduce((a, h) => a + h.sent, 0),
     ...(originDaemon != null ? { originDaemon } : {}),
+    ...(answered != null ? { pullersAnswered: answered } : {}),
     ...(await slowest(run, hosts, ctx, run.cpuBusy).then(s => s != null ? { slowest: s } : {})),
     faults: run.fired,
     cpuBusy: run.cpuBusy,

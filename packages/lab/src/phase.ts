@@ -5,7 +5,8 @@
  * its daemon's metrics are kept (`<host>/metrics/<mode>-last.prom`): the
  * rollout summary says what the slowest host was waiting on. At the end of a
  * provenir phase the origin's daemon's metrics are kept too
- * (`origin/metrics/<mode>-end.prom`): what it sent over which channel.
+ * (`origin/metrics/<mode>-end.prom`): what it sent over which channel, and
+ * the pullers' (`<host>/metrics/<mode>-end.prom`): how they answered each other.
  */
 import fs from 'node:fs/promises'
 import { PULL_TIMEOUT_MS, SAMPLE_INTERVAL_MS } from './constants.js'
@@ -46,6 +47,8 @@ export interface PhaseRun {
   lastStanding?: { name: string, at: number, metrics?: string }
   /** The origin's daemon's metrics at the end of a provenir phase (its daemon starts afresh with each) */
   originMetrics?: string
+  /** The pullers' daemons' metrics at the end of a provenir phase, those that answered */
+  pullerMetrics?: string[]
 }
 
 /** What a puller runs: a command inside its namespace */
@@ -115,6 +118,9 @@ export async function runPhase (lab: Lab, mode: string, pullers: HostState[], co
   samples.push({ t: now(), c: toRecord(await lab.counters()) })
   const cpu1 = await cpuTimes()
   const originMetrics = mode !== 'central' && lab.origin.daemonPid != null ? await lab.snapshotMetrics(lab.origin.name, `${mode}-end`).catch(() => undefined) : undefined
+  const pullerMetrics = mode !== 'central'
+    ? (await Promise.all(pullers.filter(h => lab.host(h.name).daemonPid != null).map(async h => lab.snapshotMetrics(h.name, `${mode}-end`).catch(() => undefined)))).filter(m => m != null)
+    : []
   return {
     started,
     runs,
@@ -123,6 +129,7 @@ export async function runPhase (lab: Lab, mode: string, pullers: HostState[], co
     cpuBusy: (cpu1.busy - cpu0.busy) / Math.max(1, cpu1.total - cpu0.total),
     loadavg: [load0, await loadavg()],
     ...(lastStanding != null ? { lastStanding } : {}),
-    ...(originMetrics != null ? { originMetrics } : {})
+    ...(originMetrics != null ? { originMetrics } : {}),
+    ...(pullerMetrics.length > 0 ? { pullerMetrics } : {})
   }
 }

@@ -40,6 +40,8 @@ export function formatRollout (r: RolloutReport): string[] {
   for (const p of r.phases) {
     const o = p.originDaemon
     if (o != null) out.push(`${p.mode}: the origin's daemon sent ${o.bulkBlocks} blocks (${formatBytes(o.bulkBytes)}) over the bulk channel and ${o.bitswapBlocks} (${formatBytes(o.bitswapBytes)}) over bitswap, and named holders ${o.redirects} times`)
+    const a = p.pullersAnswered
+    if (a != null) out.push(`${p.mode}: the pullers' bulk listeners sent ${a.blocks} blocks, named holders ${a.redirects} times, said DONT_HAVE ${a.dontHave} times, and ${a.fetching} times that their own fetch of the block went on`)
     if (p.faults.length > 0) out.push(`${p.mode} faults: ${p.faults.map(f => `${f.spec} fired at ${f.at.toFixed(1)} s${f.error != null ? ` (failed: ${f.error})` : ''}`).join('; ')}`)
     const s = p.slowest
     if (s == null) continue

@@ -112,6 +112,22 @@ describe('lab rollout analysis', () => {
     assert.deepEqual(report.originDaemon, { bulkBlocks: 139, bulkBytes: 95480480, redirects: 154, bitswapBlocks: 79, bitswapBytes: 82837504 })
     const none = await analysePhase({ ...run, originMetrics: 'provenir_other 1' }, { mode: 'pull', size: 12.5 * MB, rate: R, originRate: R, logTail: async () => [] })
     assert.equal(none.originDaemon, undefined)
+    assert.equal(none.pullersAnswered, undefined, 'no puller metrics, no counters')
+  })
+
+  it('sums how the pullers\' bulk listeners answered, from their metrics', async () => {
+    const s = samples(['origin', 'h1', 'h2'], 2, (n, t) => n !== 'origin' ? t * 12.5 * MB : 0, (n, t) => n === 'origin' ? t * 25 * MB : 0)
+    const pullerMetrics = [
+      ['provenir_bulk_events_total{event="block"} 20', 'provenir_bulk_events_total{event="fetching"} 3', 'provenir_bulk_events_total{event="dont-have"} 40'].join('\n'),
+      ['provenir_bulk_events_total{event="block"} 5', 'provenir_bulk_events_total{event="redirect"} 2', 'provenir_bulk_events_total{event="fetching"} 1'].join('\n'),
+      'provenir_other 1'
+    ]
+    const runs = ['h1', 'h2'].map(name => ({ name, code: 0, signal: null, seconds: 1, stderr: '' }))
+    const run: PhaseRun = { started: '', runs, samples: s, fired: [], cpuBusy: 0.5, loadavg: [0, 0], pullerMetrics }
+    const report = await analysePhase(run, { mode: 'pull', size: 12.5 * MB, rate: R, originRate: R, logTail: async () => [] })
+    assert.deepEqual(report.pullersAnswered, { blocks: 25, redirects: 2, fetching: 4, dontHave: 40 })
+    const none = await analysePhase({ ...run, pullerMetrics: ['provenir_other 1'] }, { mode: 'pull', size: 12.5 * MB, rate: R, originRate: R, logTail: async () => [] })
+    assert.equal(none.pullersAnswered, undefined)
   })
 
   it('says the host\'s own link when it received at R to the end', async () => {

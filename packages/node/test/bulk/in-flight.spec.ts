@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import all from 'it-all'
-import { REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
+import { MAX_FETCH_WAITS, REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
 import { bulkNode, connect, openBulkConnection, slowReads, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 
@@ -72,14 +72,75 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
         const t0 = Date.now()
         const answer = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
         const took = Date.now() - t0
-        assert.deepEqual(answer, { kind: 'dont-have' })
+        // saying that its fetch goes on, so that the asker may ask again rather than ask the origin
+        assert.deepEqual(answer, { kind: 'dont-have', fetching: true })
         assert.ok(took >= 90 && took < READ_DELAY * 2, `answered after ${took} ms`)
+        assert.equal(puller.services.bulk.served().fetching, 1)
       } finally {
         conn.close()
         await pulled
       }
     } finally {
       await Promise.all([origin, puller, asker].map(async n => n.stop()))
+    }
+  })
+
+  it('a session asks a peer that is fetching the block again, and takes it from that peer, not elsewhere', async () => {
+    const origin = await bulkNode()
+    const relay = await bulkNode({ bulk: { inFlightWait: 100 } })
+    const asker = await bulkNode()
+    try {
+      const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
+      // the asker knows the relay only: its fallback, bitswap, could get the block from the relay too
+      await Promise.all([connect(relay, origin), connect(asker, relay)])
+      const reads = slowReads(origin, READ_DELAY)
+      const { pulled } = await fetching(relay, origin, reads, [block])
+      const session = transportOf(asker).createSession({ peers: [relay.peerId] })
+      try {
+        const [got] = await all(session.want([block.cid]))
+        assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(block.bytes))
+      } finally {
+        session.close()
+        await pulled
+      }
+      const served = relay.services.bulk.served()
+      assert.ok(served.fetching >= 2, `the relay said ${served.fetching} time(s) that it was fetching the block`)
+      assert.ok(served.fetching <= MAX_FETCH_WAITS, `the relay was asked again ${served.fetching} times`)
+      // over the bulk channel: a want counted as DONT_HAVE would have gone to bitswap
+      assert.equal(served.blocks, 1)
+      assert.equal(origin.services.bulk.served().blocks, 1)
+    } finally {
+      await Promise.all([origin, relay, asker].map(async n => n.stop()))
+    }
+  })
+
+  it('a session asks a peer that is fetching the block again MAX_FETCH_WAITS times at most', async () => {
+    const origin = await bulkNode()
+    const relay = await bulkNode({ bulk: { inFlightWait: 50 } })
+    const asker = await bulkNode()
+    try {
+      const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
+      await Promise.all([connect(relay, origin), connect(asker, relay)])
+      const reads = slowReads(origin, 4_000)
+      const { pulled } = await fetching(relay, origin, reads, [block])
+      const session = transportOf(asker).createSession({ peers: [relay.peerId] })
+      const controller = new AbortController()
+      const wanted = all(session.want([block.cid], { signal: controller.signal })).catch(() => [])
+      try {
+        // the first want and MAX_FETCH_WAITS more; the last answer counts as DONT_HAVE
+        await waitUntil('the relay\'s answers', () => relay.services.bulk.served().fetching >= MAX_FETCH_WAITS + 1)
+        // ten of the relay's waits more: no other want of it came
+        await new Promise(resolve => setTimeout(resolve, 500))
+        assert.equal(relay.services.bulk.served().fetching, MAX_FETCH_WAITS + 1)
+        assert.equal(relay.services.bulk.served().blocks, 0)
+      } finally {
+        controller.abort()
+        await wanted
+        session.close()
+        await pulled
+      }
+    } finally {
+      await Promise.all([origin, relay, asker].map(async n => n.stop()))
     }
   })
 

@@ -10,6 +10,7 @@
 
 import { PeerSet } from '@libp2p/peer-collections'
 import { collect } from './blocks.js'
+import { MAX_FETCH_WAITS } from './constants.js'
 import { BulkSession } from './session.js'
 import type { Fetches } from './fetches.js'
 import type { BulkSessionComponents } from './session.js'
@@ -108,7 +109,8 @@ export class BulkTransport implements BlockTransport {
    * the block to others lately, see `Recipients`) is asked again without
    * `redirectOk` after them: a gateway's stream in a rollout otherwise has
    * the origin send every block it asks for, as many times as there are
-   * hosts.
+   * hosts. A peer fetching the block itself, that it did not reach within
+   * the peer's wait, is asked again first (MAX_FETCH_WAITS times at most).
    */
   async #fromPeers (cid: CID, options: TransportWantOptions): Promise<Uint8Array | undefined> {
     const { blockstore, peers } = this.#c
@@ -117,6 +119,7 @@ export class BulkTransport implements BlockTransport {
     // peers asked once with redirectOk that named holders: asked again without, after the holders
     const direct = new PeerSet()
     const asked = new PeerSet()
+    let waits = 0
     for (let i = 0; i < order.length; i++) {
       const peer = order[i]
       const redirectOk = !direct.has(peer)
@@ -126,7 +129,11 @@ export class BulkTransport implements BlockTransport {
       try {
         const answer = await peers.request(peer, cid, signal, { redirectOk, anyOrder: true })
         if (answer.kind === 'dont-have') {
-          if (answer.holders != null && redirectOk) {
+          if (answer.fetching === true && waits < MAX_FETCH_WAITS) {
+            waits++
+            asked.delete(peer)
+            order.splice(i + 1, 0, peer)
+          } else if (answer.holders != null && redirectOk) {
             direct.add(peer)
             // a holder whose channel is not known yet is asked where it is first (`request` probes it)
             const next = answer.holders.filter(h => !asked.has(h) && peers.usable(h) !== false)

@@ -40,7 +40,12 @@ export function hashAlgorithm (cid: CID): string | undefined {
  * that it does not hold it, or (to a want with `redirectOk`) the peers it
  * sent the block to lately, to ask first
  */
-export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have', holders?: PeerId[] }
+/**
+ * A server's answer to a want: the block; or DONT_HAVE, naming the
+ * `holders` it sent the block to lately, or saying that it is `fetching`
+ * the block itself and it did not land within the server's wait
+ */
+export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have', holders?: PeerId[], fetching?: boolean }
 
 /** The holders a DONT_HAVE names, as PeerIds; any that does not parse is left out */
 function parseHolders (holders: Uint8Array[]): PeerId[] | undefined {
@@ -362,7 +367,7 @@ export class BulkConnection {
   #dontHave (request: Pending, frame: Frame): void {
     if (request.cancelled) return
     const holders = parseHolders(frame.holders)
-    request.resolve(holders != null ? { kind: 'dont-have', holders } : { kind: 'dont-have' })
+    request.resolve(holders != null ? { kind: 'dont-have', holders } : frame.fetching ? { kind: 'dont-have', fetching: true } : { kind: 'dont-have' })
   }
 
   #onBody (piece: Uint8Array): void {

@@ -197,6 +197,17 @@ export const MAX_FALLBACK_RETRIES = 2
 export const MAX_BACKOFF_WAIT = 60_000
 
 /**
+ * Times one block is asked again of peers that answered it is fetching the
+ * block itself and it has not landed within their wait (`inFlightWait`),
+ * rather than asked of a peer that holds it. In a rollout on a slow link a
+ * puller's fetch from the origin takes longer than that wait, and the
+ * origin, asked instead, sent the block once more over the uplink that
+ * bounds the rollout (BENCHMARKS.md, "Rollouts on slower links"). Past it,
+ * such an answer counts as DONT_HAVE.
+ */
+export const MAX_FETCH_WAITS = 6
+
+/**
  * A seed of a session: a peer that answered this many of its wants with a
  * block, or with holders to ask instead (it held the block), and none with
  * DONT_HAVE (a rollout's origin). As bitswap's `SEED_MIN_HAVES`.

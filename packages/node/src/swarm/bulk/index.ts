@@ -220,8 +220,8 @@ export interface Bulk extends Startable {
   /** The transport over this channel, falling back to `fallback` (bitswap) per peer and per block */
   transport(fallback: BlockTransport): BlockTransport
 
-  /** Blocks and their bytes this node's listener has sent since it started, and the wants it answered naming other holders */
-  served(): { blocks: number, bytes: number, redirects: number }
+  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, and those it answered DONT_HAVE while its own fetch of the block went on */
+  served(): { blocks: number, bytes: number, redirects: number, fetching: number }
   /** The receive pool: buffers it made since the start, and those waiting to be taken (for tests and metrics) */
   receiveBuffers(): { made: number, free: number }
 

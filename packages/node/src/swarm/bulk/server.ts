@@ -68,7 +68,7 @@ export interface BulkServerInit {
   relaying?(cid: CID): boolean
   log: Logger
   /** Counts what the server does (metrics) */
-  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'protocol-error', bytes?: number): void
+  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'protocol-error', bytes?: number): void
 }
 
 interface Want {
@@ -87,6 +87,8 @@ interface Want {
   read?: Promise<Uint8Array | undefined>
   /** this node's own fetch of the block, which the want is answered after (out of order) */
   later?: Promise<boolean>
+  /** this node's own fetch of the block went on past `inFlightWait`: its DONT_HAVE says so (`fetching`) */
+  fetching?: boolean
   /** ends the read of the block begun to send it (`Recipients.reading`), once it ended (`#counted`) */
   counted?: () => void
 }
@@ -316,7 +318,7 @@ class ServedConnection {
       want.later = fetching
       return undefined
     }
-    if (!await this.#arrived(fetching) || want.cancelled) return undefined
+    if (!await this.#arrived(want, fetching) || want.cancelled) return undefined
     const landed = await this.#readHeld(want.cid)
     this.#counted(want, landed)
     return landed
@@ -352,16 +354,24 @@ class ServedConnection {
     want.counted?.()
   }
 
-  /** Whether a block this node is fetching arrived, waited for at most `inFlightWait` ms */
-  async #arrived (fetching: Promise<boolean>): Promise<boolean> {
-    return within(fetching, this.#init.inFlightWait, false)
+  /**
+   * Whether a block this node is fetching arrived, waited for at most
+   * `inFlightWait` ms; when the fetch is still going then, the want's
+   * DONT_HAVE says so, and its client may ask again rather than ask a peer
+   * that holds the block (in a rollout, the origin, which would send it a
+   * second time)
+   */
+  async #arrived (want: Want, fetching: Promise<boolean>): Promise<boolean> {
+    const stored = await within<boolean | undefined>(fetching, this.#init.inFlightWait, undefined)
+    if (stored === undefined) want.fetching = true
+    return stored === true
   }
 
   /** Answers, out of the queue's order, a want of a block this node is fetching: once it arrived, or DONT_HAVE */
   async #answerLater (want: Want, fetching: Promise<boolean>): Promise<void> {
     this.#waiting.add(want)
     try {
-      const stored = await this.#arrived(fetching)
+      const stored = await this.#arrived(want, fetching)
       const bytes = stored && !want.cancelled && !this.#closed ? await this.#readHeld(want.cid) : undefined
       this.#counted(want, bytes)
       await this.#send(want, bytes)
@@ -418,8 +428,9 @@ class ServedConnection {
     if (bytes == null || want.cancelled) {
       if (bytes != null) this.#pool.release(bytes)
       const holders = want.cancelled ? undefined : want.holders
-      this.#init.count?.(holders != null ? 'redirect' : 'dont-have')
-      socket.write(encodeFrame({ type: Frame.Type.DONT_HAVE, id: want.id, ...(holders != null ? { holders: holders.map(p => p.toMultihash().bytes) } : {}) }))
+      const fetching = !want.cancelled && holders == null && want.fetching === true
+      this.#init.count?.(holders != null ? 'redirect' : fetching ? 'fetching' : 'dont-have')
+      socket.write(encodeFrame({ type: Frame.Type.DONT_HAVE, id: want.id, fetching, ...(holders != null ? { holders: holders.map(p => p.toMultihash().bytes) } : {}) }))
       return
     }
     this.#init.count?.('block', bytes.byteLength)

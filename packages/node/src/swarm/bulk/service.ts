@@ -85,7 +85,7 @@ export class BulkService implements Bulk {
   #server?: BulkServer
   #address?: { host: string, port: number }
   #started = false
-  readonly #served = { blocks: 0, bytes: 0, redirects: 0 }
+  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0 }
   /** What this node's pulls are fetching: its transport's sessions record it, its listener waits on it */
   readonly #fetches = new Fetches()
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -156,6 +156,7 @@ export class BulkService implements Bulk {
         count: (event, bytes) => {
           this.#events?.increment({ [event]: true })
           if (event === 'redirect') this.#served.redirects++
+          if (event === 'fetching') this.#served.fetching++
           if (bytes != null) {
             this.#served.blocks++
             this.#served.bytes += bytes
@@ -242,8 +243,8 @@ export class BulkService implements Bulk {
     })
   }
 
-  /** Blocks and their bytes this node's listener sent since it started (a node without metrics has these too) */
-  served (): { blocks: number, bytes: number, redirects: number } {
+  /** Blocks and their bytes this node's listener sent since it started, the DONT_HAVEs that named holders (`redirects`) and those that said its own fetch of the block went on (`fetching`); a node without metrics has these too */
+  served (): { blocks: number, bytes: number, redirects: number, fetching: number } {
     return { ...this.#served }
   }
 

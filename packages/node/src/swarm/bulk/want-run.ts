@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { MAX_BACKOFF_WAIT, MAX_FALLBACK_RETRIES, MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
+import { MAX_BACKOFF_WAIT, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -24,8 +24,13 @@ interface Item {
   positions: number[]
   /** bulk peers that said DONT_HAVE or failed for it in this round (since the fallback last gave up on it) */
   lacking: PeerMap<true>
-  /** peers a server named as holders of it instead of sending it (to ask before others) */
+  /**
+   * peers to ask before others: holders a server named instead of sending
+   * it, and peers fetching it themselves that it did not reach in time
+   */
   hints: PeerId[]
+  /** answers in this round that a peer is fetching it and it has not landed yet (see MAX_FETCH_WAITS) */
+  waits: number
   /** peers that redirected it once: asked again, they are asked without `redirectOk` */
   direct: PeerMap<true>
   state: 'queued' | 'asking' | 'fallback' | 'done'
@@ -151,7 +156,7 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], direct: new PeerMap(), state: 'queued', fallbacks: 0, done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', fallbacks: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -174,12 +179,13 @@ export class WantRun {
       const item = this.#queue[i]
       const untried = bulk.filter(p => item.lacking.get(p) == null)
       let choices: PeerId[]
-      if (item.direct.size > 0) {
-        // a server named holders: ask them first (waiting for one still being probed), then the
-        // server that named them, which holds it and sends it when asked directly
-        const usable = new PeerSet(untried)
-        item.hints = item.hints.filter(p => item.lacking.get(p) == null && (usable.has(p) || this.#session.probing(p)))
-        const ready = item.hints.filter(p => usable.has(p))
+      const usable = item.hints.length > 0 ? new PeerSet(untried) : undefined
+      if (usable != null) item.hints = item.hints.filter(p => item.lacking.get(p) == null && (usable.has(p) || this.#session.probing(p)))
+      if (item.direct.size > 0 || item.hints.length > 0) {
+        // a server named holders, or a peer is fetching it: ask them first (waiting for one still
+        // being probed), then a server that named holders, which holds it and sends it when asked
+        // directly
+        const ready = item.hints.filter(p => usable?.has(p) === true)
         if (ready.length === 0 && item.hints.length > 0) {
           i++
           continue
@@ -283,6 +289,12 @@ export class WantRun {
         this.#redirected(item, peer, answer.holders)
         return
       }
+      if (answer.kind === 'dont-have' && answer.fetching === true && item.waits < MAX_FETCH_WAITS) {
+        // it is fetching the block and will hold it soon: neither a hit nor a miss
+        item.waits++
+        this.#fetchingAt(item, peer)
+        return
+      }
       this.#session.answered(peer, answer.kind === 'block' ? 'hit' : 'miss')
       if (answer.kind === 'dont-have') {
         this.#retry(item, peer)
@@ -308,6 +320,15 @@ export class WantRun {
       if (item.lacking.get(holder) != null || item.direct.get(holder) != null || item.hints.some(h => h.equals(holder))) continue
       if (this.#session.addHolder(holder)) item.hints.push(holder)
     }
+    item.state = 'queued'
+    this.#queue.push(item)
+    this.dispatch()
+  }
+
+  /** `peer` is fetching the block and has not stored it yet: it is asked again first, the block not asked of one that holds it */
+  #fetchingAt (item: Item, peer: PeerId): void {
+    if (this.#signal.aborted || item.state !== 'asking') return
+    item.hints = [peer, ...item.hints.filter(p => !p.equals(peer))]
     item.state = 'queued'
     this.#queue.push(item)
     this.dispatch()
@@ -360,6 +381,7 @@ export class WantRun {
         item.lacking.clear()
         item.direct.clear()
         item.hints = []
+        item.waits = 0
         item.state = 'queued'
         this.#queue.push(item)
       }

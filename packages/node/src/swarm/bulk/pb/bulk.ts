@@ -13,6 +13,7 @@ export interface Frame {
   holders: Uint8Array<ArrayBuffer>[]
   earlyDontHave: boolean
   anyOrder: boolean
+  fetching: boolean
 }
 
 export namespace Frame {
@@ -89,6 +90,11 @@ export namespace Frame {
           w.bool(obj.anyOrder)
         }
 
+        if ((obj.fetching != null && obj.fetching !== false)) {
+          w.uint32(72)
+          w.bool(obj.fetching)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -101,7 +107,8 @@ export namespace Frame {
           redirectOk: false,
           holders: [],
           earlyDontHave: false,
-          anyOrder: false
+          anyOrder: false,
+          fetching: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -144,6 +151,10 @@ export namespace Frame {
             }
             case 8: {
               obj.anyOrder = reader.bool()
+              break
+            }
+            case 9: {
+              obj.fetching = reader.bool()
               break
             }
             default: {
@@ -229,6 +240,13 @@ export namespace Frame {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.fetching`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -282,6 +300,11 @@ export namespace Frame {
     value: boolean
   }
 
+  export interface FrameFetchingFieldEvent {
+    field: '$.fetching'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -290,7 +313,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
