@@ -105,4 +105,14 @@ describe('bulk frames', () => {
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, holders: [new Uint8Array(MAX_HOLDER_SIZE + 1)] })) }, { name: 'BulkProtocolError' })
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.BLOCK, id: 1, holders: [holders[0]] })) }, { name: 'BulkProtocolError' })
   })
+
+  it('reads a DONT_HAVE\'s fetching; refuses it on another frame or beside holders', () => {
+    const { reader: r, seen } = reader()
+    r.push(Buffer.concat([encodeFrame({ type: Frame.Type.DONT_HAVE, id: 3, fetching: true }), encodeFrame({ type: Frame.Type.DONT_HAVE, id: 4 })]))
+    assert.deepEqual(seen.frames.map(f => f.fetching), [true, false])
+    for (const type of [Frame.Type.WANT, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.READY]) {
+      assert.throws(() => { reader().reader.push(encodeFrame({ type, id: 1, fetching: true })) }, { name: 'BulkProtocolError' }, type)
+    }
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, fetching: true, holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
+  })
 })
