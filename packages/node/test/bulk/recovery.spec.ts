@@ -53,8 +53,16 @@ function givingUp (delay: number, onWant: (cids: CID[]) => void): BlockTransport
       peers: () => [],
       close: () => {}
     }),
-    want: async () => fail(),
-    hold: async () => { fail() }
+    want: async (cid) => {
+      onWant([cid])
+      await sleep(delay)
+      return fail()
+    },
+    hold: async (cid) => {
+      onWant([cid])
+      await sleep(delay)
+      fail()
+    }
   }
 }
 
@@ -127,6 +135,33 @@ describe('bulk channel: blocks the fallback gave up on', () => {
       assert.deepEqual(asked, [blocks[0].cid.toString()], 'bitswap was asked once, and gave up')
     } finally {
       await Promise.all([puller, ...lackers].map(async n => n.stop()))
+    }
+  })
+
+  it('a single want (a gateway\'s, a manifest\'s) goes back to the bulk peers, who may hold the block by then', async () => {
+    store.stalling = false
+    const puller = await bulkNode()
+    const asked: string[] = []
+    try {
+      await connect(puller, origin)
+      const bulkPeers = puller.services.bulk as unknown as { peers: { probe(peer: PeerId): Promise<boolean> } }
+      const late = await randomBlock(64 * 1024)
+      const transport = puller.services.bulk.transport(givingUp(100, cids => {
+        asked.push(...cids.map(String))
+        // the origin gets the block while bitswap finds nothing
+        void store.put(late.cid, late.bytes)
+      }))
+      assert.equal(await bulkPeers.peers.probe(origin.peerId), true, 'the origin\'s channel is known')
+      const bytes = await transport.want(late.cid, { signal: AbortSignal.timeout(20_000) })
+      assert.deepEqual(new Uint8Array(bytes), new Uint8Array(late.bytes))
+      assert.deepEqual(asked, [late.cid.toString()], 'bitswap was asked once, and gave up')
+      // one nobody holds: every round, then the fallback's error
+      asked.length = 0
+      const nowhere = await randomBlock()
+      await assert.rejects(transport.hold(nowhere.cid, { signal: AbortSignal.timeout(20_000) }), { name: 'BlocksUnavailableError' })
+      assert.deepEqual(asked, Array.from({ length: 1 + MAX_FALLBACK_RETRIES }, () => nowhere.cid.toString()))
+    } finally {
+      await puller.stop()
     }
   })
 

@@ -10,7 +10,7 @@
 
 import { PeerSet } from '@libp2p/peer-collections'
 import { collect } from './blocks.js'
-import { MAX_FETCH_WAITS } from './constants.js'
+import { MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS } from './constants.js'
 import { BulkSession } from './session.js'
 import type { Fetches } from './fetches.js'
 import type { BulkSessionComponents } from './session.js'
@@ -72,15 +72,35 @@ export class BulkTransport implements BlockTransport {
   async want (cid: CID, options: TransportWantOptions = {}): Promise<Uint8Array> {
     const { blockstore, fallback } = this.#c
     if (await this.#held(cid, options)) return collect(blockstore.get(cid, options))
-    return this.#fetching(cid, async () => await this.#fromPeers(cid, options) ?? fallback.want(cid, options))
+    return this.#fetching(cid, async () => this.#fromAny(cid, options, bytes => bytes, async () => fallback.want(cid, options)))
   }
 
   /** As `want`, without reading the block back from the store once it is there */
   async hold (cid: CID, options: TransportWantOptions = {}): Promise<void> {
     if (await this.#held(cid, options)) return
-    await this.#fetching(cid, async () => {
-      if (await this.#fromPeers(cid, options) == null) await this.#c.fallback.hold(cid, options)
-    })
+    const { fallback } = this.#c
+    await this.#fetching(cid, async () => this.#fromAny(cid, options, () => {}, async () => fallback.hold(cid, options)))
+  }
+
+  /**
+   * The block from the bulk peers, else from the fallback. When the fallback
+   * gives up (`BlocksUnavailableError`: on a slow link, a want asked of a
+   * peer whose connections are starved), the bulk peers are asked again,
+   * who may hold it by then, MAX_FALLBACK_RETRIES times at most, as a
+   * session's blocks are; with no bulk peer known, the fallback's error is
+   * the answer.
+   */
+  async #fromAny<T> (cid: CID, options: TransportWantOptions, fromBulk: (bytes: Uint8Array) => T, fromFallback: () => Promise<T>): Promise<T> {
+    for (let round = 0; ; round++) {
+      const bytes = await this.#fromPeers(cid, options)
+      if (bytes != null) return fromBulk(bytes)
+      try {
+        return await fromFallback()
+      } catch (err: any) {
+        if (round >= MAX_FALLBACK_RETRIES || err?.name !== 'BlocksUnavailableError' || options.signal?.aborted === true || this.#c.peers.known().length === 0) throw err
+        this.#c.log('the fallback gave up on %c, asking the bulk peers again - %e', cid, err)
+      }
+    }
   }
 
   /** Runs a single fetch of `cid`, known to the listener meanwhile (a peer asking for the block waits for it) */
