@@ -199,13 +199,15 @@ export const MAX_BACKOFF_WAIT = 60_000
 /**
  * Times one block is asked again of peers that answered it is fetching the
  * block itself and it has not landed within their wait (`inFlightWait`),
- * rather than asked of a peer that holds it. In a rollout on a slow link a
- * puller's fetch from the origin takes longer than that wait, and the
- * origin, asked instead, sent the block once more over the uplink that
- * bounds the rollout (BENCHMARKS.md, "Rollouts on slower links"). Past it,
- * such an answer counts as DONT_HAVE.
+ * rather than asked of a peer that holds it: about 2 minutes at the default
+ * wait. In a rollout on a slow link a puller's fetch from the origin takes
+ * longer than that wait (at 10 Mbit/s to 16 pullers, a block queued behind
+ * others on the origin's connection, tens of seconds), and the origin,
+ * asked instead, sent the block once more over the uplink that bounds the
+ * rollout (BENCHMARKS.md, "Holders still fetching"). Past it, such an
+ * answer counts as DONT_HAVE.
  */
-export const MAX_FETCH_WAITS = 6
+export const MAX_FETCH_WAITS = 24
 
 /**
  * A seed of a session: a peer that answered this many of its wants with a

@@ -289,11 +289,14 @@ export class WantRun {
         this.#redirected(item, peer, answer.holders)
         return
       }
-      if (answer.kind === 'dont-have' && answer.fetching === true && item.waits < MAX_FETCH_WAITS) {
-        // it is fetching the block and will hold it soon: neither a hit nor a miss
-        item.waits++
-        this.#fetchingAt(item, peer)
-        return
+      if (answer.kind === 'dont-have' && answer.fetching === true) {
+        if (item.waits < MAX_FETCH_WAITS) {
+          // it is fetching the block and will hold it soon: neither a hit nor a miss
+          item.waits++
+          this.#fetchingAt(item, peer)
+          return
+        }
+        this.#session.components.log('%c: peers said %d times they were fetching it, the last %p; asking others', item.cid, item.waits + 1, peer)
       }
       this.#session.answered(peer, answer.kind === 'block' ? 'hit' : 'miss')
       if (answer.kind === 'dont-have') {
