@@ -5,6 +5,7 @@ import all from 'it-all'
 import { MAX_FETCH_WAITS, REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
 import { bulkNode, connect, openBulkConnection, slowReads, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
+import type { TransportSession } from '../../src/swarm/transport.js'
 
 /** How long the origin takes to read each block it holds (ms) */
 const READ_DELAY = 600
@@ -85,50 +86,54 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
     }
   })
 
-  it('a session asks a peer that is fetching the block again, and takes it from that peer, not elsewhere', async () => {
+  /**
+   * An origin holding one block it reads in `readDelay` ms; a relay fetching
+   * it from the origin, whose listener waits `inFlightWait` ms for it per
+   * want; an asker's session that knows the relay only (its fallback,
+   * bitswap, could get the block from the relay too)
+   */
+  async function relayFetching (inFlightWait: number, readDelay: number, test: (t: { origin: BulkTestNode, relay: BulkTestNode, block: TestBlock, session: TransportSession }) => Promise<void>): Promise<void> {
     const origin = await bulkNode()
-    const relay = await bulkNode({ bulk: { inFlightWait: 100 } })
+    const relay = await bulkNode({ bulk: { inFlightWait } })
     const asker = await bulkNode()
     try {
       const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
-      // the asker knows the relay only: its fallback, bitswap, could get the block from the relay too
       await Promise.all([connect(relay, origin), connect(asker, relay)])
-      const reads = slowReads(origin, READ_DELAY)
+      const reads = slowReads(origin, readDelay)
       const { pulled } = await fetching(relay, origin, reads, [block])
       const session = transportOf(asker).createSession({ peers: [relay.peerId] })
       try {
-        const [got] = await all(session.want([block.cid]))
-        assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(block.bytes))
+        await test({ origin, relay, block, session })
       } finally {
         session.close()
         await pulled
       }
+    } finally {
+      await Promise.all([origin, relay, asker].map(async n => n.stop()))
+    }
+  }
+
+  it('a session asks a peer that is fetching the block again, and takes it from that peer, not elsewhere', async () => {
+    await relayFetching(100, READ_DELAY, async ({ origin, relay, block, session }) => {
+      const [got] = await all(session.want([block.cid]))
+      assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(block.bytes))
       const served = relay.services.bulk.served()
       assert.ok(served.fetching >= 2, `the relay said ${served.fetching} time(s) that it was fetching the block`)
       assert.ok(served.fetching <= MAX_FETCH_WAITS, `the relay was asked again ${served.fetching} times`)
       // over the bulk channel: a want counted as DONT_HAVE would have gone to bitswap
       assert.equal(served.blocks, 1)
       assert.equal(origin.services.bulk.served().blocks, 1)
-    } finally {
-      await Promise.all([origin, relay, asker].map(async n => n.stop()))
-    }
+    })
   })
 
   it('a session asks a peer that is fetching the block again MAX_FETCH_WAITS times at most', async () => {
-    const origin = await bulkNode()
-    const relay = await bulkNode({ bulk: { inFlightWait: 50 } })
-    const asker = await bulkNode()
-    try {
-      const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
-      await Promise.all([connect(relay, origin), connect(asker, relay)])
-      const reads = slowReads(origin, 4_000)
-      const { pulled } = await fetching(relay, origin, reads, [block])
-      const session = transportOf(asker).createSession({ peers: [relay.peerId] })
+    // MAX_FETCH_WAITS + 1 waits of 50 ms and their round trips end well before the read does
+    await relayFetching(50, 8_000, async ({ relay, block, session }) => {
       const controller = new AbortController()
       const wanted = all(session.want([block.cid], { signal: controller.signal })).catch(() => [])
       try {
         // the first want and MAX_FETCH_WAITS more; the last answer counts as DONT_HAVE
-        await waitUntil('the relay\'s answers', () => relay.services.bulk.served().fetching >= MAX_FETCH_WAITS + 1)
+        await waitUntil('the relay\'s answers', () => relay.services.bulk.served().fetching >= MAX_FETCH_WAITS + 1, 7_000)
         // ten of the relay's waits more: no other want of it came
         await new Promise(resolve => setTimeout(resolve, 500))
         assert.equal(relay.services.bulk.served().fetching, MAX_FETCH_WAITS + 1)
@@ -136,12 +141,8 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
       } finally {
         controller.abort()
         await wanted
-        session.close()
-        await pulled
       }
-    } finally {
-      await Promise.all([origin, relay, asker].map(async n => n.stop()))
-    }
+    })
   })
 
   it('a rollout: pullers asking the origin at once get every block, and the origin sends each about once', async () => {

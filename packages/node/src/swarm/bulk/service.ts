@@ -103,7 +103,7 @@ export class BulkService implements Bulk {
       listenAddress(a, 'announce')
       return multiaddr(a).bytes
     })
-    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served, bad blocks received' })
+    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on), bad blocks received' })
     this.peers = new BulkPeers({
       connectionManager: components.connectionManager,
       buffers: this.#buffers,
