@@ -129,8 +129,10 @@ export class BulkTransport implements BlockTransport {
    * the block to others lately, see `Recipients`) is asked again without
    * `redirectOk` after them: a gateway's stream in a rollout otherwise has
    * the origin send every block it asks for, as many times as there are
-   * hosts. A peer fetching the block itself, that it did not reach within
-   * the peer's wait, is asked again first (MAX_FETCH_WAITS times at most).
+   * hosts. A holder so named that is fetching the block itself, which did
+   * not land within its wait, is asked again first (MAX_FETCH_WAITS times
+   * at most); a peer not named is not waited for (peers may wait on each
+   * other in a ring).
    */
   async #fromPeers (cid: CID, options: TransportWantOptions): Promise<Uint8Array | undefined> {
     const { blockstore, peers } = this.#c
@@ -139,6 +141,8 @@ export class BulkTransport implements BlockTransport {
     // peers asked once with redirectOk that named holders: asked again without, after the holders
     const direct = new PeerSet()
     const asked = new PeerSet()
+    // holders servers named
+    const named = new PeerSet()
     let waits = 0
     for (let i = 0; i < order.length; i++) {
       const peer = order[i]
@@ -149,7 +153,7 @@ export class BulkTransport implements BlockTransport {
       try {
         const answer = await peers.request(peer, cid, signal, { redirectOk, anyOrder: true })
         if (answer.kind === 'dont-have') {
-          if (answer.fetching === true && waits < MAX_FETCH_WAITS) {
+          if (answer.fetching === true && named.has(peer) && waits < MAX_FETCH_WAITS) {
             waits++
             asked.delete(peer)
             order.splice(i + 1, 0, peer)
@@ -157,6 +161,7 @@ export class BulkTransport implements BlockTransport {
             direct.add(peer)
             // a holder whose channel is not known yet is asked where it is first (`request` probes it)
             const next = answer.holders.filter(h => !asked.has(h) && peers.usable(h) !== false)
+            for (const h of next) named.add(h)
             order.splice(i + 1, 0, ...next, peer)
           }
           continue

@@ -24,10 +24,7 @@ interface Item {
   positions: number[]
   /** bulk peers that said DONT_HAVE or failed for it in this round (since the fallback last gave up on it) */
   lacking: PeerMap<true>
-  /**
-   * peers to ask before others: holders a server named instead of sending
-   * it, and peers fetching it themselves that it did not reach in time
-   */
+  /** peers a server named as holders of it instead of sending it (to ask before others, and again while they are fetching it) */
   hints: PeerId[]
   /** answers in this round that a peer is fetching it and it has not landed yet (see MAX_FETCH_WAITS) */
   waits: number
@@ -182,9 +179,8 @@ export class WantRun {
       const usable = item.hints.length > 0 ? new PeerSet(untried) : undefined
       if (usable != null) item.hints = item.hints.filter(p => item.lacking.get(p) == null && (usable.has(p) || this.#session.probing(p)))
       if (item.direct.size > 0 || item.hints.length > 0) {
-        // a server named holders, or a peer is fetching it: ask them first (waiting for one still
-        // being probed), then a server that named holders, which holds it and sends it when asked
-        // directly
+        // a server named holders: ask them first (waiting for one still being probed), then the
+        // server that named them, which holds it and sends it when asked directly
         const ready = item.hints.filter(p => usable?.has(p) === true)
         if (ready.length === 0 && item.hints.length > 0) {
           i++
@@ -289,7 +285,11 @@ export class WantRun {
         this.#redirected(item, peer, answer.holders)
         return
       }
-      if (answer.kind === 'dont-have' && answer.fetching === true) {
+      // only a holder a server named is waited for: a server names a peer it is sending the block
+      // to, or one that asked it after another it named (`Recipients`), so those waits end at a
+      // peer that holds the block; peers this session picked itself may be waiting on each other
+      // in a ring, and each would answer `fetching` until the waits ran out
+      if (answer.kind === 'dont-have' && answer.fetching === true && item.hints.some(h => h.equals(peer))) {
         if (item.waits < MAX_FETCH_WAITS) {
           // it is fetching the block and will hold it soon: neither a hit nor a miss
           item.waits++
@@ -328,7 +328,7 @@ export class WantRun {
     this.dispatch()
   }
 
-  /** `peer` is fetching the block and has not stored it yet: it is asked again first, the block not asked of one that holds it */
+  /** `peer`, a holder a server named, is fetching the block and has not stored it yet: it is asked again first, the block not asked of one that holds it */
   #fetchingAt (item: Item, peer: PeerId): void {
     if (this.#signal.aborted || item.state !== 'asking') return
     item.hints = [peer, ...item.hints.filter(p => !p.equals(peer))]
