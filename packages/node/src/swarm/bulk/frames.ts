@@ -157,7 +157,7 @@ export class FrameReader {
     if (frame.cid.byteLength > MAX_CID_SIZE) throw new BulkProtocolError(`CID of ${frame.cid.byteLength} bytes exceeds ${MAX_CID_SIZE}`)
     if (frame.holders.length > 0 && frame.type !== Frame.Type.DONT_HAVE) throw new BulkProtocolError(`a ${frame.type} frame names no holders`)
     if (frame.holders.some(h => h.byteLength > MAX_HOLDER_SIZE)) throw new BulkProtocolError(`a holder's PeerId over ${MAX_HOLDER_SIZE} bytes`)
-    if (frame.fetching && (frame.type !== Frame.Type.DONT_HAVE || frame.holders.length > 0)) throw new BulkProtocolError(`a ${frame.type} frame${frame.holders.length > 0 ? ' naming holders' : ''} says no fetch`)
+    if (frame.fetching && (frame.type !== Frame.Type.DONT_HAVE || frame.holders.length > 0)) throw new BulkProtocolError(`a ${frame.type} frame${frame.holders.length > 0 ? ' naming holders' : ''} carries fetching`)
     if (frame.type === Frame.Type.BLOCK) {
       if (frame.length > this.#maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#maxBlockSize}`)
       this.#remaining = frame.length
