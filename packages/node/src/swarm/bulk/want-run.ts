@@ -176,12 +176,12 @@ export class WantRun {
       const item = this.#queue[i]
       const untried = bulk.filter(p => item.lacking.get(p) == null)
       let choices: PeerId[]
-      const usable = item.hints.length > 0 ? new PeerSet(untried) : undefined
-      if (usable != null) item.hints = item.hints.filter(p => item.lacking.get(p) == null && (usable.has(p) || this.#session.probing(p)))
-      if (item.direct.size > 0 || item.hints.length > 0) {
+      if (item.direct.size > 0) {
         // a server named holders: ask them first (waiting for one still being probed), then the
         // server that named them, which holds it and sends it when asked directly
-        const ready = item.hints.filter(p => usable?.has(p) === true)
+        const usable = new PeerSet(untried)
+        item.hints = item.hints.filter(p => item.lacking.get(p) == null && (usable.has(p) || this.#session.probing(p)))
+        const ready = item.hints.filter(p => usable.has(p))
         if (ready.length === 0 && item.hints.length > 0) {
           i++
           continue
