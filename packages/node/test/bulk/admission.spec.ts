@@ -163,9 +163,9 @@ describe('bulk channel: authentication and admission', () => {
     try {
       await connect(client, a)
       for (let i = 0; i < 2; i++) {
-        open.push(await BulkConnection.open({ peer: a.peerId, ...a.services.bulk.address!, credentials, maxBlockSize: 2 << 20, stallTimeout: 5_000, idleTimeout: 60_000, signal: AbortSignal.timeout(10_000), log: logger('test') }))
+        open.push(await BulkConnection.open({ peer: a.peerId, ...a.services.bulk.address!, credentials, maxBlockSize: 2 << 20, stallTimeout: 5_000, queuedTimeout: 60_000, idleTimeout: 60_000, signal: AbortSignal.timeout(10_000), log: logger('test') }))
       }
-      await assert.rejects(BulkConnection.open({ peer: a.peerId, ...a.services.bulk.address!, credentials, maxBlockSize: 2 << 20, stallTimeout: 5_000, idleTimeout: 60_000, signal: AbortSignal.timeout(10_000), log: logger('test') }), { name: 'BulkRefusedError' })
+      await assert.rejects(BulkConnection.open({ peer: a.peerId, ...a.services.bulk.address!, credentials, maxBlockSize: 2 << 20, stallTimeout: 5_000, queuedTimeout: 60_000, idleTimeout: 60_000, signal: AbortSignal.timeout(10_000), log: logger('test') }), { name: 'BulkRefusedError' })
       assert.equal(a.services.bulk.connections(client.peerId).inbound, 2)
     } finally {
       for (const c of open) c.close()

@@ -115,4 +115,16 @@ describe('bulk frames', () => {
     }
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, fetching: true, holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
   })
+
+  it('reads a WANT\'s queued_ok and a QUEUED frame; refuses queued_ok on another frame, and bytes or holders on a QUEUED', () => {
+    const { reader: r, seen } = reader()
+    r.push(Buffer.concat([encodeFrame({ type: Frame.Type.WANT, id: 3, cid: new Uint8Array(36), queuedOk: true }), encodeFrame({ type: Frame.Type.WANT, id: 4, cid: new Uint8Array(36) }), encodeFrame({ type: Frame.Type.QUEUED, id: 3 })]))
+    assert.deepEqual(seen.frames.map(f => [f.type, f.id, f.queuedOk]), [[Frame.Type.WANT, 3, true], [Frame.Type.WANT, 4, false], [Frame.Type.QUEUED, 3, false]])
+    for (const type of [Frame.Type.DONT_HAVE, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.READY, Frame.Type.QUEUED]) {
+      assert.throws(() => { reader().reader.push(encodeFrame({ type, id: 1, queuedOk: true })) }, { name: 'BulkProtocolError' }, type)
+    }
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.QUEUED, id: 1, length: 10 })) }, { name: 'BulkProtocolError' })
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.QUEUED, id: 1, holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.QUEUED, id: 1, fetching: true })) }, { name: 'BulkProtocolError' })
+  })
 })

@@ -166,9 +166,9 @@ export interface BulkTarget { peer: PeerId, host: string, port: number }
  * A bulk connection of our own to `to`'s listener under `key` (the node of
  * that key must hold a libp2p connection to it)
  */
-export async function openBulkConnection (to: BulkTestNode | BulkTarget, key: PrivateKey, options: { stallTimeout?: number, verified?: VerifiedCertificates } = {}): Promise<BulkConnection> {
+export async function openBulkConnection (to: BulkTestNode | BulkTarget, key: PrivateKey, options: { stallTimeout?: number, queuedTimeout?: number, verified?: VerifiedCertificates } = {}): Promise<BulkConnection> {
   const target = 'services' in to ? { peer: to.peerId, ...to.services.bulk.address! } : to
-  return BulkConnection.open({ ...target, credentials: await bulkCredentials(key), ...(options.verified != null ? { verified: options.verified } : {}), maxBlockSize: 2 << 20, stallTimeout: options.stallTimeout ?? 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
+  return BulkConnection.open({ ...target, credentials: await bulkCredentials(key), ...(options.verified != null ? { verified: options.verified } : {}), maxBlockSize: 2 << 20, stallTimeout: options.stallTimeout ?? 10_000, queuedTimeout: options.queuedTimeout ?? 60_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') })
 }
 
 /**

@@ -106,7 +106,7 @@ describe('bulk channel: lying, stalled and rotted providers', () => {
       assert.equal(puller.services.bulk.connections(rogue.peerId).outbound, 0)
       // nor is it served by the puller's listener, though connected again over libp2p
       await connect(rogue, puller)
-      await assert.rejects(BulkConnection.open({ peer: puller.peerId, ...puller.services.bulk.address!, credentials: await bulkCredentials(rogueKey), maxBlockSize: 2 << 20, stallTimeout: 10_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') }), { name: 'BulkRefusedError' })
+      await assert.rejects(BulkConnection.open({ peer: puller.peerId, ...puller.services.bulk.address!, credentials: await bulkCredentials(rogueKey), maxBlockSize: 2 << 20, stallTimeout: 10_000, queuedTimeout: 60_000, idleTimeout: 10_000, signal: AbortSignal.timeout(10_000), log: logger('test') }), { name: 'BulkRefusedError' })
     } finally {
       await Promise.all([rogue.stop(), puller.stop()])
     }

@@ -120,6 +120,12 @@ export interface ConnectInit {
   maxBlockSize: number
   /** ms with requests in flight and nothing received before the connection counts as stalled */
   stallTimeout: number
+  /**
+   * ms with requests in flight in which the server answered nothing, only
+   * that they wait for its upload (QUEUED), before the connection counts as
+   * stalled
+   */
+  queuedTimeout: number
   /** ms with nothing in flight before the connection closes */
   idleTimeout: number
   signal: AbortSignal
@@ -136,6 +142,8 @@ export class BulkConnection {
   #nextId = 1
   #closed = false
   #lastActivity = Date.now()
+  /** When the server last answered (a frame other than QUEUED, or a block's bytes) */
+  #progressAt = Date.now()
   #timer?: ReturnType<typeof setTimeout>
   #corked = false
   /** Where the socket's bytes go: held until the server's identity is checked, then the handshake's reader, then `#onData` */
@@ -296,7 +304,7 @@ export class BulkConnection {
       this.#pending.push(request)
       // from idle to waiting: the stall clock starts now
       if (this.#pending.length === 1) this.#rearm()
-      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder }))
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder, queuedOk: true }))
     })
   }
 
@@ -330,6 +338,12 @@ export class BulkConnection {
   }
 
   #onFrame (frame: Frame): void {
+    if (frame.type === Frame.Type.QUEUED) {
+      // not an answer: the want waits for the server's upload, and the connection is alive
+      if (!this.#pending.some(r => r.id === frame.id)) throw new BulkProtocolError(`QUEUED for ${frame.id}, which is not in flight`)
+      return
+    }
+    this.#progressAt = this.#lastActivity
     const head = this.#pending[0]
     let request = head
     if (head != null && frame.id !== head.id) {
@@ -372,6 +386,7 @@ export class BulkConnection {
 
   #onBody (piece: Uint8Array): void {
     const r = this.#receiving
+    this.#progressAt = this.#lastActivity
     if (r == null || r.drop) return
     r.buffer.set(piece, r.filled)
     r.filled += piece.byteLength
@@ -423,20 +438,29 @@ export class BulkConnection {
   #rearm (): void {
     if (this.#closed) return
     this.#lastActivity = Date.now()
+    this.#progressAt = this.#lastActivity
     clearTimeout(this.#timer)
     this.#armTimer()
   }
 
-  /** One timer per connection: a stall with requests in flight, or the idle timeout without */
+  /**
+   * One timer per connection: a stall with requests in flight (nothing
+   * received, or no answer but QUEUED frames), or the idle timeout without
+   */
   #armTimer (): void {
-    const { stallTimeout, idleTimeout } = this.#init
-    const limit = this.#pending.length > 0 ? stallTimeout : idleTimeout
-    const left = this.#lastActivity + limit - Date.now()
+    const { stallTimeout, queuedTimeout, idleTimeout } = this.#init
+    const left = this.#pending.length > 0
+      ? Math.min(this.#lastActivity + stallTimeout, this.#progressAt + queuedTimeout) - Date.now()
+      : this.#lastActivity + idleTimeout - Date.now()
     this.#timer = setTimeout(() => {
       if (this.#closed) return
-      const quiet = Date.now() - this.#lastActivity
+      const now = Date.now()
+      const quiet = now - this.#lastActivity
+      const unanswered = now - this.#progressAt
       if (this.#pending.length > 0 && quiet >= stallTimeout) {
         this.close(new BulkStalledError(`peer ${this.peer.toString()} sent nothing for ${quiet} ms with ${this.#pending.length} wants in flight`))
+      } else if (this.#pending.length > 0 && unanswered >= queuedTimeout) {
+        this.close(new BulkStalledError(`peer ${this.peer.toString()} answered nothing for ${unanswered} ms with ${this.#pending.length} wants in flight, only that they wait for its upload`))
       } else if (this.#pending.length === 0 && quiet >= idleTimeout) {
         this.close()
       } else {

@@ -100,6 +100,51 @@ export const DEFAULT_CONNECT_TIMEOUT = 10_000
 export const DEFAULT_STALL_TIMEOUT = 10_000
 
 /**
+ * A connection with requests in flight on which the server has answered
+ * nothing for this long, only said that the oldest wait their turn for its
+ * upload (QUEUED frames), is closed as stalled, and its requests go to
+ * another peer (ms): a server cannot hold a client's wants forever by
+ * saying so. At 10 Mbit/s an origin's turn around 32 connections (16
+ * pullers) takes ~27 s.
+ *
+ * @default 60000
+ */
+export const DEFAULT_QUEUED_TIMEOUT = 60_000
+
+/**
+ * Blocks the listener writes at once, over all its connections (`SendSlots`);
+ * the others wait their turn, in the order they were asked. Written all at
+ * once, every block of a rollout's origin lands late, at the same time
+ * (BENCHMARKS.md, "Upload slots"). A client that does not take QUEUED frames
+ * (an older one) has its blocks written at once, outside the slots.
+ *
+ * @default 2
+ */
+export const DEFAULT_SEND_SLOTS = 2
+
+/** Most upload slots (`sendSlots`) */
+export const MAX_SEND_SLOTS = 64
+
+/**
+ * Longest one block holds an upload slot (ms): a block whose client reads
+ * slowly, or not at all, keeps being written, but the next one in line
+ * starts beside it.
+ */
+export const SEND_SLOT_LEASE = 5_000
+
+/** Blocks smaller than this are written at once, never wait for a slot: a manifest, a config, a DAG node */
+export const SLOTTED_MIN_SIZE = 128 * 1024
+
+/**
+ * A block waiting for an upload slot has its client told so (a QUEUED
+ * frame) when it starts waiting and again every this many ms: well under
+ * the client's `stallTimeout`.
+ *
+ * @default 2000
+ */
+export const DEFAULT_QUEUED_INTERVAL = 2_000
+
+/**
  * A connection with nothing in flight for this long is closed, at either end (ms).
  *
  * @default 30000

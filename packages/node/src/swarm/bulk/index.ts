@@ -149,6 +149,34 @@ export interface BulkInit {
   stallTimeout?: number
 
   /**
+   * A connection with wants in flight whose server answers nothing for this
+   * long, only that they wait for its upload (QUEUED), is closed and its
+   * wants go elsewhere (ms).
+   *
+   * @default 60000
+   */
+  queuedTimeout?: number
+
+  /**
+   * Blocks this node's listener writes at once, over all its connections;
+   * the others wait their turn in the order asked, their clients told so
+   * every `queuedInterval` ms. Few at a time, a rollout's origin has each
+   * block land in a second or two, not all of them together tens of
+   * seconds later on a slow uplink.
+   *
+   * @default 2
+   */
+  sendSlots?: number
+
+  /**
+   * A block waiting for an upload slot has its client told so every this
+   * many ms: keep it well under the clients' `stallTimeout` (ms).
+   *
+   * @default 2000
+   */
+  queuedInterval?: number
+
+  /**
    * A connection with nothing in flight for this long is closed (ms).
    *
    * @default 30000
@@ -220,8 +248,8 @@ export interface Bulk extends Startable {
   /** The transport over this channel, falling back to `fallback` (bitswap) per peer and per block */
   transport(fallback: BlockTransport): BlockTransport
 
-  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, and those it answered DONT_HAVE while its own fetch of the block went on */
-  served(): { blocks: number, bytes: number, redirects: number, fetching: number }
+  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, those it answered DONT_HAVE while its own fetch of the block went on, and the blocks that waited for an upload slot */
+  served(): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number }
   /** The receive pool: buffers it made since the start, and those waiting to be taken (for tests and metrics) */
   receiveBuffers(): { made: number, free: number }
 

@@ -63,6 +63,7 @@ export interface BulkPeersInit {
   maxBlockSize: number
   connectTimeout: number
   stallTimeout: number
+  queuedTimeout: number
   idleTimeout: number
   infoTtl: number
   failureBackoff: number
@@ -301,6 +302,7 @@ export class BulkPeers {
           ...(this.#components.verified != null ? { verified: this.#components.verified } : {}),
           maxBlockSize: this.#init.maxBlockSize,
           stallTimeout: this.#init.stallTimeout,
+          queuedTimeout: this.#init.queuedTimeout,
           idleTimeout: this.#init.idleTimeout,
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.#init.connectTimeout)]),
           log: this.#components.log

@@ -18,10 +18,12 @@
 import { createServer } from 'node:tls'
 import { BufferPool } from '@provenir/content'
 import { collect, within } from './blocks.js'
-import { BUFFER_IDLE_MS, SERVE_BUFFERS, SERVE_BUFFER_SIZE, SERVE_FRAME_ROOM } from './constants.js'
+import { BUFFER_IDLE_MS, SEND_SLOT_LEASE, SERVE_BUFFERS, SERVE_BUFFER_SIZE, SERVE_FRAME_ROOM, SLOTTED_MIN_SIZE } from './constants.js'
 import { BulkProtocolError } from './errors.js'
 import { ClientFrameRules, encodeFrame, Frame, FrameReader, wantedCid } from './frames.js'
 import { Recipients } from './recipients.js'
+import { SendSlots } from './send-slots.js'
+import type { SendTicket } from './send-slots.js'
 import { serverOptions, verifyRemote } from './tls.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Logger, PeerId } from '@libp2p/interface'
@@ -59,6 +61,10 @@ export interface BulkServerInit {
   blockstoreTimeout: number
   /** Longest a want waits for a block this node is fetching itself (ms) */
   inFlightWait: number
+  /** Blocks written at once over all connections (`SendSlots`) */
+  sendSlots: number
+  /** A block waiting for a slot has its client told so (QUEUED) every this many ms */
+  queuedInterval: number
   /**
    * This node's own fetch of `cid` in flight (settles with whether it stored
    * the block); undefined when none runs, or when it asks `asker` for it
@@ -68,7 +74,7 @@ export interface BulkServerInit {
   relaying?(cid: CID): boolean
   log: Logger
   /** Counts what the server does (metrics) */
-  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'protocol-error', bytes?: number): void
+  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'queued' | 'protocol-error', bytes?: number): void
 }
 
 interface Want {
@@ -83,6 +89,8 @@ interface Want {
   early: boolean
   /** the client takes any answer to it, a block too, ahead of older wants' answers */
   anyOrder: boolean
+  /** the client takes QUEUED frames for it: its block may wait for an upload slot */
+  queuedOk: boolean
   /** the block, read ahead; undefined when not held or not servable */
   read?: Promise<Uint8Array | undefined>
   /** this node's own fetch of the block, which the want is answered after (out of order) */
@@ -100,9 +108,11 @@ export class BulkServer {
   readonly #pool = new BufferPool(SERVE_FRAME_ROOM + SERVE_BUFFER_SIZE, SERVE_BUFFERS, { idleMs: BUFFER_IDLE_MS })
   readonly #sockets = new Set<Socket>()
   readonly #recipients = new Recipients()
+  readonly #slots: SendSlots
 
   constructor (init: BulkServerInit) {
     this.#init = init
+    this.#slots = new SendSlots(init.sendSlots, SEND_SLOT_LEASE)
     this.#server = createServer(serverOptions(init.credentials, init.handshakeTimeout))
     this.#server.maxConnections = init.maxInboundConnections
     // every socket, so a close ends those still in their handshake too
@@ -174,7 +184,7 @@ export class BulkServer {
       return
     }
     this.#init.count?.('admitted')
-    const conn = new ServedConnection(socket, peer, this.#init, this.#pool, this.#recipients, () => {
+    const conn = new ServedConnection(socket, peer, this.#init, this.#pool, this.#recipients, this.#slots, () => {
       set.delete(conn)
       if (set.size === 0 && this.#byPeer.get(key) === set) this.#byPeer.delete(key)
     })
@@ -191,21 +201,31 @@ class ServedConnection {
   readonly #init: BulkServerInit
   readonly #pool: BufferPool
   readonly #recipients: Recipients
+  readonly #slots: SendSlots
   readonly #onClose: () => void
   readonly #queue: Want[] = []
   /** wants taken out of the queue until this node's own fetch of their block ends */
   readonly #waiting = new Set<Want>()
+  /** wants whose blocks wait for an upload slot: a CANCEL still reaches them */
+  readonly #slotted = new Set<Want>()
   readonly #rules = new ClientFrameRules()
   #pumping = false
   #closed = false
+  /** Resolves once the connection closed: a want waiting for a slot stops waiting */
+  readonly #ended: Promise<void>
+  readonly #end: () => void
 
-  constructor (socket: TLSSocket, peer: PeerId, init: BulkServerInit, pool: BufferPool, recipients: Recipients, onClose: () => void) {
+  constructor (socket: TLSSocket, peer: PeerId, init: BulkServerInit, pool: BufferPool, recipients: Recipients, slots: SendSlots, onClose: () => void) {
     this.#socket = socket
     this.#peer = peer
     this.#init = init
     this.#pool = pool
     this.#recipients = recipients
+    this.#slots = slots
     this.#onClose = onClose
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#ended = promise
+    this.#end = resolve
     const reader = new FrameReader({
       onFrame: (frame) => { this.#onFrame(frame) },
       onBody: () => {},
@@ -226,14 +246,14 @@ class ServedConnection {
   }
 
   #onFrame (frame: Frame): void {
-    this.#rules.check(frame, this.#queue.length + this.#waiting.size)
+    this.#rules.check(frame, this.#queue.length + this.#waiting.size + this.#slotted.size)
     if (frame.type === Frame.Type.CANCEL) {
-      const want = this.#queue.find(w => w.id === frame.id) ?? [...this.#waiting].find(w => w.id === frame.id)
+      const want = this.#queue.find(w => w.id === frame.id) ?? [...this.#waiting, ...this.#slotted].find(w => w.id === frame.id)
       if (want != null) want.cancelled = true
       return
     }
     const cid = wantedCid(frame)
-    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder }
+    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder, queuedOk: frame.queuedOk }
     this.#queue.push(want)
     if (want.early && this.#queue.length > 1) {
       void this.#answerEarly(want).catch((err: Error) => {
@@ -419,7 +439,31 @@ class ServedConnection {
     }
   }
 
+  /**
+   * Writes the want's answer. A block of 128 KiB or more to a client that
+   * takes QUEUED frames waits for an upload slot first (`SendSlots`); a want
+   * cancelled meanwhile is answered DONT_HAVE, its block never sent. An older
+   * client's block goes at once.
+   */
   async #write (want: Want, bytes: Uint8Array | undefined): Promise<void> {
+    if (bytes == null || this.#closed || want.cancelled || !want.queuedOk || bytes.byteLength < SLOTTED_MIN_SIZE) {
+      await this.#writeNow(want, bytes)
+      return
+    }
+    const ticket = this.#slots.take()
+    this.#slotted.add(want)
+    try {
+      if (!ticket.ready) await this.#queued(want, ticket)
+      this.#slotted.delete(want)
+      await this.#writeNow(want, bytes)
+    } finally {
+      this.#slotted.delete(want)
+      ticket.release()
+    }
+  }
+
+  /** Writes the want's answer now: its block, or DONT_HAVE when there is none or it was cancelled */
+  async #writeNow (want: Want, bytes: Uint8Array | undefined): Promise<void> {
     const socket = this.#socket
     if (this.#closed) {
       if (bytes != null) this.#pool.release(bytes)
@@ -451,6 +495,21 @@ class ServedConnection {
     if (!flowing) await this.#drained()
   }
 
+  /** Waits for the want's upload slot, telling its client so now and every `queuedInterval` ms */
+  async #queued (want: Want, ticket: SendTicket): Promise<void> {
+    this.#init.count?.('queued')
+    const tell = (): void => {
+      if (!this.#closed) this.#socket.write(encodeFrame({ type: Frame.Type.QUEUED, id: want.id }))
+    }
+    tell()
+    const timer = setInterval(tell, this.#init.queuedInterval)
+    try {
+      await Promise.race([ticket.granted, this.#ended])
+    } finally {
+      clearInterval(timer)
+    }
+  }
+
   async #drained (): Promise<void> {
     const socket = this.#socket
     await new Promise<void>(resolve => {
@@ -467,6 +526,7 @@ class ServedConnection {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    this.#end()
     for (const want of [...this.#queue, ...this.#waiting]) want.counted?.()
     this.#socket.destroy()
     this.#onClose()

@@ -42,6 +42,9 @@ export function bulkSettings (init: BulkInit): Settings {
     maxBlockSize: bounded('maxBlockSize', init.maxBlockSize, C.DEFAULT_MAX_BLOCK_SIZE, 1, 64 * 1024 * 1024),
     connectTimeout: bounded('connectTimeout', init.connectTimeout, C.DEFAULT_CONNECT_TIMEOUT, 1),
     stallTimeout: bounded('stallTimeout', init.stallTimeout, C.DEFAULT_STALL_TIMEOUT, 1),
+    queuedTimeout: bounded('queuedTimeout', init.queuedTimeout, C.DEFAULT_QUEUED_TIMEOUT, 1),
+    sendSlots: bounded('sendSlots', init.sendSlots, C.DEFAULT_SEND_SLOTS, 1, C.MAX_SEND_SLOTS),
+    queuedInterval: bounded('queuedInterval', init.queuedInterval, C.DEFAULT_QUEUED_INTERVAL, 1, C.DEFAULT_STALL_TIMEOUT),
     idleTimeout: bounded('idleTimeout', init.idleTimeout, C.DEFAULT_IDLE_TIMEOUT, 1),
     blockstoreTimeout: bounded('blockstoreTimeout', init.blockstoreTimeout, C.DEFAULT_BLOCKSTORE_TIMEOUT, 1),
     inFlightWait: bounded('inFlightWait', init.inFlightWait, C.DEFAULT_IN_FLIGHT_WAIT, 0, C.DEFAULT_STALL_TIMEOUT),
@@ -85,7 +88,7 @@ export class BulkService implements Bulk {
   #server?: BulkServer
   #address?: { host: string, port: number }
   #started = false
-  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0 }
+  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0, queued: 0 }
   /** What this node's pulls are fetching: its transport's sessions record it, its listener waits on it */
   readonly #fetches = new Fetches()
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -103,7 +106,7 @@ export class BulkService implements Bulk {
       listenAddress(a, 'announce')
       return multiaddr(a).bytes
     })
-    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on), bad blocks received' })
+    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on; queued: a block waited for an upload slot), bad blocks received' })
     this.peers = new BulkPeers({
       connectionManager: components.connectionManager,
       buffers: this.#buffers,
@@ -157,6 +160,7 @@ export class BulkService implements Bulk {
           this.#events?.increment({ [event]: true })
           if (event === 'redirect') this.#served.redirects++
           if (event === 'fetching') this.#served.fetching++
+          if (event === 'queued') this.#served.queued++
           if (bytes != null) {
             this.#served.blocks++
             this.#served.bytes += bytes
@@ -243,8 +247,8 @@ export class BulkService implements Bulk {
     })
   }
 
-  /** Blocks and their bytes this node's listener sent since it started, the DONT_HAVEs that named holders (`redirects`) and those that said its own fetch of the block went on (`fetching`); a node without metrics has these too */
-  served (): { blocks: number, bytes: number, redirects: number, fetching: number } {
+  /** Blocks and their bytes this node's listener sent since it started, the DONT_HAVEs that named holders (`redirects`) and those that said its own fetch of the block went on (`fetching`), and the blocks that waited for an upload slot (`queued`); a node without metrics has these too */
+  served (): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number } {
     return { ...this.#served }
   }
 

@@ -14,6 +14,7 @@ export interface Frame {
   earlyDontHave: boolean
   anyOrder: boolean
   fetching: boolean
+  queuedOk: boolean
 }
 
 export namespace Frame {
@@ -22,7 +23,8 @@ export namespace Frame {
     WANT = 'WANT',
     CANCEL = 'CANCEL',
     BLOCK = 'BLOCK',
-    DONT_HAVE = 'DONT_HAVE'
+    DONT_HAVE = 'DONT_HAVE',
+    QUEUED = 'QUEUED'
   }
 
   enum __TypeValues {
@@ -30,7 +32,8 @@ export namespace Frame {
     WANT = 1,
     CANCEL = 2,
     BLOCK = 3,
-    DONT_HAVE = 4
+    DONT_HAVE = 4,
+    QUEUED = 5
   }
 
   export namespace Type {
@@ -95,6 +98,11 @@ export namespace Frame {
           w.bool(obj.fetching)
         }
 
+        if ((obj.queuedOk != null && obj.queuedOk !== false)) {
+          w.uint32(80)
+          w.bool(obj.queuedOk)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -108,7 +116,8 @@ export namespace Frame {
           holders: [],
           earlyDontHave: false,
           anyOrder: false,
-          fetching: false
+          fetching: false,
+          queuedOk: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -155,6 +164,10 @@ export namespace Frame {
             }
             case 9: {
               obj.fetching = reader.bool()
+              break
+            }
+            case 10: {
+              obj.queuedOk = reader.bool()
               break
             }
             default: {
@@ -247,6 +260,13 @@ export namespace Frame {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.queuedOk`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -305,6 +325,11 @@ export namespace Frame {
     value: boolean
   }
 
+  export interface FrameQueuedOkFieldEvent {
+    field: '$.queuedOk'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -313,7 +338,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent | FrameQueuedOkFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
