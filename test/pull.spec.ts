@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid'
 import { createSwarm } from '@provenir/testbed'
 
 /** These tests watch bitswap (its progress events, ledgers and sessions): the bulk channel stays off */
-const BITSWAP_ONLY = { bulk: { enabled: false, announce: [], connectionsPerPeer: 2 } }
+const BITSWAP_ONLY = { bulk: { enabled: false, announce: [], connectionsPerPeer: 2, sendSlots: 2 } }
 import { collect, digestOf, makeImage, seedImage } from './images.js'
 import type { Swarm } from '@provenir/testbed'
 

@@ -10,7 +10,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { createSwarm } from '@provenir/testbed'
 
 /** These tests watch bitswap (its progress events, ledgers and sessions): the bulk channel stays off */
-const BITSWAP_ONLY = { bulk: { enabled: false, announce: [], connectionsPerPeer: 2 } }
+const BITSWAP_ONLY = { bulk: { enabled: false, announce: [], connectionsPerPeer: 2, sendSlots: 2 } }
 import { encodeEnvelope, imageSignatureStatement, parsePolicy, signStatement, userIdFromKey } from '@provenir/trust'
 import { chunks, digestOf, makeImage, seedImage } from './images.js'
 import type { PrivateKey } from '@libp2p/interface'

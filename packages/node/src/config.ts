@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '@provenir/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_CONNECTIONS_PER_PEER, MAX_CONNECTIONS_PER_PEER } from './swarm/bulk/constants.js'
+import { DEFAULT_CONNECTIONS_PER_PEER, DEFAULT_SEND_SLOTS, MAX_CONNECTIONS_PER_PEER, MAX_SEND_SLOTS } from './swarm/bulk/constants.js'
 import { DEFAULT_DHT_ALPHA, DEFAULT_DHT_DISJOINT_PATHS, DEFAULT_DIFFICULTY, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUERY_SELF_INTERVAL } from './constants.js'
 
 export type TransportName = 'tcp' | 'memory'
@@ -73,6 +73,14 @@ export interface BulkConfig {
    * @default 2
    */
   connectionsPerPeer: number
+  /**
+   * Blocks the bulk listener writes at once over all its connections; the
+   * others wait their turn (doc/ARCHITECTURE.md, "Upload slots"). More
+   * for an uplink one or two TCP connections cannot fill.
+   *
+   * @default 2
+   */
+  sendSlots: number
 }
 
 /**
@@ -185,7 +193,8 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
   bulk: Object.freeze({
     enabled: true,
     announce: [],
-    connectionsPerPeer: DEFAULT_CONNECTIONS_PER_PEER
+    connectionsPerPeer: DEFAULT_CONNECTIONS_PER_PEER,
+    sendSlots: DEFAULT_SEND_SLOTS
   }),
   lan: Object.freeze({
     enabled: true,
@@ -195,7 +204,7 @@ export const DEFAULT_CONFIG: NodeConfig = Object.freeze({
 
 const TOP_KEYS = new Set(Object.keys(DEFAULT_CONFIG))
 const DHT_KEYS = new Set(Object.keys(DEFAULT_CONFIG.dht))
-const BULK_KEYS = new Set(['enabled', 'listen', 'announce', 'connectionsPerPeer'])
+const BULK_KEYS = new Set(['enabled', 'listen', 'announce', 'connectionsPerPeer', 'sendSlots'])
 const LAN_KEYS = new Set(Object.keys(DEFAULT_CONFIG.lan))
 
 /** Longest multiaddr accepted in config */
@@ -313,7 +322,8 @@ function checkBulk (where: string, input: unknown): BulkConfig {
   const out: BulkConfig = {
     enabled,
     announce: checkTcpAddrs(where, 'bulk.announce', b.announce ?? DEFAULT_CONFIG.bulk.announce),
-    connectionsPerPeer: checkInt(where, 'bulk.connectionsPerPeer', b.connectionsPerPeer ?? DEFAULT_CONFIG.bulk.connectionsPerPeer, 1, MAX_CONNECTIONS_PER_PEER)
+    connectionsPerPeer: checkInt(where, 'bulk.connectionsPerPeer', b.connectionsPerPeer ?? DEFAULT_CONFIG.bulk.connectionsPerPeer, 1, MAX_CONNECTIONS_PER_PEER),
+    sendSlots: checkInt(where, 'bulk.sendSlots', b.sendSlots ?? DEFAULT_CONFIG.bulk.sendSlots, 1, MAX_SEND_SLOTS)
   }
   if (b.listen != null) {
     if (typeof b.listen !== 'string') fail(where, 'bulk.listen', 'must be a multiaddr string')

@@ -36,6 +36,7 @@ export function bulkOptions (config: NodeConfig, blockstore: BulkBlockstore | un
     portFallback: config.bulk.listen == null,
     announce: config.bulk.announce,
     connectionsPerPeer: config.bulk.connectionsPerPeer,
+    sendSlots: config.bulk.sendSlots,
     onBadPeer: (peer, reason) => { badPeers.onBadPeer(peer, `over the bulk channel: ${reason}`) },
     isBanned: (peer) => badPeers.isBanned(peer)
   }

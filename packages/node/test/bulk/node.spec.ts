@@ -50,7 +50,7 @@ async function adjacentPorts (): Promise<{ port: number, taken: Server }> {
 describe('bulk channel: config', () => {
   it('is on by default, its listener derived from the first TCP listen address', () => {
     const config = validateConfig({})
-    assert.deepEqual(config.bulk, { enabled: true, announce: [], connectionsPerPeer: 2 })
+    assert.deepEqual(config.bulk, { enabled: true, announce: [], connectionsPerPeer: 2, sendSlots: 2 })
     assert.equal(derivedBulkListen(['/ip4/0.0.0.0/tcp/4101']), '/ip4/0.0.0.0/tcp/4102')
     assert.equal(derivedBulkListen(['/ip4/127.0.0.1/tcp/0']), '/ip4/127.0.0.1/tcp/0')
     assert.equal(derivedBulkListen(['/memory/a', '/ip6/::1/tcp/9000']), '/ip6/::1/tcp/9001')
@@ -65,6 +65,8 @@ describe('bulk channel: config', () => {
       [{ announce: ['/ip4/1.2.3.4/tcp/1/p2p/x'] }, 'bulk.announce'],
       [{ connectionsPerPeer: 0 }, 'bulk.connectionsPerPeer'],
       [{ connectionsPerPeer: 9 }, 'bulk.connectionsPerPeer'],
+      [{ sendSlots: 0 }, 'bulk.sendSlots'],
+      [{ sendSlots: 65 }, 'bulk.sendSlots'],
       [{ enabled: 'yes' }, 'bulk.enabled'],
       [{ port: 1 }, 'bulk.port']
     ] as const) {
@@ -105,7 +107,7 @@ describe('bulk channel: in createNode', () => {
   })
 
   it('a node with bulk.enabled false has no bulk channel', async () => {
-    const off = await node(join(dir, 'off'), { bulk: { enabled: false, announce: [], connectionsPerPeer: 2 } })
+    const off = await node(join(dir, 'off'), { bulk: { enabled: false, announce: [], connectionsPerPeer: 2, sendSlots: 2 } })
     try {
       assert.equal(off.libp2p.services.bulk, undefined)
       assert.ok(!off.libp2p.getProtocols().includes('/provenir/bulk/1.0.0'))
@@ -124,7 +126,7 @@ describe('bulk channel: in createNode', () => {
       } finally {
         await derived.stop()
       }
-      await assert.rejects(node(join(dir, 'configured'), { bulk: { enabled: true, listen: `/ip4/127.0.0.1/tcp/${port + 1}`, announce: [], connectionsPerPeer: 2 } }), { code: 'EADDRINUSE' })
+      await assert.rejects(node(join(dir, 'configured'), { bulk: { enabled: true, listen: `/ip4/127.0.0.1/tcp/${port + 1}`, announce: [], connectionsPerPeer: 2, sendSlots: 2 } }), { code: 'EADDRINUSE' })
     } finally {
       taken.close()
     }
