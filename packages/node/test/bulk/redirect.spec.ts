@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, mock } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import all from 'it-all'
-import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, RELAY_REDIRECT_AFTER_COPIES } from '../../src/swarm/bulk/constants.js'
+import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, REDIRECT_AFTER_COPIES, REDIRECT_MIN_SIZE, REDIRECT_WINDOW, RELAY_REDIRECT_AFTER_COPIES } from '../../src/swarm/bulk/constants.js'
 import { Recipients } from '../../src/swarm/bulk/recipients.js'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
@@ -105,6 +105,25 @@ describe('bulk channel: recipients of a block, for redirects', () => {
     r.sent(cid, p2, REDIRECT_MIN_SIZE - 1)
     assert.equal(r.holders(cid, p3), undefined)
     assert.equal(r.size, 0, 'not remembered at all')
+  })
+
+  it('remembers a recipient for minutes, from the last time the block was sent or its holders named', async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const [p1, p2, p3] = [await newPeer(), await newPeer(), await newPeer()]
+    mock.timers.enable({ apis: ['Date'], now: 1_000_000 })
+    try {
+      r.sent(cid, p1, REDIRECT_MIN_SIZE)
+      // a rollout's pullers pass a block on among themselves for minutes before a late one asks the origin
+      mock.timers.tick(5 * 60_000)
+      assert.deepEqual(r.holders(cid, p2)?.map(String), [p1].map(String), 'named 5 minutes after it was sent')
+      mock.timers.tick(REDIRECT_WINDOW - 1_000)
+      assert.deepEqual(r.holders(cid, p3)?.map(String), [p1, p2].map(String), 'the last redirect renewed it')
+      mock.timers.tick(REDIRECT_WINDOW + 1)
+      assert.equal(r.holders(cid, p3), undefined, 'forgotten once nobody asked for it within the window: sent')
+    } finally {
+      mock.timers.reset()
+    }
   })
 
   it(`remembers at most ${MAX_REDIRECT_BLOCKS} blocks`, async () => {

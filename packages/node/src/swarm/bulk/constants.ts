@@ -300,8 +300,17 @@ export const RELAY_REDIRECT_AFTER_COPIES = 2
  */
 export const REDIRECT_MIN_SIZE = 128 * 1024
 
-/** How long a server remembers whom it sent a block to, for redirects (ms) */
-export const REDIRECT_WINDOW = 30_000
+/**
+ * How long a server remembers whom it sent a block to, for redirects, and a
+ * node that it fetched a block itself (it relays it), from the last time the
+ * block was sent or its holders named (ms). A puller keeps what it pulled:
+ * a recipient named minutes later still holds the block, and one that left
+ * is not named (`Recipients`). At 30 s, in the lab's rollout of the large
+ * image at 10 Mbit/s, the origin forgot the blocks whose askers went to the
+ * pullers for a while and sent them again when asked: it sent 3.3 copies of
+ * the image, at 10 min 1.3 (BENCHMARKS.md, "Upload slots").
+ */
+export const REDIRECT_WINDOW = 10 * 60_000
 
 /** Blocks whose recipients a server remembers at once (the oldest go first) */
 export const MAX_REDIRECT_BLOCKS = 4_096
