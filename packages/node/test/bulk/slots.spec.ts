@@ -14,25 +14,13 @@ import type { TLSSocket } from 'node:tls'
 const tick = async (ms = 0): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /**
- * A client of `provider` that asks for `blocks` (its wants taking QUEUED
- * frames, or not) and reads nothing: once the kernel's buffers are full
- * the block being written to it never drains, and holds its upload slot
- * until the lease runs out. Resolves once the server's READY came.
+ * A raw client of `provider` that asks for `blocks` (its wants taking QUEUED
+ * frames, or not) once the server's READY came, and records the frames and
+ * block bytes it reads. With `reading` false it reads nothing after READY:
+ * once the kernel's buffers are full the block being written to it never
+ * drains, and holds its upload slot until the lease runs out.
  */
-async function stuckClient (provider: BulkTestNode, key: PrivateKey, blocks: TestBlock[], queuedOk: boolean): Promise<TLSSocket> {
-  const socket = tlsConnect({ ...clientOptions(await bulkCredentials(key)), ...provider.services.bulk.address! })
-  socket.on('error', () => {})
-  await new Promise<void>((resolve, reject) => {
-    socket.once('data', () => { resolve() })
-    socket.once('close', () => { reject(new Error('the server closed the connection')) })
-  })
-  socket.pause()
-  blocks.forEach((b, i) => socket.write(encodeFrame({ type: Frame.Type.WANT, id: i + 1, cid: b.cid.bytes, queuedOk })))
-  return socket
-}
-
-/** The frames a raw client of `provider` receives for its wants of `blocks`, read as they come */
-async function rawClient (provider: BulkTestNode, key: PrivateKey, blocks: TestBlock[], queuedOk: boolean): Promise<{ frames: Frame[], bytes: number, socket: TLSSocket }> {
+async function rawClient (provider: BulkTestNode, key: PrivateKey, blocks: TestBlock[], queuedOk: boolean, reading = true): Promise<{ frames: Frame[], bytes: number, socket: TLSSocket }> {
   const socket = tlsConnect({ ...clientOptions(await bulkCredentials(key)), ...provider.services.bulk.address! })
   socket.on('error', () => {})
   const seen = { frames: [] as Frame[], bytes: 0, socket }
@@ -43,6 +31,7 @@ async function rawClient (provider: BulkTestNode, key: PrivateKey, blocks: TestB
   }, 4 << 20)
   socket.on('data', (chunk: Uint8Array) => { reader.push(chunk) })
   await waitUntil('READY', () => seen.frames.length > 0)
+  if (!reading) socket.pause()
   blocks.forEach((b, i) => socket.write(encodeFrame({ type: Frame.Type.WANT, id: i + 1, cid: b.cid.bytes, queuedOk })))
   return seen
 }
@@ -87,7 +76,7 @@ describe('bulk channel: upload slots', () => {
       const large = await storeBlocks(provider.blockstore, 16, 2 << 20)
       const [wanted, dropped] = await storeBlocks(provider.blockstore, 2, 256 * 1024)
       await Promise.all(peers.map(async p => { await connect(p, provider) }))
-      hog = await stuckClient(provider, hogKey, large, true)
+      hog = (await rawClient(provider, hogKey, large, true, false)).socket
       await waitUntil('the hog to hold the slot', () => provider.services.bulk.served().blocks >= 2)
       await tick(300)
 
