@@ -112,6 +112,51 @@ describe('bulk channel: upload slots', () => {
     }
   })
 
+  it('a want with no block to send is answered at once, not after a block that waits for an upload slot', async () => {
+    const hogKey = await generateKeyPair('Ed25519')
+    const waiterKey = await generateKeyPair('Ed25519')
+    const provider = await bulkNode({ bulk: { sendSlots: 1, queuedInterval: 200 } })
+    const peers = await Promise.all([hogKey, waiterKey].map(async privateKey => bulkNode({ privateKey })))
+    let hog: TLSSocket | undefined
+    try {
+      const large = await storeBlocks(provider.blockstore, 16, 2 << 20)
+      const [first] = await storeBlocks(provider.blockstore, 1, 256 * 1024)
+      const [missing, late] = await Promise.all([randomBlock(100), randomBlock(100)])
+      await Promise.all(peers.map(async p => { await connect(p, provider) }))
+      hog = (await rawClient(provider, hogKey, large, true, false)).socket
+      await waitUntil('the hog to hold the slot', () => provider.services.bulk.served().blocks >= 2)
+      await tick(300)
+
+      const conn = await openBulkConnection(provider, waiterKey)
+      try {
+        const signal = AbortSignal.timeout(SEND_SLOT_LEASE + 5_000)
+        const start = Date.now()
+        // asked in one tick: the server reads the second ahead while the first waits for the slot
+        const blocks = [conn.request(first.cid, { signal }), conn.request(missing.cid, { signal, earlyDontHave: true })]
+        const early = await blocks[1]
+        const earlyAt = Date.now() - start
+        // asked while the server's connection waits to send the first block
+        await tick(300)
+        const lateStart = Date.now()
+        const lateAnswer = await conn.request(late.cid, { signal, earlyDontHave: true })
+        const lateAt = Date.now() - lateStart
+        const got = await blocks[0]
+        const blockAt = Date.now() - start
+        assert.equal(early.kind, 'dont-have')
+        assert.equal(lateAnswer.kind, 'dont-have')
+        assert.equal(got.kind, 'block')
+        assert.ok(blockAt >= 1_500, `the first block waited for the slot (${blockAt} ms)`)
+        assert.ok(earlyAt < 1_000, `the DONT_HAVE read ahead came before the waiting block (${earlyAt} ms)`)
+        assert.ok(lateAt < 1_000, `the DONT_HAVE asked during the wait came before the waiting block (${lateAt} ms)`)
+      } finally {
+        conn.close()
+      }
+    } finally {
+      hog?.destroy()
+      await Promise.all([provider.stop(), ...peers.map(async p => { await p.stop() })])
+    }
+  })
+
   it('a server that answers nothing but QUEUED is left after queuedTimeout; a QUEUED for a want not in flight is a protocol error', async () => {
     const forever = await rogueBulkServer(await generateKeyPair('Ed25519'), socket => {
       const timers: Array<ReturnType<typeof setInterval>> = []

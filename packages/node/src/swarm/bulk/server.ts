@@ -255,7 +255,8 @@ class ServedConnection {
     const cid = wantedCid(frame)
     const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder, queuedOk: frame.queuedOk }
     this.#queue.push(want)
-    if (want.early && this.#queue.length > 1) {
+    // behind others, or behind the block the pump is sending (which may wait for an upload slot)
+    if (want.early && (this.#queue.length > 1 || this.#pumping)) {
       void this.#answerEarly(want).catch((err: Error) => {
         this.#init.log('bulk serving to %p failed - %e', this.#peer, err)
         this.close()
@@ -265,7 +266,8 @@ class ServedConnection {
   }
 
   /**
-   * A want whose client takes an early DONT_HAVE, behind others: when the
+   * A want whose client takes an early DONT_HAVE, behind others or behind
+   * the block being sent (which may wait for an upload slot): when the
    * block is not held, or goes to holders named instead, it is answered now
    * rather than after the blocks asked before it; when this node is
    * fetching the block itself, once it arrived. One whose read has begun is
