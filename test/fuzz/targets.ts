@@ -238,7 +238,7 @@ export async function loadTargets (options: { scratch?: string } = {}): Promise<
         const all = r.raw != null
           ? bytes(r.raw, 4 * MiB + 16)
           : concat(r.frames.flatMap(f => [
-            encodeBulkFrame({ type: f.type, id: f.id, cid: new Uint8Array(bytes(f.cid, 200)), length: f.length, holders: f.holders.map(h => new Uint8Array(bytes(h, 80))), redirectOk: f.flag, earlyDontHave: f.flag, fetching: f.flag, queuedOk: f.flag }),
+            encodeBulkFrame({ type: f.type, id: f.id, cid: new Uint8Array(bytes(f.cid, 200)), length: f.length, holders: f.holders.map(h => new Uint8Array(bytes(h, 80))), redirectOk: f.flag, earlyDontHave: f.flag, fetching: f.flag, queuedOk: f.flag, busyOk: f.flag, busy: f.flag }),
             new Uint8Array(Math.min(f.body, f.length))
           ])).subarray(0, 4 * MiB + 16)
         return cutAt(all, r.cuts)

@@ -127,4 +127,18 @@ describe('bulk frames', () => {
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.QUEUED, id: 1, holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.QUEUED, id: 1, fetching: true })) }, { name: 'BulkProtocolError' })
   })
+
+  it('reads a WANT\'s busy_ok and a DONT_HAVE\'s busy; refuses busy_ok on another frame, and busy on another frame or beside holders or fetching', () => {
+    const { reader: r, seen } = reader()
+    r.push(Buffer.concat([encodeFrame({ type: Frame.Type.WANT, id: 3, cid: new Uint8Array(36), queuedOk: true, busyOk: true }), encodeFrame({ type: Frame.Type.DONT_HAVE, id: 3, busy: true })]))
+    assert.deepEqual(seen.frames.map(f => [f.type, f.id, f.busyOk, f.busy]), [[Frame.Type.WANT, 3, true, false], [Frame.Type.DONT_HAVE, 3, false, true]])
+    for (const type of [Frame.Type.DONT_HAVE, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.READY, Frame.Type.QUEUED]) {
+      assert.throws(() => { reader().reader.push(encodeFrame({ type, id: 1, busyOk: true })) }, { name: 'BulkProtocolError' }, type)
+    }
+    for (const type of [Frame.Type.WANT, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.READY, Frame.Type.QUEUED]) {
+      assert.throws(() => { reader().reader.push(encodeFrame({ type, id: 1, busy: true })) }, { name: 'BulkProtocolError' }, type)
+    }
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, busy: true, holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, busy: true, fetching: true })) }, { name: 'BulkProtocolError' })
+  })
 })

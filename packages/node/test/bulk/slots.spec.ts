@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { connect as tlsConnect } from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import all from 'it-all'
 import { SEND_SLOT_LEASE } from '../../src/swarm/bulk/constants.js'
 import { encodeFrame, Frame, FrameReader } from '../../src/swarm/bulk/frames.js'
 import { SendSlots } from '../../src/swarm/bulk/send-slots.js'
 import { bulkCredentials, clientOptions } from '../../src/swarm/bulk/tls.js'
-import { bulkNode, connect, openBulkConnection, randomBlock, rogueBulkServer, storeBlocks, waitUntil } from './helpers.js'
+import { bulkNode, connect, openBulkConnection, randomBlock, rogueBulkServer, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { TLSSocket } from 'node:tls'
@@ -154,6 +155,81 @@ describe('bulk channel: upload slots', () => {
     } finally {
       hog?.destroy()
       await Promise.all([provider.stop(), ...peers.map(async p => { await p.stop() })])
+    }
+  })
+
+  it('a want that takes busy is answered so at once while a block waits for a slot, and waits its turn without it', async () => {
+    const keys = await Promise.all([0, 1, 2].map(async () => generateKeyPair('Ed25519')))
+    const provider = await bulkNode({ bulk: { sendSlots: 1, busyLine: 1, queuedInterval: 200 } })
+    const peers = await Promise.all(keys.map(async privateKey => bulkNode({ privateKey })))
+    const sockets: TLSSocket[] = []
+    try {
+      const large = await storeBlocks(provider.blockstore, 9, 2 << 20)
+      const [wanted] = await storeBlocks(provider.blockstore, 1, 256 * 1024)
+      await Promise.all(peers.map(async p => { await connect(p, provider) }))
+      sockets.push((await rawClient(provider, keys[0], large.slice(0, 8), true, false)).socket)
+      await waitUntil('the hog to hold the slot', () => provider.services.bulk.served().blocks >= 1)
+      sockets.push((await rawClient(provider, keys[1], large.slice(8), true)).socket)
+      await waitUntil('a block waiting for the slot', () => provider.services.bulk.served().queued >= 1)
+
+      const conn = await openBulkConnection(provider, keys[2])
+      try {
+        const start = Date.now()
+        const busy = await conn.request(wanted.cid, { busyOk: true, earlyDontHave: true, signal: AbortSignal.timeout(3_000) })
+        assert.deepEqual(busy, { kind: 'dont-have', busy: true })
+        assert.ok(Date.now() - start < 1_000, `answered at once (${Date.now() - start} ms)`)
+        assert.equal(provider.services.bulk.served().busy, 1)
+        // without busy_ok it joins the line: after the waiting block, once the hog's lease ran out
+        const block = await conn.request(wanted.cid, { signal: AbortSignal.timeout(SEND_SLOT_LEASE + 5_000) })
+        assert.equal(block.kind, 'block')
+        assert.deepEqual(new Uint8Array((block as { bytes: Uint8Array }).bytes), new Uint8Array(wanted.bytes))
+        assert.equal(provider.services.bulk.served().busy, 1)
+      } finally {
+        conn.close()
+      }
+    } finally {
+      sockets.forEach(s => s.destroy())
+      await Promise.all([provider.stop(), ...peers.map(async p => { await p.stop() })])
+    }
+  })
+
+  it('a puller sets aside a block its server is busy with, and fetches the next from another peer meanwhile', async () => {
+    const keys = await Promise.all([0, 1].map(async () => generateKeyPair('Ed25519')))
+    const origin = await bulkNode({ bulk: { sendSlots: 1, busyLine: 1, queuedInterval: 200 } })
+    const holder = await bulkNode()
+    const puller = await bulkNode()
+    const clients = await Promise.all(keys.map(async privateKey => bulkNode({ privateKey })))
+    const sockets: TLSSocket[] = []
+    try {
+      const large = await storeBlocks(origin.blockstore, 9, 2 << 20)
+      const [first] = await storeBlocks(origin.blockstore, 1, 256 * 1024)
+      // only the holder has the second
+      const [second] = await storeBlocks(holder.blockstore, 1, 256 * 1024)
+      await Promise.all([...clients, puller].map(async p => { await connect(p, origin) }))
+      await connect(puller, holder)
+      sockets.push((await rawClient(origin, keys[0], large.slice(0, 8), true, false)).socket)
+      await waitUntil('the hog to hold the slot', () => origin.services.bulk.served().blocks >= 1)
+      sockets.push((await rawClient(origin, keys[1], large.slice(8), true)).socket)
+      await waitUntil('a block waiting for the slot', () => origin.services.bulk.served().queued >= 1)
+
+      // one block in flight at a time: before, the first waited in the origin's line and the second was asked after it
+      const session = transportOf(puller).createSession({ peers: [origin.peerId, holder.peerId], window: 1, initialWindow: 1 })
+      const start = Date.now()
+      const at = new Map<string, number>()
+      for await (const block of session.want([first.cid, second.cid], { signal: AbortSignal.timeout(SEND_SLOT_LEASE + 10_000) })) {
+        at.set(block.cid.toString(), Date.now() - start)
+      }
+      session.close()
+      const firstAt = at.get(first.cid.toString())
+      const secondAt = at.get(second.cid.toString())
+      assert.ok(firstAt != null && secondAt != null, 'both blocks came')
+      assert.ok(secondAt < 2_000, `the second block came from the holder while the first was set aside (${secondAt} ms)`)
+      assert.ok(firstAt > secondAt, `the first came after (${firstAt} ms)`)
+      assert.ok(origin.services.bulk.served().busy >= 1, 'the origin said busy')
+      assert.deepEqual(new Uint8Array(Buffer.concat(await all(puller.blockstore.get(first.cid)))), new Uint8Array(first.bytes))
+    } finally {
+      sockets.forEach(s => s.destroy())
+      await Promise.all([origin, holder, puller, ...clients].map(async n => { await n.stop() }))
     }
   })
 

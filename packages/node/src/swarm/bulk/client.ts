@@ -45,7 +45,7 @@ export function hashAlgorithm (cid: CID): string | undefined {
  * `holders` it sent the block to lately, or saying that it is `fetching`
  * the block itself and it did not land within the server's wait
  */
-export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have', holders?: PeerId[], fetching?: boolean }
+export type BulkAnswer = { kind: 'block', bytes: Uint8Array } | { kind: 'dont-have', holders?: PeerId[], fetching?: boolean, busy?: boolean }
 
 /** The holders a DONT_HAVE names, as PeerIds; any that does not parse is left out */
 function parseHolders (holders: Uint8Array[]): PeerId[] | undefined {
@@ -70,6 +70,8 @@ interface Pending {
   early: boolean
   /** asked with `anyOrder`: any answer to it may come ahead of older wants' answers, and later wants' answers ahead of it */
   anyOrder: boolean
+  /** asked with `busyOk`: it may be answered DONT_HAVE with `busy` */
+  busyOk: boolean
 }
 
 /** How a want is asked */
@@ -85,6 +87,11 @@ export interface BulkRequestOptions {
    * sends it once it lands, and the blocks asked after it meanwhile
    */
   anyOrder?: boolean
+  /**
+   * The server may answer DONT_HAVE with `busy` instead of having the want
+   * wait in a long line for its upload: it holds the block, ask later
+   */
+  busyOk?: boolean
 }
 
 /** A block being received */
@@ -277,7 +284,7 @@ export class BulkConnection {
    * reason (the want is cancelled on the wire).
    */
   async request (cid: CID, options: BulkRequestOptions = {}): Promise<BulkAnswer> {
-    const { signal, redirectOk = false, earlyDontHave = false, anyOrder = false } = options
+    const { signal, redirectOk = false, earlyDontHave = false, anyOrder = false, busyOk = false } = options
     if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
     signal?.throwIfAborted()
     const algorithm = hashAlgorithm(cid)
@@ -297,6 +304,7 @@ export class BulkConnection {
         cancelled: false,
         early: earlyDontHave,
         anyOrder,
+        busyOk,
         resolve: (answer) => { signal?.removeEventListener('abort', onAbort); resolve(answer) },
         reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
       }
@@ -304,7 +312,7 @@ export class BulkConnection {
       this.#pending.push(request)
       // from idle to waiting: the stall clock starts now
       if (this.#pending.length === 1) this.#rearm()
-      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder, queuedOk: true }))
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder, queuedOk: true, busyOk }))
     })
   }
 
@@ -379,9 +387,10 @@ export class BulkConnection {
   }
 
   #dontHave (request: Pending, frame: Frame): void {
+    if (frame.busy && !request.busyOk) throw new BulkProtocolError(`DONT_HAVE ${frame.id} says busy to a want that did not take it`)
     if (request.cancelled) return
     const holders = parseHolders(frame.holders)
-    request.resolve(holders != null ? { kind: 'dont-have', holders } : frame.fetching ? { kind: 'dont-have', fetching: true } : { kind: 'dont-have' })
+    request.resolve(holders != null ? { kind: 'dont-have', holders } : frame.fetching ? { kind: 'dont-have', fetching: true } : frame.busy ? { kind: 'dont-have', busy: true } : { kind: 'dont-have' })
   }
 
   #onBody (piece: Uint8Array): void {

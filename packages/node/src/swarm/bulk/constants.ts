@@ -126,6 +126,25 @@ export const DEFAULT_SEND_SLOTS = 2
 export const MAX_SEND_SLOTS = 64
 
 /**
+ * Blocks waiting for an upload slot past which a want whose client takes it
+ * (`busy_ok`) is answered DONT_HAVE with `busy` instead of joining them:
+ * about 3 s at 10 Mbit/s with 1 MiB blocks and 2 slots
+ */
+export const DEFAULT_BUSY_LINE = 4
+
+/** Largest `busyLine` */
+export const MAX_BUSY_LINE = 1024
+
+/**
+ * A block a server said `busy` for is set aside this long before it is
+ * asked again (ms): the window takes other blocks meanwhile
+ */
+export const BUSY_RETRY = 2_000
+
+/** Blocks one `want()` sets aside at most; past them a want waits in the server's line */
+export const MAX_SET_ASIDE = 32
+
+/**
  * Longest one block holds an upload slot (ms): a block whose client reads
  * slowly, or not at all, keeps being written, but the next one in line
  * starts beside it.

@@ -22,7 +22,7 @@ const FRAME_TYPES = new Set<string>([Frame.Type.READY, Frame.Type.WANT, Frame.Ty
 
 /** One frame on the wire: its length prefix and header, ready to write before any block bytes */
 export function encodeFrame (frame: Partial<Frame> & { type: Frame.Type }): Uint8Array {
-  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], earlyDontHave: false, anyOrder: false, fetching: false, queuedOk: false, ...frame })
+  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], earlyDontHave: false, anyOrder: false, fetching: false, queuedOk: false, busyOk: false, busy: false, ...frame })
   const out = new Uint8Array(varint.encodingLength(header.byteLength) + header.byteLength)
   varint.encodeUint8Array(header.byteLength, out, 0)
   out.set(header, out.byteLength - header.byteLength)
@@ -159,6 +159,8 @@ export class FrameReader {
     if (frame.holders.some(h => h.byteLength > MAX_HOLDER_SIZE)) throw new BulkProtocolError(`a holder's PeerId over ${MAX_HOLDER_SIZE} bytes`)
     if (frame.fetching && (frame.type !== Frame.Type.DONT_HAVE || frame.holders.length > 0)) throw new BulkProtocolError(`a ${frame.type} frame${frame.holders.length > 0 ? ' naming holders' : ''} carries fetching`)
     if (frame.queuedOk && frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a ${frame.type} frame carries queued_ok`)
+    if (frame.busyOk && frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a ${frame.type} frame carries busy_ok`)
+    if (frame.busy && (frame.type !== Frame.Type.DONT_HAVE || frame.holders.length > 0 || frame.fetching)) throw new BulkProtocolError(`a ${frame.type} frame${frame.type === Frame.Type.DONT_HAVE ? ' naming holders or fetching' : ''} carries busy`)
     if (frame.type === Frame.Type.BLOCK) {
       if (frame.length > this.#maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#maxBlockSize}`)
       this.#remaining = frame.length

@@ -177,6 +177,17 @@ export interface BulkInit {
   queuedInterval?: number
 
   /**
+   * A want whose client takes it (`busy_ok`) is answered DONT_HAVE with
+   * `busy` rather than wait for an upload slot when this many blocks wait
+   * for one already: its client sets the block aside and asks again later,
+   * when others may hold it, so a rollout's origin has a short line and
+   * each block it sends lands in seconds.
+   *
+   * @default 4
+   */
+  busyLine?: number
+
+  /**
    * A connection with nothing in flight for this long is closed (ms).
    *
    * @default 30000
@@ -248,8 +259,8 @@ export interface Bulk extends Startable {
   /** The transport over this channel, falling back to `fallback` (bitswap) per peer and per block */
   transport(fallback: BlockTransport): BlockTransport
 
-  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, those it answered DONT_HAVE while its own fetch of the block went on, and the blocks that waited for an upload slot */
-  served(): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number }
+  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, those it answered DONT_HAVE while its own fetch of the block went on, and the blocks that waited for an upload slot (`queued`) or whose clients were told `busy` instead */
+  served(): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number, busy: number }
   /** The receive pool: buffers it made since the start, and those waiting to be taken (for tests and metrics) */
   receiveBuffers(): { made: number, free: number }
 

@@ -79,6 +79,12 @@ export class Recipients {
     entry.sent = sent
   }
 
+  /** `peer` is not to be sent `cid` after all (its want was answered `busy`): it is not named as a holder */
+  unsent (cid: CID, peer: PeerId): void {
+    const entry = this.#blocks.get(blockKey(cid))
+    if (entry != null) entry.sent = entry.sent.filter(p => !p.equals(peer))
+  }
+
   /**
    * The peers to name instead of sending `cid` to `asker`, those sent it
    * first; undefined when it is to be sent. An asker told to go to them is

@@ -65,6 +65,8 @@ export interface BulkServerInit {
   sendSlots: number
   /** A block waiting for a slot has its client told so (QUEUED) every this many ms */
   queuedInterval: number
+  /** A want that takes `busy` is answered so when this many blocks wait for a slot already */
+  busyLine: number
   /**
    * This node's own fetch of `cid` in flight (settles with whether it stored
    * the block); undefined when none runs, or when it asks `asker` for it
@@ -74,7 +76,7 @@ export interface BulkServerInit {
   relaying?(cid: CID): boolean
   log: Logger
   /** Counts what the server does (metrics) */
-  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'queued' | 'protocol-error', bytes?: number): void
+  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'queued' | 'busy' | 'protocol-error', bytes?: number): void
 }
 
 interface Want {
@@ -91,6 +93,10 @@ interface Want {
   anyOrder: boolean
   /** the client takes QUEUED frames for it: its block may wait for an upload slot */
   queuedOk: boolean
+  /** the client takes a DONT_HAVE with `busy` for it when the line for the upload slots is long */
+  busyOk: boolean
+  /** answered DONT_HAVE with `busy`: the block is held, the line for the upload slots long */
+  busy?: boolean
   /** the block, read ahead; undefined when not held or not servable */
   read?: Promise<Uint8Array | undefined>
   /** this node's own fetch of the block, which the want is answered after (out of order) */
@@ -253,7 +259,7 @@ class ServedConnection {
       return
     }
     const cid = wantedCid(frame)
-    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder, queuedOk: frame.queuedOk }
+    const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder, queuedOk: frame.queuedOk, busyOk: frame.busyOk && frame.queuedOk }
     this.#queue.push(want)
     // behind others, or behind the block the pump is sending (which may wait for an upload slot)
     if (want.early && (this.#queue.length > 1 || this.#pumping)) {
@@ -270,26 +276,33 @@ class ServedConnection {
    * the block being sent (which may wait for an upload slot): when the
    * block is not held, or goes to holders named instead, it is answered now
    * rather than after the blocks asked before it; when this node is
-   * fetching the block itself, once it arrived. One whose read has begun is
-   * left to the queue.
+   * fetching the block itself, once it arrived; when it is held and takes
+   * `busy`, and the line for the upload slots is long, DONT_HAVE with
+   * `busy`. One whose read has begun is left to the queue.
    */
   async #answerEarly (want: Want): Promise<void> {
     let fetching: Promise<boolean> | undefined
+    let busy = false
     if (!await this.#redirected(want, false)) {
       const { blockstore, blockstoreTimeout } = this.#init
       try {
-        if (await blockstore.has(want.cid, { signal: AbortSignal.timeout(blockstoreTimeout) })) return
+        if (await blockstore.has(want.cid, { signal: AbortSignal.timeout(blockstoreTimeout) })) {
+          // held: sent in its turn, unless that is far off and its client asks again later instead
+          if (!want.busyOk || !this.#lineLong()) return
+          busy = true
+        }
       } catch {
         // the queue's read answers it, and logs why
         return
       }
-      fetching = this.#init.fetching?.(want.cid, this.#peer)
+      if (!busy) fetching = this.#init.fetching?.(want.cid, this.#peer)
     }
     // a client that takes blocks only in order has its want wait in the queue (`#read`)
     if (fetching != null && !want.anyOrder) return
     const at = this.#queue.indexOf(want)
     if (this.#closed || at < 0 || want.read != null) return
     this.#queue.splice(at, 1)
+    want.busy = busy
     await (fetching != null ? this.#answerLater(want, fetching) : this.#send(want, undefined))
   }
 
@@ -452,6 +465,13 @@ class ServedConnection {
       await this.#writeNow(want, bytes)
       return
     }
+    if (want.busyOk && this.#lineLong()) {
+      // its turn is far off: the client asks again later, and is not named as a holder meanwhile
+      this.#recipients.unsent(want.cid, this.#peer)
+      want.busy = true
+      await this.#writeNow(want, bytes)
+      return
+    }
     const ticket = this.#slots.take()
     this.#slotted.add(want)
     try {
@@ -471,12 +491,13 @@ class ServedConnection {
       if (bytes != null) this.#pool.release(bytes)
       return
     }
-    if (bytes == null || want.cancelled) {
+    if (bytes == null || want.cancelled || want.busy === true) {
       if (bytes != null) this.#pool.release(bytes)
       const holders = want.cancelled ? undefined : want.holders
       const fetching = !want.cancelled && holders == null && want.fetching === true
-      this.#init.count?.(holders != null ? 'redirect' : fetching ? 'fetching' : 'dont-have')
-      socket.write(encodeFrame({ type: Frame.Type.DONT_HAVE, id: want.id, fetching, ...(holders != null ? { holders: holders.map(p => p.toMultihash().bytes) } : {}) }))
+      const busy = !want.cancelled && holders == null && !fetching && want.busy === true
+      this.#init.count?.(holders != null ? 'redirect' : fetching ? 'fetching' : busy ? 'busy' : 'dont-have')
+      socket.write(encodeFrame({ type: Frame.Type.DONT_HAVE, id: want.id, fetching, busy, ...(holders != null ? { holders: holders.map(p => p.toMultihash().bytes) } : {}) }))
       return
     }
     this.#init.count?.('block', bytes.byteLength)
@@ -495,6 +516,11 @@ class ServedConnection {
       socket.uncork()
     }
     if (!flowing) await this.#drained()
+  }
+
+  /** Whether `busyLine` blocks or more wait for an upload slot: a want that takes `busy` is answered so rather than join them */
+  #lineLong (): boolean {
+    return this.#slots.state.waiting >= this.#init.busyLine
   }
 
   /** Waits for the want's upload slot, telling its client so now and every `queuedInterval` ms */

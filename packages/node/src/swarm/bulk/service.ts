@@ -45,6 +45,7 @@ export function bulkSettings (init: BulkInit): Settings {
     queuedTimeout: bounded('queuedTimeout', init.queuedTimeout, C.DEFAULT_QUEUED_TIMEOUT, 1),
     sendSlots: bounded('sendSlots', init.sendSlots, C.DEFAULT_SEND_SLOTS, 1, C.MAX_SEND_SLOTS),
     queuedInterval: bounded('queuedInterval', init.queuedInterval, C.DEFAULT_QUEUED_INTERVAL, 1, C.DEFAULT_STALL_TIMEOUT),
+    busyLine: bounded('busyLine', init.busyLine, C.DEFAULT_BUSY_LINE, 1, C.MAX_BUSY_LINE),
     idleTimeout: bounded('idleTimeout', init.idleTimeout, C.DEFAULT_IDLE_TIMEOUT, 1),
     blockstoreTimeout: bounded('blockstoreTimeout', init.blockstoreTimeout, C.DEFAULT_BLOCKSTORE_TIMEOUT, 1),
     inFlightWait: bounded('inFlightWait', init.inFlightWait, C.DEFAULT_IN_FLIGHT_WAIT, 0, C.DEFAULT_STALL_TIMEOUT),
@@ -88,7 +89,7 @@ export class BulkService implements Bulk {
   #server?: BulkServer
   #address?: { host: string, port: number }
   #started = false
-  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0, queued: 0 }
+  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0, queued: 0, busy: 0 }
   /** What this node's pulls are fetching: its transport's sessions record it, its listener waits on it */
   readonly #fetches = new Fetches()
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -106,7 +107,7 @@ export class BulkService implements Bulk {
       listenAddress(a, 'announce')
       return multiaddr(a).bytes
     })
-    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on; queued: a block waited for an upload slot), bad blocks received' })
+    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on; queued: a block waited for an upload slot; busy: its client was told to ask again later instead), bad blocks received' })
     this.peers = new BulkPeers({
       connectionManager: components.connectionManager,
       buffers: this.#buffers,
@@ -161,6 +162,7 @@ export class BulkService implements Bulk {
           if (event === 'redirect') this.#served.redirects++
           if (event === 'fetching') this.#served.fetching++
           if (event === 'queued') this.#served.queued++
+          if (event === 'busy') this.#served.busy++
           if (bytes != null) {
             this.#served.blocks++
             this.#served.bytes += bytes
@@ -247,8 +249,8 @@ export class BulkService implements Bulk {
     })
   }
 
-  /** Blocks and their bytes this node's listener sent since it started, the DONT_HAVEs that named holders (`redirects`) and those that said its own fetch of the block went on (`fetching`), and the blocks that waited for an upload slot (`queued`); a node without metrics has these too */
-  served (): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number } {
+  /** Blocks and their bytes this node's listener sent since it started, the DONT_HAVEs that named holders (`redirects`) and those that said its own fetch of the block went on (`fetching`), and the blocks that waited for an upload slot (`queued`) or were answered `busy` instead; a node without metrics has these too */
+  served (): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number, busy: number } {
     return { ...this.#served }
   }
 

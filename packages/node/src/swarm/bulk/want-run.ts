@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { MAX_BACKOFF_WAIT, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_MISSES_PER_BLOCK, SEED_EXTRA_LOAD } from './constants.js'
+import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -30,7 +30,9 @@ interface Item {
   waits: number
   /** peers that redirected it once: asked again, they are asked without `redirectOk` */
   direct: PeerMap<true>
-  state: 'queued' | 'asking' | 'fallback' | 'done'
+  state: 'queued' | 'asking' | 'aside' | 'fallback' | 'done'
+  /** when a server last said `busy` for it (its upload line was long) */
+  asideAt: number
   /** times the fallback gave up on it (see MAX_FALLBACK_RETRIES) */
   fallbacks: number
   /** tells the transport how the fetch ended */
@@ -60,6 +62,8 @@ export class WantRun {
   #timer?: ReturnType<typeof setTimeout>
   #timerAt = 0
   #fallbackBatch: Item[] = []
+  /** blocks set aside after a `busy` answer, oldest first: they take no room in the window */
+  readonly #aside: Item[] = []
 
   constructor (session: BulkSession, options: BulkWantOptions) {
     this.#session = session
@@ -126,7 +130,7 @@ export class WantRun {
   async #feed (cids: Iterable<CID> | AsyncIterable<CID>): Promise<void> {
     let position = 0
     for await (const cid of cids) {
-      while (this.#taken - this.#yielded >= this.#window) {
+      while (this.#taken - this.#yielded - this.#aside.length >= this.#window) {
         if (this.#signal.aborted) return
         await new Promise<void>(resolve => { this.#room = resolve })
         this.#room = undefined
@@ -153,7 +157,7 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', fallbacks: 0, done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, fallbacks: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -170,6 +174,7 @@ export class WantRun {
     const bulk = this.#session.bulkPeers()
     const settled = this.#session.settled()
     const { peers } = this.#session.components
+    this.#takeBack()
     const load = new PeerMap<number>()
     for (const p of bulk) load.set(p, peers.load(p))
     for (let i = 0; i < this.#queue.length;) {
@@ -233,6 +238,37 @@ export class WantRun {
   }
 
   /**
+   * Whether a server may answer `busy` for `item` (its upload line is long)
+   * rather than have it wait in the line: the run has other blocks to take
+   * meanwhile and room to set it aside. A block of an ordered run (its later blocks would
+   * wait in memory) or one the fallback gave up on waits in the line.
+   */
+  #mayBeBusy (item: Item): boolean {
+    return this.#options.ordered !== true && !this.#inputDone && item.fallbacks === 0 && this.#aside.length < MAX_SET_ASIDE
+  }
+
+  /** A server said `busy` for `item`: set aside for BUSY_RETRY ms, the window takes the next block meanwhile */
+  #setAside (item: Item): void {
+    if (this.#signal.aborted || item.state !== 'asking') return
+    item.state = 'aside'
+    item.asideAt = Date.now()
+    this.#aside.push(item)
+    this.#room?.()
+    this.#dispatchAt(item.asideAt + BUSY_RETRY)
+  }
+
+  /** Blocks set aside BUSY_RETRY ms ago or more go back to the head of the queue */
+  #takeBack (): void {
+    const now = Date.now()
+    let n = 0
+    while (n < this.#aside.length && now - this.#aside[n].asideAt >= BUSY_RETRY) n++
+    const back = this.#aside.splice(0, n)
+    for (const item of back) item.state = 'queued'
+    this.#queue.unshift(...back)
+    if (this.#aside.length > 0) this.#dispatchAt(this.#aside[0].asideAt + BUSY_RETRY)
+  }
+
+  /**
    * The peer most likely to answer soonest with the block: the share of
    * this session's wants it answered with a block, over its requests in
    * flight (random among equals). A puller that holds little of the blob
@@ -279,12 +315,18 @@ export class WantRun {
     // its upload line (a rollout's origin: 4 s on average, up to 42 s)
     const anyOrder = !this.#session.isSeed(peer)
     const ended = this.#session.components.asking(item.cid, peer)
-    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: true, anyOrder }).then(async answer => {
+    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: true, anyOrder, busyOk: this.#mayBeBusy(item) }).then(async answer => {
       if (answer.kind === 'dont-have' && answer.holders != null) {
         // it holds the block and sent it to others lately: neither a hit nor a miss of its rate,
         // but a block it held (a seed)
         this.#session.answered(peer, 'redirect')
         this.#redirected(item, peer, answer.holders)
+        return
+      }
+      if (answer.kind === 'dont-have' && answer.busy === true) {
+        // it holds the block but its upload line is long: neither a hit nor a miss; asked again
+        // later, when others may hold it too (the server named nobody: no one else does yet)
+        this.#setAside(item)
         return
       }
       // only a holder a server named is waited for: a server names a peer it is sending the block

@@ -15,6 +15,8 @@ export interface Frame {
   anyOrder: boolean
   fetching: boolean
   queuedOk: boolean
+  busyOk: boolean
+  busy: boolean
 }
 
 export namespace Frame {
@@ -103,6 +105,16 @@ export namespace Frame {
           w.bool(obj.queuedOk)
         }
 
+        if ((obj.busyOk != null && obj.busyOk !== false)) {
+          w.uint32(88)
+          w.bool(obj.busyOk)
+        }
+
+        if ((obj.busy != null && obj.busy !== false)) {
+          w.uint32(96)
+          w.bool(obj.busy)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -117,7 +129,9 @@ export namespace Frame {
           earlyDontHave: false,
           anyOrder: false,
           fetching: false,
-          queuedOk: false
+          queuedOk: false,
+          busyOk: false,
+          busy: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -168,6 +182,14 @@ export namespace Frame {
             }
             case 10: {
               obj.queuedOk = reader.bool()
+              break
+            }
+            case 11: {
+              obj.busyOk = reader.bool()
+              break
+            }
+            case 12: {
+              obj.busy = reader.bool()
               break
             }
             default: {
@@ -267,6 +289,20 @@ export namespace Frame {
               }
               break
             }
+            case 11: {
+              yield {
+                field: `${prefix}.busyOk`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 12: {
+              yield {
+                field: `${prefix}.busy`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -330,6 +366,16 @@ export namespace Frame {
     value: boolean
   }
 
+  export interface FrameBusyOkFieldEvent {
+    field: '$.busyOk'
+    value: boolean
+  }
+
+  export interface FrameBusyFieldEvent {
+    field: '$.busy'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -338,7 +384,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent | FrameQueuedOkFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent | FrameQueuedOkFieldEvent | FrameBusyOkFieldEvent | FrameBusyFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
