@@ -37,6 +37,19 @@ async function rawClient (provider: BulkTestNode, key: PrivateKey, blocks: TestB
   return seen
 }
 
+/**
+ * Makes `provider` (one upload slot) busy: a client that reads nothing holds
+ * the slot with the first of `large`, and a reading client's block (the
+ * last of `large`) waits in the line. Returns both clients' sockets.
+ */
+async function lineUp (provider: BulkTestNode, keys: PrivateKey[], large: TestBlock[]): Promise<TLSSocket[]> {
+  const hog = (await rawClient(provider, keys[0], large.slice(0, -1), true, false)).socket
+  await waitUntil('the hog to hold the slot', () => provider.services.bulk.served().blocks >= 1)
+  const waiting = (await rawClient(provider, keys[1], large.slice(-1), true)).socket
+  await waitUntil('a block waiting for the slot', () => provider.services.bulk.served().queued >= 1)
+  return [hog, waiting]
+}
+
 describe('bulk channel: upload slots', () => {
   it('grants slots in the order asked, never more at once than it has; a lease that runs out passes the slot on', async () => {
     const slots = new SendSlots(2, 200)
@@ -167,10 +180,7 @@ describe('bulk channel: upload slots', () => {
       const large = await storeBlocks(provider.blockstore, 9, 2 << 20)
       const [wanted] = await storeBlocks(provider.blockstore, 1, 256 * 1024)
       await Promise.all(peers.map(async p => { await connect(p, provider) }))
-      sockets.push((await rawClient(provider, keys[0], large.slice(0, 8), true, false)).socket)
-      await waitUntil('the hog to hold the slot', () => provider.services.bulk.served().blocks >= 1)
-      sockets.push((await rawClient(provider, keys[1], large.slice(8), true)).socket)
-      await waitUntil('a block waiting for the slot', () => provider.services.bulk.served().queued >= 1)
+      sockets.push(...await lineUp(provider, keys, large))
 
       const conn = await openBulkConnection(provider, keys[2])
       try {
@@ -207,12 +217,9 @@ describe('bulk channel: upload slots', () => {
       const [second] = await storeBlocks(holder.blockstore, 1, 256 * 1024)
       await Promise.all([...clients, puller].map(async p => { await connect(p, origin) }))
       await connect(puller, holder)
-      sockets.push((await rawClient(origin, keys[0], large.slice(0, 8), true, false)).socket)
-      await waitUntil('the hog to hold the slot', () => origin.services.bulk.served().blocks >= 1)
-      sockets.push((await rawClient(origin, keys[1], large.slice(8), true)).socket)
-      await waitUntil('a block waiting for the slot', () => origin.services.bulk.served().queued >= 1)
+      sockets.push(...await lineUp(origin, keys, large))
 
-      // one block in flight at a time: before, the first waited in the origin's line and the second was asked after it
+      // one block in flight at a time: the second can come before the first only if the first is set aside
       const session = transportOf(puller).createSession({ peers: [origin.peerId, holder.peerId], window: 1, initialWindow: 1 })
       const start = Date.now()
       const at = new Map<string, number>()

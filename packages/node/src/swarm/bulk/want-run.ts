@@ -240,8 +240,9 @@ export class WantRun {
   /**
    * Whether a server may answer `busy` for `item` (its upload line is long)
    * rather than have it wait in the line: the run has other blocks to take
-   * meanwhile and room to set it aside. A block of an ordered run (its later blocks would
-   * wait in memory) or one the fallback gave up on waits in the line.
+   * meanwhile and room to set it aside. A block of an ordered run (its
+   * later blocks would wait in memory) or one the fallback gave up on waits
+   * in the line.
    */
   #mayBeBusy (item: Item): boolean {
     return this.#options.ordered !== true && !this.#inputDone && item.fallbacks === 0 && this.#aside.length < MAX_SET_ASIDE
