@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import all from 'it-all'
-import { MAX_FETCH_WAITS, REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
+import { BUSY_RETRY, MAX_FETCH_WAITS, REDIRECT_MIN_SIZE } from '../../src/swarm/bulk/constants.js'
 import { bulkNode, connect, openBulkConnection, slowReads, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { TransportSession } from '../../src/swarm/transport.js'
@@ -86,6 +86,40 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
     }
   })
 
+  it('is answered DONT_HAVE fetching at once when the want takes busy: its client asks again later instead of waiting with it', async () => {
+    const origin = await bulkNode()
+    const puller = await bulkNode()
+    const key = await generateKeyPair('Ed25519')
+    const asker = await bulkNode({ privateKey: key })
+    try {
+      const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
+      await Promise.all([connect(puller, origin), connect(asker, puller)])
+      const reads = slowReads(origin, READ_DELAY * 2)
+      const conn = await openBulkConnection(puller, key)
+      const { pulled } = await fetching(puller, origin, reads, [block])
+      try {
+        const t0 = Date.now()
+        // early (behind nothing) and in the queue's order (behind a block not held)
+        const [alone, queued] = await Promise.all([
+          conn.request(block.cid, { earlyDontHave: true, busyOk: true, signal: AbortSignal.timeout(10_000) }),
+          conn.request(block.cid, { busyOk: true, signal: AbortSignal.timeout(10_000) })
+        ])
+        const took = Date.now() - t0
+        assert.deepEqual(alone, { kind: 'dont-have', fetching: true })
+        assert.deepEqual(queued, { kind: 'dont-have', fetching: true })
+        assert.ok(took < READ_DELAY, `answered after ${took} ms: it waited for the fetch (the origin reads for ${READ_DELAY * 2} ms)`)
+        assert.equal(puller.services.bulk.served().fetching, 2)
+        const after = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
+        assert.equal(after.kind, 'block', 'asked without busy, the want waits for the block')
+      } finally {
+        conn.close()
+        await pulled
+      }
+    } finally {
+      await Promise.all([origin, puller, asker].map(async n => n.stop()))
+    }
+  })
+
   /**
    * An origin holding one block; a relay that fetched it from the origin
    * and stores it in `putDelay` ms, whose listener waits `inFlightWait` ms
@@ -125,7 +159,8 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
 
   it('a session asks a holder it was named that is fetching the block again, and takes it from that holder, not from the server that named it', async () => {
     await relayFetching(100, READ_DELAY, 'origin', async ({ origin, relay, block, session }) => {
-      const [got] = await all(session.want([block.cid]))
+      // an ordered want (the gateway's stream) takes no `busy`: it waits on the holder
+      const [got] = await all(session.want([block.cid], { ordered: true }))
       assert.deepEqual(new Uint8Array(got.bytes), new Uint8Array(block.bytes))
       assert.ok(got.from?.equals(relay.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
       const served = relay.services.bulk.served()
@@ -137,10 +172,23 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
     })
   })
 
+  it('a session whose want takes busy sets a block aside while the holder it was named still fetches it, then takes it from that holder', async () => {
+    await relayFetching(100, READ_DELAY, 'origin', async ({ origin, relay, block, session }) => {
+      const t0 = Date.now()
+      const [got] = await all(session.want([block.cid]))
+      assert.ok(got.from?.equals(relay.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
+      assert.ok(Date.now() - t0 >= BUSY_RETRY, 'asked again after the block was set aside')
+      // told at once, not after the relay's inFlightWait: the want did not wait there
+      assert.equal(relay.services.bulk.served().fetching, 1)
+      assert.equal(relay.services.bulk.served().blocks, 1)
+      assert.equal(origin.services.bulk.served().blocks, 1)
+    })
+  })
+
   it('a session asks a named holder that is fetching the block again MAX_FETCH_WAITS times at most, then the server that named it', async () => {
     // MAX_FETCH_WAITS + 1 waits of 50 ms and their round trips end well before the put does
     await relayFetching(50, 8_000, 'origin', async ({ origin, relay, block, session }) => {
-      const [got] = await all(session.want([block.cid], { signal: AbortSignal.timeout(7_000) }))
+      const [got] = await all(session.want([block.cid], { signal: AbortSignal.timeout(7_000), ordered: true }))
       assert.ok(got.from?.equals(origin.peerId), `from ${got.from?.toString() ?? 'nobody'}`)
       // the first want and MAX_FETCH_WAITS more; the last answer counts as DONT_HAVE
       assert.equal(relay.services.bulk.served().fetching, MAX_FETCH_WAITS + 1)

@@ -8,6 +8,7 @@ import { Recipients } from '../../src/swarm/bulk/recipients.js'
 import { bulkNode, connect, randomBlock, storeBlocks, transportOf } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 import type { FsBlockstore } from '@provenir/content'
 
 const newPeer = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
@@ -84,6 +85,31 @@ describe('bulk channel: recipients of a block, for redirects', () => {
     const sent = peers.slice(0, RELAY_REDIRECT_AFTER_COPIES).map(String)
     assert.deepEqual(r.holders(cid, peers[RELAY_REDIRECT_AFTER_COPIES], true)?.map(String), sent)
     assert.deepEqual(r.holders(cid, asker, true)?.map(String), sent, 'an asker redirected before is not named: it may be waiting')
+  })
+
+  it('to an asker that takes busy, names only peers the block was written to in full: busy from a seed, sent by a relay, before any', async () => {
+    const r = new Recipients()
+    const { cid } = await randomBlock()
+    const [p1, p2, p3, p4, p5] = [await newPeer(), await newPeer(), await newPeer(), await newPeer(), await newPeer()]
+    assert.equal(r.landedHolders(cid, p3), undefined, 'sent to nobody: sent')
+    r.sent(cid, p1, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.holders(cid, p2)?.map(String), [p1].map(String), 'an asker without busy is named the peer still waiting for it')
+    assert.equal(r.landedHolders(cid, p3), 'busy', 'a seed answers busy while its only recipient waits for the block')
+    assert.equal(r.landedHolders(cid, p1), undefined, 'the only recipient asking again is sent it')
+    r.landed(cid, p2)
+    assert.equal(r.landedHolders(cid, p3), 'busy', 'a peer only named as a holder (never sent the block) has not landed it')
+    r.landed(cid, p1)
+    assert.deepEqual(r.landedHolders(cid, p3), [p1], 'the recipient the block was written to is named')
+    r.sent(cid, p4, REDIRECT_MIN_SIZE)
+    assert.deepEqual(r.landedHolders(cid, p5), [p1], 'a recipient still waiting for the block is not named')
+    assert.equal(r.landedHolders(cid, p1), 'busy', 'never the asker: the other recipient still waits for it')
+    // a relay sends it itself rather than answer busy
+    const relayed = (await randomBlock()).cid
+    r.sent(relayed, p1, REDIRECT_MIN_SIZE)
+    r.sent(relayed, p2, REDIRECT_MIN_SIZE)
+    assert.equal(r.landedHolders(relayed, p3, true), undefined, 'a relay whose recipients wait for the block sends it')
+    r.landed(relayed, p2)
+    assert.deepEqual(r.landedHolders(relayed, p3, true), [p2])
   })
 
   it(`names at most ${MAX_HOLDERS} holders, the latest`, async () => {
@@ -269,6 +295,48 @@ describe('bulk channel: a server that sent a block to others names them instead'
       assert.equal(next.services.bulk.connections(gone.peerId).outbound, 0)
     } finally {
       await Promise.all([gone.stop(), next.stop()])
+    }
+  })
+
+  it('a holder the server names is asked even if it lacked the block when asked before: the server sent it the block since', async () => {
+    const server = await bulkNode()
+    const holder = await bulkNode()
+    const asker = await bulkNode()
+    try {
+      await Promise.all([connect(holder, server), connect(asker, server), connect(asker, holder)])
+      const [x] = await storeBlocks(server.blockstore, 1, REDIRECT_MIN_SIZE)
+      const [y] = await storeBlocks(holder.blockstore, 1, REDIRECT_MIN_SIZE)
+      const first = transportOf(holder).createSession({ peers: [server.peerId] })
+      await all(first.want([x.cid]))
+      first.close()
+      // the holder lacks x when first asked (not landed yet), then holds it
+      const store = holder.blockstore
+      const { has, readInto } = store
+      let lacked = false
+      const lackOnce = (cid: CID): boolean => {
+        if (lacked || !cid.equals(x.cid)) return false
+        lacked = true
+        return true
+      }
+      store.has = async (cid, options) => lackOnce(cid) ? false : has.call(store, cid, options)
+      if (readInto != null) {
+        store.readInto = async (cid, target, options) => {
+          if (lackOnce(cid)) throw Object.assign(new Error('not yet'), { name: 'NotFoundError' })
+          return readInto.call(store, cid, target, options)
+        }
+      }
+      const sent = server.services.bulk.served().blocks
+      // y, which only the holder has, makes it the peer asked first for x (its hit rate is higher)
+      const session = transportOf(asker).createSession({ peers: [holder.peerId, server.peerId], window: 1, initialWindow: 1 })
+      const got = await all(session.want([y.cid, x.cid]))
+      session.close()
+      assert.ok(lacked, 'the holder was asked for x first, and lacked it')
+      assert.equal(got.length, 2)
+      assert.deepEqual(new Uint8Array(got[1].bytes), new Uint8Array(x.bytes))
+      assert.equal(got[1].from?.toString(), holder.peerId.toString(), 'x came from the holder the server named')
+      assert.equal(server.services.bulk.served().blocks, sent, 'the server sent x no second time')
+    } finally {
+      await Promise.all([server, holder, asker].map(async n => n.stop()))
     }
   })
 

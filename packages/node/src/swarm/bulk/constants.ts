@@ -141,6 +141,15 @@ export const MAX_BUSY_LINE = 1024
  */
 export const BUSY_RETRY = 2_000
 
+/**
+ * `busy` answers (or `fetching` from a holder a server named) a block of a
+ * session's `want()` takes; then it is asked without `busy_ok` and waits in
+ * its server's line, so that a block only a server with a long line holds
+ * is not put off for ever. At 6 (~12 s) the 16-host lab rollout at 10
+ * Mbit/s took 102.4 s, at 16 90.8 s (BENCHMARKS.md) @default 16
+ */
+export const MAX_BUSY_ANSWERS = 16
+
 /** Blocks one `want()` sets aside at most; past them a want waits in the server's line */
 export const MAX_SET_ASIDE = 32
 

@@ -78,12 +78,15 @@ export class Fetches {
 
   /**
    * Settles with whether the block was stored, once the fetches of `cid`
-   * end; undefined when none runs, or when one asks `asker` itself for the
-   * block (each would wait for the other)
+   * end; undefined when none runs, when none is asking a peer for it now
+   * (set aside after a `busy` answer, waiting for peers, or with the
+   * fallback: its asker would wait for a block not on its way), or when one
+   * asks `asker` itself for the block (each would wait for the other)
    */
   get (cid: CID, asker?: PeerId): Promise<boolean> | undefined {
     const key = blockKey(cid)
-    if (asker != null && this.#asking.get(key)?.has(asker) === true) return undefined
+    const asked = this.#asking.get(key)
+    if (asked == null || (asker != null && asked.has(asker))) return undefined
     return this.#fetches.get(key)?.promise
   }
 }

@@ -8,6 +8,17 @@ import { MAX_HOLDERS, MAX_REDIRECT_BLOCKS, MAX_REDIRECTED, REDIRECT_AFTER_COPIES
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
+/** What a server remembers of one block it sent */
+interface Entry {
+  /** the latest MAX_HOLDERS peers it was sent to (or is being sent to) */
+  sent: PeerId[]
+  /** the latest MAX_HOLDERS of them it was written to in full: they hold it, or will in a moment */
+  landed: PeerId[]
+  /** the first MAX_REDIRECTED askers told to go to its holders */
+  redirected: PeerId[]
+  at: number
+}
+
 /**
  * Whom this server sent each block to lately, and whom it told to get it
  * from them. Once REDIRECT_AFTER_COPIES peers were sent a block within
@@ -26,10 +37,11 @@ import type { CID } from 'multiformats/cid'
  * first, each with its last MAX_HOLDERS recipients and its first
  * MAX_REDIRECTED askers. Only peers still `live` (admitted by this node:
  * connected, not banned) are named or counted: a recipient that left is not
- * sent askers that would find nobody there.
+ * sent askers that would find nobody there. An asker that takes `busy` is
+ * named only recipients the block was written to in full (`landedHolders`).
  */
 export class Recipients {
-  readonly #blocks = new Map<string, { sent: PeerId[], redirected: PeerId[], at: number }>()
+  readonly #blocks = new Map<string, Entry>()
   readonly #reading = new Map<string, { count: number, idle: PromiseWithResolvers<void> }>()
 
   /**
@@ -85,6 +97,16 @@ export class Recipients {
     if (entry != null) entry.sent = entry.sent.filter(p => !p.equals(peer))
   }
 
+  /** `cid` was written to `peer` in full (a peer it was `sent`): named to askers that take `busy` */
+  landed (cid: CID, peer: PeerId): void {
+    const entry = this.#blocks.get(blockKey(cid))
+    if (entry == null || !entry.sent.some(p => p.equals(peer))) return
+    const landed = entry.landed.filter(p => !p.equals(peer))
+    landed.push(peer)
+    if (landed.length > MAX_HOLDERS) landed.shift()
+    entry.landed = landed
+  }
+
   /**
    * The peers to name instead of sending `cid` to `asker`, those sent it
    * first; undefined when it is to be sent. An asker told to go to them is
@@ -94,26 +116,49 @@ export class Recipients {
    * `live` is false (gone from this node) are neither named nor counted.
    */
   holders (cid: CID, asker: PeerId, relay = false, live: (peer: PeerId) => boolean = () => true): PeerId[] | undefined {
-    const key = blockKey(cid)
-    const found = this.#blocks.get(key)
-    if (found == null || Date.now() - found.at > REDIRECT_WINDOW) return undefined
-    const sent = found.sent.filter(p => !p.equals(asker) && live(p))
-    if (sent.length < (relay ? RELAY_REDIRECT_AFTER_COPIES : REDIRECT_AFTER_COPIES)) return undefined
-    if (relay) return sent
-    const entry = this.#entry(key)
+    const found = this.#redirecting(cid, asker, relay, live)
+    if (found == null) return undefined
+    if (relay) return found.sent
+    const entry = this.#entry(blockKey(cid))
     const at = entry.redirected.findIndex(p => p.equals(asker))
     const before = entry.redirected.slice(0, at < 0 ? entry.redirected.length : at)
     if (at < 0 && entry.redirected.length < MAX_REDIRECTED) entry.redirected.push(asker)
-    const waiting = before.filter(p => !sent.some(q => q.equals(p)) && live(p))
-    const room = Math.max(0, MAX_HOLDERS - sent.length)
-    return [...sent, ...(room > 0 ? waiting.slice(-room) : [])]
+    const waiting = before.filter(p => !found.sent.some(q => q.equals(p)) && live(p))
+    const room = Math.max(0, MAX_HOLDERS - found.sent.length)
+    return [...found.sent, ...(room > 0 ? waiting.slice(-room) : [])]
+  }
+
+  /**
+   * `holders` for an asker that takes `busy`: only peers the block was
+   * written to in full (`landed`) are named, never one still waiting for
+   * it, since an asker told to wait for a holder still fetching the block
+   * waits with it, and each link of such a chain waits for the one before
+   * (BENCHMARKS.md). When the block went only to peers still waiting for
+   * it, a relay sends it itself and any other server (a seed, whose upload
+   * is a rollout's scarcest) answers `'busy'`: its asker asks again later.
+   */
+  landedHolders (cid: CID, asker: PeerId, relay = false, live: (peer: PeerId) => boolean = () => true): PeerId[] | 'busy' | undefined {
+    const found = this.#redirecting(cid, asker, relay, live)
+    if (found == null) return undefined
+    const landed = found.entry.landed.filter(p => !p.equals(asker) && live(p))
+    if (landed.length > 0) return landed
+    return relay ? undefined : 'busy'
+  }
+
+  /** The block's entry and its live recipients but `asker` when they are enough to redirect `asker`; undefined when it is to be sent */
+  #redirecting (cid: CID, asker: PeerId, relay: boolean, live: (peer: PeerId) => boolean): { entry: Entry, sent: PeerId[] } | undefined {
+    const entry = this.#blocks.get(blockKey(cid))
+    if (entry == null || Date.now() - entry.at > REDIRECT_WINDOW) return undefined
+    const sent = entry.sent.filter(p => !p.equals(asker) && live(p))
+    if (sent.length < (relay ? RELAY_REDIRECT_AFTER_COPIES : REDIRECT_AFTER_COPIES)) return undefined
+    return { entry, sent }
   }
 
   /** The block's entry, made anew when none is remembered within REDIRECT_WINDOW; its time moves to now */
-  #entry (key: string): { sent: PeerId[], redirected: PeerId[], at: number } {
+  #entry (key: string): Entry {
     const now = Date.now()
     let entry = this.#blocks.get(key)
-    if (entry == null || now - entry.at > REDIRECT_WINDOW) entry = { sent: [], redirected: [], at: now }
+    if (entry == null || now - entry.at > REDIRECT_WINDOW) entry = { sent: [], landed: [], redirected: [], at: now }
     entry.at = now
     setNewest(this.#blocks, key, entry, MAX_REDIRECT_BLOCKS)
     return entry

@@ -12,7 +12,8 @@
  * DONT_HAVE, not sent to be taken for a lie. A want of a block this node
  * is fetching itself is answered once the block lands (within
  * `inFlightWait`): out of order when the client allows it (`any_order`),
- * the blocks asked after it going on meanwhile; in its place otherwise.
+ * the blocks asked after it going on meanwhile; in its place otherwise. A
+ * want that takes `busy` is answered DONT_HAVE `fetching` at once instead.
  */
 
 import { createServer } from 'node:tls'
@@ -297,12 +298,17 @@ class ServedConnection {
       }
       if (!busy) fetching = this.#init.fetching?.(want.cid, this.#peer)
     }
+    // a client that takes `busy` is told at once that the block is on its way here (`#read`)
+    if (fetching != null && want.busyOk) {
+      want.fetching = true
+      fetching = undefined
+    }
     // a client that takes blocks only in order has its want wait in the queue (`#read`)
     if (fetching != null && !want.anyOrder) return
     const at = this.#queue.indexOf(want)
     if (this.#closed || at < 0 || want.read != null) return
     this.#queue.splice(at, 1)
-    want.busy = busy
+    if (busy) want.busy = true
     await (fetching != null ? this.#answerLater(want, fetching) : this.#send(want, undefined))
   }
 
@@ -349,6 +355,13 @@ class ServedConnection {
     if (bytes != null) return bytes
     const fetching = this.#init.fetching?.(want.cid, this.#peer)
     if (fetching == null) return undefined
+    if (want.busyOk) {
+      // its client asks again later, or asks others: it does not wait here for a block still on its
+      // way (its window's room would wait with it; a server names to it only peers that hold the
+      // block, see `Recipients.landedHolders`)
+      want.fetching = true
+      return undefined
+    }
     if (want.anyOrder) {
       want.later = fetching
       return undefined
@@ -364,21 +377,27 @@ class ServedConnection {
    * block, decided once the reads of the block under way for other peers
    * ended (each counts its peer as a recipient, `#counted`). With `claim`, a
    * want to be sent registers its own read in the same step, with no await
-   * between, so the peers asking meanwhile wait for it in turn.
+   * between, so the peers asking meanwhile wait for it in turn. A want
+   * that takes `busy` is answered so when its block went only to peers
+   * still waiting for it (`Recipients.holders`).
    */
   async #redirected (want: Want, claim: boolean): Promise<boolean> {
     // its read is registered already: to be sent
     if (want.counted != null) return false
-    if (want.redirectOk && want.holders == null) {
+    if (want.redirectOk && want.holders == null && want.busy !== true) {
       const deadline = Date.now() + this.#init.blockstoreTimeout
       // checked here, not inside `settled`: its own return would be one more await between the
       // check and the decision below, and waiters woken together would all decide to send
       while (this.#recipients.isReading(want.cid) && Date.now() < deadline) {
         await this.#recipients.settled(want.cid, deadline - Date.now())
       }
-      want.holders = this.#recipients.holders(want.cid, this.#peer, this.#init.relaying?.(want.cid), peer => this.#init.admit(peer) == null)
+      const relay = this.#init.relaying?.(want.cid)
+      const live = (peer: PeerId): boolean => this.#init.admit(peer) == null
+      const holders = want.busyOk ? this.#recipients.landedHolders(want.cid, this.#peer, relay, live) : this.#recipients.holders(want.cid, this.#peer, relay, live)
+      if (holders === 'busy') want.busy = true
+      else want.holders = holders
     }
-    if (want.holders != null) return true
+    if (want.holders != null || want.busy === true) return true
     if (claim) want.counted = this.#recipients.reading(want.cid)
     return false
   }
@@ -516,6 +535,8 @@ class ServedConnection {
       socket.uncork()
     }
     if (!flowing) await this.#drained()
+    // in the kernel's hands: the peer holds it in a moment, and may be named to askers that take `busy`
+    if (!this.#closed) this.#recipients.landed(want.cid, this.#peer)
   }
 
   /** Whether `busyLine` blocks or more wait for an upload slot: a want that takes `busy` is answered so rather than join them */

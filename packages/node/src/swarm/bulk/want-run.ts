@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD } from './constants.js'
+import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -33,6 +33,8 @@ interface Item {
   state: 'queued' | 'asking' | 'aside' | 'fallback' | 'done'
   /** when a server last said `busy` for it (its upload line was long) */
   asideAt: number
+  /** `busy` answers to it (see MAX_BUSY_ANSWERS) */
+  busies: number
   /** times the fallback gave up on it (see MAX_FALLBACK_RETRIES) */
   fallbacks: number
   /** tells the transport how the fetch ended */
@@ -157,7 +159,7 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, fallbacks: 0, done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -239,13 +241,14 @@ export class WantRun {
 
   /**
    * Whether a server may answer `busy` for `item` (its upload line is long)
-   * rather than have it wait in the line: the run has other blocks to take
-   * meanwhile and room to set it aside. A block of an ordered run (its
+   * rather than have it wait in the line: the run has room to set it aside,
+   * and it was not answered `busy` MAX_BUSY_ANSWERS times already (then it
+   * waits in the line, so no block starves). A block of an ordered run (its
    * later blocks would wait in memory) or one the fallback gave up on waits
    * in the line.
    */
   #mayBeBusy (item: Item): boolean {
-    return this.#options.ordered !== true && !this.#inputDone && item.fallbacks === 0 && this.#aside.length < MAX_SET_ASIDE
+    return this.#options.ordered !== true && item.fallbacks === 0 && item.busies < MAX_BUSY_ANSWERS && this.#aside.length < MAX_SET_ASIDE
   }
 
   /** A server said `busy` for `item`: set aside for BUSY_RETRY ms, the window takes the next block meanwhile */
@@ -253,6 +256,7 @@ export class WantRun {
     if (this.#signal.aborted || item.state !== 'asking') return
     item.state = 'aside'
     item.asideAt = Date.now()
+    item.busies++
     this.#aside.push(item)
     this.#room?.()
     this.#dispatchAt(item.asideAt + BUSY_RETRY)
@@ -316,7 +320,8 @@ export class WantRun {
     // its upload line (a rollout's origin: 4 s on average, up to 42 s)
     const anyOrder = !this.#session.isSeed(peer)
     const ended = this.#session.components.asking(item.cid, peer)
-    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: true, anyOrder, busyOk: this.#mayBeBusy(item) }).then(async answer => {
+    const busyOk = this.#mayBeBusy(item)
+    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: true, anyOrder, busyOk }).then(async answer => {
       if (answer.kind === 'dont-have' && answer.holders != null) {
         // it holds the block and sent it to others lately: neither a hit nor a miss of its rate,
         // but a block it held (a seed)
@@ -335,6 +340,11 @@ export class WantRun {
       // peer that holds the block; peers this session picked itself may be waiting on each other
       // in a ring, and each would answer `fetching` until the waits ran out
       if (answer.kind === 'dont-have' && answer.fetching === true && item.hints.some(h => h.equals(peer))) {
+        if (busyOk) {
+          // a server answers a want that takes `busy` at once, not once its own fetch landed: asked again later
+          this.#setAside(item)
+          return
+        }
         if (item.waits < MAX_FETCH_WAITS) {
           // it is fetching the block and will hold it soon: neither a hit nor a miss
           item.waits++
@@ -365,7 +375,9 @@ export class WantRun {
     if (this.#signal.aborted || item.state !== 'asking') return
     item.direct.set(peer, true)
     for (const holder of holders) {
-      if (item.lacking.get(holder) != null || item.direct.get(holder) != null || item.hints.some(h => h.equals(holder))) continue
+      if (item.direct.get(holder) != null || item.hints.some(h => h.equals(holder))) continue
+      // a server names peers it sent the block to: one that lacked it when asked before may hold it now
+      item.lacking.delete(holder)
       if (this.#session.addHolder(holder)) item.hints.push(holder)
     }
     item.state = 'queued'
