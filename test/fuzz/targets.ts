@@ -25,6 +25,7 @@ import {
   publicKeyFromUserId, signEnvelope, toSigstoreBundle, userIdFromKey
 } from '@provenir/trust'
 import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
 import { BASE36, BASE58, GLOB, PRINTABLE, REFERENCE, bytes, bytesRecipe, documentRecipe, documentText, text, textRecipe } from './recipes.js'
 import type { DocumentRecipe, TextRecipe } from './recipes.js'
 import type { PrivateKey } from '@libp2p/interface'
@@ -223,7 +224,7 @@ export async function loadTargets (options: { scratch?: string } = {}): Promise<
       arbitrary: fc.record({
         raw: fc.option(bytesRecipe(4 * MiB), { nil: undefined }),
         frames: fc.array(fc.record({
-          type: fc.constantFrom(BulkFrame.Type.READY, BulkFrame.Type.WANT, BulkFrame.Type.CANCEL, BulkFrame.Type.BLOCK, BulkFrame.Type.DONT_HAVE, BulkFrame.Type.QUEUED),
+          type: fc.constantFrom(BulkFrame.Type.READY, BulkFrame.Type.WANT, BulkFrame.Type.CANCEL, BulkFrame.Type.BLOCK, BulkFrame.Type.DONT_HAVE, BulkFrame.Type.QUEUED, BulkFrame.Type.HAVE),
           flag: fc.boolean(),
           id: fc.nat(),
           cid: bytesRecipe(200),
@@ -238,7 +239,7 @@ export async function loadTargets (options: { scratch?: string } = {}): Promise<
         const all = r.raw != null
           ? bytes(r.raw, 4 * MiB + 16)
           : concat(r.frames.flatMap(f => [
-            encodeBulkFrame({ type: f.type, id: f.id, cid: new Uint8Array(bytes(f.cid, 200)), length: f.length, holders: f.holders.map(h => new Uint8Array(bytes(h, 80))), redirectOk: f.flag, earlyDontHave: f.flag, fetching: f.flag, queuedOk: f.flag, busyOk: f.flag, busy: f.flag }),
+            encodeBulkFrame({ type: f.type, id: f.id, cid: new Uint8Array(bytes(f.cid, 200)), length: f.length, holders: f.holders.map(h => new Uint8Array(bytes(h, 80))), redirectOk: f.flag, earlyDontHave: f.flag, fetching: f.flag, queuedOk: f.flag, busyOk: f.flag, busy: f.flag, havesOk: f.flag }),
             new Uint8Array(Math.min(f.body, f.length))
           ])).subarray(0, 4 * MiB + 16)
         return cutAt(all, r.cuts)
@@ -268,8 +269,16 @@ export async function loadTargets (options: { scratch?: string } = {}): Promise<
             if (!ready) {
               if (frame.type !== BulkFrame.Type.READY) throw new BulkProtocolError(`${frame.type} frame before READY`)
               ready = true
-            } else if (frame.type === BulkFrame.Type.QUEUED) {
-              // not an answer: it names a request in flight, which the reader cannot know here
+            } else if (frame.type === BulkFrame.Type.QUEUED || frame.type === BulkFrame.Type.HAVE) {
+              // not an answer: a QUEUED names a request in flight, which the reader cannot know
+              // here; a HAVE names a block (as if a want had taken HAVE frames)
+              if (frame.type === BulkFrame.Type.HAVE) {
+                try {
+                  CID.decode(frame.cid)
+                } catch (err: any) {
+                  throw new BulkProtocolError(`malformed CID in a HAVE frame: ${err.message}`)
+                }
+              }
             } else if (frame.type !== BulkFrame.Type.BLOCK && frame.type !== BulkFrame.Type.DONT_HAVE) {
               throw new BulkProtocolError(`unexpected ${frame.type} frame`)
             } else if (++answers > DEFAULT_BULK_REQUESTS_PER_CONNECTION) {

@@ -141,4 +141,17 @@ describe('bulk frames', () => {
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, busy: true, holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' })
     assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.DONT_HAVE, id: 1, busy: true, fetching: true })) }, { name: 'BulkProtocolError' })
   })
+
+  it('reads a WANT\'s haves_ok and a HAVE frame; refuses haves_ok on another frame, and a HAVE with an id, no CID, bytes or holders', () => {
+    const { reader: r, seen } = reader()
+    r.push(Buffer.concat([encodeFrame({ type: Frame.Type.WANT, id: 3, cid: new Uint8Array(36), havesOk: true }), encodeFrame({ type: Frame.Type.HAVE, cid: new Uint8Array(36).fill(7) })]))
+    assert.deepEqual(seen.frames.map(f => [f.type, f.id, f.havesOk, f.cid.byteLength]), [[Frame.Type.WANT, 3, true, 36], [Frame.Type.HAVE, 0, false, 36]])
+    for (const type of [Frame.Type.DONT_HAVE, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.READY, Frame.Type.QUEUED, Frame.Type.HAVE]) {
+      assert.throws(() => { reader().reader.push(encodeFrame({ type, id: 1, cid: new Uint8Array(36), havesOk: true })) }, { name: 'BulkProtocolError' }, type)
+    }
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.HAVE, id: 1, cid: new Uint8Array(36) })) }, { name: 'BulkProtocolError' }, 'an id')
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.HAVE })) }, { name: 'BulkProtocolError' }, 'no CID')
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.HAVE, cid: new Uint8Array(36), length: 4 })) }, { name: 'BulkProtocolError' }, 'bytes')
+    assert.throws(() => { reader().reader.push(encodeFrame({ type: Frame.Type.HAVE, cid: new Uint8Array(36), holders: [new Uint8Array(38)] })) }, { name: 'BulkProtocolError' }, 'holders')
+  })
 })

@@ -25,7 +25,7 @@ import type { Logger, PeerId } from '@libp2p/interface'
 import type { Hash } from 'node:crypto'
 import type { OnReadOpts } from 'node:net'
 import type { ConnectionOptions, TLSSocket } from 'node:tls'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 
 /** The hash a CID names, as node's crypto calls it; undefined for one the bulk channel does not fetch */
 export function hashAlgorithm (cid: CID): string | undefined {
@@ -92,6 +92,8 @@ export interface BulkRequestOptions {
    * wait in a long line for its upload: it holds the block, ask later
    */
   busyOk?: boolean
+  /** The server may tell this connection of the blocks it stores from now on (HAVE frames, `ConnectInit.onHave`) */
+  havesOk?: boolean
 }
 
 /** A block being received */
@@ -136,6 +138,8 @@ export interface ConnectInit {
   /** ms with nothing in flight before the connection closes */
   idleTimeout: number
   signal: AbortSignal
+  /** The server stored `cid` lately (a HAVE frame, sent once a want of this connection took them) */
+  onHave?(cid: CID): void
   log: Logger
 }
 
@@ -147,6 +151,8 @@ export class BulkConnection {
   readonly #pending: Pending[] = []
   #receiving?: Receiving
   #nextId = 1
+  /** a want took HAVE frames: the server may send them */
+  #havesOk = false
   #closed = false
   #lastActivity = Date.now()
   /** When the server last answered (a frame other than QUEUED, or a block's bytes) */
@@ -284,7 +290,7 @@ export class BulkConnection {
    * reason (the want is cancelled on the wire).
    */
   async request (cid: CID, options: BulkRequestOptions = {}): Promise<BulkAnswer> {
-    const { signal, redirectOk = false, earlyDontHave = false, anyOrder = false, busyOk = false } = options
+    const { signal, redirectOk = false, earlyDontHave = false, anyOrder = false, busyOk = false, havesOk = false } = options
     if (this.#closed) throw new BulkConnectionClosedError('the bulk connection is closed')
     signal?.throwIfAborted()
     const algorithm = hashAlgorithm(cid)
@@ -312,7 +318,8 @@ export class BulkConnection {
       this.#pending.push(request)
       // from idle to waiting: the stall clock starts now
       if (this.#pending.length === 1) this.#rearm()
-      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder, queuedOk: true, busyOk }))
+      if (havesOk) this.#havesOk = true
+      this.#write(encodeFrame({ type: Frame.Type.WANT, id, cid: cid.bytes, redirectOk, earlyDontHave, anyOrder, queuedOk: true, busyOk, havesOk }))
     })
   }
 
@@ -346,6 +353,18 @@ export class BulkConnection {
   }
 
   #onFrame (frame: Frame): void {
+    if (frame.type === Frame.Type.HAVE) {
+      // not an answer: the server stored a block lately
+      if (!this.#havesOk) throw new BulkProtocolError('a HAVE frame to a connection that took none')
+      let cid: CID
+      try {
+        cid = CID.decode(frame.cid)
+      } catch (err: any) {
+        throw new BulkProtocolError(`malformed CID in a HAVE frame: ${err.message}`, { cause: err })
+      }
+      this.#init.onHave?.(cid)
+      return
+    }
     if (frame.type === Frame.Type.QUEUED) {
       // not an answer: the want waits for the server's upload, and the connection is alive
       if (!this.#pending.some(r => r.id === frame.id)) throw new BulkProtocolError(`QUEUED for ${frame.id}, which is not in flight`)

@@ -150,6 +150,12 @@ export const BUSY_RETRY = 2_000
  */
 export const MAX_BUSY_ANSWERS = 16
 
+/**
+ * Peers remembered per block as having said they stored it (HAVE frames,
+ * the latest; for MAX_REDIRECT_BLOCKS blocks) @default 16
+ */
+export const MAX_HAVE_PEERS = 16
+
 /** Blocks one `want()` sets aside at most; past them a want waits in the server's line */
 export const MAX_SET_ASIDE = 32
 

@@ -20,11 +20,17 @@ interface Fetch {
 }
 
 export class Fetches {
+  readonly #onStored?: (cid: CID) => void
   readonly #fetches = new Map<string, Fetch>()
   /** per block, the peers asked for it now (and how many times) */
   readonly #asking = new Map<string, PeerMap<number>>()
   /** blocks fetched and stored lately, and when (the oldest first) */
   readonly #stored = new Map<string, number>()
+
+  /** @param onStored - called once a fetch stored a block (the listener tells its clients, HAVE) */
+  constructor (onStored?: (cid: CID) => void) {
+    this.#onStored = onStored
+  }
 
   /** A fetch of `cid` begins; the function returned tells whether it stored the block */
   begin (cid: CID): (stored: boolean) => void {
@@ -46,6 +52,7 @@ export class Fetches {
       if (this.#fetches.get(key) === fetch) this.#fetches.delete(key)
       if (stored) setNewest(this.#stored, key, Date.now(), MAX_REDIRECT_BLOCKS)
       fetch.resolve(stored)
+      if (stored) this.#onStored?.(cid)
     }
   }
 

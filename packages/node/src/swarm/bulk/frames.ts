@@ -18,11 +18,11 @@ import { Frame } from './pb/bulk.js'
 
 export { Frame }
 
-const FRAME_TYPES = new Set<string>([Frame.Type.READY, Frame.Type.WANT, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.DONT_HAVE, Frame.Type.QUEUED])
+const FRAME_TYPES = new Set<string>([Frame.Type.READY, Frame.Type.WANT, Frame.Type.CANCEL, Frame.Type.BLOCK, Frame.Type.DONT_HAVE, Frame.Type.QUEUED, Frame.Type.HAVE])
 
 /** One frame on the wire: its length prefix and header, ready to write before any block bytes */
 export function encodeFrame (frame: Partial<Frame> & { type: Frame.Type }): Uint8Array {
-  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], earlyDontHave: false, anyOrder: false, fetching: false, queuedOk: false, busyOk: false, busy: false, ...frame })
+  const header = Frame.encode({ id: 0, cid: new Uint8Array(0), length: 0, redirectOk: false, holders: [], earlyDontHave: false, anyOrder: false, fetching: false, queuedOk: false, busyOk: false, busy: false, havesOk: false, ...frame })
   const out = new Uint8Array(varint.encodingLength(header.byteLength) + header.byteLength)
   varint.encodeUint8Array(header.byteLength, out, 0)
   out.set(header, out.byteLength - header.byteLength)
@@ -160,6 +160,8 @@ export class FrameReader {
     if (frame.fetching && (frame.type !== Frame.Type.DONT_HAVE || frame.holders.length > 0)) throw new BulkProtocolError(`a ${frame.type} frame${frame.holders.length > 0 ? ' naming holders' : ''} carries fetching`)
     if (frame.queuedOk && frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a ${frame.type} frame carries queued_ok`)
     if (frame.busyOk && frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a ${frame.type} frame carries busy_ok`)
+    if (frame.havesOk && frame.type !== Frame.Type.WANT) throw new BulkProtocolError(`a ${frame.type} frame carries haves_ok`)
+    if (frame.type === Frame.Type.HAVE && (frame.id !== 0 || frame.cid.byteLength === 0)) throw new BulkProtocolError('a HAVE frame carries a CID and no id')
     if (frame.busy && (frame.type !== Frame.Type.DONT_HAVE || frame.holders.length > 0 || frame.fetching)) throw new BulkProtocolError(`a ${frame.type} frame${frame.type === Frame.Type.DONT_HAVE ? ' naming holders or fetching' : ''} carries busy`)
     if (frame.type === Frame.Type.BLOCK) {
       if (frame.length > this.#maxBlockSize) throw new BulkProtocolError(`block of ${frame.length} bytes exceeds ${this.#maxBlockSize}`)

@@ -259,8 +259,8 @@ export interface Bulk extends Startable {
   /** The transport over this channel, falling back to `fallback` (bitswap) per peer and per block */
   transport(fallback: BlockTransport): BlockTransport
 
-  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, those it answered DONT_HAVE while its own fetch of the block went on, and the blocks that waited for an upload slot (`queued`) or whose clients were told `busy` instead */
-  served(): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number, busy: number }
+  /** Blocks and their bytes this node's listener has sent since it started, the wants it answered naming other holders, those it answered DONT_HAVE while its own fetch of the block went on, and the blocks that waited for an upload slot (`queued`) or whose clients were told `busy` instead, and the HAVE frames it sent (`haves`) */
+  served(): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number, busy: number, haves: number }
   /** The receive pool: buffers it made since the start, and those waiting to be taken (for tests and metrics) */
   receiveBuffers(): { made: number, free: number }
 

@@ -16,7 +16,8 @@
 
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, MAX_FAILURE_BACKOFF, MAX_INFO_ADDRS, MAX_INFO_SIZE, MAX_PEER_STATES } from './constants.js'
+import { blockKey, setNewest } from './blocks.js'
+import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, MAX_FAILURE_BACKOFF, MAX_HAVE_PEERS, MAX_INFO_ADDRS, MAX_INFO_SIZE, MAX_PEER_STATES, MAX_REDIRECT_BLOCKS } from './constants.js'
 import { BulkConnection } from './client.js'
 import { BulkUnavailableError } from './errors.js'
 import { Info } from './pb/bulk.js'
@@ -93,6 +94,8 @@ export class BulkPeers {
   readonly #components: BulkPeersComponents
   readonly #init: BulkPeersInit
   readonly #states = new Map<string, PeerState>()
+  /** per block, the peers that said they stored it (HAVE frames), the latest MAX_HAVE_PEERS */
+  readonly #haves = new Map<string, PeerId[]>()
 
   constructor (components: BulkPeersComponents, init: BulkPeersInit) {
     this.#components = components
@@ -204,6 +207,19 @@ export class BulkPeers {
     return out
   }
 
+  /** Peers that told this node they stored `cid` (HAVE frames), the latest last */
+  holdersOf (cid: CID): PeerId[] {
+    return this.#haves.get(blockKey(cid)) ?? []
+  }
+
+  #had (peer: PeerId, cid: CID): void {
+    const key = blockKey(cid)
+    const peers = (this.#haves.get(key) ?? []).filter(p => !p.equals(peer))
+    peers.push(peer)
+    if (peers.length > MAX_HAVE_PEERS) peers.shift()
+    setNewest(this.#haves, key, peers, MAX_REDIRECT_BLOCKS)
+  }
+
   /** Requests in flight and waiting for `peer` (the scheduler's measure of how busy a peer is) */
   load (peer: PeerId): number {
     const state = this.#states.get(peer.toString())
@@ -304,6 +320,7 @@ export class BulkPeers {
           stallTimeout: this.#init.stallTimeout,
           queuedTimeout: this.#init.queuedTimeout,
           idleTimeout: this.#init.idleTimeout,
+          onHave: (cid) => { this.#had(state.peer, cid) },
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.#init.connectTimeout)]),
           log: this.#components.log
         })

@@ -77,7 +77,7 @@ export interface BulkServerInit {
   relaying?(cid: CID): boolean
   log: Logger
   /** Counts what the server does (metrics) */
-  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'queued' | 'busy' | 'protocol-error', bytes?: number): void
+  count?(event: 'admitted' | 'refused' | 'handshake-failed' | 'block' | 'dont-have' | 'redirect' | 'fetching' | 'queued' | 'busy' | 'have' | 'protocol-error', bytes?: number): void
 }
 
 interface Want {
@@ -162,6 +162,13 @@ export class BulkServer {
     for (const conn of this.#byPeer.get(peer.toString()) ?? []) conn.close()
   }
 
+  /** This node stored `cid` (it fetched it): the clients that take HAVE frames are told so */
+  announce (cid: CID): void {
+    for (const set of this.#byPeer.values()) {
+      for (const conn of set) conn.have(cid)
+    }
+  }
+
   /** Served connections, per peer (for tests and metrics) */
   connections (peer: PeerId): number {
     return this.#byPeer.get(peer.toString())?.size ?? 0
@@ -218,6 +225,8 @@ class ServedConnection {
   readonly #rules = new ClientFrameRules()
   #pumping = false
   #closed = false
+  /** a want took HAVE frames: this connection is told of the blocks this node stores */
+  #havesOk = false
   /** Resolves once the connection closed: a want waiting for a slot stops waiting */
   readonly #ended: Promise<void>
   readonly #end: () => void
@@ -260,6 +269,7 @@ class ServedConnection {
       return
     }
     const cid = wantedCid(frame)
+    if (frame.havesOk) this.#havesOk = true
     const want: Want = { id: frame.id, cid, cancelled: false, redirectOk: frame.redirectOk, early: frame.earlyDontHave || frame.anyOrder, anyOrder: frame.anyOrder, queuedOk: frame.queuedOk, busyOk: frame.busyOk && frame.queuedOk }
     this.#queue.push(want)
     // behind others, or behind the block the pump is sending (which may wait for an upload slot)
@@ -570,6 +580,13 @@ class ServedConnection {
       socket.on('drain', done)
       socket.on('close', done)
     })
+  }
+
+  /** Tells the client that this node stored `cid`, when it takes HAVE frames */
+  have (cid: CID): void {
+    if (this.#closed || !this.#havesOk) return
+    this.#init.count?.('have')
+    this.#socket.write(encodeFrame({ type: Frame.Type.HAVE, cid: cid.bytes }))
   }
 
   close (): void {

@@ -89,9 +89,9 @@ export class BulkService implements Bulk {
   #server?: BulkServer
   #address?: { host: string, port: number }
   #started = false
-  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0, queued: 0, busy: 0 }
+  readonly #served = { blocks: 0, bytes: 0, redirects: 0, fetching: 0, queued: 0, busy: 0, haves: 0 }
   /** What this node's pulls are fetching: its transport's sessions record it, its listener waits on it */
-  readonly #fetches = new Fetches()
+  readonly #fetches = new Fetches(cid => { this.#server?.announce(cid) })
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.#server?.closePeer(evt.detail)
     this.peers.closePeer(evt.detail)
@@ -107,7 +107,7 @@ export class BulkService implements Bulk {
       listenAddress(a, 'announce')
       return multiaddr(a).bytes
     })
-    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on; queued: a block waited for an upload slot; busy: its client was told to ask again later instead), bad blocks received' })
+    this.#events = components.metrics?.registerCounterGroup('provenir_bulk_events_total', { label: 'event', help: 'What the bulk channel did: connections admitted and refused, blocks and dont-haves served (redirect: holders named; fetching: its own fetch of the block went on; queued: a block waited for an upload slot; busy: its client was told to ask again later instead; have: a client was told this node stored a block), bad blocks received' })
     this.peers = new BulkPeers({
       connectionManager: components.connectionManager,
       buffers: this.#buffers,
@@ -163,6 +163,7 @@ export class BulkService implements Bulk {
           if (event === 'fetching') this.#served.fetching++
           if (event === 'queued') this.#served.queued++
           if (event === 'busy') this.#served.busy++
+          if (event === 'have') this.#served.haves++
           if (bytes != null) {
             this.#served.blocks++
             this.#served.bytes += bytes
@@ -250,7 +251,7 @@ export class BulkService implements Bulk {
   }
 
   /** Blocks and their bytes this node's listener sent since it started, the DONT_HAVEs that named holders (`redirects`) and those that said its own fetch of the block went on (`fetching`), and the blocks that waited for an upload slot (`queued`) or were answered `busy` instead; a node without metrics has these too */
-  served (): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number, busy: number } {
+  served (): { blocks: number, bytes: number, redirects: number, fetching: number, queued: number, busy: number, haves: number } {
     return { ...this.#served }
   }
 

@@ -196,16 +196,20 @@ export class WantRun {
         choices = ready.length > 0 ? ready : untried.filter(p => item.direct.get(p) != null)
         if (choices.length === 0) choices = untried
       } else {
-        // past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds
+        // peers that said they stored it lately (HAVE frames) first, rather than peers at random.
+        // Past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds
         // it, or early in a pull a peer that held every block it was asked for (the origin). Only
         // then the fallback, whose want-have has the origin send it as a copy of its own.
-        choices = untried
-        if (item.lacking.size >= MAX_MISSES_PER_BLOCK) {
+        const having = new PeerSet(peers.holdersOf(item.cid))
+        choices = untried.filter(p => having.has(p))
+        if (choices.length === 0 && item.lacking.size >= MAX_MISSES_PER_BLOCK) {
           choices = untried.filter(p => this.#session.isSeed(p))
           if (choices.length === 0) choices = untried.filter(p => this.#session.neverLacked(p))
           // bitswap gave up on it before: every bulk peer is asked before it goes back there (an
           // origin that lacked a block once is no seed, and bitswap asked it over a starved link)
           if (choices.length === 0 && item.fallbacks > 0) choices = untried
+        } else if (choices.length === 0) {
+          choices = untried
         }
       }
       if (choices.length === 0) {
@@ -321,7 +325,7 @@ export class WantRun {
     const anyOrder = !this.#session.isSeed(peer)
     const ended = this.#session.components.asking(item.cid, peer)
     const busyOk = this.#mayBeBusy(item)
-    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: true, anyOrder, busyOk }).then(async answer => {
+    peers.request(peer, item.cid, this.#signal, { redirectOk: item.direct.get(peer) == null, earlyDontHave: true, anyOrder, busyOk, havesOk: true }).then(async answer => {
       if (answer.kind === 'dont-have' && answer.holders != null) {
         // it holds the block and sent it to others lately: neither a hit nor a miss of its rate,
         // but a block it held (a seed)

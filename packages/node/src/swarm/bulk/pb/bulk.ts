@@ -17,6 +17,7 @@ export interface Frame {
   queuedOk: boolean
   busyOk: boolean
   busy: boolean
+  havesOk: boolean
 }
 
 export namespace Frame {
@@ -26,7 +27,8 @@ export namespace Frame {
     CANCEL = 'CANCEL',
     BLOCK = 'BLOCK',
     DONT_HAVE = 'DONT_HAVE',
-    QUEUED = 'QUEUED'
+    QUEUED = 'QUEUED',
+    HAVE = 'HAVE'
   }
 
   enum __TypeValues {
@@ -35,7 +37,8 @@ export namespace Frame {
     CANCEL = 2,
     BLOCK = 3,
     DONT_HAVE = 4,
-    QUEUED = 5
+    QUEUED = 5,
+    HAVE = 6
   }
 
   export namespace Type {
@@ -115,6 +118,11 @@ export namespace Frame {
           w.bool(obj.busy)
         }
 
+        if ((obj.havesOk != null && obj.havesOk !== false)) {
+          w.uint32(104)
+          w.bool(obj.havesOk)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -131,7 +139,8 @@ export namespace Frame {
           fetching: false,
           queuedOk: false,
           busyOk: false,
-          busy: false
+          busy: false,
+          havesOk: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -190,6 +199,10 @@ export namespace Frame {
             }
             case 12: {
               obj.busy = reader.bool()
+              break
+            }
+            case 13: {
+              obj.havesOk = reader.bool()
               break
             }
             default: {
@@ -303,6 +316,13 @@ export namespace Frame {
               }
               break
             }
+            case 13: {
+              yield {
+                field: `${prefix}.havesOk`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -376,6 +396,11 @@ export namespace Frame {
     value: boolean
   }
 
+  export interface FrameHavesOkFieldEvent {
+    field: '$.havesOk'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -384,7 +409,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent | FrameQueuedOkFieldEvent | FrameBusyOkFieldEvent | FrameBusyFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameIdFieldEvent | FrameCidFieldEvent | FrameLengthFieldEvent | FrameRedirectOkFieldEvent | FrameHoldersFieldEvent | FrameEarlyDontHaveFieldEvent | FrameAnyOrderFieldEvent | FrameFetchingFieldEvent | FrameQueuedOkFieldEvent | FrameBusyOkFieldEvent | FrameBusyFieldEvent | FrameHavesOkFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
