@@ -105,7 +105,10 @@ export class LazyWorker {
       else call.resolve(answer)
     })
     const gone = (err: Error): void => {
-      if (this.#worker === worker) this.#worker = undefined
+      // a worker stopped for idleness had no call in flight, and exits (code 1) after the next
+      // call may have started its successor: the calls pending now are that one's
+      if (this.#worker !== worker) return
+      this.#worker = undefined
       for (const call of this.#pending.values()) call.reject(err)
       this.#pending.clear()
     }
