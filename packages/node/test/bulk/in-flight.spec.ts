@@ -6,6 +6,7 @@ import { BUSY_RETRY, MAX_FETCH_WAITS, REDIRECT_MIN_SIZE } from '../../src/swarm/
 import { bulkNode, connect, openBulkConnection, slowReads, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { TransportSession } from '../../src/swarm/transport.js'
+import type { BulkConnection } from '../../src/swarm/bulk/client.js'
 
 /** How long the origin takes to read each block it holds (ms) */
 const READ_DELAY = 600
@@ -58,9 +59,14 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
     }
   })
 
-  it('is answered DONT_HAVE after inFlightWait when the fetch takes longer', async () => {
+  /**
+   * An origin holding one block, which it reads for READ_DELAY x 2 ms; a
+   * puller fetching it, whose listener waits `inFlightWait` ms for it per
+   * want; an asker's connection to the puller
+   */
+  async function askWhileFetching (inFlightWait: number | undefined, test: (t: { puller: BulkTestNode, block: TestBlock, conn: BulkConnection }) => Promise<void>): Promise<void> {
     const origin = await bulkNode()
-    const puller = await bulkNode({ bulk: { inFlightWait: 100 } })
+    const puller = await bulkNode(inFlightWait != null ? { bulk: { inFlightWait } } : {})
     const key = await generateKeyPair('Ed25519')
     const asker = await bulkNode({ privateKey: key })
     try {
@@ -70,13 +76,7 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
       const conn = await openBulkConnection(puller, key)
       const { pulled } = await fetching(puller, origin, reads, [block])
       try {
-        const t0 = Date.now()
-        const answer = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
-        const took = Date.now() - t0
-        // saying that its fetch goes on, so that the asker may ask again rather than ask the origin
-        assert.deepEqual(answer, { kind: 'dont-have', fetching: true })
-        assert.ok(took >= 90 && took < READ_DELAY * 2, `answered after ${took} ms`)
-        assert.equal(puller.services.bulk.served().fetching, 1)
+        await test({ puller, block, conn })
       } finally {
         conn.close()
         await pulled
@@ -84,40 +84,36 @@ describe('bulk channel: a want of a block the server is fetching itself', () => 
     } finally {
       await Promise.all([origin, puller, asker].map(async n => n.stop()))
     }
+  }
+
+  it('is answered DONT_HAVE after inFlightWait when the fetch takes longer', async () => {
+    await askWhileFetching(100, async ({ puller, block, conn }) => {
+      const t0 = Date.now()
+      const answer = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
+      const took = Date.now() - t0
+      // saying that its fetch goes on, so that the asker may ask again rather than ask the origin
+      assert.deepEqual(answer, { kind: 'dont-have', fetching: true })
+      assert.ok(took >= 90 && took < READ_DELAY * 2, `answered after ${took} ms`)
+      assert.equal(puller.services.bulk.served().fetching, 1)
+    })
   })
 
   it('is answered DONT_HAVE fetching at once when the want takes busy: its client asks again later instead of waiting with it', async () => {
-    const origin = await bulkNode()
-    const puller = await bulkNode()
-    const key = await generateKeyPair('Ed25519')
-    const asker = await bulkNode({ privateKey: key })
-    try {
-      const [block] = await storeBlocks(origin.blockstore, 1, REDIRECT_MIN_SIZE)
-      await Promise.all([connect(puller, origin), connect(asker, puller)])
-      const reads = slowReads(origin, READ_DELAY * 2)
-      const conn = await openBulkConnection(puller, key)
-      const { pulled } = await fetching(puller, origin, reads, [block])
-      try {
-        const t0 = Date.now()
-        // early (behind nothing) and in the queue's order (behind a block not held)
-        const [alone, queued] = await Promise.all([
-          conn.request(block.cid, { earlyDontHave: true, busyOk: true, signal: AbortSignal.timeout(10_000) }),
-          conn.request(block.cid, { busyOk: true, signal: AbortSignal.timeout(10_000) })
-        ])
-        const took = Date.now() - t0
-        assert.deepEqual(alone, { kind: 'dont-have', fetching: true })
-        assert.deepEqual(queued, { kind: 'dont-have', fetching: true })
-        assert.ok(took < READ_DELAY, `answered after ${took} ms: it waited for the fetch (the origin reads for ${READ_DELAY * 2} ms)`)
-        assert.equal(puller.services.bulk.served().fetching, 2)
-        const after = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
-        assert.equal(after.kind, 'block', 'asked without busy, the want waits for the block')
-      } finally {
-        conn.close()
-        await pulled
-      }
-    } finally {
-      await Promise.all([origin, puller, asker].map(async n => n.stop()))
-    }
+    await askWhileFetching(undefined, async ({ puller, block, conn }) => {
+      const t0 = Date.now()
+      // one answered early, the other in the queue's order
+      const [early, inOrder] = await Promise.all([
+        conn.request(block.cid, { earlyDontHave: true, busyOk: true, signal: AbortSignal.timeout(10_000) }),
+        conn.request(block.cid, { busyOk: true, signal: AbortSignal.timeout(10_000) })
+      ])
+      const took = Date.now() - t0
+      assert.deepEqual(early, { kind: 'dont-have', fetching: true })
+      assert.deepEqual(inOrder, { kind: 'dont-have', fetching: true })
+      assert.ok(took < READ_DELAY, `answered after ${took} ms: it waited for the fetch (the origin reads for ${READ_DELAY * 2} ms)`)
+      assert.equal(puller.services.bulk.served().fetching, 2)
+      const after = await conn.request(block.cid, { earlyDontHave: true, signal: AbortSignal.timeout(10_000) })
+      assert.equal(after.kind, 'block', 'asked without busy, the want waits for the block')
+    })
   })
 
   /**
