@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import all from 'it-all'
+import { hashTransferring } from '@provenir/content'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { MAX_FALLBACK_RETRIES, MAX_MISSES_PER_BLOCK } from '../../src/swarm/bulk/constants.js'
 import { bulkNode, connect, randomBlock, storeBlocks, waitUntil } from './helpers.js'
@@ -182,6 +183,40 @@ describe('bulk channel: blocks the fallback gave up on', () => {
     } finally {
       store.stalling = false
       await puller.stop()
+    }
+  })
+})
+
+describe('bulk channel: this node\'s own failures', () => {
+  it('a block whose hashing failed here (the hash worker crashed) is asked of the same peer again, which is not backed off', async () => {
+    const origin = await bulkNode()
+    // blocks large enough to be hashed on the worker, small enough for the pooled buffers
+    const blocks = await storeBlocks(origin.blockstore, 4, 256 * 1024)
+    let calls = 0
+    const puller = await bulkNode({
+      bulk: {
+        hashBlock: async (bytes, algorithm) => {
+          // the first two fail as a worker that exited does: the buffer is lost with it
+          if (++calls <= 2) throw Object.assign(new Error('worker hash-worker.js exited with code 1'), { name: 'WorkerFailedError' })
+          return hashTransferring(bytes, algorithm)
+        }
+      }
+    })
+    const asked: string[] = []
+    try {
+      await connect(puller, origin)
+      const session = puller.services.bulk.transport(givingUp(100, cids => { asked.push(...cids.map(String)) })).createSession({ peers: [origin.peerId] })
+      const got = await all(session.want(blocks.map(b => b.cid), { signal: AbortSignal.timeout(20_000) }))
+      session.close()
+      assert.equal(got.length, blocks.length)
+      assert.ok(got.every(g => g.from?.equals(origin.peerId)), 'every block from the origin over the bulk channel')
+      for (const b of blocks) assert.deepEqual(await all(puller.blockstore.get(b.cid)), [b.bytes])
+      assert.deepEqual(asked, [], 'nothing went to the fallback')
+      assert.ok(calls >= blocks.length + 2, `${calls} blocks hashed`)
+      const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
+      assert.equal(bulkPeers.peers.usable(origin.peerId), true, 'the origin is not backed off for this node\'s failure')
+    } finally {
+      await Promise.all([puller.stop(), origin.stop()])
     }
   })
 })

@@ -17,7 +17,7 @@ import { hashTransferring } from '@provenir/content'
 import * as Digest from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
 import { INLINE_HASH_LIMIT, MAX_EARLY_BYTES, READ_BUFFER_SIZE } from './constants.js'
-import { BulkBadBlockError, BulkConnectionClosedError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
+import { BulkBadBlockError, BulkConnectionClosedError, BulkLocalError, BulkProtocolError, BulkRefusedError, BulkStalledError } from './errors.js'
 import { encodeFrame, Frame, FrameReader } from './frames.js'
 import { clientOptions, verifyRemote } from './tls.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
@@ -140,8 +140,13 @@ export interface ConnectInit {
   signal: AbortSignal
   /** The server stored `cid` lately (a HAVE frame, sent once a want of this connection took them) */
   onHave?(cid: CID): void
+  /** Hashes a block received into a pooled buffer (the hash worker's `hashTransferring` unless given) */
+  hashBlock?: BlockHasher
   log: Logger
 }
+
+/** Hashes `bytes`, which move to the hasher, and gives them back (see `hashTransferring`) */
+export type BlockHasher = (bytes: Uint8Array<ArrayBuffer>, algorithm: string) => Promise<{ digest: Uint8Array, bytes: Uint8Array<ArrayBuffer> }>
 
 export class BulkConnection {
   readonly peer: PeerId
@@ -432,13 +437,15 @@ export class BulkConnection {
       return
     }
     // the next blocks arrive while the worker hashes this one; the buffer moves there and back
-    hashTransferring(r.buffer as Uint8Array<ArrayBuffer>, r.request.algorithm).then(({ digest, bytes }) => {
+    const hash = this.#init.hashBlock ?? hashTransferring
+    hash(r.buffer as Uint8Array<ArrayBuffer>, r.request.algorithm).then(({ digest, bytes }) => {
       this.#init.buffers?.adopt(bytes)
       r.buffer = bytes
       this.#check(r, digest)
     }, (err: Error) => {
       // no fault of the peer's (the worker failed, and the buffer with it): the want fails, and is asked again
-      r.request.reject(err)
+      this.#init.log.error('could not hash a block of %s from %p - %e', r.request.cid.toString(), this.peer, err)
+      r.request.reject(new BulkLocalError(`could not hash the block of ${r.request.cid.toString()} from ${this.peer.toString()}: ${err.message}`, { cause: err }))
     })
   }
 

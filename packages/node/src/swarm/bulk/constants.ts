@@ -270,6 +270,13 @@ export const MAX_MISSES_PER_BLOCK = 4
 export const MAX_FALLBACK_RETRIES = 2
 
 /**
+ * Times a block is asked of the same peer again after this node failed to
+ * take it in (its hash worker failed): past them the peer counts as lacking
+ * it, and the block goes to other peers, then to the fallback
+ */
+export const MAX_LOCAL_FAILURES = 3
+
+/**
  * A block the fallback gave up on waits at most this long for a bulk peer's
  * failure backoff to end before it goes to the fallback again (ms)
  */

@@ -31,6 +31,15 @@ export class BulkBadBlockError extends ProvenirError {
   override name = 'BulkBadBlockError'
 }
 
+/**
+ * This node could not take a received block in (its hash worker failed):
+ * no fault of the peer's, which is not backed off or blamed for it
+ */
+export class BulkLocalError extends ProvenirError {
+  static override name = 'BulkLocalError'
+  override name = 'BulkLocalError'
+}
+
 /** A connection with requests in flight received nothing for the stall timeout */
 export class BulkStalledError extends ProvenirError {
   static override name = 'BulkStalledError'

@@ -46,6 +46,7 @@
 
 import { BulkService } from './service.js'
 import type { BlockTransport } from '../transport.js'
+import type { BlockHasher } from './client.js'
 import type { BulkBlockstore } from './server.js'
 import type { ComponentLogger, Connection, Libp2pEvents, Metrics, PeerId, PrivateKey, Startable, Stream, StreamHandler, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
 
@@ -250,6 +251,12 @@ export interface BulkInit {
 
   /** True while another part of the node (bitswap) bans `peer`: it is not served either */
   isBanned?(peer: PeerId): boolean
+
+  /**
+   * Hashes a received block held in a pooled buffer; the hash worker by
+   * default. Tests give one that fails, as a worker that crashed does.
+   */
+  hashBlock?: BlockHasher
 }
 
 export interface Bulk extends Startable {

@@ -21,7 +21,7 @@ import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, MAX_FAILURE_BACKOFF, MAX_HAVE_PEERS, 
 import { BulkConnection } from './client.js'
 import { BulkUnavailableError } from './errors.js'
 import { Info } from './pb/bulk.js'
-import type { BulkAnswer, BulkRequestOptions, ReceiveBuffers } from './client.js'
+import type { BlockHasher, BulkAnswer, BulkRequestOptions, ReceiveBuffers } from './client.js'
 import type { BulkCredentials, VerifiedCertificates } from './tls.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -56,6 +56,8 @@ export interface BulkPeersComponents {
   buffers?: ReceiveBuffers
   /** Certificates checked already */
   verified?: VerifiedCertificates
+  /** Hashes blocks received into pooled buffers (the hash worker unless given) */
+  hashBlock?: BlockHasher
 }
 
 export interface BulkPeersInit {
@@ -244,7 +246,8 @@ export class BulkPeers {
       return await conn.request(cid, { ...options, signal })
     } catch (err: any) {
       if (err?.name === 'BulkBadBlockError') this.#bad(state, err.message)
-      else if (!signal.aborted && state.bannedUntil <= Date.now()) this.#failed(state, err)
+      // this node's own failure (its hash worker) is no reason to stop asking the peer
+      else if (!signal.aborted && state.bannedUntil <= Date.now() && err?.name !== 'BulkLocalError') this.#failed(state, err)
       throw err
     } finally {
       state.waiting.shift()?.()
@@ -316,6 +319,7 @@ export class BulkPeers {
           credentials,
           ...(this.#components.buffers != null ? { buffers: this.#components.buffers } : {}),
           ...(this.#components.verified != null ? { verified: this.#components.verified } : {}),
+          ...(this.#components.hashBlock != null ? { hashBlock: this.#components.hashBlock } : {}),
           maxBlockSize: this.#init.maxBlockSize,
           stallTimeout: this.#init.stallTimeout,
           queuedTimeout: this.#init.queuedTimeout,

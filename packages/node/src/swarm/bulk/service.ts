@@ -24,7 +24,7 @@ import type { BlockTransport } from '../transport.js'
 import type { CounterGroup, Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** Every option with its value: the defaults of `constants.ts` where the caller gave none */
-type Settings = Required<Omit<BulkInit, 'blockstore' | 'listen' | 'announce' | 'onBadPeer' | 'isBanned' | 'portFallback'>>
+type Settings = Required<Omit<BulkInit, 'blockstore' | 'listen' | 'announce' | 'onBadPeer' | 'isBanned' | 'portFallback' | 'hashBlock'>>
 
 function bounded (name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = value ?? fallback
@@ -114,6 +114,7 @@ export class BulkService implements Bulk {
       verified: this.#verified,
       log: this.#log,
       credentials: async () => this.#credentialsOnce(),
+      ...(init.hashBlock != null ? { hashBlock: init.hashBlock } : {}),
       onBadPeer: (peer, reason) => {
         this.#events?.increment({ 'bad-block': true })
         this.#server?.closePeer(peer)

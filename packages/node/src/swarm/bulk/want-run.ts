@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD } from './constants.js'
+import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_LOCAL_FAILURES, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -37,6 +37,8 @@ interface Item {
   busies: number
   /** times the fallback gave up on it (see MAX_FALLBACK_RETRIES) */
   fallbacks: number
+  /** times this node failed to take it in, no fault of the peer's (see MAX_LOCAL_FAILURES) */
+  localFailures: number
   /** tells the transport how the fetch ended */
   done(stored: boolean): void
 }
@@ -159,7 +161,7 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -366,7 +368,13 @@ export class WantRun {
       await blockstore.put(item.cid, answer.bytes, { signal: this.#signal, verify: false })
       this.#progress(item.cid, answer.bytes, peer)
       this.#deliver(item, answer.bytes, peer)
-    }, () => {
+    }, (err: Error) => {
+      // this node failed to take it in (its hash worker): asked again, of the same peers too
+      if (err?.name === 'BulkLocalError' && item.localFailures < MAX_LOCAL_FAILURES) {
+        item.localFailures++
+        this.#requeue(item)
+        return
+      }
       // refused, broken, stalled or lying: BulkPeers backs off or bans the peer
       this.#retry(item, peer)
     }).catch((err: Error) => {
@@ -401,6 +409,11 @@ export class WantRun {
   #retry (item: Item, peer: PeerId): void {
     if (this.#signal.aborted || item.state !== 'asking') return
     item.lacking.set(peer, true)
+    this.#requeue(item)
+  }
+
+  #requeue (item: Item): void {
+    if (this.#signal.aborted || item.state !== 'asking') return
     item.state = 'queued'
     this.#queue.push(item)
     this.dispatch()
