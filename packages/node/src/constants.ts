@@ -33,6 +33,20 @@ export const SWARM_KEY_HEADER = '/key/swarm/psk/1.0.0/'
  */
 export const DEFAULT_CONNECTION_PING_INTERVAL = 60_000
 
+/**
+ * The time libp2p's connection monitor gives a ping before it aborts the
+ * connection, in ms (libp2p's own is adaptive, from 5 s). A ping opens a
+ * stream and takes three round trips; on a saturated uplink (a rollout's
+ * origin, or a puller serving others at 10 Mbit/s) one took longer than
+ * 5 s, and the monitor aborted a connection that was carrying a transfer:
+ * the bulk channel, which serves only peers with a live connection, closed
+ * with it, and the puller used bitswap for 30 s (BENCHMARKS.md, "Pings
+ * that aborted busy connections"). Fixed, not adaptive up to libp2p's 60 s:
+ * under the ping interval, a ping ends before the next starts (libp2p allows
+ * one ping stream out per connection, and a second one fails and aborts it).
+ */
+export const DEFAULT_CONNECTION_PING_TIMEOUT = 30_000
+
 /** Concurrency of each DHT lookup path (Kademlia's alpha) */
 export const DEFAULT_DHT_ALPHA = 3
 

@@ -19,7 +19,7 @@ import { LevelDatastore } from 'datastore-level'
 import { PeerCacheDatastore } from './peer-cache-datastore.js'
 import { createLibp2p } from 'libp2p'
 import { validateConfig } from './config.js'
-import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_DIAL_TIMEOUT, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
+import { DEFAULT_CONNECTION_PING_INTERVAL, DEFAULT_CONNECTION_PING_TIMEOUT, DEFAULT_DIAL_TIMEOUT, FIND_PROVIDERS_TIMEOUT, MAX_PROVIDED_MEMORY, PROVIDE_TIMEOUT } from './constants.js'
 import { bootstrapDialer } from './bootstrap-dialer.js'
 import { dhtServices, lanDiscovery, listensBeyondLoopback } from './lan.js'
 import { DualDHT } from './swarm/dual-dht.js'
@@ -402,7 +402,7 @@ export async function createNode (init: CreateNodeInit): Promise<ProvenirNode> {
         allow: config.allowPrivateAddresses ? ['/ip4/127.0.0.1', '/ip6/::1'] : [],
         ...init.connectionManager
       },
-      connectionMonitor: init.connectionMonitor ?? { pingInterval: DEFAULT_CONNECTION_PING_INTERVAL },
+      connectionMonitor: { pingInterval: DEFAULT_CONNECTION_PING_INTERVAL, pingTimeout: { minTimeout: DEFAULT_CONNECTION_PING_TIMEOUT, maxTimeout: DEFAULT_CONNECTION_PING_TIMEOUT }, ...init.connectionMonitor },
       metrics: init.metrics === true ? prometheusMetrics({ preserveExistingMetrics: true }) : undefined,
       services: {
         identify: identify(),
