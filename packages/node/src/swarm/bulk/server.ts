@@ -389,7 +389,7 @@ class ServedConnection {
    * want to be sent registers its own read in the same step, with no await
    * between, so the peers asking meanwhile wait for it in turn. A want
    * that takes `busy` is answered so when its block went only to peers
-   * still waiting for it (`Recipients.holders`).
+   * still waiting for it (`Recipients.landedHolders`).
    */
   async #redirected (want: Want, claim: boolean): Promise<boolean> {
     // its read is registered already: to be sent
