@@ -392,18 +392,14 @@ export class WantRun {
       item.lacking.delete(holder)
       if (this.#session.addHolder(holder)) item.hints.push(holder)
     }
-    item.state = 'queued'
-    this.#queue.push(item)
-    this.dispatch()
+    this.#requeue(item)
   }
 
   /** `peer`, a holder a server named, is fetching the block and has not stored it yet: it is asked again first, the block not asked of one that holds it */
   #fetchingAt (item: Item, peer: PeerId): void {
     if (this.#signal.aborted || item.state !== 'asking') return
     item.hints = [peer, ...item.hints.filter(p => !p.equals(peer))]
-    item.state = 'queued'
-    this.#queue.push(item)
-    this.dispatch()
+    this.#requeue(item)
   }
 
   #retry (item: Item, peer: PeerId): void {
@@ -412,6 +408,7 @@ export class WantRun {
     this.#requeue(item)
   }
 
+  /** Back to the queue of a block being asked, to be asked again now */
   #requeue (item: Item): void {
     if (this.#signal.aborted || item.state !== 'asking') return
     item.state = 'queued'
