@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import all from 'it-all'
 import { hashTransferring } from '@provenir/content'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { MAX_FALLBACK_RETRIES, MAX_MISSES_PER_BLOCK } from '../../src/swarm/bulk/constants.js'
-import { bulkNode, connect, randomBlock, storeBlocks, waitUntil } from './helpers.js'
+import { LOST_CONNECTION_GRACE, MAX_FALLBACK_RETRIES, MAX_MISSES_PER_BLOCK } from '../../src/swarm/bulk/constants.js'
+import { bulkNode, connect, randomBlock, slowReads, storeBlocks, waitUntil } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { BlockTransport } from '../../src/swarm/transport.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -215,6 +215,57 @@ describe('bulk channel: this node\'s own failures', () => {
       assert.ok(calls >= blocks.length + 2, `${calls} blocks hashed`)
       const bulkPeers = puller.services.bulk as unknown as { peers: { usable(peer: PeerId): boolean | undefined } }
       assert.equal(bulkPeers.peers.usable(origin.peerId), true, 'the origin is not backed off for this node\'s failure')
+    } finally {
+      await Promise.all([puller.stop(), origin.stop()])
+    }
+  })
+})
+
+describe('bulk channel: a libp2p connection lost and back', () => {
+  interface PeersView { usable(peer: PeerId): boolean | undefined, request(peer: PeerId, cid: CID, signal: AbortSignal): Promise<{ kind: string }> }
+  const peersOf = (node: BulkTestNode): PeersView => (node.services.bulk as unknown as { peers: PeersView }).peers
+
+  it('a peer whose bulk connection ended with its libp2p connection is used again as soon as it is connected again, not after the backoff', async () => {
+    const origin = await bulkNode()
+    const blocks = await storeBlocks(origin.blockstore, 2, 64 * 1024)
+    const read = slowReads(origin, 1_000)
+    // the default backoff (30 s) would outlast the test
+    const puller = await bulkNode({ bulk: { failureBackoff: 60_000 } })
+    const peers = peersOf(puller)
+    try {
+      await connect(puller, origin)
+      const lost = peers.request(origin.peerId, blocks[0].cid, AbortSignal.timeout(10_000))
+      lost.catch(() => {})
+      await waitUntil('the origin to be reading the block', () => read.has(blocks[0].cid.toString()))
+      await origin.hangUp(puller.peerId)
+      await assert.rejects(lost)
+      await waitUntil('the puller to back off', () => peers.usable(origin.peerId) === false)
+      await connect(puller, origin)
+      await waitUntil('the backoff to end with the reconnect', () => peers.usable(origin.peerId) !== false, 5_000)
+      const answer = await peers.request(origin.peerId, blocks[1].cid, AbortSignal.timeout(10_000))
+      assert.equal(answer.kind, 'block')
+    } finally {
+      await Promise.all([puller.stop(), origin.stop()])
+    }
+  })
+
+  it('a failure of the channel alone (a stall) keeps its backoff across a reconnect', async () => {
+    const origin = await bulkNode()
+    const blocks = await storeBlocks(origin.blockstore, 1, 64 * 1024)
+    slowReads(origin, 2_000)
+    const puller = await bulkNode({ bulk: { failureBackoff: 60_000, stallTimeout: 300 } })
+    const peers = peersOf(puller)
+    try {
+      await connect(puller, origin)
+      await assert.rejects(peers.request(origin.peerId, blocks[0].cid, AbortSignal.timeout(10_000)), { name: 'BulkStalledError' })
+      assert.equal(peers.usable(origin.peerId), false)
+      // past LOST_CONNECTION_GRACE: the stall is not the disconnect's
+      await sleep(LOST_CONNECTION_GRACE + 200)
+      await origin.hangUp(puller.peerId)
+      await waitUntil('the puller to see the disconnect', () => puller.getConnections(origin.peerId).length === 0)
+      await connect(puller, origin)
+      await sleep(200)
+      assert.equal(peers.usable(origin.peerId), false)
     } finally {
       await Promise.all([puller.stop(), origin.stop()])
     }

@@ -234,6 +234,15 @@ export const DEFAULT_FAILURE_BACKOFF = 30_000
 export const MAX_FAILURE_BACKOFF = 10 * 60_000
 
 /**
+ * A bulk failure this close to the end of the peer's libp2p connection (ms,
+ * before or after it) is taken as caused by it: the backoff ends when the
+ * peer is connected again (`BulkPeers.reconnected`). The listener closes
+ * the channel when it sees the libp2p connection end, which either end may
+ * see first.
+ */
+export const LOST_CONNECTION_GRACE = 5_000
+
+/**
  * A peer that sent a block that does not hash to its CID is not asked over
  * the bulk channel, nor served, for this long (ms). Bitswap's own ban (its
  * `badPeerBackoff`) is set through the bad-peer hook at the same moment.

@@ -9,7 +9,9 @@
  *   them, each with at most `requestsPerConnection` wants in flight; a
  *   request waits for a free slot;
  * - a peer whose bulk dial or connection failed is left alone for
- *   `failureBackoff`; one that sent a bad block is banned for
+ *   `failureBackoff`, unless the failure came with the end of its libp2p
+ *   connection and that connection is back (`reconnected`); one that sent
+ *   a bad block is banned for
  *   `badPeerBackoff` and reported through `onBadPeer` (bitswap's bad-peer
  *   mechanism: penalised, disconnected on every channel).
  */
@@ -17,7 +19,7 @@
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { blockKey, setNewest } from './blocks.js'
-import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, MAX_FAILURE_BACKOFF, MAX_HAVE_PEERS, MAX_INFO_ADDRS, MAX_INFO_SIZE, MAX_PEER_STATES, MAX_REDIRECT_BLOCKS } from './constants.js'
+import { BULK_INFO_PROTOCOL, INFO_TIMEOUT, LOST_CONNECTION_GRACE, MAX_FAILURE_BACKOFF, MAX_HAVE_PEERS, MAX_INFO_ADDRS, MAX_INFO_SIZE, MAX_PEER_STATES, MAX_REDIRECT_BLOCKS } from './constants.js'
 import { BulkConnection } from './client.js'
 import { BulkUnavailableError } from './errors.js'
 import { Info } from './pb/bulk.js'
@@ -86,6 +88,11 @@ interface PeerState {
   failedUntil: number
   /** failures in a row: each doubles the backoff, up to MAX_FAILURE_BACKOFF */
   failures: number
+  /** when the last failure was, and whether the peer held no live libp2p connection then */
+  failedAt: number
+  failedOffline: boolean
+  /** when its libp2p connection last ended (`closePeer`) */
+  lostAt: number
   /** an extra connection failed (the peer may hold fewer per peer than we would): no more extras until then */
   extrasUntil: number
   bannedUntil: number
@@ -109,7 +116,7 @@ export class BulkPeers {
     let state = this.#states.get(key)
     if (state == null) {
       if (this.#states.size >= MAX_PEER_STATES) this.#forgetIdle()
-      state = { peer, endpointsAt: 0, conns: [], opening: 0, waiting: [], failedUntil: 0, failures: 0, extrasUntil: 0, bannedUntil: 0, lastUsed: Date.now() }
+      state = { peer, endpointsAt: 0, conns: [], opening: 0, waiting: [], failedUntil: 0, failures: 0, failedAt: 0, failedOffline: false, lostAt: 0, extrasUntil: 0, bannedUntil: 0, lastUsed: Date.now() }
       this.#states.set(key, state)
     }
     return state
@@ -345,7 +352,9 @@ export class BulkPeers {
     if (state.failedUntil > Date.now()) return
     const backoff = Math.min(this.#init.failureBackoff * 2 ** Math.min(state.failures, 16), MAX_FAILURE_BACKOFF)
     state.failures++
-    state.failedUntil = Date.now() + backoff
+    state.failedAt = Date.now()
+    state.failedUntil = state.failedAt + backoff
+    state.failedOffline = !this.#components.connectionManager.getConnections(state.peer).some(c => c.status === 'open')
     this.#components.log('bulk channel to %p failed, using bitswap for it for %d ms - %e', state.peer, backoff, err)
   }
 
@@ -363,7 +372,26 @@ export class BulkPeers {
   closePeer (peer: PeerId): void {
     const state = this.#states.get(peer.toString())
     if (state == null) return
+    state.lostAt = Date.now()
     for (const conn of [...state.conns]) conn.close()
+  }
+
+  /**
+   * `peer` holds a libp2p connection again. A backoff that began with the
+   * loss of its last one (the listener closes a peer's bulk connections
+   * when its libp2p connection ends, and refuses it until one is back) ends
+   * now: the channel was not at fault, and bitswap would otherwise carry the
+   * peer's blocks for `failureBackoff`. Any other failure keeps its backoff.
+   */
+  reconnected (peer: PeerId): void {
+    const state = this.#states.get(peer.toString())
+    const now = Date.now()
+    if (state == null || state.failedUntil <= now || state.bannedUntil > now) return
+    const withLoss = state.failedOffline || Math.abs(state.failedAt - state.lostAt) <= LOST_CONNECTION_GRACE
+    if (!withLoss) return
+    state.failedUntil = 0
+    state.failures = Math.max(0, state.failures - 1)
+    this.#components.log('%p is connected again: its bulk channel is used again', peer)
   }
 
   closeAll (): void {

@@ -97,6 +97,10 @@ export class BulkService implements Bulk {
     this.peers.closePeer(evt.detail)
   }
 
+  readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.peers.reconnected(evt.detail)
+  }
+
   constructor (components: BulkComponents, init: BulkInit = {}) {
     this.#components = components
     this.#init = init
@@ -186,12 +190,14 @@ export class BulkService implements Bulk {
       this.#credentialsOnce().catch((err: Error) => { this.#log.error('cannot make the bulk certificate - %e', err) })
     }
     this.#components.events.addEventListener('peer:disconnect', this.#onDisconnect)
+    this.#components.events.addEventListener('peer:connect', this.#onConnect)
     this.#started = true
   }
 
   async stop (): Promise<void> {
     this.#started = false
     this.#components.events.removeEventListener('peer:disconnect', this.#onDisconnect)
+    this.#components.events.removeEventListener('peer:connect', this.#onConnect)
     if (this.#server != null) await this.#components.registrar.unhandle(C.BULK_INFO_PROTOCOL)
     this.peers.closeAll()
     await this.#server?.close()
