@@ -157,4 +157,21 @@ describe('bulk channel: a block the pullers lacked goes to the origin, not to bi
     await onlyTheOriginHolds(session)
     session.close()
   })
+
+  it(`a block ${MAX_MISSES_PER_BLOCK} pullers lacked goes to a peer this session has not asked anything yet (an origin found after the pullers), not to bitswap`, async () => {
+    // the pullers sent this session blocks before; the origin joined it since and was asked
+    // nothing: it is neither a seed nor a peer that held every block asked of it, yet it may hold
+    // the block. Left out, the block went to bitswap, whose want-have fetched it from the origin
+    // outside its upload slots (the lab's slowest rollouts, BENCHMARKS.md)
+    const warm = await storeBlocks(origin.blockstore, 3 * lackers.length, REDIRECT_MIN_SIZE)
+    for (const l of lackers) for (const b of warm) await l.blockstore.put(b.cid, b.bytes)
+    const session = transportOf(puller).createSession({ peers: [] })
+    await lackersJoin(session)
+    const got = await all(session.want(warm.map(b => b.cid)))
+    assert.ok(got.every(g => lackers.some(l => g.from?.equals(l.peerId) === true)), 'the pullers sent the first blocks')
+    session.addPeer(origin.peerId)
+    await sleep(50)
+    await onlyTheOriginHolds(session)
+    session.close()
+  })
 })

@@ -174,9 +174,12 @@ export class BulkSession implements TransportSession {
     this.#status.set(peer, 'probing')
     this.#fallback?.addPeer(peer)
     this.#probing++
+    const started = Date.now()
     void this.#c.peers.probe(peer).then(ok => ok, () => false).then(ok => {
       this.#probing--
       this.#status.set(peer, ok ? 'bulk' : 'none')
+      // a peer left to the fallback for the session: when it is a rollout's origin, its blocks go there too
+      if (!ok) this.#c.log('%p has no usable bulk channel for this session (asked for %d ms): the fallback serves it', peer, Date.now() - started)
       this.#wakeRuns()
     })
   }
@@ -232,6 +235,15 @@ export class BulkSession implements TransportSession {
    */
   neverLacked (peer: PeerId): boolean {
     return this.#heldAll(peer) > 0
+  }
+
+  /**
+   * Whether this session has had no answer from `peer` yet: it may hold
+   * any block (a rollout's origin found after the pullers, or asked after
+   * them: its first blocks are often a puller's fourth or fifth ask)
+   */
+  unasked (peer: PeerId): boolean {
+    return this.#answers.get(peer) == null
   }
 
   /** The blocks `peer` held of those this session asked it for (sent or named holders); 0 once it lacked one */

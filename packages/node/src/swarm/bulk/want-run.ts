@@ -66,6 +66,8 @@ export class WantRun {
   #timer?: ReturnType<typeof setTimeout>
   #timerAt = 0
   #fallbackBatch: Item[] = []
+  /** why the blocks of the batch being gathered go to the fallback, and how many for each reason */
+  readonly #fallbackReasons = new Map<string, number>()
   /** blocks set aside after a `busy` answer, oldest first: they take no room in the window */
   readonly #aside: Item[] = []
 
@@ -165,7 +167,7 @@ export class WantRun {
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
-      this.#toFallback(item)
+      this.#toFallback(item, 'a hash the bulk channel does not check')
       return
     }
     this.#queue.push(item)
@@ -200,13 +202,17 @@ export class WantRun {
       } else {
         // peers that said they stored it lately (HAVE frames) first, rather than peers at random.
         // Past MAX_MISSES_PER_BLOCK the pullers that may hold it have been tried: a seed still holds
-        // it, or early in a pull a peer that held every block it was asked for (the origin). Only
-        // then the fallback, whose want-have has the origin send it as a copy of its own.
+        // it, or early in a pull a peer that held every block it was asked for (the origin), or one
+        // asked nothing yet. Only then the fallback, whose want-have has the origin send it as a
+        // copy of its own.
         const having = new PeerSet(peers.holdersOf(item.cid))
         choices = untried.filter(p => having.has(p))
         if (choices.length === 0 && item.lacking.size >= MAX_MISSES_PER_BLOCK) {
           choices = untried.filter(p => this.#session.isSeed(p))
           if (choices.length === 0) choices = untried.filter(p => this.#session.neverLacked(p))
+          // a peer asked nothing yet may hold it too: left out, the block went to bitswap, whose
+          // want-have had the origin send it outside its upload slots (the lab's slowest rollouts)
+          if (choices.length === 0) choices = untried.filter(p => this.#session.unasked(p))
           // bitswap gave up on it before: every bulk peer is asked before it goes back there (an
           // origin that lacked a block once is no seed, and bitswap asked it over a starved link)
           if (choices.length === 0 && item.fallbacks > 0) choices = untried
@@ -228,7 +234,7 @@ export class WantRun {
           continue
         }
         this.#queue.splice(i, 1)
-        this.#toFallback(item)
+        this.#toFallback(item, bulk.length === 0 ? 'no bulk peer' : untried.length === 0 ? 'every bulk peer lacked it or failed' : `${item.lacking.size} bulk peer(s) lacked it and the ${untried.length} left lacked others`)
         continue
       }
       if (item.cid.code === DAG_PB_CODE) {
@@ -417,13 +423,18 @@ export class WantRun {
   }
 
   /** Hands blocks to the fallback session, those of one tick in one `want()` */
-  #toFallback (item: Item): void {
+  #toFallback (item: Item, reason: string): void {
     item.state = 'fallback'
     this.#fallbackBatch.push(item)
+    this.#fallbackReasons.set(reason, (this.#fallbackReasons.get(reason) ?? 0) + 1)
     if (this.#fallbackBatch.length > 1) return
     queueMicrotask(() => {
       const batch = this.#fallbackBatch
       this.#fallbackBatch = []
+      // which blocks leave the bulk channel, and why: a rollout whose pullers use the fallback is slower
+      const reasons = [...this.#fallbackReasons].map(([why, n]) => `${n} ${why}`).join(', ')
+      this.#fallbackReasons.clear()
+      this.#session.components.log('%d block(s) to the fallback (%s), the first %c', batch.length, reasons, batch[0].cid)
       void this.#runFallback(batch).catch((err: Error) => {
         if (!this.#signal.aborted) this.#fail(err)
       })
