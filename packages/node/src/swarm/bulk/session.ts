@@ -178,7 +178,7 @@ export class BulkSession implements TransportSession {
     void this.#c.peers.probe(peer).then(ok => ok, () => false).then(ok => {
       this.#probing--
       this.#status.set(peer, ok ? 'bulk' : 'none')
-      // a peer left to the fallback for the session: when it is a rollout's origin, its blocks go there too
+      // said, since every block only this peer holds then goes to the fallback for the whole session
       if (!ok) this.#c.log('%p has no usable bulk channel for this session (asked for %d ms): the fallback serves it', peer, Date.now() - started)
       this.#wakeRuns()
     })

@@ -210,8 +210,9 @@ export class WantRun {
         if (choices.length === 0 && item.lacking.size >= MAX_MISSES_PER_BLOCK) {
           choices = untried.filter(p => this.#session.isSeed(p))
           if (choices.length === 0) choices = untried.filter(p => this.#session.neverLacked(p))
-          // a peer asked nothing yet may hold it too: left out, the block went to bitswap, whose
-          // want-have had the origin send it outside its upload slots (the lab's slowest rollouts)
+          // a peer asked nothing yet may hold it too (an origin asked after the pullers): left out,
+          // the block would go to bitswap, whose want-have has the origin send it outside its
+          // upload slots
           if (choices.length === 0) choices = untried.filter(p => this.#session.unasked(p))
           // bitswap gave up on it before: every bulk peer is asked before it goes back there (an
           // origin that lacked a block once is no seed, and bitswap asked it over a starved link)
