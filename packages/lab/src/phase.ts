@@ -11,7 +11,7 @@
 import fs from 'node:fs/promises'
 import { PULL_TIMEOUT_MS, SAMPLE_INTERVAL_MS } from './constants.js'
 import { runScheduled } from './faults.js'
-import { delay, nsRun } from './sys.js'
+import { delay, nsHeld } from './sys.js'
 import type { FiredFault, ScheduledFault } from './faults.js'
 import type { Lab } from './lab.js'
 import type { LinkCounters } from './network.js'
@@ -77,8 +77,17 @@ function toRecord (m: Map<string, LinkCounters>): Record<string, LinkCounters> {
   return Object.fromEntries(m)
 }
 
-/** Runs every puller's command at once and watches the links until all have ended */
+/**
+ * Runs every puller's command at once and watches the links until all have
+ * ended. Each command is started up to its exec first (`nsHeld`), and the
+ * phase's clock starts when all are let go together.
+ */
 export async function runPhase (lab: Lab, mode: string, pullers: HostState[], command: (h: HostState) => PullerCommand, faults: ScheduledFault[], signal?: AbortSignal): Promise<PhaseRun> {
+  const held = pullers.map(h => {
+    const { cmd, args, env } = command(h)
+    return { h, run: nsHeld(h.ns, cmd, args, { allowFailure: true, timeout: PULL_TIMEOUT_MS, signal, ...(env != null ? { env } : {}) }) }
+  })
+  await Promise.all(held.map(async ({ run }) => await run.ready))
   const [cpu0, load0] = [await cpuTimes(), await loadavg()]
   const counters = await lab.counters()
   const t0 = performance.now()
@@ -96,10 +105,9 @@ export async function runPhase (lab: Lab, mode: string, pullers: HostState[], co
   const running = new Set(pullers.map(h => h.name))
   let lastStanding: PhaseRun['lastStanding']
   let snapshot: Promise<void> | undefined
-  const runs = await Promise.all(pullers.map(async (h): Promise<HostRun> => {
-    const { cmd, args, env } = command(h)
-    const res = await nsRun(h.ns, cmd, args, { allowFailure: true, timeout: PULL_TIMEOUT_MS, signal, ...(env != null ? { env } : {}) })
-      .catch((err: Error) => ({ code: null, signal: null, stderr: err.message }))
+  for (const { run } of held) run.go()
+  const runs = await Promise.all(held.map(async ({ h, run }): Promise<HostRun> => {
+    const res = await run.result.catch((err: Error) => ({ code: null, signal: null, stderr: err.message }))
     const seconds = now()
     running.delete(h.name)
     if (running.size === 1 && pullers.length > 1) {

@@ -3,6 +3,7 @@
  * namespace), each with a timeout and an AbortSignal.
  */
 import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { COMMAND_TIMEOUT_MS, MAX_OUTPUT_BYTES } from './constants.js'
 import { CommandFailedError } from './errors.js'
 
@@ -43,38 +44,48 @@ function collector (max: number): { add: (s: string) => void, text: () => string
  * other than 0 (unless `allowFailure`).
  */
 export async function run (cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return await spawnRun(cmd, args, options).result
+}
+
+/** A spawned command: its child, and its result once it exited */
+function spawnRun (cmd: string, args: string[], options: RunOptions, stdin: 'ignore' | 'pipe' = 'ignore', onStdout?: (text: string) => void): { child: ChildProcess, result: Promise<RunResult> } {
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeout ?? COMMAND_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
   signal.throwIfAborted()
   const t0 = performance.now()
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env })
+  const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], env: options.env ?? process.env })
   const stdout = collector(MAX_OUTPUT_BYTES)
   const stderr = collector(MAX_OUTPUT_BYTES)
-  child.stdout.setEncoding('utf8').on('data', stdout.add)
-  child.stderr.setEncoding('utf8').on('data', stderr.add)
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => {
+    stdout.add(text)
+    onStdout?.(stdout.text())
+  })
+  child.stderr?.setEncoding('utf8').on('data', stderr.add)
   const onAbort = (): void => { child.kill('SIGKILL') }
   signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.once('error', reject)
-      child.once('close', (c, s) => { resolve([c, s]) })
-    })
-    const result = { code, signal: sig, stdout: stdout.text(), stderr: stderr.text(), ms: performance.now() - t0 }
-    if (code !== 0 && options.allowFailure !== true) {
-      const why = signal.aborted ? `was stopped (${String(signal.reason?.message ?? signal.reason)})` : `exited ${code ?? sig}`
-      throw new CommandFailedError(`${cmd} ${args.join(' ')} ${why}: ${result.stderr.trim().slice(-2000)}`, code, result.stderr)
+  const result = (async (): Promise<RunResult> => {
+    try {
+      const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+        child.once('error', reject)
+        child.once('close', (c, s) => { resolve([c, s]) })
+      })
+      const result = { code, signal: sig, stdout: stdout.text(), stderr: stderr.text(), ms: performance.now() - t0 }
+      if (code !== 0 && options.allowFailure !== true) {
+        const why = signal.aborted ? `was stopped (${String(signal.reason?.message ?? signal.reason)})` : `exited ${code ?? sig}`
+        throw new CommandFailedError(`${cmd} ${args.join(' ')} ${why}: ${result.stderr.trim().slice(-2000)}`, code, result.stderr)
+      }
+      return result
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new CommandFailedError(`${cmd} is not installed (not found on the PATH)`, null, '', { cause: err })
+      }
+      throw err
+    } finally {
+      signal.removeEventListener('abort', onAbort)
     }
-    return result
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new CommandFailedError(`${cmd} is not installed (not found on the PATH)`, null, '', { cause: err })
-    }
-    throw err
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
+  })()
+  return { child, result }
 }
 
-/** `ip args...` in the root namespace */
 export async function ip (args: string[], options: RunOptions = {}): Promise<RunResult> {
   return run('ip', args, options)
 }
@@ -94,6 +105,47 @@ export async function ipJson<T> (args: string[], options: RunOptions = {}): Prom
 /** Runs `cmd args` inside the namespace `ns` (`ip netns exec`) */
 export async function nsRun (ns: string, cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return run('ip', ['netns', 'exec', ns, cmd, ...args], options)
+}
+
+/** What a held command prints once its namespace and shell are up, before it waits for `go()` */
+const HELD_MARK = 'provenir-lab-held'
+
+/** A command whose start waits for `go()`: see {@link nsHeld} */
+export interface HeldRun {
+  /** Resolves once the command waits for `go()`, or ended before that */
+  ready: Promise<void>
+  /** Lets the command start; a second call does nothing */
+  go(): void
+  /** Its result (its stdout without the line the wait printed) */
+  result: Promise<RunResult>
+}
+
+/**
+ * Starts a command inside a namespace up to its exec, which waits until
+ * `go()`. Many commands meant to start at one moment are started so: the
+ * namespace's entry (`ip netns exec` remounts /sys under a lock) and the
+ * shell's start are paid before it, where 16 of them started at once on a
+ * busy 2-core machine reached their exec over 5.5 s.
+ */
+export function nsHeld (ns: string, cmd: string, args: string[], options: RunOptions = {}): HeldRun {
+  let ready!: () => void
+  const waiting = new Promise<void>(resolve => { ready = resolve })
+  const script = `printf '%s\\n' ${HELD_MARK}; read -r _ || exit 125; exec "$@"`
+  const { child, result } = spawnRun('ip', ['netns', 'exec', ns, 'sh', '-c', script, 'sh', cmd, ...args], options, 'pipe', text => {
+    if (text.startsWith(`${HELD_MARK}\n`)) ready()
+  })
+  // a command that ended before `go()` closed its end: the write then fails, and its result says why
+  child.stdin?.on('error', () => {})
+  let gone = false
+  return {
+    ready: waiting,
+    go () {
+      if (gone) return
+      gone = true
+      child.stdin?.end('\n')
+    },
+    result: result.then(r => ({ ...r, stdout: r.stdout.replace(`${HELD_MARK}\n`, '') })).finally(ready)
+  }
 }
 
 /** Waits `ms`, or rejects when `signal` aborts */
