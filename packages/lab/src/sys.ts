@@ -86,6 +86,7 @@ function spawnRun (cmd: string, args: string[], options: RunOptions, stdin: 'ign
   return { child, result }
 }
 
+/** `ip args...` in the root namespace */
 export async function ip (args: string[], options: RunOptions = {}): Promise<RunResult> {
   return run('ip', args, options)
 }
@@ -123,9 +124,9 @@ export interface HeldRun {
 /**
  * Starts a command inside a namespace up to its exec, which waits until
  * `go()`. Many commands meant to start at one moment are started so: the
- * namespace's entry (`ip netns exec` remounts /sys under a lock) and the
- * shell's start are paid before it, where 16 of them started at once on a
- * busy 2-core machine reached their exec over 5.5 s.
+ * namespace's entry (`ip netns exec` unshares a mount namespace and
+ * remounts /sys) and the shell's start are paid before it, where 16 of them
+ * started at once on a busy 2-core machine reached their exec over 5.5 s.
  */
 export function nsHeld (ns: string, cmd: string, args: string[], options: RunOptions = {}): HeldRun {
   let ready!: () => void
