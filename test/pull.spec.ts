@@ -96,6 +96,36 @@ describe('node.pull: an image by manifest digest, through the DHT and bitswap', 
     assert.equal((await puller.blockstore!.gc()).removed.length, 0, 'and the record pins every block')
   })
 
+  it('looks the manifest\'s providers up in one DHT query while the manifest comes (the discovery and the session share it)', async () => {
+    const puller = swarm.nodes[2]
+    const other = makeImage(2 * 1024 * 1024)
+    await seedImage(swarm.nodes[0], other)
+    const manifestCid = cidForDigest(digestOf(other.manifest))
+    await swarm.waitForProviders(puller, manifestCid, [swarm.nodes[0]])
+    const dht = puller.dht
+    const find = dht.findProviders.bind(dht)
+    let manifestIn = false
+    const queries = { before: 0, after: 0 }
+    dht.findProviders = (key, options) => {
+      if (key.equals(manifestCid)) queries[manifestIn ? 'after' : 'before']++
+      return find(key, options)
+    }
+    try {
+      const pulled = await puller.pull(digestOf(other.manifest), {
+        signal: AbortSignal.timeout(60_000),
+        onProgress: (e: any) => { if (e.type === 'bitswap:block' && manifestCid.equals(e.detail.cid)) manifestIn = true }
+      })
+      assert.equal(pulled.record.blobs.length, other.blobs.length + 1)
+    } finally {
+      // @ts-expect-error the instance's own property goes: the method is the prototype's again
+      delete dht.findProviders
+    }
+    assert.ok(manifestIn)
+    assert.equal(queries.before, 1, 'one query until the manifest is in')
+    // the record's candidates join that query if it still runs, else look again (new providers may have come)
+    assert.ok(queries.after <= 1, `${queries.after} queries after the manifest`)
+  })
+
   it('gives up on a digest whose provider never delivers it with an error that names it and the stage', async () => {
     // advertised in the DHT by a node that does not hold it: the lookup finds a provider, the transport gets nothing
     const unknown = digestOf(new TextEncoder().encode('no such image'))

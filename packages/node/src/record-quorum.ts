@@ -74,7 +74,8 @@ export async function findRecords (candidates: (signal: AbortSignal) => AsyncIte
       // still looking for more does not hold the pull up
       const asking = records.length === 0
       if (asking && !exhausted && next == null && pending.size < quorum) {
-        next = iterator.next().then(result => ({ kind: 'peer' as const, result }))
+        // a lookup that failed has no more candidates: the providers asked still answer
+        next = iterator.next().then(result => ({ kind: 'peer' as const, result }), () => ({ kind: 'peer' as const, result: { done: true, value: undefined } as const }))
       }
       if (!asking && pending.size === 0) break
       const waits: Array<Promise<Event>> = [...pending.values()]

@@ -71,6 +71,21 @@ describe('findRecords: the image record from several providers', () => {
     assert.deepEqual(records.map(r => r.blobs[0].root).sort(), [ROOT_A, ROOT_A, ROOT_B].sort())
   })
 
+  it('a candidate lookup that fails leaves the providers it named to answer', async () => {
+    const ps = await peers(2)
+    const fakes = new Map<string, Fake>([
+      [ps[0].toString(), { delay: 30, record: record(ROOT_A) }],
+      [ps[1].toString(), { delay: 60, record: record(ROOT_A) }]
+    ])
+    const log = { asked: [] as string[], aborted: [] as string[] }
+    const { records, asked } = await findRecords(async function * () {
+      yield * ps
+      throw new Error('the DHT lookup failed')
+    }, asker(fakes, log), { signal: AbortSignal.timeout(5_000), grace: 1_000 })
+    assert.equal(asked, 2)
+    assert.equal(records.length, 2, 'both providers asked answered')
+  })
+
   it('waits `grace` ms after the first record for the others, then stops asking (and stops the lookup)', async () => {
     const ps = await peers(3)
     const fakes = new Map<string, Fake>([

@@ -10,10 +10,11 @@ import { checkImageStatement } from '../statements.js'
 import { providerKey } from './dht-key.js'
 import { fetchBlob } from './fetch.js'
 import { HeldProvides } from './held-provides.js'
+import { ProviderLookups } from './provider-lookups.js'
 import type { ImageStatement } from '../statements.js'
 import type { ImageRecords } from '../image-records.js'
 import type { MergedRecord } from '../record-quorum.js'
-import type { BlockTransport, TransportProgressEvents, TransportSession } from './transport.js'
+import type { BlockTransport, ProvidersFunction, TransportProgressEvents, TransportSession } from './transport.js'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { ContentBlockstore, Descriptor, ImageIndex, ImageRecord, ImageBlobRecord, ParsedImageManifest, Platform } from '@provenir/content'
@@ -204,14 +205,14 @@ export function dhtProviders (dht: KadDHT, self: PeerId): (cid: CID, options: { 
   }
 }
 
-async function fetchManifest (ctx: PullContext, session: TransportSession, digest: string, options: PullOptions): Promise<{ bytes: Uint8Array, cid: CID }> {
+async function fetchManifest (ctx: PullContext, session: TransportSession, providers: ProvidersFunction, digest: string, options: PullOptions): Promise<{ bytes: Uint8Array, cid: CID }> {
   const cid = cidForDigest(digest)
   if (!await ctx.blockstore.has(cid, options)) {
     // aborted with ManifestNotFoundError once the swarm is known to hold no provider of the manifest
     const notFound = new AbortController()
     const stop = new AbortController()
     const signal = AbortSignal.any([notFound.signal, ...(options.signal != null ? [options.signal] : [])])
-    void discoverManifest(ctx, cid, digest, notFound, stop.signal)
+    void discoverManifest(ctx, providers, cid, digest, notFound, stop.signal)
     try {
       for await (const _ of session.want([cid], { ...options, signal })) { /* stored by the transport */ }
     } catch (err: any) {
@@ -237,7 +238,7 @@ async function fetchManifest (ctx: PullContext, session: TransportSession, diges
  * may never come: within the same bound when peers are on their way, else
  * DISCOVERY_PEER_WAIT.
  */
-async function discoverManifest (ctx: PullContext, cid: CID, digest: string, notFound: AbortController, stop: AbortSignal): Promise<void> {
+async function discoverManifest (ctx: PullContext, providers: ProvidersFunction, cid: CID, digest: string, notFound: AbortController, stop: AbortSignal): Promise<void> {
   const deadline = AbortSignal.any([stop, AbortSignal.timeout(MANIFEST_DISCOVERY_TIMEOUT)])
   // a node that has connections, or bootstrap peers to dial, will have DHT peers soon: it waits the
   // whole bound for one; a node that has neither, only DISCOVERY_PEER_WAIT
@@ -257,11 +258,15 @@ async function discoverManifest (ctx: PullContext, cid: CID, digest: string, not
       peerWait.addEventListener('abort', done, { once: true })
     })
   }
+  let found = false
   try {
-    for await (const _ of dhtProviders(ctx.dht, ctx.self)(cid, { signal: deadline })) return
+    // read on past the first provider, until the manifest is in (`stop`): the session's lookup of
+    // the manifest shares this query (`ProviderLookups`), which stops when its last reader does
+    for await (const _ of providers(cid, { signal: deadline })) found = true
   } catch {
-    // the lookup failed or ran out of its time: it found no provider either
+    // the lookup failed or ran out of its time
   }
+  if (found) return
   try {
     if (stop.aborted || await ctx.blockstore.has(cid)) return
   } catch {
@@ -279,11 +284,11 @@ const DISCOVERY_PEER_POLL = 100
  * Needed for blobs larger than one chunk (their roots) and for the
  * statements.
  */
-async function findRecord (ctx: PullContext, manifestCid: CID, digest: string, session: TransportSession, options: PullOptions): Promise<MergedRecord> {
+async function findRecord (ctx: PullContext, providers: ProvidersFunction, manifestCid: CID, digest: string, session: TransportSession, options: PullOptions): Promise<MergedRecord> {
   const signal = AbortSignal.any([AbortSignal.timeout(RECORD_LOOKUP_TIMEOUT), ...(options.signal != null ? [options.signal] : [])])
   const candidates = async function * (lookup: AbortSignal): AsyncGenerator<PeerId> {
     yield * session.peers()
-    yield * dhtProviders(ctx.dht, ctx.self)(manifestCid, { signal: lookup })
+    yield * providers(manifestCid, { signal: lookup })
   }
   const { records, peers, asked } = await findRecords(candidates, async (peer, asking) => {
     try {
@@ -438,7 +443,10 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
   // the layers' leaves are hashed and written on the hash worker: it starts (~60 ms) while the
   // manifest and the record come, not when the first leaf is waiting for it
   warmHashWorker()
-  const session = ctx.transport.createSession({ providers: dhtProviders(ctx.dht, ctx.self), window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
+  // the manifest's providers are looked up for the session, for the manifest's discovery and for
+  // the record's candidates, mostly at once: one DHT query serves the lookups that overlap
+  const manifestProviders = new ProviderLookups(dhtProviders(ctx.dht, ctx.self)).find
+  const session = ctx.transport.createSession({ providers: manifestProviders, window: SESSION_WINDOW, initialWindow: SESSION_INITIAL_WINDOW })
   // every block is guarded from gc() before it is fetched, until the image
   // record (which pins them) is written or the pull fails
   const guards: Array<() => void> = []
@@ -456,7 +464,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
   try {
     guard([cidForDigest(manifestDigest)])
     options.onProgress?.(new CustomProgressEvent('pull:manifest', { digest: manifestDigest }))
-    const { bytes, cid } = await fetchManifest(ctx, session, manifestDigest, options)
+    const { bytes, cid } = await fetchManifest(ctx, session, manifestProviders, manifestDigest, options)
     provides.add(cid)
     timings.manifest = Date.now() - started
     const manifest = parseManifest(bytes, { expectedDigest: manifestDigest })
@@ -488,7 +496,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
       }
       source = mergeRecords([options.record])
     } else {
-      source = await findRecord(ctx, cid, manifestDigest, session, options).catch((err: Error) => {
+      source = await findRecord(ctx, manifestProviders, cid, manifestDigest, session, options).catch((err: Error) => {
         options.signal?.throwIfAborted()
         recordError = err
         return undefined
