@@ -9,7 +9,7 @@
  * largest single package in the daemons' CPU profiles (12%, more than TLS),
  * nearly all of it the peer store's. Here a peer's record is read from level
  * once, and a changed record is written back every PEER_FLUSH_INTERVAL, at a
- * query of the peer store,
+ * query that can return peer records,
  * and at close: a crash loses at most the last few seconds of peer
  * addresses, which the node learns again. Every other key goes straight to
  * level, as before.
@@ -33,6 +33,16 @@ export interface PeerCacheInit {
   maxEntries?: number
   /** Called with a failed write-behind (the records stay dirty and are tried again) */
   onError?(err: Error): void
+}
+
+/**
+ * Whether a query by `prefix` can return peer records: only then does it
+ * flush them first. kad-dht reads a key's providers with a query (on every
+ * GET_PROVIDERS it answers), which has no business waiting for a batch of
+ * peer records to be written.
+ */
+function mayHoldPeers (prefix: string | undefined): boolean {
+  return prefix == null || PEERS_PREFIX.startsWith(prefix) || prefix.startsWith(PEERS_PREFIX)
 }
 
 export class PeerCacheDatastore extends BaseDatastore {
@@ -102,12 +112,12 @@ export class PeerCacheDatastore extends BaseDatastore {
   }
 
   override async * query (q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
-    await this.flush()
+    if (mayHoldPeers(q.prefix)) await this.flush()
     yield * this.#inner.query(q, options)
   }
 
   override async * queryKeys (q: KeyQuery, options?: AbortOptions): AsyncGenerator<Key> {
-    await this.flush()
+    if (mayHoldPeers(q.prefix)) await this.flush()
     yield * this.#inner.queryKeys(q, options)
   }
 

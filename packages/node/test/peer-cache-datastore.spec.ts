@@ -91,6 +91,26 @@ describe('PeerCacheDatastore (peer records in memory, written behind to level)',
     await ds.close()
   })
 
+  it('a query of other keys (kad-dht\'s providers) writes no peer record first', async () => {
+    const ds = new PeerCacheDatastore(level, { flushInterval: 60_000 })
+    await ds.put(new Key('/peers/a'), bytes('A'))
+    await ds.put(new Key('/dht/provider/x/p1'), bytes('1'))
+    const seen: string[] = []
+    for await (const { key } of ds.query({ prefix: '/dht/provider/x' })) seen.push(key.toString())
+    for await (const key of ds.queryKeys({ prefix: '/dht/' })) seen.push(key.toString())
+    assert.deepEqual(seen, ['/dht/provider/x/p1', '/dht/provider/x/p1'])
+    assert.equal(ds.unflushed, 1, 'the peer record is still pending')
+    assert.equal(await level.has(new Key('/peers/a')), false)
+    // a query whose prefix covers the peers, or has none, flushes
+    for (const prefix of ['/pe', '/peers/a', undefined]) {
+      await ds.put(new Key('/peers/a'), bytes(`A${prefix ?? ''}`))
+      assert.equal(ds.unflushed, 1)
+      for await (const _ of ds.queryKeys(prefix == null ? {} : { prefix })) { /* drain */ }
+      assert.equal(ds.unflushed, 0, `flushed by a query of ${prefix ?? 'every key'}`)
+    }
+    await ds.close()
+  })
+
   it('close writes what is pending, so the records survive reopening level', async () => {
     const ds = new PeerCacheDatastore(level, { flushInterval: 60_000 })
     await ds.put(new Key('/peers/kept'), bytes('kept'))
