@@ -16,8 +16,9 @@ async function peers (n: number): Promise<PeerId[]> {
 const tick = async (): Promise<void> => new Promise(resolve => setTimeout(resolve, 5))
 
 /**
- * A DHT whose queries yield the providers the test hands them: `emit(peer)`
- * goes to every query running, `finish()` and `fail()` end them.
+ * A DHT whose queries yield what the test hands them: `emit(peer, i)` gives
+ * query i (the last one by default) a provider, `emit(null)` ends it and
+ * `emit(error)` fails it.
  */
 function fakeDht () {
   const queries: Array<{ cid: CID, signal: AbortSignal, push: (p: PeerId | Error | null) => void }> = []

@@ -4,17 +4,19 @@
  * A pull asks for its manifest's providers three times over: to learn soon
  * that nobody holds the manifest (`discoverManifest`), to fill its transport
  * session, and for candidates to ask for the image record. The first two
- * start in the same tick and the third while they usually still run; each
- * was its own kad-dht query, a GET_PROVIDERS to every peer it reaches. In
- * the lab's 16-host rollout the DHT and the libp2p streams carrying it were
- * about half of the daemons' CPU over the pulls' first 15 s (BENCHMARKS.md).
+ * start in the same tick, the third once the manifest is in; each was its
+ * own kad-dht query, a GET_PROVIDERS to every peer it reaches. kad-dht's own
+ * code was a quarter of a lab rollout's pullers' CPU over their first 15 s,
+ * and much of the peer store's and the stream muxer's work besides
+ * (BENCHMARKS.md, "The rollout by phase; a pull's DHT lookups").
  *
- * Here a lookup of a CID whose lookup is running joins it: it is given the
+ * Here a lookup of a CID whose query is running joins it: it is given the
  * providers found so far, then each new one, and ends when the query ends
- * (or throws its error) or its own signal aborts. A lookup of a CID whose query has ended starts a
- * new query, so nobody is handed a stale answer. The query stops once every
- * lookup that joined it has stopped (ended its iteration or had its signal
- * abort), as a lone lookup's query did, or once it found MAX_SHARED_PROVIDERS.
+ * (or throws its error) or when its own signal aborts. A lookup of a CID
+ * whose query has ended starts a new query, so nobody is handed a stale
+ * answer. The query stops once every lookup that joined it has stopped
+ * (ended its iteration or had its signal abort), as a lone lookup's query
+ * did, or once it found MAX_SHARED_PROVIDERS.
  */
 
 import type { ProvidersFunction } from './transport.js'
