@@ -1,7 +1,7 @@
 // Runs every benchmark in turn, each in its own process so that one's memory
 // and CPU do not leak into the next. `npm run bench [name...]` runs a subset.
 // The lab (hosts in network namespaces; root, and most of an hour) runs only
-// when named: `npm run bench -- lab`.
+// when named: `npm run bench -- lab`, and its links' own limit `npm run bench -- lab-mesh`.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 
