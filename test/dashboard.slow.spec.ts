@@ -63,6 +63,17 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
     })
   }
 
+  /**
+   * Clicks a button in the images table through the DOM. A row's cells fill in while the page
+   * runs (its trust check, its providers) and the table's columns move with them: a mouse click
+   * at the place the button was a moment before can land beside it, and the action never runs
+   * (a CI run of 2026-12-07: the pin's POST never reached the daemon, the test waited 60 s).
+   */
+  async function press (page: Page, selector: string): Promise<void> {
+    await page.waitForSelector(selector)
+    await page.$eval(selector, el => { (el as unknown as { click: () => void }).click() })
+  }
+
   async function shot (page: Page, name: string): Promise<void> {
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true })
   }
@@ -123,9 +134,9 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
     assert.match(row, /pinned/)
     await shot(page, 'images')
     // the page's Remove asks once more, then POSTs /api/v0/image/rm as `provenir image rm` does
-    await page.click(`tr[data-image="${small.digest}"] [data-action=remove]`)
+    await press(page, `tr[data-image="${small.digest}"] [data-action=remove]`)
     await page.waitForFunction((d: string) => document.querySelector(`tr[data-image="${d}"] [data-action=remove]`)?.textContent?.includes('Really') === true, {}, small.digest)
-    await page.click(`tr[data-image="${small.digest}"] [data-action=remove]`)
+    await press(page, `tr[data-image="${small.digest}"] [data-action=remove]`)
     await page.waitForFunction((d: string) => document.querySelector(`tr[data-image="${d}"]`) == null, { timeout: 30_000 }, small.digest)
     const ls = await runJson(pair.repoA, ['image', 'ls'])
     assert.equal(ls.images.some((i: { digest: string }) => i.digest === small.digest), false)
@@ -204,7 +215,7 @@ describe('the dashboard in headless Chromium (two real daemons)', { skip: exists
     const row = `tr[data-image="${small.digest}"]`
     await page.waitForSelector(`${row} [data-action=pin]`, { timeout: 30_000 })
     assert.match(await page.$eval(row, el => el.textContent ?? ''), /cache/)
-    await page.click(`${row} [data-action=pin]`)
+    await press(page, `${row} [data-action=pin]`)
     await page.waitForFunction((sel: string) => document.querySelector(sel)?.textContent?.includes('pinned') === true, { timeout: 60_000 }, row)
     const stat = await runJson(pair.repoB, ['repo', 'stat'])
     assert.equal(stat.images.find((i: { digest: string }) => i.digest === small.digest).cache, false)
