@@ -540,7 +540,7 @@ export async function pullImage (ctx: PullContext, manifestDigest: string, optio
     const stored = await ctx.images.add(record, [cid, ...blocks], { signal: options.signal, cache: options.pin === false })
     for (const s of statements) ctx.provide(s.cid)
     provides.flush()
-    ctx.log('pulled %s in %d ms from %d peers: manifest at %d ms, record %d, statements %d, first leaf %s, blobs %d', manifestDigest, Date.now() - started, session.peers().length, timings.manifest, timings.record, timings.statements, timings.firstLeaf ?? '-', timings.blobs)
+    ctx.log('pulled %s in %d ms with %d peers in its session: manifest at %d ms, record %d, statements %d, first leaf %s, blobs %d', manifestDigest, Date.now() - started, session.peers().length, timings.manifest, timings.record, timings.statements, timings.firstLeaf ?? '-', timings.blobs)
     return { record: stored, manifest, blocks: [cid, ...blocks], statements, ...(report != null ? { report } : {}) }
   } finally {
     // flushed above when the pull succeeded
