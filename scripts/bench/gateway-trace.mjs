@@ -1,7 +1,7 @@
 // Warm pull through the gateway, N times, against docker-registry in the same run, with the
 // wall time and the CPU of the serving process and of skopeo (children's rusage).
 // With --cold, each run pulls through a fresh node B that fetches from A over the swarm, and also
-// prints A's and B's CPU and B's bytes read and written.
+// prints A's and B's CPU, B's bytes read and written and the bytes of blocks A sent.
 //   npm exec -- node scripts/bench/gateway-trace.mjs [--runs 5] [--cold]
 //   DAEMON_EXTRA_FLAGS="--cpu-prof --cpu-prof-dir=DIR" to profile the daemons
 //   PERF_OUT=FILE to record the daemon (B with --cold) with `perf record -g` during each pull (FILE.<run>);
@@ -12,7 +12,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
-import { processCpu, processIo, pullLogLine, startDockerRegistry } from './lib.mjs'
+import { blockBytesSent, processCpu, processIo, pullLogLine, startDockerRegistry } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, cold: { type: 'boolean', default: false } } })
 const RUNS = Number(values.runs)
@@ -74,6 +74,7 @@ for (let r = 0; r < RUNS; r++) {
   const ac0 = await cpu(a.child.pid)
   const bc0 = b != null ? await cpu(b.child.pid) : 0
   const bio0 = b != null ? await processIo(b.child.pid) : undefined
+  const sent0 = b != null ? await blockBytesSent(a) : undefined
   const perf = process.env.PERF_OUT != null ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '2000', '-g', '-o', `${process.env.PERF_OUT}.${r}`, '-p', String((process.env.PERF_WHO === 'a' ? a : server).child.pid)], { stdio: 'ignore' }) : undefined
   if (perf != null) await new Promise(resolve => setTimeout(resolve, 500))
   const from = b != null ? `docker://${gateway(b)}/bench/large@${digest}` : `docker://${gwAddr}/bench/large:v1`
@@ -84,7 +85,10 @@ for (let r = 0; r < RUNS; r++) {
   if (b != null) {
     const bc = await cpu(b.child.pid) - bc0
     const bio = await processIo(b.child.pid)
-    cold = `; cold through B: A CPU ${ac.toFixed(2)}, B CPU ${bc.toFixed(2)}, B read (files and sockets) ${((bio.read - bio0.read) / 1e6).toFixed(0)} MB, wrote ${((bio.written - bio0.written) / 1e6).toFixed(0)} MB`
+    const sent1 = await blockBytesSent(a)
+    const sent = (sent1.total - sent0.total) / 1e6
+    const bySwap = (sent1.bitswap - sent0.bitswap) / 1e6
+    cold = `; cold through B: A CPU ${ac.toFixed(2)}, B CPU ${bc.toFixed(2)}, B read (files and sockets) ${((bio.read - bio0.read) / 1e6).toFixed(0)} MB, wrote ${((bio.written - bio0.written) / 1e6).toFixed(0)} MB; A sent ${sent.toFixed(0)} MB of blocks (${bySwap.toFixed(0)} MB over bitswap)`
     // the pull the gateway started ends after the stream (the image recorded): its log line then
     if (process.env.PROVENIR_LOG_LEVEL === 'debug') {
       for (let i = 0; i < 100 && !b.stderr.includes('pulled sha256:'); i++) await new Promise(resolve => setTimeout(resolve, 100))

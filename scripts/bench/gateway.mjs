@@ -12,7 +12,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DaemonProcess, TEST_INIT, runJson, tempDir } from '../../test/dist/daemon-helpers.js'
 import { buildFixtures } from '../../test/dist/image-helpers.js'
-import { hasDockerRegistry, startDockerRegistry, vmHWM } from './lib.mjs'
+import { blockBytesSent, hasDockerRegistry, startDockerRegistry, vmHWM } from './lib.mjs'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } })
 const RUNS = Number(values.runs)
@@ -32,12 +32,6 @@ const reg = { push: [], pull: [] }
 const ours = { push: [], warm: [], cold: [], rssPush: [], coldSent: [] }
 const IMAGE_BYTES = 315 * 1e6
 
-/** Bytes of blocks `daemon` sent so far over the bulk channel and bitswap, from its metrics */
-async function blockBytesSent (daemon) {
-  const text = await (await fetch(`${await daemon.ready()}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
-  const value = re => Number(text.match(re)?.[1] ?? 0)
-  return value(/^provenir_bulk_events_total\{event="bytes-sent"\} (\d+)/m) + value(/^provenir_bitswap_data_sent_bytes_total (\d+)/m)
-}
 const hasRegistry = hasDockerRegistry()
 
 for (let r = 0; r < RUNS; r++) {
@@ -69,7 +63,7 @@ for (let r = 0; r < RUNS; r++) {
   }
   const sentBefore = await blockBytesSent(a)
   ours.cold.push(skopeo('--src-tls-verify=false', `docker://${gwB}/bench/large@${digest}`, `oci:${path.join(work, `cold-${r}`)}`))
-  ours.coldSent.push((await blockBytesSent(a) - sentBefore) / IMAGE_BYTES)
+  ours.coldSent.push(((await blockBytesSent(a)).total - sentBefore.total) / IMAGE_BYTES)
   await b.stop()
   await a.stop()
   await fs.rm(path.join(work, `warm-${r}`), { recursive: true, force: true })

@@ -78,3 +78,12 @@ export function pullLogLine (stderr) {
   const line = stderr.split('\n').findLast(l => l.includes('pulled sha256:'))
   return line != null ? JSON.parse(line).msg.replace(/sha256:[0-9a-f]+/, 'the image') : ''
 }
+
+/** Bytes of blocks `daemon` (a DaemonProcess) sent so far over the bulk channel and over bitswap, from its metrics */
+export async function blockBytesSent (daemon) {
+  const text = await (await fetch(`${await daemon.ready()}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  const value = re => Number(text.match(re)?.[1] ?? 0)
+  const bulk = value(/^provenir_bulk_events_total\{event="bytes-sent"\} (\d+)/m)
+  const bitswap = value(/^provenir_bitswap_data_sent_bytes_total (\d+)/m)
+  return { bulk, bitswap, total: bulk + bitswap }
+}
