@@ -202,15 +202,10 @@ export class SwarmSource implements ContentSource {
         await held(cid)
         yield * store.get(cid, { ...options, signal })
       })(),
-      // the store looks the block up anyway: ask the transport only when it says it has none
+      // a block arriving meanwhile is copied from the transport's hands; one held is read from the store
       readInto: async (cid, target, options) => {
-        try {
-          return await store.readInto(cid, target, { ...options, signal })
-        } catch (err: any) {
-          if (err?.name !== 'NotFoundError') throw err
-        }
-        await transport.hold(cid, { signal })
-        return store.readInto(cid, target, { ...options, signal })
+        const arrived = await transport.hold(cid, { signal, into: target })
+        return arrived ?? await store.readInto(cid, target, { ...options, signal })
       }
     }
   }

@@ -29,6 +29,7 @@ import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { bulk } from '../../src/swarm/bulk/index.js'
 import { bulkCredentials, serverOptions } from '../../src/swarm/bulk/tls.js'
 import type { Bulk, BulkBlockstore, BulkInit } from '../../src/swarm/bulk/index.js'
+import { copyInto } from '../../src/swarm/transport.js'
 import type { BlockTransport } from '../../src/swarm/transport.js'
 import type { VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -120,12 +121,15 @@ export function bitswapFallback (service: Bitswap): BlockTransport {
         throw translate(err)
       }
     },
-    hold: async (cid, options) => {
+    hold: async (cid, options = {}) => {
+      const { into, ...wantOptions } = options
+      let bytes: Uint8Array
       try {
-        await service.want(cid, options)
+        bytes = await service.want(cid, wantOptions)
       } catch (err) {
         throw translate(err)
       }
+      return into != null ? copyInto(bytes, into) : undefined
     }
   }
 }
