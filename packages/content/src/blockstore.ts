@@ -377,9 +377,7 @@ export abstract class BaseContentBlockstore implements ContentBlockstore {
     }
     options?.signal?.throwIfAborted()
     const key = cid.multihash.bytes
-    if (await this.index.has(key)) {
-      return cid
-    }
+    // one index lookup, under the key's lock: a block that is held already is not written again
     const written = await this.#perKey(key, async () => {
       if (await this.index.has(key)) return false
       await this.writeBlock(key, encodeInfo(cid.code, bytes.byteLength), bytes)
