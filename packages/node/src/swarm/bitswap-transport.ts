@@ -7,7 +7,6 @@
 
 import { bitswap, NoHonestProviderError as BitswapNoHonestProviderError, SessionStalledError } from '@provenir/bitswap'
 import { BlocksUnavailableError, NoHonestProviderError } from '../errors.js'
-import { copyInto } from './transport.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from './transport.js'
 import type { Bitswap, BitswapComponents, BitswapInit } from '@provenir/bitswap'
 import type { PeerId } from '@libp2p/interface'
@@ -68,15 +67,12 @@ export function bitswapTransport (service: Bitswap): BlockTransport {
       }
     },
     // bitswap stores what it fetches; its want reads a held block from the store
-    hold: async (cid, options = {}) => {
-      const { into, ...wantOptions } = options
-      let bytes: Uint8Array
+    hold: async (cid, options) => {
       try {
-        bytes = await service.want(cid, wantOptions)
+        await service.want(cid, options)
       } catch (err) {
         throw translate(err)
       }
-      return into != null ? copyInto(bytes, into) : undefined
     }
   }
 }

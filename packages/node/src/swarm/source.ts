@@ -202,10 +202,15 @@ export class SwarmSource implements ContentSource {
         await held(cid)
         yield * store.get(cid, { ...options, signal })
       })(),
-      // a block arriving meanwhile is copied from the transport's hands; one held is read from the store
+      // the store looks the block up anyway: ask the transport only when it says it has none
       readInto: async (cid, target, options) => {
-        const arrived = await transport.hold(cid, { signal, into: target })
-        return arrived ?? await store.readInto(cid, target, { ...options, signal })
+        try {
+          return await store.readInto(cid, target, { ...options, signal })
+        } catch (err: any) {
+          if (err?.name !== 'NotFoundError') throw err
+        }
+        await transport.hold(cid, { signal })
+        return store.readInto(cid, target, { ...options, signal })
       }
     }
   }

@@ -93,25 +93,9 @@ export interface BlockTransport {
   /**
    * Resolves once the node's blockstore holds the block (checked against its
    * CID), fetched as `want` fetches it when it is not held yet: for a caller
-   * that reads the block into a buffer of its own (the gateway's stream of a
-   * blob still arriving). With `into`, a block that arrives during the call
-   * is copied there from the transport's hands and resolves with its bytes
-   * (`into`, or a copy of their own when larger than it), and nothing is
-   * written into `into` once the call settled; undefined when the call had
-   * not the bytes in hand (the block was held already, say): the caller
-   * reads the store.
+   * that reads the block from the store itself, into a buffer of its own,
+   * and has no use for the transport's copy (the gateway's stream of a blob
+   * still arriving).
    */
-  hold(cid: CID, options?: TransportHoldOptions): Promise<Uint8Array | undefined>
-}
-
-export interface TransportHoldOptions extends TransportWantOptions {
-  /** A buffer for the block's bytes, filled if they arrive during the call */
-  into?: Uint8Array
-}
-
-/** `bytes` copied into `into` when they fit, else into a buffer of their own */
-export function copyInto (bytes: Uint8Array, into: Uint8Array): Uint8Array {
-  if (bytes.byteLength > into.byteLength) return bytes.slice()
-  into.set(bytes)
-  return into.subarray(0, bytes.byteLength)
+  hold(cid: CID, options?: TransportWantOptions): Promise<void>
 }

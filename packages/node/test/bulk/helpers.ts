@@ -29,7 +29,6 @@ import { BulkConnection } from '../../src/swarm/bulk/client.js'
 import { bulk } from '../../src/swarm/bulk/index.js'
 import { bulkCredentials, serverOptions } from '../../src/swarm/bulk/tls.js'
 import type { Bulk, BulkBlockstore, BulkInit } from '../../src/swarm/bulk/index.js'
-import { copyInto } from '../../src/swarm/transport.js'
 import type { BlockTransport } from '../../src/swarm/transport.js'
 import type { VerifiedCertificates } from '../../src/swarm/bulk/tls.js'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -121,15 +120,12 @@ export function bitswapFallback (service: Bitswap): BlockTransport {
         throw translate(err)
       }
     },
-    hold: async (cid, options = {}) => {
-      const { into, ...wantOptions } = options
-      let bytes: Uint8Array
+    hold: async (cid, options) => {
       try {
-        bytes = await service.want(cid, wantOptions)
+        await service.want(cid, options)
       } catch (err) {
         throw translate(err)
       }
-      return into != null ? copyInto(bytes, into) : undefined
     }
   }
 }

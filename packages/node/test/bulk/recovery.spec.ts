@@ -62,7 +62,7 @@ function givingUp (delay: number, onWant: (cids: CID[]) => void): BlockTransport
     hold: async (cid) => {
       onWant([cid])
       await sleep(delay)
-      return fail()
+      fail()
     }
   }
 }

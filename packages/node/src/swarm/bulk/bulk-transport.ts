@@ -15,8 +15,7 @@ import { BulkSession } from './session.js'
 import type { Fetches } from './fetches.js'
 import type { BulkSessionComponents } from './session.js'
 import type { BulkPeers } from './peers.js'
-import { copyInto } from '../transport.js'
-import type { BlockTransport, TransportHoldOptions, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
+import type { BlockTransport, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
 import type { Logger } from '@libp2p/interface'
 import type { BulkBlockstore } from './server.js'
 import type { CID } from 'multiformats/cid'
@@ -28,8 +27,6 @@ export interface BulkTransportComponents {
   log: Logger
   discoveryWait: number
   defaultWindow: number
-  /** A receive buffer, for a block's bytes */
-  take(): Uint8Array
   /** Takes back a received block's buffer once its caller is done with it */
   release(bytes: Uint8Array): void
   /** Called when a transient `want()` starts; the function it returns, when that `want()` ends */
@@ -63,28 +60,8 @@ export class BulkTransport implements BlockTransport {
 
   createSession (init: TransportSessionInit = {}): TransportSession {
     const { fetches } = this.#c
-    const components: BulkSessionComponents = { ...this.#c, fetching: (cid) => fetches.begin(cid), inFlight: (cid, signal) => this.#inFlight(cid, signal), asking: (cid, peer) => fetches.asking(cid, peer) }
+    const components: BulkSessionComponents = { ...this.#c, fetching: (cid) => fetches.begin(cid), asking: (cid, peer) => fetches.asking(cid, peer) }
     return new BulkSession(components, init)
-  }
-
-  /** A fetch asking a peer for `cid` now, its bytes copied into a receive buffer (see `BulkSessionComponents.inFlight`) */
-  #inFlight (cid: CID, signal: AbortSignal): Promise<Uint8Array | boolean> | undefined {
-    const { fetches, take, release } = this.#c
-    // most blocks have no other fetch: no buffer taken for them
-    if (fetches.get(cid) == null) return undefined
-    const into = take()
-    const waiting = fetches.getInto(cid, into, signal, true)
-    if (waiting == null) {
-      release(into)
-      return undefined
-    }
-    return waiting.then((result) => {
-      if (!(result instanceof Uint8Array) || result.buffer !== into.buffer) release(into)
-      return result
-    }, (err: unknown) => {
-      release(into)
-      throw err
-    })
   }
 
   /**
@@ -95,33 +72,14 @@ export class BulkTransport implements BlockTransport {
   async want (cid: CID, options: TransportWantOptions = {}): Promise<Uint8Array> {
     const { blockstore, fallback } = this.#c
     if (await this.#held(cid, options)) return collect(blockstore.get(cid, options))
-    return await this.#fetching(cid, async () => this.#fromAny(cid, options, async () => fallback.want(cid, options))) as Uint8Array
+    return this.#fetching(cid, async () => this.#fromAny(cid, options, bytes => bytes, async () => fallback.want(cid, options)))
   }
 
-  /**
-   * As `want`, without reading the block back from the store once it is
-   * there: with `into`, a block that arrives meanwhile, from a session's
-   * fetch or this call's own, is copied there (see the seam's `hold`)
-   */
-  async hold (cid: CID, options: TransportHoldOptions = {}): Promise<Uint8Array | undefined> {
-    const { into, ...wantOptions } = options
-    if (into == null) {
-      if (await this.#held(cid, wantOptions)) return undefined
-    } else {
-      if (await this.#c.blockstore.has(cid, wantOptions)) return undefined
-      const fetching = this.#c.fetches.getInto(cid, into, wantOptions.signal)
-      const result = fetching != null ? await fetching : false
-      if (result instanceof Uint8Array) return result
-      if (result) return undefined
-    }
-    const { fallback, release } = this.#c
-    const bytes = await this.#fetching(cid, async () => this.#fromAny(cid, wantOptions, async () => fallback.hold(cid, options)))
-    // the fallback filled `into` itself
-    if (bytes == null || bytes.buffer === into?.buffer) return bytes
-    // a bulk peer's block, stored, and copied by whoever waited for it: its receive buffer goes back
-    const copied = into != null ? copyInto(bytes, into) : undefined
-    release(bytes)
-    return copied
+  /** As `want`, without reading the block back from the store once it is there */
+  async hold (cid: CID, options: TransportWantOptions = {}): Promise<void> {
+    if (await this.#held(cid, options)) return
+    const { fallback } = this.#c
+    await this.#fetching(cid, async () => this.#fromAny(cid, options, () => {}, async () => fallback.hold(cid, options)))
   }
 
   /**
@@ -132,10 +90,10 @@ export class BulkTransport implements BlockTransport {
    * session's blocks are; with no bulk peer known, the fallback's error is
    * the answer.
    */
-  async #fromAny (cid: CID, options: TransportWantOptions, fromFallback: () => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
+  async #fromAny<T> (cid: CID, options: TransportWantOptions, fromBulk: (bytes: Uint8Array) => T, fromFallback: () => Promise<T>): Promise<T> {
     for (let round = 0; ; round++) {
       const bytes = await this.#fromPeers(cid, options)
-      if (bytes != null) return bytes
+      if (bytes != null) return fromBulk(bytes)
       try {
         return await fromFallback()
       } catch (err: any) {
@@ -145,21 +103,16 @@ export class BulkTransport implements BlockTransport {
     }
   }
 
-  /**
-   * Runs a single fetch of `cid`, known to the listener meanwhile (a peer
-   * asking for the block waits for it) and to this node's callers waiting
-   * for it (given its bytes, when it has them)
-   */
-  async #fetching (cid: CID, fetch: () => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
+  /** Runs a single fetch of `cid`, known to the listener meanwhile (a peer asking for the block waits for it) */
+  async #fetching<T> (cid: CID, fetch: () => Promise<T>): Promise<T> {
     const done = this.#c.fetches.begin(cid)
     let stored = false
-    let bytes: Uint8Array | undefined
     try {
-      bytes = await fetch()
+      const result = await fetch()
       stored = true
-      return bytes
+      return result
     } finally {
-      done(stored, bytes)
+      done(stored)
     }
   }
 

@@ -242,7 +242,6 @@ export class BulkService implements Bulk {
       log: this.#log,
       discoveryWait: this.#settings.discoveryWait,
       defaultWindow: this.#settings.window,
-      take: () => this.#buffers.take(),
       release: (bytes) => { this.#buffers.release(bytes) },
       // once no transient fetch runs, the receive pool lets its buffers go, so what runs next
       // (an export, say) does not peak with the pool's 32 MiB on top

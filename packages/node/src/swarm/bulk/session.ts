@@ -52,15 +52,8 @@ export interface BulkSessionComponents {
   discoveryWait: number
   /** Window when the creator gives none */
   defaultWindow: number
-  /** Tells the transport a block is being fetched (a single `want()` of it waits for this), and then whether it was stored, with its bytes */
-  fetching(cid: CID): (stored: boolean, bytes?: Uint8Array) => void
-  /**
-   * Another fetch of this node asking a peer for `cid` now (a gateway's
-   * stream's single want): settles with the block's bytes, copied into a
-   * receive buffer (given back with `release`), or with whether it stored
-   * the block when it had not its bytes in hand; undefined when none is
-   */
-  inFlight?(cid: CID, signal: AbortSignal): Promise<Uint8Array | boolean> | undefined
+  /** Tells the transport a block is being fetched (a single `want()` of it waits for this), and then whether it was stored */
+  fetching(cid: CID): (stored: boolean) => void
   /** Tells the transport a peer is being asked for a block, and then that the request ended */
   asking(cid: CID, peer: PeerId): () => void
   /** Takes back a received block's buffer */

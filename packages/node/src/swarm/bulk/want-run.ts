@@ -30,8 +30,7 @@ interface Item {
   waits: number
   /** peers that redirected it once: asked again, they are asked without `redirectOk` */
   direct: PeerMap<true>
-  /** `elsewhere`: another fetch of this node is asking a peer for it; the run waits for that one */
-  state: 'elsewhere' | 'queued' | 'asking' | 'aside' | 'fallback' | 'done'
+  state: 'queued' | 'asking' | 'aside' | 'fallback' | 'done'
   /** when a server last said `busy` for it (its upload line was long) */
   asideAt: number
   /** `busy` answers to it (see MAX_BUSY_ANSWERS) */
@@ -41,7 +40,7 @@ interface Item {
   /** times this node failed to take it in, no fault of the peer's (see MAX_LOCAL_FAILURES) */
   localFailures: number
   /** tells the transport how the fetch ended */
-  done(stored: boolean, bytes?: Uint8Array): void
+  done(stored: boolean): void
 }
 
 /** One `want()` call: its window, its blocks, and the order it yields them in */
@@ -164,58 +163,15 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: () => {} }
+    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
-    const elsewhere = this.#session.components.inFlight?.(cid, this.#signal)
-    if (elsewhere != null) {
-      // a gateway's stream asked for it before this run got to it: a peer asked again would send it twice
-      item.state = 'elsewhere'
-      void this.#afterElsewhere(item, elsewhere)
-      return
-    }
-    this.#enqueue(item)
-  }
-
-  #enqueue (item: Item): void {
-    item.state = 'queued'
-    item.done = this.#session.components.fetching(item.cid)
-    this.#session.discover(item.cid)
-    if (hashAlgorithm(item.cid) == null) {
+    this.#session.discover(cid)
+    if (hashAlgorithm(cid) == null) {
       this.#toFallback(item, 'a hash the bulk channel does not check')
       return
     }
     this.#queue.push(item)
     this.dispatch()
-  }
-
-  /**
-   * The other fetch of `item` ended: the block it stored, handed over or
-   * from the store, else the run fetches it itself. (Not registered as a
-   * fetch of its own meanwhile: the other's failure would then wait for this
-   * run's end.)
-   */
-  async #afterElsewhere (item: Item, elsewhere: Promise<Uint8Array | boolean>): Promise<void> {
-    const result = await elsewhere.catch(() => false)
-    let bytes = result instanceof Uint8Array ? result : undefined
-    if (result === true && item.state === 'elsewhere' && !this.#signal.aborted) {
-      try {
-        bytes = await collect(this.#session.components.blockstore.get(item.cid, { signal: this.#signal }))
-      } catch (err) {
-        if (!this.#signal.aborted) this.#session.components.log('%c stored by another fetch could not be read, fetching it - %e', item.cid, err)
-      }
-    }
-    if (item.state !== 'elsewhere' || this.#signal.aborted) {
-      if (bytes != null) this.#session.components.release(bytes)
-      return
-    }
-    if (bytes == null) {
-      this.#enqueue(item)
-      return
-    }
-    item.state = 'done'
-    this.#items.delete(item.key)
-    this.#progress(item.cid, bytes, undefined)
-    this.#place({ cid: item.cid, bytes }, item.positions)
   }
 
   /** Gives each queued block to a bulk peer, or to the fallback once no bulk peer can serve it */
@@ -523,7 +479,7 @@ export class WantRun {
     if (item.state === 'done') return
     item.state = 'done'
     this.#items.delete(item.key)
-    item.done(true, bytes)
+    item.done(true)
     this.#place({ cid: item.cid, bytes, ...(from != null ? { from } : {}) }, item.positions)
     if (this.#window < this.#limit) this.#window++
   }
