@@ -116,11 +116,20 @@ export class BulkTransport implements BlockTransport {
     }
   }
 
-  /** Whether the store holds the block, once a session's fetch of it in flight has ended */
+  /**
+   * Whether the store holds the block, once a fetch of it by this node has
+   * ended: a session's (asking a peer, with the fallback, or one of the
+   * UPCOMING_BLOCKS of an ordered want past its window), or another single
+   * want's. A single want that started its own fetch beside the session's
+   * had the peer send the block twice (the gateway's stream reading ahead).
+   */
   async #held (cid: CID, options: TransportWantOptions): Promise<boolean> {
-    if (await this.#c.blockstore.has(cid, options)) return true
-    const fetching = this.#c.fetches.get(cid)
-    return fetching != null && await raced(fetching, options.signal)
+    const { blockstore, fetches } = this.#c
+    if (await blockstore.has(cid, options)) return true
+    const fetching = fetches.pending(cid)
+    if (fetching == null) return false
+    // a fetch that ended without storing it: an upcoming block the session found held, or a failed one
+    return await raced(fetching, options.signal) || await blockstore.has(cid, options)
   }
 
   /**

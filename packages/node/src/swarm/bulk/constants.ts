@@ -305,6 +305,17 @@ export const MAX_BACKOFF_WAIT = 60_000
 export const MAX_FETCH_WAITS = 24
 
 /**
+ * Blocks of an ordered want (a pull that a registry client streams while it
+ * arrives) past the window that the node counts as being fetched already: a
+ * single want of one of them (the gateway's stream, which reads 8 leaves
+ * ahead) waits for the session to fetch it rather than ask peers itself.
+ * Counted in a cold pull through the gateway, the stream's own wants were
+ * 14-62 of ~300 leaves, and the session asked the origin again for 27-104
+ * blocks they were fetching (BENCHMARKS.md, "A gateway stream's blocks").
+ */
+export const UPCOMING_BLOCKS = 16
+
+/**
  * A seed of a session: a peer that answered this many of its wants with a
  * block, or with holders to ask instead (it held the block), and none with
  * DONT_HAVE (a rollout's origin). As bitswap's `SEED_MIN_HAVES`.

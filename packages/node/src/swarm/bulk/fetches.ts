@@ -85,6 +85,16 @@ export class Fetches {
 
   /**
    * Settles with whether the block was stored, once the fetches of `cid`
+   * end; undefined when none runs. For this node's own readers: a fetch
+   * counts whether or not a peer is being asked now (a session's block
+   * waiting for room in its window, or with the fallback, is on its way).
+   */
+  pending (cid: CID): Promise<boolean> | undefined {
+    return this.#fetches.get(blockKey(cid))?.promise
+  }
+
+  /**
+   * Settles with whether the block was stored, once the fetches of `cid`
    * end; undefined when none runs, when none is asking a peer for it now
    * (set aside after a `busy` answer, waiting for peers, or with the
    * fallback: its asker would wait for a block not on its way), or when one

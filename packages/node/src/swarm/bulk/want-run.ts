@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_LOCAL_FAILURES, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD } from './constants.js'
+import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_LOCAL_FAILURES, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD, UPCOMING_BLOCKS } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -70,6 +70,8 @@ export class WantRun {
   readonly #fallbackReasons = new Map<string, number>()
   /** blocks set aside after a `busy` answer, oldest first: they take no room in the window */
   readonly #aside: Item[] = []
+  /** an ordered want's blocks past the window, counted as fetched already (UPCOMING_BLOCKS), by position */
+  readonly #upcoming = new Map<number, (stored: boolean) => void>()
 
   constructor (session: BulkSession, options: BulkWantOptions) {
     this.#session = session
@@ -111,6 +113,8 @@ export class WantRun {
       clearTimeout(this.#timer)
       for (const item of this.#items.values()) item.done(false)
       this.#items.clear()
+      for (const done of this.#upcoming.values()) done(false)
+      this.#upcoming.clear()
     }
   }
 
@@ -134,8 +138,12 @@ export class WantRun {
 
   /** Reads the caller's CIDs as the window allows */
   async #feed (cids: Iterable<CID> | AsyncIterable<CID>): Promise<void> {
+    // a reader streaming an ordered want's blocks reads a few past its window: they count as fetched
+    const list = this.#options.ordered === true && Array.isArray(cids) ? cids as CID[] : undefined
     let position = 0
     for await (const cid of cids) {
+      if (this.#signal.aborted) return
+      if (list != null) this.#announce(list, position)
       while (this.#taken - this.#yielded - this.#aside.length >= this.#window) {
         if (this.#signal.aborted) return
         await new Promise<void>(resolve => { this.#room = resolve })
@@ -143,10 +151,22 @@ export class WantRun {
       }
       if (this.#signal.aborted) return
       this.#taken++
-      await this.#add(cid, position++)
+      await this.#add(cid, position)
+      // its own fetch began (or it was held): the count as upcoming ends (the run's end ended them all)
+      this.#upcoming.get(position)?.(false)
+      this.#upcoming.delete(position)
+      position++
     }
     this.#inputDone = true
     this.#wake()
+  }
+
+  /** Counts the UPCOMING_BLOCKS blocks from `position` on as being fetched (each once) */
+  #announce (list: CID[], position: number): void {
+    const end = Math.min(list.length, position + UPCOMING_BLOCKS)
+    for (let at = position; at < end; at++) {
+      if (!this.#upcoming.has(at)) this.#upcoming.set(at, this.#session.components.fetching(list[at]))
+    }
   }
 
   async #add (cid: CID, position: number): Promise<void> {
@@ -163,6 +183,8 @@ export class WantRun {
       this.#place({ cid, bytes }, [position])
       return
     }
+    // the run ended meanwhile: a fetch begun now would never be ended
+    if (this.#signal.aborted) return
     const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
