@@ -2,8 +2,8 @@
 // the same image (the large test image, 315 MB) and the same skopeo commands,
 // both measured in this run:
 //   push; warm pull (the node already holds the image); cold pull through a
-//   second node B that fetches from A over the swarm; and the daemon's peak RSS
-//   during the push.
+//   second node B that fetches from A over the swarm; A's peak RSS during the
+//   push and B's by the end of the cold pull.
 //
 //   npm exec -- node scripts/bench/gateway.mjs [--runs 3]
 import { spawnSync } from 'node:child_process'
@@ -29,7 +29,7 @@ const { large } = await buildFixtures('large')
 const src = `oci:${large.oci}:v1`
 const work = await tempDir()
 const reg = { push: [], pull: [] }
-const ours = { push: [], warm: [], cold: [], rssPush: [], coldSent: [] }
+const ours = { push: [], warm: [], cold: [], rssPush: [], rssCold: [], coldSent: [] }
 const IMAGE_BYTES = 315 * 1e6
 
 const hasRegistry = hasDockerRegistry()
@@ -64,6 +64,7 @@ for (let r = 0; r < RUNS; r++) {
   const sentBefore = await blockBytesSent(a)
   ours.cold.push(skopeo('--src-tls-verify=false', `docker://${gwB}/bench/large@${digest}`, `oci:${path.join(work, `cold-${r}`)}`))
   ours.coldSent.push(((await blockBytesSent(a)).total - sentBefore.total) / IMAGE_BYTES)
+  ours.rssCold.push(await vmHWM(b.child.pid))
   await b.stop()
   await a.stop()
   await fs.rm(path.join(work, `warm-${r}`), { recursive: true, force: true })
@@ -79,6 +80,7 @@ row('push', median(ours.push), hasRegistry ? median(reg.push) : null, '<= 1.5x')
 row('warm pull (the node holds the image)', median(ours.warm), hasRegistry ? median(reg.pull) : null, '<= 1.1x')
 row('cold pull through B (A -> B over the swarm)', median(ours.cold), hasRegistry ? median(reg.pull) : null, '<= 1.5x')
 console.log(`\npeak RSS of daemon A during the push: ${ours.rssPush.map(x => x.toFixed(0)).join(', ')} MiB (goal <= 300 MB)`)
+console.log(`peak RSS of daemon B by the end of the cold pull through it: ${ours.rssCold.map(x => x.toFixed(0)).join(', ')} MiB`)
 console.log(`blocks A sent during the cold pull through B: ${ours.coldSent.map(x => x.toFixed(2)).join(', ')}x the image`)
 console.log(`raw: push ${ours.push.map(x => x.toFixed(2)).join(', ')}; warm ${ours.warm.map(x => x.toFixed(2)).join(', ')}; cold ${ours.cold.map(x => x.toFixed(2)).join(', ')}; registry push ${reg.push.map(x => x.toFixed(2)).join(', ')}, pull ${reg.pull.map(x => x.toFixed(2)).join(', ')}`)
 await fs.rm(work, { recursive: true, force: true })
