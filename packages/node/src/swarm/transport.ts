@@ -48,6 +48,14 @@ export interface TransportSessionInit {
   window?: number
   /** Blocks in flight when a `want()` starts; one more per block delivered, up to `window` */
   initialWindow?: number
+  /**
+   * For a transport that can share a cap across a session's `want()` calls:
+   * each call's window grows up to `perWant` instead of `window`, while the
+   * calls together keep at most `total` blocks in flight (memory: `total` x
+   * block size), each call one at least. A transport that cannot uses
+   * `window` (bitswap).
+   */
+  sharedWindow?: { perWant: number, total: number }
 }
 
 export interface TransportWantOptions extends AbortOptions, ProgressOptions<TransportProgressEvents> {

@@ -21,6 +21,8 @@
  *
  * The window is the bitswap session's: blocks taken from the caller's list
  * and not yet handed back, growing by one per block from `initialWindow`.
+ * With `sharedWindow` each want's window grows further and the wants of the
+ * session share a cap on those blocks, each want taking one at least.
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
@@ -69,7 +71,7 @@ export class BulkSession implements TransportSession {
   readonly #init: TransportSessionInit
   readonly #status = new PeerMap<PeerStatus>()
   readonly #answers = new PeerMap<{ hits: number, misses: number, redirects: number }>()
-  readonly #runs = new Set<{ dispatch(): void }>()
+  readonly #runs = new Set<WantRun>()
   readonly #closed = new AbortController()
   #fallback?: TransportSession
   #discoveryStarted = 0
@@ -91,7 +93,7 @@ export class BulkSession implements TransportSession {
   }
 
   get window (): { window: number, initialWindow: number } {
-    const window = Math.max(1, this.#init.window ?? this.#c.defaultWindow)
+    const window = Math.max(1, this.#init.sharedWindow?.perWant ?? this.#init.window ?? this.#c.defaultWindow)
     return { window, initialWindow: Math.max(1, Math.min(window, this.#init.initialWindow ?? window)) }
   }
 
@@ -262,6 +264,20 @@ export class BulkSession implements TransportSession {
     for (const run of this.#runs) run.dispatch()
   }
 
+  /** Whether the session's wants together hold fewer blocks in flight than its `sharedWindow` allows */
+  hasRoom (): boolean {
+    const cap = this.#init.sharedWindow?.total
+    if (cap == null) return true
+    let n = 0
+    for (const run of this.#runs) n += run.inFlight
+    return n < Math.max(1, cap)
+  }
+
+  /** A want handed a block back or set one aside: every want may take another */
+  freed (): void {
+    for (const run of this.#runs) run.room()
+  }
+
   async * want (cids: Iterable<CID> | AsyncIterable<CID>, options: BulkWantOptions = {}): AsyncGenerator<TransportBlock, void, undefined> {
     this.#closed.signal.throwIfAborted()
     if (this.settled() && this.bulkPeers().length === 0) {
@@ -275,6 +291,8 @@ export class BulkSession implements TransportSession {
       yield * run.run(cids)
     } finally {
       this.#runs.delete(run)
+      // its blocks in flight no longer count against the session's cap
+      this.freed()
     }
   }
 

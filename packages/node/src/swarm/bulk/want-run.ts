@@ -98,7 +98,7 @@ export class WantRun {
         const block = this.#take()
         if (block != null) {
           this.#yielded++
-          this.#room?.()
+          this.#session.freed()
           yield block
           // the caller asked for the next: a transient caller is done with this one
           if (this.#options.transient === true && !this.#shared.has(block.bytes)) this.#session.components.release(block.bytes)
@@ -144,7 +144,7 @@ export class WantRun {
     for await (const cid of cids) {
       if (this.#signal.aborted) return
       if (list != null) this.#announce(list, position)
-      while (this.#taken - this.#yielded - this.#aside.length >= this.#window) {
+      while (this.#full()) {
         if (this.#signal.aborted) return
         await new Promise<void>(resolve => { this.#room = resolve })
         this.#room = undefined
@@ -159,6 +159,22 @@ export class WantRun {
     }
     this.#inputDone = true
     this.#wake()
+  }
+
+  /** Blocks taken and not handed back yet, those set aside after `busy` not counted */
+  get inFlight (): number {
+    return this.#taken - this.#yielded - this.#aside.length
+  }
+
+  /** Wakes the feed waiting for room in the window */
+  room (): void {
+    this.#room?.()
+  }
+
+  /** Whether the window is full, or the session's cap is reached and this want has a block in flight */
+  #full (): boolean {
+    const n = this.inFlight
+    return n >= this.#window || (n > 0 && !this.#session.hasRoom())
   }
 
   /** Counts the UPCOMING_BLOCKS blocks from `position` on as being fetched (each once) */
@@ -293,7 +309,7 @@ export class WantRun {
     item.asideAt = Date.now()
     item.busies++
     this.#aside.push(item)
-    this.#room?.()
+    this.#session.freed()
     this.#dispatchAt(item.asideAt + BUSY_RETRY)
   }
 
