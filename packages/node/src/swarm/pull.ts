@@ -50,14 +50,15 @@ export const SESSION_WINDOW = 8
 
 /**
  * Blocks in flight per blob fetch of a `sequential` pull (a registry
- * client's, through the gateway) over the bulk channel. Its blocks are asked for in order, so in
- * a rollout every puller wants the same few blocks at once, and each one
- * reaches the swarm through a chain of pullers that relay it as it lands:
- * more blocks in flight keep more chains going. In the lab's gateway
- * rollout (16 hosts, 64 MiB at 10 Mbit/s) 24 took a median 130 s against
- * 159 s with 8 (BENCHMARKS.md, "The gateway's stream waits for its
- * session; a shared window"). The blobs of the pull share CLIENT_PULL_IN_FLIGHT. Bitswap,
- * whose session cannot share one cap among its wants, keeps SESSION_WINDOW.
+ * client's, through the gateway) over the bulk channel. Its blocks are
+ * asked for in order, so in a rollout every puller wants the same few
+ * blocks at once, and each one reaches the swarm through a chain of pullers
+ * that relay it as it lands: more blocks in flight keep more chains going.
+ * In the lab's gateway rollout (16 hosts, 64 MiB at 10 Mbit/s) 24 took a
+ * median 130 s against 159 s with 8 (BENCHMARKS.md, "The gateway's stream
+ * waits for its session; a shared window"). The blobs of the pull share
+ * CLIENT_PULL_IN_FLIGHT. Bitswap, whose session cannot share one cap among
+ * its wants, keeps SESSION_WINDOW.
  */
 export const CLIENT_SESSION_WINDOW = 24
 

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import all from 'it-all'
-import { bulkNode, connect, storeBlocks, transportOf } from './helpers.js'
+import { bulkNode, connect, slowReads, storeBlocks, transportOf } from './helpers.js'
 import type { BulkTestNode, TestBlock } from './helpers.js'
 import type { TransportSessionInit } from '../../src/swarm/transport.js'
 
 /** How long the origin takes to read each block it holds (ms) */
 const READ_DELAY = 200
-
-/** Makes the origin's reads slow */
-function slowReads (node: BulkTestNode): void {
-  const store = node.blockstore
-  const { get, readInto } = store
-  const late = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, READ_DELAY)) }
-  store.get = (cid, options) => (async function * () { await late(); yield * get.call(store, cid, options) })()
-  if (readInto != null) store.readInto = async (cid, target, options) => { await late(); return readInto.call(store, cid, target, options) }
-}
 
 /** Counts the most requests `node` had in flight over its bulk channels at once */
 function countRequests (node: BulkTestNode): { max: number } {
@@ -43,7 +34,7 @@ describe('bulk channel: the blocks in flight across a session\'s wants', () => {
       await connect(puller, origin)
       const first = await storeBlocks(origin.blockstore, 6, 64 * 1024)
       const second = await storeBlocks(origin.blockstore, 6, 64 * 1024)
-      slowReads(origin)
+      slowReads(origin, READ_DELAY)
       const requests = countRequests(puller)
       const session = transportOf(puller).createSession({ peers: [origin.peerId], ...init })
       try {
