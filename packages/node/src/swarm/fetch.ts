@@ -133,61 +133,91 @@ export async function fetchBlob (session: TransportSession, blockstore: ContentB
   // the whole-blob check, fed the leaves as they arrive once every inner node is held
   let verifier: BlobVerifier | undefined
   let opened = false
-  for (let depth = 0; level.length > 0; depth++) {
-    if (depth > MAX_BLOB_DEPTH) throw new BlobDagInvalidError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
-    options.guard?.(level)
-    const missing: CID[] = []
-    if (fresh) {
-      missing.push(...level)
-    } else {
-      for (const cid of level) {
-        if (!await blockstore.has(cid, { signal: options.signal })) missing.push(cid)
-      }
-      if (depth === 0 && missing.length > 0) fresh = true
-    }
-    if (!opened && level.every(cid => cid.code === raw.code)) {
-      opened = true
-      // the transport stored each leaf before it handed it on: the hash worker may read its file
-      verifier = await BlobVerifier.open(root, blockstore, { expectedDigest: digest, size, signal: options.signal, offeredAreStored: true })
-    }
-    if (missing.length > 0) {
-      const stopRefresh = new AbortController()
-      if (depth > 0 && options.findProviders != null) {
-        void refreshProviders(session, root, options.findProviders, AbortSignal.any([stopRefresh.signal, ...(options.signal != null ? [options.signal] : [])]))
-      }
-      try {
-        const sequential = options.sequential === true
-        // in order, a sequential fetch's leaves are hashed for the digest as they arrive
-        // transient: each block is hashed (or passed over) before the next is asked for, so the
-        // transport may reuse its buffer: a fresh 1 MiB buffer per block costs the puller a page
-        // fault per 4 KiB and the garbage collector's time
-        for await (const block of session.want(depth > 0 && !sequential ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh, ordered: sequential, transient: true })) {
-          verifier?.offer(block.cid, block.bytes)
-          if (depth > 0 && !leafSeen) {
-            leafSeen = true
-            options.onFirstLeaf?.()
-          }
-          if (first) {
-            first = false
-            options.onFirstBlock?.(root)
-          }
+  // the links of the inner nodes fetched, decoded as they arrived
+  const decoded = new Map<string, CID[]>()
+  // the session was told of the next level as its parents landed (told), until its want of
+  // that level (telling, once it is this level) begins
+  let told: Array<() => void> = []
+  let telling: Array<() => void> = []
+  const untell = (): void => { for (const end of telling.splice(0)) end() }
+  try {
+    for (let depth = 0; level.length > 0; depth++) {
+      if (depth > MAX_BLOB_DEPTH) throw new BlobDagInvalidError(`blob ${digest}: DAG deeper than ${MAX_BLOB_DEPTH} levels`)
+      options.guard?.(level)
+      untell()
+      telling = told
+      told = []
+      const missing: CID[] = []
+      if (fresh) {
+        missing.push(...level)
+      } else {
+        for (const cid of level) {
+          if (!await blockstore.has(cid, { signal: options.signal })) missing.push(cid)
         }
-      } finally {
-        stopRefresh.abort()
+        if (depth === 0 && missing.length > 0) fresh = true
       }
-    } else if (first) {
-      first = false
-      options.onFirstBlock?.(root)
+      if (!opened && level.every(cid => cid.code === raw.code)) {
+        opened = true
+        // the transport stored each leaf before it handed it on: the hash worker may read its file
+        verifier = await BlobVerifier.open(root, blockstore, { expectedDigest: digest, size, signal: options.signal, offeredAreStored: true })
+      }
+      if (missing.length > 0) {
+        const stopRefresh = new AbortController()
+        if (depth > 0 && options.findProviders != null) {
+          void refreshProviders(session, root, options.findProviders, AbortSignal.any([stopRefresh.signal, ...(options.signal != null ? [options.signal] : [])]))
+        }
+        try {
+          const sequential = options.sequential === true
+          // in order, a sequential fetch's leaves are hashed for the digest as they arrive
+          // transient: each block is hashed (or passed over) before the next is asked for, so the
+          // transport may reuse its buffer: a fresh 1 MiB buffer per block costs the puller a page
+          // fault per 4 KiB and the garbage collector's time
+          for await (const block of session.want(depth > 0 && !sequential ? shuffle(missing) : missing, { signal: options.signal, onProgress: options.onProgress, notHeld: fresh, ordered: sequential, transient: true })) {
+            // the session's want of this level has begun: it counts its blocks itself
+            untell()
+            verifier?.offer(block.cid, block.bytes)
+            if (block.cid.code === dagPb.code) {
+              // the next level, known before the store is read again, and told to the session at
+              // once: a reader of the blob's first leaves (the gateway's stream, woken as this
+              // node is stored) waits for the session rather than asks a peer for them itself.
+              // A copy: the buffer is the transport's to reuse, and the links point into it.
+              const links = decodeNode(block.bytes.slice(), digest, block.cid).Links.map(link => link.Hash)
+              decoded.set(block.cid.toString(), links)
+              const end = session.expect?.(links)
+              if (end != null) told.push(end)
+            }
+            if (depth > 0 && !leafSeen) {
+              leafSeen = true
+              options.onFirstLeaf?.()
+            }
+            if (first) {
+              first = false
+              options.onFirstBlock?.(root)
+            }
+          }
+        } finally {
+          stopRefresh.abort()
+          untell()
+        }
+      } else if (first) {
+        first = false
+        options.onFirstBlock?.(root)
+      }
+      const next: CID[] = []
+      for (const cid of level) {
+        all.push(cid)
+        if (all.length > MAX_BLOB_BLOCKS) throw new BlobDagInvalidError(`blob ${digest}: more than ${MAX_BLOB_BLOCKS} blocks`)
+        if (cid.code === raw.code) continue
+        if (cid.code !== dagPb.code) throw new BlobDagInvalidError(`blob ${digest}: block ${cid} is neither raw nor dag-pb`)
+        const links = decoded.get(cid.toString()) ?? decodeNode(await getBlockBytes(blockstore, cid, { signal: options.signal }), digest, cid).Links.map(link => link.Hash)
+        decoded.delete(cid.toString())
+        for (const link of links) next.push(link)
+      }
+      level = next
     }
-    const next: CID[] = []
-    for (const cid of level) {
-      all.push(cid)
-      if (all.length > MAX_BLOB_BLOCKS) throw new BlobDagInvalidError(`blob ${digest}: more than ${MAX_BLOB_BLOCKS} blocks`)
-      if (cid.code === raw.code) continue
-      if (cid.code !== dagPb.code) throw new BlobDagInvalidError(`blob ${digest}: block ${cid} is neither raw nor dag-pb`)
-      for (const link of decodeNode(await getBlockBytes(blockstore, cid, { signal: options.signal }), digest, cid).Links) next.push(link.Hash)
-    }
-    level = next
+  } finally {
+    untell()
+    for (const end of told) end()
   }
   // the whole-blob check: the leaves not hashed on arrival are read back in
   // order through the digest. Each block was already hashed against its CID

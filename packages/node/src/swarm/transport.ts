@@ -89,6 +89,14 @@ export interface TransportSession {
   peers(): PeerId[]
   /** Stops every `want()` and cancels the session's wants */
   close(): void
+  /**
+   * The session is about to want `cids`: a DAG's next level, known as its
+   * parent lands and before the session's `want()` of it begins. A transport
+   * whose single `want()`/`hold()` waits for a session's fetch of a block
+   * counts them as being fetched until the function returned is called (once
+   * the session's own want has begun). Optional: bitswap has no such wait.
+   */
+  expect?(cids: CID[]): () => void
 }
 
 /** A way to get blocks by CID from other peers */

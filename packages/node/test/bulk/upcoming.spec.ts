@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
+import { importBlob } from '@provenir/content'
 import all from 'it-all'
 import { UPCOMING_BLOCKS } from '../../src/swarm/bulk/constants.js'
+import { fetchBlob } from '../../src/swarm/fetch.js'
 import { bulkNode, connect, slowReads, storeBlocks, transportOf, waitUntil } from './helpers.js'
 import type { BulkTestNode } from './helpers.js'
+import type { ContentBlockstore } from '@provenir/content'
+import type { CID } from 'multiformats/cid'
 
 /** How long the origin takes to read each block it holds (ms) */
 const READ_DELAY = 150
@@ -36,6 +41,36 @@ describe('bulk channel: a single want of a block an ordered session will fetch',
       const got = await pulled
       assert.deepEqual(got.map(b => b.cid.toString()), blocks.map(b => b.cid.toString()))
       assert.equal(origin.services.bulk.served().blocks, blocks.length, 'the origin sent each block once')
+    })
+  })
+
+  it("has a reader of a blob's first leaves, woken as its root is stored, wait for the pull's session (each block sent once)", async () => {
+    await pair(async ({ origin, puller }) => {
+      const chunkSize = 64 * 1024
+      const bytes = randomBytes(12 * chunkSize + 5)
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+      const { root, blocks } = await importBlob([bytes], origin.blockstore as ContentBlockstore, { expectedDigest: digest, size: bytes.length, chunkSize })
+      const leaves = blocks.filter(cid => !cid.equals(root))
+      assert.equal(leaves.length, 13)
+      const transport = transportOf(puller)
+      // as the gateway's stream does: once the root is stored, read the first 8 leaves
+      const store = puller.blockstore
+      const { put } = store
+      let reads: Promise<void[]> | undefined
+      store.put = async (cid: CID, block: Uint8Array, options?: any) => {
+        const stored = await put.call(store, cid, block, options)
+        if (cid.equals(root)) reads = Promise.all(leaves.slice(0, 8).map(async leaf => transport.hold(leaf, { signal: AbortSignal.timeout(10_000) })))
+        return stored
+      }
+      const session = transport.createSession({ peers: [origin.peerId], window: 1 })
+      try {
+        await fetchBlob(session, store as ContentBlockstore, root, digest, bytes.length, { sequential: true, signal: AbortSignal.timeout(20_000) })
+      } finally {
+        session.close()
+      }
+      assert.ok(reads != null, 'the root was stored')
+      await reads
+      assert.equal(origin.services.bulk.served().blocks, 1 + leaves.length, 'the origin sent each block once')
     })
   })
 

@@ -26,7 +26,7 @@
  */
 
 import { PeerMap } from '@libp2p/peer-collections'
-import { MAX_HINTED_PEERS, MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT, SEED_MIN_HITS } from './constants.js'
+import { MAX_HINTED_PEERS, MAX_SESSION_PROVIDERS, PROVIDER_TIMEOUT, SEED_MIN_HITS, UPCOMING_BLOCKS } from './constants.js'
 import { WantRun } from './want-run.js'
 import type { BulkPeers } from './peers.js'
 import type { BlockTransport, TransportBlock, TransportSession, TransportSessionInit, TransportWantOptions } from '../transport.js'
@@ -294,6 +294,24 @@ export class BulkSession implements TransportSession {
       // its blocks in flight no longer count against the session's cap
       this.freed()
     }
+  }
+
+  /**
+   * The session is about to want `cids` (a blob's next level, decoded as its
+   * parent landed): the first UPCOMING_BLOCKS count as being fetched, so that
+   * the gateway's stream, which reads the blob's first leaves as soon as its
+   * root is stored, waits for them instead of asking a peer itself, until the
+   * function returned is called or the session closes.
+   */
+  expect (cids: CID[]): () => void {
+    if (this.#closed.signal.aborted) return () => {}
+    const ends = cids.slice(0, UPCOMING_BLOCKS).map(cid => this.#c.fetching(cid))
+    const end = (): void => {
+      this.#closed.signal.removeEventListener('abort', end)
+      for (const stored of ends.splice(0)) stored(false)
+    }
+    this.#closed.signal.addEventListener('abort', end, { once: true })
+    return end
   }
 
   close (): void {
