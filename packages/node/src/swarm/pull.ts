@@ -56,17 +56,20 @@ export const SESSION_WINDOW = 8
  * that relay it as it lands: more blocks in flight keep more chains going.
  * In the lab's gateway rollout (16 hosts, 64 MiB at 10 Mbit/s) 24 took a
  * median 130 s against 159 s with 8 (BENCHMARKS.md, "The gateway's stream
- * waits for its session; a shared window"). The blobs of the pull share
- * CLIENT_PULL_IN_FLIGHT. Bitswap, whose session cannot share one cap among
- * its wants, keeps SESSION_WINDOW.
+ * waits for its session; a shared window"). With more than one bulk peer
+ * the session keeps 4 of them in order and fetches the others ahead, at
+ * random (`PREFETCH_BLOCKS` in bulk/constants.ts). The blobs of the pull
+ * share CLIENT_PULL_IN_FLIGHT. Bitswap, whose session cannot share one cap
+ * among its wants, keeps SESSION_WINDOW.
  */
 export const CLIENT_SESSION_WINDOW = 24
 
 /**
- * Blocks in flight across the blobs of a `sequential` pull: the memory of
- * CLIENT_BLOB_CONCURRENCY blobs of SESSION_WINDOW blocks. A single large
- * layer takes CLIENT_SESSION_WINDOW of them; four layers at once share
- * them. With 24 per blob and no cap the gateway's peak RSS in a cold pull
+ * Blocks in flight across the blobs of a `sequential` pull, those fetched
+ * ahead counted: the memory of CLIENT_BLOB_CONCURRENCY blobs of
+ * SESSION_WINDOW blocks. A single large layer takes CLIENT_SESSION_WINDOW
+ * of them (in a swarm, 4 in order and up to 24 ahead); four layers at once
+ * share them. With 24 per blob and no cap the gateway's peak RSS in a cold pull
  * of the 315 MB image rose from 224-249 MiB to 273-278 MiB.
  */
 export const CLIENT_PULL_IN_FLIGHT = CLIENT_BLOB_CONCURRENCY * SESSION_WINDOW

@@ -316,6 +316,28 @@ export const MAX_FETCH_WAITS = 24
 export const UPCOMING_BLOCKS = 16
 
 /**
+ * Blocks an ordered want fetches ahead, in a random order, while its
+ * session has more than one bulk peer (a swarm to trade with), its window of
+ * IN_ORDER_BLOCKS is full and the session has room: beyond its
+ * UPCOMING_BLOCKS, stored as they land (their buffers taken back at once)
+ * and read back from the store when the caller reaches them. In a rollout
+ * through the gateways every puller's ordered window holds the same blocks
+ * at once, and only the few pullers that hold them can serve them; blocks
+ * fetched at random make the pullers hold different blocks to trade, as an
+ * `image pull`'s shuffled fetch does. In the lab's gateway rollout (16
+ * hosts, 64 MiB at 10 Mbit/s) 4 in order and 24 ahead took 113.9-117.6 s
+ * in 4 runs, 8 and 16 121.5-134.7 s, 24 and 8 128.7-149.6 s, 24 in order
+ * alone 146.0-150.6 s (BENCHMARKS.md, "Fetching ahead of a client's
+ * pull"). From a single peer nothing is fetched ahead: on loopback the
+ * read-back cost the gateway's daemon 200 MB of reads and 30-50 MiB of peak
+ * RSS for nothing.
+ */
+export const PREFETCH_BLOCKS = 24
+
+/** Blocks in flight in order of an ordered want that fetches ahead (PREFETCH_BLOCKS) */
+export const IN_ORDER_BLOCKS = 4
+
+/**
  * A seed of a session: a peer that answered this many of its wants with a
  * block, or with holders to ask instead (it held the block), and none with
  * DONT_HAVE (a rollout's origin). As bitswap's `SEED_MIN_HAVES`.

@@ -9,7 +9,7 @@ import { PeerMap, PeerSet } from '@libp2p/peer-collections'
 import { warmHashWorker } from '@provenir/content'
 import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
-import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_LOCAL_FAILURES, MAX_MISSES_PER_BLOCK, MAX_SET_ASIDE, SEED_EXTRA_LOAD, UPCOMING_BLOCKS } from './constants.js'
+import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_LOCAL_FAILURES, MAX_MISSES_PER_BLOCK, IN_ORDER_BLOCKS, MAX_SET_ASIDE, PREFETCH_BLOCKS, SEED_EXTRA_LOAD, UPCOMING_BLOCKS } from './constants.js'
 import { blockKey, collect } from './blocks.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
@@ -20,8 +20,10 @@ import type { CID } from 'multiformats/cid'
 interface Item {
   cid: CID
   key: string
-  /** places in the caller's list (a CID given twice is fetched once) */
+  /** places in the caller's list (a CID given twice is fetched once); none while it is fetched ahead */
   positions: number[]
+  /** fetched ahead of an ordered want's window (PREFETCH_BLOCKS), not reached by the caller yet */
+  ahead: boolean
   /** bulk peers that said DONT_HAVE or failed for it in this round (since the fallback last gave up on it) */
   lacking: PeerMap<true>
   /** peers a server named as holders of it instead of sending it (to ask before others, and again while they are fetching it) */
@@ -72,6 +74,13 @@ export class WantRun {
   readonly #aside: Item[] = []
   /** an ordered want's blocks past the window, counted as fetched already (UPCOMING_BLOCKS), by position */
   readonly #upcoming = new Map<number, (stored: boolean) => void>()
+  /** an ordered want's positions in a random order, for the blocks it fetches ahead, and how far they were taken */
+  #aheadOrder?: number[]
+  #aheadAt = 0
+  /** blocks fetched ahead and in flight */
+  #ahead = 0
+  /** blocks fetched ahead and stored, until the caller reaches them */
+  readonly #stored = new Set<string>()
 
   constructor (session: BulkSession, options: BulkWantOptions) {
     this.#session = session
@@ -144,8 +153,10 @@ export class WantRun {
     for await (const cid of cids) {
       if (this.#signal.aborted) return
       if (list != null) this.#announce(list, position)
-      while (this.#full()) {
+      while (this.#full(list != null)) {
         if (this.#signal.aborted) return
+        // the window is full: spare room goes to blocks further on, at random
+        if (list != null) this.#fetchAhead(list, position)
         await new Promise<void>(resolve => { this.#room = resolve })
         this.#room = undefined
       }
@@ -161,8 +172,13 @@ export class WantRun {
     this.#wake()
   }
 
-  /** Blocks taken and not handed back yet, those set aside after `busy` not counted */
+  /** Blocks taken and not handed back yet, those set aside after `busy` not counted, and those fetched ahead */
   get inFlight (): number {
+    return this.#inWindow() + this.#ahead
+  }
+
+  /** Blocks taken and not handed back yet, those set aside after `busy` not counted */
+  #inWindow (): number {
     return this.#taken - this.#yielded - this.#aside.length
   }
 
@@ -171,10 +187,47 @@ export class WantRun {
     this.#room?.()
   }
 
-  /** Whether the window is full, or the session's cap is reached and this want has a block in flight */
-  #full (): boolean {
-    const n = this.inFlight
-    return n >= this.#window || (n > 0 && !this.#session.hasRoom())
+  /**
+   * Whether the window is full (IN_ORDER_BLOCKS of it when the want may fetch
+   * ahead), or the session's cap is reached and this want has a block in flight
+   */
+  #full (mayFetchAhead: boolean): boolean {
+    const n = this.#inWindow()
+    return n >= this.#inOrder(mayFetchAhead) || (n > 0 && !this.#session.hasRoom())
+  }
+
+  /** Blocks kept in flight in order: IN_ORDER_BLOCKS of the window when the session has more than one bulk peer to fetch ahead from */
+  #inOrder (mayFetchAhead: boolean): number {
+    return mayFetchAhead && this.#session.bulkPeers().length > 1 ? Math.min(this.#window, IN_ORDER_BLOCKS) : this.#window
+  }
+
+  /**
+   * While an ordered want's window is full, its session has more than one
+   * bulk peer and room, up to PREFETCH_BLOCKS blocks past its UPCOMING_BLOCKS
+   * are fetched in a random order; each is stored as it lands and read back
+   * from the store when the caller reaches it.
+   */
+  #fetchAhead (list: CID[], position: number): void {
+    if (this.#window < Math.min(this.#limit, IN_ORDER_BLOCKS) || this.#session.bulkPeers().length < 2) return
+    if (this.#aheadOrder == null) {
+      if (list.length <= position + UPCOMING_BLOCKS) return
+      this.#aheadOrder = shuffledPositions(list.length)
+    }
+    const order = this.#aheadOrder
+    while (this.#ahead < PREFETCH_BLOCKS && this.#aheadAt < order.length && this.#session.hasRoom() && !this.#signal.aborted) {
+      const at = order[this.#aheadAt++]
+      // the caller reaches it soon: fetched in order
+      if (at < position + UPCOMING_BLOCKS) continue
+      const cid = list[at]
+      const key = blockKey(cid)
+      if (this.#items.has(key) || this.#stored.has(key) || hashAlgorithm(cid) == null) continue
+      const item: Item = { cid, key, positions: [], ahead: true, lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: this.#session.components.fetching(cid) }
+      this.#items.set(key, item)
+      this.#ahead++
+      this.#session.discover(cid)
+      this.#queue.push(item)
+    }
+    this.dispatch()
   }
 
   /** Counts the UPCOMING_BLOCKS blocks from `position` on as being fetched (each once) */
@@ -190,9 +243,19 @@ export class WantRun {
     const existing = this.#items.get(key)
     if (existing != null) {
       existing.positions.push(position)
+      if (existing.ahead) {
+        // fetched ahead, now reached: it counts in the window
+        existing.ahead = false
+        this.#ahead--
+      }
       return
     }
     const { blockstore } = this.#session.components
+    if (this.#stored.delete(key)) {
+      // fetched ahead and stored (its progress was told as it landed)
+      this.#place({ cid, bytes: await collect(blockstore.get(cid, { signal: this.#signal })) }, [position])
+      return
+    }
     if (this.#options.notHeld !== true && await blockstore.has(cid, { signal: this.#signal })) {
       const bytes = await collect(blockstore.get(cid, { signal: this.#signal }))
       this.#progress(cid, bytes, undefined)
@@ -201,7 +264,7 @@ export class WantRun {
     }
     // the run ended meanwhile: a fetch begun now would never be ended
     if (this.#signal.aborted) return
-    const item: Item = { cid, key, positions: [position], lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: this.#session.components.fetching(cid) }
+    const item: Item = { cid, key, positions: [position], ahead: false, lacking: new PeerMap(), hints: [], waits: 0, direct: new PeerMap(), state: 'queued', asideAt: 0, busies: 0, fallbacks: 0, localFailures: 0, done: this.#session.components.fetching(cid) }
     this.#items.set(key, item)
     this.#session.discover(cid)
     if (hashAlgorithm(cid) == null) {
@@ -518,8 +581,16 @@ export class WantRun {
     item.state = 'done'
     this.#items.delete(item.key)
     item.done(true)
-    this.#place({ cid: item.cid, bytes, ...(from != null ? { from } : {}) }, item.positions)
     if (this.#window < this.#limit) this.#window++
+    if (item.ahead) {
+      // stored: read back when the caller reaches it; its buffer is free now
+      this.#ahead--
+      this.#stored.add(item.key)
+      if (this.#options.transient === true) this.#session.components.release(bytes)
+      this.#session.freed()
+      return
+    }
+    this.#place({ cid: item.cid, bytes, ...(from != null ? { from } : {}) }, item.positions)
   }
 
   #place (block: TransportBlock, positions: number[]): void {
@@ -539,4 +610,14 @@ export class WantRun {
       // a throwing progress handler must not break the fetch
     }
   }
+}
+
+/** 0 … n-1 in a random order (Fisher–Yates): pullers of one blob fetch ahead different blocks */
+function shuffledPositions (n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]]
+  }
+  return order
 }
