@@ -329,7 +329,7 @@ export const UPCOMING_BLOCKS = 16
  * in 4 runs, 8 and 16 121.5-134.7 s, 24 and 8 128.7-149.6 s, 24 in order
  * alone 146.0-150.6 s (BENCHMARKS.md, "Fetching ahead of a client's
  * pull"). From a single peer nothing is fetched ahead: on loopback the
- * read-back cost the gateway's daemon 200 MB of reads and 30-50 MiB of peak
+ * read-back cost the gateway's daemon 210 MB of reads and 50-70 MiB of peak
  * RSS for nothing.
  */
 export const PREFETCH_BLOCKS = 24
