@@ -39,7 +39,7 @@ describe('bulk channel: an ordered want fetches ahead while its window is full',
     }
   }
 
-  it('with more than one bulk peer, asks for blocks past its upcoming ones at random, and yields every block in order, each sent once', async () => {
+  it('with more than one bulk peer, asks for blocks further on at random, and yields every block in order, each sent once', async () => {
     const order = await orderedPull(1)
     const early = order.slice(0, 2 + PREFETCH_BLOCKS)
     assert.ok(early.filter(at => at >= UPCOMING_BLOCKS).length >= PREFETCH_BLOCKS / 2, `the origin's first reads were of ${early.join(', ')}`)

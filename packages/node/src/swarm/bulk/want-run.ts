@@ -203,21 +203,21 @@ export class WantRun {
 
   /**
    * While an ordered want's window is full, its session has more than one
-   * bulk peer and room, up to PREFETCH_BLOCKS blocks past its UPCOMING_BLOCKS
+   * bulk peer and room, up to PREFETCH_BLOCKS blocks past its in-order ones
    * are fetched in a random order; each is stored as it lands and read back
    * from the store when the caller reaches it.
    */
   #fetchAhead (list: CID[], position: number): void {
     if (this.#window < Math.min(this.#limit, IN_ORDER_BLOCKS) || this.#session.bulkPeers().length < 2) return
     if (this.#aheadOrder == null) {
-      if (list.length <= position + UPCOMING_BLOCKS) return
+      if (list.length <= position + IN_ORDER_BLOCKS) return
       this.#aheadOrder = shuffledPositions(list.length)
     }
     const order = this.#aheadOrder
     while (this.#ahead < PREFETCH_BLOCKS && this.#aheadAt < order.length && this.#session.hasRoom() && !this.#signal.aborted) {
       const at = order[this.#aheadAt++]
-      // the caller reaches it soon: fetched in order
-      if (at < position + UPCOMING_BLOCKS) continue
+      // the caller reaches it next: fetched in order
+      if (at < position + IN_ORDER_BLOCKS) continue
       const cid = list[at]
       const key = blockKey(cid)
       if (this.#items.has(key) || this.#stored.has(key) || hashAlgorithm(cid) == null) continue
