@@ -2,6 +2,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { BlobVerifier, getBlockBytes, verifyBlob } from '@provenir/content'
 import * as raw from 'multiformats/codecs/raw'
 import { BlobDagInvalidError } from '../errors.js'
+import { shuffle } from './shuffle.js'
 import type { TransportProgressEvents, TransportSession } from './transport.js'
 import type { ContentBlockstore } from '@provenir/content'
 import type { PeerId } from '@libp2p/interface'
@@ -95,15 +96,6 @@ function decodeNode (bytes: Uint8Array, digest: string, cid: CID): dagPb.PBNode 
   } catch (err: any) {
     throw new BlobDagInvalidError(`blob ${digest}: block ${cid} is not a dag-pb node (${err?.message})`, { cause: err })
   }
-}
-
-/** Fisher–Yates: pullers of one blob want its blocks in different orders, so they soon hold different blocks to trade */
-function shuffle<T> (items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]]
-  }
-  return items
 }
 
 /**

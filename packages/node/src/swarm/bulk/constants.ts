@@ -327,9 +327,9 @@ export const UPCOMING_BLOCKS = 16
  * `image pull`'s shuffled fetch does. In the lab's gateway rollout (16
  * hosts, 64 MiB at 10 Mbit/s) 4 in order and 24 ahead took 113.9-117.6 s
  * in 4 runs, 8 and 16 121.5-134.7 s, 24 and 8 128.7-149.6 s, 24 in order
- * alone 146.0-150.6 s; blocks from past the 4 rather than past the next 16
- * 97.3 and 106.1 s against 110.0 and 112.1 (BENCHMARKS.md, "Fetching ahead
- * of a client's pull"). From a single peer nothing is fetched ahead: on loopback the
+ * alone 146.0-150.6 s; taken from just past the 4 rather than past the
+ * next 16 (the same blocks on every puller) 97.3 and 106.1 s against 110.0
+ * and 112.1 (BENCHMARKS.md, "Fetching ahead of a client's pull"). From a single peer nothing is fetched ahead: on loopback the
  * read-back cost the gateway's daemon 210 MB of reads and 50-70 MiB of peak
  * RSS for nothing.
  */

@@ -11,6 +11,7 @@ import { CustomProgressEvent } from 'progress-events'
 import { hashAlgorithm } from './client.js'
 import { BUSY_RETRY, MAX_BACKOFF_WAIT, MAX_BUSY_ANSWERS, MAX_FALLBACK_RETRIES, MAX_FETCH_WAITS, MAX_LOCAL_FAILURES, MAX_MISSES_PER_BLOCK, IN_ORDER_BLOCKS, MAX_SET_ASIDE, PREFETCH_BLOCKS, SEED_EXTRA_LOAD, UPCOMING_BLOCKS } from './constants.js'
 import { blockKey, collect } from './blocks.js'
+import { shuffle } from '../shuffle.js'
 import type { BulkProgressEvents, BulkSession, BulkWantOptions } from './session.js'
 import type { TransportBlock } from '../transport.js'
 import type { PeerId } from '@libp2p/interface'
@@ -211,7 +212,7 @@ export class WantRun {
     if (this.#window < Math.min(this.#limit, IN_ORDER_BLOCKS) || this.#session.bulkPeers().length < 2) return
     if (this.#aheadOrder == null) {
       if (list.length <= position + IN_ORDER_BLOCKS) return
-      this.#aheadOrder = shuffledPositions(list.length)
+      this.#aheadOrder = shuffle(Array.from({ length: list.length }, (_, i) => i))
     }
     const order = this.#aheadOrder
     while (this.#ahead < PREFETCH_BLOCKS && this.#aheadAt < order.length && this.#session.hasRoom() && !this.#signal.aborted) {
@@ -610,14 +611,4 @@ export class WantRun {
       // a throwing progress handler must not break the fetch
     }
   }
-}
-
-/** 0 … n-1 in a random order (Fisher–Yates): pullers of one blob fetch ahead different blocks */
-function shuffledPositions (n: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i)
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]]
-  }
-  return order
 }
